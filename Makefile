@@ -1,0 +1,47 @@
+# walter - build, test, install.  See README.md.
+.POSIX:
+
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man/man1
+CFLAGS ?= -O2
+WFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic
+SRC = walter.c yaml_mini.c http_mini.c
+HDR = include/yaml_mini.h include/http_mini.h
+
+# Prefer a static musl build when musl-gcc is installed and CC was not set.
+ifeq ($(origin CC),default)
+MUSL := $(shell command -v musl-gcc 2>/dev/null)
+ifneq ($(MUSL),)
+CC = musl-gcc
+LDFLAGS += -static
+KIND = static, musl-gcc
+else
+KIND = dynamic, cc: not static (install musl-tools for a static build)
+endif
+else
+KIND = $(CC)
+endif
+
+all: walter
+
+walter: $(SRC) $(HDR)
+	$(CC) $(WFLAGS) $(CFLAGS) -Iinclude $(SRC) -o $@ $(LDFLAGS)
+	@echo "built ./walter ($(KIND))"
+
+run: walter
+	cd examples && ../walter -c seed.yml
+
+test: walter
+	@sh tests/run.sh
+
+install: walter
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	cp walter $(DESTDIR)$(BINDIR)/walter
+	chmod 755 $(DESTDIR)$(BINDIR)/walter
+	cp walter.1 $(DESTDIR)$(MANDIR)/walter.1
+
+clean:
+	rm -rf walter tests/bin tests/tmp
+
+.PHONY: all run test install clean

@@ -1,0 +1,83 @@
+/* http_mini.h - growable buffer, JSON/form encoding, URL parsing and a
+ * small HTTP/1.1 client (plain sockets; https through a TLS proxy or a curl
+ * subprocess).
+ *
+ * Nothing here exits or prints: failures return -1 with a reason in the
+ * caller's buffer. Reasons name the host, never the full URL (a webhook URL
+ * is a secret). */
+#ifndef HTTP_MINI_H
+#define HTTP_MINI_H
+
+#include <stddef.h>
+
+/* The project's one growable byte buffer; data is always NUL-terminated
+ * once anything was put. Zero-initialise before use. */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+
+/* Make room for extra more bytes (+1 for the NUL). -1 on overflow/OOM. */
+int buf_grow(struct buf *b, size_t extra);
+/* Append n bytes. -1 on OOM (b is unchanged). */
+int buf_put(struct buf *b, const void *p, size_t n);
+/* Append a NUL-terminated string. -1 on OOM. */
+int buf_puts(struct buf *b, const char *s);
+/* Append printf-formatted text. -1 on OOM or format error. */
+int buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Release the memory and reset to empty. */
+void buf_free(struct buf *b);
+
+/* Append s[0..n) as a JSON string with quotes (RFC 8259): escapes quote,
+ * backslash and control characters; invalid UTF-8 becomes U+FFFD. -1 OOM. */
+int json_put_string(struct buf *b, const char *s, size_t n);
+/* Append s[0..n) application/x-www-form-urlencoded (space as '+'). -1 OOM. */
+int form_put_escaped(struct buf *b, const char *s, size_t n);
+
+struct url {
+	int https;      /* 1 for https, 0 for http */
+	char *host;     /* without brackets for IPv6 literals */
+	char *port;     /* decimal; "80"/"443" when absent */
+	char *path;     /* path and query, at least "/" */
+};
+
+/* Parse an http:// or https:// URL into u (fields malloc'd; url_free).
+ * -1 with a reason in err for anything else. */
+int url_parse(const char *s, struct url *u, char *err, size_t errlen);
+void url_free(struct url *u);
+
+struct http_request {
+	const char *method;        /* "POST", "GET" */
+	const char *url;
+	const char *content_type;  /* NULL: no Content-Type header */
+	const char *const *headers;/* extra "Name: value" lines, NULL-ended, or NULL */
+	const char *body;
+	size_t body_len;
+	const char *tls_proxy;     /* "host:port" for https; NULL: $WALTER_TLS_PROXY */
+	int connect_timeout_ms;    /* 0: 5000 */
+	int timeout_ms;            /* whole exchange, 0: 10000 */
+};
+
+struct http_response {
+	int status;                /* HTTP status code */
+	struct buf body;           /* response body (first 64 KiB); buf_free it */
+};
+
+/* Send req and read the response. http:// goes over a socket (honouring
+ * http_proxy/no_proxy); https:// through the TLS proxy if one is set, else
+ * through curl from PATH (URL, headers and body passed on a pipe, never on
+ * its command line), else an error naming both ways. One retry after a
+ * connection failure or a 5xx. Returns 0 when a response arrived (any
+ * status: check resp->status), -1 otherwise with a reason in err. */
+int http_send(const struct http_request *req, struct http_response *resp,
+              char *err, size_t errlen);
+
+/* Incremental response parser over buf[0..len) (status line, headers,
+ * Content-Length / chunked / until close). eof says the peer closed.
+ * Returns 1 when complete (resp filled), 0 when more input is needed, -1 on
+ * a malformed response with a reason in err. */
+int http_parse_response(const char *buf, size_t len, int eof,
+                        struct http_response *resp, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,35 @@
+# tests/sys/lib.sh - sourced by every system test (cwd is a fresh temp dir).
+# Results are printed as "ok NAME" / "FAIL NAME: why"; never exit early.
+: "${WALTER:?WALTER must name the binary}"
+
+# t NAME COMMAND...: ok when COMMAND succeeds.
+t() {
+	_n=$1; shift
+	if "$@"; then echo "ok $_n"; else echo "FAIL $_n: $*"; fi
+}
+
+# w ARGS...: run walter; stdout in out.txt, stderr in err.txt, status in $rc.
+w() {
+	"$WALTER" "$@" >out.txt 2>err.txt </dev/null
+	rc=$?
+}
+
+# mask: replace clock times and durations so logs compare exactly.
+mask() {
+	sed -E 's/^[0-9]{2}:[0-9]{2}:[0-9]{2} /HH:MM:SS /; s/[0-9]+(\.[0-9]+)?(ms|s)\b/Ns/g'
+}
+
+# has FILE TEXT: FILE contains the fixed string TEXT.
+has() { grep -qF -- "$2" "$1"; }
+
+# wait_file PATH [TRIES]: poll (10 ms steps) until PATH exists; bounded.
+wait_file() {
+	_i=0
+	while [ ! -e "$1" ] && [ $_i -lt "${2:-1000}" ]; do sleep 0.01; _i=$((_i + 1)); done
+	[ -e "$1" ]
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
