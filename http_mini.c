@@ -1,11 +1,24 @@
 /* http_mini.c - buffers, JSON/form encoding, URLs and a small HTTP/1.1
  * client. Contracts are in include/http_mini.h. Nothing here exits. */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "http_mini.h"
 
@@ -179,6 +192,1326 @@ form_put_escaped(struct buf *b, const char *str, size_t n)
 			if (buf_put(b, enc, 3) < 0)
 				return -1;
 		}
+	}
+	return 0;
+}
+
+/* ---- small helpers ------------------------------------------------ */
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE below keeps SIGPIPE away */
+#endif
+
+#define BODY_KEEP 65536   /* response body bytes kept */
+#define LINE_MAXLEN 16384 /* one status, header or chunk-size line */
+#define HEAD_MAXLEN 262144 /* all header lines of one response */
+
+extern char **environ;
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int
+lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static int
+isdig(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* s[0..n) equals the NUL-terminated lowercase word w, ignoring case */
+static int
+ieq(const char *s, size_t n, const char *w)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!w[i] || lower((unsigned char)s[i]) != w[i])
+			return 0;
+	return w[n] == '\0';
+}
+
+/* RFC 9110 token characters (header names, methods) */
+static int
+istchar(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isdig(c) ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int
+hexval(int c)
+{
+	if (isdig(c))
+		return c - '0';
+	c = lower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Trim optional whitespace (SP, HT) from both ends of s[0..*n). */
+static const char *
+trim(const char *s, size_t *n)
+{
+	while (*n && (*s == ' ' || *s == '\t'))
+		s++, (*n)--;
+	while (*n && (s[*n - 1] == ' ' || s[*n - 1] == '\t'))
+		(*n)--;
+	return s;
+}
+
+static void
+xclose(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC cannot fail with a valid pointer */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+left_ms(long long deadline)
+{
+	long long d = deadline - now_ms();
+
+	return d <= 0 ? 0 : d > INT_MAX ? INT_MAX : (int)d;
+}
+
+/* Wait until fd is ready for ev: 1 ready (or in error), 0 at the
+ * deadline, -1 poll failed. */
+static int
+wait_fd(int fd, short ev, long long deadline)
+{
+	struct pollfd pfd;
+	int r;
+
+	for (;;) {
+		pfd.fd = fd;
+		pfd.events = ev;
+		pfd.revents = 0;
+		if ((r = poll(&pfd, 1, left_ms(deadline))) >= 0 || errno != EINTR)
+			return r;
+	}
+}
+
+static int
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* ---- URLs --------------------------------------------------------- */
+
+void
+url_free(struct url *u)
+{
+	free(u->host);
+	free(u->port);
+	free(u->path);
+	u->host = u->port = u->path = NULL;
+}
+
+static char *
+dupn(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+/* Decimal port 1..65535; s[0..n) */
+static int
+port_ok(const char *s, size_t n)
+{
+	long v = 0;
+	size_t i;
+
+	if (n == 0 || n > 5)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (!isdig((unsigned char)s[i]))
+			return 0;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+static int
+hostchar(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isdig(c) ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* Split the authority a[0..n) into host and port. */
+static int
+parse_authority(const char *a, size_t n, int https, struct url *u,
+                char *err, size_t errlen)
+{
+	const char *h = a, *p = NULL, *end = a + n, *q;
+	size_t hn;
+	char tmp[INET6_ADDRSTRLEN + 1];
+	struct in6_addr a6;
+
+	if (memchr(a, '@', n))
+		return fail(err, errlen, "URL user info (user:password@) is not supported");
+	if (n && a[0] == '[') {
+		if (!(q = memchr(a, ']', n)))
+			return fail(err, errlen, "URL has an unclosed '[' in its host");
+		h = a + 1, hn = (size_t)(q - h);
+		if (hn == 0 || hn >= sizeof tmp)
+			return fail(err, errlen, "URL has a bad IPv6 address");
+		memcpy(tmp, h, hn);
+		tmp[hn] = '\0';
+		if (inet_pton(AF_INET6, tmp, &a6) != 1)
+			return fail(err, errlen, "URL has a bad IPv6 address");
+		if (q + 1 < end && q[1] != ':')
+			return fail(err, errlen, "URL has junk after its IPv6 address");
+		if (q + 1 < end)
+			p = q + 2;
+	} else {
+		q = memchr(a, ':', n);
+		hn = q ? (size_t)(q - a) : n;
+		if (q)
+			p = q + 1;
+		for (q = a; q < a + hn; q++)
+			if (!hostchar((unsigned char)*q))
+				return fail(err, errlen, "URL host has a bad character");
+	}
+	if (hn == 0)
+		return fail(err, errlen, "URL has an empty host");
+	if (p && !port_ok(p, (size_t)(end - p)))
+		return fail(err, errlen, "URL has a bad port (want 1-65535)");
+	u->host = dupn(h, hn);
+	u->port = p ? dupn(p, (size_t)(end - p)) : dupn(https ? "443" : "80", https ? 3 : 2);
+	if (!u->host || !u->port)
+		return fail(err, errlen, "out of memory");
+	return 0;
+}
+
+/* Copy path and query, percent-encoding bytes past ASCII; drops the
+ * fragment, which is never sent. */
+static int
+parse_path(const char *s, struct url *u, char *err, size_t errlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf b = {0};
+	size_t n = strcspn(s, "#");
+	int r = 0;
+
+	if (*s != '/')
+		r |= buf_put(&b, "/", 1);
+	for (; n > 0 && r == 0; s++, n--) {
+		unsigned char c = (unsigned char)*s;
+		char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
+		r |= c >= 0x80 ? buf_put(&b, enc, 3) : buf_put(&b, s, 1);
+	}
+	if (r < 0) {
+		buf_free(&b);
+		return fail(err, errlen, "out of memory");
+	}
+	u->path = b.data;
+	return 0;
+}
+
+int
+url_parse(const char *s, struct url *u, char *err, size_t errlen)
+{
+	const char *p;
+	size_t n;
+
+	u->host = u->port = u->path = NULL;
+	u->https = 0;
+	for (p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return fail(err, errlen, "URL contains a space or control character");
+	/* ieq stops at the NUL of a short s, so no overread */
+	if (ieq(s, 7, "http://"))
+		p = s + 7;
+	else if (ieq(s, 8, "https://"))
+		p = s + 8, u->https = 1;
+	else
+		return fail(err, errlen, "URL must start with http:// or https://");
+	n = strcspn(p, "/?#");
+	if (parse_authority(p, n, u->https, u, err, errlen) < 0 ||
+	    parse_path(p + n, u, err, errlen) < 0) {
+		url_free(u);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- response parser ---------------------------------------------- */
+
+/* A streaming parser: http_send feeds it each recv() so memory stays
+ * bounded (one line plus BODY_KEEP) whatever the server sends. */
+enum pstate {
+	P_STATUS, P_HEADER, P_LENGTH, P_CHUNK_SIZE, P_CHUNK_DATA,
+	P_CHUNK_END, P_TRAILER, P_UNTIL_EOF, P_DONE
+};
+
+struct parser {
+	enum pstate st;
+	struct buf line;        /* the line being assembled */
+	size_t head_bytes;      /* status and header bytes so far */
+	unsigned long long len; /* Content-Length, then bytes left */
+	int has_len, has_te, chunked;
+	int head;               /* response to HEAD: never a body */
+	int status;
+	struct buf body;
+};
+
+static void
+parser_free(struct parser *p)
+{
+	buf_free(&p->line);
+	buf_free(&p->body);
+}
+
+/* Comma list of equal decimal lengths ("5" or "5, 5"). */
+static int
+parse_length(const char *s, size_t n, unsigned long long *out)
+{
+	unsigned long long v, first = 0;
+	size_t i = 0, k, elems = 0;
+	const char *e;
+
+	while (i <= n) {
+		k = (e = memchr(s + i, ',', n - i)) ? (size_t)(e - s) - i : n - i;
+		const char *t = trim(s + i, &k);
+		if (k == 0)
+			return -1;
+		for (v = 0; k > 0; t++, k--) {
+			if (!isdig((unsigned char)*t) || v > (ULLONG_MAX - 9) / 10)
+				return -1;
+			v = v * 10 + (unsigned long long)(*t - '0');
+		}
+		if (elems++ && v != first)
+			return -1;
+		first = v;
+		if (!e)
+			break;
+		i = (size_t)(e - s) + 1;
+	}
+	*out = first;
+	return 0;
+}
+
+/* Transfer-Encoding: only the last coding matters to a client. */
+static void
+parse_te(struct parser *p, const char *s, size_t n)
+{
+	const char *c = s + n;
+	size_t k;
+
+	while (c > s && c[-1] != ',')
+		c--;
+	k = (size_t)(s + n - c);
+	if (memchr(c, ';', k))
+		k = (size_t)((const char *)memchr(c, ';', k) - c);
+	c = trim(c, &k);
+	p->has_te = 1;
+	p->chunked = ieq(c, k, "chunked");
+}
+
+static int
+on_status(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
+{
+	if (n == 0) /* stray blank lines before a status line are harmless */
+		return 0;
+	if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || !isdig((unsigned char)s[7]) ||
+	    s[8] != ' ' || !isdig((unsigned char)s[9]) ||
+	    !isdig((unsigned char)s[10]) || !isdig((unsigned char)s[11]) ||
+	    (n > 12 && s[12] != ' '))
+		return fail(err, errlen, "malformed status line");
+	p->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+	if (p->status < 100 || p->status > 599)
+		return fail(err, errlen, "status %d out of range", p->status);
+	p->has_len = p->has_te = p->chunked = 0;
+	p->len = 0;
+	p->st = P_HEADER;
+	return 0;
+}
+
+/* The blank line after the headers: decide how the body is framed
+ * (RFC 9112 section 6.3). */
+static int
+end_headers(struct parser *p, char *err, size_t errlen)
+{
+	if (p->status < 200) {
+		if (p->status == 101)
+			return fail(err, errlen, "unexpected 101 Switching Protocols");
+		p->st = P_STATUS; /* interim (100 Continue): the real one follows */
+	} else if (p->head || p->status == 204 || p->status == 304) {
+		p->st = P_DONE;
+	} else if (p->has_te) {
+		p->st = p->chunked ? P_CHUNK_SIZE : P_UNTIL_EOF;
+	} else if (p->has_len) {
+		p->st = p->len ? P_LENGTH : P_DONE;
+	} else {
+		p->st = P_UNTIL_EOF;
+	}
+	return 0;
+}
+
+static int
+on_header(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
+{
+	const char *colon, *v;
+	unsigned long long len;
+	size_t i, vn;
+
+	if (n == 0)
+		return end_headers(p, err, errlen);
+	if (s[0] == ' ' || s[0] == '\t')
+		return fail(err, errlen, "folded header line");
+	if (!(colon = memchr(s, ':', n)) || colon == s)
+		return fail(err, errlen, "malformed header line");
+	for (i = 0; s + i < colon; i++)
+		if (!istchar((unsigned char)s[i]))
+			return fail(err, errlen, "malformed header name");
+	vn = n - i - 1;
+	v = trim(colon + 1, &vn);
+	if (ieq(s, i, "content-length")) {
+		if (parse_length(v, vn, &len) < 0)
+			return fail(err, errlen, "bad Content-Length");
+		if (p->has_len && len != p->len)
+			return fail(err, errlen, "conflicting Content-Length headers");
+		p->has_len = 1;
+		p->len = len;
+	} else if (ieq(s, i, "transfer-encoding")) {
+		parse_te(p, v, vn);
+	}
+	return 0;
+}
+
+static int
+on_chunk_size(struct parser *p, const char *s, size_t n, char *err,
+              size_t errlen)
+{
+	unsigned long long v = 0;
+	size_t i;
+
+	for (i = 0; i < n && hexval((unsigned char)s[i]) >= 0; i++) {
+		if (v > ULLONG_MAX >> 4)
+			return fail(err, errlen, "chunk size too large");
+		v = v << 4 | (unsigned long long)hexval((unsigned char)s[i]);
+	}
+	if (i == 0)
+		return fail(err, errlen, "malformed chunk size");
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (i < n && s[i] != ';') /* ';' starts chunk extensions: ignored */
+		return fail(err, errlen, "malformed chunk size");
+	p->len = v;
+	p->st = v ? P_CHUNK_DATA : P_TRAILER;
+	return 0;
+}
+
+/* One complete line (without its LF or CRLF) for the current state. */
+static int
+on_line(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
+{
+	switch (p->st) {
+	case P_STATUS:
+		return on_status(p, s, n, err, errlen);
+	case P_HEADER:
+		return on_header(p, s, n, err, errlen);
+	case P_CHUNK_SIZE:
+		return on_chunk_size(p, s, n, err, errlen);
+	case P_CHUNK_END:
+		if (n != 0)
+			return fail(err, errlen, "chunk not followed by CRLF");
+		p->st = P_CHUNK_SIZE;
+		return 0;
+	case P_TRAILER:
+		if (n == 0)
+			p->st = P_DONE;
+		return 0; /* trailer fields are ignored */
+	default:
+		return fail(err, errlen, "internal parser state");
+	}
+}
+
+/* Gather s[0..n) (ending in LF when complete) into the current line. */
+static int
+line_in(struct parser *p, const char *s, size_t n, int complete, char *err,
+        size_t errlen)
+{
+	size_t len;
+
+	if (p->st == P_STATUS || p->st == P_HEADER || p->st == P_TRAILER) {
+		if ((p->head_bytes += n) > HEAD_MAXLEN)
+			return fail(err, errlen, "response headers too large");
+	}
+	if (p->line.len + n > LINE_MAXLEN)
+		return fail(err, errlen, "response line too long");
+	if (buf_put(&p->line, s, n) < 0)
+		return fail(err, errlen, "out of memory");
+	if (!complete)
+		return 0;
+	len = p->line.len - 1;
+	if (len && p->line.data[len - 1] == '\r')
+		len--;
+	p->line.len = 0;
+	return on_line(p, p->line.data, len, err, errlen);
+}
+
+static int
+keep(struct parser *p, const char *s, size_t n)
+{
+	if (p->body.len >= BODY_KEEP)
+		return 0;
+	if (n > BODY_KEEP - p->body.len)
+		n = BODY_KEEP - p->body.len;
+	return buf_put(&p->body, s, n);
+}
+
+/* Consume s[0..n): 1 when the response is complete (later bytes are
+ * ignored), 0 when more is needed, -1 when malformed. */
+static int
+feed(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
+{
+	const char *nl;
+	size_t take;
+
+	while (n > 0 && p->st != P_DONE) {
+		if (p->st == P_LENGTH || p->st == P_CHUNK_DATA ||
+		    p->st == P_UNTIL_EOF) {
+			take = n;
+			if (p->st != P_UNTIL_EOF && take > p->len)
+				take = (size_t)p->len;
+			if (keep(p, s, take) < 0)
+				return fail(err, errlen, "out of memory");
+			if (p->st != P_UNTIL_EOF && (p->len -= take) == 0)
+				p->st = p->st == P_LENGTH ? P_DONE : P_CHUNK_END;
+		} else {
+			nl = memchr(s, '\n', n);
+			take = nl ? (size_t)(nl - s) + 1 : n;
+			if (line_in(p, s, take, nl != NULL, err, errlen) < 0)
+				return -1;
+		}
+		s += take;
+		n -= take;
+	}
+	return p->st == P_DONE;
+}
+
+/* The peer closed: complete only for a close-delimited body. */
+static int
+finish(struct parser *p, char *err, size_t errlen)
+{
+	if (p->st == P_UNTIL_EOF)
+		p->st = P_DONE;
+	if (p->st == P_DONE)
+		return 1;
+	if (p->st == P_STATUS && p->head_bytes == 0 && p->line.len == 0)
+		return fail(err, errlen, "connection closed without a response");
+	return fail(err, errlen, "connection closed before the response was complete");
+}
+
+/* Hand the finished response over; resp's old contents are not freed. */
+static int
+deliver(struct parser *p, struct http_response *resp, char *err,
+        size_t errlen)
+{
+	if (buf_put(&p->body, "", 0) < 0) /* body.data is never NULL */
+		return fail(err, errlen, "out of memory");
+	resp->status = p->status;
+	resp->body = p->body;
+	memset(&p->body, 0, sizeof p->body);
+	return 1;
+}
+
+/* resp is written only when 1 is returned (and then owns a fresh body:
+ * buf_free it); on 0 or -1 it is left untouched. */
+int
+http_parse_response(const char *buf, size_t len, int eof,
+                    struct http_response *resp, char *err, size_t errlen)
+{
+	struct parser p;
+	int r;
+
+	memset(&p, 0, sizeof p);
+	r = feed(&p, buf, len, err, errlen);
+	if (r == 0 && eof)
+		r = finish(&p, err, errlen);
+	if (r == 1)
+		r = deliver(&p, resp, err, errlen);
+	parser_free(&p);
+	return r;
+}
+
+/* ---- plain HTTP over a socket -------------------------------------- */
+
+/* "host:port" for messages and Host headers; IPv6 literals bracketed. */
+static int
+put_hostport(struct buf *b, const char *host, const char *port)
+{
+	const char *fmt = strchr(host, ':') ? "[%s]:%s" : "%s:%s";
+
+	return buf_printf(b, fmt, host, port);
+}
+
+static int
+open_socket(const struct addrinfo *ai)
+{
+	int fd, e;
+
+#ifdef SOCK_CLOEXEC
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+#else
+	if ((fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol)) >= 0 &&
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		goto err;
+#endif
+	if (fd < 0)
+		return -1;
+	if (set_nonblock(fd) < 0)
+		goto err;
+#ifdef SO_NOSIGPIPE
+	{
+		int one = 1;
+		if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one) < 0)
+			goto err;
+	}
+#endif
+	return fd;
+err:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Connect to one address by the deadline; -1 with errno set. */
+static int
+connect_one(const struct addrinfo *ai, long long deadline)
+{
+	int fd, r, e, soerr = 0;
+	socklen_t len = sizeof soerr;
+
+	if ((fd = open_socket(ai)) < 0)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	/* after EINTR the connect goes on in the background, as EINPROGRESS */
+	if (errno != EINPROGRESS && errno != EINTR)
+		goto err;
+	if ((r = wait_fd(fd, POLLOUT, deadline)) == 0)
+		errno = ETIMEDOUT;
+	if (r <= 0)
+		goto err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		goto err;
+	if (soerr) {
+		errno = soerr;
+		goto err;
+	}
+	return fd;
+err:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Try every address of host:port. Returns the fd; -1 for a failure not
+ * worth retrying (name lookup); -2 for a connection failure. */
+static int
+dial(const char *host, const char *port, int connect_ms, long long deadline,
+     const char *label, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res, *ai;
+	long long until;
+	int fd = -1, r, e = ECONNREFUSED;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((r = getaddrinfo(host, port, &hints, &res)) != 0) {
+		fail(err, errlen, "%s: cannot resolve host: %s", label,
+		     r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		return r == EAI_AGAIN ? -2 : -1;
+	}
+	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+		until = now_ms() + connect_ms;
+		if (until > deadline)
+			until = deadline;
+		if ((fd = connect_one(ai, until)) < 0)
+			e = errno;
+	}
+	freeaddrinfo(res);
+	if (fd >= 0)
+		return fd;
+	fail(err, errlen, "%s: cannot connect: %s", label,
+	     e == ETIMEDOUT ? "connection timed out" : strerror(e));
+	return -2;
+}
+
+/* Write all of p[0..n) by the deadline; -1 with errno (ETIMEDOUT). */
+static int
+send_all(int fd, const char *p, size_t n, long long deadline)
+{
+	ssize_t w;
+	int r;
+
+	while (n > 0) {
+		if ((w = send(fd, p, n, MSG_NOSIGNAL)) >= 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if ((r = wait_fd(fd, POLLOUT, deadline)) == 0)
+			errno = ETIMEDOUT;
+		if (r <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Read and parse the response by the deadline. Returns 1 done, -1
+ * failed, -2 the peer went away before sending a byte (retry-worthy). */
+static int
+recv_response(int fd, struct parser *p, long long deadline, int timeout_ms,
+              char *err, size_t errlen)
+{
+	char tmp[16384];
+	size_t got = 0;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		if ((r = wait_fd(fd, POLLIN, deadline)) == 0)
+			return fail(err, errlen, "no response within %d ms", timeout_ms);
+		if (r < 0)
+			return fail(err, errlen, "poll: %s", strerror(errno));
+		if ((n = recv(fd, tmp, sizeof tmp, 0)) < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			/* a reset after some data may still end a
+			 * close-delimited body; finish() decides */
+			if ((r = errno) != ECONNRESET || got == 0) {
+				fail(err, errlen, "receive: %s", strerror(r));
+				return r == ECONNRESET ? -2 : -1;
+			}
+			n = 0;
+		}
+		if (n == 0) {
+			if (got == 0) {
+				fail(err, errlen, "connection closed without a response");
+				return -2;
+			}
+			return finish(p, err, errlen);
+		}
+		got += (size_t)n;
+		if ((r = feed(p, tmp, (size_t)n, err, errlen)) != 0)
+			return r;
+	}
+}
+
+/* One request/response on a connected socket: 0, -1 or -2 (retry). */
+static int
+exchange(int fd, const struct buf *rq, int head, long long deadline,
+         int timeout_ms, const char *label, struct http_response *resp,
+         char *err, size_t errlen)
+{
+	struct parser p;
+	char msg[256];
+	int r, send_errno = 0;
+
+	memset(&p, 0, sizeof p);
+	p.head = head;
+	if (send_all(fd, rq->data, rq->len, deadline) < 0) {
+		if (errno == ETIMEDOUT)
+			return fail(err, errlen, "%s: sending timed out after %d ms",
+			            label, timeout_ms);
+		if (errno != EPIPE && errno != ECONNRESET)
+			return fail(err, errlen, "%s: send: %s", label, strerror(errno));
+		send_errno = errno; /* it may have answered early: read on */
+	}
+	r = recv_response(fd, &p, deadline, timeout_ms, msg, sizeof msg);
+	if (r == 1)
+		r = deliver(&p, resp, msg, sizeof msg);
+	parser_free(&p);
+	if (r == 1)
+		return 0;
+	if (send_errno && r == -2)
+		fail(err, errlen, "%s: send: %s", label, strerror(send_errno));
+	else
+		fail(err, errlen, "%s: %s", label, msg);
+	return r;
+}
+
+/* ---- https through curl -------------------------------------------- */
+
+/* curl's own output: the body, then "\nNNN" from --write-out. Only the
+ * first BODY_KEEP bytes and the last few are kept. */
+struct cout {
+	struct buf data;
+	char tail[16];
+	size_t tlen;
+	unsigned long long total;
+};
+
+static int
+cout_put(struct cout *c, const char *s, size_t n)
+{
+	size_t k;
+
+	c->total += n;
+	if (c->data.len < BODY_KEEP) {
+		k = n < BODY_KEEP - c->data.len ? n : BODY_KEEP - c->data.len;
+		if (buf_put(&c->data, s, k) < 0)
+			return -1;
+	}
+	if (n >= sizeof c->tail) {
+		memcpy(c->tail, s + n - sizeof c->tail, sizeof c->tail);
+		c->tlen = sizeof c->tail;
+	} else {
+		k = c->tlen < sizeof c->tail - n ? c->tlen : sizeof c->tail - n;
+		memmove(c->tail, c->tail + c->tlen - k, k);
+		memcpy(c->tail + k, s, n);
+		c->tlen = k + n;
+	}
+	return 0;
+}
+
+/* Split off the status code curl appended; -1 if there is none. */
+static int
+cout_finish(struct cout *c, struct http_response *resp)
+{
+	size_t i = c->tlen, suffix;
+	unsigned long long body;
+
+	while (i > 0 && c->tail[i - 1] != '\n')
+		i--;
+	suffix = c->tlen - i + 1;
+	if (i == 0 || suffix != 4 || !isdig((unsigned char)c->tail[i]) ||
+	    !isdig((unsigned char)c->tail[i + 1]) || !isdig((unsigned char)c->tail[i + 2]))
+		return -1;
+	resp->status = (c->tail[i] - '0') * 100 + (c->tail[i + 1] - '0') * 10 +
+	               (c->tail[i + 2] - '0');
+	if (resp->status < 100)
+		return -1;
+	body = c->total - suffix;
+	if (buf_put(&c->data, "", 0) < 0)
+		return -1;
+	if (c->data.len > body)
+		c->data.len = (size_t)body;
+	c->data.data[c->data.len] = '\0';
+	resp->body = c->data;
+	memset(&c->data, 0, sizeof c->data);
+	return 0;
+}
+
+/* key = "value" in curl's config syntax, which unescapes \\ \" \n \r \t
+ * \v inside quotes and takes every other byte as it is. */
+static int
+cfg_put(struct buf *b, const char *key, const char *v, size_t n)
+{
+	int r = buf_printf(b, "%s = \"", key);
+	size_t i;
+
+	for (i = 0; i < n && r == 0; i++) {
+		switch (v[i]) {
+		case '\\': r = buf_puts(b, "\\\\"); break;
+		case '"': r = buf_puts(b, "\\\""); break;
+		case '\n': r = buf_puts(b, "\\n"); break;
+		case '\r': r = buf_puts(b, "\\r"); break;
+		case '\t': r = buf_puts(b, "\\t"); break;
+		case '\v': r = buf_puts(b, "\\v"); break;
+		default: r = buf_put(b, v + i, 1); break;
+		}
+	}
+	return r < 0 ? -1 : buf_puts(b, "\"\n");
+}
+
+static int
+has_body(const struct http_request *req)
+{
+	return req->body || (strcmp(req->method, "GET") && strcmp(req->method, "HEAD"));
+}
+
+/* The whole request as a curl config read from stdin, so that the URL,
+ * headers and body never show on a command line. Whole seconds only:
+ * curl may parse decimals by locale; our own deadline kills it anyway. */
+static int
+curl_config(struct buf *b, const struct http_request *req, const struct url *u,
+            int connect_ms, long long deadline)
+{
+	const char *const *h;
+	struct buf url = {0};
+	int r = 0, left = left_ms(deadline);
+
+	r |= buf_puts(b, "silent\nshow-error\ngloboff\nproto = \"=https\"\n");
+	r |= buf_puts(&url, "https://");
+	r |= put_hostport(&url, u->host, u->port);
+	r |= buf_puts(&url, u->path);
+	if (r == 0)
+		r |= cfg_put(b, "url", url.data, url.len);
+	r |= cfg_put(b, "request", req->method, strlen(req->method));
+	r |= buf_puts(b, "user-agent = \"walter\"\nheader = \"Expect:\"\n");
+	if (req->content_type) {
+		buf_free(&url);
+		r |= buf_printf(&url, "Content-Type: %s", req->content_type);
+		if (r == 0)
+			r |= cfg_put(b, "header", url.data, url.len);
+	}
+	for (h = req->headers; h && *h; h++)
+		r |= cfg_put(b, "header", *h, strlen(*h));
+	/* data-raw, unlike data-binary, never reads a file for a leading @ */
+	if (has_body(req))
+		r |= cfg_put(b, "data-raw", req->body ? req->body : "", req->body_len);
+	r |= buf_printf(b, "connect-timeout = %d\nmax-time = %d\n",
+	                (connect_ms + 999) / 1000, (left + 999) / 1000);
+	r |= cfg_put(b, "write-out", "\n%{http_code}", 13);
+	buf_free(&url);
+	return r ? -1 : 0;
+}
+
+/* curl from PATH (empty entries skipped: never the current directory
+ * by accident). Malloc'd path or NULL. */
+static char *
+find_curl(void)
+{
+	const char *p = getenv("PATH"), *e;
+	struct buf b = {0};
+	struct stat st;
+
+	if (!p)
+		p = "/usr/bin:/bin";
+	for (; *p; p = *e ? e + 1 : e) {
+		e = p + strcspn(p, ":");
+		if (e == p)
+			continue;
+		b.len = 0;
+		if (buf_printf(&b, "%.*s/curl", (int)(e - p), p) < 0)
+			break;
+		if (stat(b.data, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(b.data, X_OK) == 0)
+			return b.data;
+	}
+	buf_free(&b);
+	return NULL;
+}
+
+struct proc {
+	pid_t pid;
+	int in, out, err; /* our ends of curl's stdin, stdout, stderr */
+};
+
+/* Move *fd to 3 or above, close-on-exec, so that the child's dup2 onto
+ * 0..2 can never clobber another of its fds. */
+static int
+lift(int *fd)
+{
+	int nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+
+	if (nfd < 0)
+		return -1;
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
+/* In the child: only async-signal-safe calls until execve. */
+static void
+child(const int fd[4], const char *path)
+{
+	char *argv[] = {"curl", "-q", "--config", "-", NULL};
+	sigset_t none;
+	int i, e;
+
+	for (i = 0; i < 3; i++)
+		while (dup2(fd[i], i) < 0)
+			if (errno != EINTR)
+				goto fail;
+	if (sigemptyset(&none) < 0 || sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		goto fail;
+	execve(path, argv, environ);
+fail:
+	e = errno;
+	while (write(fd[3], &e, sizeof e) < 0 && errno == EINTR)
+		;
+	_exit(127);
+}
+
+/* The exec-error pipe closes on a successful exec; else it holds errno. */
+static int
+exec_status(int fd)
+{
+	int e = 0;
+	ssize_t n;
+
+	while ((n = read(fd, &e, sizeof e)) < 0 && errno == EINTR)
+		;
+	return n == (ssize_t)sizeof e ? e : 0;
+}
+
+/* Start curl with a socket on stdin (send() with MSG_NOSIGNAL: no
+ * SIGPIPE if it dies early) and pipes on stdout and stderr. */
+static int
+spawn(const char *path, struct proc *pr, char *err, size_t errlen)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
+	int ex[2] = {-1, -1}, *all[] = {in, out, er, ex}, i, e, st;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, in) < 0 || pipe(out) < 0 ||
+	    pipe(er) < 0 || pipe(ex) < 0)
+		goto err;
+	for (i = 0; i < 8; i++)
+		if (lift(&all[i / 2][i % 2]) < 0)
+			goto err;
+	if (set_nonblock(in[0]) < 0 || set_nonblock(out[0]) < 0 ||
+	    set_nonblock(er[0]) < 0 || (pr->pid = fork()) < 0)
+		goto err;
+	if (pr->pid == 0)
+		child((const int[4]){in[1], out[1], er[1], ex[1]}, path);
+	xclose(&in[1]), xclose(&out[1]), xclose(&er[1]), xclose(&ex[1]);
+	if ((e = exec_status(ex[0])) != 0) {
+		while (waitpid(pr->pid, &st, 0) < 0 && errno == EINTR)
+			;
+		errno = e;
+		goto err;
+	}
+	xclose(&ex[0]);
+	pr->in = in[0], pr->out = out[0], pr->err = er[0];
+	return 0;
+err:
+	e = errno;
+	for (i = 0; i < 8; i++)
+		xclose(&all[i / 2][i % 2]);
+	return fail(err, errlen, "cannot run %s: %s", path, strerror(e));
+}
+
+/* Read what is there on *fd into dst (or discard); closes it at EOF. */
+static int
+drain(int *fd, struct cout *dst, struct buf *errtext)
+{
+	char tmp[16384];
+	ssize_t n = read(*fd, tmp, sizeof tmp);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		xclose(fd);
+		return 0;
+	}
+	if (dst)
+		return cout_put(dst, tmp, (size_t)n);
+	if (errtext->len < 1024)
+		return buf_put(errtext, tmp, (size_t)n);
+	return 0;
+}
+
+/* Feed the config and collect the output until curl closes both
+ * pipes: 0, -1 (out of memory) or -2 at the deadline. */
+static int
+pump(struct proc *pr, const struct buf *cfg, long long deadline,
+     struct cout *out, struct buf *errtext)
+{
+	struct pollfd pf[3];
+	size_t off = 0;
+	ssize_t w;
+	int r;
+
+	while (pr->out >= 0 || pr->err >= 0) {
+		pf[0].fd = pr->in, pf[1].fd = pr->out, pf[2].fd = pr->err;
+		pf[0].events = POLLOUT, pf[1].events = pf[2].events = POLLIN;
+		pf[0].revents = pf[1].revents = pf[2].revents = 0;
+		if ((r = poll(pf, 3, left_ms(deadline))) < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? -2 : -1;
+		if (pf[0].revents) {
+			w = send(pr->in, cfg->data + off, cfg->len - off, MSG_NOSIGNAL);
+			if (w > 0)
+				off += (size_t)w;
+			/* done, or curl stopped reading: its exit status tells */
+			if (off == cfg->len || (w < 0 && errno != EINTR &&
+			    errno != EAGAIN && errno != EWOULDBLOCK))
+				xclose(&pr->in);
+		}
+		if ((pf[1].revents && drain(&pr->out, out, NULL) < 0) ||
+		    (pf[2].revents && drain(&pr->err, NULL, errtext) < 0))
+			return -1;
+	}
+	return 0;
+}
+
+/* waitpid on our child only; SIGKILL it at the deadline. Returns the
+ * wait status, -1 when it had to be killed, -2 when it was lost. */
+static int
+reap(pid_t pid, long long deadline)
+{
+	int st;
+	pid_t r;
+
+	for (;;) {
+		if ((r = waitpid(pid, &st, WNOHANG)) == pid)
+			return st;
+		if (r < 0 && errno != EINTR)
+			return -2;
+		if (left_ms(deadline) == 0)
+			break;
+		/* its pipes are closed, so it is on its way out */
+		poll(NULL, 0, 10);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return -1;
+}
+
+/* s contains needle[0..n) */
+static int
+contains(const char *s, const char *needle, size_t n)
+{
+	for (; n && *s; s++)
+		if (strncmp(s, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* curl's first stderr line, made printable, unless it quotes the path
+ * or the query of the URL (a token may live in either). */
+static void
+curl_reason(struct buf *t, const struct url *u, int code, char *out,
+            size_t outlen)
+{
+	char none[1] = "", *s = t->data ? t->data : none, *p;
+	size_t pn = strcspn(u->path, "?");
+
+	s[strcspn(s, "\n")] = '\0';
+	if (strncmp(s, "curl: ", 6) == 0)
+		s += 6;
+	for (p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	if (!*s || (pn > 1 && contains(s, u->path, pn)) ||
+	    (u->path[pn] && u->path[pn + 1] && strstr(s, u->path + pn + 1)))
+		snprintf(out, outlen, "curl failed with exit status %d", code);
+	else
+		snprintf(out, outlen, "%s", s);
+}
+
+static int
+via_curl(const struct http_request *req, const struct url *u,
+         const char *path, int connect_ms, long long deadline, int timeout_ms,
+         struct http_response *resp, char *err, size_t errlen)
+{
+	struct buf cfg = {0}, errtext = {0}, label = {0};
+	struct cout out;
+	struct proc pr;
+	char why[256];
+	int r, st;
+
+	memset(&out, 0, sizeof out);
+	if (put_hostport(&label, u->host, u->port) < 0 ||
+	    curl_config(&cfg, req, u, connect_ms, deadline) < 0) {
+		r = fail(err, errlen, "out of memory");
+		goto out;
+	}
+	if (req->body && memchr(req->body, '\0', req->body_len)) {
+		r = fail(err, errlen, "%s: curl cannot take a body with NUL bytes",
+		         label.data);
+		goto out;
+	}
+	if ((r = spawn(path, &pr, why, sizeof why)) < 0) {
+		fail(err, errlen, "%s: %s", label.data, why);
+		goto out;
+	}
+	r = pump(&pr, &cfg, deadline, &out, &errtext);
+	xclose(&pr.in), xclose(&pr.out), xclose(&pr.err);
+	st = reap(pr.pid, r == 0 ? deadline : 0);
+	if (r == -1)
+		r = fail(err, errlen, "%s: out of memory", label.data);
+	else if (r == -2 || st == -1)
+		r = fail(err, errlen, "%s: no response within %d ms", label.data,
+		         timeout_ms);
+	else if (st < 0)
+		r = fail(err, errlen, "%s: lost track of curl", label.data);
+	else if (WIFSIGNALED(st))
+		r = fail(err, errlen, "%s: curl killed by signal %d", label.data,
+		         WTERMSIG(st));
+	else if (WEXITSTATUS(st) != 0) {
+		curl_reason(&errtext, u, WEXITSTATUS(st), why, sizeof why);
+		fail(err, errlen, "%s: %s", label.data, why);
+		/* 7: could not connect, 52: empty reply */
+		r = WEXITSTATUS(st) == 7 || WEXITSTATUS(st) == 52 ? -2 : -1;
+	} else if (cout_finish(&out, resp) < 0)
+		r = fail(err, errlen, "%s: curl reported no HTTP status", label.data);
+	else
+		r = 0;
+out:
+	buf_free(&cfg), buf_free(&errtext), buf_free(&label), buf_free(&out.data);
+	return r;
+}
+
+/* ---- requests, proxies, retry -------------------------------------- */
+
+/* Host header form: the port only when it is not the scheme's default. */
+static int
+put_authority(struct buf *b, const struct url *u)
+{
+	if (strcmp(u->port, u->https ? "443" : "80") != 0)
+		return put_hostport(b, u->host, u->port);
+	return buf_printf(b, strchr(u->host, ':') ? "[%s]" : "%s", u->host);
+}
+
+/* A proxy gets the absolute URL in the request line (RFC 9112 3.2.2). */
+static int
+build_request(struct buf *b, const struct http_request *req,
+              const struct url *u, int absolute)
+{
+	const char *const *h;
+	int r = 0;
+
+	r |= buf_printf(b, "%s ", req->method);
+	if (absolute) {
+		r |= buf_puts(b, u->https ? "https://" : "http://");
+		r |= put_authority(b, u);
+	}
+	r |= buf_printf(b, "%s HTTP/1.1\r\nHost: ", u->path);
+	r |= put_authority(b, u);
+	r |= buf_puts(b, "\r\nUser-Agent: walter\r\nConnection: close\r\n");
+	if (req->content_type)
+		r |= buf_printf(b, "Content-Type: %s\r\n", req->content_type);
+	for (h = req->headers; h && *h; h++)
+		r |= buf_printf(b, "%s\r\n", *h);
+	if (has_body(req))
+		r |= buf_printf(b, "Content-Length: %zu\r\n", req->body_len);
+	r |= buf_puts(b, "\r\n");
+	if (req->body_len)
+		r |= buf_put(b, req->body, req->body_len);
+	return r ? -1 : 0;
+}
+
+/* Header injection guard: the reasons never quote values (tokens). */
+static int
+check_request(const struct http_request *req, char *err, size_t errlen)
+{
+	const char *const *h;
+	const char *p;
+	int i;
+
+	if (!req->method || !*req->method || !req->url)
+		return fail(err, errlen, "request without method or URL");
+	for (p = req->method; *p; p++)
+		if (!istchar((unsigned char)*p))
+			return fail(err, errlen, "bad HTTP method");
+	if (req->content_type && strpbrk(req->content_type, "\r\n"))
+		return fail(err, errlen, "Content-Type has a line break");
+	for (h = req->headers, i = 1; h && *h; h++, i++) {
+		for (p = *h; istchar((unsigned char)*p); p++)
+			;
+		if (p == *h || *p != ':' || strpbrk(*h, "\r\n"))
+			return fail(err, errlen, "extra header %d is malformed", i);
+	}
+	if (!req->body && req->body_len)
+		return fail(err, errlen, "request body is NULL");
+	return 0;
+}
+
+static int
+ncaseeq(const char *a, const char *b, size_t n)
+{
+	for (; n; a++, b++, n--)
+		if (lower((unsigned char)*a) != lower((unsigned char)*b))
+			return 0;
+	return 1;
+}
+
+static int
+is_loopback(const char *h)
+{
+	size_t n = strlen(h);
+	struct in_addr a4;
+
+	if (ieq(h, n, "localhost") || (n > 10 && ieq(h + n - 10, 10, ".localhost")))
+		return 1;
+	if (strcmp(h, "::1") == 0)
+		return 1;
+	return strncmp(h, "127.", 4) == 0 && inet_pton(AF_INET, h, &a4) == 1;
+}
+
+/* no_proxy: comma list of host suffixes ("example.com" also matches
+ * "a.example.com"; a leading dot is the same); "*" matches all. */
+static int
+no_proxy(const char *host)
+{
+	const char *l = getenv("no_proxy"), *e, *t;
+	size_t hn = strlen(host), k;
+
+	if (!l || !*l)
+		l = getenv("NO_PROXY");
+	for (; l && *l; l = *e ? e + 1 : e) {
+		e = l + strcspn(l, ",");
+		k = (size_t)(e - l);
+		t = trim(l, &k);
+		if (k == 1 && *t == '*')
+			return 1;
+		if (k && *t == '.')
+			t++, k--;
+		if (k && (k == hn || (k < hn && host[hn - k - 1] == '.')) &&
+		    ncaseeq(host + hn - k, t, k))
+			return 1;
+	}
+	return 0;
+}
+
+/* "host:port" or "http://host:port" into pu. */
+static int
+parse_proxy(const char *s, struct url *pu, const char *what, char *err,
+            size_t errlen)
+{
+	struct buf b = {0};
+	char msg[128];
+	int r;
+
+	if (buf_printf(&b, "%s%s", strstr(s, "://") ? "" : "http://", s) < 0)
+		return fail(err, errlen, "out of memory");
+	r = url_parse(b.data, pu, msg, sizeof msg);
+	buf_free(&b);
+	if (r < 0)
+		return fail(err, errlen, "bad %s setting: %s", what, msg);
+	if (pu->https) {
+		url_free(pu);
+		return fail(err, errlen, "bad %s setting: want plain host:port", what);
 	}
 	return 0;
 }
