@@ -1515,3 +1515,103 @@ parse_proxy(const char *s, struct url *pu, const char *what, char *err,
 	}
 	return 0;
 }
+
+/* One attempt over a socket, to the server or through proxy px (named
+ * kind in messages). 0, -1, or -2 when worth a retry. */
+static int
+via_socket(const struct http_request *req, const struct url *u,
+           const struct url *px, const char *kind, int connect_ms,
+           long long deadline, int timeout_ms, struct http_response *resp,
+           char *err, size_t errlen)
+{
+	struct buf rq = {0}, label = {0};
+	const struct url *to = px ? px : u;
+	int fd, r;
+
+	if (put_hostport(&label, u->host, u->port) < 0 ||
+	    (px && (buf_printf(&label, " via %s ", kind) < 0 ||
+	            put_hostport(&label, px->host, px->port) < 0)) ||
+	    build_request(&rq, req, u, px != NULL) < 0) {
+		r = fail(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((r = fd = dial(to->host, to->port, connect_ms, deadline, label.data,
+	                   err, errlen)) < 0)
+		goto out;
+	r = exchange(fd, &rq, strcmp(req->method, "HEAD") == 0, deadline,
+	             timeout_ms, label.data, resp, err, errlen);
+	close(fd);
+out:
+	buf_free(&rq), buf_free(&label);
+	return r;
+}
+
+/* Route one attempt: https by TLS proxy or curl, http straight or by
+ * http_proxy. */
+static int
+attempt(const struct http_request *req, const struct url *u, int connect_ms,
+        long long deadline, int timeout_ms, struct http_response *resp,
+        char *err, size_t errlen)
+{
+	const char *tp, *kind = "proxy";
+	struct url px;
+	char *curl;
+	int r;
+
+	if (u->https) {
+		tp = req->tls_proxy ? req->tls_proxy : getenv("WALTER_TLS_PROXY");
+		if (!tp || !*tp) {
+			if (!(curl = find_curl()))
+				return fail(err, errlen, "https://%s needs a TLS proxy "
+				            "(tls_proxy or WALTER_TLS_PROXY) or curl on PATH",
+				            u->host);
+			r = via_curl(req, u, curl, connect_ms, deadline, timeout_ms,
+			             resp, err, errlen);
+			free(curl);
+			return r;
+		}
+		if (parse_proxy(tp, &px, "TLS proxy", err, errlen) < 0)
+			return -1;
+		kind = "TLS proxy";
+	} else if (is_loopback(u->host) || no_proxy(u->host) ||
+	           (!((tp = getenv("http_proxy")) && *tp) &&
+	            !((tp = getenv("HTTP_PROXY")) && *tp))) {
+		return via_socket(req, u, NULL, NULL, connect_ms, deadline,
+		                  timeout_ms, resp, err, errlen);
+	} else if (parse_proxy(tp, &px, "http_proxy", err, errlen) < 0) {
+		return -1;
+	}
+	r = via_socket(req, u, &px, kind, connect_ms, deadline, timeout_ms,
+	               resp, err, errlen);
+	url_free(&px);
+	return r;
+}
+
+/* resp is always safe to buf_free afterwards. The one deadline covers
+ * both attempts, so a retry never stretches the total. */
+int
+http_send(const struct http_request *req, struct http_response *resp,
+          char *err, size_t errlen)
+{
+	int connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000;
+	int timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 10000;
+	long long deadline = now_ms() + timeout_ms;
+	struct url u;
+	int r, tries, again;
+
+	memset(resp, 0, sizeof *resp);
+	if (check_request(req, err, errlen) < 0 ||
+	    url_parse(req->url, &u, err, errlen) < 0)
+		return -1;
+	for (tries = 1;; tries++) {
+		r = attempt(req, &u, connect_ms, deadline, timeout_ms, resp, err,
+		            errlen);
+		again = r == -2 || (r == 0 && resp->status >= 500);
+		if (!again || tries == 2 || left_ms(deadline) == 0)
+			break;
+		buf_free(&resp->body);
+		resp->status = 0;
+	}
+	url_free(&u);
+	return r == 0 ? 0 : -1;
+}
