@@ -1979,11 +1979,1357 @@ load(const char *path)
 	}
 }
 
+/* ==== 6. executor ================================================== */
+
+enum { CAP_MEM_MAX = 1 << 20, LINE_MAX_LOG = 65536, TAIL_LINES = 10 };
+enum tphase { T_QUEUED, T_WAIT, T_COND, T_RUN, T_RETRY };
+
+/* Output kept for later (stdin of the next task, special variables):
+ * memory up to 1 MiB, then an unlinked temp file, so walter's memory does
+ * not grow with what a task prints. */
+struct capture {
+	struct buf mem;
+	int fd;
+	off_t size;
+};
+
+struct proc {
+	pid_t pid;               /* 0 once reaped */
+	int fd[2];               /* stdout, stderr read ends, -1 when closed */
+	struct buf part[2];      /* unfinished line per stream */
+	int in;                  /* write end feeding stdin, -1 if none */
+	struct node **src;       /* stdin: output leaves of the input, in order */
+	size_t nsrc, isrc;
+	off_t off;
+	int status;              /* waitpid status once reaped */
+};
+
+struct task_rt {
+	enum tphase ph;
+	int cond;                /* the process is only_if, not the command */
+	struct proc p;
+	double wake;             /* wait_for poll, delay end or retry time */
+	double wait_end;         /* wait_for timeout, 0 none */
+	double deadline;         /* task timeout, 0 none */
+	double term_at;          /* SIGTERM sent at, 0 not yet */
+	int abort, timed_out, kill_sent;
+	char *tail[TAIL_LINES];  /* last lines of output, for the summary */
+	size_t ntail;
+	char why[256];           /* failure reason when not an exit status */
+};
+
+/* Run-time state of the executor (the model is in cfg). */
+static struct {
+	int selfpipe[2];
+	volatile sig_atomic_t sig, nsig, pending;
+	struct node **act;       /* tasks started and not finished */
+	size_t nact;
+	struct node **queue;     /* waiting for a -jobs slot, FIFO */
+	size_t nqueue, qhead;
+	long running;            /* processes alive */
+	int cancel;              /* D2: this list was aborted */
+	int timed_out;           /* -timeout expired */
+	double grace, deadline;
+	pid_t *groups;           /* process groups started, for the end */
+	size_t ngroups;
+	const char *sh;
+	struct node *first_failed;
+	char **spec_val;         /* values of cfg.specials, NAME=VALUE */
+	char *tail[TAIL_LINES];
+	size_t ntail;
+} R = { { -1, -1 }, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, 5.0, 0, NULL, 0,
+        "/bin/sh", NULL, NULL, { NULL }, 0 };
+
+static void
+on_signal(int sig)
+{
+	int e = errno;
+	unsigned char c = (unsigned char)sig;
+
+	if (sig != SIGCHLD) {
+		R.sig = sig;
+		R.nsig++;
+	}
+	(void)!write(R.selfpipe[1], &c, 1);
+	errno = e;
+}
+
+static void
+cloexec(int fd)
+{
+	int f = fcntl(fd, F_GETFD);
+
+	if (f >= 0)
+		fcntl(fd, F_SETFD, f | FD_CLOEXEC);
+}
+
+static void
+nonblock(int fd)
+{
+	int f = fcntl(fd, F_GETFL);
+
+	if (f >= 0)
+		fcntl(fd, F_SETFL, f | O_NONBLOCK);
+}
+
+static int
+xpipe(int p[2])
+{
+	if (pipe(p) < 0)
+		return -1;
+	cloexec(p[0]);
+	cloexec(p[1]);
+	return 0;
+}
+
+/* First PATH entry holding an executable name; NULL if none. */
+static char *
+path_lookup(const char *name)
+{
+	const char *path = getenv("PATH"), *p, *e;
+	struct buf b = { 0 };
+
+	if (strchr(name, '/'))
+		return xstrdup(name);
+	for (p = path ? path : "/usr/bin:/bin"; ; p = e + 1) {
+		e = strchr(p, ':');
+		b.len = 0;
+		xprintf(&b, "%.*s/%s", (int)(e ? e - p : (long)strlen(p)), p, name);
+		if (b.len && access(b.data, X_OK) == 0)
+			return b.data;
+		if (!e)
+			break;
+	}
+	buf_free(&b);
+	return NULL;
+}
+
+/* Mark every inherited descriptor above 2 close-on-exec: children see
+ * only 0-2. */
+static void
+close_inherited(void)
+{
+	long max = sysconf(_SC_OPEN_MAX), fd;
+
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd < max; fd++)
+		cloexec((int)fd);
+}
+
+static void
+exec_setup(void)
+{
+	struct sigaction sa;
+	char *sh;
+
+	close_inherited();
+	if (xpipe(R.selfpipe) < 0)
+		fatal("pipe:");
+	nonblock(R.selfpipe[0]);
+	nonblock(R.selfpipe[1]);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((sh = path_lookup("sh")))
+		R.sh = sh;
+	if (cfg.nspecials)
+		R.spec_val = xreallocarray(NULL, cfg.nspecials, sizeof *R.spec_val), memset(R.spec_val, 0, cfg.nspecials * sizeof *R.spec_val);
+}
+
+/* ---- captures ------------------------------------------------------- */
+
+static struct capture *
+cap_new(void)
+{
+	struct capture *c = xmalloc(sizeof *c);
+
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	return c;
+}
+
+static int
+cap_spill(struct capture *c)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[PATH_MAX];
+	int ok = 1;
+
+	snprintf(path, sizeof path, "%s/walter-XXXXXX", dir && *dir ? dir : "/tmp");
+	if ((c->fd = mkstemp(path)) < 0)
+		return -1;
+	unlink(path);
+	cloexec(c->fd);
+	write_all(c->fd, c->mem.data ? c->mem.data : "", c->mem.len, &ok);
+	buf_free(&c->mem);
+	return ok ? 0 : -1;
+}
+
+/* Append n bytes; -1 with errno when the spill file cannot be written. */
+static int
+cap_write(struct capture *c, const char *p, size_t n)
+{
+	int ok = 1;
+
+	if (c->fd < 0 && c->mem.len + n > CAP_MEM_MAX && cap_spill(c) < 0)
+		return -1;
+	if (c->fd < 0)
+		xput(&c->mem, p, n);
+	else
+		write_all(c->fd, p, n, &ok);
+	c->size += (off_t)n;
+	return ok ? 0 : -1;
+}
+
+static ssize_t
+cap_read(struct capture *c, off_t off, char *dst, size_t n)
+{
+	ssize_t r;
+
+	if (off >= c->size)
+		return 0;
+	if ((off_t)n > c->size - off)
+		n = (size_t)(c->size - off);
+	if (c->fd < 0) {
+		memcpy(dst, c->mem.data + off, n);
+		return (ssize_t)n;
+	}
+	while ((r = pread(c->fd, dst, n, off)) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
+static void
+cap_free(struct capture **cp)
+{
+	struct capture *c = *cp;
+
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	buf_free(&c->mem);
+	free(c);
+	*cp = NULL;
+}
+
+/* ---- spawning ------------------------------------------------------- */
+
+/* Environment of a child: walter's, the task's env, special variables. */
+static char **
+child_env(struct node *n)
+{
+	size_t ne = 0, nt = 0, ns = 0, i, j, k = 0;
+	char **env;
+
+	if (!(n->env && n->env[0]) && !R.spec_val)
+		return environ;
+	while (environ[ne])
+		ne++;
+	while (n->env && n->env[nt])
+		nt++;
+	for (i = 0; i < cfg.nspecials; i++)
+		ns += R.spec_val[i] != NULL;
+	env = xreallocarray(NULL, ne + nt + ns + 1, sizeof *env);
+	for (i = 0; i < ne; i++) {
+		size_t l = strcspn(environ[i], "=");
+		for (j = 0; j < nt; j++)
+			if (!strncmp(n->env[j], environ[i], l + 1))
+				break;
+		if (j == nt)
+			env[k++] = environ[i];
+	}
+	for (j = 0; j < nt; j++)
+		env[k++] = n->env[j];
+	for (i = 0; i < cfg.nspecials; i++)
+		if (R.spec_val[i])
+			env[k++] = R.spec_val[i];
+	env[k] = NULL;
+	return env;
+}
+
+struct spawn_err {
+	int what;                /* 0 chdir, 1 exec, 2 dup2 */
+	int err;
+};
+
+/* fork/exec argv in its own process group; between fork and exec only
+ * async-signal-safe calls. Exec errors come back on a close-on-exec pipe.
+ * Returns 0, or -1 with the reason in why. */
+static int
+spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p,
+      char *why, size_t whylen)
+{
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	char **env = child_env(n);
+	struct spawn_err se;
+	ssize_t r;
+	pid_t pid;
+
+	if (xpipe(out) < 0 || xpipe(err) < 0 || xpipe(ep) < 0) {
+		snprintf(why, whylen, "cannot create pipes: %s", strerror(errno));
+		goto fail;
+	}
+	if ((pid = fork()) < 0) {
+		snprintf(why, whylen, "cannot fork: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		setpgid(0, 0);
+		se.what = 2;
+		if (dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+			goto child_fail;
+		se.what = 0;
+		if (n->dir && *n->dir && chdir(n->dir) < 0)
+			goto child_fail;
+		se.what = 1;
+		execve(path, argv, env);
+child_fail:
+		se.err = errno;
+		(void)!write(ep[1], &se, sizeof se);
+		_exit(127);
+	}
+	setpgid(pid, pid); /* also in the parent: no race with a quick kill */
+	close(out[1]), close(err[1]), close(ep[1]);
+	if (env != environ)
+		free(env);
+	while ((r = read(ep[0], &se, sizeof se)) < 0 && errno == EINTR)
+		;
+	close(ep[0]);
+	p->pid = pid, p->fd[0] = out[0], p->fd[1] = err[0];
+	nonblock(out[0]);
+	nonblock(err[0]);
+	R.groups = xreallocarray(R.groups, R.ngroups + 1, sizeof *R.groups);
+	R.groups[R.ngroups++] = pid;
+	R.running++;
+	if (r == (ssize_t)sizeof se) {
+		if (se.what == 0)
+			snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(se.err));
+		else
+			snprintf(why, whylen, "cannot run %s: %s", path, strerror(se.err));
+		return -1;
+	}
+	return 0;
+fail:
+	if (env != environ)
+		free(env);
+	if (out[0] >= 0) close(out[0]), close(out[1]);
+	if (err[0] >= 0) close(err[0]), close(err[1]);
+	if (ep[0] >= 0) close(ep[0]), close(ep[1]);
+	return -2;
+}
+
+/* ---- output --------------------------------------------------------- */
+
+static void
+tail_add(struct task_rt *rt, const char *s, size_t n)
+{
+	if (n > 200)
+		n = 200;
+	if (rt->ntail == TAIL_LINES) {
+		free(rt->tail[0]);
+		memmove(rt->tail, rt->tail + 1, (TAIL_LINES - 1) * sizeof *rt->tail);
+		rt->ntail--;
+	}
+	rt->tail[rt->ntail] = xmalloc(n + 1);
+	memcpy(rt->tail[rt->ntail], s, n);
+	rt->tail[rt->ntail++][n] = '\0';
+}
+
+static void
+task_fail_io(struct node *n, const char *what)
+{
+	if (!n->rt->why[0])
+		snprintf(n->rt->why, sizeof n->rt->why, "cannot keep output (%s): %s", what, strerror(errno));
+}
+
+/* One whole line of child output: log it, keep it where needed. */
+static void
+out_line(struct node *n, const char *s, size_t len)
+{
+	log_line(L_INFO, n->name, s, len);
+	tail_add(n->rt, s, len);
+	if ((n->need & CAP_COMB) && !n->rt->cond) {
+		if (!n->cap[2])
+			n->cap[2] = cap_new();
+		if (cap_write(n->cap[2], s, len) < 0 || cap_write(n->cap[2], "\n", 1) < 0)
+			task_fail_io(n, "combined");
+	}
+}
+
+static void
+out_data(struct node *n, int s, const char *p, size_t len)
+{
+	struct buf *part = &n->rt->p.part[s];
+	unsigned bit = s ? CAP_ERR : CAP_OUT;
+	const char *nl;
+
+	if ((n->need & bit) && !n->rt->cond) {
+		if (!n->cap[s])
+			n->cap[s] = cap_new();
+		if (cap_write(n->cap[s], p, len) < 0)
+			task_fail_io(n, s ? "stderr" : "stdout");
+	}
+	while (len) {
+		size_t take;
+		if (!(nl = memchr(p, '\n', len))) {
+			take = len;
+			if (part->len + take > LINE_MAX_LOG)
+				take = LINE_MAX_LOG - part->len;
+			xput(part, p, take);
+			p += take, len -= take;
+			if (part->len >= LINE_MAX_LOG) { /* very long line: split */
+				out_line(n, part->data, part->len);
+				part->len = 0;
+			}
+			continue;
+		}
+		take = (size_t)(nl - p);
+		if (part->len) {
+			xput(part, p, take);
+			out_line(n, part->data, part->len);
+			part->len = 0;
+		} else {
+			out_line(n, p, take);
+		}
+		p = nl + 1, len -= take + 1;
+	}
+}
+
+/* Read what a pipe has now. Returns 0 at EOF or error (fd closed). */
+static int
+drain(struct node *n, int s)
+{
+	static char chunk[65536];
+	struct proc *p = &n->rt->p;
+	ssize_t r;
+
+	for (;;) {
+		r = read(p->fd[s], chunk, sizeof chunk);
+		if (r > 0) {
+			out_data(n, s, chunk, (size_t)r);
+			if ((size_t)r < sizeof chunk)
+				return 1;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return 1;
+		break;
+	}
+	if (p->part[s].len)
+		out_line(n, p->part[s].data, p->part[s].len);
+	buf_free(&p->part[s]);
+	close(p->fd[s]);
+	p->fd[s] = -1;
+	return 0;
+}
+
+/* Feed the next chunk of the input's captured output into stdin. */
+static void
+feed(struct node *n)
+{
+	struct proc *p = &n->rt->p;
+	char chunk[65536];
+	ssize_t r, w;
+
+	while (p->isrc < p->nsrc) {
+		struct capture *c = p->src[p->isrc]->cap[0];
+		if (!c || (r = cap_read(c, p->off, chunk, sizeof chunk)) <= 0) {
+			p->isrc++, p->off = 0;
+			continue;
+		}
+		w = write(p->in, chunk, (size_t)r);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (w < 0) /* EPIPE: the task does not read its stdin */
+			break;
+		p->off += w;
+		if (w < r)
+			return;
+	}
+	close(p->in);
+	p->in = -1;
+}
+
+/* ==== 7. scheduler ================================================= */
+
+static int node_start(struct node *n);
+static void notify_task(struct node *n);
+
+static void
+act_add(struct node *n)
+{
+	R.act = xreallocarray(R.act, R.nact + 1, sizeof *R.act);
+	R.act[R.nact++] = n;
+}
+
+static void
+act_del(struct node *n)
+{
+	size_t i;
+
+	for (i = 0; i < R.nact; i++)
+		if (R.act[i] == n) {
+			R.act[i] = R.act[--R.nact];
+			return;
+		}
+}
+
+static void
+release_one(struct node *leaf, struct node *consumer)
+{
+	(void)consumer;
+	if (leaf->ncons > 0 && --leaf->ncons == 0)
+		cap_free(&leaf->cap[0]);
+}
+
+/* Copy a capture into a NAME=VALUE string (bounded: the kernel limits one
+ * environment string to 128 KiB). */
+static char *
+special_value(const char *var, struct capture *c, const char *task)
+{
+	enum { MAXV = 100 << 10 };
+	struct buf b = { 0 };
+	size_t n = c ? (size_t)(c->size > MAXV ? MAXV : c->size) : 0;
+
+	xprintf(&b, "%s=", var);
+	if (buf_grow(&b, n) < 0)
+		fatal("out of memory");
+	if (n && cap_read(c, 0, b.data + b.len, n) == (ssize_t)n)
+		b.len += n;
+	b.data[b.len] = '\0';
+	if (c && c->size > MAXV)
+		logmsg(L_WARN, task, "output kept for %s is cut to 100 KiB", var);
+	return b.data;
+}
+
+/* D1: after a stage ran, later children see __OUT__name__ and friends. */
+static void
+set_specials(struct node *n)
+{
+	size_t j, l;
+
+	if (!n->var)
+		return;
+	l = strlen(n->var);
+	for (j = 0; j < cfg.nspecials; j++) {
+		const char *s = cfg.specials[j], *rest;
+		int k = s[2] == 'O' ? 0 : s[2] == 'E' ? 1 : s[2] == 'C' ? 2 : 3;
+		rest = s + (k == 2 ? 12 : k == 3 ? 10 : 7);
+		if (strncmp(rest, n->var, l) || strcmp(rest + l, "__"))
+			continue;
+		free(R.spec_val[j]);
+		if (k == 3) {
+			struct buf b = { 0 };
+			xprintf(&b, "%s=%s", s, n->st == S_FAILED ? "false" : "true");
+			R.spec_val[j] = b.data;
+		} else {
+			R.spec_val[j] = special_value(s, n->cap[k], n->name);
+		}
+	}
+}
+
+static void
+log_status(struct node *n)
+{
+	char d[32], *why = n->rt && n->rt->why[0] ? n->rt->why : NULL;
+
+	fmt_dur(n->t1 - n->t0, d, sizeof d);
+	switch (n->st) {
+	case S_OK:
+		logmsg(L_INFO, n->name, "End task (%s)", d);
+		break;
+	case S_FAILED:
+		if (why)
+			logmsg(L_ERROR, n->name, "Task failed: %s (%s)", why, d);
+		else if (n->code > 128)
+			logmsg(L_ERROR, n->name, "Task failed: killed by signal %d (%s)", n->code - 128, d);
+		else
+			logmsg(L_ERROR, n->name, "Task failed: exit status %d (%s)", n->code, d);
+		break;
+	case S_ABORTED:
+		logmsg(L_WARN, n->name, "aborted (%s)", d);
+		break;
+	case S_SKIPPED:
+		logmsg(L_WARN, n->name, "Task skipped because previous task failed");
+		break;
+	case S_CONDFALSE:
+		logmsg(L_WARN, n->name, "Skipped because only_if failed: exit status %d", n->code);
+		break;
+	default:
+		break;
+	}
+}
+
+static void abort_active(void);
+
+/* A task reached its final status st. */
+static void
+task_done(struct node *n, enum status st)
+{
+	struct task_rt *rt = n->rt;
+	size_t i;
+
+	n->st = st;
+	n->t1 = now();
+	log_status(n);
+	if (rt) {
+		struct proc *p = &rt->p;
+		for (i = 0; i < 2; i++)
+			if (p->fd[i] >= 0)
+				close(p->fd[i]);
+		if (p->in >= 0)
+			close(p->in);
+		buf_free(&p->part[0]);
+		buf_free(&p->part[1]);
+		free(p->src);
+		act_del(n);
+	}
+	if (n->input)
+		leaves(n->input, release_one, n);
+	set_specials(n);
+	cap_free(&n->cap[1]);
+	cap_free(&n->cap[2]);
+	if (!n->ncons)
+		cap_free(&n->cap[0]);
+	if (st == S_FAILED && !R.first_failed) {
+		R.first_failed = n;
+		memcpy(R.tail, rt ? rt->tail : R.tail, sizeof R.tail);
+		R.ntail = rt ? rt->ntail : 0;
+		if (rt)
+			rt->ntail = 0;
+	}
+	if (rt) {
+		for (i = 0; i < rt->ntail; i++)
+			free(rt->tail[i]);
+		free(rt);
+		n->rt = NULL;
+	}
+	notify_task(n);
+	if (st == S_FAILED && cfg.dialect == 2 && !opt.force && !R.cancel) {
+		R.cancel = 1; /* D2: a failure aborts everything running in the phase */
+		abort_active();
+	}
+}
+
+static void
+skip_tree(struct node *n)
+{
+	size_t i;
+
+	if (n->st != S_PENDING)
+		return;
+	n->st = S_SKIPPED;
+	n->t0 = n->t1 = now();
+	if (n->kind == N_TASK) {
+		task_done(n, S_SKIPPED);
+		return;
+	}
+	if (n->logged)
+		log_status(n);
+	for (i = 0; i < n->nkids; i++)
+		skip_tree(n->kids[i]);
+}
+
+static void
+group_finish(struct node *g)
+{
+	size_t i;
+
+	g->st = S_OK;
+	for (i = 0; i < g->nkids; i++)
+		if (g->kids[i]->st == S_FAILED)
+			g->st = S_FAILED;
+	g->t1 = now();
+	if (g->logged) {
+		char d[32];
+		if (g->st == S_OK)
+			logmsg(L_INFO, g->name, "End task (%s)", fmt_dur(g->t1 - g->t0, d, sizeof d));
+		else
+			logmsg(L_ERROR, g->name, "Task failed (%s)", fmt_dur(g->t1 - g->t0, d, sizeof d));
+	}
+}
+
+/* Run the entries of a sequence one after another; returns 1 when the
+ * sequence is finished. After a failure the rest is skipped (not with -f). */
+static int
+seq_advance(struct node *s)
+{
+	while (s->idx < s->nkids) {
+		struct node *k = s->kids[s->idx];
+		if (k->st == S_PENDING) {
+			if ((s->failed && !opt.force) || R.cancel) {
+				skip_tree(k);
+				s->idx++;
+				continue;
+			}
+			if (!node_start(k))
+				return 0;
+		} else if (k->st == S_RUNNING) {
+			return 0;
+		}
+		if (k->st == S_FAILED)
+			s->failed = 1;
+		s->idx++;
+	}
+	group_finish(s);
+	return 1;
+}
+
+static int
+par_advance(struct node *g)
+{
+	size_t i, done = 0;
+
+	for (i = 0; i < g->nkids; i++) {
+		struct node *k = g->kids[i];
+		if (k->st == S_PENDING) {
+			if (R.cancel)
+				skip_tree(k);
+			else
+				node_start(k);
+		}
+		done += k->st != S_PENDING && k->st != S_RUNNING;
+	}
+	if (done < g->nkids)
+		return 0;
+	group_finish(g);
+	return 1;
+}
+
+/* A node finished on its own (process exit, timer): move its ancestors. */
+static void
+parent_step(struct node *n)
+{
+	struct node *p;
+
+	for (p = n->parent; p; p = p->parent)
+		if (!(p->kind == N_SEQ ? seq_advance(p) : par_advance(p)))
+			break;
+}
+
+static void
+finished(struct node *n, enum status st)
+{
+	task_done(n, st);
+	parent_step(n);
+}
+
+/* ---- a task's steps: only_if, wait_for, command, retries ------------ */
+
+static void task_wait(struct node *n);
+
+static int
+stdin_for(struct node *n, int *fd)
+{
+	struct proc *p = &n->rt->p;
+	int pp[2];
+	size_t i;
+	off_t total = 0;
+
+	*fd = -1;
+	for (i = 0; i < p->nsrc; i++)
+		if (p->src[i]->cap[0])
+			total += p->src[i]->cap[0]->size;
+	if (total == 0 || n->rt->cond)
+		return open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (xpipe(pp) < 0)
+		return -1;
+	nonblock(pp[1]);
+	p->in = pp[1], p->isrc = 0, p->off = 0;
+	*fd = pp[0];
+	return pp[0];
+}
+
+/* Start a process for the task's only_if (cond) or its command. */
+static int
+task_spawn(struct node *n, int cond)
+{
+	struct task_rt *rt = n->rt;
+	char *args[4], **argv = args, *path;
+	int in, pipe_in, r;
+
+	rt->cond = cond;
+	if (cond || n->command) {
+		args[0] = "sh", args[1] = "-c", args[2] = (char *)(cond ? n->only_if : n->command);
+		args[3] = NULL, path = xstrdup(R.sh);
+	} else if (n->script) {
+		args[0] = "sh", args[1] = (char *)n->script, args[2] = NULL, path = xstrdup(R.sh);
+	} else {
+		argv = n->argv;
+		if (!(path = path_lookup(argv[0]))) {
+			snprintf(rt->why, sizeof rt->why, "command not found: %s", argv[0]);
+			return -1;
+		}
+	}
+	if ((in = stdin_for(n, &pipe_in)) < 0) {
+		snprintf(rt->why, sizeof rt->why, "cannot set up stdin: %s", strerror(errno));
+		free(path);
+		return -1;
+	}
+	r = spawn(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+	close(in);
+	free(path);
+	if (r == -2 && rt->p.in >= 0)
+		close(rt->p.in), rt->p.in = -1;
+	return r == 0 ? 0 : -1;
+}
+
+static void
+task_run(struct node *n)
+{
+	struct task_rt *rt = n->rt;
+	struct stat sb;
+
+	rt->ph = T_RUN;
+	rt->timed_out = 0, rt->term_at = 0, rt->kill_sent = 0;
+	if (n->attempts++ == 0)
+		logmsg(L_INFO, n->name, "Start task");
+	if (!n->command && !n->argv && !n->script) {
+		finished(n, S_OK);
+		return;
+	}
+	if (n->script && stat(n->script, &sb) < 0) {
+		snprintf(rt->why, sizeof rt->why, "file: %s does not exist", n->script);
+		finished(n, S_FAILED);
+		return;
+	}
+	rt->deadline = n->timeout > 0 ? now() + n->timeout : 0;
+	if (task_spawn(n, 0) < 0 && !rt->p.pid)
+		finished(n, S_FAILED);
+}
+
+static void
+task_cond(struct node *n)
+{
+	if (!n->only_if) {
+		task_wait(n);
+		return;
+	}
+	n->rt->ph = T_COND;
+	if (task_spawn(n, 1) < 0 && !n->rt->p.pid)
+		finished(n, S_FAILED);
+}
+
+static void
+task_wait(struct node *n)
+{
+	struct waitfor *w = &n->wait;
+	struct task_rt *rt = n->rt;
+
+	if (!w->set || (!w->delay && !w->file && !w->port)) {
+		task_run(n);
+		return;
+	}
+	rt->ph = T_WAIT;
+	if (w->delay > 0) {
+		logmsg(L_INFO, n->name, "wait_for: %g seconds delay", w->delay);
+		rt->wake = now() + w->delay;
+	} else {
+		if (w->file)
+			logmsg(L_INFO, n->name, "wait_for: file %s %s", w->file, w->state);
+		else
+			logmsg(L_INFO, n->name, "wait_for: %s:%ld %s", w->host, w->port, w->state);
+		rt->wake = now();
+	}
+	rt->wait_end = w->timeout > 0 ? now() + w->timeout : 0;
+}
+
+static void
+collect_src(struct node *leaf, struct node *consumer)
+{
+	struct proc *p = &consumer->rt->p;
+
+	p->src = xreallocarray(p->src, p->nsrc + 1, sizeof *p->src);
+	p->src[p->nsrc++] = leaf;
+}
+
+static int
+task_start(struct node *n)
+{
+	struct task_rt *rt;
+
+	if (R.cancel) {
+		skip_tree(n);
+		return 1;
+	}
+	n->rt = rt = xmalloc(sizeof *rt);
+	memset(rt, 0, sizeof *rt);
+	rt->p.fd[0] = rt->p.fd[1] = rt->p.in = -1;
+	n->st = S_RUNNING;
+	n->t0 = now();
+	if (n->input)
+		leaves(n->input, collect_src, n);
+	act_add(n);
+	if (opt.jobs && R.running >= opt.jobs) {
+		rt->ph = T_QUEUED;
+		R.queue = xreallocarray(R.queue, R.nqueue + 1, sizeof *R.queue);
+		R.queue[R.nqueue++] = n;
+		return 0;
+	}
+	task_cond(n);
+	return n->st != S_RUNNING;
+}
+
+static int
+node_start(struct node *n)
+{
+	if (n->kind == N_TASK)
+		return task_start(n);
+	n->st = S_RUNNING;
+	n->t0 = now();
+	n->idx = 0;
+	if (n->logged)
+		logmsg(L_INFO, n->name, "Start task");
+	return n->kind == N_SEQ ? seq_advance(n) : par_advance(n);
+}
+
+/* A task's process was reaped: decide what comes next. */
+static void
+task_exited(struct node *n)
+{
+	struct task_rt *rt = n->rt;
+	int st = rt->p.status;
+
+	n->code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
+	if (rt->abort) {
+		finished(n, S_ABORTED);
+	} else if (rt->why[0] && !rt->timed_out) {
+		finished(n, S_FAILED); /* could not start, or output could not be kept */
+	} else if (rt->cond) {
+		if (n->code == 0)
+			task_wait(n);
+		else
+			finished(n, S_CONDFALSE);
+	} else if (n->code == 0 && !rt->timed_out) {
+		finished(n, S_OK);
+	} else {
+		if (rt->timed_out)
+			snprintf(rt->why, sizeof rt->why, "timed out after %gs", n->timeout);
+		if (n->attempts <= n->retry && !R.cancel) {
+			logmsg(L_WARN, n->name, "attempt %d failed (%s), retrying in %gs", n->attempts,
+			       rt->timed_out ? "timed out" : "exit status", n->retry_delay);
+			rt->why[0] = '\0';
+			rt->ph = T_RETRY;
+			rt->wake = now() + n->retry_delay;
+			return;
+		}
+		finished(n, S_FAILED);
+	}
+}
+
+static void
+dispatch_queue(void)
+{
+	while (R.qhead < R.nqueue && (!opt.jobs || R.running < opt.jobs)) {
+		struct node *n = R.queue[R.qhead++];
+		if (n->st == S_RUNNING && n->rt && n->rt->ph == T_QUEUED && !n->rt->abort)
+			task_cond(n);
+	}
+	if (R.qhead == R.nqueue)
+		R.qhead = R.nqueue = 0;
+}
+
+static void
+reap(void)
+{
+	pid_t pid;
+	int st;
+	size_t i;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (i = 0; i < R.nact; i++)
+			if (R.act[i]->rt->p.pid == pid)
+				break;
+		if (i == R.nact)
+			continue; /* an orphan we adopted as subreaper or PID 1 */
+		{
+			struct node *n = R.act[i];
+			struct proc *p = &n->rt->p;
+			p->pid = 0, p->status = st;
+			R.running--;
+			if (p->fd[0] >= 0)
+				drain(n, 0);
+			if (p->fd[1] >= 0)
+				drain(n, 1);
+			if (p->in >= 0)
+				close(p->in), p->in = -1;
+			if (kill(-pid, 0) < 0) /* group empty: forget it */
+				for (size_t g = 0; g < R.ngroups; g++)
+					if (R.groups[g] == pid)
+						R.groups[g] = R.groups[--R.ngroups];
+			task_exited(n);
+		}
+	}
+	dispatch_queue();
+}
+
+static void
+term_group(struct task_rt *rt)
+{
+	if (rt->p.pid > 0 && !rt->term_at) {
+		kill(-rt->p.pid, SIGTERM);
+		rt->term_at = now();
+	}
+}
+
+static void
+abort_active(void)
+{
+	size_t i;
+
+	for (i = 0; i < R.nact; i++) {
+		struct task_rt *rt = R.act[i]->rt;
+		rt->abort = 1;
+		if (rt->p.pid > 0)
+			term_group(rt);
+		else
+			rt->wake = now(); /* waiting or queued: end it in timers() */
+	}
+}
+
+/* Port reachable? A short non-blocking connect. */
+static int
+port_open(const char *host, long port)
+{
+	struct addrinfo hints, *res, *ai;
+	char ps[16];
+	int ok = 0;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(ps, sizeof ps, "%ld", port);
+	if (getaddrinfo(host, ps, &hints, &res) != 0)
+		return 0;
+	for (ai = res; ai && !ok; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+		struct pollfd pf;
+		int e = 0;
+		socklen_t el = sizeof e;
+		if (fd < 0)
+			continue;
+		cloexec(fd);
+		nonblock(fd);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			ok = 1;
+		else if (errno == EINPROGRESS) {
+			pf.fd = fd, pf.events = POLLOUT;
+			if (poll(&pf, 1, 200) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && !e)
+				ok = 1;
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return ok;
+}
+
+static int
+wait_met(struct node *n)
+{
+	struct waitfor *w = &n->wait;
+	struct stat sb;
+	int there;
+
+	if (w->delay > 0)
+		return 1; /* the wake time was the delay */
+	there = w->file ? stat(w->file, &sb) == 0 : port_open(w->host, w->port);
+	return w->want == W_ABSENT ? !there : there;
+}
+
+/* Timers of one task; returns 1 if the task finished. */
+static int
+task_timers(struct node *n, double t)
+{
+	struct task_rt *rt = n->rt;
+
+	if (rt->abort && rt->p.pid <= 0) {
+		finished(n, rt->ph == T_QUEUED ? S_SKIPPED : S_ABORTED);
+		return 1;
+	}
+	if (rt->p.pid > 0) {
+		if (rt->deadline && t >= rt->deadline && !rt->term_at) {
+			rt->timed_out = 1;
+			logmsg(L_WARN, n->name, "timed out after %gs: stopping it", n->timeout);
+			term_group(rt);
+		}
+		if (rt->term_at && !rt->kill_sent && t >= rt->term_at + R.grace) {
+			kill(-rt->p.pid, SIGKILL);
+			rt->kill_sent = 1;
+		}
+		return 0;
+	}
+	if (rt->ph == T_RETRY && t >= rt->wake) {
+		task_run(n);
+		return n->st != S_RUNNING;
+	}
+	if (rt->ph != T_WAIT || t < rt->wake)
+		return 0;
+	if (wait_met(n)) {
+		task_run(n);
+		return n->st != S_RUNNING;
+	}
+	if (rt->wait_end && t >= rt->wait_end) {
+		snprintf(rt->why, sizeof rt->why, "wait_for timed out after %gs", n->wait.timeout);
+		finished(n, S_FAILED);
+		return 1;
+	}
+	rt->wake = t + 0.02;
+	return 0;
+}
+
+static double
+timers(void)
+{
+	double t = now(), next = t + 1;
+	size_t i;
+
+	if (opt.timeout > 0 && R.deadline && t >= R.deadline && !R.timed_out) {
+		R.timed_out = 1;
+		logmsg(L_ERROR, NULL, "the run took longer than -timeout %gs: aborting", opt.timeout);
+		R.cancel = 1;
+		abort_active();
+	}
+	for (i = 0; i < R.nact;) {
+		struct node *n = R.act[i];
+		struct task_rt *rt = n->rt;
+		if (task_timers(n, t))
+			continue; /* n left R.act; R.act[i] is another task now */
+		if (rt->p.pid > 0) {
+			if (rt->deadline && !rt->term_at && rt->deadline < next)
+				next = rt->deadline;
+			if (rt->term_at && !rt->kill_sent && rt->term_at + R.grace < next)
+				next = rt->term_at + R.grace;
+		} else if ((rt->ph == T_WAIT || rt->ph == T_RETRY || rt->abort) && rt->wake < next) {
+			next = rt->wake;
+		}
+		i++;
+	}
+	if (opt.timeout > 0 && R.deadline && !R.timed_out && R.deadline < next)
+		next = R.deadline;
+	return next;
+}
+
+static void
+on_walter_signal(void)
+{
+	static int seen;
+
+	if (R.nsig == seen)
+		return;
+	seen = R.nsig;
+	logmsg(L_WARN, NULL, "received signal %d: aborting running tasks%s", (int)R.sig,
+	       seen > 1 ? " and skipping cleanup" : "");
+	R.cancel = 1;
+	abort_active();
+}
+
+/* One turn of the loop: wait for output, exits, signals or a timer. */
+static void
+loop_once(void)
+{
+	struct pollfd *pf;
+	struct node **who;
+	int *what;
+	size_t i, n = 1;
+	double next = timers(), t;
+	int ms;
+
+	pf = xreallocarray(NULL, 3 * R.nact + 1, sizeof *pf);
+	who = xreallocarray(NULL, 3 * R.nact + 1, sizeof *who);
+	what = xreallocarray(NULL, 3 * R.nact + 1, sizeof *what);
+	pf[0].fd = R.selfpipe[0], pf[0].events = POLLIN;
+	for (i = 0; i < R.nact; i++) {
+		struct proc *p = &R.act[i]->rt->p;
+		int s;
+		for (s = 0; s < 2; s++)
+			if (p->fd[s] >= 0 && p->pid > 0)
+				pf[n].fd = p->fd[s], pf[n].events = POLLIN, who[n] = R.act[i], what[n++] = s;
+		if (p->in >= 0 && p->pid > 0)
+			pf[n].fd = p->in, pf[n].events = POLLOUT, who[n] = R.act[i], what[n++] = 2;
+	}
+	log_flush();
+	t = now();
+	ms = next <= t ? 0 : (int)((next - t) * 1000) + 1;
+	if (poll(pf, n, ms) > 0) {
+		for (i = 1; i < n; i++) {
+			if (!pf[i].revents || who[i]->st != S_RUNNING || !who[i]->rt)
+				continue;
+			if (what[i] == 2) {
+				if (who[i]->rt->p.in >= 0)
+					feed(who[i]);
+			} else if (who[i]->rt->p.fd[what[i]] == pf[i].fd) {
+				drain(who[i], what[i]);
+			}
+		}
+		if (pf[0].revents) {
+			unsigned char b[64];
+			while (read(R.selfpipe[0], b, sizeof b) > 0)
+				;
+		}
+	}
+	free(pf), free(who), free(what);
+	reap();
+	on_walter_signal();
+}
+
+/* Run one list (a phase's tasks or cleanup) to the end. */
+static int
+run_list(struct node *root)
+{
+	R.cancel = R.nsig > 0;
+	if (!node_start(root))
+		while (root->st == S_RUNNING)
+			loop_once();
+	return root->st == S_FAILED;
+}
+
+/* Stop what tasks left running in the background; grace, then KILL. */
+static void
+kill_leftovers(void)
+{
+	double end = now() + R.grace;
+	size_t i, alive;
+
+	for (i = 0; i < R.ngroups; i++)
+		kill(-R.groups[i], SIGTERM);
+	do {
+		for (alive = 0, i = 0; i < R.ngroups; i++)
+			alive += kill(-R.groups[i], 0) == 0;
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (alive)
+			nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+	} while (alive && now() < end);
+	for (i = 0; i < R.ngroups; i++)
+		kill(-R.groups[i], SIGKILL);
+	R.ngroups = 0;
+}
+
+/* ==== 8. notifications ============================================ */
+
+/* Messages for a task that reached its final status. The transports
+ * (http_mini.c) are wired in by the notifications work; until then only
+ * the "fake" messenger exists and it discards everything. */
+static void
+notify_task(struct node *n)
+{
+	(void)n;
+}
+
+/* ==== 9. reports ==================================================== */
+
+static const char *
+status_word(enum status st)
+{
+	static const char *const w[] = { "not run", "running", "succeeded", "failed",
+	                                 "skipped", "aborted", "condition false" };
+	return w[st];
+}
+
+/* The end of the log: every task's status and duration, then the last
+ * lines of the first failed task. */
+static void
+summary(double t0)
+{
+	size_t i, count[7] = { 0 }, ran = 0;
+	char d[32];
+
+	for (i = 0; i < cfg.ntasks; i++)
+		count[cfg.tasks[i]->st]++;
+	ran = cfg.ntasks - count[S_PENDING];
+	logmsg(count[S_FAILED] ? L_ERROR : L_INFO, NULL,
+	       "Summary: %zu task%s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
+	       ran, ran == 1 ? "" : "s", count[S_OK], count[S_FAILED], count[S_SKIPPED],
+	       count[S_ABORTED], count[S_CONDFALSE], fmt_dur(now() - t0, d, sizeof d));
+	for (i = 0; i < cfg.ntasks; i++) {
+		struct node *n = cfg.tasks[i];
+		enum level lv = n->st == S_FAILED ? L_ERROR : n->st == S_OK ? L_INFO : L_WARN;
+		if (n->st == S_PENDING)
+			continue;
+		logmsg(lv, NULL, "  %-15s %s (%s)", status_word(n->st), n->name,
+		       fmt_dur(n->t1 - n->t0, d, sizeof d));
+	}
+	if (R.first_failed && R.ntail) {
+		logmsg(L_ERROR, NULL, "Last lines of %s:", R.first_failed->name);
+		for (i = 0; i < R.ntail; i++)
+			logmsg(L_ERROR, NULL, "  | %s", R.tail[i]);
+	}
+}
+
+static void
+teardown(void)
+{
+	size_t i, k;
+
+	for (i = 0; i < cfg.ntasks; i++)
+		for (k = 0; k < 3; k++)
+			cap_free(&cfg.tasks[i]->cap[k]);
+	for (i = 0; i < R.ntail; i++)
+		free(R.tail[i]);
+	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
+		free(R.spec_val[i]);
+	free(R.spec_val), free(R.act), free(R.queue), free(R.groups);
+	free(cfg.tasks), free(cfg.specials), free(cfg.nt);
+	if (strcmp(R.sh, "/bin/sh"))
+		free((char *)R.sh);
+	log_flush();
+	buf_free(&lg.out);
+	arena_free();
+}
+
+/* Run the selected phases in order: main list, then its cleanup always;
+ * a failed build stops before deploy. Returns 1 if anything failed. */
+static int
+run_phases(int first, int last)
+{
+	int i, failed = 0, f;
+	char d[32];
+
+	for (i = first; i <= last && !failed && !R.nsig && !R.timed_out; i++) {
+		struct phase *ph = &cfg.ph[i];
+		double t = now();
+		logmsg(L_INFO, NULL, "%s started", ph->label);
+		f = run_list(ph->main);
+		logmsg(f ? L_ERROR : L_INFO, NULL, "%s %s (%s)", ph->label, f ? "failed" : "succeeded",
+		       fmt_dur(now() - t, d, sizeof d));
+		failed |= f;
+		if (R.nsig > 1) {
+			logmsg(L_WARN, NULL, "%s cleanup skipped (second signal)", ph->label);
+			continue;
+		}
+		t = now();
+		logmsg(L_INFO, NULL, "%s cleanup started", ph->label);
+		f = run_list(ph->cleanup);
+		logmsg(f ? L_ERROR : L_INFO, NULL, "%s cleanup %s (%s)", ph->label,
+		       f ? "failed" : "succeeded", fmt_dur(now() - t, d, sizeof d));
+		failed |= f;
+	}
+	return failed;
+}
+
 /* ==== 10. main ====================================================== */
 
 int
 main(int argc, char **argv)
 {
+	int first = 0, last = 0, failed, sig;
+	double t0;
+
 	parse_flags(argc, argv);
 	if (opt.help) {
 		fputs(usage_text, stdout);
@@ -1995,9 +3341,43 @@ main(int argc, char **argv)
 	}
 	if (opt.yaml_to_json)
 		return yaml_to_json_main(opt.yaml_to_json);
+	if (strcmp(opt.mode, "local") && strcmp(opt.mode, "service"))
+		usage("invalid -mode %s (local or service)", opt.mode);
+	load(opt.config);
+	if (!strcmp(opt.mode, "service"))
+		fatal("-mode service is not supported yet");
+	if (cfg.dialect == 1 && (opt.build || opt.deploy))
+		warn("-build and -deploy are for build/deploy files; running the pipeline");
+	if (cfg.dialect == 2) {
+		if (opt.deploy && !cfg.ph[1].present)
+			fatal("-deploy: %s has no deploy section", opt.config);
+		first = opt.build || !opt.deploy ? 0 : 1;
+		last = opt.deploy ? 1 : 0;
+	}
+	if (opt.check) {
+		printf("%s: ok\n", opt.config);
+		teardown();
+		return 0;
+	}
 	log_open();
-	logmsg(L_ERROR, NULL, "running pipelines is not built yet");
-	log_flush();
-	arena_free();
-	return 2;
+	exec_setup();
+	if (cfg.dialect == 2 && !opt.build && !opt.deploy && cfg.ph[1].present)
+		logmsg(L_INFO, NULL, "running build only: the deploy phase needs -deploy");
+	t0 = now();
+	R.deadline = opt.timeout > 0 ? t0 + opt.timeout : 0;
+	failed = run_phases(first, last);
+	summary(t0);
+	kill_leftovers();
+	sig = R.nsig ? R.sig : 0;
+	teardown();
+	if (sig) {
+		sigset_t s;
+		signal(sig, SIG_DFL);
+		sigemptyset(&s);
+		sigaddset(&s, sig);
+		sigprocmask(SIG_UNBLOCK, &s, NULL);
+		raise(sig);
+		return 128 + sig;
+	}
+	return R.timed_out ? 124 : failed ? 1 : 0;
 }
