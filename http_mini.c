@@ -1336,7 +1336,7 @@ via_curl(const struct http_request *req, const struct url *u,
 {
 	struct buf cfg = {0}, errtext = {0}, label = {0};
 	struct cout out;
-	struct proc pr;
+	struct proc pr = {0, -1, -1, -1};
 	char why[256];
 	int r, st;
 
