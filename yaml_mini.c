@@ -1,0 +1,1709 @@
+/* yaml_mini.c - a hand-written, fail-closed YAML 1.2 parser.
+ *
+ * One recursive-descent pass straight over the input, no token queue:
+ * block structure is decided by indentation counted in spaces, and an
+ * implicit key is recognised by a cheap look-ahead over the rest of its line
+ * (keyscan).  Recursion happens only per collection level, which the depth
+ * limit bounds.  Errors longjmp back to yaml_parse: every allocation lives in
+ * the arena or in the parser struct, so unwinding is just freeing those two.
+ * The input is copied with a NUL sentinel (NUL bytes inside are rejected up
+ * front), so "*s == 0" means end of input and no scan needs a length. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yaml_mini.h"
+
+#define ISBLANK(c) ((c) == ' ' || (c) == '\t')
+#define ISBREAK(c) ((c) == '\n' || (c) == '\r')
+#define ISWS(c) (ISBLANK(c) || ISBREAK(c) || (c) == '\0')
+#define ISFLOW(c) ((c) == ',' || (c) == '[' || (c) == ']' || (c) == '{' || (c) == '}')
+#define ALIGN _Alignof(max_align_t)
+
+enum { C_DOC, C_SEQ, C_MAP };	/* what introduced a block node */
+
+struct block {
+	struct block *next;
+	size_t used, cap;
+};
+#define BLOCKHDR ((sizeof(struct block) + ALIGN - 1) / ALIGN * ALIGN)
+
+/* A node plus its size once aliases are expanded (1 for a scalar). */
+struct xnode {
+	struct yaml_node n;
+	size_t size;
+};
+#define SIZE(x) (((const struct xnode *)(x))->size)
+
+struct yaml_doc {
+	struct block *arena;
+	const struct yaml_node **root;
+	size_t n;
+};
+
+struct anchor {
+	const char *name;
+	size_t len;
+	struct yaml_node *node;
+};
+
+struct props {
+	const char *anchor, *tagat;
+	size_t alen;
+	enum yaml_tag tag;
+	int bang;		/* the non-specific tag "!" */
+	int line, col;
+};
+
+struct parser {
+	const char *s, *ls, *start;	/* position, its line start, input */
+	int line;
+	int inflow, flown;	/* flow nesting; block indent around it */
+	int json;		/* last flow node was quoted or a collection */
+	const char *tab;	/* see lineind */
+	const char *cls, *cpos;	/* column cache for the current line */
+	int ccol;
+	size_t total;		/* nodes so far, aliases expanded */
+	struct block *arena;
+	struct yaml_node **stk;	/* children of collections being built */
+	size_t nstk, capstk;
+	char *tmp;		/* text of the scalar being built */
+	size_t ntmp, captmp;
+	struct anchor *anc;
+	size_t nanc, capanc;
+	size_t *seen, capseen;	/* duplicate-key hash table */
+	const struct yaml_node **root;
+	size_t nroot, caproot;
+	struct yaml_doc *doc;
+	const char *file;
+	char *err;
+	size_t errlen;
+	jmp_buf jb;
+};
+
+static struct yaml_node *block_node(struct parser *, int, int, int);
+static struct yaml_node *fnode(struct parser *, int);
+
+/* ---- errors and positions ---- */
+
+static void where(const struct parser *p, const char *at, int *line, int *col)
+{
+	const char *q = p->start, *ls;
+	int l = 1, c = 1;
+
+	if (q[0] == '\xEF' && q[1] == '\xBB' && q[2] == '\xBF')
+		q += 3;
+	for (ls = q; q < at; q++) {
+		if (*q == '\r' && q + 1 < at && q[1] == '\n')
+			q++;
+		if (ISBREAK(*q))
+			l++, ls = q + 1;
+	}
+	for (; ls < at; ls++)
+		c += (*ls & 0xC0) != 0x80;
+	*line = l;
+	*col = c;
+}
+
+static _Noreturn void vfail(struct parser *p, int line, int col,
+                            const char *fmt, va_list ap)
+{
+	int k;
+
+	if (p->errlen) {
+		k = snprintf(p->err, p->errlen, "%s:%d:%d: ", p->file, line, col);
+		if (k >= 0 && (size_t)k < p->errlen)
+			vsnprintf(p->err + k, p->errlen - k, fmt, ap);
+	}
+	longjmp(p->jb, 1);
+}
+
+static _Noreturn void failat(struct parser *p, int line, int col,
+                             const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(p, line, col, fmt, ap);
+}
+
+static _Noreturn void fail(struct parser *p, const char *at, const char *fmt, ...)
+{
+	va_list ap;
+	int line, col;
+
+	where(p, at, &line, &col);
+	va_start(ap, fmt);
+	vfail(p, line, col, fmt, ap);
+}
+
+/* Column of at on the current line; cached because nodes are created in
+ * increasing order, which keeps long flow lines linear. */
+static int colof(struct parser *p, const char *at)
+{
+	if (p->cls != p->ls || at < p->cpos) {
+		p->cls = p->cpos = p->ls;
+		p->ccol = 1;
+	}
+	for (; p->cpos < at; p->cpos++)
+		p->ccol += (*p->cpos & 0xC0) != 0x80;
+	return p->ccol;
+}
+
+/* ---- memory ---- */
+
+static void *alloc(struct parser *p, size_t n)
+{
+	struct block *b = p->arena;
+	size_t cap;
+
+	n = (n + ALIGN - 1) / ALIGN * ALIGN;
+	if (!b || b->cap - b->used < n) {
+		cap = b && b->cap < (1u << 20) ? b->cap * 2 : 1u << 16;
+		if (cap < n)
+			cap = n;
+		if (!(b = malloc(BLOCKHDR + cap)))
+			fail(p, p->s, "out of memory");
+		b->next = p->arena;
+		b->used = 0;
+		b->cap = cap;
+		p->arena = b;
+	}
+	b->used += n;
+	return (char *)b + BLOCKHDR + b->used - n;
+}
+
+/* Make room for need more elements of size sz in a growable array. */
+static void grow(struct parser *p, void *arr, size_t *cap, size_t need, size_t sz)
+{
+	void **a = arr;
+	size_t c = *cap ? *cap : 64;
+	void *q;
+
+	if (need <= *cap)
+		return;
+	while (c < need)
+		c *= 2;
+	if (c > SIZE_MAX / sz || !(q = realloc(*a, c * sz)))
+		fail(p, p->s, "out of memory");
+	*a = q;
+	*cap = c;
+}
+
+static void put(struct parser *p, const char *s, size_t n)
+{
+	grow(p, &p->tmp, &p->captmp, p->ntmp + n + 1, 1);
+	memcpy(p->tmp + p->ntmp, s, n);
+	p->ntmp += n;
+}
+
+static void putn(struct parser *p, char c, int n)
+{
+	grow(p, &p->tmp, &p->captmp, p->ntmp + n + 1, 1);
+	memset(p->tmp + p->ntmp, c, n);
+	p->ntmp += n;
+}
+
+static void push(struct parser *p, struct yaml_node *n)
+{
+	grow(p, &p->stk, &p->capstk, p->nstk + 1, sizeof *p->stk);
+	p->stk[p->nstk++] = n;
+}
+
+/* ---- nodes ---- */
+
+static struct yaml_node *newnode(struct parser *p, enum yaml_kind k,
+                                 enum yaml_style st, int line, int col)
+{
+	struct xnode *x;
+
+	if (++p->total > YAML_MAX_NODES)
+		failat(p, line, col, "document has more than %d nodes", YAML_MAX_NODES);
+	x = alloc(p, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->n.kind = k;
+	x->n.style = st;
+	x->n.line = line;
+	x->n.col = col;
+	x->size = 1;
+	return &x->n;
+}
+
+static struct yaml_node *scalar(struct parser *p, enum yaml_style st, int line,
+                                int col, const char *s, size_t len)
+{
+	struct yaml_node *n = newnode(p, YAML_SCALAR, st, line, col);
+	char *t = alloc(p, len + 1);
+
+	memcpy(t, s, len);
+	t[len] = '\0';
+	n->text = t;
+	n->len = len;
+	return n;
+}
+
+static struct yaml_node *empty(struct parser *p, int line, int col)
+{
+	return scalar(p, YAML_PLAIN, line, col, "", 0);
+}
+
+/* Pop the children pushed since base into a new collection. */
+static struct yaml_node *coll(struct parser *p, enum yaml_kind k,
+                              enum yaml_style st, int line, int col, size_t base)
+{
+	struct yaml_node *n = newnode(p, k, st, line, col);
+	size_t i, cnt = p->nstk - base;
+
+	n->child = alloc(p, cnt * sizeof *n->child + 1);
+	memcpy(n->child, p->stk + base, cnt * sizeof *n->child);
+	n->n = cnt;
+	for (i = 0; i < cnt; i++)
+		((struct xnode *)n)->size += SIZE(n->child[i]);
+	p->nstk = base;
+	return n;
+}
+
+static size_t hash(const char *s, size_t n)
+{
+	size_t h = 2166136261u;
+
+	while (n--)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+static int same(const struct yaml_node *a, const struct yaml_node *b)
+{
+	return a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
+}
+
+static _Noreturn void dupkey(struct parser *p, const struct yaml_node *k)
+{
+	failat(p, k->line, k->col, "duplicate key \"%.*s\"",
+	       k->len > 60 ? 60 : (int)k->len, k->text);
+}
+
+/* Small mappings compare pairwise; large ones go through a hash table so a
+ * 20,000-key mapping stays linear. */
+static void dupcheck(struct parser *p, const struct yaml_node *m)
+{
+	size_t i, j, h, np = m->n / 2, cap = 16;
+	const struct yaml_node *k;
+
+	if (np <= 8) {
+		for (i = 1; i < np; i++)
+			for (j = 0; j < i; j++)
+				if (same(m->child[2 * i], m->child[2 * j]))
+					dupkey(p, m->child[2 * i]);
+		return;
+	}
+	while (cap < 2 * np)
+		cap *= 2;
+	grow(p, &p->seen, &p->capseen, cap, sizeof *p->seen);
+	memset(p->seen, 0xff, cap * sizeof *p->seen);
+	for (i = 0; i < np; i++) {
+		k = m->child[2 * i];
+		for (h = hash(k->text, k->len) & (cap - 1); p->seen[h] != SIZE_MAX;
+		     h = (h + 1) & (cap - 1))
+			if (same(k, m->child[2 * p->seen[h]]))
+				dupkey(p, k);
+		p->seen[h] = i;
+	}
+}
+
+/* ---- anchors ---- */
+
+static struct anchor *slot(struct anchor *t, size_t cap, const char *s, size_t n)
+{
+	size_t h = hash(s, n) & (cap - 1);
+
+	while (t[h].name && !(t[h].len == n && memcmp(t[h].name, s, n) == 0))
+		h = (h + 1) & (cap - 1);
+	return &t[h];
+}
+
+static void setanchor(struct parser *p, const char *s, size_t n, struct yaml_node *node)
+{
+	struct anchor *old = p->anc, *a;
+	size_t i, oldcap = p->capanc;
+
+	if (2 * (p->nanc + 1) > p->capanc) {
+		p->capanc = oldcap ? oldcap * 2 : 64;
+		if (!(p->anc = calloc(p->capanc, sizeof *p->anc))) {
+			p->anc = old;
+			p->capanc = oldcap;
+			fail(p, p->s, "out of memory");
+		}
+		for (i = 0; i < oldcap; i++)
+			if (old[i].name)
+				*slot(p->anc, p->capanc, old[i].name, old[i].len) = old[i];
+		free(old);
+	}
+	a = slot(p->anc, p->capanc, s, n);
+	p->nanc += !a->name;
+	a->name = s;
+	a->len = n;
+	a->node = node;
+}
+
+static const char *namend(const struct parser *p, const char *s)
+{
+	while (!ISWS(*s) && !(p->inflow && ISFLOW(*s)))
+		s++;
+	return s;
+}
+
+/* An alias is the anchored node itself; its expanded size is charged
+ * against the node budget here, so an alias bomb fails on first excess. */
+static struct yaml_node *alias(struct parser *p)
+{
+	const char *at = p->s, *name = at + 1, *e = namend(p, name);
+	struct anchor *a;
+
+	if (e == name)
+		fail(p, at, "alias name is empty");
+	a = p->capanc ? slot(p->anc, p->capanc, name, e - name) : NULL;
+	if (!a || !a->name)
+		fail(p, at, "unknown alias \"*%.*s\"", (int)(e - name), name);
+	if (SIZE(a->node) > YAML_MAX_NODES - p->total)
+		fail(p, at, "alias expansion exceeds %d nodes", YAML_MAX_NODES);
+	p->total += SIZE(a->node);
+	p->s = e;
+	p->json = 0;
+	return a->node;
+}
+
+/* ---- core schema ---- */
+
+static int isdigits(const char *s, const char *e, const char *set)
+{
+	if (s == e)
+		return 0;
+	for (; s < e; s++)
+		if (!*s || !strchr(set, *s))
+			return 0;
+	return 1;
+}
+
+static int isint(const char *s, size_t n)
+{
+	const char *e = s + n;
+
+	if (n > 2 && s[0] == '0' && s[1] == 'o')
+		return isdigits(s + 2, e, "01234567");
+	if (n > 2 && s[0] == '0' && s[1] == 'x')
+		return isdigits(s + 2, e, "0123456789abcdefABCDEF");
+	if (n && (*s == '-' || *s == '+'))
+		s++;
+	return isdigits(s, e, "0123456789");
+}
+
+static int oneof(const char *s, size_t n, const char *const *set)
+{
+	for (; *set; set++)
+		if (strlen(*set) == n && memcmp(*set, s, n) == 0)
+			return 1;
+	return 0;
+}
+
+static int isfloat(const char *s, size_t n)
+{
+	static const char *const inf[] = { ".inf", ".Inf", ".INF", NULL };
+	static const char *const nan[] = { ".nan", ".NaN", ".NAN", NULL };
+	const char *e = s + n, *d;
+
+	if (oneof(s, n, nan))
+		return 1;
+	if (n && (*s == '-' || *s == '+'))
+		s++;
+	if (oneof(s, e - s, inf))
+		return 1;
+	for (d = s; d < e && *d >= '0' && *d <= '9'; d++)
+		;
+	if (d < e && *d == '.')
+		for (d++; d < e && *d >= '0' && *d <= '9'; d++)
+			;
+	if (d == s || (d == s + 1 && *s == '.'))
+		return 0;
+	if (d < e && (*d == 'e' || *d == 'E')) {
+		if (++d < e && (*d == '-' || *d == '+'))
+			d++;
+		return isdigits(d, e, "0123456789");
+	}
+	return d == e;
+}
+
+static enum yaml_tag plaintype(const char *s, size_t n)
+{
+	static const char *const nul[] = { "", "~", "null", "Null", "NULL", NULL };
+	static const char *const bools[] = { "true", "True", "TRUE", "false",
+		"False", "FALSE", NULL };
+
+	if (oneof(s, n, nul))
+		return YAML_TAG_NULL;
+	if (oneof(s, n, bools))
+		return YAML_TAG_BOOL;
+	if (isint(s, n))
+		return YAML_TAG_INT;
+	if (isfloat(s, n))
+		return YAML_TAG_FLOAT;
+	return YAML_TAG_STR;
+}
+
+/* ---- properties ---- */
+
+static const char *const tagname[] = {
+	"", "str", "int", "float", "bool", "null", "map", "seq"
+};
+
+static void tag(struct parser *p, struct props *pr)
+{
+	const char *t = p->s, *e;
+	size_t n, i;
+
+	if (t[1] == '<') {
+		for (e = t + 2; *e != '>'; e++)
+			if (ISWS(*e))
+				fail(p, t, "unterminated verbatim tag");
+		e++;
+	} else
+		e = namend(p, t + 1);
+	n = e - t;
+	pr->tagat = t;
+	p->s = e;
+	if (n == 1) {
+		pr->bang = 1;
+		return;
+	}
+	for (i = YAML_TAG_STR; i <= YAML_TAG_SEQ; i++)
+		if ((n == 2 + strlen(tagname[i]) && memcmp(t, "!!", 2) == 0 &&
+		     memcmp(t + 2, tagname[i], n - 2) == 0) ||
+		    (n == 23 + strlen(tagname[i]) &&
+		     memcmp(t, "!<tag:yaml.org,2002:", 20) == 0 &&
+		     memcmp(t + 20, tagname[i], n - 21) == 0 && t[n - 1] == '>')) {
+			pr->tag = i;
+			return;
+		}
+	if (t[1] == '!' || t[1] == '<')
+		fail(p, t, "tag %.*s is not supported", (int)n, t);
+	fail(p, t, "custom tags are not supported (%.*s)", (int)n, t);
+}
+
+/* Anchor and tag before a node, in either order; 1 if there were any. */
+static int props(struct parser *p, struct props *pr)
+{
+	const char *e;
+	int any = 0;
+
+	while (*p->s == '&' || *p->s == '!') {
+		if (!pr->line) {
+			pr->line = p->line;
+			pr->col = colof(p, p->s);
+		}
+		if (*p->s == '!') {
+			if (pr->tagat)
+				fail(p, p->s, "a node can have only one tag");
+			tag(p, pr);
+		} else {
+			if (pr->anchor)
+				fail(p, p->s, "a node can have only one anchor");
+			e = namend(p, p->s + 1);
+			if (e == p->s + 1)
+				fail(p, p->s, "anchor name is empty");
+			pr->anchor = p->s + 1;
+			pr->alen = e - pr->anchor;
+			p->s = e;
+		}
+		any = 1;
+		if (!ISWS(*p->s) && !(p->inflow && ISFLOW(*p->s)))
+			fail(p, p->s, "expected white space after a node property");
+		while (ISBLANK(*p->s))
+			p->s++;
+	}
+	return any;
+}
+
+/* Check an explicit tag against the node and register the anchor. */
+static struct yaml_node *apply(struct parser *p, struct yaml_node *n,
+                               const struct props *pr)
+{
+	enum yaml_tag t = pr->tag, want;
+
+	if (pr->bang && n->kind == YAML_SCALAR)
+		n->tag = YAML_TAG_STR;
+	if (t != YAML_TAG_NONE) {
+		want = n->kind == YAML_MAP ? YAML_TAG_MAP :
+		       n->kind == YAML_SEQ ? YAML_TAG_SEQ : YAML_TAG_STR;
+		if ((t == YAML_TAG_MAP || t == YAML_TAG_SEQ || want != YAML_TAG_STR) &&
+		    t != want)
+			fail(p, pr->tagat, "tag !!%s does not fit a %s", tagname[t],
+			     want == YAML_TAG_STR ? "scalar" : want == YAML_TAG_MAP ?
+			     "mapping" : "sequence");
+		if (want == YAML_TAG_STR && t != YAML_TAG_STR) {
+			want = plaintype(n->text, n->len);
+			if (want != t && !(t == YAML_TAG_FLOAT && want == YAML_TAG_INT))
+				failat(p, n->line, n->col, "\"%.*s\" is not a valid !!%s",
+				       n->len > 40 ? 40 : (int)n->len, n->text, tagname[t]);
+		}
+		n->tag = t;
+	}
+	if (pr->anchor)
+		setanchor(p, pr->anchor, pr->alen, n);
+	return n;
+}
+
+/* ---- lines ---- */
+
+static void nl(struct parser *p)
+{
+	if (*p->s == '\r' && p->s[1] == '\n')
+		p->s++;
+	p->s++;
+	p->line++;
+	p->ls = p->s;
+}
+
+static const char *brk(const char *s)
+{
+	return s + 1 + (s[0] == '\r' && s[1] == '\n');
+}
+
+/* "---" or "..." at the start of a line: a document boundary. */
+static int marker(const char *ls, const char *s)
+{
+	return s == ls && (s[0] == '-' || s[0] == '.') && s[1] == s[0] &&
+	       s[2] == s[0] && ISWS(s[3]);
+}
+
+static int seqentry(const char *s)
+{
+	return s[0] == '-' && ISWS(s[1]);
+}
+
+/* At a line start: skip lines holding only blanks or a comment. */
+static void skiplines(struct parser *p)
+{
+	const char *q;
+
+	for (;;) {
+		for (q = p->s; ISBLANK(*q); q++)
+			;
+		if (*q == '#')
+			while (*q && !ISBREAK(*q))
+				q++;
+		if (!ISBREAK(*q)) {
+			if (!*q)
+				p->s = q;
+			return;
+		}
+		p->s = q;
+		nl(p);
+	}
+}
+
+/* After a value: only blanks and a comment may end the line. */
+static void eol(struct parser *p)
+{
+	while (ISBLANK(*p->s))
+		p->s++;
+	if (*p->s == '#') {
+		if (p->s > p->ls && !ISBLANK(p->s[-1]))
+			fail(p, p->s, "a comment must be separated from content by white space");
+		while (*p->s && !ISBREAK(*p->s))
+			p->s++;
+	}
+	if (!*p->s)
+		return;
+	if (!ISBREAK(*p->s))
+		fail(p, p->s, "unexpected text after a value");
+	nl(p);
+	skiplines(p);
+}
+
+static int endline(const struct parser *p)
+{
+	return *p->s == '#' || ISBREAK(*p->s) || !*p->s;
+}
+
+/* Indentation of the content line at p->s, -1 at the end of input or at
+ * a document marker, both of which close every block.  p->tab is set when
+ * a tab follows the spaces: fine before a scalar, never before structure. */
+static int lineind(struct parser *p)
+{
+	const char *q = p->s;
+
+	p->tab = NULL;
+	if (!*q || marker(p->ls, q))
+		return -1;
+	while (*q == ' ')
+		q++;
+	if (*q == '\t')
+		p->tab = q;
+	return (int)(q - p->s);
+}
+
+static _Noreturn void tabfail(struct parser *p, const char *at)
+{
+	fail(p, at, "found a tab character where indentation is expected");
+}
+
+/* Indentation of the next line of a block collection indented by m. */
+static int nextind(struct parser *p, int m)
+{
+	int ind = lineind(p);
+
+	if (p->tab && ind >= m)
+		tabfail(p, p->tab);
+	return ind;
+}
+
+/* ---- scalars ---- */
+
+static int canplain(const char *s, int flow)
+{
+	if (strchr("-?:", *s))
+		return !ISWS(s[1]) && !(flow && ISFLOW(s[1]));
+	return !ISWS(*s) && !strchr(",[]{}#&*!|>'\"%@`", *s);
+}
+
+/* One-line plain scalar scan in block context, as plain() would do it. */
+static const char *plainkey(const char *s)
+{
+	for (;; s++) {
+		if (*s == ':' && ISWS(s[1]))
+			return s;
+		if (!*s || ISBREAK(*s) || (ISBLANK(*s) && s[1] == '#'))
+			return NULL;
+	}
+}
+
+/* End of a quoted scalar if it closes on this line, else NULL. */
+static const char *quotend(const char *s)
+{
+	char q = *s++;
+
+	for (; *s && !ISBREAK(*s); s++) {
+		if (q == '"' && *s == '\\') {
+			if (ISWS(s[1]) && !ISBLANK(s[1]))
+				return NULL;
+			s++;
+		} else if (*s == q) {
+			if (q == '\'' && s[1] == '\'')
+				s++;
+			else
+				return s + 1;
+		}
+	}
+	return NULL;
+}
+
+/* Does an implicit block key start at s?  0 no, 1 yes (*colon set),
+ * 2 an explicit "?" key. */
+static int keyscan(const char *s, const char **colon)
+{
+	while (*s == '&' || *s == '!') {
+		while (!ISWS(*s))
+			s++;
+		while (ISBLANK(*s))
+			s++;
+	}
+	if (*s == '?' && ISWS(s[1]))
+		return 2;
+	if (*s == '"' || *s == '\'') {
+		if (!(s = quotend(s)))
+			return 0;
+	} else if (*s == '*') {
+		while (!ISWS(*s))
+			s++;
+	} else if (*s != ':' || !ISWS(s[1])) {
+		if (!canplain(s, 0) || !(s = plainkey(s)))
+			return 0;
+	}
+	while (ISBLANK(*s))
+		s++;
+	if (*s == ':' && ISWS(s[1])) {
+		*colon = s;
+		return 1;
+	}
+	return 0;
+}
+
+/* Where a continuation line of a multi-line flow scalar starts: count the
+ * empty lines after the break at s, return the first non-blank of the
+ * next line (sp: its indentation, ls: its start). */
+static const char *nextline(const char *s, int *empties, int *sp, const char **ls)
+{
+	const char *v;
+
+	*empties = -1;
+	do {
+		s = brk(s);
+		++*empties;
+		*ls = s;
+		for (v = s; *v == ' '; v++)
+			;
+		*sp = (int)(v - s);
+		while (ISBLANK(*v))
+			v++;
+		s = v;
+	} while (ISBREAK(*v));
+	return v;
+}
+
+static void skipto(struct parser *p, int empties, const char *ls, const char *v)
+{
+	p->line += empties + 1;
+	p->ls = ls;
+	p->s = v;
+}
+
+static struct yaml_node *plain(struct parser *p, int n)
+{
+	int line = p->line, col = colof(p, p->s), flow = p->inflow > 0;
+	int lines = 0, empties, sp;
+	const char *s = p->s, *seg = s, *end, *v, *ls;
+
+	p->ntmp = 0;
+	for (;;) {
+		for (end = s;; end = ++s) {
+			while (ISBLANK(*s) && s[1] != '#')
+				s++;
+			if (!*s || ISBREAK(*s) || ISBLANK(*s) || (flow && ISFLOW(*s)) ||
+			    (*s == ':' && (ISWS(s[1]) || (flow && ISFLOW(s[1])))))
+				break;
+		}
+		if (lines)
+			put(p, seg, end - seg);
+		p->s = end;
+		if (!ISBREAK(*s))
+			break;
+		v = nextline(s, &empties, &sp, &ls);
+		if (!*v || sp <= n || marker(ls, ls) || *v == '#' ||
+		    (flow && ISFLOW(*v)) ||
+		    (*v == ':' && (ISWS(v[1]) || (flow && ISFLOW(v[1])))))
+			break;
+		if (!lines++)
+			put(p, seg, end - seg);
+		if (empties)
+			putn(p, '\n', empties);
+		else
+			putn(p, ' ', 1);
+		skipto(p, empties, ls, v);
+		s = seg = v;
+	}
+	if (!lines)
+		return scalar(p, YAML_PLAIN, line, col, seg, end - seg);
+	return scalar(p, YAML_PLAIN, line, col, p->tmp, p->ntmp);
+}
+
+static void pututf8(struct parser *p, unsigned long c)
+{
+	char b[4];
+	int n;
+
+	if (c < 0x80)
+		b[0] = (char)c, n = 1;
+	else if (c < 0x800)
+		b[0] = (char)(0xC0 | c >> 6), b[1] = (char)(0x80 | (c & 0x3F)), n = 2;
+	else if (c < 0x10000)
+		b[0] = (char)(0xE0 | c >> 12), b[1] = (char)(0x80 | (c >> 6 & 0x3F)),
+		b[2] = (char)(0x80 | (c & 0x3F)), n = 3;
+	else
+		b[0] = (char)(0xF0 | c >> 18), b[1] = (char)(0x80 | (c >> 12 & 0x3F)),
+		b[2] = (char)(0x80 | (c >> 6 & 0x3F)), b[3] = (char)(0x80 | (c & 0x3F)),
+		n = 4;
+	put(p, b, n);
+}
+
+static void escape(struct parser *p)
+{
+	static const char from[] = "0abtnvfre \"/\\\t";
+	static const char to[] = "\0\a\b\t\n\v\f\r\033 \"/\\\t";
+	const char *at = p->s, *f;
+	unsigned long c = 0;
+	int i, hex = 0, d;
+
+	p->s += 2;
+	if (at[1] && (f = strchr(from, at[1]))) {
+		put(p, to + (f - from), 1);
+		return;
+	}
+	switch (at[1]) {
+	case 'x': hex = 2; break;
+	case 'u': hex = 4; break;
+	case 'U': hex = 8; break;
+	case 'N': c = 0x85; break;
+	case '_': c = 0xA0; break;
+	case 'L': c = 0x2028; break;
+	case 'P': c = 0x2029; break;
+	default:
+		if ((unsigned char)at[1] < 0x20 || (unsigned char)at[1] >= 0x7F)
+			fail(p, at, "invalid escape sequence");
+		fail(p, at, "unknown escape sequence \"\\%c\"", at[1]);
+	}
+	for (i = 0; i < hex; i++, p->s++) {
+		d = *p->s;
+		if (d >= '0' && d <= '9')
+			d -= '0';
+		else if ((d | 0x20) >= 'a' && (d | 0x20) <= 'f')
+			d = (d | 0x20) - 'a' + 10;
+		else
+			fail(p, at, "escape \"\\%c\" needs %d hexadecimal digits", at[1], hex);
+		c = c << 4 | (unsigned long)d;
+	}
+	if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		fail(p, at, "escape \"%.*s\" is not a valid Unicode character",
+		     (int)(p->s - at), at);
+	pututf8(p, c);
+}
+
+/* Line folding inside a quoted scalar, p->s at a break.  Empty lines
+ * become newlines; a lone break becomes a space, unless escaped. */
+static void qfold(struct parser *p, int n, const char *open, int escaped)
+{
+	int empties, sp;
+	const char *ls, *v = nextline(p->s, &empties, &sp, &ls);
+
+	if (!*v)
+		fail(p, open, "unterminated %s-quoted scalar", *open == '"' ? "double" : "single");
+	if (marker(ls, ls))
+		fail(p, ls, "document marker inside a quoted scalar");
+	if (sp <= n)
+		fail(p, v, "bad indentation of a quoted scalar's continuation line");
+	if (empties)
+		putn(p, '\n', empties);
+	else if (!escaped)
+		putn(p, ' ', 1);
+	skipto(p, empties, ls, v);
+}
+
+static struct yaml_node *quoted(struct parser *p, int n)
+{
+	const char *open = p->s, *q;
+	int line = p->line, col = colof(p, open), dq = *open == '"';
+	size_t keep = 0;
+
+	p->ntmp = 0;
+	for (p->s++;;) {
+		for (q = p->s; *q && *q != *open && !(dq && *q == '\\') &&
+		               !ISBREAK(*q) && !ISBLANK(*q); q++)
+			;
+		if (q > p->s) {
+			put(p, p->s, q - p->s);
+			keep = p->ntmp;
+			p->s = q;
+		}
+		if (!*q)
+			fail(p, open, "unterminated %s-quoted scalar", dq ? "double" : "single");
+		if (ISBLANK(*q)) {
+			put(p, q, 1);
+			p->s++;
+		} else if (*q == *open) {
+			p->s++;
+			if (dq || *p->s != '\'')
+				break;
+			put(p, q, 1);
+			p->s++;
+			keep = p->ntmp;
+		} else if (*q == '\\' && ISBREAK(q[1])) {
+			p->s++;
+			qfold(p, n, open, 1);
+			keep = p->ntmp;
+		} else if (*q == '\\') {
+			escape(p);
+			keep = p->ntmp;
+		} else {
+			p->ntmp = keep;
+			qfold(p, n, open, 0);
+			keep = p->ntmp;
+		}
+	}
+	p->json = 1;
+	return scalar(p, dq ? YAML_DOUBLE : YAML_SINGLE, line, col, p->tmp, p->ntmp);
+}
+
+/* Indentation of a block scalar without an indicator: that of its first
+ * non-empty line; a leading empty line may not be longer than that. */
+static int detect(struct parser *p, int n)
+{
+	const char *q = p->s, *at = NULL;
+	int sp, max = 0;
+
+	for (;;) {
+		for (sp = 0; q[sp] == ' '; sp++)
+			;
+		if (sp > max && (ISBREAK(q[sp]) || !q[sp]))
+			max = sp, at = q + sp;
+		if (!ISBREAK(q[sp]))
+			break;
+		q = brk(q + sp);
+	}
+	if (!q[sp] || sp <= n || marker(q, q))
+		return max > n + 1 ? max : n + 1;
+	if (max > sp)
+		fail(p, at, "a leading empty line has more spaces than the first "
+		     "line of the block scalar");
+	return sp;
+}
+
+/* Separator put before a block scalar line after "breaks" line breaks:
+ * folding turns a single break between two unindented lines into a space. */
+static void blockbreaks(struct parser *p, int folded, int breaks, int started)
+{
+	if (!started || !folded)
+		putn(p, '\n', breaks);
+	else if (breaks == 1)
+		putn(p, ' ', 1);
+	else
+		putn(p, '\n', breaks - 1);
+}
+
+static int blockheader(struct parser *p, int *chomp)
+{
+	int ind = 0;
+
+	for (p->s++;; p->s++) {
+		if (*p->s >= '1' && *p->s <= '9' && !ind)
+			ind = *p->s - '0';
+		else if ((*p->s == '-' || *p->s == '+') && !*chomp)
+			*chomp = *p->s == '-' ? -1 : 1;
+		else
+			break;
+	}
+	if (*p->s >= '0' && *p->s <= '9')
+		fail(p, p->s, "invalid indentation indicator (1 to 9)");
+	if (!ISWS(*p->s))
+		fail(p, p->s, "invalid block scalar header");
+	while (ISBLANK(*p->s))
+		p->s++;
+	if (*p->s == '#')
+		while (*p->s && !ISBREAK(*p->s))
+			p->s++;
+	if (*p->s)
+		nl(p);
+	return ind;
+}
+
+/* Literal or folded scalar; n is the parent's indentation.  Returns at the
+ * start of the first line that is not part of it. */
+static struct yaml_node *blockscalar(struct parser *p, int n)
+{
+	const char *at = p->s, *q, *e;
+	int line = p->line, col = colof(p, at), folded = *at == '>';
+	int chomp = 0, ind, k, sp, breaks = 0, started = 0, spaced = 0;
+
+	ind = blockheader(p, &chomp);
+	if (ind && n < 0)
+		fail(p, at, "an indentation indicator is not supported at document level");
+	k = ind ? n + ind : detect(p, n);
+	p->ntmp = 0;
+	for (;;) {
+		q = p->s;
+		for (sp = 0; sp < k && q[sp] == ' '; sp++)
+			;
+		if (!q[sp]) {
+			/* the end of input ends a last line of spaces too */
+			breaks += sp > 0;
+			p->s = q + sp;
+			break;
+		}
+		if (marker(q, q) || (sp < k && !ISBREAK(q[sp])))
+			break;
+		e = q + sp;
+		if (ISBREAK(*e)) {
+			breaks++;
+			p->s = e;
+			nl(p);
+			continue;
+		}
+		blockbreaks(p, folded && !spaced && !ISBLANK(*e), breaks, started);
+		started = 1;
+		spaced = ISBLANK(*e);
+		for (q = e; *q && !ISBREAK(*q); q++)
+			;
+		put(p, e, q - e);
+		p->s = q;
+		breaks = 1;
+		if (!*q)
+			break;
+		nl(p);
+	}
+	if (chomp > 0)
+		putn(p, '\n', breaks);
+	else if (chomp == 0 && started && breaks)
+		putn(p, '\n', 1);
+	return scalar(p, folded ? YAML_FOLDED : YAML_LITERAL, line, col, p->tmp,
+	              p->ntmp);
+}
+
+/* ---- flow collections ---- */
+
+/* At the start of a line inside a flow collection. */
+static void flowline(struct parser *p)
+{
+	const char *q = p->s, *v;
+
+	if (marker(p->ls, q))
+		fail(p, q, "document marker inside a flow collection");
+	while (*q == ' ')
+		q++;
+	for (v = q; ISBLANK(*v); v++)
+		;
+	if (*v && !ISBREAK(*v) && *v != '#' && q - p->s <= p->flown)
+		fail(p, v, "flow content must be indented more than its block");
+}
+
+/* Skip white space, line breaks and comments between flow tokens. */
+static void fws(struct parser *p)
+{
+	for (;;) {
+		if (ISBLANK(*p->s)) {
+			p->s++;
+		} else if (*p->s == '#') {
+			if (p->s > p->ls && !ISBLANK(p->s[-1]))
+				fail(p, p->s, "a comment must be separated from content by white space");
+			while (*p->s && !ISBREAK(*p->s))
+				p->s++;
+		} else if (ISBREAK(*p->s)) {
+			nl(p);
+			flowline(p);
+		} else
+			return;
+	}
+}
+
+static int isvalue(const char *s)
+{
+	return *s == ':' && (ISWS(s[1]) || ISFLOW(s[1]));
+}
+
+static void depthcheck(struct parser *p, int depth)
+{
+	if (depth > YAML_MAX_DEPTH)
+		fail(p, p->s, "nesting deeper than %d levels", YAML_MAX_DEPTH);
+}
+
+static void nocomplex(struct parser *p, const struct yaml_node *k, int line, int col)
+{
+	if (k->kind != YAML_SCALAR)
+		failat(p, line, col, "complex mapping keys are not supported");
+}
+
+/* A flow sequence entry: a node, or a single-pair mapping "k: v". */
+static struct yaml_node *fentry(struct parser *p, int depth)
+{
+	int line = p->line, col = colof(p, p->s);
+	size_t base = p->nstk;
+	struct yaml_node *k;
+	const char *q;
+
+	if (*p->s == '?' && (ISWS(p->s[1]) || ISFLOW(p->s[1])))
+		fail(p, p->s, "complex mapping keys are not supported");
+	if (isvalue(p->s)) {
+		k = empty(p, line, col);
+	} else {
+		k = fnode(p, depth);
+		for (q = p->s; ISBLANK(*q); q++)
+			;
+		if (!(*q == ':' && (p->json || ISWS(q[1]) || ISFLOW(q[1]))))
+			return k;
+		nocomplex(p, k, line, col);
+		if (p->line != line)
+			failat(p, line, col, "an implicit key must be on a single line");
+		p->s = q;
+	}
+	depthcheck(p, depth + 1);
+	p->s++;
+	fws(p);
+	push(p, k);
+	push(p, *p->s == ',' || *p->s == ']' ? empty(p, p->line, colof(p, p->s))
+	                                     : fnode(p, depth + 1));
+	return coll(p, YAML_MAP, YAML_FLOW, line, col, base);
+}
+
+static struct yaml_node *fseq(struct parser *p, int depth)
+{
+	const char *open = p->s;
+	int line = p->line, col = colof(p, open);
+	size_t base = p->nstk;
+
+	depthcheck(p, depth);
+	for (p->s++;;) {
+		fws(p);
+		if (*p->s == ']')
+			break;
+		if (!*p->s)
+			fail(p, open, "unterminated flow sequence");
+		push(p, fentry(p, depth));
+		fws(p);
+		if (*p->s == ',')
+			p->s++;
+		else if (*p->s == ']')
+			break;
+		else if (!*p->s)
+			fail(p, open, "unterminated flow sequence");
+		else
+			fail(p, p->s, "expected ',' or ']' in a flow sequence");
+	}
+	p->s++;
+	p->json = 1;
+	return coll(p, YAML_SEQ, YAML_FLOW, line, col, base);
+}
+
+static void fpair(struct parser *p, int depth)
+{
+	int line = p->line, col = colof(p, p->s);
+	struct yaml_node *k;
+
+	if (*p->s == '?' && (ISWS(p->s[1]) || ISFLOW(p->s[1])))
+		fail(p, p->s, "complex mapping keys are not supported");
+	if (isvalue(p->s)) {
+		k = empty(p, line, col);
+		p->json = 0;
+	} else
+		k = fnode(p, depth);
+	nocomplex(p, k, line, col);
+	push(p, k);
+	fws(p);
+	if (*p->s == ':' && (p->json || ISWS(p->s[1]) || ISFLOW(p->s[1]))) {
+		p->s++;
+		fws(p);
+		if (*p->s != ',' && *p->s != '}') {
+			push(p, fnode(p, depth));
+			return;
+		}
+	}
+	push(p, empty(p, p->line, colof(p, p->s)));
+}
+
+static struct yaml_node *fmap(struct parser *p, int depth)
+{
+	const char *open = p->s;
+	int line = p->line, col = colof(p, open);
+	size_t base = p->nstk;
+	struct yaml_node *m;
+
+	depthcheck(p, depth);
+	for (p->s++;;) {
+		fws(p);
+		if (*p->s == '}')
+			break;
+		if (!*p->s)
+			fail(p, open, "unterminated flow mapping");
+		fpair(p, depth);
+		fws(p);
+		if (*p->s == ',')
+			p->s++;
+		else if (*p->s == '}')
+			break;
+		else if (!*p->s)
+			fail(p, open, "unterminated flow mapping");
+		else
+			fail(p, p->s, "expected ',' or '}' in a flow mapping");
+	}
+	p->s++;
+	m = coll(p, YAML_MAP, YAML_FLOW, line, col, base);
+	dupcheck(p, m);
+	p->json = 1;
+	return m;
+}
+
+/* A node inside a flow collection, with its properties. */
+static struct yaml_node *fnode(struct parser *p, int depth)
+{
+	struct props pr = { 0 };
+	struct yaml_node *n;
+	char c;
+
+	if (props(p, &pr))
+		fws(p);
+	c = *p->s;
+	p->json = 0;
+	if (c == '*' && !pr.line)
+		return alias(p);
+	if (c == '*')
+		fail(p, p->s, "an alias cannot have properties");
+	if (c == '"' || c == '\'')
+		n = quoted(p, p->flown);
+	else if (c == '[' || c == '{')
+		n = c == '[' ? fseq(p, depth + 1) : fmap(p, depth + 1);
+	else if (pr.line && (!c || ISFLOW(c) || isvalue(p->s)))
+		n = empty(p, pr.line, pr.col);
+	else if (c == '|' || c == '>')
+		fail(p, p->s, "block scalars are not allowed inside a flow collection");
+	else if (seqentry(p->s))
+		fail(p, p->s, "block sequence entries are not allowed inside a flow collection");
+	else if (canplain(p->s, 1))
+		n = plain(p, p->flown);
+	else if (!c)
+		fail(p, p->s, "unexpected end of input in a flow collection");
+	else
+		fail(p, p->s, "unexpected character '%c' in a flow collection", c);
+	return apply(p, n, &pr);
+}
+
+static struct yaml_node *flow(struct parser *p, int n, int depth)
+{
+	struct yaml_node *x;
+
+	if (!p->inflow++)
+		p->flown = n;
+	x = *p->s == '[' ? fseq(p, depth + 1) : fmap(p, depth + 1);
+	p->inflow--;
+	return x;
+}
+
+/* ---- block structure ---- */
+
+static struct yaml_node *block_seq(struct parser *, int, struct props *, int);
+static struct yaml_node *block_map(struct parser *, int, struct props *, int);
+
+/* After a node on its line: the line must end, and a ':' here means the
+ * node was meant as a key where none is allowed. */
+static void after(struct parser *p, const struct yaml_node *x, int line, int col)
+{
+	while (ISBLANK(*p->s))
+		p->s++;
+	if (*p->s == ':') {
+		nocomplex(p, x, line, col);
+		fail(p, p->s, "mapping values are not allowed here");
+	}
+	eol(p);
+}
+
+/* A node that starts at p->s and is not a block collection: a scalar, a
+ * flow collection or an alias.  n is the parent's indentation. */
+static struct yaml_node *inline_node(struct parser *p, int n, struct props *pr,
+                                     int depth)
+{
+	int line = p->line, col = colof(p, p->s);
+	struct yaml_node *x;
+	char c = *p->s;
+
+	if (c == '*' && (pr->anchor || pr->tagat))
+		fail(p, p->s, "an alias cannot have properties");
+	if (c == '|' || c == '>') {
+		x = apply(p, blockscalar(p, n), pr);
+		skiplines(p);
+		return x;
+	}
+	if (c == '*')
+		x = alias(p);
+	else if (c == '"' || c == '\'')
+		x = apply(p, quoted(p, n), pr);
+	else if (c == '[' || c == '{')
+		x = apply(p, flow(p, n, depth), pr);
+	else if (seqentry(p->s))
+		fail(p, p->s, "block sequence entries are not allowed here");
+	else if (canplain(p->s, 0))
+		x = apply(p, plain(p, n), pr);
+	else
+		fail(p, p->s, "character '%c' cannot start a plain scalar", c);
+	after(p, x, line, col);
+	return x;
+}
+
+/* The node of an indicator whose line ended: it is on the next content
+ * line if that is indented more than the parent (a sequence may also sit
+ * at the parent's indentation when it is a mapping value), else empty. */
+static struct yaml_node *lower(struct parser *p, int n, int ctx,
+                               struct props *pr, int depth, int line, int col)
+{
+	int ind, k;
+	const char *c, *q;
+
+	for (;;) {
+		ind = lineind(p);
+		if (pr->line)
+			line = pr->line, col = pr->col;
+		if (ind < 0 || ind < n || (ind == n && !(ctx == C_MAP && !p->tab &&
+		                                         seqentry(p->s + ind))))
+			return apply(p, empty(p, line, col), pr);
+		for (q = p->s + ind; ISBLANK(*q); q++)
+			;
+		k = seqentry(q) ? 3 : keyscan(q, &c);
+		if (k && p->tab)
+			tabfail(p, p->tab);
+		if (k == 2)
+			fail(p, q, "complex mapping keys are not supported");
+		p->s = q;
+		if (k == 3)
+			return block_seq(p, ind, pr, depth + 1);
+		if (k == 1)
+			return block_map(p, ind, pr, depth + 1);
+		if (!props(p, pr) || !endline(p))
+			return inline_node(p, n, pr, depth);
+		eol(p);	/* properties alone on their line: the node follows */
+	}
+}
+
+static struct yaml_node *below(struct parser *p, int n, int ctx,
+                               struct props *pr, int depth)
+{
+	int line = p->line, col = colof(p, p->s);
+
+	eol(p);
+	return lower(p, n, ctx, pr, depth, line, col);
+}
+
+/* Compact notation ("- - x", "- k: v") indents the inner collection by
+ * the spaces after the dash, so a tab there would make it ambiguous. */
+static void compact(struct parser *p)
+{
+	const char *q;
+
+	for (q = p->s; q > p->ls && q[-1] != '-'; q--)
+		if (q[-1] == '\t')
+			tabfail(p, q - 1);
+}
+
+/* The node after "- ", "key:" or "---"; n is the parent's indentation. */
+static struct yaml_node *block_node(struct parser *p, int n, int ctx, int depth)
+{
+	struct props pr = { 0 };
+	const char *c;
+	int k;
+
+	while (ISBLANK(*p->s))
+		p->s++;
+	if (endline(p))
+		return below(p, n, ctx, &pr, depth);
+	if (seqentry(p->s)) {
+		if (ctx != C_SEQ)
+			fail(p, p->s, "block sequence entries are not allowed here");
+		compact(p);
+		return block_seq(p, (int)(p->s - p->ls), &pr, depth + 1);
+	}
+	if ((k = keyscan(p->s, &c)) == 2)
+		fail(p, p->s, "complex mapping keys are not supported");
+	if (k && ctx != C_SEQ)
+		fail(p, c, "mapping values are not allowed here");
+	if (k) {
+		compact(p);
+		return block_map(p, (int)(p->s - p->ls), &pr, depth + 1);
+	}
+	if (props(p, &pr) && endline(p))
+		return below(p, n, ctx, &pr, depth);
+	return inline_node(p, n, &pr, depth);
+}
+
+static struct yaml_node *block_seq(struct parser *p, int m, struct props *pr,
+                                   int depth)
+{
+	int line = p->line, col = colof(p, p->s), ind;
+	size_t base = p->nstk;
+
+	depthcheck(p, depth);
+	for (;;) {
+		p->s++;
+		push(p, block_node(p, m, C_SEQ, depth));
+		ind = nextind(p, m);
+		if (ind > m)
+			fail(p, p->s + ind, "bad indentation of a sequence entry");
+		if (ind < m || !seqentry(p->s + m))
+			break;
+		p->s += m;
+	}
+	return apply(p, coll(p, YAML_SEQ, YAML_BLOCK, line, col, base), pr);
+}
+
+/* key ":" value, the key known (keyscan) to end with ": " on this line. */
+static void block_entry(struct parser *p, int m, int depth)
+{
+	struct props pr = { 0 };
+	struct yaml_node *k;
+	int line, col;
+
+	props(p, &pr);
+	line = p->line;
+	col = colof(p, p->s);
+	if (isvalue(p->s))
+		k = apply(p, empty(p, line, col), &pr);
+	else if (*p->s == '*') {
+		if (pr.line)
+			fail(p, p->s, "an alias cannot have properties");
+		k = alias(p);
+		nocomplex(p, k, line, col);
+	} else if (*p->s == '"' || *p->s == '\'')
+		k = apply(p, quoted(p, m), &pr);
+	else
+		k = apply(p, plain(p, m), &pr);
+	while (ISBLANK(*p->s))
+		p->s++;
+	if (*p->s != ':')
+		fail(p, p->s, "could not find expected ':'");
+	p->s++;
+	push(p, k);
+	push(p, block_node(p, m, C_MAP, depth));
+}
+
+static struct yaml_node *block_map(struct parser *p, int m, struct props *pr,
+                                   int depth)
+{
+	int line = p->line, col = colof(p, p->s), ind, k;
+	size_t base = p->nstk;
+	struct yaml_node *x;
+	const char *c;
+
+	depthcheck(p, depth);
+	for (;;) {
+		block_entry(p, m, depth);
+		ind = nextind(p, m);
+		if (ind < m)
+			break;
+		if (ind > m)
+			fail(p, p->s + ind, "bad indentation of a mapping entry");
+		p->s += m;
+		if ((k = keyscan(p->s, &c)) == 2)
+			fail(p, p->s, "complex mapping keys are not supported");
+		if (!k && seqentry(p->s))
+			fail(p, p->s, "block sequence entries are not allowed here");
+		if (!k)
+			fail(p, p->s, "could not find expected ':' after a mapping key");
+	}
+	x = coll(p, YAML_MAP, YAML_BLOCK, line, col, base);
+	dupcheck(p, x);
+	return apply(p, x, pr);
+}
+
+/* ---- documents ---- */
+
+static void directive(struct parser *p, int *version)
+{
+	const char *at = p->s, *e = namend(p, at + 1);
+
+	if (e - at == 5 && memcmp(at, "%YAML", 5) == 0) {
+		if (*version)
+			fail(p, at, "duplicate %%YAML directive");
+		*version = 1;
+		for (p->s = e; ISBLANK(*p->s); p->s++)
+			;
+		e = namend(p, p->s);
+		if (e - p->s < 3 || p->s[0] != '1' || p->s[1] != '.' ||
+		    !isdigits(p->s + 2, e, "0123456789"))
+			fail(p, p->s, "unsupported YAML version \"%.*s\"",
+			     (int)(e - p->s), p->s);
+		p->s = e;
+	} else if (e - at == 4 && memcmp(at, "%TAG", 4) == 0) {
+		fail(p, at, "%%TAG directives are not supported");
+	} else {
+		while (*p->s && !ISBREAK(*p->s))
+			p->s++;
+	}
+	eol(p);
+}
+
+static void addroot(struct parser *p, const struct yaml_node *n)
+{
+	grow(p, &p->root, &p->caproot, p->nroot + 1, sizeof *p->root);
+	p->root[p->nroot++] = n;
+	memset(p->anc, 0, p->capanc * sizeof *p->anc);
+	p->nanc = 0;
+}
+
+/* One document; returns 0 at the end of the stream. */
+static int document(struct parser *p, int *open)
+{
+	struct props pr = { 0 };
+	int version = 0, dirs = 0;
+
+	skiplines(p);
+	for (; *p->s == '%' && !*open; dirs++)
+		directive(p, &version);
+	if (!*p->s && dirs)
+		fail(p, p->s, "directives must be followed by a document");
+	if (!*p->s)
+		return 0;
+	if (marker(p->ls, p->s) && *p->s == '.') {
+		if (dirs)
+			fail(p, p->s, "directives must be followed by \"---\"");
+		p->s += 3;
+		*open = 0;
+		eol(p);
+		return 1;
+	}
+	if (marker(p->ls, p->s)) {
+		p->s += 3;
+		addroot(p, block_node(p, -1, C_DOC, 0));
+	} else if (dirs)
+		fail(p, p->s, "directives must be followed by \"---\"");
+	else
+		addroot(p, lower(p, -1, C_DOC, &pr, 0, p->line, colof(p, p->s)));
+	*open = 1;
+	if (!*p->s || marker(p->ls, p->s))
+		return 1;
+	fail(p, p->s + nextind(p, 0), "expected the end of the document");
+}
+
+static void stream(struct parser *p)
+{
+	int open = 0;
+
+	if (memcmp(p->s, "\xEF\xBB\xBF", 3) == 0)
+		p->ls = p->s += 3;
+	while (document(p, &open))
+		;
+}
+
+/* ---- input check ---- */
+
+/* Length of the UTF-8 sequence at s if it is a printable YAML character
+ * (c-printable), else 0. */
+static int printable(const unsigned char *s)
+{
+	unsigned long c;
+	int n, i;
+
+	if (s[0] < 0x80)
+		return s[0] >= 0x20 ? s[0] != 0x7F : s[0] == '\t' || ISBREAK(s[0]);
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		n = 2, c = s[0] & 0x1F;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		n = 3, c = s[0] & 0x0F;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3F);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10FFFF)) ||
+	    (c >= 0xD800 && c <= 0xDFFF) || c == 0xFFFE || c == 0xFFFF ||
+	    (c >= 0x80 && c <= 0x9F && c != 0x85))
+		return 0;
+	return n;
+}
+
+static void checktext(struct parser *p, const char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)buf, *e = s + len;
+	int n;
+
+	while (s < e) {
+		if (*s >= 0x20 && *s < 0x7F) {
+			s++;
+			continue;
+		}
+		if ((n = printable(s)) && s + n <= e) {
+			s += n;
+			continue;
+		}
+		if (!*s)
+			fail(p, (const char *)s, "NUL byte in input");
+		if (*s < 0x80)
+			fail(p, (const char *)s, "control character 0x%02X is not allowed", *s);
+		fail(p, (const char *)s, "invalid UTF-8 or non-printable character");
+	}
+}
+
+/* ---- public ---- */
+
+static void finish(struct parser *p)
+{
+	struct yaml_doc *d = alloc(p, sizeof *d);
+
+	d->root = alloc(p, p->nroot * sizeof *d->root + 1);
+	if (p->nroot)
+		memcpy(d->root, p->root, p->nroot * sizeof *d->root);
+	d->n = p->nroot;
+	d->arena = p->arena;
+	p->doc = d;
+}
+
+struct yaml_doc *yaml_parse(const char *buf, size_t len, const char *file,
+                            char *err, size_t errlen)
+{
+	struct parser *p;
+	struct yaml_doc *d = NULL;
+	char *copy;
+
+	if (errlen)
+		err[0] = '\0';
+	if (len > YAML_MAX_INPUT) {
+		snprintf(err, errlen, "%s:1:1: input is larger than %d bytes", file,
+		         YAML_MAX_INPUT);
+		return NULL;
+	}
+	if (!(p = calloc(1, sizeof *p)) || !(copy = malloc(len + 4))) {
+		free(p);
+		snprintf(err, errlen, "%s:1:1: out of memory", file);
+		return NULL;
+	}
+	memcpy(copy, buf, len);
+	memset(copy + len, 0, 4);
+	p->s = p->ls = p->start = copy;
+	p->line = 1;
+	p->file = file;
+	p->err = err;
+	p->errlen = errlen;
+	if (setjmp(p->jb) == 0) {
+		checktext(p, copy, len);
+		stream(p);
+		finish(p);
+	}
+	if ((d = p->doc) == NULL)
+		yaml_free(&(struct yaml_doc){ p->arena, NULL, 0 });
+	free(p->stk);
+	free(p->tmp);
+	free(p->anc);
+	free(p->seen);
+	free(p->root);
+	free(p);
+	free(copy);
+	return d;
+}
+
+size_t yaml_count(const struct yaml_doc *doc)
+{
+	return doc ? doc->n : 0;
+}
+
+const struct yaml_node *yaml_root(const struct yaml_doc *doc, size_t i)
+{
+	return doc && i < doc->n ? doc->root[i] : NULL;
+}
+
+void yaml_free(struct yaml_doc *doc)
+{
+	struct block *b, *next;
+
+	if (!doc)
+		return;
+	for (b = doc->arena; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+}
+
+enum yaml_tag yaml_resolve(const struct yaml_node *n)
+{
+	if (n->tag != YAML_TAG_NONE)
+		return n->tag;
+	if (n->kind != YAML_SCALAR)
+		return n->kind == YAML_MAP ? YAML_TAG_MAP : YAML_TAG_SEQ;
+	if (n->style != YAML_PLAIN)
+		return YAML_TAG_STR;
+	return plaintype(n->text, n->len);
+}
+
+const struct yaml_node *yaml_get(const struct yaml_node *map, const char *key)
+{
+	size_t i, len = strlen(key);
+
+	if (!map || map->kind != YAML_MAP)
+		return NULL;
+	for (i = 0; i + 1 < map->n; i += 2)
+		if (map->child[i]->kind == YAML_SCALAR && map->child[i]->len == len &&
+		    memcmp(map->child[i]->text, key, len) == 0)
+			return map->child[i + 1];
+	return NULL;
+}
