@@ -80,4 +80,17 @@ int http_send(const struct http_request *req, struct http_response *resp,
 int http_parse_response(const char *buf, size_t len, int eof,
                         struct http_response *resp, char *err, size_t errlen);
 
+/* Notes added with the implementation (nothing above changed):
+ * - http_send resets resp first, so buf_free(&resp->body) is always safe;
+ *   after 0, resp->body.data is never NULL (empty body: "").
+ * - http_parse_response writes resp only when it returns 1 (the caller
+ *   then owns resp->body); after 0 or -1 resp is untouched.
+ * - The curl fallback runs "curl -q --config -" with everything else on
+ *   its stdin, and inherits the environment: curl itself reads
+ *   CURL_CA_BUNDLE (a CA file to trust, used by the tests) and https_proxy.
+ * - Retried once: a failed connect, a connection closed or reset before
+ *   any response byte (curl exit 7 or 52), a 5xx. One deadline
+ *   (timeout_ms) covers both attempts; the name lookup (getaddrinfo)
+ *   cannot be bounded by it. */
+
 #endif
