@@ -61,6 +61,10 @@ d() {
 	took=$(( $(ms) - _t0 ))
 }
 
+# c NAME EXPR: ok when the shell expression EXPR, eval'd here, is true
+# (unlike t, it can join several tests with && and !).
+c() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1: $2"; fi; }
+
 # eq NAME GOT WANT
 eq() {
 	if [ "$2" = "$3" ]; then echo "ok $1"; else echo "FAIL $1: got '$2' want '$3'"; fi
@@ -99,9 +103,9 @@ eq chunked-status "$(head -1 out.txt)" "status 404"
 eq chunked-body "$(tail -n +2 out.txt)" "a chunked body, sent seven bytes at a time"
 
 d ./http_drv -H 'Bad header' POST "http://127.0.0.1:$port/" x
-t bad-header-refused [ $rc -eq 1 ] && has err.txt "malformed"
+c bad-header-refused '[ $rc -eq 1 ] && has err.txt "malformed"'
 d ./http_drv -H "$(printf 'X-A: 1\r\nX-Injected: 1')" POST "http://127.0.0.1:$port/" x
-t header-injection-refused [ $rc -eq 1 ]
+c header-injection-refused '[ $rc -eq 1 ]'
 eq header-injection-sent-nothing "$(count chunk.log)" 1
 
 # ---- http_proxy and no_proxy --------------------------------------------
@@ -117,19 +121,19 @@ eq proxy-uppercase-env "$(field proxy.log 2 path)" "http://walter-test.invalid/u
 d env http_proxy=http://127.0.0.1:$pport ./http_drv POST "http://127.0.0.1:$(cat web.port)/direct" x
 eq proxy-skips-loopback "$(count proxy.log)/$(field web.log 3 path)" "2//direct"
 d env http_proxy=http://127.0.0.1:$pport no_proxy="example.org, .invalid" ./http_drv -T 3000 POST "http://walter-test.invalid:1234/np" x
-t no-proxy-bypasses [ $rc -eq 1 ] && [ "$(count proxy.log)" = 2 ] && has err.txt "walter-test.invalid:1234"
+c no-proxy-bypasses '[ $rc -eq 1 ] && [ "$(count proxy.log)" = 2 ] && has err.txt "walter-test.invalid:1234"'
 d env http_proxy=http://127.0.0.1:$pport no_proxy='*' ./http_drv -T 3000 POST "http://walter-test.invalid:1234/np" x
-t no-proxy-star [ $rc -eq 1 ] && [ "$(count proxy.log)" = 2 ]
+c no-proxy-star '[ $rc -eq 1 ] && [ "$(count proxy.log)" = 2 ]'
 d env http_proxy=http://u:pw@127.0.0.1:$pport ./http_drv POST "http://walter-test.invalid/" x
-t proxy-userinfo-refused [ $rc -eq 1 ] && has err.txt http_proxy && ! has err.txt pw@
+c proxy-userinfo-refused '[ $rc -eq 1 ] && has err.txt http_proxy && ! has err.txt pw@'
 
 # ---- failures --------------------------------------------------------------
 cport=$(free_port)
 d ./http_drv POST "http://127.0.0.1:$cport/secret-path?token=s3cret" x
-t closed-port-fails [ $rc -eq 1 ]
-t closed-port-names-host has err.txt "127.0.0.1:$cport"
-t closed-port-hides-url sh -c '! grep -q -e secret-path -e s3cret err.txt'
-t closed-port-fast [ "$took" -lt 3000 ]
+c closed-port-fails '[ $rc -eq 1 ]'
+c closed-port-names-host 'has err.txt "127.0.0.1:$cport"'
+c closed-port-hides-url '! grep -q -e secret-path -e s3cret err.txt'
+c closed-port-fast '[ "$took" -lt 3000 ]'
 
 start flaky --fail-first 1 --body recovered
 d ./http_drv POST "http://127.0.0.1:$port/" x
@@ -143,18 +147,18 @@ eq final-500-two-tries "$(count broken.log)" 2
 
 start slam --close
 d ./http_drv POST "http://127.0.0.1:$port/x?token=s3cret" x
-t closed-connection-fails [ $rc -eq 1 ] && has err.txt "127.0.0.1:$port"
+c closed-connection-fails '[ $rc -eq 1 ] && has err.txt "127.0.0.1:$port"'
 eq closed-connection-retried "$(count slam.log)" 2
-t closed-connection-hides-url sh -c '! grep -q s3cret err.txt'
+c closed-connection-hides-url '! grep -q s3cret err.txt'
 
 start hang --hang
 d ./http_drv -T 1000 POST "http://127.0.0.1:$port/" x
-t hang-fails [ $rc -eq 1 ] && has err.txt "no response within 1000 ms"
-t hang-bounded [ "$took" -ge 900 ] && [ "$took" -lt 5000 ]
+c hang-fails '[ $rc -eq 1 ] && has err.txt "no response within 1000 ms"'
+c hang-bounded '[ "$took" -ge 900 ] && [ "$took" -lt 5000 ]'
 eq hang-one-request "$(count hang.log)" 1
 
 d ./http_drv POST "ftp://127.0.0.1/x" x
-t bad-scheme [ $rc -eq 1 ] && has err.txt "http:// or https://"
+c bad-scheme '[ $rc -eq 1 ] && has err.txt "http:// or https://"'
 
 # ---- https: curl (real and fake), TLS proxy ------------------------------
 mkdir emptybin fakebin
@@ -181,20 +185,20 @@ d env PATH="$PWD/fakebin:$PATH" ./http_drv -P '' -t application/json -H 'Authori
 	"https://hooks.example.com/services/T0K3N-URL" '{"text":"T0K3N-BODY"}'
 eq fake-curl-status "$(head -1 out.txt)/$(tail -n +2 out.txt)" "status 201/fake body"
 eq fake-curl-argv "$(tr '\n' ' ' < argv.txt)" "-q --config - "
-t fake-curl-secrets-not-in-argv sh -c '! grep -q T0K3N argv.txt'
+c fake-curl-secrets-not-in-argv '! grep -q T0K3N argv.txt'
 t fake-curl-url-on-stdin has stdin.txt 'url = "https://hooks.example.com:443/services/T0K3N-URL"'
 t fake-curl-header-on-stdin has stdin.txt 'header = "Authorization: Bearer T0K3N-HDR"'
 t fake-curl-body-on-stdin has stdin.txt 'data-raw = "{\"text\":\"T0K3N-BODY\"}"'
 rm -f runs.txt
 d env FAKE_MODE=refuse PATH="$PWD/fakebin:$PATH" ./http_drv -P '' POST "https://hooks.example.com/services/T0K3N-URL" x
-t fake-curl-refused-fails [ $rc -eq 1 ] && has err.txt "hooks.example.com:443" && has err.txt "Failed to connect"
+c fake-curl-refused-fails '[ $rc -eq 1 ] && has err.txt "hooks.example.com:443" && has err.txt "Failed to connect"'
 eq fake-curl-refused-retried "$(count runs.txt)" 2
 d env FAKE_MODE=hang PATH="$PWD/fakebin:$PATH" ./http_drv -P '' -T 1000 POST "https://hooks.example.com/x" x
-t fake-curl-hang-killed [ $rc -eq 1 ] && has err.txt "no response within 1000 ms" && [ "$took" -lt 5000 ]
+c fake-curl-hang-killed '[ $rc -eq 1 ] && has err.txt "no response within 1000 ms" && [ "$took" -lt 5000 ]'
 
 d env PATH="$PWD/emptybin" ./http_drv -P '' POST "https://hooks.example.com/services/T0K3N-URL" x
-t https-without-ways [ $rc -eq 1 ] && has err.txt "needs a TLS proxy (tls_proxy or WALTER_TLS_PROXY) or curl on PATH"
-t https-without-ways-hides-url sh -c '! grep -q T0K3N err.txt'
+c https-without-ways '[ $rc -eq 1 ] && has err.txt "needs a TLS proxy (tls_proxy or WALTER_TLS_PROXY) or curl on PATH"'
+c https-without-ways-hides-url '! grep -q T0K3N err.txt'
 
 if [ $need_ok = 1 ]; then
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 \
@@ -221,7 +225,7 @@ CONF
 	eq https-curl-body "$(field tlsweb.log 1 body)" '{"a":1}'
 	eq https-curl-content-type "$(field tlsweb.log 1 headers.content-type)" application/json
 	d ./http_drv -P '' POST "https://127.0.0.1:$sport/services/T0K3N" x
-	t https-untrusted-cert-fails [ $rc -eq 1 ] && has err.txt "127.0.0.1:$sport" && ! has err.txt T0K3N
+	c https-untrusted-cert-fails '[ $rc -eq 1 ] && has err.txt "127.0.0.1:$sport" && ! has err.txt T0K3N'
 
 	tport=$(free_port)
 	cat > client.conf <<CONF
@@ -247,5 +251,5 @@ CONF
 	eq tls-proxy-field "$(field tlsweb.log 3 path)" "https://127.0.0.1:$sport/field"
 	cport=$(free_port)
 	d env WALTER_TLS_PROXY=127.0.0.1:$cport PATH="$PWD/emptybin" ./http_drv POST "https://127.0.0.1:$sport/tls/T0K3N" x
-	t tls-proxy-down-fails [ $rc -eq 1 ] && has err.txt "via TLS proxy 127.0.0.1:$cport" && ! has err.txt T0K3N
+	c tls-proxy-down-fails '[ $rc -eq 1 ] && has err.txt "via TLS proxy 127.0.0.1:$cport" && ! has err.txt T0K3N'
 fi
