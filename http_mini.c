@@ -1096,8 +1096,9 @@ curl_config(struct buf *b, const struct http_request *req, const struct url *u,
 	/* data-raw, unlike data-binary, never reads a file for a leading @ */
 	if (has_body(req))
 		r |= cfg_put(b, "data-raw", req->body ? req->body : "", req->body_len);
+	/* max-time 0 would mean "no limit" */
 	r |= buf_printf(b, "connect-timeout = %d\nmax-time = %d\n",
-	                (connect_ms + 999) / 1000, (left + 999) / 1000);
+	                (connect_ms + 999) / 1000, left > 1000 ? (left + 999) / 1000 : 1);
 	r |= cfg_put(b, "write-out", "\n%{http_code}", 13);
 	buf_free(&url);
 	return r ? -1 : 0;
