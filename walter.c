@@ -2566,7 +2566,8 @@ log_status(struct node *n)
 		logmsg(L_WARN, n->name, "aborted (%s)", d);
 		break;
 	case S_SKIPPED:
-		logmsg(L_WARN, n->name, "Task skipped because previous task failed");
+		logmsg(L_WARN, n->name, "Task skipped because %s",
+		       R.nsig || R.timed_out ? "the run was aborted" : "previous task failed");
 		break;
 	case S_CONDFALSE:
 		logmsg(L_WARN, n->name, "Skipped because only_if failed: exit status %d", n->code);
@@ -2723,11 +2724,12 @@ parent_step(struct node *n)
 			break;
 }
 
+/* Synchronous paths only record the status; whoever got the event
+ * (reap, timers) moves the ancestors with parent_step afterwards. */
 static void
 finished(struct node *n, enum status st)
 {
 	task_done(n, st);
-	parent_step(n);
 }
 
 /* ---- a task's steps: only_if, wait_for, command, retries ------------ */
@@ -2938,8 +2940,11 @@ dispatch_queue(void)
 {
 	while (R.qhead < R.nqueue && (!opt.jobs || R.running < opt.jobs)) {
 		struct node *n = R.queue[R.qhead++];
-		if (n->st == S_RUNNING && n->rt && n->rt->ph == T_QUEUED && !n->rt->abort)
+		if (n->st == S_RUNNING && n->rt && n->rt->ph == T_QUEUED && !n->rt->abort) {
 			task_cond(n);
+			if (n->st != S_RUNNING)
+				parent_step(n);
+		}
 	}
 	if (R.qhead == R.nqueue)
 		R.qhead = R.nqueue = 0;
@@ -2974,6 +2979,8 @@ reap(void)
 					if (R.groups[g] == pid)
 						R.groups[g] = R.groups[--R.ngroups];
 			task_exited(n);
+			if (n->st != S_RUNNING)
+				parent_step(n);
 		}
 	}
 	dispatch_queue();
@@ -3107,8 +3114,10 @@ timers(void)
 	for (i = 0; i < R.nact;) {
 		struct node *n = R.act[i];
 		struct task_rt *rt = n->rt;
-		if (task_timers(n, t))
+		if (task_timers(n, t)) {
+			parent_step(n);
 			continue; /* n left R.act; R.act[i] is another task now */
+		}
 		if (rt->p.pid > 0) {
 			if (rt->deadline && !rt->term_at && rt->deadline < next)
 				next = rt->deadline;
@@ -3189,9 +3198,9 @@ loop_once(void)
 
 /* Run one list (a phase's tasks or cleanup) to the end. */
 static int
-run_list(struct node *root)
+run_list(struct node *root, int cleanup)
 {
-	R.cancel = R.nsig > 0;
+	R.cancel = R.nsig > cleanup || R.timed_out;
 	if (!node_start(root))
 		while (root->st == S_RUNNING)
 			loop_once();
@@ -3304,8 +3313,9 @@ run_phases(int first, int last)
 		struct phase *ph = &cfg.ph[i];
 		double t = now();
 		logmsg(L_INFO, NULL, "%s started", ph->label);
-		f = run_list(ph->main);
-		logmsg(f ? L_ERROR : L_INFO, NULL, "%s %s (%s)", ph->label, f ? "failed" : "succeeded",
+		f = run_list(ph->main, 0);
+		logmsg(f ? L_ERROR : R.nsig || R.timed_out ? L_WARN : L_INFO, NULL, "%s %s (%s)", ph->label,
+		       f ? "failed" : R.nsig || R.timed_out ? "aborted" : "succeeded",
 		       fmt_dur(now() - t, d, sizeof d));
 		failed |= f;
 		if (R.nsig > 1) {
@@ -3314,7 +3324,7 @@ run_phases(int first, int last)
 		}
 		t = now();
 		logmsg(L_INFO, NULL, "%s cleanup started", ph->label);
-		f = run_list(ph->cleanup);
+		f = run_list(ph->cleanup, 1);
 		logmsg(f ? L_ERROR : L_INFO, NULL, "%s cleanup %s (%s)", ph->label,
 		       f ? "failed" : "succeeded", fmt_dur(now() - t, d, sizeof d));
 		failed |= f;

@@ -23,8 +23,8 @@ for src in tests/unit_*.c; do
 	fi
 	"tests/bin/$name" > "tests/tmp/$name.out" 2>&1
 	rc=$?
-	grep -E '^(ok|FAIL) ' "tests/tmp/$name.out" | sed "s|^ok |ok $name: |; s|^FAIL |FAIL $name: |" | tee -a "$log" | grep '^FAIL' || :
-	if [ $rc -ne 0 ] && ! grep -q '^FAIL' "tests/tmp/$name.out"; then
+	grep -aE "^(ok|FAIL) " "tests/tmp/$name.out" | sed "s|^ok |ok $name: |; s|^FAIL |FAIL $name: |" | tee -a "$log" | grep '^FAIL' || :
+	if [ $rc -ne 0 ] && ! grep -aq '^FAIL' "tests/tmp/$name.out"; then
 		say "FAIL $name: exited $rc"; tail -5 "tests/tmp/$name.out"
 	fi
 done
@@ -56,10 +56,10 @@ for t in tests/sys/*.sh; do
 	tmp=$top/tests/tmp/$name; rm -rf "$tmp"; mkdir -p "$tmp"
 	(cd "$tmp" && TMPT=$tmp sh "$top/$t") > "tests/tmp/$name.out" 2>&1
 	rc=$?
-	grep -E '^(ok|FAIL) ' "tests/tmp/$name.out" | sed "s|^ok |ok $name: |; s|^FAIL |FAIL $name: |" | tee -a "$log" | grep '^FAIL' >/dev/null || :
-	grep -E '^FAIL ' "tests/tmp/$name.out" | head -20
-	grep -qE '^(ok|FAIL) ' "tests/tmp/$name.out" || { say "FAIL $name: printed no result (exit $rc)"; tail -5 "tests/tmp/$name.out"; }
-	if [ $rc -ne 0 ] && ! grep -q '^FAIL' "tests/tmp/$name.out"; then
+	grep -aE "^(ok|FAIL) " "tests/tmp/$name.out" | sed "s|^ok |ok $name: |; s|^FAIL |FAIL $name: |" | tee -a "$log" | grep '^FAIL' >/dev/null || :
+	grep -aE '^FAIL ' "tests/tmp/$name.out" | head -20
+	grep -aqE '^(ok|FAIL) ' "tests/tmp/$name.out" || { say "FAIL $name: printed no result (exit $rc)"; tail -5 "tests/tmp/$name.out"; }
+	if [ $rc -ne 0 ] && ! grep -aq '^FAIL' "tests/tmp/$name.out"; then
 		say "FAIL $name: script exited $rc"; tail -5 "tests/tmp/$name.out"
 	fi
 done

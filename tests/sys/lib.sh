@@ -2,10 +2,16 @@
 # Results are printed as "ok NAME" / "FAIL NAME: why"; never exit early.
 : "${WALTER:?WALTER must name the binary}"
 
-# t NAME COMMAND...: ok when COMMAND succeeds.
+# t NAME COMMAND...: ok when COMMAND succeeds. "t NAME sh -c 'SCRIPT'" runs
+# SCRIPT in a subshell of the test, so it sees its variables and functions.
 t() {
 	_n=$1; shift
-	if "$@"; then echo "ok $_n"; else echo "FAIL $_n: $*"; fi
+	if [ "$1" = sh ] && [ "$2" = -c ]; then
+		(eval "$3") && _r=0 || _r=1
+	else
+		"$@" && _r=0 || _r=1
+	fi
+	if [ $_r = 0 ]; then echo "ok $_n"; else echo "FAIL $_n: $*"; fi
 }
 
 # w ARGS...: run walter; stdout in out.txt, stderr in err.txt, status in $rc.

@@ -1,0 +1,114 @@
+# Processes: signals to walter, grandchildren, daemons holding pipes, fds,
+# bounded memory while piping 100 MB.
+. "$top/tests/sys/lib.sh"
+
+# procs_with TAG: processes whose command line carries TAG (via /proc).
+procs_with() {
+	for d in /proc/[0-9]*; do
+		tr '\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q -- "$1" && echo "${d#/proc/}"
+	done
+}
+
+for sig in TERM INT HUP; do
+	tag="walter-sig-test-$sig-$$"
+	cat > s.yml <<Y
+pipeline:
+  - name: long
+    command: |
+      (sleep 60; echo $tag) & sh -c 'sleep 61; : $tag' & touch started; wait
+  - name: after
+    command: touch after-ran
+cleanup:
+  - name: clean
+    command: touch cleanup-ran
+Y
+	rm -f started after-ran cleanup-ran
+	"$WALTER" -c s.yml >out.txt 2>err.txt &
+	wpid=$!
+	wait_file started 1000
+	kill -$sig $wpid
+	wait $wpid; r=$?
+	case $sig in TERM) n=15 ;; INT) n=2 ;; HUP) n=1 ;; esac
+	t signal-$sig-exit [ "$r" = $((128 + n)) ]
+	t signal-$sig-cleanup-ran [ -e cleanup-ran ]
+	t signal-$sig-rest-skipped [ ! -e after-ran ]
+	t signal-$sig-no-process-left [ -z "$(procs_with "$tag")" ]
+	t signal-$sig-aborted-logged has err.txt "[long] aborted"
+done
+
+# a second signal skips cleanup
+cat > s2.yml <<'Y'
+pipeline:
+  - name: long
+    command: trap "" TERM; touch started; sleep 30
+cleanup:
+  - name: clean
+    command: touch cleanup-ran
+Y
+rm -f started cleanup-ran
+"$WALTER" -c s2.yml >out.txt 2>err.txt &
+wpid=$!
+wait_file started 1000
+kill -TERM $wpid; sleep 0.2; kill -TERM $wpid
+wait $wpid; r=$?
+t second-signal-exit [ "$r" = 143 ]
+t second-signal-skips-cleanup [ ! -e cleanup-ran ]
+
+# a task that leaves a daemon holding its output pipe does not hang walter
+tag="walter-daemon-$$"
+printf 'pipeline:\n  - name: d\n    command: |\n      sh -c "sleep 30; : %s" & echo started\n  - name: next\n    command: echo next\n' "$tag" > dm.yml
+s=$(date +%s)
+w -c dm.yml
+e=$(($(date +%s) - s))
+t daemon-does-not-hang sh -c "[ $rc = 0 ] && [ $e -lt 10 ] && has err.txt '[next] next'"
+t daemon-killed-at-end [ -z "$(procs_with "$tag")" ]
+
+# children see only fds 0-2, even when walter inherited more
+printf 'pipeline:\n  - name: fds\n    command: ls /proc/self/fd | sort -n | tr "\\\\n" " "\n' > fd.yml
+"$WALTER" -c fd.yml 3>/dev/null 4>extra-fd.txt 2>err.txt
+t child-fds-only-0-2 sh -c 'grep "\[fds\]" err.txt | grep -v task | grep -qE "\] 0 1 2 3 $"'
+
+# no zombies: walter reaps every child (checked on a long parallel run)
+cat > many.yml <<'Y'
+pipeline:
+  - name: g
+    parallel:
+Y
+i=0; while [ $i -lt 100 ]; do printf '      - name: p%d\n        command: "true"\n' $i >> many.yml; i=$((i+1)); done
+w -c many.yml
+t hundred-parallel sh -c "[ $rc = 0 ] && has err.txt 'Summary: 101 tasks: 101 succeeded'"
+w -c many.yml -jobs 3
+t jobs-limit [ "$rc" = 0 ]
+
+# 100 MB piped between two D2 tasks: works, and walter's memory stays small
+cat > big.yml <<'Y'
+- name: produce
+  command: head -c 104857600 /dev/zero
+- name: consume
+  command: wc -c > count.txt
+Y
+python3 - "$WALTER" <<'PY' > rss.txt 2>/dev/null
+# walter's own peak RSS (VmHWM only grows), sampled until it exits
+import subprocess, sys, time
+p = subprocess.Popen([sys.argv[1], "-c", "big.yml", "-build"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+hwm = 0
+while p.poll() is None:
+    try:
+        for line in open("/proc/%d/status" % p.pid):
+            if line.startswith("VmHWM:"):
+                hwm = max(hwm, int(line.split()[1]))
+    except OSError:
+        pass
+    time.sleep(0.005)
+print(p.returncode, hwm)
+PY
+t pipe-100mb sh -c '[ "$(cat count.txt)" = 104857600 ]'
+t pipe-100mb-rss sh -c 'set -- $(cat rss.txt); [ "$1" = 0 ] && [ "$2" -gt 0 ] && [ "$2" -lt 4096 ]'
+t spill-file-unlinked sh -c '! ls /tmp/walter-* 2>/dev/null | grep -q .'
+
+# an unwritable TMPDIR when output must spill: a clear task failure
+mkdir ro && chmod 555 ro
+if [ "$(id -u)" = 0 ]; then tmpd=/proc/version/x; else tmpd=$PWD/ro; fi
+printf -- '- name: produce\n  command: head -c 3000000 /dev/zero\n- name: consume\n  command: wc -c\n' > spill.yml
+TMPDIR=$tmpd "$WALTER" -c spill.yml >/dev/null 2>err.txt; r=$?
+t spill-unwritable sh -c "[ $r = 1 ] && has err.txt '[produce] Task failed: cannot keep output (stdout)'"
