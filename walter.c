@@ -16,6 +16,7 @@
 #define _XOPEN_SOURCE 700 /* realpath, strtok_r, SA_RESTART */
 #endif
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -2105,14 +2106,25 @@ path_lookup(const char *name)
 }
 
 /* Mark every inherited descriptor above 2 close-on-exec: children see
- * only 0-2. */
+ * only 0-2. /proc/self/fd lists them where it exists; elsewhere try the
+ * low numbers one by one. */
 static void
 close_inherited(void)
 {
-	long max = sysconf(_SC_OPEN_MAX), fd;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long fd, max;
 
-	if (max < 0 || max > 65536)
-		max = 65536;
+	if (d) {
+		while ((e = readdir(d)))
+			if ((fd = atol(e->d_name)) > 2 && fd != dirfd(d))
+				cloexec((int)fd);
+		closedir(d);
+		return;
+	}
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 4096)
+		max = 4096;
 	for (fd = 3; fd < max; fd++)
 		cloexec((int)fd);
 }

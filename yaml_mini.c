@@ -242,7 +242,8 @@ static struct yaml_node *scalar(struct parser *p, enum yaml_style st, int line,
 	struct yaml_node *n = newnode(p, YAML_SCALAR, st, line, col);
 	char *t = alloc(p, len + 1);
 
-	memcpy(t, s, len);
+	if (len)
+		memcpy(t, s, len);
 	t[len] = '\0';
 	n->text = t;
 	n->len = len;
@@ -986,6 +987,8 @@ static int blockheader(struct parser *p, int *chomp)
 	if (*p->s == '#')
 		while (*p->s && !ISBREAK(*p->s))
 			p->s++;
+	if (*p->s && !ISBREAK(*p->s))
+		fail(p, p->s, "invalid block scalar header");
 	if (*p->s)
 		nl(p);
 	return ind;
@@ -1504,7 +1507,8 @@ static void addroot(struct parser *p, const struct yaml_node *n)
 {
 	grow(p, &p->root, &p->caproot, p->nroot + 1, sizeof *p->root);
 	p->root[p->nroot++] = n;
-	memset(p->anc, 0, p->capanc * sizeof *p->anc);
+	if (p->anc)
+		memset(p->anc, 0, p->capanc * sizeof *p->anc);
 	p->nanc = 0;
 }
 
