@@ -747,11 +747,27 @@ struct phase {
 	int present;
 };
 
+enum ntype { NT_FAKE, NT_SLACK, NT_HIPCHAT, NT_HIPCHAT2, NT_WEBHOOK, NT_EXEC };
+enum { ON_SUCCESS = 1, ON_FAILURE = 2, ON_SKIPPED = 4, ON_ABORTED = 8, ON_ALL = 15 };
+enum { SUP_RESULT = 1, SUP_STDOUT = 2, SUP_STDERR = 4 };
+
 struct notifier {
 	const char *type, *file;
 	int line, col;
 	const char **keys, **vals; /* substituted string settings */
 	size_t n;
+	/* validated at load time (notifier_check) */
+	enum ntype kind;
+	int off;                 /* a needed setting is empty: send nothing */
+	unsigned on, suppress;   /* ON_* filter, SUP_* message kinds dropped */
+	int summary;             /* one message at the end instead of per task */
+	double timeout;          /* whole exchange, seconds */
+	const char *url;         /* the request URL, built for hipchat* */
+	const char *where;       /* "host:port" of url, for log lines */
+	const char *ctype;       /* Content-Type of the body */
+	const char *auth;        /* "Authorization: Bearer ..." or NULL */
+	const char *channel;     /* slack, with its '#' */
+	const char *tls_proxy, *command;
 };
 
 /* What the loader built, plus run-wide bookkeeping. */
@@ -1648,6 +1664,242 @@ static const char *const notifier_types[] = {
 	"fake", "slack", "hipchat", "hipchat2", "webhook", "exec", NULL
 };
 
+/* The keys each type reads. fake takes anything: it is what people write
+ * while a real notifier is switched off, with its settings still there. */
+#define NT_COMMON "type", "on", "summary", "timeout", "suppress"
+static const char *const nt_known[][13] = {
+	[NT_FAKE] = { NULL },
+	[NT_SLACK] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon", "icon_url", NULL },
+	[NT_HIPCHAT] = { NT_COMMON, "tls_proxy", "room_id", "token", "from", "base_url", "color", NULL },
+	[NT_HIPCHAT2] = { NT_COMMON, "tls_proxy", "room_id", "token", "from", "base_url", "color", NULL },
+	[NT_WEBHOOK] = { NT_COMMON, "tls_proxy", "url", NULL },
+	[NT_EXEC] = { NT_COMMON, "command", NULL },
+};
+/* Settings without which a type cannot send anything. */
+static const char *const nt_needs[][3] = {
+	[NT_FAKE] = { NULL }, [NT_SLACK] = { "url", NULL },
+	[NT_HIPCHAT] = { "room_id", "token", NULL }, [NT_HIPCHAT2] = { "room_id", "token", NULL },
+	[NT_WEBHOOK] = { "url", NULL }, [NT_EXEC] = { "command", NULL },
+};
+static const char *const on_words[] = { "success", "failure", "skipped", "aborted", NULL };
+static const char *const suppress_words[] = { "result", "stdout", "stderr", NULL };
+
+static const char *
+nt_get(const struct notifier *nt, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < nt->n; i++)
+		if (!strcmp(nt->keys[i], key))
+			return nt->vals[i];
+	return NULL;
+}
+
+/* A list of words (or one string "a, b") into a mask of bits of words[]. */
+static unsigned
+word_mask(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v,
+          const char *const *words, const char *hint)
+{
+	unsigned mask = 0;
+	size_t i, j, nv = v->kind == YAML_SEQ ? v->n : 1;
+
+	for (i = 0; i < nv; i++) {
+		const struct yaml_node *w = v->kind == YAML_SEQ ? v->child[i] : v;
+		char *s, *tok, *save = NULL;
+		if (w->kind != YAML_SCALAR) {
+			cerr(c, w, "\"%s\" must be a list of words (%s)", k->text, hint);
+			continue;
+		}
+		s = astrdup(w->text);
+		for (tok = strtok_r(s, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+			for (j = 0; words[j] && strcmp(words[j], tok); j++)
+				;
+			if (words[j])
+				mask |= 1u << j;
+			else
+				cerr(c, w, "unknown word \"%s\" in \"%s\" (use %s)", tok, k->text, hint);
+		}
+	}
+	return mask;
+}
+
+/* One typed key of a notifier; plain string keys are kept in keys/vals. */
+static void
+nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const struct yaml_node *v)
+{
+	const char *key = k->text;
+	size_t i;
+
+	if (nt->kind != NT_FAKE) {
+		for (i = 0; nt_known[nt->kind][i] && strcmp(nt_known[nt->kind][i], key); i++)
+			;
+		if (!nt_known[nt->kind][i]) {
+			char where[64];
+			snprintf(where, sizeof where, "a %s notifier", nt->type);
+			unknown_key(c, k, where, nt_known[nt->kind]);
+			return;
+		}
+	}
+	if (!strcmp(key, "on")) {
+		nt->on = word_mask(c, k, v, on_words, "success, failure, skipped, aborted");
+		if (!nt->on && (v->kind == YAML_SEQ || is_null(v)))
+			cwarn(c, v, "\"on\" is empty: this notifier never sends anything");
+	} else if (!strcmp(key, "suppress")) {
+		nt->suppress = word_mask(c, k, v, suppress_words, "result, stdout, stderr");
+	} else if (!strcmp(key, "summary")) {
+		nt->summary = bool_val(c, k, v);
+	} else if (!strcmp(key, "timeout")) {
+		double d = dur_val(c, k, v);
+		if (d <= 0 || d > 600) {
+			if (v->kind == YAML_SCALAR && parse_duration(v->text) >= 0)
+				cerr(c, v, "\"timeout\" of a notifier must be more than 0 and at most 10m");
+			d = 10;
+		}
+		nt->timeout = d;
+	} else if (v->kind == YAML_SEQ) {
+		/* suppress: [...] was the only list; keep others joined */
+		struct buf b = { 0 };
+		for (i = 0; i < v->n; i++) {
+			if (v->child[i]->kind != YAML_SCALAR)
+				cerr(c, v->child[i], "\"%s\" must be a list of words", key);
+			else
+				xprintf(&b, "%s%s", i ? "," : "", v->child[i]->text);
+		}
+		nt->keys[nt->n] = astrdup(key);
+		nt->vals[nt->n++] = astrndup(b.data ? b.data : "", b.len);
+		buf_free(&b);
+	} else if (v->kind == YAML_SCALAR) {
+		nt->keys[nt->n] = astrdup(key);
+		nt->vals[nt->n++] = is_null(v) ? "" : subst(c, v, astrndup(v->text, v->len));
+	} else {
+		cerr(c, v, "\"%s\" must be a string", key);
+	}
+}
+
+/* Percent-encode s for one path segment (RFC 3986 unreserved kept). */
+static void
+put_segment(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (isalnum(ch) || strchr("-._~", ch))
+			xput(b, s, 1);
+		else
+			xprintf(b, "%%%02X", ch);
+	}
+}
+
+/* base_url and a relative path joined with exactly one '/': the original
+ * resolved them RFC 3986 style and lost base's last segment when it had
+ * no trailing slash (REFERENCE Q24). */
+static void
+put_joined(struct buf *b, const char *base)
+{
+	size_t n = strlen(base);
+
+	while (n && base[n - 1] == '/')
+		n--;
+	xput(b, base, n);
+	xput(b, "/", 1);
+}
+
+/* The request a notifier makes, checked now so that a typo is a located
+ * error before anything runs, not an ERROR line after the first task. */
+static void
+nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
+{
+	const char *base = nt_get(nt, "base_url"), *tok = nt_get(nt, "token");
+	struct buf b = { 0 };
+	struct url u;
+	char err[256];
+
+	switch (nt->kind) {
+	case NT_SLACK:
+	case NT_WEBHOOK:
+		nt->url = nt_get(nt, "url");
+		nt->ctype = nt->kind == NT_SLACK && c->dialect == 1 ?
+		            "application/x-www-form-urlencoded" : "application/json";
+		break;
+	case NT_HIPCHAT:
+		put_joined(&b, base && *base ? base : "https://api.hipchat.com/v1/");
+		xputs(&b, "rooms/message?auth_token=");
+		if (form_put_escaped(&b, tok, strlen(tok)) < 0)
+			fatal("out of memory");
+		nt->ctype = "application/x-www-form-urlencoded";
+		break;
+	case NT_HIPCHAT2:
+		put_joined(&b, base && *base ? base : "https://api.hipchat.com/v2/");
+		xputs(&b, "room/");
+		put_segment(&b, nt_get(nt, "room_id"));
+		xputs(&b, "/notification");
+		nt->ctype = "application/json";
+		break;
+	default:
+		return;
+	}
+	if (b.len)
+		nt->url = astrndup(b.data, b.len);
+	buf_free(&b);
+	/* the reason names no part of the URL: a webhook URL is a secret */
+	if (url_parse(nt->url, &u, err, sizeof err) < 0) {
+		cerr(c, m, "the %s of this %s notifier is not usable: %s",
+		     nt->kind == NT_HIPCHAT || nt->kind == NT_HIPCHAT2 ? "base_url" : "url", nt->type, err);
+		return;
+	}
+	xprintf(&b, strchr(u.host, ':') ? "[%s]:%s" : "%s:%s", u.host, u.port);
+	nt->where = astrndup(b.data, b.len);
+	buf_free(&b);
+	url_free(&u);
+	if (nt->kind == NT_HIPCHAT2) {
+		xprintf(&b, "Authorization: Bearer %s", tok);
+		nt->auth = astrndup(b.data, b.len);
+		buf_free(&b);
+		if (strpbrk(tok, "\r\n"))
+			cerr(c, m, "the token of this hipchat2 notifier contains a line break");
+	}
+}
+
+/* Per-type checks once every key is read. */
+static void
+nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m,
+         const struct kv *kv, size_t n)
+{
+	const char *const *need = nt_needs[nt->kind];
+	const char *ch = nt_get(nt, "channel"), *tp = nt_get(nt, "tls_proxy");
+	size_t i, j;
+
+	for (i = 0; need[i]; i++) {
+		const char *v = nt_get(nt, need[i]);
+		if (!v) {
+			cerr(c, m, "a %s notifier needs \"%s\"", nt->type, need[i]);
+			nt->off = 1;
+		} else if (!*v) {
+			for (j = 0; j < n && strcmp(kv[j].k->text, need[i]); j++)
+				;
+			cwarn(c, j < n ? kv[j].v : m, "\"%s\" of this %s notifier is empty (an unset variable?): it sends nothing",
+			      need[i], nt->type);
+			nt->off = 1;
+		}
+	}
+	if (ch && *ch && ch[0] != '#' && ch[0] != '@') { /* @user: a direct message */
+		struct buf b = { 0 };
+		xprintf(&b, "#%s", ch);
+		nt->channel = astrndup(b.data, b.len);
+		buf_free(&b);
+	} else if (ch && *ch) {
+		nt->channel = ch;
+	}
+	if (tp && *tp) {
+		const char *colon = strrchr(tp, ':');
+		if (!colon || colon == tp || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+			cerr(c, m, "\"tls_proxy\" must be host:port");
+		nt->tls_proxy = tp;
+	}
+	nt->command = nt_get(nt, "command");
+	if (!nt->off)
+		nt_request(c, nt, m);
+}
+
 static void
 notifier(struct ctx *c, const struct yaml_node *m)
 {
@@ -1677,32 +1929,16 @@ notifier(struct ctx *c, const struct yaml_node *m)
 	nt = &cfg.nt[cfg.nnt++];
 	memset(nt, 0, sizeof *nt);
 	nt->type = astrdup(ty->text), nt->file = c->file;
+	nt->kind = (enum ntype)i;
 	nt->line = m->line, nt->col = m->col;
+	nt->on = ON_ALL, nt->timeout = 10;
 	kv = pairs(c, m, &n);
 	nt->keys = amalloc((n + 1) * sizeof *nt->keys);
 	nt->vals = amalloc((n + 1) * sizeof *nt->vals);
-	for (i = 0; i < n; i++) {
-		const struct yaml_node *v = kv[i].v;
-		if (!strcmp(kv[i].k->text, "type"))
-			continue;
-		nt->keys[nt->n] = astrdup(kv[i].k->text);
-		if (v->kind == YAML_SEQ) { /* suppress: [...], on: [...] */
-			struct buf b = { 0 };
-			size_t j;
-			for (j = 0; j < v->n; j++) {
-				if (v->child[j]->kind != YAML_SCALAR)
-					cerr(c, v->child[j], "\"%s\" must be a list of words", kv[i].k->text);
-				else
-					xprintf(&b, "%s%s", j ? "," : "", v->child[j]->text);
-			}
-			nt->vals[nt->n++] = astrndup(b.data ? b.data : "", b.len);
-			buf_free(&b);
-		} else if (v->kind == YAML_SCALAR) {
-			nt->vals[nt->n++] = subst(c, v, astrndup(v->text, v->len));
-		} else {
-			cerr(c, v, "\"%s\" must be a string", kv[i].k->text);
-		}
-	}
+	for (i = 0; i < n; i++)
+		if (strcmp(kv[i].k->text, "type"))
+			nt_key(c, nt, kv[i].k, kv[i].v);
+	nt_check(c, nt, m, kv, n);
 	free(kv);
 }
 
@@ -1893,6 +2129,20 @@ link_inputs(struct node *n, struct node *in)
 		link_inputs(n->kids[i], n->kind == N_SEQ && i ? n->kids[i - 1] : in);
 }
 
+/* Does any notifier post task output (report_full_output)? Only then
+ * is it worth keeping. */
+static int
+nt_sends_output(void)
+{
+	size_t i;
+
+	for (i = 0; i < cfg.nnt; i++)
+		if (cfg.nt[i].kind != NT_FAKE && !cfg.nt[i].off && !cfg.nt[i].summary &&
+		    (cfg.nt[i].suppress & (SUP_STDOUT | SUP_STDERR)) != (SUP_STDOUT | SUP_STDERR))
+			return 1;
+	return 0;
+}
+
 static void
 collect_tasks(struct node *n)
 {
@@ -1905,6 +2155,8 @@ collect_tasks(struct node *n)
 	}
 	cfg.tasks = xreallocarray(cfg.tasks, cfg.ntasks + 1, sizeof *cfg.tasks);
 	cfg.tasks[cfg.ntasks++] = n;
+	if (n->report_full && nt_sends_output())
+		n->need |= CAP_OUT | CAP_ERR; /* kept until notify_task read them */
 	if (!cfg.nspecials)
 		return;
 	{
@@ -2482,6 +2734,9 @@ feed(struct node *n)
 
 static int node_start(struct node *n);
 static void notify_task(struct node *n);
+static size_t notify_pollfds(struct pollfd *pf);
+static void notify_polled(const struct pollfd *pf, size_t n);
+static int notify_reaped(pid_t pid, int st);
 
 static void
 act_add(struct node *n)
@@ -2616,6 +2871,7 @@ task_done(struct node *n, enum status st)
 	if (n->input)
 		leaves(n->input, release_one, n);
 	set_specials(n);
+	notify_task(n); /* before the captures go: it may post the output */
 	cap_free(&n->cap[1]);
 	cap_free(&n->cap[2]);
 	if (!n->ncons)
@@ -2633,7 +2889,6 @@ task_done(struct node *n, enum status st)
 		free(rt);
 		n->rt = NULL;
 	}
-	notify_task(n);
 	if (st == S_FAILED && cfg.dialect == 2 && !opt.force && !R.cancel) {
 		R.cancel = 1; /* D2: a failure aborts everything running in the phase */
 		abort_active();
@@ -2970,6 +3225,8 @@ reap(void)
 	size_t i;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (notify_reaped(pid, st))
+			continue; /* the notification worker: its status is not ours */
 		for (i = 0; i < R.nact; i++)
 			if (R.act[i]->rt->p.pid == pid)
 				break;
@@ -3166,11 +3423,11 @@ loop_once(void)
 	struct pollfd *pf;
 	struct node **who;
 	int *what;
-	size_t i, n = 1;
+	size_t i, n = 1, nn;
 	double next = timers(), t;
 	int ms;
 
-	pf = xreallocarray(NULL, 3 * R.nact + 1, sizeof *pf);
+	pf = xreallocarray(NULL, 3 * R.nact + 3, sizeof *pf);
 	who = xreallocarray(NULL, 3 * R.nact + 1, sizeof *who);
 	what = xreallocarray(NULL, 3 * R.nact + 1, sizeof *what);
 	pf[0].fd = R.selfpipe[0], pf[0].events = POLLIN;
@@ -3183,10 +3440,12 @@ loop_once(void)
 		if (p->in >= 0 && p->pid > 0)
 			pf[n].fd = p->in, pf[n].events = POLLOUT, who[n] = R.act[i], what[n++] = 2;
 	}
+	nn = notify_pollfds(pf + n);
 	log_flush();
 	t = now();
 	ms = next <= t ? 0 : (int)((next - t) * 1000) + 1;
-	if (poll(pf, n, ms) > 0) {
+	if (poll(pf, n + nn, ms) > 0) {
+		notify_polled(pf + n, nn);
 		for (i = 1; i < n; i++) {
 			if (!pf[i].revents || who[i]->st != S_RUNNING || !who[i]->rt)
 				continue;
@@ -3225,14 +3484,16 @@ kill_leftovers(void)
 {
 	double end = now() + R.grace;
 	size_t i, alive;
+	pid_t pid;
+	int st;
 
 	for (i = 0; i < R.ngroups; i++)
 		kill(-R.groups[i], SIGTERM);
 	do {
 		for (alive = 0, i = 0; i < R.ngroups; i++)
 			alive += kill(-R.groups[i], 0) == 0;
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			notify_reaped(pid, st);
 		if (alive)
 			nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
 	} while (alive && now() < end);
@@ -3243,13 +3504,897 @@ kill_leftovers(void)
 
 /* ==== 8. notifications ============================================ */
 
-/* Messages for a task that reached its final status. The transports
- * (http_mini.c) are wired in by the notifications work; until then only
- * the "fake" messenger exists and it discards everything. */
+/* Design. Posting one message can take seconds (connect 5 s, whole
+ * exchange 10 s, one retry) while the executor's single poll loop must
+ * never stall: a stalled loop delays output, timeouts and aborts of the
+ * tasks that are running. So all sending happens in one worker process
+ * per run, and walter itself only formats and queues:
+ *  - the worker is forked when the run starts, before any task exists,
+ *    so it can inherit no task pipe (a copy of a stdin pipe's write end
+ *    would keep a task from ever seeing EOF); it also closes every fd it
+ *    does not need. It has walter's memory, so it knows the notifiers:
+ *    an event on the pipe is just (notifier index, task label, body);
+ *  - walter builds the bodies (it knows the tasks and their output) and
+ *    appends them to a queue that the poll loop writes into the event
+ *    pipe as fast as the worker takes it, never blocking (bounded: past
+ *    NQ_MAX bytes new messages are dropped with an error);
+ *  - the worker sends them in order with http_send (its curl children
+ *    live and are waited for inside it) or runs the exec command, and
+ *    reports its log lines over a second pipe that the poll loop reads
+ *    and logs as walter lines;
+ *  - at the end walter queues the summaries, closes the event pipe and
+ *    waits for the worker at most the longest notifier timeout plus 2 s;
+ *    then it kills the worker's process group (a hung curl, an exec
+ *    command and anything it left behind). A notifier cannot change the
+ *    exit code, and after a timeout the worker drops that notifier's
+ *    later messages, so one dead receiver costs one timeout, not one
+ *    per message;
+ *  - reap()'s waitpid(-1) hands the worker's status to notify_reaped;
+ *  - the worker has its own process group: Ctrl-C on the terminal reaches
+ *    walter, which still wants its cleanup messages sent. */
+
+/* walter -> worker: this header, then label (the task name, may be
+ * empty), then the body. worker -> walter: a log line. */
+struct wire_ev {
+	uint32_t nt, nlabel, nbody;
+};
+struct wire_log {
+	uint32_t level, nname, ntext;
+};
+
+enum { NQ_MAX = 16 << 20, OUT_CAP = 64 << 10, WLOG_MAX = 2048 };
+
+static struct {
+	pid_t pid;               /* the worker until reaped, else 0 */
+	int ev, log;             /* event pipe write end, log pipe read end */
+	struct buf q;            /* events the worker has not taken yet */
+	size_t qoff;
+	struct buf in;           /* log bytes not yet parsed */
+	int ending, dropped;
+	char host[256];
+} N = { 0, -1, -1, { NULL, 0, 0 }, 0, { NULL, 0, 0 }, 0, 0, "" };
+
+/* ---- formatting (walter side) --------------------------------------- */
+
+static void
+jstr(struct buf *b, const char *s, size_t n)
+{
+	if (json_put_string(b, s, n) < 0)
+		fatal("out of memory");
+}
+
+static void
+jfield(struct buf *b, const char *key, const char *val)
+{
+	if (!val || !*val)
+		return;
+	if (b->len && b->data[b->len - 1] != '{')
+		xput(b, ",", 1);
+	jstr(b, key, strlen(key));
+	xput(b, ":", 1);
+	jstr(b, val, strlen(val));
+}
+
+static void
+fput(struct buf *b, const char *key, const char *val, size_t n)
+{
+	if (b->len)
+		xput(b, "&", 1);
+	xprintf(b, "%s=", key);
+	if (form_put_escaped(b, val, n) < 0)
+		fatal("out of memory");
+}
+
+/* The on: word a final status counts as; only_if false is "skipped". */
+static unsigned
+st_bit(enum status st)
+{
+	return st == S_OK ? ON_SUCCESS : st == S_FAILED ? ON_FAILURE :
+	       st == S_ABORTED ? ON_ABORTED : ON_SKIPPED;
+}
+
+static const char *
+st_text(enum status st)
+{
+	return st == S_OK ? "Succeeded" : st == S_FAILED ? "Failed" : st == S_ABORTED ? "Aborted" :
+	       st == S_CONDFALSE ? "Skipped (condition)" : "Skipped";
+}
+
+/* Slack colours come from the result kind, never from the text (Q9). */
+static const char *
+bit_color(unsigned bit)
+{
+	return bit == ON_SUCCESS ? "good" : bit == ON_FAILURE ? "danger" : "warning";
+}
+
+static const char *
+bit_word(unsigned bit)
+{
+	return bit == ON_SUCCESS ? "success" : bit == ON_FAILURE ? "failure" :
+	       bit == ON_ABORTED ? "aborted" : "skipped";
+}
+
+/* A monotonic time as RFC 3339 UTC wall-clock time. */
+static const char *
+rfc3339(double mono, char *b, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	double w;
+	time_t s;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	w = ts.tv_sec + ts.tv_nsec / 1e9 - (now() - mono);
+	s = (time_t)floor(w);
+	gmtime_r(&s, &tm);
+	snprintf(b, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((w - (double)s) * 1000) % 1000);
+	return b;
+}
+
+/* The last OUT_CAP bytes of a capture, from a line start when cut. */
+static void
+cap_tail(struct capture *c, struct buf *out)
+{
+	off_t off = c && c->size > OUT_CAP ? c->size - OUT_CAP : 0;
+	ssize_t r;
+	char *nl;
+
+	if (!c || !c->size || buf_grow(out, OUT_CAP + 8) < 0)
+		return;
+	if (off)
+		xputs(out, "...\n");
+	if ((r = cap_read(c, off, out->data + out->len, (size_t)(c->size - off))) <= 0)
+		return;
+	if (off && (nl = memchr(out->data + out->len, '\n', (size_t)r)) && nl < out->data + out->len + r - 1) {
+		size_t skip = (size_t)(nl + 1 - (out->data + out->len));
+		memmove(out->data + out->len, nl + 1, (size_t)r - skip);
+		r -= (ssize_t)skip;
+	}
+	out->len += (size_t)r;
+	out->data[out->len] = '\0';
+}
+
+/* Which phase and list a task is in: "build", cleanup or not. */
+static const char *
+task_phase(const struct node *n, int *cleanup)
+{
+	static const char *const lower[] = { "pipeline", "build", "deploy" };
+	const struct node *r = n;
+	int i;
+
+	while (r->parent)
+		r = r->parent;
+	*cleanup = 0;
+	for (i = 0; i < 2; i++)
+		if (cfg.ph[i].main == r || cfg.ph[i].cleanup == r) {
+			*cleanup = cfg.ph[i].cleanup == r;
+			return lower[cfg.dialect == 2 ? i + 1 : 0];
+		}
+	return lower[0];
+}
+
+/* The names from the phase's list down to the task; the wrappers of a
+ * D1 stage with children repeat its name and appear once. */
+static void
+task_path(const struct node *n, struct buf *b)
+{
+	const struct node *chain[256], *p;
+	size_t k = 0;
+
+	for (p = n; p->parent && k < 256; p = p->parent)
+		if (!k || strcmp(chain[k - 1]->name, p->name))
+			chain[k++] = p;
+	xput(b, "[", 1);
+	while (k--) {
+		jstr(b, chain[k]->name, strlen(chain[k]->name));
+		if (k)
+			xput(b, ",", 1);
+	}
+	xput(b, "]", 1);
+}
+
+/* "[name][RESULT] Failed" (D0/D1, REFERENCE 4.1) or "[name] Failed" (D2, 4.6). */
+static void
+result_text(const struct node *n, struct buf *b)
+{
+	xprintf(b, "[%s]%s %s", n->name, cfg.dialect == 1 ? "[RESULT]" : "", st_text(n->st));
+}
+
+/* The event of a finished task for webhook and exec (README). */
+static void
+task_event(struct node *n, unsigned suppress, struct buf *b)
+{
+	struct buf t = { 0 };
+	char t0[40], t1[40];
+	int cleanup;
+	const char *phase = task_phase(n, &cleanup);
+
+	xputs(b, "{");
+	jfield(b, "event", "task");
+	jfield(b, "version", WALTER_VERSION);
+	jfield(b, "file", opt.config);
+	jfield(b, "host", N.host);
+	jfield(b, "phase", phase);
+	xprintf(b, ",\"cleanup\":%s", cleanup ? "true" : "false");
+	jfield(b, "name", n->name);
+	xputs(b, ",\"path\":");
+	task_path(n, b);
+	jfield(b, "status", n->st == S_CONDFALSE ? "condition_false" : bit_word(st_bit(n->st)));
+	if (n->code >= 0 && n->st != S_CONDFALSE && n->st != S_SKIPPED)
+		xprintf(b, ",\"exit_code\":%d", n->code);
+	else
+		xputs(b, ",\"exit_code\":null");
+	xprintf(b, ",\"attempts\":%d,\"duration\":%.3f", n->attempts, n->t1 - n->t0);
+	jfield(b, "start", rfc3339(n->t0, t0, sizeof t0));
+	jfield(b, "end", rfc3339(n->t1, t1, sizeof t1));
+	result_text(n, &t);
+	jfield(b, "text", t.data);
+	if (n->rt && n->rt->why[0])
+		jfield(b, "reason", n->rt->why);
+	if (n->report_full && !(suppress & SUP_STDOUT)) {
+		t.len = 0, cap_tail(n->cap[0], &t);
+		xputs(b, ",\"stdout\":");
+		jstr(b, t.len ? t.data : "", t.len);
+	}
+	if (n->report_full && !(suppress & SUP_STDERR)) {
+		t.len = 0, cap_tail(n->cap[1], &t);
+		xputs(b, ",\"stderr\":");
+		jstr(b, t.len ? t.data : "", t.len);
+	}
+	xputs(b, "}\n");
+	buf_free(&t);
+}
+
+/* The body of one chat message; color NULL for output messages. */
+static void
+chat_body(const struct notifier *nt, const char *text, size_t len, const char *color, struct buf *b)
+{
+	const char *from = nt_get(nt, "from"), *col = nt_get(nt, "color");
+	struct buf j = { 0 };
+
+	if (nt->kind == NT_HIPCHAT) { /* API v1: a form, the token in the URL */
+		fput(b, "room_id", nt_get(nt, "room_id"), strlen(nt_get(nt, "room_id")));
+		fput(b, "from", from && *from ? from : "walter", strlen(from && *from ? from : "walter"));
+		fput(b, "message", text, len);
+		fput(b, "notify", "1", 1);
+		fput(b, "color", col && *col ? col : "purple", strlen(col && *col ? col : "purple"));
+		fput(b, "message_format", "text", 4);
+		return;
+	}
+	xputs(nt->kind == NT_SLACK ? &j : b, "{");
+	if (nt->kind == NT_HIPCHAT2) {
+		jfield(b, "color", col && *col ? col : "purple");
+		xputs(b, ",\"message\":");
+		jstr(b, text, len);
+		xputs(b, ",\"notify\":true,\"message_format\":\"text\"}\n");
+		return;
+	}
+	jfield(&j, "channel", nt->channel);
+	jfield(&j, "username", nt_get(nt, "username"));
+	jfield(&j, "icon_emoji", nt_get(nt, "icon"));
+	jfield(&j, "icon_url", nt_get(nt, "icon_url"));
+	xputs(&j, j.len > 1 ? ",\"attachments\":[{" : "\"attachments\":[{");
+	jfield(&j, "color", color);
+	if (color)
+		xput(&j, ",", 1);
+	xputs(&j, "\"text\":");
+	jstr(&j, text, len);
+	xputs(&j, "}]}");
+	if (!strcmp(nt->ctype, "application/json")) { /* D2 */
+		xput(b, j.data, j.len);
+	} else { /* D0/D1: one form field */
+		xputs(b, "payload=");
+		if (form_put_escaped(b, j.data, j.len) < 0)
+			fatal("out of memory");
+	}
+	buf_free(&j);
+}
+
+/* ---- the queue and the pipes (walter side) ---------------------------- */
+
+/* Hand as much of the queue to the worker as the pipe takes now. */
+static void
+nq_pump(void)
+{
+	ssize_t w;
+
+	while (N.ev >= 0 && N.qoff < N.q.len) {
+		w = write(N.ev, N.q.data + N.qoff, N.q.len - N.qoff);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (w < 0) { /* EPIPE: the worker is gone (reported by notify_reaped) */
+			close(N.ev);
+			N.ev = -1;
+			break;
+		}
+		N.qoff += (size_t)w;
+	}
+	N.q.len = N.qoff = 0;
+}
+
+static void
+enqueue(size_t nt, const char *label, const struct buf *body)
+{
+	struct wire_ev h;
+
+	if (N.ev < 0 || !body->len)
+		return;
+	if (N.q.len - N.qoff + body->len > NQ_MAX) {
+		if (!N.dropped++)
+			logmsg(L_ERROR, label, "notifications are piling up (slow receivers): dropping new ones");
+		return;
+	}
+	h.nt = (uint32_t)nt, h.nlabel = (uint32_t)strlen(label), h.nbody = (uint32_t)body->len;
+	xput(&N.q, &h, sizeof h);
+	xput(&N.q, label, h.nlabel);
+	xput(&N.q, body->data, body->len);
+	nq_pump();
+}
+
+/* Log the complete records the worker sent. */
+static void
+nlog_parse(void)
+{
+	struct wire_log h;
+	size_t off = 0;
+	char name[256];
+
+	while (N.in.len - off >= sizeof h) {
+		memcpy(&h, N.in.data + off, sizeof h);
+		if (h.nname >= sizeof name || h.ntext > WLOG_MAX || h.level > L_FATAL) {
+			N.in.len = off = 0; /* cannot happen: our own child wrote it */
+			break;
+		}
+		if (N.in.len - off - sizeof h < (size_t)h.nname + h.ntext)
+			break;
+		memcpy(name, N.in.data + off + sizeof h, h.nname);
+		name[h.nname] = '\0';
+		log_line((enum level)h.level, h.nname ? name : NULL,
+		         N.in.data + off + sizeof h + h.nname, h.ntext);
+		off += sizeof h + h.nname + h.ntext;
+	}
+	memmove(N.in.data, N.in.data + off, N.in.len - off);
+	N.in.len -= off;
+}
+
+static void
+nlog_read(void)
+{
+	char chunk[8192];
+	ssize_t r;
+
+	for (;;) {
+		r = read(N.log, chunk, sizeof chunk);
+		if (r > 0) {
+			xput(&N.in, chunk, (size_t)r);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			break;
+		close(N.log); /* EOF: the worker is done */
+		N.log = -1;
+		break;
+	}
+	nlog_parse();
+}
+
+/* pollfds the loop watches for notifications; returns how many. */
+static size_t
+notify_pollfds(struct pollfd *pf)
+{
+	size_t n = 0;
+
+	if (N.log >= 0)
+		pf[n].fd = N.log, pf[n].events = POLLIN, pf[n++].revents = 0;
+	if (N.ev >= 0 && N.qoff < N.q.len)
+		pf[n].fd = N.ev, pf[n].events = POLLOUT, pf[n++].revents = 0;
+	return n;
+}
+
+static void
+notify_polled(const struct pollfd *pf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!pf[i].revents)
+			continue;
+		if (pf[i].fd == N.log)
+			nlog_read();
+		else if (pf[i].fd == N.ev)
+			nq_pump();
+	}
+}
+
+/* reap() found a child: 1 if it was the worker (its status is ours). */
+static int
+notify_reaped(pid_t pid, int st)
+{
+	if (!N.pid || pid != N.pid)
+		return 0;
+	N.pid = 0;
+	if (!N.ending || !WIFEXITED(st) || WEXITSTATUS(st))
+		logmsg(L_ERROR, NULL, "the notification worker ended early (%s %d): notifications are off",
+		       WIFSIGNALED(st) ? "signal" : "status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	if (N.ev >= 0)
+		close(N.ev), N.ev = -1;
+	return 1;
+}
+
+/* ---- the worker -------------------------------------------------------- */
+
+static struct {
+	int log;                 /* log pipe write end, -1 once broken */
+	char *down;              /* per notifier: timed out, drop the rest */
+} W = { -1, NULL };
+
+static void __attribute__((format(printf, 3, 4)))
+wlog(enum level lv, const char *name, const char *fmt, ...)
+{
+	struct buf b = { 0 };
+	struct wire_log h;
+	char text[WLOG_MAX + 1];
+	va_list ap;
+	int n, ok = W.log >= 0;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !ok)
+		return;
+	h.level = (uint32_t)lv;
+	h.nname = (uint32_t)(name ? strnlen(name, 255) : 0);
+	h.ntext = (uint32_t)((size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+	xput(&b, &h, sizeof h);
+	xput(&b, name ? name : "", h.nname);
+	xput(&b, text, h.ntext);
+	write_all(W.log, b.data, b.len, &ok); /* blocking: walter always reads */
+	if (!ok)
+		W.log = -1;
+	buf_free(&b);
+}
+
+/* 1 when n bytes were read, 0 at EOF before any, -1 otherwise. */
+static int
+read_full(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = read(fd, (char *)p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return got || r < 0 ? -1 : 0;
+		got += (size_t)r;
+	}
+	return 1;
+}
+
+static void
+deliver_http(size_t i, const char *label, const struct buf *body)
+{
+	const struct notifier *nt = &cfg.nt[i];
+	const char *hdr[2] = { nt->auth, NULL };
+	struct http_request rq;
+	struct http_response rs;
+	char err[512];
+	double t = now();
+
+	memset(&rq, 0, sizeof rq);
+	rq.method = "POST", rq.url = nt->url, rq.content_type = nt->ctype;
+	rq.headers = nt->auth ? hdr : NULL;
+	rq.body = body->data, rq.body_len = body->len;
+	rq.tls_proxy = nt->tls_proxy;
+	rq.timeout_ms = (int)(nt->timeout * 1000);
+	rq.connect_timeout_ms = rq.timeout_ms < 5000 ? rq.timeout_ms : 5000;
+	if (http_send(&rq, &rs, err, sizeof err) < 0) {
+		wlog(L_ERROR, label, "Failed to notify to %s: %s", nt->type, err);
+		if (now() - t >= nt->timeout - 0.05) {
+			W.down[i] = 1;
+			wlog(L_ERROR, label, "%s (%s) did not answer in time: its later messages are dropped",
+			     nt->type, nt->where);
+		}
+	} else if (rs.status < 200 || rs.status > 299) {
+		wlog(L_ERROR, label, "Failed to notify to %s: %s answered HTTP %d", nt->type, nt->where, rs.status);
+	} else {
+		wlog(L_DEBUG, label, "Notify to %s (%s)", nt->type, nt->where);
+	}
+	buf_free(&rs.body);
+}
+
+/* What an exec command printed, as log lines (at most 10). */
+static void
+exec_output(enum level lv, const char *label, struct buf *out)
+{
+	char *p = out->data, *e;
+	int k = 0;
+
+	while (p && *p && k++ < 10) {
+		e = p + strcspn(p, "\n");
+		wlog(lv, label, "exec: %.*s", (int)(e - p), p);
+		p = *e ? e + 1 : e;
+	}
+}
+
+/* Run the exec command; 0 exited, 1 timed out. Waits for the command's
+ * exit, not for EOF: something it started may keep the pipe open. */
+static int
+exec_wait(pid_t pid, int in, int out, const struct buf *body, double deadline, int *st,
+          struct buf *output)
+{
+	size_t off = 0;
+	char chunk[4096];
+	ssize_t r;
+
+	for (;;) {
+		struct pollfd pf[2];
+		nfds_t n = 0;
+		double left = deadline - now();
+		pid_t w = waitpid(pid, st, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			break;
+		if (left <= 0)
+			return 1;
+		if (in >= 0)
+			pf[n].fd = in, pf[n].events = POLLOUT, pf[n++].revents = 0;
+		if (out >= 0)
+			pf[n].fd = out, pf[n].events = POLLIN, pf[n++].revents = 0;
+		if (poll(pf, n, left < 0.05 ? (int)(left * 1000) + 1 : 50) <= 0)
+			continue;
+		if (in >= 0 && pf[0].revents) {
+			r = write(in, body->data + off, body->len - off);
+			if (r > 0)
+				off += (size_t)r;
+			if (off == body->len || (r < 0 && errno != EAGAIN && errno != EINTR))
+				close(in), in = -1; /* all given, or it does not read */
+		}
+		if (out >= 0 && pf[n - 1].fd == out && pf[n - 1].revents) {
+			while ((r = read(out, chunk, sizeof chunk)) < 0 && errno == EINTR)
+				;
+			if (r > 0 && output->len < 4096)
+				xput(output, chunk, (size_t)r);
+			else if (r == 0 || (r < 0 && errno != EAGAIN))
+				close(out), out = -1;
+		}
+	}
+	if (in >= 0)
+		close(in);
+	if (out >= 0) {
+		while (output->len < 4096 && (r = read(out, chunk, sizeof chunk)) > 0)
+			xput(output, chunk, (size_t)r);
+		close(out);
+	}
+	return 0;
+}
+
+static void
+deliver_exec(size_t i, const char *label, const struct buf *body)
+{
+	const struct notifier *nt = &cfg.nt[i];
+	char *argv[] = { "sh", "-c", (char *)nt->command, NULL };
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, ep[2] = { -1, -1 }, st = 0, e = 0, late;
+	struct buf output = { 0 };
+	pid_t pid;
+
+	if (xpipe(in) < 0 || xpipe(out) < 0 || xpipe(ep) < 0 || (pid = fork()) < 0) {
+		wlog(L_ERROR, label, "Failed to notify to exec: cannot start it: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(in[0], 0) >= 0 && dup2(out[1], 1) >= 0 && dup2(out[1], 2) >= 0)
+			execve(R.sh, argv, environ);
+		e = errno;
+		(void)!write(ep[1], &e, sizeof e);
+		_exit(127);
+	}
+	close(in[0]), close(out[1]), close(ep[1]);
+	in[0] = out[1] = ep[1] = -1;
+	while (read(ep[0], &e, sizeof e) < 0 && errno == EINTR)
+		;
+	nonblock(in[1]);
+	nonblock(out[0]);
+	late = exec_wait(pid, in[1], out[0], body, now() + nt->timeout, &st, &output);
+	in[1] = out[0] = -1; /* closed by exec_wait */
+	if (late) {
+		kill(pid, SIGKILL); /* what it started dies with walter's kill of our group */
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		wlog(L_ERROR, label, "Failed to notify to exec: still running after %gs: killed", nt->timeout);
+	} else if (e) {
+		wlog(L_ERROR, label, "Failed to notify to exec: cannot run %s: %s", R.sh, strerror(e));
+	} else if (WIFSIGNALED(st)) {
+		wlog(L_ERROR, label, "Failed to notify to exec: killed by signal %d", WTERMSIG(st));
+	} else if (WEXITSTATUS(st)) {
+		wlog(L_ERROR, label, "Failed to notify to exec: exit status %d", WEXITSTATUS(st));
+	} else {
+		wlog(L_DEBUG, label, "Notify to exec");
+	}
+	exec_output(late || e || !WIFEXITED(st) || WEXITSTATUS(st) ? L_ERROR : L_DEBUG, label, &output);
+out:
+	for (e = 0; e < 2; e++) {
+		if (in[e] >= 0)
+			close(in[e]);
+		if (out[e] >= 0)
+			close(out[e]);
+		if (ep[e] >= 0)
+			close(ep[e]);
+	}
+	buf_free(&output);
+}
+
+/* Close every descriptor but 0-2 and the two pipes. */
+static void
+close_except(int a, int b)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int fds[256], k = 0, i;
+	long fd, max;
+
+	if (!d) {
+		max = sysconf(_SC_OPEN_MAX);
+		for (fd = 3; fd < (max < 0 || max > 4096 ? 4096 : max); fd++)
+			if (fd != a && fd != b)
+				close((int)fd);
+		return;
+	}
+	while ((e = readdir(d)) && k < 256)
+		if ((fd = atol(e->d_name)) > 2 && fd != a && fd != b && fd != dirfd(d))
+			fds[k++] = (int)fd;
+	closedir(d);
+	for (i = 0; i < k; i++)
+		close(fds[i]);
+}
+
+static void __attribute__((noreturn))
+worker(int ev, int lg)
+{
+	struct buf label = { 0 }, body = { 0 };
+	struct wire_ev h;
+	sigset_t none;
+	int r;
+
+	setpgid(0, 0);
+	signal(SIGCHLD, SIG_DFL), signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	close_except(ev, lg);
+	W.log = lg;
+	W.down = xmalloc(cfg.nnt);
+	memset(W.down, 0, cfg.nnt);
+	while ((r = read_full(ev, &h, sizeof h)) == 1 && h.nt < cfg.nnt && h.nlabel < 4096) {
+		label.len = body.len = 0;
+		if (buf_grow(&label, h.nlabel) < 0 || buf_grow(&body, h.nbody) < 0 ||
+		    read_full(ev, label.data, h.nlabel) < 0 || read_full(ev, body.data, h.nbody) < 0)
+			break;
+		label.data[label.len = h.nlabel] = '\0';
+		body.data[body.len = h.nbody] = '\0';
+		if (W.down[h.nt])
+			continue;
+		if (cfg.nt[h.nt].kind == NT_EXEC)
+			deliver_exec(h.nt, label.data, &body);
+		else
+			deliver_http(h.nt, label.data, &body);
+	}
+	buf_free(&label), buf_free(&body), free(W.down);
+	_exit(r == 0 ? 0 : 1);
+}
+
+/* ---- hooks called by the run ----------------------------------------- */
+
+/* Start the worker if any notifier can send something. */
+static void
+notify_start(void)
+{
+	int ev[2] = { -1, -1 }, lg[2] = { -1, -1 };
+	size_t i;
+	pid_t pid;
+
+	for (i = 0; i < cfg.nnt && (cfg.nt[i].kind == NT_FAKE || cfg.nt[i].off); i++)
+		;
+	if (i == cfg.nnt)
+		return;
+	if (gethostname(N.host, sizeof N.host - 1) < 0)
+		snprintf(N.host, sizeof N.host, "localhost");
+	log_flush();
+	fflush(NULL); /* nothing buffered is written twice */
+	if (xpipe(ev) < 0 || xpipe(lg) < 0 || (pid = fork()) < 0) {
+		logmsg(L_ERROR, NULL, "notifications are off: cannot start their worker: %s", strerror(errno));
+		for (i = 0; i < 2; i++) {
+			if (ev[i] >= 0)
+				close(ev[i]);
+			if (lg[i] >= 0)
+				close(lg[i]);
+		}
+		return;
+	}
+	if (pid == 0)
+		worker(ev[0], lg[1]);
+	setpgid(pid, pid); /* also here: no race with an early kill */
+	close(ev[0]), close(lg[1]);
+	nonblock(ev[1]);
+	nonblock(lg[0]);
+	N.pid = pid, N.ev = ev[1], N.log = lg[0];
+}
+
+/* Does notifier nt post per-task messages about n? */
+static int
+nt_wants(const struct notifier *nt, const struct node *n)
+{
+	return nt->kind != NT_FAKE && !nt->off && !nt->summary && (nt->on & st_bit(n->st)) &&
+	       !n->suppress_all && !(cfg.message_mode && !n->message);
+}
+
+/* Chat messages of one task, as REFERENCE 4.1/4.6: the result, then the
+ * output when report_full_output is on, each a post of its own. */
+static void
+chat_task(size_t i, struct node *n)
+{
+	const struct notifier *nt = &cfg.nt[i];
+	struct buf t = { 0 }, b = { 0 };
+	int s;
+
+	if (!(nt->suppress & SUP_RESULT)) {
+		result_text(n, &t);
+		chat_body(nt, t.data, t.len, bit_color(st_bit(n->st)), &b);
+		enqueue(i, n->name, &b);
+	}
+	for (s = 0; s < 2 && n->report_full; s++) {
+		if ((nt->suppress & (s ? SUP_STDERR : SUP_STDOUT)) || !n->cap[s] || !n->cap[s]->size)
+			continue;
+		t.len = b.len = 0;
+		xprintf(&t, "[%s][%s] ", n->name, s ? "STDERR" : "STDOUT");
+		cap_tail(n->cap[s], &t);
+		chat_body(nt, t.data, t.len, NULL, &b);
+		enqueue(i, n->name, &b);
+	}
+	buf_free(&t), buf_free(&b);
+}
+
+/* A task reached its final status (called by task_done while the task's
+ * captures and failure reason are still there). */
 static void
 notify_task(struct node *n)
 {
-	(void)n;
+	struct buf b = { 0 };
+	size_t i;
+
+	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
+		const struct notifier *nt = &cfg.nt[i];
+		if (!nt_wants(nt, n))
+			continue;
+		if (nt->kind != NT_WEBHOOK && nt->kind != NT_EXEC) {
+			chat_task(i, n);
+		} else if (!(nt->suppress & SUP_RESULT)) {
+			b.len = 0;
+			task_event(n, nt->suppress, &b);
+			enqueue(i, n->name, &b);
+		}
+	}
+	buf_free(&b);
+}
+
+/* The end-of-run message of "summary: true" notifiers. */
+static void
+notify_summary(int failed, double t0)
+{
+	size_t i, count[7] = { 0 }, nf = 0;
+	unsigned bit = R.nsig || R.timed_out ? ON_ABORTED : failed ? ON_FAILURE : ON_SUCCESS;
+	struct buf t = { 0 }, e = { 0 }, b = { 0 };
+	char d[32], s0[40], s1[40];
+
+	for (i = 0; i < cfg.ntasks; i++)
+		count[cfg.tasks[i]->st]++;
+	xprintf(&t, "[%s] %s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
+	        opt.config, bit == ON_SUCCESS ? "Succeeded" : bit == ON_FAILURE ? "Failed" : "Aborted",
+	        count[S_OK], count[S_FAILED], count[S_SKIPPED], count[S_ABORTED], count[S_CONDFALSE],
+	        fmt_dur(now() - t0, d, sizeof d));
+	xputs(&e, "{");
+	jfield(&e, "event", "summary");
+	jfield(&e, "version", WALTER_VERSION);
+	jfield(&e, "file", opt.config);
+	jfield(&e, "host", N.host);
+	jfield(&e, "status", bit_word(bit));
+	xprintf(&e, ",\"duration\":%.3f", now() - t0);
+	jfield(&e, "start", rfc3339(t0, s0, sizeof s0));
+	jfield(&e, "end", rfc3339(now(), s1, sizeof s1));
+	xprintf(&e, ",\"counts\":{\"success\":%zu,\"failure\":%zu,\"skipped\":%zu,\"aborted\":%zu,"
+	        "\"condition_false\":%zu}", count[S_OK], count[S_FAILED], count[S_SKIPPED],
+	        count[S_ABORTED], count[S_CONDFALSE]);
+	jfield(&e, "text", t.data);
+	xputs(&e, ",\"failed\":[");
+	for (i = 0; i < cfg.ntasks; i++) {
+		struct node *n = cfg.tasks[i];
+		if (n->st != S_FAILED)
+			continue;
+		xputs(&t, nf ? ", " : "; failed: ");
+		xputs(&t, n->name);
+		xputs(&e, nf++ ? ",{" : "{");
+		jfield(&e, "name", n->name);
+		xputs(&e, ",\"path\":");
+		task_path(n, &e);
+		xprintf(&e, ",\"exit_code\":%d}", n->code);
+	}
+	xputs(&e, "]}\n");
+	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
+		const struct notifier *nt = &cfg.nt[i];
+		if (nt->kind == NT_FAKE || nt->off || !nt->summary || !(nt->on & bit))
+			continue;
+		b.len = 0;
+		if (nt->kind == NT_WEBHOOK || nt->kind == NT_EXEC)
+			xput(&b, e.data, e.len);
+		else
+			chat_body(nt, t.data, t.len, bit_color(bit), &b);
+		enqueue(i, "", &b);
+	}
+	buf_free(&t), buf_free(&e), buf_free(&b);
+}
+
+/* The run is over: send the summaries, let the worker finish what it
+ * has, bounded by the longest notifier timeout plus 2 s (or a signal). */
+static void
+notify_finish(int failed, double t0)
+{
+	double limit = 0, end;
+	unsigned long seen = (unsigned long)R.nsig;
+	size_t i;
+	int st;
+
+	if (!N.pid && N.log < 0 && N.ev < 0)
+		goto out;
+	notify_summary(failed, t0);
+	N.ending = 1;
+	for (i = 0; i < cfg.nnt; i++)
+		if (cfg.nt[i].kind != NT_FAKE && cfg.nt[i].timeout > limit)
+			limit = cfg.nt[i].timeout;
+	end = now() + limit + 2;
+	while (N.log >= 0 && (unsigned long)R.nsig == seen) {
+		struct pollfd pf[3];
+		size_t n;
+		double left = end - now();
+		if (N.ev >= 0 && N.qoff == N.q.len)
+			close(N.ev), N.ev = -1; /* all handed over: EOF ends the worker */
+		if (left <= 0)
+			break;
+		n = notify_pollfds(pf);
+		pf[n].fd = R.selfpipe[0], pf[n].events = POLLIN, pf[n].revents = 0;
+		log_flush();
+		if (poll(pf, n + 1, (int)(left * 1000) + 1) > 0) {
+			unsigned char c[64];
+			notify_polled(pf, n);
+			if (pf[n].revents)
+				while (read(R.selfpipe[0], c, sizeof c) > 0)
+					;
+		}
+	}
+	if (N.log >= 0)
+		logmsg(L_ERROR, NULL, "notifications still unsent after %gs: stopped", limit + 2);
+	if (N.pid) { /* a zombie keeps its group id from being reused */
+		kill(-N.pid, SIGKILL);
+		while (waitpid(N.pid, &st, 0) < 0 && errno == EINTR)
+			;
+		N.pid = 0;
+	}
+	if (N.log >= 0)
+		nlog_read(); /* what it said before it was stopped */
+	if (N.log >= 0)
+		close(N.log), N.log = -1;
+	if (N.ev >= 0)
+		close(N.ev), N.ev = -1;
+out:
+	buf_free(&N.q), buf_free(&N.in);
 }
 
 /* ==== 9. reports ==================================================== */
@@ -3387,9 +4532,11 @@ main(int argc, char **argv)
 		logmsg(L_INFO, NULL, "running build only: the deploy phase needs -deploy");
 	t0 = now();
 	R.deadline = opt.timeout > 0 ? t0 + opt.timeout : 0;
+	notify_start();
 	failed = run_phases(first, last);
 	summary(t0);
 	kill_leftovers();
+	notify_finish(failed, t0);
 	sig = R.nsig ? R.sig : 0;
 	teardown();
 	if (sig) {
