@@ -790,6 +790,7 @@ struct ctx {
 	struct yaml_doc **docs;  /* kept until loading ends */
 	size_t ndocs;
 	int dialect;
+	int nest;                /* groups open around the current one */
 };
 
 static void __attribute__((format(printf, 4, 5)))
@@ -1219,10 +1220,13 @@ group(struct ctx *c, enum kind k, const char *name, const struct yaml_node *seq,
 	struct vec v = { 0 };
 
 	g->logged = logged;
-	if (seq->kind != YAML_SEQ && !is_null(seq))
+	if (++c->nest > 1000) /* includes can stack YAML's own depth limit */
+		cerr(c, seq, "tasks nested more than 1000 deep");
+	else if (seq->kind != YAML_SEQ && !is_null(seq))
 		cerr(c, seq, "expected a list of %s", c->dialect == 2 ? "tasks" : "stages");
 	else
 		add_entries(c, seq, &v);
+	c->nest--;
 	adopt(g, &v);
 	return g;
 }
@@ -1927,24 +1931,23 @@ collect_tasks(struct node *n)
 	}
 }
 
-/* Read, parse and model the pipeline file; exit 2 on any error. */
-static void
-load(const char *path)
+/* Model the pipeline text of file into cfg. Returns the number of errors
+ * (each already printed, located); never exits (the fuzzer calls it). */
+static int
+load_text(const char *file, const char *text, size_t len)
 {
 	struct ctx c = { 0 };
-	struct buf in = { 0 };
 	struct yaml_doc *doc;
 	const struct yaml_node *root;
 	char err[512];
 	size_t i;
 	int has_pl, has_bd;
 
-	c.file = strcmp(path, "-") ? path : "<stdin>";
-	if (read_file(path, &in) < 0)
-		fatal("%s:", c.file);
-	if (!(doc = yaml_parse(in.data ? in.data : "", in.len, c.file, err, sizeof err)))
-		fatal("%s", err);
-	buf_free(&in);
+	c.file = file;
+	if (!(doc = yaml_parse(text, len, c.file, err, sizeof err))) {
+		fprintf(stderr, "walter: %s\n", err);
+		return ++cfg.errors;
+	}
 	c.docs = xreallocarray(NULL, 1, sizeof *c.docs);
 	c.docs[c.ndocs++] = doc;
 	if (yaml_count(doc) > 1)
@@ -1969,7 +1972,7 @@ load(const char *path)
 		yaml_free(c.docs[i]);
 	free(c.docs), free(c.defs), free(c.stack);
 	if (cfg.errors)
-		exit(2);
+		return cfg.errors;
 	for (i = 0; i < 2; i++) {
 		if (!cfg.ph[i].label)
 			continue;
@@ -1980,6 +1983,23 @@ load(const char *path)
 		collect_tasks(cfg.ph[i].main);
 		collect_tasks(cfg.ph[i].cleanup);
 	}
+	return 0;
+}
+
+/* Read, parse and model the pipeline file; exit 2 on any error. */
+static void
+load(const char *path)
+{
+	struct buf in = { 0 };
+	const char *file = strcmp(path, "-") ? path : "<stdin>";
+	int errors;
+
+	if (read_file(path, &in) < 0)
+		fatal("%s:", file);
+	errors = load_text(file, in.data ? in.data : "", in.len);
+	buf_free(&in);
+	if (errors)
+		exit(2);
 }
 
 /* ==== 6. executor ================================================== */
