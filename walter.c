@@ -737,6 +737,8 @@ struct node {
 	double t0, t1;
 	struct task_rt *rt;
 	struct capture *cap[3];  /* stdout, stderr, combined */
+	char **tail;             /* failed: the last lines of its output */
+	size_t ntail;
 	size_t idx, ndone;       /* groups: next child, children finished */
 	int failed;
 };
@@ -756,7 +758,7 @@ struct notifier {
 	int line, col;
 	const char **keys, **vals; /* substituted string settings */
 	size_t n;
-	/* validated at load time (notifier_check) */
+	/* validated at load time (nt_check) */
 	enum ntype kind;
 	int off;                 /* a needed setting is empty: send nothing */
 	unsigned on, suppress;   /* ON_* filter, SUP_* message kinds dropped */
@@ -804,6 +806,7 @@ struct ctx {
 	struct yaml_doc **docs;  /* kept until loading ends */
 	size_t ndocs;
 	int dialect;
+	int nest;                /* groups open around the current one */
 };
 
 static void __attribute__((format(printf, 4, 5)))
@@ -1233,10 +1236,13 @@ group(struct ctx *c, enum kind k, const char *name, const struct yaml_node *seq,
 	struct vec v = { 0 };
 
 	g->logged = logged;
-	if (seq->kind != YAML_SEQ && !is_null(seq))
+	if (++c->nest > 1000) /* includes can stack YAML's own depth limit */
+		cerr(c, seq, "tasks nested more than 1000 deep");
+	else if (seq->kind != YAML_SEQ && !is_null(seq))
 		cerr(c, seq, "expected a list of %s", c->dialect == 2 ? "tasks" : "stages");
 	else
 		add_entries(c, seq, &v);
+	c->nest--;
 	adopt(g, &v);
 	return g;
 }
@@ -2177,24 +2183,23 @@ collect_tasks(struct node *n)
 	}
 }
 
-/* Read, parse and model the pipeline file; exit 2 on any error. */
-static void
-load(const char *path)
+/* Model the pipeline text of file into cfg. Returns the number of errors
+ * (each already printed, located); never exits (the fuzzer calls it). */
+static int
+load_text(const char *file, const char *text, size_t len)
 {
 	struct ctx c = { 0 };
-	struct buf in = { 0 };
 	struct yaml_doc *doc;
 	const struct yaml_node *root;
 	char err[512];
 	size_t i;
 	int has_pl, has_bd;
 
-	c.file = strcmp(path, "-") ? path : "<stdin>";
-	if (read_file(path, &in) < 0)
-		fatal("%s:", c.file);
-	if (!(doc = yaml_parse(in.data ? in.data : "", in.len, c.file, err, sizeof err)))
-		fatal("%s", err);
-	buf_free(&in);
+	c.file = file;
+	if (!(doc = yaml_parse(text, len, c.file, err, sizeof err))) {
+		fprintf(stderr, "walter: %s\n", err);
+		return ++cfg.errors;
+	}
 	c.docs = xreallocarray(NULL, 1, sizeof *c.docs);
 	c.docs[c.ndocs++] = doc;
 	if (yaml_count(doc) > 1)
@@ -2219,7 +2224,7 @@ load(const char *path)
 		yaml_free(c.docs[i]);
 	free(c.docs), free(c.defs), free(c.stack);
 	if (cfg.errors)
-		exit(2);
+		return cfg.errors;
 	for (i = 0; i < 2; i++) {
 		if (!cfg.ph[i].label)
 			continue;
@@ -2230,6 +2235,23 @@ load(const char *path)
 		collect_tasks(cfg.ph[i].main);
 		collect_tasks(cfg.ph[i].cleanup);
 	}
+	return 0;
+}
+
+/* Read, parse and model the pipeline file; exit 2 on any error. */
+static void
+load(const char *path)
+{
+	struct buf in = { 0 };
+	const char *file = strcmp(path, "-") ? path : "<stdin>";
+	int errors;
+
+	if (read_file(path, &in) < 0)
+		fatal("%s:", file);
+	errors = load_text(file, in.data ? in.data : "", in.len);
+	buf_free(&in);
+	if (errors)
+		exit(2);
 }
 
 /* ==== 6. executor ================================================== */
@@ -2288,10 +2310,10 @@ static struct {
 	const char *sh;
 	struct node *first_failed;
 	char **spec_val;         /* values of cfg.specials, NAME=VALUE */
-	char *tail[TAIL_LINES];
-	size_t ntail;
+	time_t started;          /* wall clock at the start, for reports */
+	double t0;               /* monotonic clock at the start */
 } R = { { -1, -1 }, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, 5.0, 0, NULL, 0,
-        "/bin/sh", NULL, NULL, { NULL }, 0 };
+        "/bin/sh", NULL, NULL, 0, 0 };
 
 static void
 on_signal(int sig)
@@ -2876,13 +2898,14 @@ task_done(struct node *n, enum status st)
 	cap_free(&n->cap[2]);
 	if (!n->ncons)
 		cap_free(&n->cap[0]);
-	if (st == S_FAILED && !R.first_failed) {
-		R.first_failed = n;
-		memcpy(R.tail, rt ? rt->tail : R.tail, sizeof R.tail);
-		R.ntail = rt ? rt->ntail : 0;
-		if (rt)
-			rt->ntail = 0;
+	if (st == S_FAILED && rt && rt->ntail) { /* kept for the summary and reports */
+		n->tail = xreallocarray(NULL, rt->ntail, sizeof *n->tail);
+		memcpy(n->tail, rt->tail, rt->ntail * sizeof *n->tail);
+		n->ntail = rt->ntail;
+		rt->ntail = 0;
 	}
+	if (st == S_FAILED && !R.first_failed)
+		R.first_failed = n;
 	if (rt) {
 		for (i = 0; i < rt->ntail; i++)
 			free(rt->tail[i]);
@@ -4430,11 +4453,270 @@ summary(double t0)
 		logmsg(lv, NULL, "  %-15s %s (%s)", status_word(n->st), n->name,
 		       fmt_dur(n->t1 - n->t0, d, sizeof d));
 	}
-	if (R.first_failed && R.ntail) {
+	if (R.first_failed && R.first_failed->ntail) {
 		logmsg(L_ERROR, NULL, "Last lines of %s:", R.first_failed->name);
-		for (i = 0; i < R.ntail; i++)
-			logmsg(L_ERROR, NULL, "  | %s", R.tail[i]);
+		for (i = 0; i < R.first_failed->ntail; i++)
+			logmsg(L_ERROR, NULL, "  | %s", R.first_failed->tail[i]);
 	}
+}
+
+/* Call fn for every task of the phases that ran or would run, with the
+ * phase label and the list ("tasks"/"cleanup") it belongs to. */
+struct walk {
+	const char *phase, *list;
+	void (*fn)(struct node *, struct walk *);
+	void *arg;
+};
+
+static void
+walk_node(struct node *n, struct walk *w)
+{
+	size_t i;
+
+	if (n->kind == N_TASK)
+		w->fn(n, w);
+	for (i = 0; i < n->nkids; i++)
+		walk_node(n->kids[i], w);
+}
+
+static void
+walk_tasks(int first, int last, struct walk *w)
+{
+	int i;
+
+	for (i = first; i <= last; i++) {
+		w->phase = cfg.ph[i].label;
+		w->list = "tasks";
+		walk_node(cfg.ph[i].main, w);
+		w->list = "cleanup";
+		walk_node(cfg.ph[i].cleanup, w);
+	}
+}
+
+/* ---- -plan ------------------------------------------------------------- */
+
+static void
+plan_node(struct buf *b, const struct node *n, int depth)
+{
+	static const char *const kw[] = { "task", "serial", "parallel" };
+	const char *cmd = n->command;
+	size_t i;
+
+	xprintf(b, "%*s%s \"%s\"", 2 * depth, "", kw[n->kind], n->name);
+	if (n->kind == N_TASK) {
+		if (cmd)
+			xprintf(b, ": sh -c %.*s%s", (int)strcspn(cmd, "\n"), cmd,
+			        strchr(cmd, '\n') && cmd[strcspn(cmd, "\n") + 1] ? " ..." : "");
+		else if (n->script)
+			xprintf(b, ": sh %s", n->script);
+		else if (n->argv)
+			for (i = 0; n->argv[i]; i++)
+				xprintf(b, "%s%s", i ? " " : ": ", n->argv[i]);
+		else
+			xputs(b, ": (no command)");
+		if (n->dir)
+			xprintf(b, "  [directory %s]", n->dir);
+		if (n->only_if)
+			xprintf(b, "  [only_if %s]", n->only_if);
+		if (n->wait.set)
+			xputs(b, "  [wait_for]");
+		if (n->timeout > 0)
+			xprintf(b, "  [timeout %gs]", n->timeout);
+		if (n->retry)
+			xprintf(b, "  [retry %ld]", n->retry);
+		if (n->input)
+			xprintf(b, "  [stdin from \"%s\"]", n->input->name);
+	}
+	xprintf(b, "  (%s:%d:%d)\n", n->file, n->line, n->col);
+	for (i = 0; i < n->nkids; i++)
+		plan_node(b, n->kids[i], depth + 1);
+}
+
+/* -plan: the resolved tree and what would run; nothing runs. */
+static void
+plan(int first, int last)
+{
+	struct buf b = { 0 };
+	int i, ok = 1;
+	size_t k;
+
+	for (i = 0; i < 2; i++) {
+		const struct phase *ph = &cfg.ph[i];
+		if (!ph->label)
+			continue;
+		xprintf(&b, "%s%s\n", ph->label, i < first || i > last ? " (not run with these flags)" :
+		        !ph->present ? " (empty)" : "");
+		xputs(&b, "  tasks:\n");
+		for (k = 0; k < ph->main->nkids; k++)
+			plan_node(&b, ph->main->kids[k], 2);
+		xputs(&b, "  cleanup:\n");
+		for (k = 0; k < ph->cleanup->nkids; k++)
+			plan_node(&b, ph->cleanup->kids[k], 2);
+	}
+	write_all(1, b.data ? b.data : "", b.len, &ok);
+	buf_free(&b);
+}
+
+/* ---- -json ------------------------------------------------------------- */
+
+static void
+json_str(struct buf *b, const char *s)
+{
+	if (json_put_string(b, s, strlen(s)) < 0)
+		fatal("out of memory");
+}
+
+static void
+json_task(struct node *n, struct walk *w)
+{
+	struct buf *b = w->arg;
+	size_t i;
+
+	xputs(b, b->data[b->len - 1] == '[' ? "\n  {" : ",\n  {");
+	xputs(b, "\"name\":");
+	json_str(b, n->name);
+	xputs(b, ",\"phase\":");
+	json_str(b, w->phase);
+	xputs(b, ",\"list\":");
+	json_str(b, w->list);
+	xputs(b, ",\"file\":");
+	json_str(b, n->file);
+	xprintf(b, ",\"line\":%d,\"status\":", n->line);
+	json_str(b, status_word(n->st));
+	if (n->code >= 0)
+		xprintf(b, ",\"exit_code\":%d", n->code);
+	if (n->st != S_PENDING)
+		xprintf(b, ",\"start\":%.3f,\"duration\":%.3f", n->t0 - R.t0, n->t1 - n->t0);
+	if (n->attempts > 1)
+		xprintf(b, ",\"attempts\":%d", n->attempts);
+	if (n->ntail) {
+		xputs(b, ",\"last_lines\":[");
+		for (i = 0; i < n->ntail; i++) {
+			if (i)
+				xput(b, ",", 1);
+			json_str(b, n->tail[i]);
+		}
+		xput(b, "]", 1);
+	}
+	xput(b, "}", 1);
+}
+
+static const char *
+run_status(int failed)
+{
+	return R.nsig ? "killed" : R.timed_out ? "timed out" : failed ? "failed" : "succeeded";
+}
+
+static void
+write_report(const char *path, struct buf *b)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ok = 1;
+
+	if (fd < 0) {
+		logmsg(L_ERROR, NULL, "cannot write %s: %s", path, strerror(errno));
+		return;
+	}
+	write_all(fd, b->data, b->len, &ok);
+	if (close(fd) < 0 || !ok)
+		logmsg(L_ERROR, NULL, "cannot write %s: %s", path, strerror(errno));
+}
+
+static void
+report_json(int first, int last, int failed, int code)
+{
+	struct buf b = { 0 };
+	struct walk w = { NULL, NULL, json_task, &b };
+	char when[64];
+	struct tm tm;
+
+	localtime_r(&R.started, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	xputs(&b, "{\"file\":");
+	json_str(&b, opt.config);
+	xprintf(&b, ",\"format\":\"%s\",\"started\":\"%s\",\"duration\":%.3f,\"status\":\"%s\",\"exit_code\":%d,\"tasks\":[",
+	        cfg.dialect == 2 ? "build/deploy" : "pipeline", when, now() - R.t0, run_status(failed), code);
+	walk_tasks(first, last, &w);
+	xputs(&b, "\n]}\n");
+	write_report(opt.json, &b);
+	buf_free(&b);
+}
+
+/* ---- -junit ------------------------------------------------------------ */
+
+static void
+xml_str(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '&')
+			xputs(b, "&amp;");
+		else if (c == '<')
+			xputs(b, "&lt;");
+		else if (c == '>')
+			xputs(b, "&gt;");
+		else if (c == '"')
+			xputs(b, "&quot;");
+		else if (c < 0x20 && c != '\n' && c != '\t')
+			xput(b, "?", 1); /* not allowed in XML 1.0 */
+		else
+			xput(b, s, 1);
+	}
+}
+
+static void
+junit_task(struct node *n, struct walk *w)
+{
+	struct buf *b = w->arg;
+	char why[64];
+	size_t i;
+
+	if (n->st == S_PENDING)
+		return;
+	xputs(b, "    <testcase name=\"");
+	xml_str(b, n->name);
+	xputs(b, "\" classname=\"");
+	xml_str(b, w->phase);
+	xprintf(b, ".%s\" time=\"%.3f\"", w->list, n->t1 - n->t0);
+	if (n->st == S_OK) {
+		xputs(b, "/>\n");
+		return;
+	}
+	xputs(b, ">\n");
+	if (n->st == S_FAILED) {
+		snprintf(why, sizeof why, n->code >= 0 ? "exit status %d" : "failed", n->code);
+		xprintf(b, "      <failure message=\"%s\">", why);
+		for (i = 0; i < n->ntail; i++) {
+			xml_str(b, n->tail[i]);
+			xput(b, "\n", 1);
+		}
+		xputs(b, "</failure>\n");
+	} else {
+		xprintf(b, "      <skipped message=\"%s\"/>\n", status_word(n->st));
+	}
+	xputs(b, "    </testcase>\n");
+}
+
+static void
+report_junit(int first, int last)
+{
+	struct buf b = { 0 };
+	struct walk w = { NULL, NULL, junit_task, &b };
+	size_t i, count[7] = { 0 }, ran;
+
+	for (i = 0; i < cfg.ntasks; i++)
+		count[cfg.tasks[i]->st]++;
+	ran = cfg.ntasks - count[S_PENDING];
+	xprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	        "<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n"
+	        "  <testsuite name=\"", ran, count[S_FAILED],
+	        count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE], now() - R.t0);
+	xml_str(&b, opt.config);
+	xprintf(&b, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", ran, count[S_FAILED],
+	        count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE]);
+	walk_tasks(first, last, &w);
+	xputs(&b, "  </testsuite>\n</testsuites>\n");
+	write_report(opt.junit, &b);
+	buf_free(&b);
 }
 
 static void
@@ -4442,11 +4724,14 @@ teardown(void)
 {
 	size_t i, k;
 
-	for (i = 0; i < cfg.ntasks; i++)
+	for (i = 0; i < cfg.ntasks; i++) {
+		struct node *n = cfg.tasks[i];
 		for (k = 0; k < 3; k++)
-			cap_free(&cfg.tasks[i]->cap[k]);
-	for (i = 0; i < R.ntail; i++)
-		free(R.tail[i]);
+			cap_free(&n->cap[k]);
+		for (k = 0; k < n->ntail; k++)
+			free(n->tail[k]);
+		free(n->tail);
+	}
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		free(R.spec_val[i]);
 	free(R.spec_val), free(R.act), free(R.queue), free(R.groups);
@@ -4494,8 +4779,7 @@ run_phases(int first, int last)
 int
 main(int argc, char **argv)
 {
-	int first = 0, last = 0, failed, sig;
-	double t0;
+	int first = 0, last = 0, failed, sig, code;
 
 	parse_flags(argc, argv);
 	if (opt.help) {
@@ -4521,8 +4805,11 @@ main(int argc, char **argv)
 		first = opt.build || !opt.deploy ? 0 : 1;
 		last = opt.deploy ? 1 : 0;
 	}
-	if (opt.check) {
-		printf("%s: ok\n", opt.config);
+	if (opt.check || opt.plan) {
+		if (opt.plan)
+			plan(first, last);
+		else
+			printf("%s: ok\n", opt.config);
 		teardown();
 		return 0;
 	}
@@ -4530,14 +4817,20 @@ main(int argc, char **argv)
 	exec_setup();
 	if (cfg.dialect == 2 && !opt.build && !opt.deploy && cfg.ph[1].present)
 		logmsg(L_INFO, NULL, "running build only: the deploy phase needs -deploy");
-	t0 = now();
-	R.deadline = opt.timeout > 0 ? t0 + opt.timeout : 0;
+	R.t0 = now();
+	R.started = time(NULL);
+	R.deadline = opt.timeout > 0 ? R.t0 + opt.timeout : 0;
 	notify_start();
 	failed = run_phases(first, last);
-	summary(t0);
+	summary(R.t0);
 	kill_leftovers();
-	notify_finish(failed, t0);
+	notify_finish(failed, R.t0);
 	sig = R.nsig ? R.sig : 0;
+	code = sig ? 128 + sig : R.timed_out ? 124 : failed ? 1 : 0;
+	if (opt.json)
+		report_json(first, last, failed, code);
+	if (opt.junit)
+		report_junit(first, last);
 	teardown();
 	if (sig) {
 		sigset_t s;
@@ -4546,7 +4839,6 @@ main(int argc, char **argv)
 		sigaddset(&s, sig);
 		sigprocmask(SIG_UNBLOCK, &s, NULL);
 		raise(sig);
-		return 128 + sig;
 	}
-	return R.timed_out ? 124 : failed ? 1 : 0;
+	return code;
 }

@@ -263,7 +263,8 @@ static struct yaml_node *coll(struct parser *p, enum yaml_kind k,
 	size_t i, cnt = p->nstk - base;
 
 	n->child = alloc(p, cnt * sizeof *n->child + 1);
-	memcpy(n->child, p->stk + base, cnt * sizeof *n->child);
+	if (cnt)
+		memcpy(n->child, p->stk + base, cnt * sizeof *n->child);
 	n->n = cnt;
 	for (i = 0; i < cnt; i++)
 		((struct xnode *)n)->size += SIZE(n->child[i]);
@@ -1033,9 +1034,13 @@ static struct yaml_node *blockscalar(struct parser *p, int n)
 			;
 		put(p, e, q - e);
 		p->s = q;
-		breaks = 1;
-		if (!*q)
+		if (!*q) {
+			/* at the end of input a line of spaces still ends in a
+			 * break (yaml-test-suite L24T), a text line does not */
+			breaks = e + strspn(e, " ") == q;
 			break;
+		}
+		breaks = 1;
 		nl(p);
 	}
 	if (chomp > 0)

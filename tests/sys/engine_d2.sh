@@ -67,9 +67,9 @@ build:
     - name: both
       parallel:
         - name: stubborn
-          command: trap "" TERM; sleep 30 & wait; sleep 30
+          command: trap "" TERM; touch trapped; sleep 30 & wait; sleep 30
         - name: failer
-          command: exit 1
+          command: while [ ! -e trapped ]; do sleep 0.01; done; exit 1
 Y
 s=$(date +%s)
 w -c stubborn.yml
