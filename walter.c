@@ -1877,7 +1877,8 @@ nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m,
 	for (i = 0; need[i]; i++) {
 		const char *v = nt_get(nt, need[i]);
 		if (!v) {
-			cerr(c, m, "a %s notifier needs \"%s\"", nt->type, need[i]);
+			cerr(c, m, "a%s %s notifier needs \"%s\"", nt->kind == NT_EXEC ? "n" : "",
+			     nt->type, need[i]);
 			nt->off = 1;
 		} else if (!*v) {
 			for (j = 0; j < n && strcmp(kv[j].k->text, need[i]); j++)
