@@ -3649,7 +3649,7 @@ rfc3339(double mono, char *b, size_t n)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	w = ts.tv_sec + ts.tv_nsec / 1e9 - (now() - mono);
-	s = (time_t)floor(w);
+	s = (time_t)w; /* w > 0: truncation is floor, and no libm */
 	gmtime_r(&s, &tm);
 	snprintf(b, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
 	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((w - (double)s) * 1000) % 1000);
