@@ -557,7 +557,7 @@ fmt_dur(double s, char *b, size_t n)
 	if (s < 60)
 		snprintf(b, n, "%.2fs", s);
 	else
-		snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+		snprintf(b, n, "%ldm%02lds", (long)s / 60, (long)s % 60);
 	return b;
 }
 
@@ -857,7 +857,7 @@ unknown_key(struct ctx *c, const struct yaml_node *k, const char *where,
 static int
 is_null(const struct yaml_node *n)
 {
-	return n->kind == YAML_SCALAR && yaml_resolve(n) == YAML_TAG_NULL;
+	return n && n->kind == YAML_SCALAR && yaml_resolve(n) == YAML_TAG_NULL;
 }
 
 /* The pairs of a mapping with "<<" merges applied: own keys first, then
