@@ -2039,6 +2039,7 @@ struct task_rt {
 	double deadline;         /* task timeout, 0 none */
 	double term_at;          /* SIGTERM sent at, 0 not yet */
 	int abort, timed_out, kill_sent;
+	int deferred;            /* queued after EMFILE/EAGAIN, not for -jobs */
 	char *tail[TAIL_LINES];  /* last lines of output, for the summary */
 	size_t ntail;
 	char why[256];           /* failure reason when not an exit status */
@@ -2305,7 +2306,9 @@ struct spawn_err {
 
 /* fork/exec argv in its own process group; between fork and exec only
  * async-signal-safe calls. Exec errors come back on a close-on-exec pipe.
- * Returns 0, or -1 with the reason in why. */
+ * Returns 0; -1 when the child could not exec (it exists and is reaped as
+ * usual); -2 when nothing started; -3 when nothing started for lack of
+ * fds or processes, which may come back. Reasons go into why. */
 static int
 spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p,
       char *why, size_t whylen)
@@ -2315,13 +2318,16 @@ spawn(struct node *n, char *const argv[], const char *path, int in, struct proc 
 	struct spawn_err se;
 	ssize_t r;
 	pid_t pid;
+	int e;
 
 	if (xpipe(out) < 0 || xpipe(err) < 0 || xpipe(ep) < 0) {
-		snprintf(why, whylen, "cannot create pipes: %s", strerror(errno));
+		e = errno;
+		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		goto fail;
 	}
 	if ((pid = fork()) < 0) {
-		snprintf(why, whylen, "cannot fork: %s", strerror(errno));
+		e = errno;
+		snprintf(why, whylen, "cannot fork: %s", strerror(e));
 		goto fail;
 	}
 	if (pid == 0) {
@@ -2370,7 +2376,7 @@ fail:
 	if (out[0] >= 0) close(out[0]), close(out[1]);
 	if (err[0] >= 0) close(err[0]), close(err[1]);
 	if (ep[0] >= 0) close(ep[0]), close(ep[1]);
-	return -2;
+	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM ? -3 : -2;
 }
 
 /* ---- output --------------------------------------------------------- */
@@ -2824,15 +2830,24 @@ task_spawn(struct node *n, int cond)
 		}
 	}
 	if ((in = stdin_for(n, &pipe_in)) < 0) {
+		r = errno == EMFILE || errno == ENFILE ? -3 : -2;
 		snprintf(rt->why, sizeof rt->why, "cannot set up stdin: %s", strerror(errno));
-		free(path);
-		return -1;
+	} else {
+		r = spawn(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+		close(in);
 	}
-	r = spawn(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
-	close(in);
 	free(path);
-	if (r == -2 && rt->p.in >= 0)
+	if (r <= -2 && rt->p.in >= 0)
 		close(rt->p.in), rt->p.in = -1;
+	if (r == -3 && R.running > 0) {
+		/* out of fds or processes: try again when a running task ends */
+		rt->why[0] = '\0';
+		rt->deferred = 1;
+		rt->ph = T_QUEUED;
+		R.queue = xreallocarray(R.queue, R.nqueue + 1, sizeof *R.queue);
+		R.queue[R.nqueue++] = n;
+		return 1;
+	}
 	return r == 0 ? 0 : -1;
 }
 
@@ -2979,19 +2994,34 @@ task_exited(struct node *n)
 	}
 }
 
+/* Start queued tasks while -jobs allows; each waiting task is tried once
+ * per call (a deferred one may queue itself again). */
 static void
 dispatch_queue(void)
 {
-	while (R.qhead < R.nqueue && (!opt.jobs || R.running < opt.jobs)) {
+	size_t end = R.nqueue;
+
+	while (R.qhead < end && (!opt.jobs || R.running < opt.jobs)) {
 		struct node *n = R.queue[R.qhead++];
-		if (n->st == S_RUNNING && n->rt && n->rt->ph == T_QUEUED && !n->rt->abort) {
+		struct task_rt *rt = n->rt;
+		if (n->st != S_RUNNING || !rt || rt->ph != T_QUEUED || rt->abort)
+			continue;
+		if (rt->deferred) {
+			rt->deferred = 0;
+			rt->ph = rt->cond ? T_COND : T_RUN;
+			if (task_spawn(n, rt->cond) < 0 && !rt->p.pid)
+				finished(n, S_FAILED);
+		} else {
 			task_cond(n);
-			if (n->st != S_RUNNING)
-				parent_step(n);
 		}
+		if (n->st != S_RUNNING)
+			parent_step(n);
 	}
-	if (R.qhead == R.nqueue)
-		R.qhead = R.nqueue = 0;
+	if (R.qhead > 0 && R.qhead * 2 >= R.nqueue) {
+		memmove(R.queue, R.queue + R.qhead, (R.nqueue - R.qhead) * sizeof *R.queue);
+		R.nqueue -= R.qhead;
+		R.qhead = 0;
+	}
 }
 
 static void
@@ -3640,11 +3670,25 @@ run_phases(int first, int last)
 
 /* ==== 10. main ====================================================== */
 
+/* With 0, 1 or 2 closed, the first pipe would take its number and the log
+ * would go into it: hold them open on /dev/null. */
+static void
+hold_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			exit(2);
+}
+
 int
 main(int argc, char **argv)
 {
 	int first = 0, last = 0, failed, sig, code;
 
+	hold_std_fds();
 	parse_flags(argc, argv);
 	if (opt.help) {
 		fputs(usage_text, stdout);
