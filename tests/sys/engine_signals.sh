@@ -103,7 +103,9 @@ while p.poll() is None:
 print(p.returncode, hwm)
 PY
 t pipe-100mb sh -c '[ "$(cat count.txt)" = 104857600 ]'
-t pipe-100mb-rss sh -c 'set -- $(cat rss.txt); [ "$1" = 0 ] && [ "$2" -gt 0 ] && [ "$2" -lt 4096 ]'
+# (a sanitizer's shadow memory makes the RSS bound meaningless: make asan)
+[ -n "$WALTER_SANITIZED" ] ||
+	t pipe-100mb-rss sh -c 'set -- $(cat rss.txt); [ "$1" = 0 ] && [ "$2" -gt 0 ] && [ "$2" -lt 4096 ]'
 t spill-file-unlinked sh -c '! ls /tmp/walter-* 2>/dev/null | grep -q .'
 
 # an unwritable TMPDIR when output must spill: a clear task failure
