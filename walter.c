@@ -3274,7 +3274,7 @@ loop_once(void)
 static int
 run_list(struct node *root, int cleanup)
 {
-	R.cancel = R.nsig > cleanup || R.timed_out;
+	R.cancel = R.nsig > cleanup || (R.timed_out && !cleanup);
 	if (!node_start(root))
 		while (root->st == S_RUNNING)
 			loop_once();
