@@ -601,9 +601,9 @@ put_float(struct buf *b, const char *s)
 	    strstr(s, "nan") || strstr(s, "NaN") || strstr(s, "NAN"))
 		return -1; /* JSON has no infinity or NaN */
 	snprintf(t, sizeof t, "%.17g", v);
-	if (!strchr(t, '.') && !strchr(t, 'e') && !strchr(t, 'n'))
-		strcat(t, ".0");
 	xputs(b, t);
+	if (!strchr(t, '.') && !strchr(t, 'e') && !strchr(t, 'n'))
+		xputs(b, ".0");
 	return 0;
 }
 
@@ -1004,7 +1004,7 @@ subst(struct ctx *c, const struct yaml_node *at, const char *s)
 			xputs(&b, val);
 		else
 			cwarn(c, at, "NO environment variable: $%s", name);
-		p += n + 2 * brace;
+		p += n + 2 * (size_t)brace;
 	}
 	r = astrndup(b.data ? b.data : "", b.len);
 	buf_free(&b);
