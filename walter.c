@@ -31,6 +31,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -557,7 +560,7 @@ fmt_dur(double s, char *b, size_t n)
 	if (s < 60)
 		snprintf(b, n, "%.2fs", s);
 	else
-		snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+		snprintf(b, n, "%ldm%02lds", (long)s / 60, (long)s % 60);
 	return b;
 }
 
@@ -598,9 +601,9 @@ put_float(struct buf *b, const char *s)
 	    strstr(s, "nan") || strstr(s, "NaN") || strstr(s, "NAN"))
 		return -1; /* JSON has no infinity or NaN */
 	snprintf(t, sizeof t, "%.17g", v);
-	if (!strchr(t, '.') && !strchr(t, 'e') && !strchr(t, 'n'))
-		strcat(t, ".0");
 	xputs(b, t);
+	if (!strchr(t, '.') && !strchr(t, 'e') && !strchr(t, 'n'))
+		xputs(b, ".0");
 	return 0;
 }
 
@@ -873,7 +876,7 @@ unknown_key(struct ctx *c, const struct yaml_node *k, const char *where,
 static int
 is_null(const struct yaml_node *n)
 {
-	return n->kind == YAML_SCALAR && yaml_resolve(n) == YAML_TAG_NULL;
+	return n && n->kind == YAML_SCALAR && yaml_resolve(n) == YAML_TAG_NULL;
 }
 
 /* The pairs of a mapping with "<<" merges applied: own keys first, then
@@ -1017,7 +1020,7 @@ subst(struct ctx *c, const struct yaml_node *at, const char *s)
 			xputs(&b, val);
 		else
 			cwarn(c, at, "NO environment variable: $%s", name);
-		p += n + 2 * brace;
+		p += n + 2 * (size_t)brace;
 	}
 	r = astrndup(b.data ? b.data : "", b.len);
 	buf_free(&b);
@@ -2289,6 +2292,7 @@ struct task_rt {
 	double deadline;         /* task timeout, 0 none */
 	double term_at;          /* SIGTERM sent at, 0 not yet */
 	int abort, timed_out, kill_sent;
+	int deferred;            /* queued after EMFILE/EAGAIN, not for -jobs */
 	char *tail[TAIL_LINES];  /* last lines of output, for the summary */
 	size_t ntail;
 	char why[256];           /* failure reason when not an exit status */
@@ -2424,6 +2428,12 @@ exec_setup(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+#ifdef PR_SET_CHILD_SUBREAPER
+	/* Orphans of tasks (daemons, double forks) become walter's children:
+	 * reap() collects their zombies, kill_leftovers() finds them. PID 1
+	 * is a reaper anyway. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+#endif
 	if ((sh = path_lookup("sh")))
 		R.sh = sh;
 	if (cfg.nspecials)
@@ -2549,7 +2559,9 @@ struct spawn_err {
 
 /* fork/exec argv in its own process group; between fork and exec only
  * async-signal-safe calls. Exec errors come back on a close-on-exec pipe.
- * Returns 0, or -1 with the reason in why. */
+ * Returns 0; -1 when the child could not exec (it exists and is reaped as
+ * usual); -2 when nothing started; -3 when nothing started for lack of
+ * fds or processes, which may come back. Reasons go into why. */
 static int
 spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p,
       char *why, size_t whylen)
@@ -2559,13 +2571,16 @@ spawn(struct node *n, char *const argv[], const char *path, int in, struct proc 
 	struct spawn_err se;
 	ssize_t r;
 	pid_t pid;
+	int e;
 
 	if (xpipe(out) < 0 || xpipe(err) < 0 || xpipe(ep) < 0) {
-		snprintf(why, whylen, "cannot create pipes: %s", strerror(errno));
+		e = errno;
+		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		goto fail;
 	}
 	if ((pid = fork()) < 0) {
-		snprintf(why, whylen, "cannot fork: %s", strerror(errno));
+		e = errno;
+		snprintf(why, whylen, "cannot fork: %s", strerror(e));
 		goto fail;
 	}
 	if (pid == 0) {
@@ -2614,7 +2629,7 @@ fail:
 	if (out[0] >= 0) close(out[0]), close(out[1]);
 	if (err[0] >= 0) close(err[0]), close(err[1]);
 	if (ep[0] >= 0) close(ep[0]), close(ep[1]);
-	return -2;
+	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM ? -3 : -2;
 }
 
 /* ---- output --------------------------------------------------------- */
@@ -3071,15 +3086,24 @@ task_spawn(struct node *n, int cond)
 		}
 	}
 	if ((in = stdin_for(n, &pipe_in)) < 0) {
+		r = errno == EMFILE || errno == ENFILE ? -3 : -2;
 		snprintf(rt->why, sizeof rt->why, "cannot set up stdin: %s", strerror(errno));
-		free(path);
-		return -1;
+	} else {
+		r = spawn(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+		close(in);
 	}
-	r = spawn(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
-	close(in);
 	free(path);
-	if (r == -2 && rt->p.in >= 0)
+	if (r <= -2 && rt->p.in >= 0)
 		close(rt->p.in), rt->p.in = -1;
+	if (r == -3 && R.running > 0) {
+		/* out of fds or processes: try again when a running task ends */
+		rt->why[0] = '\0';
+		rt->deferred = 1;
+		rt->ph = T_QUEUED;
+		R.queue = xreallocarray(R.queue, R.nqueue + 1, sizeof *R.queue);
+		R.queue[R.nqueue++] = n;
+		return 1;
+	}
 	return r == 0 ? 0 : -1;
 }
 
@@ -3226,19 +3250,34 @@ task_exited(struct node *n)
 	}
 }
 
+/* Start queued tasks while -jobs allows; each waiting task is tried once
+ * per call (a deferred one may queue itself again). */
 static void
 dispatch_queue(void)
 {
-	while (R.qhead < R.nqueue && (!opt.jobs || R.running < opt.jobs)) {
+	size_t end = R.nqueue;
+
+	while (R.qhead < end && (!opt.jobs || R.running < opt.jobs)) {
 		struct node *n = R.queue[R.qhead++];
-		if (n->st == S_RUNNING && n->rt && n->rt->ph == T_QUEUED && !n->rt->abort) {
+		struct task_rt *rt = n->rt;
+		if (n->st != S_RUNNING || !rt || rt->ph != T_QUEUED || rt->abort)
+			continue;
+		if (rt->deferred) {
+			rt->deferred = 0;
+			rt->ph = rt->cond ? T_COND : T_RUN;
+			if (task_spawn(n, rt->cond) < 0 && !rt->p.pid)
+				finished(n, S_FAILED);
+		} else {
 			task_cond(n);
-			if (n->st != S_RUNNING)
-				parent_step(n);
 		}
+		if (n->st != S_RUNNING)
+			parent_step(n);
 	}
-	if (R.qhead == R.nqueue)
-		R.qhead = R.nqueue = 0;
+	if (R.qhead > 0 && R.qhead * 2 >= R.nqueue) {
+		memmove(R.queue, R.queue + R.qhead, (R.nqueue - R.qhead) * sizeof *R.queue);
+		R.nqueue -= R.qhead;
+		R.qhead = 0;
+	}
 }
 
 static void
@@ -3495,7 +3534,7 @@ loop_once(void)
 static int
 run_list(struct node *root, int cleanup)
 {
-	R.cancel = R.nsig > cleanup || R.timed_out;
+	R.cancel = R.nsig > cleanup || (R.timed_out && !cleanup);
 	if (!node_start(root))
 		while (root->st == S_RUNNING)
 			loop_once();
@@ -4777,11 +4816,25 @@ run_phases(int first, int last)
 
 /* ==== 10. main ====================================================== */
 
+/* With 0, 1 or 2 closed, the first pipe would take its number and the log
+ * would go into it: hold them open on /dev/null. */
+static void
+hold_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			exit(2);
+}
+
 int
 main(int argc, char **argv)
 {
 	int first = 0, last = 0, failed, sig, code;
 
+	hold_std_fds();
 	parse_flags(argc, argv);
 	if (opt.help) {
 		fputs(usage_text, stdout);
