@@ -198,10 +198,11 @@ c die-no-more-requests '[ "$(count late.log)" -le 1 ]'
 
 # ---- a signal: tasks aborted, the cleanup still notified, then 130 ----------
 start sig
-printf 'messenger:\n  type: slack\n  url: http://127.0.0.1:%s/sig\npipeline:\n  - name: long\n    command: sleep 30\ncleanup:\n  - name: clean\n    command: "true"\n' "$port" > sig.yml
+printf 'messenger:\n  type: slack\n  url: http://127.0.0.1:%s/sig\npipeline:\n  - name: long\n    command: touch started; sleep 30\ncleanup:\n  - name: clean\n    command: "true"\n' "$port" > sig.yml
+rm -f started
 "$WALTER" -c sig.yml >out.txt 2>err.txt </dev/null &
 wpid=$!
-i=0; while ! grep -q 'Start task' err.txt && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+wait_file started 1000
 kill -INT $wpid
 wait $wpid; rc=$?
 eq sig-exit "$rc" 130
