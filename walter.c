@@ -3919,8 +3919,10 @@ nlog_parse(void)
 		         N.in.data + off + sizeof h + h.nname, h.ntext);
 		off += sizeof h + h.nname + h.ntext;
 	}
-	memmove(N.in.data, N.in.data + off, N.in.len - off);
-	N.in.len -= off;
+	if (off) { /* (never memmove a NULL data, even for 0 bytes) */
+		memmove(N.in.data, N.in.data + off, N.in.len - off);
+		N.in.len -= off;
+	}
 }
 
 static void
