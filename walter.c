@@ -1750,11 +1750,12 @@ nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const stru
 		}
 	}
 	if (!strcmp(key, "on")) {
-		nt->on = word_mask(c, k, v, on_words, "success, failure, skipped, aborted");
+		nt->on = is_null(v) ? 0 : word_mask(c, k, v, on_words, "success, failure, skipped, aborted");
 		if (!nt->on && (v->kind == YAML_SEQ || is_null(v)))
 			cwarn(c, v, "\"on\" is empty: this notifier never sends anything");
 	} else if (!strcmp(key, "suppress")) {
-		nt->suppress = word_mask(c, k, v, suppress_words, "result, stdout, stderr");
+		if (!is_null(v))
+			nt->suppress = word_mask(c, k, v, suppress_words, "result, stdout, stderr");
 	} else if (!strcmp(key, "summary")) {
 		nt->summary = bool_val(c, k, v);
 	} else if (!strcmp(key, "timeout")) {
@@ -4175,7 +4176,9 @@ deliver_exec(size_t i, const char *label, const struct buf *body)
 		kill(pid, SIGKILL); /* what it started dies with walter's kill of our group */
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
-		wlog(L_ERROR, label, "Failed to notify to exec: still running after %gs: killed", nt->timeout);
+		wlog(L_ERROR, label, "Failed to notify to exec: still running after %gs: killed; "
+		     "its later messages are dropped", nt->timeout);
+		W.down[i] = 1;
 	} else if (e) {
 		wlog(L_ERROR, label, "Failed to notify to exec: cannot run %s: %s", R.sh, strerror(e));
 	} else if (WIFSIGNALED(st)) {
@@ -4444,7 +4447,9 @@ notify_finish(int failed, double t0)
 					;
 		}
 	}
-	if (N.log >= 0)
+	if (N.log >= 0 && (unsigned long)R.nsig != seen)
+		logmsg(L_WARN, NULL, "signal %d: notifications still unsent are dropped", (int)R.sig);
+	else if (N.log >= 0)
 		logmsg(L_ERROR, NULL, "notifications still unsent after %gs: stopped", limit + 2);
 	if (N.pid) { /* a zombie keeps its group id from being reused */
 		kill(-N.pid, SIGKILL);

@@ -101,6 +101,24 @@ tw -c hang2.yml
 c hang-default-not-held-up '[ $rc = 0 ] && grep -qE "Pipeline succeeded \(1\.[0-9]+s\)" err.txt'
 c hang-default-bounded '[ $took -ge 9000 ] && [ $took -lt 14500 ]'
 
+# ---- exec commands: what they leave behind is stopped with walter; several
+# hung notifiers are cut off at the longest timeout + 2 s -------------------
+procs_with() {
+	for d in /proc/[0-9]*; do
+		tr '\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q -- "$1" && echo "${d#/proc/}"
+	done
+}
+tag=walter-notify-test-$$
+printf 'notify:\n  - type: exec\n    command: "(sleep 60; : %s) & echo detached"\npipeline:\n  - name: a\n    command: "true"\n' "$tag" > leave.yml
+tw -c leave.yml
+c exec-leftover-stopped '[ $rc = 0 ] && [ $took -lt 3000 ] && [ -z "$(procs_with "$tag")" ]'
+{ printf 'notify:\n'
+  for i in 1 2 3 4; do printf '  - type: exec\n    command: "sleep 60; : %s"\n    timeout: 1\n' "$tag"; done
+  printf 'pipeline:\n  - name: a\n    command: "true"\n'; } > stuck.yml
+tw -c stuck.yml
+c exec-stuck-cut-off '[ $rc = 0 ] && [ $took -ge 2900 ] && [ $took -lt 4500 ] && has err.txt "ERROR notifications still unsent after 3s: stopped"'
+c exec-stuck-nothing-left '[ -z "$(procs_with "$tag")" ]'
+
 # ---- https through curl: a fake curl first on PATH records what it gets ------
 mkdir fakebin emptybin
 cat > fakebin/curl <<'SH'
