@@ -4354,13 +4354,38 @@ notify_task(struct node *n)
 	buf_free(&b);
 }
 
+/* The failed tasks: ", "-joined names onto the text t, a JSON array f. */
+static void
+summary_failed(struct buf *t, struct buf *f)
+{
+	size_t i, nf = 0;
+
+	xputs(f, "[");
+	for (i = 0; i < cfg.ntasks; i++) {
+		struct node *n = cfg.tasks[i];
+		if (n->st != S_FAILED)
+			continue;
+		xputs(t, nf ? ", " : "; failed: ");
+		xputs(t, n->name);
+		xputs(f, nf++ ? ",{" : "{");
+		jfield(f, "name", n->name);
+		xputs(f, ",\"path\":");
+		task_path(n, f);
+		if (n->code >= 0)
+			xprintf(f, ",\"exit_code\":%d}", n->code);
+		else
+			xputs(f, ",\"exit_code\":null}");
+	}
+	xputs(f, "]");
+}
+
 /* The end-of-run message of "summary: true" notifiers. */
 static void
 notify_summary(int failed, double t0)
 {
-	size_t i, count[7] = { 0 }, nf = 0;
+	size_t i, count[7] = { 0 };
 	unsigned bit = R.nsig || R.timed_out ? ON_ABORTED : failed ? ON_FAILURE : ON_SUCCESS;
-	struct buf t = { 0 }, e = { 0 }, b = { 0 };
+	struct buf t = { 0 }, f = { 0 }, e = { 0 }, b = { 0 };
 	char d[32], s0[40], s1[40];
 
 	for (i = 0; i < cfg.ntasks; i++)
@@ -4369,6 +4394,7 @@ notify_summary(int failed, double t0)
 	        opt.config, bit == ON_SUCCESS ? "Succeeded" : bit == ON_FAILURE ? "Failed" : "Aborted",
 	        count[S_OK], count[S_FAILED], count[S_SKIPPED], count[S_ABORTED], count[S_CONDFALSE],
 	        fmt_dur(now() - t0, d, sizeof d));
+	summary_failed(&t, &f);
 	xputs(&e, "{");
 	jfield(&e, "event", "summary");
 	jfield(&e, "version", WALTER_VERSION);
@@ -4382,20 +4408,7 @@ notify_summary(int failed, double t0)
 	        "\"condition_false\":%zu}", count[S_OK], count[S_FAILED], count[S_SKIPPED],
 	        count[S_ABORTED], count[S_CONDFALSE]);
 	jfield(&e, "text", t.data);
-	xputs(&e, ",\"failed\":[");
-	for (i = 0; i < cfg.ntasks; i++) {
-		struct node *n = cfg.tasks[i];
-		if (n->st != S_FAILED)
-			continue;
-		xputs(&t, nf ? ", " : "; failed: ");
-		xputs(&t, n->name);
-		xputs(&e, nf++ ? ",{" : "{");
-		jfield(&e, "name", n->name);
-		xputs(&e, ",\"path\":");
-		task_path(n, &e);
-		xprintf(&e, ",\"exit_code\":%d}", n->code);
-	}
-	xputs(&e, "]}\n");
+	xprintf(&e, ",\"failed\":%s}\n", f.data);
 	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
 		const struct notifier *nt = &cfg.nt[i];
 		if (nt->kind == NT_FAKE || nt->off || !nt->summary || !(nt->on & bit))
@@ -4407,7 +4420,7 @@ notify_summary(int failed, double t0)
 			chat_body(nt, t.data, t.len, bit_color(bit), &b);
 		enqueue(i, "", &b);
 	}
-	buf_free(&t), buf_free(&e), buf_free(&b);
+	buf_free(&t), buf_free(&f), buf_free(&e), buf_free(&b);
 }
 
 /* The run is over: send the summaries, let the worker finish what it

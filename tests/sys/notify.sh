@@ -204,6 +204,9 @@ notify:
     url: http://127.0.0.1:$psumwh/sumwh
     summary: yes
     on: success
+  - type: exec
+    command: cat > summary.json
+    summary: true
 build:
 Y
   cat tasks.yml; } > on.yml
@@ -214,6 +217,8 @@ eq summary-one "$(count sum.log)" 1
 c summary-text 'q sum.log 1 "J[\"attachments\"][0][\"text\"]" | grep -qE "^\[on.yml\] Failed: 4 succeeded, 1 failed, 1 skipped, 0 aborted, 1 condition false \([0-9.]+s\); failed: test$"'
 eq summary-colour "$(q sum.log 1 'J["attachments"][0]["color"]')" danger
 eq summary-on-success-quiet "$(count sumwh.log)" 0
+eq summary-exec-event "$(python3 -c 'import json; e = json.load(open("summary.json")); print(e["status"], e["text"].endswith("; failed: test"), e["failed"])')" \
+	"failure True [{'name': 'test', 'path': ['test'], 'exit_code': 4}]"
 sed 's/exit 4/exit 0/' on.yml > good.yml
 w -c good.yml
 eq good-exit "$rc" 0
