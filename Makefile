@@ -35,6 +35,9 @@ run: walter
 test: walter
 	@sh tests/run.sh
 
+bench: walter
+	sh tests/bench.sh
+
 install: walter
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
 	cp walter $(DESTDIR)$(BINDIR)/walter
@@ -44,4 +47,4 @@ install: walter
 clean:
 	rm -rf walter tests/bin tests/tmp
 
-.PHONY: all run test install clean
+.PHONY: all run test bench install clean
