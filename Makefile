@@ -5,6 +5,10 @@ PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man/man1
 CFLAGS ?= -O2
+# (some make builds predefine CFLAGS, which ?= would keep)
+ifneq ($(filter default undefined,$(origin CFLAGS)),)
+CFLAGS = -O2
+endif
 WFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic
 SRC = walter.c yaml_mini.c http_mini.c
 HDR = include/yaml_mini.h include/http_mini.h
@@ -15,6 +19,8 @@ MUSL := $(shell command -v musl-gcc 2>/dev/null)
 ifneq ($(MUSL),)
 CC = musl-gcc
 LDFLAGS += -static
+# musl's posix_spawn is vfork-fast and reports exec/chdir errors
+DEFS = -DWALTER_SPAWN
 KIND = static, musl-gcc
 else
 KIND = dynamic, cc: not static (install musl-tools for a static build)
@@ -26,7 +32,7 @@ endif
 all: walter
 
 walter: $(SRC) $(HDR)
-	$(CC) $(WFLAGS) $(CFLAGS) -Iinclude $(SRC) -o $@ $(LDFLAGS)
+	$(CC) $(WFLAGS) $(DEFS) $(CFLAGS) -Iinclude $(SRC) -o $@ $(LDFLAGS)
 	@echo "built ./walter ($(KIND))"
 
 run: walter

@@ -24,6 +24,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1982,6 +1983,18 @@ load(const char *path)
 
 /* ==== 6. executor ================================================== */
 
+/* Tasks start with posix_spawn where it is known to be vfork-fast and to
+ * report exec and chdir failures: glibc >= 2.29, or when the build says
+ * so (-DWALTER_SPAWN: the Makefile's musl build). Elsewhere, or with
+ * -DWALTER_FORK, fork/exec. */
+#if !defined(WALTER_SPAWN) && defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
+#define WALTER_SPAWN 1
+#endif
+#ifdef WALTER_FORK
+#undef WALTER_SPAWN
+#endif
+
 enum { CAP_MEM_MAX = 1 << 20, LINE_MAX_LOG = 65536, TAIL_LINES = 10 };
 enum tphase { T_QUEUED, T_WAIT, T_COND, T_RUN, T_RETRY };
 
@@ -2078,8 +2091,8 @@ xpipe(int p[2])
 {
 	if (pipe(p) < 0)
 		return -1;
-	cloexec(p[0]);
-	cloexec(p[1]);
+	fcntl(p[0], F_SETFD, FD_CLOEXEC); /* new: no other fd flags to keep */
+	fcntl(p[1], F_SETFD, FD_CLOEXEC);
 	return 0;
 }
 
@@ -2267,6 +2280,109 @@ child_env(struct node *n)
 	return env;
 }
 
+/* The task's process exists: record it (its group is killed at the end). */
+static void
+spawned(pid_t pid, int out, int err, struct proc *p)
+{
+	p->pid = pid, p->fd[0] = out, p->fd[1] = err;
+	nonblock(out);
+	nonblock(err);
+	R.groups = xreallocarray(R.groups, R.ngroups + 1, sizeof *R.groups);
+	R.groups[R.ngroups++] = pid;
+	R.running++;
+}
+
+#ifdef WALTER_SPAWN
+/* posix_spawn is one clone(CLONE_VM|CLONE_VFORK)+exec in musl and glibc:
+ * no copy of walter's page tables, which is what makes fork slow on some
+ * virtual machines. It reports exec and chdir failures as its result. */
+int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *restrict,
+                                         const char *restrict);
+
+/* posix_spawn failed: was it the task's directory? The child's chdir and
+ * exec failures look alike; 0 when the directory is usable, else errno. */
+static int
+dir_error(const char *dir)
+{
+	struct stat sb;
+
+	if (!dir || !*dir)
+		return 0;
+	if (stat(dir, &sb) < 0)
+		return errno;
+	if (!S_ISDIR(sb.st_mode))
+		return ENOTDIR;
+	return access(dir, X_OK) < 0 ? errno : 0;
+}
+
+/* Attributes and file actions of a task: own process group, empty signal
+ * mask, default SIGPIPE, pipes on 0-2, the task's directory. 0 or errno. */
+static int
+spawn_prep(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *dir,
+           int in, int out, int err)
+{
+	sigset_t none, def;
+	int e;
+
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE); /* walter ignores it; children must not */
+	if ((e = posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	                                          POSIX_SPAWN_SETSIGDEF)))
+		return e;
+	if ((e = posix_spawnattr_setpgroup(at, 0)) || (e = posix_spawnattr_setsigmask(at, &none)) ||
+	    (e = posix_spawnattr_setsigdefault(at, &def)))
+		return e;
+	if ((e = posix_spawn_file_actions_adddup2(fa, in, 0)) ||
+	    (e = posix_spawn_file_actions_adddup2(fa, out, 1)) ||
+	    (e = posix_spawn_file_actions_adddup2(fa, err, 2)))
+		return e;
+	return dir && *dir ? posix_spawn_file_actions_addchdir_np(fa, dir) : 0;
+}
+
+/* Start argv in its own process group with posix_spawn. Returns 0, or -2
+ * (no process) with the reason in why. */
+static int
+spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p,
+      char *why, size_t whylen)
+{
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, de;
+	char **env;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	pid_t pid;
+
+	if (xpipe(out) < 0 || xpipe(err) < 0) {
+		snprintf(why, whylen, "cannot create pipes: %s", strerror(errno));
+		if (out[0] >= 0)
+			close(out[0]), close(out[1]);
+		return -2;
+	}
+	env = child_env(n);
+	if ((e = posix_spawnattr_init(&at)) == 0) {
+		if ((e = posix_spawn_file_actions_init(&fa)) == 0) {
+			if ((e = spawn_prep(&at, &fa, n->dir, in, out[1], err[1])) == 0)
+				e = posix_spawn(&pid, path, &fa, &at, argv, env);
+			posix_spawn_file_actions_destroy(&fa);
+		}
+		posix_spawnattr_destroy(&at);
+	}
+	if (env != environ)
+		free(env);
+	close(out[1]), close(err[1]);
+	if (e == 0) {
+		spawned(pid, out[0], err[0], p);
+		return 0;
+	}
+	close(out[0]), close(err[0]);
+	n->code = 127; /* what the fork path's child exits with */
+	if ((de = dir_error(n->dir)))
+		snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(de));
+	else
+		snprintf(why, whylen, "cannot run %s: %s", path, strerror(e));
+	return -2;
+}
+#else
 struct spawn_err {
 	int what;                /* 0 chdir, 1 exec, 2 dup2 */
 	int err;
@@ -2319,12 +2435,7 @@ child_fail:
 	while ((r = read(ep[0], &se, sizeof se)) < 0 && errno == EINTR)
 		;
 	close(ep[0]);
-	p->pid = pid, p->fd[0] = out[0], p->fd[1] = err[0];
-	nonblock(out[0]);
-	nonblock(err[0]);
-	R.groups = xreallocarray(R.groups, R.ngroups + 1, sizeof *R.groups);
-	R.groups[R.ngroups++] = pid;
-	R.running++;
+	spawned(pid, out[0], err[0], p);
 	if (r == (ssize_t)sizeof se) {
 		if (se.what == 0)
 			snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(se.err));
@@ -2341,6 +2452,7 @@ fail:
 	if (ep[0] >= 0) close(ep[0]), close(ep[1]);
 	return -2;
 }
+#endif
 
 /* ---- output --------------------------------------------------------- */
 
