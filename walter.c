@@ -436,7 +436,9 @@ parse_flags(int argc, char **argv)
 
 /* ==== 3. log ======================================================== */
 
-/* Run-time state of the log: pending output, the cached clock string. */
+/* Run-time state of the log: pending output, the cached clock string and
+ * the line prefix ("HH:MM:SS  INFO [name] "), which child output reuses
+ * until the second or the task changes. */
 static struct {
 	struct buf out;       /* bytes waiting for stderr (and the log file) */
 	int err_ok;           /* stderr still takes writes */
@@ -444,7 +446,11 @@ static struct {
 	int color;
 	time_t sec;           /* second that stamp shows */
 	char stamp[16];       /* "HH:MM:SS" */
-} lg = { { NULL, 0, 0 }, 1, -1, 0, (time_t)-1, "" };
+	struct buf pre;       /* prefix of the last line */
+	int pre_task;         /* pre is INFO for task pre_name at second pre_sec */
+	const char *pre_name;
+	time_t pre_sec;
+} lg = { { NULL, 0, 0 }, 1, -1, 0, (time_t)-1, "", { NULL, 0, 0 }, 0, NULL, (time_t)-1 };
 
 static void
 write_all(int fd, const char *p, size_t n, int *ok)
@@ -479,40 +485,88 @@ log_flush(void)
 	lg.out.len = 0;
 }
 
+/* Refresh the cached clock string: localtime once a second, not per line. */
+static void
+log_clock(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (t == lg.sec)
+		return;
+	lg.sec = t;
+	localtime_r(&t, &tm);
+	snprintf(lg.stamp, sizeof lg.stamp, "%02d:%02d:%02d", tm.tm_hour % 100,
+	         tm.tm_min % 100, tm.tm_sec % 100);
+}
+
+static void
+prefix_build(enum level lv, const char *name)
+{
+	static const char *const word[] = { "DEBUG", " INFO", " WARN", "ERROR", "FATAL" };
+	static const char *const col[] = { "37", "34", "33", "31", "31" };
+
+	lg.pre.len = 0;
+	xputs(&lg.pre, lg.stamp);
+	xput(&lg.pre, " ", 1);
+	if (lg.color)
+		xprintf(&lg.pre, "\033[%sm%s\033[0m", col[lv], word[lv]);
+	else
+		xputs(&lg.pre, word[lv]);
+	xput(&lg.pre, " ", 1);
+	if (name) {
+		xput(&lg.pre, "[", 1);
+		xputs(&lg.pre, name);
+		xput(&lg.pre, "] ", 2);
+	}
+	lg.pre_task = 0;
+}
+
+/* Append the prefix and one line of text: two copies, no allocation once
+ * the buffer has grown; written out in 64 KiB batches. */
+static void
+log_text(const char *text, size_t len)
+{
+	size_t n = lg.pre.len + len + 1;
+	char *d;
+
+	if (buf_grow(&lg.out, n) < 0)
+		fatal("out of memory");
+	d = lg.out.data + lg.out.len;
+	memcpy(d, lg.pre.data, lg.pre.len);
+	memcpy(d + lg.pre.len, text, len);
+	d[n - 1] = '\n';
+	lg.out.len += n;
+	lg.out.data[lg.out.len] = '\0';
+	if (lg.out.len >= 65536)
+		log_flush();
+}
+
 /* Append one log line; text may hold several lines only for messages of
  * walter itself, never for child output (split upstream). */
 static void
 log_line(enum level lv, const char *name, const char *text, size_t len)
 {
-	static const char *const word[] = { "DEBUG", " INFO", " WARN", "ERROR", "FATAL" };
-	static const char *const col[] = { "37", "34", "33", "31", "31" };
-	time_t t;
-
 	if (lv < opt.threshold)
 		return;
-	if ((t = time(NULL)) != lg.sec) {
-		struct tm tm;
-		lg.sec = t;
-		localtime_r(&t, &tm);
-		snprintf(lg.stamp, sizeof lg.stamp, "%02d:%02d:%02d", tm.tm_hour % 100,
-		         tm.tm_min % 100, tm.tm_sec % 100);
+	log_clock();
+	prefix_build(lv, name); /* name may be anyone's buffer: not cached */
+	log_text(text, len);
+}
+
+/* One line of a task's output, stamped with the clock as log_clock last
+ * read it. name is the task's model string, which lives for the whole
+ * run, so the pointer identifies the cached prefix. */
+static void
+log_task_line(const char *name, const char *text, size_t len)
+{
+	if (L_INFO < opt.threshold)
+		return;
+	if (!lg.pre_task || lg.pre_name != name || lg.pre_sec != lg.sec) {
+		prefix_build(L_INFO, name);
+		lg.pre_task = 1, lg.pre_name = name, lg.pre_sec = lg.sec;
 	}
-	xputs(&lg.out, lg.stamp);
-	xput(&lg.out, " ", 1);
-	if (lg.color)
-		xprintf(&lg.out, "\033[%sm%s\033[0m", col[lv], word[lv]);
-	else
-		xputs(&lg.out, word[lv]);
-	xput(&lg.out, " ", 1);
-	if (name) {
-		xput(&lg.out, "[", 1);
-		xputs(&lg.out, name);
-		xput(&lg.out, "] ", 2);
-	}
-	xput(&lg.out, text, len);
-	xput(&lg.out, "\n", 1);
-	if (lg.out.len >= 65536)
-		log_flush();
+	log_text(text, len);
 }
 
 static void __attribute__((format(printf, 3, 4)))
@@ -2456,19 +2510,26 @@ fail:
 
 /* ---- output --------------------------------------------------------- */
 
+/* Keep the line among the last TAIL_LINES; the oldest line's buffer is
+ * reused, so a chatty task costs no allocation per line. */
 static void
 tail_add(struct task_rt *rt, const char *s, size_t n)
 {
-	if (n > 200)
-		n = 200;
+	enum { TAIL_LEN = 200 };
+	char *t;
+
+	if (n > TAIL_LEN)
+		n = TAIL_LEN;
 	if (rt->ntail == TAIL_LINES) {
-		free(rt->tail[0]);
+		t = rt->tail[0];
 		memmove(rt->tail, rt->tail + 1, (TAIL_LINES - 1) * sizeof *rt->tail);
 		rt->ntail--;
+	} else {
+		t = xmalloc(TAIL_LEN + 1);
 	}
-	rt->tail[rt->ntail] = xmalloc(n + 1);
-	memcpy(rt->tail[rt->ntail], s, n);
-	rt->tail[rt->ntail++][n] = '\0';
+	memcpy(t, s, n);
+	t[n] = '\0';
+	rt->tail[rt->ntail++] = t;
 }
 
 static void
@@ -2478,11 +2539,12 @@ task_fail_io(struct node *n, const char *what)
 		snprintf(n->rt->why, sizeof n->rt->why, "cannot keep output (%s): %s", what, strerror(errno));
 }
 
-/* One whole line of child output: log it, keep it where needed. */
+/* One whole line of child output: log it (stamped with the clock drain
+ * read), keep it where needed. */
 static void
 out_line(struct node *n, const char *s, size_t len)
 {
-	log_line(L_INFO, n->name, s, len);
+	log_task_line(n->name, s, len);
 	tail_add(n->rt, s, len);
 	if ((n->need & CAP_COMB) && !n->rt->cond) {
 		if (!n->cap[2])
@@ -2539,6 +2601,7 @@ drain(struct node *n, int s)
 	struct proc *p = &n->rt->p;
 	ssize_t r;
 
+	log_clock(); /* one clock read per batch of lines, not one per line */
 	for (;;) {
 		r = read(p->fd[s], chunk, sizeof chunk);
 		if (r > 0) {
@@ -3422,6 +3485,7 @@ teardown(void)
 		free((char *)R.sh);
 	log_flush();
 	buf_free(&lg.out);
+	buf_free(&lg.pre);
 	arena_free();
 }
 
