@@ -618,6 +618,48 @@ fmt_dur(double s, char *b, size_t n)
 
 /* ==== 4. yaml-to-json =============================================== */
 
+/* The printer appends many short pieces: copy in place while the buffer
+ * has room (it keeps buf's NUL terminator), grow through xput otherwise. */
+static inline void
+jput(struct buf *b, const char *p, size_t n)
+{
+	if (b->len + n < b->cap) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else {
+		xput(b, p, n);
+	}
+}
+
+/* A JSON string: text without control, non-ASCII, quote or backslash
+ * bytes (most keys and values) is copied as it is; the rest goes through
+ * json_put_string, which escapes and checks UTF-8. */
+static void
+put_string(struct buf *b, const char *s, size_t n)
+{
+	static unsigned char plain[256];
+	size_t i;
+
+	if (!plain['a'])
+		for (i = 0x20; i < 0x80; i++)
+			plain[i] = i != '"' && i != '\\';
+	for (i = 0; i < n && plain[(unsigned char)s[i]]; i++)
+		;
+	if (i < n) {
+		if (json_put_string(b, s, n) < 0)
+			fatal("out of memory");
+		return;
+	}
+	if (b->len + n + 2 >= b->cap && buf_grow(b, n + 2) < 0)
+		fatal("out of memory");
+	b->data[b->len] = '"';
+	memcpy(b->data + b->len + 1, s, n);
+	b->data[b->len + n + 1] = '"';
+	b->len += n + 2;
+	b->data[b->len] = '\0';
+}
+
 /* A decimal/octal/hex core-schema integer as JSON; big values stay exact
  * as decimal digits when decimal, hex/octal past 64 bits are refused. */
 static int
@@ -639,7 +681,9 @@ put_int(struct buf *b, const char *s)
 	}
 	while (p[0] == '0' && p[1])
 		p++;
-	xprintf(b, "%s%s", neg && strcmp(p, "0") ? "-" : "", p);
+	if (neg && strcmp(p, "0"))
+		jput(b, "-", 1);
+	jput(b, p, strlen(p));
 	return 0;
 }
 
@@ -671,8 +715,13 @@ json_node(struct buf *b, const struct yaml_node *n, int depth, char *err,
 		return -1;
 	}
 	switch (yaml_resolve(n)) {
-	case YAML_TAG_NULL: xputs(b, "null"); return 0;
-	case YAML_TAG_BOOL: xputs(b, (n->text[0] | 32) == 't' ? "true" : "false"); return 0;
+	case YAML_TAG_NULL: jput(b, "null", 4); return 0;
+	case YAML_TAG_BOOL:
+		if ((n->text[0] | 32) == 't')
+			jput(b, "true", 4);
+		else
+			jput(b, "false", 5);
+		return 0;
 	case YAML_TAG_INT:
 		if (put_int(b, n->text) == 0)
 			return 0;
@@ -687,28 +736,26 @@ json_node(struct buf *b, const struct yaml_node *n, int depth, char *err,
 	case YAML_TAG_MAP:
 		break;
 	default:
-		if (json_put_string(b, n->text, n->len) < 0)
-			fatal("out of memory");
+		put_string(b, n->text, n->len);
 		return 0;
 	}
-	xput(b, n->kind == YAML_MAP ? "{" : "[", 1);
+	jput(b, n->kind == YAML_MAP ? "{" : "[", 1);
 	for (i = 0; i < n->n; i++) {
 		const struct yaml_node *k = n->child[i];
 		if (i)
-			xput(b, n->kind == YAML_MAP && i % 2 ? ":" : ",", 1);
+			jput(b, n->kind == YAML_MAP && i % 2 ? ":" : ",", 1);
 		if (n->kind == YAML_MAP && i % 2 == 0) {
 			if (k->kind != YAML_SCALAR) {
 				snprintf(err, errlen, "%d:%d: mapping key is not a scalar",
 				         k->line, k->col);
 				return -1;
 			}
-			if (json_put_string(b, k->text, k->len) < 0)
-				fatal("out of memory");
+			put_string(b, k->text, k->len);
 		} else if (json_node(b, k, depth + 1, err, errlen) < 0) {
 			return -1;
 		}
 	}
-	xput(b, n->kind == YAML_MAP ? "}" : "]", 1);
+	jput(b, n->kind == YAML_MAP ? "}" : "]", 1);
 	return 0;
 }
 
