@@ -481,10 +481,115 @@ log_flush(void)
 	lg.out.len = 0;
 }
 
-/* Append one log line; text may hold several lines only for messages of
- * walter itself, never for child output (split upstream). */
+/* ---- secrets: shown as *** in the log, reports and notifications ---- */
+
+static struct {
+	char **v;
+	size_t n;
+	struct buf out;          /* the last masked text */
+} sec;
+
+/* Remember a value to hide; short values would mask half the log. */
+static void
+secret_add(const char *v)
+{
+	size_t i;
+
+	if (!v || strlen(v) < 4)
+		return;
+	for (i = 0; i < sec.n; i++)
+		if (!strcmp(sec.v[i], v))
+			return;
+	sec.v = xreallocarray(sec.v, sec.n + 1, sizeof *sec.v);
+	sec.v[sec.n++] = xstrdup(v);
+}
+
+/* Environment variables whose names say they hold a secret. */
+static int
+secret_name(const char *name, size_t len)
+{
+	static const char *const words[] = { "TOKEN", "SECRET", "PASSWORD", "PASSWD",
+	                                     "API_KEY", "PRIVATE_KEY", "WEBHOOK", NULL };
+	size_t i, j, k;
+
+	for (i = 0; words[i]; i++)
+		for (j = 0; j + strlen(words[i]) <= len; j++) {
+			for (k = 0; words[i][k] && toupper((unsigned char)name[j + k]) == words[i][k]; k++)
+				;
+			if (!words[i][k])
+				return 1;
+		}
+	return 0;
+}
+
+static void
+secrets_from_env(void)
+{
+	char **e;
+
+	for (e = environ; *e; e++) {
+		const char *eq = strchr(*e, '=');
+		if (eq && secret_name(*e, (size_t)(eq - *e)))
+			secret_add(eq + 1);
+	}
+}
+
+static const char *
+find(const char *s, size_t n, const char *w, size_t m)
+{
+	const char *p = s, *end = s + n;
+
+	while (m && (size_t)(end - p) >= m && (p = memchr(p, w[0], (size_t)(end - p - (ptrdiff_t)m + 1)))) {
+		if (!memcmp(p, w, m))
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
+/* s[0..*n) with every secret replaced by "***": s itself when nothing is
+ * to hide, else text in a buffer valid until the next call. */
+static const char *
+mask(const char *s, size_t *n)
+{
+	size_t i, j, len = *n;
+
+	for (i = 0; i < sec.n && !find(s, len, sec.v[i], strlen(sec.v[i])); i++)
+		;
+	if (i == sec.n)
+		return s;
+	sec.out.len = 0;
+	for (j = 0; j < len;) {
+		for (i = 0; i < sec.n; i++) {
+			size_t m = strlen(sec.v[i]);
+			if (m <= len - j && !memcmp(s + j, sec.v[i], m))
+				break;
+		}
+		if (i < sec.n) {
+			xputs(&sec.out, "***");
+			j += strlen(sec.v[i]);
+		} else {
+			xput(&sec.out, s + j++, 1);
+		}
+	}
+	*n = sec.out.len;
+	return sec.out.data;
+}
+
+static void log_put(enum level lv, const char *name, const char *text, size_t len);
+
+/* Append one log line, secrets masked; text may hold several lines only
+ * for messages of walter itself, never for child output (split upstream). */
 static void
 log_line(enum level lv, const char *name, const char *text, size_t len)
+{
+	if (sec.n)
+		text = mask(text, &len);
+	log_put(lv, name, text, len);
+}
+
+static void
+log_put(enum level lv, const char *name, const char *text, size_t len)
 {
 	static const char *const word[] = { "DEBUG", " INFO", " WARN", "ERROR", "FATAL" };
 	static const char *const col[] = { "37", "34", "33", "31", "31" };
@@ -794,6 +899,7 @@ struct ctx {
 	size_t ndocs;
 	int dialect;
 	int nest;                /* groups open around the current one */
+	int secret;              /* substituted values are secrets (notifiers) */
 };
 
 static void __attribute__((format(printf, 4, 5)))
@@ -1000,8 +1106,11 @@ subst(struct ctx *c, const struct yaml_node *at, const char *s)
 			break;
 		}
 		snprintf(name, sizeof name, "%.*s", (int)n, p + 1 + brace);
-		if ((val = getenv(name)) && *val)
+		if ((val = getenv(name)) && *val) {
 			xputs(&b, val);
+			if (c->secret)
+				secret_add(val);
+		}
 		else
 			cwarn(c, at, "NO environment variable: $%s", name);
 		p += n + 2 * (size_t)brace;
@@ -1308,6 +1417,8 @@ set_env(struct ctx *c, struct node *t, const struct yaml_node *v)
 			continue;
 		}
 		xprintf(&b, "%s=%s", k, is_null(kv[i].v) ? "" : kv[i].v->text);
+		if (secret_name(k, strlen(k)))
+			secret_add(kv[i].v->text);
 		t->env[i] = astrndup(b.data, b.len);
 		buf_free(&b);
 	}
@@ -1707,7 +1818,11 @@ notifier(struct ctx *c, const struct yaml_node *m)
 			nt->vals[nt->n++] = astrndup(b.data ? b.data : "", b.len);
 			buf_free(&b);
 		} else if (v->kind == YAML_SCALAR) {
+			c->secret = 1; /* a $TOKEN in a notifier is a secret */
 			nt->vals[nt->n++] = subst(c, v, astrndup(v->text, v->len));
+			c->secret = 0;
+			if (!strcmp(kv[i].k->text, "token"))
+				secret_add(nt->vals[nt->n - 1]);
 		} else {
 			cerr(c, v, "\"%s\" must be a string", kv[i].k->text);
 		}
@@ -2407,7 +2522,9 @@ task_fail_io(struct node *n, const char *what)
 static void
 out_line(struct node *n, const char *s, size_t len)
 {
-	log_line(L_INFO, n->name, s, len);
+	if (sec.n)
+		s = mask(s, &len);
+	log_put(L_INFO, n->name, s, len);
 	tail_add(n->rt, s, len);
 	if ((n->need & CAP_COMB) && !n->rt->cond) {
 		if (!n->cap[2])
@@ -3634,6 +3751,10 @@ teardown(void)
 		free((char *)R.sh);
 	log_flush();
 	buf_free(&lg.out);
+	for (i = 0; i < sec.n; i++)
+		free(sec.v[i]);
+	free(sec.v);
+	buf_free(&sec.out);
 	arena_free();
 }
 
@@ -3703,6 +3824,7 @@ main(int argc, char **argv)
 	if (strcmp(opt.mode, "local") && strcmp(opt.mode, "service"))
 		usage("invalid -mode %s (local or service)", opt.mode);
 	load(opt.config);
+	secrets_from_env();
 	if (!strcmp(opt.mode, "service"))
 		fatal("-mode service is not supported yet");
 	if (cfg.dialect == 1 && (opt.build || opt.deploy))
