@@ -488,7 +488,7 @@ static void tag(struct parser *p, struct props *pr)
 	for (i = YAML_TAG_STR; i <= YAML_TAG_SEQ; i++)
 		if ((n == 2 + strlen(tagname[i]) && memcmp(t, "!!", 2) == 0 &&
 		     memcmp(t + 2, tagname[i], n - 2) == 0) ||
-		    (n == 23 + strlen(tagname[i]) &&
+		    (n == 21 + strlen(tagname[i]) &&
 		     memcmp(t, "!<tag:yaml.org,2002:", 20) == 0 &&
 		     memcmp(t + 20, tagname[i], n - 21) == 0 && t[n - 1] == '>')) {
 			pr->tag = i;
