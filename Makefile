@@ -44,7 +44,7 @@ all: walter
 
 walter: $(SRC) $(HDR)
 	$(CC) $(WFLAGS) $(DEFS) $(CFLAGS) $(HOT_CFLAGS) -Iinclude -c yaml_mini.c -o yaml_mini.o
-	$(CC) $(WFLAGS) $(DEFS) $(CFLAGS) -Iinclude walter.c http_mini.c yaml_mini.o -o $@ $(LDFLAGS) -lm
+	$(CC) $(WFLAGS) $(DEFS) $(CFLAGS) -Iinclude walter.c http_mini.c yaml_mini.o -o $@ $(LDFLAGS)
 	rm -f yaml_mini.o
 	@echo "built ./walter ($(KIND))"
 
@@ -63,7 +63,32 @@ install: walter
 	chmod 755 $(DESTDIR)$(BINDIR)/walter
 	cp walter.1 $(DESTDIR)$(MANDIR)/walter.1
 
+# Reliability: the whole suite under ASan/UBSan, fuzzing, static analysis.
+asan:
+	mkdir -p tests/bin
+	cc -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+		$(WFLAGS) -Iinclude $(SRC) -o tests/bin/walter-asan
+	WALTER=$(CURDIR)/tests/bin/walter-asan WALTER_SANITIZED=1 sh tests/run.sh
+
+FUZZ_TIME = 20
+FUZZ_TARGETS = yaml http config
+fuzz:
+	mkdir -p tests/bin tests/tmp
+	for t in $(FUZZ_TARGETS); do \
+		clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			-std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude \
+			tests/fuzz/fuzz_$$t.c yaml_mini.c http_mini.c -o tests/bin/fuzz_$$t -lm || exit 1; \
+		mkdir -p tests/tmp/corpus_$$t; \
+		tests/bin/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 -close_fd_mask=2 \
+			tests/tmp/corpus_$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+lint:
+	cppcheck --quiet --enable=warning,portability,performance --error-exitcode=1 \
+		--inline-suppr --std=c11 -Iinclude $(SRC)
+	clang-tidy --quiet $(SRC) -- -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude
+
 clean:
 	rm -rf walter yaml_mini.o tests/bin tests/tmp
 
-.PHONY: all run test bench install clean
+.PHONY: all run test bench install clean asan fuzz lint

@@ -32,6 +32,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -542,21 +545,118 @@ log_text(const char *text, size_t len)
 		log_flush();
 }
 
-/* Append one log line; text may hold several lines only for messages of
- * walter itself, never for child output (split upstream). */
+/* ---- secrets: shown as *** in the log, reports and notifications ---- */
+
+static struct {
+	char **v;
+	size_t n;
+	struct buf out;          /* the last masked text */
+} sec;
+
+/* Remember a value to hide; short values would mask half the log. */
+static void
+secret_add(const char *v)
+{
+	size_t i;
+
+	if (!v || strlen(v) < 4)
+		return;
+	for (i = 0; i < sec.n; i++)
+		if (!strcmp(sec.v[i], v))
+			return;
+	sec.v = xreallocarray(sec.v, sec.n + 1, sizeof *sec.v);
+	sec.v[sec.n++] = xstrdup(v);
+}
+
+/* Environment variables whose names say they hold a secret. */
+static int
+secret_name(const char *name, size_t len)
+{
+	static const char *const words[] = { "TOKEN", "SECRET", "PASSWORD", "PASSWD",
+	                                     "API_KEY", "PRIVATE_KEY", "WEBHOOK", NULL };
+	size_t i, j, k;
+
+	for (i = 0; words[i]; i++)
+		for (j = 0; j + strlen(words[i]) <= len; j++) {
+			for (k = 0; words[i][k] && toupper((unsigned char)name[j + k]) == words[i][k]; k++)
+				;
+			if (!words[i][k])
+				return 1;
+		}
+	return 0;
+}
+
+static void
+secrets_from_env(void)
+{
+	char **e;
+
+	for (e = environ; *e; e++) {
+		const char *eq = strchr(*e, '=');
+		if (eq && secret_name(*e, (size_t)(eq - *e)))
+			secret_add(eq + 1);
+	}
+}
+
+static const char *
+find(const char *s, size_t n, const char *w, size_t m)
+{
+	const char *p = s, *end = s + n;
+
+	while (m && (size_t)(end - p) >= m && (p = memchr(p, w[0], (size_t)(end - p - (ptrdiff_t)m + 1)))) {
+		if (!memcmp(p, w, m))
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
+/* s[0..*n) with every secret replaced by "***": s itself when nothing is
+ * to hide, else text in a buffer valid until the next call. */
+static const char *
+mask(const char *s, size_t *n)
+{
+	size_t i, j, len = *n;
+
+	for (i = 0; i < sec.n && !find(s, len, sec.v[i], strlen(sec.v[i])); i++)
+		;
+	if (i == sec.n)
+		return s;
+	sec.out.len = 0;
+	for (j = 0; j < len;) {
+		for (i = 0; i < sec.n; i++) {
+			size_t m = strlen(sec.v[i]);
+			if (m <= len - j && !memcmp(s + j, sec.v[i], m))
+				break;
+		}
+		if (i < sec.n) {
+			xputs(&sec.out, "***");
+			j += strlen(sec.v[i]);
+		} else {
+			xput(&sec.out, s + j++, 1);
+		}
+	}
+	*n = sec.out.len;
+	return sec.out.data;
+}
+
+/* Append one log line, secrets masked; text may hold several lines only
+ * for messages of walter itself, never for child output (split upstream). */
 static void
 log_line(enum level lv, const char *name, const char *text, size_t len)
 {
 	if (lv < opt.threshold)
 		return;
+	if (sec.n)
+		text = mask(text, &len);
 	log_clock();
 	prefix_build(lv, name); /* name may be anyone's buffer: not cached */
 	log_text(text, len);
 }
 
 /* One line of a task's output, stamped with the clock as log_clock last
- * read it. name is the task's model string, which lives for the whole
- * run, so the pointer identifies the cached prefix. */
+ * read it; out_line has masked secrets. name is the task's model string,
+ * which lives for the whole run, so the pointer identifies the prefix. */
 static void
 log_task_line(const char *name, const char *text, size_t len)
 {
@@ -612,7 +712,7 @@ fmt_dur(double s, char *b, size_t n)
 	if (s < 60)
 		snprintf(b, n, "%.2fs", s);
 	else
-		snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+		snprintf(b, n, "%ldm%02lds", (long)s / 60, (long)s % 60);
 	return b;
 }
 
@@ -697,9 +797,9 @@ put_float(struct buf *b, const char *s)
 	    strstr(s, "nan") || strstr(s, "NaN") || strstr(s, "NAN"))
 		return -1; /* JSON has no infinity or NaN */
 	snprintf(t, sizeof t, "%.17g", v);
-	if (!strchr(t, '.') && !strchr(t, 'e') && !strchr(t, 'n'))
-		strcat(t, ".0");
 	xputs(b, t);
+	if (!strchr(t, '.') && !strchr(t, 'e') && !strchr(t, 'n'))
+		xputs(b, ".0");
 	return 0;
 }
 
@@ -839,6 +939,8 @@ struct node {
 	double t0, t1;
 	struct task_rt *rt;
 	struct capture *cap[3];  /* stdout, stderr, combined */
+	char **tail;             /* failed: the last lines of its output */
+	size_t ntail;
 	size_t idx, ndone;       /* groups: next child, children finished */
 	int failed;
 };
@@ -890,6 +992,8 @@ struct ctx {
 	struct yaml_doc **docs;  /* kept until loading ends */
 	size_t ndocs;
 	int dialect;
+	int nest;                /* groups open around the current one */
+	int secret;              /* substituted values are secrets (notifiers) */
 };
 
 static void __attribute__((format(printf, 4, 5)))
@@ -956,7 +1060,7 @@ unknown_key(struct ctx *c, const struct yaml_node *k, const char *where,
 static int
 is_null(const struct yaml_node *n)
 {
-	return n->kind == YAML_SCALAR && yaml_resolve(n) == YAML_TAG_NULL;
+	return n && n->kind == YAML_SCALAR && yaml_resolve(n) == YAML_TAG_NULL;
 }
 
 /* The pairs of a mapping with "<<" merges applied: own keys first, then
@@ -1096,11 +1200,14 @@ subst(struct ctx *c, const struct yaml_node *at, const char *s)
 			break;
 		}
 		snprintf(name, sizeof name, "%.*s", (int)n, p + 1 + brace);
-		if ((val = getenv(name)) && *val)
+		if ((val = getenv(name)) && *val) {
 			xputs(&b, val);
+			if (c->secret)
+				secret_add(val);
+		}
 		else
 			cwarn(c, at, "NO environment variable: $%s", name);
-		p += n + 2 * brace;
+		p += n + 2 * (size_t)brace;
 	}
 	r = astrndup(b.data ? b.data : "", b.len);
 	buf_free(&b);
@@ -1319,10 +1426,13 @@ group(struct ctx *c, enum kind k, const char *name, const struct yaml_node *seq,
 	struct vec v = { 0 };
 
 	g->logged = logged;
-	if (seq->kind != YAML_SEQ && !is_null(seq))
+	if (++c->nest > 1000) /* includes can stack YAML's own depth limit */
+		cerr(c, seq, "tasks nested more than 1000 deep");
+	else if (seq->kind != YAML_SEQ && !is_null(seq))
 		cerr(c, seq, "expected a list of %s", c->dialect == 2 ? "tasks" : "stages");
 	else
 		add_entries(c, seq, &v);
+	c->nest--;
 	adopt(g, &v);
 	return g;
 }
@@ -1401,6 +1511,8 @@ set_env(struct ctx *c, struct node *t, const struct yaml_node *v)
 			continue;
 		}
 		xprintf(&b, "%s=%s", k, is_null(kv[i].v) ? "" : kv[i].v->text);
+		if (secret_name(k, strlen(k)))
+			secret_add(kv[i].v->text);
 		t->env[i] = astrndup(b.data, b.len);
 		buf_free(&b);
 	}
@@ -1800,7 +1912,11 @@ notifier(struct ctx *c, const struct yaml_node *m)
 			nt->vals[nt->n++] = astrndup(b.data ? b.data : "", b.len);
 			buf_free(&b);
 		} else if (v->kind == YAML_SCALAR) {
+			c->secret = 1; /* a $TOKEN in a notifier is a secret */
 			nt->vals[nt->n++] = subst(c, v, astrndup(v->text, v->len));
+			c->secret = 0;
+			if (!strcmp(kv[i].k->text, "token"))
+				secret_add(nt->vals[nt->n - 1]);
 		} else {
 			cerr(c, v, "\"%s\" must be a string", kv[i].k->text);
 		}
@@ -2027,24 +2143,23 @@ collect_tasks(struct node *n)
 	}
 }
 
-/* Read, parse and model the pipeline file; exit 2 on any error. */
-static void
-load(const char *path)
+/* Model the pipeline text of file into cfg. Returns the number of errors
+ * (each already printed, located); never exits (the fuzzer calls it). */
+static int
+load_text(const char *file, const char *text, size_t len)
 {
 	struct ctx c = { 0 };
-	struct buf in = { 0 };
 	struct yaml_doc *doc;
 	const struct yaml_node *root;
 	char err[512];
 	size_t i;
 	int has_pl, has_bd;
 
-	c.file = strcmp(path, "-") ? path : "<stdin>";
-	if (read_file(path, &in) < 0)
-		fatal("%s:", c.file);
-	if (!(doc = yaml_parse(in.data ? in.data : "", in.len, c.file, err, sizeof err)))
-		fatal("%s", err);
-	buf_free(&in);
+	c.file = file;
+	if (!(doc = yaml_parse(text, len, c.file, err, sizeof err))) {
+		fprintf(stderr, "walter: %s\n", err);
+		return ++cfg.errors;
+	}
 	c.docs = xreallocarray(NULL, 1, sizeof *c.docs);
 	c.docs[c.ndocs++] = doc;
 	if (yaml_count(doc) > 1)
@@ -2069,7 +2184,7 @@ load(const char *path)
 		yaml_free(c.docs[i]);
 	free(c.docs), free(c.defs), free(c.stack);
 	if (cfg.errors)
-		exit(2);
+		return cfg.errors;
 	for (i = 0; i < 2; i++) {
 		if (!cfg.ph[i].label)
 			continue;
@@ -2080,6 +2195,23 @@ load(const char *path)
 		collect_tasks(cfg.ph[i].main);
 		collect_tasks(cfg.ph[i].cleanup);
 	}
+	return 0;
+}
+
+/* Read, parse and model the pipeline file; exit 2 on any error. */
+static void
+load(const char *path)
+{
+	struct buf in = { 0 };
+	const char *file = strcmp(path, "-") ? path : "<stdin>";
+	int errors;
+
+	if (read_file(path, &in) < 0)
+		fatal("%s:", file);
+	errors = load_text(file, in.data ? in.data : "", in.len);
+	buf_free(&in);
+	if (errors)
+		exit(2);
 }
 
 /* ==== 6. executor ================================================== */
@@ -2128,6 +2260,7 @@ struct task_rt {
 	double deadline;         /* task timeout, 0 none */
 	double term_at;          /* SIGTERM sent at, 0 not yet */
 	int abort, timed_out, kill_sent;
+	int deferred;            /* queued after EMFILE/EAGAIN, not for -jobs */
 	char *tail[TAIL_LINES];  /* last lines of output, for the summary */
 	size_t ntail;
 	char why[256];           /* failure reason when not an exit status */
@@ -2150,10 +2283,10 @@ static struct {
 	const char *sh;
 	struct node *first_failed;
 	char **spec_val;         /* values of cfg.specials, NAME=VALUE */
-	char *tail[TAIL_LINES];
-	size_t ntail;
+	time_t started;          /* wall clock at the start, for reports */
+	double t0;               /* monotonic clock at the start */
 } R = { { -1, -1 }, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, 5.0, 0, NULL, 0,
-        "/bin/sh", NULL, NULL, { NULL }, 0 };
+        "/bin/sh", NULL, NULL, 0, 0 };
 
 static void
 on_signal(int sig)
@@ -2263,6 +2396,12 @@ exec_setup(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+#ifdef PR_SET_CHILD_SUBREAPER
+	/* Orphans of tasks (daemons, double forks) become walter's children:
+	 * reap() collects their zombies, kill_leftovers() finds them. PID 1
+	 * is a reaper anyway. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+#endif
 	if ((sh = path_lookup("sh")))
 		R.sh = sh;
 	if (cfg.nspecials)
@@ -2441,8 +2580,16 @@ spawn_prep(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *di
 	return dir && *dir ? posix_spawn_file_actions_addchdir_np(fa, dir) : 0;
 }
 
-/* Start argv in its own process group with posix_spawn. Returns 0, or -2
- * (no process) with the reason in why. */
+/* Out of fds or processes: may come back when a running task ends. */
+static int
+shortage(int e)
+{
+	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM;
+}
+
+/* Start argv in its own process group with posix_spawn. Returns 0; -2
+ * when nothing started; -3 when nothing started for lack of fds or
+ * processes, which may come back (as the fork path). Reasons go into why. */
 static int
 spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p,
       char *why, size_t whylen)
@@ -2454,10 +2601,11 @@ spawn(struct node *n, char *const argv[], const char *path, int in, struct proc 
 	pid_t pid;
 
 	if (xpipe(out) < 0 || xpipe(err) < 0) {
-		snprintf(why, whylen, "cannot create pipes: %s", strerror(errno));
+		e = errno;
+		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		if (out[0] >= 0)
 			close(out[0]), close(out[1]);
-		return -2;
+		return shortage(e) ? -3 : -2;
 	}
 	env = child_env(n);
 	if ((e = posix_spawnattr_init(&at)) == 0) {
@@ -2476,6 +2624,10 @@ spawn(struct node *n, char *const argv[], const char *path, int in, struct proc 
 		return 0;
 	}
 	close(out[0]), close(err[0]);
+	if (shortage(e)) { /* clone, or the exec error pipe, failed */
+		snprintf(why, whylen, "cannot fork: %s", strerror(e));
+		return -3;
+	}
 	n->code = 127; /* what the fork path's child exits with */
 	if ((de = dir_error(n->dir)))
 		snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(de));
@@ -2491,7 +2643,9 @@ struct spawn_err {
 
 /* fork/exec argv in its own process group; between fork and exec only
  * async-signal-safe calls. Exec errors come back on a close-on-exec pipe.
- * Returns 0, or -1 with the reason in why. */
+ * Returns 0; -1 when the child could not exec (it exists and is reaped as
+ * usual); -2 when nothing started; -3 when nothing started for lack of
+ * fds or processes, which may come back. Reasons go into why. */
 static int
 spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p,
       char *why, size_t whylen)
@@ -2501,13 +2655,16 @@ spawn(struct node *n, char *const argv[], const char *path, int in, struct proc 
 	struct spawn_err se;
 	ssize_t r;
 	pid_t pid;
+	int e;
 
 	if (xpipe(out) < 0 || xpipe(err) < 0 || xpipe(ep) < 0) {
-		snprintf(why, whylen, "cannot create pipes: %s", strerror(errno));
+		e = errno;
+		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		goto fail;
 	}
 	if ((pid = fork()) < 0) {
-		snprintf(why, whylen, "cannot fork: %s", strerror(errno));
+		e = errno;
+		snprintf(why, whylen, "cannot fork: %s", strerror(e));
 		goto fail;
 	}
 	if (pid == 0) {
@@ -2551,7 +2708,7 @@ fail:
 	if (out[0] >= 0) close(out[0]), close(out[1]);
 	if (err[0] >= 0) close(err[0]), close(err[1]);
 	if (ep[0] >= 0) close(ep[0]), close(ep[1]);
-	return -2;
+	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM ? -3 : -2;
 }
 #endif
 
@@ -2591,6 +2748,8 @@ task_fail_io(struct node *n, const char *what)
 static void
 out_line(struct node *n, const char *s, size_t len)
 {
+	if (sec.n)
+		s = mask(s, &len);
 	log_task_line(n->name, s, len);
 	tail_add(n->rt, s, len);
 	if ((n->need & CAP_COMB) && !n->rt->cond) {
@@ -2842,13 +3001,14 @@ task_done(struct node *n, enum status st)
 	cap_free(&n->cap[2]);
 	if (!n->ncons)
 		cap_free(&n->cap[0]);
-	if (st == S_FAILED && !R.first_failed) {
-		R.first_failed = n;
-		memcpy(R.tail, rt ? rt->tail : R.tail, sizeof R.tail);
-		R.ntail = rt ? rt->ntail : 0;
-		if (rt)
-			rt->ntail = 0;
+	if (st == S_FAILED && rt && rt->ntail) { /* kept for the summary and reports */
+		n->tail = xreallocarray(NULL, rt->ntail, sizeof *n->tail);
+		memcpy(n->tail, rt->tail, rt->ntail * sizeof *n->tail);
+		n->ntail = rt->ntail;
+		rt->ntail = 0;
 	}
+	if (st == S_FAILED && !R.first_failed)
+		R.first_failed = n;
 	if (rt) {
 		for (i = 0; i < rt->ntail; i++)
 			free(rt->tail[i]);
@@ -3014,15 +3174,24 @@ task_spawn(struct node *n, int cond)
 		}
 	}
 	if ((in = stdin_for(n, &pipe_in)) < 0) {
+		r = errno == EMFILE || errno == ENFILE ? -3 : -2;
 		snprintf(rt->why, sizeof rt->why, "cannot set up stdin: %s", strerror(errno));
-		free(path);
-		return -1;
+	} else {
+		r = spawn(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+		close(in);
 	}
-	r = spawn(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
-	close(in);
 	free(path);
-	if (r == -2 && rt->p.in >= 0)
+	if (r <= -2 && rt->p.in >= 0)
 		close(rt->p.in), rt->p.in = -1;
+	if (r == -3 && R.running > 0) {
+		/* out of fds or processes: try again when a running task ends */
+		rt->why[0] = '\0';
+		rt->deferred = 1;
+		rt->ph = T_QUEUED;
+		R.queue = xreallocarray(R.queue, R.nqueue + 1, sizeof *R.queue);
+		R.queue[R.nqueue++] = n;
+		return 1;
+	}
 	return r == 0 ? 0 : -1;
 }
 
@@ -3169,19 +3338,34 @@ task_exited(struct node *n)
 	}
 }
 
+/* Start queued tasks while -jobs allows; each waiting task is tried once
+ * per call (a deferred one may queue itself again). */
 static void
 dispatch_queue(void)
 {
-	while (R.qhead < R.nqueue && (!opt.jobs || R.running < opt.jobs)) {
+	size_t end = R.nqueue;
+
+	while (R.qhead < end && (!opt.jobs || R.running < opt.jobs)) {
 		struct node *n = R.queue[R.qhead++];
-		if (n->st == S_RUNNING && n->rt && n->rt->ph == T_QUEUED && !n->rt->abort) {
+		struct task_rt *rt = n->rt;
+		if (n->st != S_RUNNING || !rt || rt->ph != T_QUEUED || rt->abort)
+			continue;
+		if (rt->deferred) {
+			rt->deferred = 0;
+			rt->ph = rt->cond ? T_COND : T_RUN;
+			if (task_spawn(n, rt->cond) < 0 && !rt->p.pid)
+				finished(n, S_FAILED);
+		} else {
 			task_cond(n);
-			if (n->st != S_RUNNING)
-				parent_step(n);
 		}
+		if (n->st != S_RUNNING)
+			parent_step(n);
 	}
-	if (R.qhead == R.nqueue)
-		R.qhead = R.nqueue = 0;
+	if (R.qhead > 0 && R.qhead * 2 >= R.nqueue) {
+		memmove(R.queue, R.queue + R.qhead, (R.nqueue - R.qhead) * sizeof *R.queue);
+		R.nqueue -= R.qhead;
+		R.qhead = 0;
+	}
 }
 
 static void
@@ -3434,7 +3618,7 @@ loop_once(void)
 static int
 run_list(struct node *root, int cleanup)
 {
-	R.cancel = R.nsig > cleanup || R.timed_out;
+	R.cancel = R.nsig > cleanup || (R.timed_out && !cleanup);
 	if (!node_start(root))
 		while (root->st == S_RUNNING)
 			loop_once();
@@ -3507,11 +3691,270 @@ summary(double t0)
 		logmsg(lv, NULL, "  %-15s %s (%s)", status_word(n->st), n->name,
 		       fmt_dur(n->t1 - n->t0, d, sizeof d));
 	}
-	if (R.first_failed && R.ntail) {
+	if (R.first_failed && R.first_failed->ntail) {
 		logmsg(L_ERROR, NULL, "Last lines of %s:", R.first_failed->name);
-		for (i = 0; i < R.ntail; i++)
-			logmsg(L_ERROR, NULL, "  | %s", R.tail[i]);
+		for (i = 0; i < R.first_failed->ntail; i++)
+			logmsg(L_ERROR, NULL, "  | %s", R.first_failed->tail[i]);
 	}
+}
+
+/* Call fn for every task of the phases that ran or would run, with the
+ * phase label and the list ("tasks"/"cleanup") it belongs to. */
+struct walk {
+	const char *phase, *list;
+	void (*fn)(struct node *, struct walk *);
+	void *arg;
+};
+
+static void
+walk_node(struct node *n, struct walk *w)
+{
+	size_t i;
+
+	if (n->kind == N_TASK)
+		w->fn(n, w);
+	for (i = 0; i < n->nkids; i++)
+		walk_node(n->kids[i], w);
+}
+
+static void
+walk_tasks(int first, int last, struct walk *w)
+{
+	int i;
+
+	for (i = first; i <= last; i++) {
+		w->phase = cfg.ph[i].label;
+		w->list = "tasks";
+		walk_node(cfg.ph[i].main, w);
+		w->list = "cleanup";
+		walk_node(cfg.ph[i].cleanup, w);
+	}
+}
+
+/* ---- -plan ------------------------------------------------------------- */
+
+static void
+plan_node(struct buf *b, const struct node *n, int depth)
+{
+	static const char *const kw[] = { "task", "serial", "parallel" };
+	const char *cmd = n->command;
+	size_t i;
+
+	xprintf(b, "%*s%s \"%s\"", 2 * depth, "", kw[n->kind], n->name);
+	if (n->kind == N_TASK) {
+		if (cmd)
+			xprintf(b, ": sh -c %.*s%s", (int)strcspn(cmd, "\n"), cmd,
+			        strchr(cmd, '\n') && cmd[strcspn(cmd, "\n") + 1] ? " ..." : "");
+		else if (n->script)
+			xprintf(b, ": sh %s", n->script);
+		else if (n->argv)
+			for (i = 0; n->argv[i]; i++)
+				xprintf(b, "%s%s", i ? " " : ": ", n->argv[i]);
+		else
+			xputs(b, ": (no command)");
+		if (n->dir)
+			xprintf(b, "  [directory %s]", n->dir);
+		if (n->only_if)
+			xprintf(b, "  [only_if %s]", n->only_if);
+		if (n->wait.set)
+			xputs(b, "  [wait_for]");
+		if (n->timeout > 0)
+			xprintf(b, "  [timeout %gs]", n->timeout);
+		if (n->retry)
+			xprintf(b, "  [retry %ld]", n->retry);
+		if (n->input)
+			xprintf(b, "  [stdin from \"%s\"]", n->input->name);
+	}
+	xprintf(b, "  (%s:%d:%d)\n", n->file, n->line, n->col);
+	for (i = 0; i < n->nkids; i++)
+		plan_node(b, n->kids[i], depth + 1);
+}
+
+/* -plan: the resolved tree and what would run; nothing runs. */
+static void
+plan(int first, int last)
+{
+	struct buf b = { 0 };
+	int i, ok = 1;
+	size_t k;
+
+	for (i = 0; i < 2; i++) {
+		const struct phase *ph = &cfg.ph[i];
+		if (!ph->label)
+			continue;
+		xprintf(&b, "%s%s\n", ph->label, i < first || i > last ? " (not run with these flags)" :
+		        !ph->present ? " (empty)" : "");
+		xputs(&b, "  tasks:\n");
+		for (k = 0; k < ph->main->nkids; k++)
+			plan_node(&b, ph->main->kids[k], 2);
+		xputs(&b, "  cleanup:\n");
+		for (k = 0; k < ph->cleanup->nkids; k++)
+			plan_node(&b, ph->cleanup->kids[k], 2);
+	}
+	write_all(1, b.data ? b.data : "", b.len, &ok);
+	buf_free(&b);
+}
+
+/* ---- -json ------------------------------------------------------------- */
+
+static void
+json_str(struct buf *b, const char *s)
+{
+	if (json_put_string(b, s, strlen(s)) < 0)
+		fatal("out of memory");
+}
+
+static void
+json_task(struct node *n, struct walk *w)
+{
+	struct buf *b = w->arg;
+	size_t i;
+
+	xputs(b, b->data[b->len - 1] == '[' ? "\n  {" : ",\n  {");
+	xputs(b, "\"name\":");
+	json_str(b, n->name);
+	xputs(b, ",\"phase\":");
+	json_str(b, w->phase);
+	xputs(b, ",\"list\":");
+	json_str(b, w->list);
+	xputs(b, ",\"file\":");
+	json_str(b, n->file);
+	xprintf(b, ",\"line\":%d,\"status\":", n->line);
+	json_str(b, status_word(n->st));
+	if (n->code >= 0)
+		xprintf(b, ",\"exit_code\":%d", n->code);
+	if (n->st != S_PENDING)
+		xprintf(b, ",\"start\":%.3f,\"duration\":%.3f", n->t0 - R.t0, n->t1 - n->t0);
+	if (n->attempts > 1)
+		xprintf(b, ",\"attempts\":%d", n->attempts);
+	if (n->ntail) {
+		xputs(b, ",\"last_lines\":[");
+		for (i = 0; i < n->ntail; i++) {
+			if (i)
+				xput(b, ",", 1);
+			json_str(b, n->tail[i]);
+		}
+		xput(b, "]", 1);
+	}
+	xput(b, "}", 1);
+}
+
+static const char *
+run_status(int failed)
+{
+	return R.nsig ? "killed" : R.timed_out ? "timed out" : failed ? "failed" : "succeeded";
+}
+
+static void
+write_report(const char *path, struct buf *b)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ok = 1;
+
+	if (fd < 0) {
+		logmsg(L_ERROR, NULL, "cannot write %s: %s", path, strerror(errno));
+		return;
+	}
+	write_all(fd, b->data, b->len, &ok);
+	if (close(fd) < 0 || !ok)
+		logmsg(L_ERROR, NULL, "cannot write %s: %s", path, strerror(errno));
+}
+
+static void
+report_json(int first, int last, int failed, int code)
+{
+	struct buf b = { 0 };
+	struct walk w = { NULL, NULL, json_task, &b };
+	char when[64];
+	struct tm tm;
+
+	localtime_r(&R.started, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	xputs(&b, "{\"file\":");
+	json_str(&b, opt.config);
+	xprintf(&b, ",\"format\":\"%s\",\"started\":\"%s\",\"duration\":%.3f,\"status\":\"%s\",\"exit_code\":%d,\"tasks\":[",
+	        cfg.dialect == 2 ? "build/deploy" : "pipeline", when, now() - R.t0, run_status(failed), code);
+	walk_tasks(first, last, &w);
+	xputs(&b, "\n]}\n");
+	write_report(opt.json, &b);
+	buf_free(&b);
+}
+
+/* ---- -junit ------------------------------------------------------------ */
+
+static void
+xml_str(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '&')
+			xputs(b, "&amp;");
+		else if (c == '<')
+			xputs(b, "&lt;");
+		else if (c == '>')
+			xputs(b, "&gt;");
+		else if (c == '"')
+			xputs(b, "&quot;");
+		else if (c < 0x20 && c != '\n' && c != '\t')
+			xput(b, "?", 1); /* not allowed in XML 1.0 */
+		else
+			xput(b, s, 1);
+	}
+}
+
+static void
+junit_task(struct node *n, struct walk *w)
+{
+	struct buf *b = w->arg;
+	char why[64];
+	size_t i;
+
+	if (n->st == S_PENDING)
+		return;
+	xputs(b, "    <testcase name=\"");
+	xml_str(b, n->name);
+	xputs(b, "\" classname=\"");
+	xml_str(b, w->phase);
+	xprintf(b, ".%s\" time=\"%.3f\"", w->list, n->t1 - n->t0);
+	if (n->st == S_OK) {
+		xputs(b, "/>\n");
+		return;
+	}
+	xputs(b, ">\n");
+	if (n->st == S_FAILED) {
+		snprintf(why, sizeof why, n->code >= 0 ? "exit status %d" : "failed", n->code);
+		xprintf(b, "      <failure message=\"%s\">", why);
+		for (i = 0; i < n->ntail; i++) {
+			xml_str(b, n->tail[i]);
+			xput(b, "\n", 1);
+		}
+		xputs(b, "</failure>\n");
+	} else {
+		xprintf(b, "      <skipped message=\"%s\"/>\n", status_word(n->st));
+	}
+	xputs(b, "    </testcase>\n");
+}
+
+static void
+report_junit(int first, int last)
+{
+	struct buf b = { 0 };
+	struct walk w = { NULL, NULL, junit_task, &b };
+	size_t i, count[7] = { 0 }, ran;
+
+	for (i = 0; i < cfg.ntasks; i++)
+		count[cfg.tasks[i]->st]++;
+	ran = cfg.ntasks - count[S_PENDING];
+	xprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	        "<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n"
+	        "  <testsuite name=\"", ran, count[S_FAILED],
+	        count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE], now() - R.t0);
+	xml_str(&b, opt.config);
+	xprintf(&b, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", ran, count[S_FAILED],
+	        count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE]);
+	walk_tasks(first, last, &w);
+	xputs(&b, "  </testsuite>\n</testsuites>\n");
+	write_report(opt.junit, &b);
+	buf_free(&b);
 }
 
 static void
@@ -3519,11 +3962,14 @@ teardown(void)
 {
 	size_t i, k;
 
-	for (i = 0; i < cfg.ntasks; i++)
+	for (i = 0; i < cfg.ntasks; i++) {
+		struct node *n = cfg.tasks[i];
 		for (k = 0; k < 3; k++)
-			cap_free(&cfg.tasks[i]->cap[k]);
-	for (i = 0; i < R.ntail; i++)
-		free(R.tail[i]);
+			cap_free(&n->cap[k]);
+		for (k = 0; k < n->ntail; k++)
+			free(n->tail[k]);
+		free(n->tail);
+	}
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		free(R.spec_val[i]);
 	free(R.spec_val), free(R.act), free(R.queue), free(R.groups);
@@ -3533,6 +3979,10 @@ teardown(void)
 	log_flush();
 	buf_free(&lg.out);
 	buf_free(&lg.pre);
+	for (i = 0; i < sec.n; i++)
+		free(sec.v[i]);
+	free(sec.v);
+	buf_free(&sec.out);
 	arena_free();
 }
 
@@ -3569,12 +4019,25 @@ run_phases(int first, int last)
 
 /* ==== 10. main ====================================================== */
 
+/* With 0, 1 or 2 closed, the first pipe would take its number and the log
+ * would go into it: hold them open on /dev/null. */
+static void
+hold_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			exit(2);
+}
+
 int
 main(int argc, char **argv)
 {
-	int first = 0, last = 0, failed, sig;
-	double t0;
+	int first = 0, last = 0, failed, sig, code;
 
+	hold_std_fds();
 	parse_flags(argc, argv);
 	if (opt.help) {
 		fputs(usage_text, stdout);
@@ -3589,6 +4052,7 @@ main(int argc, char **argv)
 	if (strcmp(opt.mode, "local") && strcmp(opt.mode, "service"))
 		usage("invalid -mode %s (local or service)", opt.mode);
 	load(opt.config);
+	secrets_from_env();
 	if (!strcmp(opt.mode, "service"))
 		fatal("-mode service is not supported yet");
 	if (cfg.dialect == 1 && (opt.build || opt.deploy))
@@ -3599,8 +4063,11 @@ main(int argc, char **argv)
 		first = opt.build || !opt.deploy ? 0 : 1;
 		last = opt.deploy ? 1 : 0;
 	}
-	if (opt.check) {
-		printf("%s: ok\n", opt.config);
+	if (opt.check || opt.plan) {
+		if (opt.plan)
+			plan(first, last);
+		else
+			printf("%s: ok\n", opt.config);
 		teardown();
 		return 0;
 	}
@@ -3608,12 +4075,18 @@ main(int argc, char **argv)
 	exec_setup();
 	if (cfg.dialect == 2 && !opt.build && !opt.deploy && cfg.ph[1].present)
 		logmsg(L_INFO, NULL, "running build only: the deploy phase needs -deploy");
-	t0 = now();
-	R.deadline = opt.timeout > 0 ? t0 + opt.timeout : 0;
+	R.t0 = now();
+	R.started = time(NULL);
+	R.deadline = opt.timeout > 0 ? R.t0 + opt.timeout : 0;
 	failed = run_phases(first, last);
-	summary(t0);
+	summary(R.t0);
 	kill_leftovers();
 	sig = R.nsig ? R.sig : 0;
+	code = sig ? 128 + sig : R.timed_out ? 124 : failed ? 1 : 0;
+	if (opt.json)
+		report_json(first, last, failed, code);
+	if (opt.junit)
+		report_junit(first, last);
 	teardown();
 	if (sig) {
 		sigset_t s;
@@ -3622,7 +4095,6 @@ main(int argc, char **argv)
 		sigaddset(&s, sig);
 		sigprocmask(SIG_UNBLOCK, &s, NULL);
 		raise(sig);
-		return 128 + sig;
 	}
-	return R.timed_out ? 124 : failed ? 1 : 0;
+	return code;
 }

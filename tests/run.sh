@@ -7,8 +7,12 @@ top=$(pwd)
 WALTER=${WALTER:-$top/walter}
 TCC=${TCC:-cc}
 export WALTER top
-mkdir -p tests/bin tests/tmp
-log=tests/tmp/results.txt
+# Everything of this run lives in its own directory, so runs (plain and
+# make asan, say) can go on side by side; it is removed when all passed.
+run=tests/tmp/run.$$
+rm -rf "$run"
+mkdir -p "$run/bin"
+log=$run/results.txt
 : > "$log"
 
 say() { printf '%s\n' "$*" | tee -a "$log"; }
@@ -18,14 +22,14 @@ for src in tests/unit_*.c; do
 	[ -f "$src" ] || continue
 	name=$(basename "$src" .c)
 	if ! $TCC -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra -Iinclude -Itests \
-		-o "tests/bin/$name" "$src" yaml_mini.c http_mini.c -lm 2>tests/tmp/$name.cc; then
-		say "FAIL $name: does not compile"; sed 's/^/    /' tests/tmp/$name.cc; continue
+		-o "$run/bin/$name" "$src" yaml_mini.c http_mini.c -lm 2>$run/$name.cc; then
+		say "FAIL $name: does not compile"; sed 's/^/    /' $run/$name.cc; continue
 	fi
-	"tests/bin/$name" > "tests/tmp/$name.out" 2>&1
+	"$run/bin/$name" > "$run/$name.out" 2>&1
 	rc=$?
-	grep -aE "^(ok|FAIL) " "tests/tmp/$name.out" | sed "s|^ok |ok $name: |; s|^FAIL |FAIL $name: |" | tee -a "$log" | grep '^FAIL' || :
-	if [ $rc -ne 0 ] && ! grep -aq '^FAIL' "tests/tmp/$name.out"; then
-		say "FAIL $name: exited $rc"; tail -5 "tests/tmp/$name.out"
+	grep -aE "^(ok|FAIL) " "$run/$name.out" | sed "s|^ok |ok $name: |; s|^FAIL |FAIL $name: |" | tee -a "$log" | grep '^FAIL' || :
+	if [ $rc -ne 0 ] && ! grep -aq '^FAIL' "$run/$name.out"; then
+		say "FAIL $name: exited $rc"; tail -5 "$run/$name.out"
 	fi
 done
 
@@ -34,7 +38,7 @@ done
 for y in tests/yaml/*.yaml; do
 	[ -f "$y" ] || continue
 	base=${y%.yaml}; name=yaml:$(basename "$base")
-	out=tests/tmp/yaml.out; err=tests/tmp/yaml.err
+	out=$run/yaml.out; err=$run/yaml.err
 	"$WALTER" -yaml-to-json "$y" >"$out" 2>"$err"; rc=$?
 	if [ -f "$base.json" ]; then
 		if [ $rc -eq 0 ] && cmp -s "$out" "$base.json"; then say "ok $name"
@@ -53,23 +57,23 @@ for t in tests/sys/*.sh; do
 	case $t in */lib.sh) continue ;; esac
 	[ -n "$1" ] && case $t in *"$1"*) ;; *) continue ;; esac
 	name=$(basename "$t" .sh)
-	tmp=$top/tests/tmp/$name; rm -rf "$tmp"; mkdir -p "$tmp"
-	(cd "$tmp" && TMPT=$tmp sh "$top/$t") > "tests/tmp/$name.out" 2>&1
+	tmp=$top/$run/$name; mkdir -p "$tmp"
+	(cd "$tmp" && TMPT=$tmp sh "$top/$t") > "$run/$name.out" 2>&1
 	rc=$?
-	grep -aE "^(ok|FAIL) " "tests/tmp/$name.out" | sed "s|^ok |ok $name: |; s|^FAIL |FAIL $name: |" | tee -a "$log" | grep '^FAIL' >/dev/null || :
-	grep -aE '^FAIL ' "tests/tmp/$name.out" | head -20
-	grep -aqE '^(ok|FAIL) ' "tests/tmp/$name.out" || { say "FAIL $name: printed no result (exit $rc)"; tail -5 "tests/tmp/$name.out"; }
-	if [ $rc -ne 0 ] && ! grep -aq '^FAIL' "tests/tmp/$name.out"; then
-		say "FAIL $name: script exited $rc"; tail -5 "tests/tmp/$name.out"
+	grep -aE "^(ok|FAIL) " "$run/$name.out" | sed "s|^ok |ok $name: |; s|^FAIL |FAIL $name: |" | tee -a "$log" | grep '^FAIL' >/dev/null || :
+	grep -aE '^FAIL ' "$run/$name.out" | head -20
+	grep -aqE '^(ok|FAIL) ' "$run/$name.out" || { say "FAIL $name: printed no result (exit $rc)"; tail -5 "$run/$name.out"; }
+	if [ $rc -ne 0 ] && ! grep -aq '^FAIL' "$run/$name.out"; then
+		say "FAIL $name: script exited $rc"; tail -5 "$run/$name.out"
 	fi
 done
 
 # 4. the shared YAML conformance cases, when ../shared is beside us.
 conf=$top/../shared/bin/yaml-conformance
 if [ -z "$1" ] && [ -x "$conf" ] && command -v python3 >/dev/null; then
-	"$conf" "$WALTER" > tests/tmp/conformance.out 2>&1; rc=$?
-	tail -3 tests/tmp/conformance.out
-	if python3 - tests/tmp/conformance.out <<'PY'
+	"$conf" "$WALTER" > $run/conformance.out 2>&1; rc=$?
+	tail -3 $run/conformance.out
+	if python3 - $run/conformance.out <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
 c = dict((k, int(v)) for k, v in re.findall(r"(\S+) (\d+)", t.splitlines()[-3]))
@@ -78,11 +82,12 @@ invalid = c["error-ok"] + c["lenient"]
 ok = c["WRONG"] == 0 and c["CRASH"] == 0 and c["pass"] >= 0.9 * valid and c["error-ok"] >= 0.9 * invalid
 sys.exit(0 if ok else 1)
 PY
-	then say "ok yaml-conformance"; else say "FAIL yaml-conformance: below 90% or WRONG/CRASH (tests/tmp/conformance.out)"; fi
+	then say "ok yaml-conformance"; else say "FAIL yaml-conformance: below 90% or WRONG/CRASH ($run/conformance.out)"; fi
 elif [ -z "$1" ]; then
 	echo "skipped yaml-conformance: ../shared/bin/yaml-conformance or python3 not found"
 fi
 
 p=$(grep -c '^ok ' "$log"); f=$(grep -c '^FAIL ' "$log")
+[ "$f" -eq 0 ] && rm -rf "$run"
 echo "$p passed, $f failed"
 [ "$f" -eq 0 ]

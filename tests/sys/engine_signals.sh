@@ -103,7 +103,9 @@ while p.poll() is None:
 print(p.returncode, hwm)
 PY
 t pipe-100mb sh -c '[ "$(cat count.txt)" = 104857600 ]'
-t pipe-100mb-rss sh -c 'set -- $(cat rss.txt); [ "$1" = 0 ] && [ "$2" -gt 0 ] && [ "$2" -lt 4096 ]'
+# (a sanitizer's shadow memory makes the RSS bound meaningless: make asan)
+[ -n "$WALTER_SANITIZED" ] ||
+	t pipe-100mb-rss sh -c 'set -- $(cat rss.txt); [ "$1" = 0 ] && [ "$2" -gt 0 ] && [ "$2" -lt 4096 ]'
 t spill-file-unlinked sh -c '! ls /tmp/walter-* 2>/dev/null | grep -q .'
 
 # an unwritable TMPDIR when output must spill: a clear task failure
@@ -112,3 +114,33 @@ if [ "$(id -u)" = 0 ]; then tmpd=/proc/version/x; else tmpd=$PWD/ro; fi
 printf -- '- name: produce\n  command: head -c 3000000 /dev/zero\n- name: consume\n  command: wc -c\n' > spill.yml
 TMPDIR=$tmpd "$WALTER" -c spill.yml >/dev/null 2>err.txt; r=$?
 t spill-unwritable sh -c "[ $r = 1 ] && has err.txt '[produce] Task failed: cannot keep output (stdout)'"
+
+# orphans of tasks are adopted (subreaper) and their zombies reaped
+cat > orphan.yml <<'Y'
+pipeline:
+  - name: orphan
+    command: (exec sleep 1.5 &); true
+  - name: check
+    command: |
+      sleep 0.3; a=0
+      for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && [ "$4" = $PPID ] && a=$((a+1)); done
+      sleep 1.7; z=0
+      for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$3" = Z ] && [ "$4" = $PPID ] && z=$((z+1)); done
+      echo adopted=$a zombies=$z
+Y
+w -c orphan.yml
+t orphans-adopted-and-reaped has err.txt "[check] adopted=1 zombies=0"
+
+# as PID 1 (a container entrypoint) walter reaps every orphan
+cat > pid1.yml <<'Y'
+pipeline:
+  - name: orphan
+    command: (sleep 0.3 &); echo ppid=$PPID
+  - name: check
+    command: |
+      sleep 1; n=0
+      for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$3" = Z ] && n=$((n+1)); done
+      echo zombies=$n
+Y
+timeout 30 unshare -fp --mount-proc "$WALTER" -c pid1.yml >/dev/null 2>err.txt; r=$?
+t pid1-reaps-zombies sh -c '[ $r = 0 ] && has err.txt "[orphan] ppid=1" && has err.txt "[check] zombies=0"'

@@ -1,0 +1,60 @@
+# Representative pipelines under valgrind: no errors, no definite leaks.
+# (walter is built here with glibc, dynamically: valgrind cannot follow
+# malloc in a static musl binary.)
+. "$top/tests/sys/lib.sh"
+
+if ! command -v valgrind >/dev/null; then
+	echo "FAIL valgrind: not installed (apt-get install valgrind)"
+	exit 0
+fi
+cc -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -I"$top/include" "$top/walter.c" \
+	"$top/yaml_mini.c" "$top/http_mini.c" -o walter-vg -lm || { echo "FAIL valgrind-build"; exit 0; }
+
+# vg NAME ARGS...: walter-vg ARGS under memcheck; ok when clean.
+vg() {
+	_n=$1; shift
+	valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
+		--log-file=vg-$_n.txt ./walter-vg "$@" >/dev/null 2>vg-$_n.err </dev/null
+	_r=$?
+	if [ $_r != 99 ] && [ ! -s vg-$_n.txt ]; then echo "ok vg-$_n"
+	else echo "FAIL vg-$_n: exit $_r: $(head -5 vg-$_n.txt | tr '\n' ' ')"; fi
+}
+
+cp "$top/examples/"*.yml .
+vg seed -c seed.yml
+vg d1 -c d1.yml
+vg d2 -c d2.yml -build -deploy -json r.json -junit r.xml
+cat > fail.yml <<'Y'
+pipeline:
+  - name: ok
+    command: echo fine
+  - name: grp
+    parallel:
+      - name: bad
+        command: echo broken >&2; exit 3
+      - name: good
+        command: sleep 0.1
+  - name: skipped
+    command: "true"
+cleanup:
+  - name: clean
+    command: echo cleaning
+Y
+vg failure -c fail.yml
+cat > abort.yml <<'Y'
+- name: big
+  command: head -c 3000000 /dev/zero | tr '\0' 'x'
+- name: g
+  parallel:
+    - name: reader
+      command: wc -c
+    - name: sleeper
+      command: sleep 5
+    - name: failer
+      command: sleep 0.2; exit 1
+Y
+vg abort-and-spill -c abort.yml -build
+printf 'pipeline:\n  - name: x\n    comand: y\n  - name: [bad]\n' > bad.yml
+vg config-errors -c bad.yml
+vg yaml-to-json -yaml-to-json d2.yml
+vg plan -plan -c d2.yml
