@@ -24,6 +24,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -438,7 +439,9 @@ parse_flags(int argc, char **argv)
 
 /* ==== 3. log ======================================================== */
 
-/* Run-time state of the log: pending output, the cached clock string. */
+/* Run-time state of the log: pending output, the cached clock string and
+ * the line prefix ("HH:MM:SS  INFO [name] "), which child output reuses
+ * until the second or the task changes. */
 static struct {
 	struct buf out;       /* bytes waiting for stderr (and the log file) */
 	int err_ok;           /* stderr still takes writes */
@@ -446,7 +449,11 @@ static struct {
 	int color;
 	time_t sec;           /* second that stamp shows */
 	char stamp[16];       /* "HH:MM:SS" */
-} lg = { { NULL, 0, 0 }, 1, -1, 0, (time_t)-1, "" };
+	struct buf pre;       /* prefix of the last line */
+	int pre_task;         /* pre is INFO for task pre_name at second pre_sec */
+	const char *pre_name;
+	time_t pre_sec;
+} lg = { { NULL, 0, 0 }, 1, -1, 0, (time_t)-1, "", { NULL, 0, 0 }, 0, NULL, (time_t)-1 };
 
 static void
 write_all(int fd, const char *p, size_t n, int *ok)
@@ -481,40 +488,185 @@ log_flush(void)
 	lg.out.len = 0;
 }
 
-/* Append one log line; text may hold several lines only for messages of
- * walter itself, never for child output (split upstream). */
+/* Refresh the cached clock string: localtime once a second, not per line. */
 static void
-log_line(enum level lv, const char *name, const char *text, size_t len)
+log_clock(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (t == lg.sec)
+		return;
+	lg.sec = t;
+	localtime_r(&t, &tm);
+	snprintf(lg.stamp, sizeof lg.stamp, "%02d:%02d:%02d", tm.tm_hour % 100,
+	         tm.tm_min % 100, tm.tm_sec % 100);
+}
+
+static void
+prefix_build(enum level lv, const char *name)
 {
 	static const char *const word[] = { "DEBUG", " INFO", " WARN", "ERROR", "FATAL" };
 	static const char *const col[] = { "37", "34", "33", "31", "31" };
-	time_t t;
 
-	if (lv < opt.threshold)
-		return;
-	if ((t = time(NULL)) != lg.sec) {
-		struct tm tm;
-		lg.sec = t;
-		localtime_r(&t, &tm);
-		snprintf(lg.stamp, sizeof lg.stamp, "%02d:%02d:%02d", tm.tm_hour % 100,
-		         tm.tm_min % 100, tm.tm_sec % 100);
-	}
-	xputs(&lg.out, lg.stamp);
-	xput(&lg.out, " ", 1);
+	lg.pre.len = 0;
+	xputs(&lg.pre, lg.stamp);
+	xput(&lg.pre, " ", 1);
 	if (lg.color)
-		xprintf(&lg.out, "\033[%sm%s\033[0m", col[lv], word[lv]);
+		xprintf(&lg.pre, "\033[%sm%s\033[0m", col[lv], word[lv]);
 	else
-		xputs(&lg.out, word[lv]);
-	xput(&lg.out, " ", 1);
+		xputs(&lg.pre, word[lv]);
+	xput(&lg.pre, " ", 1);
 	if (name) {
-		xput(&lg.out, "[", 1);
-		xputs(&lg.out, name);
-		xput(&lg.out, "] ", 2);
+		xput(&lg.pre, "[", 1);
+		xputs(&lg.pre, name);
+		xput(&lg.pre, "] ", 2);
 	}
-	xput(&lg.out, text, len);
-	xput(&lg.out, "\n", 1);
+	lg.pre_task = 0;
+}
+
+/* Append the prefix and one line of text: two copies, no allocation once
+ * the buffer has grown; written out in 64 KiB batches. */
+static void
+log_text(const char *text, size_t len)
+{
+	size_t n = lg.pre.len + len + 1;
+	char *d;
+
+	if (buf_grow(&lg.out, n) < 0)
+		fatal("out of memory");
+	d = lg.out.data + lg.out.len;
+	memcpy(d, lg.pre.data, lg.pre.len);
+	memcpy(d + lg.pre.len, text, len);
+	d[n - 1] = '\n';
+	lg.out.len += n;
+	lg.out.data[lg.out.len] = '\0';
 	if (lg.out.len >= 65536)
 		log_flush();
+}
+
+/* ---- secrets: shown as *** in the log, reports and notifications ---- */
+
+static struct {
+	char **v;
+	size_t n;
+	struct buf out;          /* the last masked text */
+} sec;
+
+/* Remember a value to hide; short values would mask half the log. */
+static void
+secret_add(const char *v)
+{
+	size_t i;
+
+	if (!v || strlen(v) < 4)
+		return;
+	for (i = 0; i < sec.n; i++)
+		if (!strcmp(sec.v[i], v))
+			return;
+	sec.v = xreallocarray(sec.v, sec.n + 1, sizeof *sec.v);
+	sec.v[sec.n++] = xstrdup(v);
+}
+
+/* Environment variables whose names say they hold a secret. */
+static int
+secret_name(const char *name, size_t len)
+{
+	static const char *const words[] = { "TOKEN", "SECRET", "PASSWORD", "PASSWD",
+	                                     "API_KEY", "PRIVATE_KEY", "WEBHOOK", NULL };
+	size_t i, j, k;
+
+	for (i = 0; words[i]; i++)
+		for (j = 0; j + strlen(words[i]) <= len; j++) {
+			for (k = 0; words[i][k] && toupper((unsigned char)name[j + k]) == words[i][k]; k++)
+				;
+			if (!words[i][k])
+				return 1;
+		}
+	return 0;
+}
+
+static void
+secrets_from_env(void)
+{
+	char **e;
+
+	for (e = environ; *e; e++) {
+		const char *eq = strchr(*e, '=');
+		if (eq && secret_name(*e, (size_t)(eq - *e)))
+			secret_add(eq + 1);
+	}
+}
+
+static const char *
+find(const char *s, size_t n, const char *w, size_t m)
+{
+	const char *p = s, *end = s + n;
+
+	while (m && (size_t)(end - p) >= m && (p = memchr(p, w[0], (size_t)(end - p - (ptrdiff_t)m + 1)))) {
+		if (!memcmp(p, w, m))
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
+/* s[0..*n) with every secret replaced by "***": s itself when nothing is
+ * to hide, else text in a buffer valid until the next call. */
+static const char *
+mask(const char *s, size_t *n)
+{
+	size_t i, j, len = *n;
+
+	for (i = 0; i < sec.n && !find(s, len, sec.v[i], strlen(sec.v[i])); i++)
+		;
+	if (i == sec.n)
+		return s;
+	sec.out.len = 0;
+	for (j = 0; j < len;) {
+		for (i = 0; i < sec.n; i++) {
+			size_t m = strlen(sec.v[i]);
+			if (m <= len - j && !memcmp(s + j, sec.v[i], m))
+				break;
+		}
+		if (i < sec.n) {
+			xputs(&sec.out, "***");
+			j += strlen(sec.v[i]);
+		} else {
+			xput(&sec.out, s + j++, 1);
+		}
+	}
+	*n = sec.out.len;
+	return sec.out.data;
+}
+
+/* Append one log line, secrets masked; text may hold several lines only
+ * for messages of walter itself, never for child output (split upstream). */
+static void
+log_line(enum level lv, const char *name, const char *text, size_t len)
+{
+	if (lv < opt.threshold)
+		return;
+	if (sec.n)
+		text = mask(text, &len);
+	log_clock();
+	prefix_build(lv, name); /* name may be anyone's buffer: not cached */
+	log_text(text, len);
+}
+
+/* One line of a task's output, stamped with the clock as log_clock last
+ * read it; out_line has masked secrets. name is the task's model string,
+ * which lives for the whole run, so the pointer identifies the prefix. */
+static void
+log_task_line(const char *name, const char *text, size_t len)
+{
+	if (L_INFO < opt.threshold)
+		return;
+	if (!lg.pre_task || lg.pre_name != name || lg.pre_sec != lg.sec) {
+		prefix_build(L_INFO, name);
+		lg.pre_task = 1, lg.pre_name = name, lg.pre_sec = lg.sec;
+	}
+	log_text(text, len);
 }
 
 static void __attribute__((format(printf, 3, 4)))
@@ -566,6 +718,48 @@ fmt_dur(double s, char *b, size_t n)
 
 /* ==== 4. yaml-to-json =============================================== */
 
+/* The printer appends many short pieces: copy in place while the buffer
+ * has room (it keeps buf's NUL terminator), grow through xput otherwise. */
+static inline void
+jput(struct buf *b, const char *p, size_t n)
+{
+	if (b->len + n < b->cap) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else {
+		xput(b, p, n);
+	}
+}
+
+/* A JSON string: text without control, non-ASCII, quote or backslash
+ * bytes (most keys and values) is copied as it is; the rest goes through
+ * json_put_string, which escapes and checks UTF-8. */
+static void
+put_string(struct buf *b, const char *s, size_t n)
+{
+	static unsigned char plain[256];
+	size_t i;
+
+	if (!plain['a'])
+		for (i = 0x20; i < 0x80; i++)
+			plain[i] = i != '"' && i != '\\';
+	for (i = 0; i < n && plain[(unsigned char)s[i]]; i++)
+		;
+	if (i < n) {
+		if (json_put_string(b, s, n) < 0)
+			fatal("out of memory");
+		return;
+	}
+	if (b->len + n + 2 >= b->cap && buf_grow(b, n + 2) < 0)
+		fatal("out of memory");
+	b->data[b->len] = '"';
+	memcpy(b->data + b->len + 1, s, n);
+	b->data[b->len + n + 1] = '"';
+	b->len += n + 2;
+	b->data[b->len] = '\0';
+}
+
 /* A decimal/octal/hex core-schema integer as JSON; big values stay exact
  * as decimal digits when decimal, hex/octal past 64 bits are refused. */
 static int
@@ -587,7 +781,9 @@ put_int(struct buf *b, const char *s)
 	}
 	while (p[0] == '0' && p[1])
 		p++;
-	xprintf(b, "%s%s", neg && strcmp(p, "0") ? "-" : "", p);
+	if (neg && strcmp(p, "0"))
+		jput(b, "-", 1);
+	jput(b, p, strlen(p));
 	return 0;
 }
 
@@ -619,8 +815,13 @@ json_node(struct buf *b, const struct yaml_node *n, int depth, char *err,
 		return -1;
 	}
 	switch (yaml_resolve(n)) {
-	case YAML_TAG_NULL: xputs(b, "null"); return 0;
-	case YAML_TAG_BOOL: xputs(b, (n->text[0] | 32) == 't' ? "true" : "false"); return 0;
+	case YAML_TAG_NULL: jput(b, "null", 4); return 0;
+	case YAML_TAG_BOOL:
+		if ((n->text[0] | 32) == 't')
+			jput(b, "true", 4);
+		else
+			jput(b, "false", 5);
+		return 0;
 	case YAML_TAG_INT:
 		if (put_int(b, n->text) == 0)
 			return 0;
@@ -635,28 +836,26 @@ json_node(struct buf *b, const struct yaml_node *n, int depth, char *err,
 	case YAML_TAG_MAP:
 		break;
 	default:
-		if (json_put_string(b, n->text, n->len) < 0)
-			fatal("out of memory");
+		put_string(b, n->text, n->len);
 		return 0;
 	}
-	xput(b, n->kind == YAML_MAP ? "{" : "[", 1);
+	jput(b, n->kind == YAML_MAP ? "{" : "[", 1);
 	for (i = 0; i < n->n; i++) {
 		const struct yaml_node *k = n->child[i];
 		if (i)
-			xput(b, n->kind == YAML_MAP && i % 2 ? ":" : ",", 1);
+			jput(b, n->kind == YAML_MAP && i % 2 ? ":" : ",", 1);
 		if (n->kind == YAML_MAP && i % 2 == 0) {
 			if (k->kind != YAML_SCALAR) {
 				snprintf(err, errlen, "%d:%d: mapping key is not a scalar",
 				         k->line, k->col);
 				return -1;
 			}
-			if (json_put_string(b, k->text, k->len) < 0)
-				fatal("out of memory");
+			put_string(b, k->text, k->len);
 		} else if (json_node(b, k, depth + 1, err, errlen) < 0) {
 			return -1;
 		}
 	}
-	xput(b, n->kind == YAML_MAP ? "}" : "]", 1);
+	jput(b, n->kind == YAML_MAP ? "}" : "]", 1);
 	return 0;
 }
 
@@ -810,6 +1009,7 @@ struct ctx {
 	size_t ndocs;
 	int dialect;
 	int nest;                /* groups open around the current one */
+	int secret;              /* substituted values are secrets (notifiers) */
 };
 
 static void __attribute__((format(printf, 4, 5)))
@@ -1016,8 +1216,11 @@ subst(struct ctx *c, const struct yaml_node *at, const char *s)
 			break;
 		}
 		snprintf(name, sizeof name, "%.*s", (int)n, p + 1 + brace);
-		if ((val = getenv(name)) && *val)
+		if ((val = getenv(name)) && *val) {
 			xputs(&b, val);
+			if (c->secret)
+				secret_add(val);
+		}
 		else
 			cwarn(c, at, "NO environment variable: $%s", name);
 		p += n + 2 * (size_t)brace;
@@ -1324,6 +1527,8 @@ set_env(struct ctx *c, struct node *t, const struct yaml_node *v)
 			continue;
 		}
 		xprintf(&b, "%s=%s", k, is_null(kv[i].v) ? "" : kv[i].v->text);
+		if (secret_name(k, strlen(k)))
+			secret_add(kv[i].v->text);
 		t->env[i] = astrndup(b.data, b.len);
 		buf_free(&b);
 	}
@@ -1780,7 +1985,11 @@ nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const stru
 		buf_free(&b);
 	} else if (v->kind == YAML_SCALAR) {
 		nt->keys[nt->n] = astrdup(key);
+		c->secret = 1; /* a $TOKEN in a notifier is a secret */
 		nt->vals[nt->n++] = is_null(v) ? "" : subst(c, v, astrndup(v->text, v->len));
+		c->secret = 0;
+		if (!strcmp(key, "token"))
+			secret_add(nt->vals[nt->n - 1]);
 	} else {
 		cerr(c, v, "\"%s\" must be a string", key);
 	}
@@ -2261,6 +2470,18 @@ load(const char *path)
 
 /* ==== 6. executor ================================================== */
 
+/* Tasks start with posix_spawn where it is known to be vfork-fast and to
+ * report exec and chdir failures: glibc >= 2.29, or when the build says
+ * so (-DWALTER_SPAWN: the Makefile's musl build). Elsewhere, or with
+ * -DWALTER_FORK, fork/exec. */
+#if !defined(WALTER_SPAWN) && defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
+#define WALTER_SPAWN 1
+#endif
+#ifdef WALTER_FORK
+#undef WALTER_SPAWN
+#endif
+
 enum { CAP_MEM_MAX = 1 << 20, LINE_MAX_LOG = 65536, TAIL_LINES = 10 };
 enum tphase { T_QUEUED, T_WAIT, T_COND, T_RUN, T_RETRY };
 
@@ -2358,8 +2579,8 @@ xpipe(int p[2])
 {
 	if (pipe(p) < 0)
 		return -1;
-	cloexec(p[0]);
-	cloexec(p[1]);
+	fcntl(p[0], F_SETFD, FD_CLOEXEC); /* new: no other fd flags to keep */
+	fcntl(p[1], F_SETFD, FD_CLOEXEC);
 	return 0;
 }
 
@@ -2553,6 +2774,122 @@ child_env(struct node *n)
 	return env;
 }
 
+/* The task's process exists: record it (its group is killed at the end). */
+static void
+spawned(pid_t pid, int out, int err, struct proc *p)
+{
+	p->pid = pid, p->fd[0] = out, p->fd[1] = err;
+	nonblock(out);
+	nonblock(err);
+	R.groups = xreallocarray(R.groups, R.ngroups + 1, sizeof *R.groups);
+	R.groups[R.ngroups++] = pid;
+	R.running++;
+}
+
+#ifdef WALTER_SPAWN
+/* posix_spawn is one clone(CLONE_VM|CLONE_VFORK)+exec in musl and glibc:
+ * no copy of walter's page tables, which is what makes fork slow on some
+ * virtual machines. It reports exec and chdir failures as its result. */
+int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *restrict,
+                                         const char *restrict);
+
+/* posix_spawn failed: was it the task's directory? The child's chdir and
+ * exec failures look alike; 0 when the directory is usable, else errno. */
+static int
+dir_error(const char *dir)
+{
+	struct stat sb;
+
+	if (!dir || !*dir)
+		return 0;
+	if (stat(dir, &sb) < 0)
+		return errno;
+	if (!S_ISDIR(sb.st_mode))
+		return ENOTDIR;
+	return access(dir, X_OK) < 0 ? errno : 0;
+}
+
+/* Attributes and file actions of a task: own process group, empty signal
+ * mask, default SIGPIPE, pipes on 0-2, the task's directory. 0 or errno. */
+static int
+spawn_prep(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *dir,
+           int in, int out, int err)
+{
+	sigset_t none, def;
+	int e;
+
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE); /* walter ignores it; children must not */
+	if ((e = posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	                                          POSIX_SPAWN_SETSIGDEF)))
+		return e;
+	if ((e = posix_spawnattr_setpgroup(at, 0)) || (e = posix_spawnattr_setsigmask(at, &none)) ||
+	    (e = posix_spawnattr_setsigdefault(at, &def)))
+		return e;
+	if ((e = posix_spawn_file_actions_adddup2(fa, in, 0)) ||
+	    (e = posix_spawn_file_actions_adddup2(fa, out, 1)) ||
+	    (e = posix_spawn_file_actions_adddup2(fa, err, 2)))
+		return e;
+	return dir && *dir ? posix_spawn_file_actions_addchdir_np(fa, dir) : 0;
+}
+
+/* Out of fds or processes: may come back when a running task ends. */
+static int
+shortage(int e)
+{
+	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM;
+}
+
+/* Start argv in its own process group with posix_spawn. Returns 0; -2
+ * when nothing started; -3 when nothing started for lack of fds or
+ * processes, which may come back (as the fork path). Reasons go into why. */
+static int
+spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p,
+      char *why, size_t whylen)
+{
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, de;
+	char **env;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	pid_t pid;
+
+	if (xpipe(out) < 0 || xpipe(err) < 0) {
+		e = errno;
+		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
+		if (out[0] >= 0)
+			close(out[0]), close(out[1]);
+		return shortage(e) ? -3 : -2;
+	}
+	env = child_env(n);
+	if ((e = posix_spawnattr_init(&at)) == 0) {
+		if ((e = posix_spawn_file_actions_init(&fa)) == 0) {
+			if ((e = spawn_prep(&at, &fa, n->dir, in, out[1], err[1])) == 0)
+				e = posix_spawn(&pid, path, &fa, &at, argv, env);
+			posix_spawn_file_actions_destroy(&fa);
+		}
+		posix_spawnattr_destroy(&at);
+	}
+	if (env != environ)
+		free(env);
+	close(out[1]), close(err[1]);
+	if (e == 0) {
+		spawned(pid, out[0], err[0], p);
+		return 0;
+	}
+	close(out[0]), close(err[0]);
+	if (shortage(e)) { /* clone, or the exec error pipe, failed */
+		snprintf(why, whylen, "cannot fork: %s", strerror(e));
+		return -3;
+	}
+	n->code = 127; /* what the fork path's child exits with */
+	if ((de = dir_error(n->dir)))
+		snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(de));
+	else
+		snprintf(why, whylen, "cannot run %s: %s", path, strerror(e));
+	return -2;
+}
+#else
 struct spawn_err {
 	int what;                /* 0 chdir, 1 exec, 2 dup2 */
 	int err;
@@ -2610,12 +2947,7 @@ child_fail:
 	while ((r = read(ep[0], &se, sizeof se)) < 0 && errno == EINTR)
 		;
 	close(ep[0]);
-	p->pid = pid, p->fd[0] = out[0], p->fd[1] = err[0];
-	nonblock(out[0]);
-	nonblock(err[0]);
-	R.groups = xreallocarray(R.groups, R.ngroups + 1, sizeof *R.groups);
-	R.groups[R.ngroups++] = pid;
-	R.running++;
+	spawned(pid, out[0], err[0], p);
 	if (r == (ssize_t)sizeof se) {
 		if (se.what == 0)
 			snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(se.err));
@@ -2632,22 +2964,30 @@ fail:
 	if (ep[0] >= 0) close(ep[0]), close(ep[1]);
 	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM ? -3 : -2;
 }
+#endif
 
 /* ---- output --------------------------------------------------------- */
 
+/* Keep the line among the last TAIL_LINES; the oldest line's buffer is
+ * reused, so a chatty task costs no allocation per line. */
 static void
 tail_add(struct task_rt *rt, const char *s, size_t n)
 {
-	if (n > 200)
-		n = 200;
+	enum { TAIL_LEN = 200 };
+	char *t;
+
+	if (n > TAIL_LEN)
+		n = TAIL_LEN;
 	if (rt->ntail == TAIL_LINES) {
-		free(rt->tail[0]);
+		t = rt->tail[0];
 		memmove(rt->tail, rt->tail + 1, (TAIL_LINES - 1) * sizeof *rt->tail);
 		rt->ntail--;
+	} else {
+		t = xmalloc(TAIL_LEN + 1);
 	}
-	rt->tail[rt->ntail] = xmalloc(n + 1);
-	memcpy(rt->tail[rt->ntail], s, n);
-	rt->tail[rt->ntail++][n] = '\0';
+	memcpy(t, s, n);
+	t[n] = '\0';
+	rt->tail[rt->ntail++] = t;
 }
 
 static void
@@ -2657,11 +2997,14 @@ task_fail_io(struct node *n, const char *what)
 		snprintf(n->rt->why, sizeof n->rt->why, "cannot keep output (%s): %s", what, strerror(errno));
 }
 
-/* One whole line of child output: log it, keep it where needed. */
+/* One whole line of child output: log it (stamped with the clock drain
+ * read), keep it where needed. */
 static void
 out_line(struct node *n, const char *s, size_t len)
 {
-	log_line(L_INFO, n->name, s, len);
+	if (sec.n)
+		s = mask(s, &len);
+	log_task_line(n->name, s, len);
 	tail_add(n->rt, s, len);
 	if ((n->need & CAP_COMB) && !n->rt->cond) {
 		if (!n->cap[2])
@@ -2718,6 +3061,7 @@ drain(struct node *n, int s)
 	struct proc *p = &n->rt->p;
 	ssize_t r;
 
+	log_clock(); /* one clock read per batch of lines, not one per line */
 	for (;;) {
 		r = read(p->fd[s], chunk, sizeof chunk);
 		if (r > 0) {
@@ -3639,6 +3983,34 @@ jfield(struct buf *b, const char *key, const char *val)
 	jstr(b, val, strlen(val));
 }
 
+/* What tasks and walter say (names, texts, output, reasons) is masked;
+ * the notifier's own settings are not: they are where it posts. The
+ * result lives until the next mask(). */
+static const char *
+hide(const char *s, size_t *n)
+{
+	return sec.n ? mask(s, n) : s;
+}
+
+static void
+jstr_m(struct buf *b, const char *s, size_t n)
+{
+	s = hide(s, &n);
+	jstr(b, s, n);
+}
+
+static void
+jfield_m(struct buf *b, const char *key, const char *val)
+{
+	if (!val || !*val)
+		return;
+	if (b->len && b->data[b->len - 1] != '{')
+		xput(b, ",", 1);
+	jstr(b, key, strlen(key));
+	xput(b, ":", 1);
+	jstr_m(b, val, strlen(val));
+}
+
 static void
 fput(struct buf *b, const char *key, const char *val, size_t n)
 {
@@ -3770,7 +4142,7 @@ static void
 task_event(struct node *n, unsigned suppress, struct buf *b)
 {
 	struct buf t = { 0 };
-	char t0[40], t1[40];
+	char t0[64], t1[64];
 	int cleanup;
 	const char *phase = task_phase(n, &cleanup);
 
@@ -3781,7 +4153,7 @@ task_event(struct node *n, unsigned suppress, struct buf *b)
 	jfield(b, "host", N.host);
 	jfield(b, "phase", phase);
 	xprintf(b, ",\"cleanup\":%s", cleanup ? "true" : "false");
-	jfield(b, "name", n->name);
+	jfield_m(b, "name", n->name);
 	xputs(b, ",\"path\":");
 	task_path(n, b);
 	jfield(b, "status", n->st == S_CONDFALSE ? "condition_false" : bit_word(st_bit(n->st)));
@@ -3793,18 +4165,18 @@ task_event(struct node *n, unsigned suppress, struct buf *b)
 	jfield(b, "start", rfc3339(n->t0, t0, sizeof t0));
 	jfield(b, "end", rfc3339(n->t1, t1, sizeof t1));
 	result_text(n, &t);
-	jfield(b, "text", t.data);
+	jfield_m(b, "text", t.data);
 	if (n->rt && n->rt->why[0])
-		jfield(b, "reason", n->rt->why);
+		jfield_m(b, "reason", n->rt->why);
 	if (n->report_full && !(suppress & SUP_STDOUT)) {
 		t.len = 0, cap_tail(n->cap[0], &t);
 		xputs(b, ",\"stdout\":");
-		jstr(b, t.len ? t.data : "", t.len);
+		jstr_m(b, t.len ? t.data : "", t.len);
 	}
 	if (n->report_full && !(suppress & SUP_STDERR)) {
 		t.len = 0, cap_tail(n->cap[1], &t);
 		xputs(b, ",\"stderr\":");
-		jstr(b, t.len ? t.data : "", t.len);
+		jstr_m(b, t.len ? t.data : "", t.len);
 	}
 	xputs(b, "}\n");
 	buf_free(&t);
@@ -3977,6 +4349,13 @@ notify_polled(const struct pollfd *pf, size_t n)
 	}
 }
 
+static void
+worker_died(int signaled, int num)
+{
+	logmsg(L_ERROR, NULL, "the notification worker ended early (%s %d): notifications are off",
+	       signaled ? "signal" : "status", num);
+}
+
 /* reap() found a child: 1 if it was the worker (its status is ours). */
 static int
 notify_reaped(pid_t pid, int st)
@@ -3985,8 +4364,7 @@ notify_reaped(pid_t pid, int st)
 		return 0;
 	N.pid = 0;
 	if (!N.ending || !WIFEXITED(st) || WEXITSTATUS(st))
-		logmsg(L_ERROR, NULL, "the notification worker ended early (%s %d): notifications are off",
-		       WIFSIGNALED(st) ? "signal" : "status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		worker_died(WIFSIGNALED(st), WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 	if (N.ev >= 0)
 		close(N.ev), N.ev = -1;
 	return 1;
@@ -4312,11 +4690,14 @@ chat_task(size_t i, struct node *n)
 {
 	const struct notifier *nt = &cfg.nt[i];
 	struct buf t = { 0 }, b = { 0 };
+	const char *m;
+	size_t len;
 	int s;
 
 	if (!(nt->suppress & SUP_RESULT)) {
 		result_text(n, &t);
-		chat_body(nt, t.data, t.len, bit_color(st_bit(n->st)), &b);
+		len = t.len, m = hide(t.data, &len);
+		chat_body(nt, m, len, bit_color(st_bit(n->st)), &b);
 		enqueue(i, n->name, &b);
 	}
 	for (s = 0; s < 2 && n->report_full; s++) {
@@ -4325,7 +4706,8 @@ chat_task(size_t i, struct node *n)
 		t.len = b.len = 0;
 		xprintf(&t, "[%s][%s] ", n->name, s ? "STDERR" : "STDOUT");
 		cap_tail(n->cap[s], &t);
-		chat_body(nt, t.data, t.len, NULL, &b);
+		len = t.len, m = hide(t.data, &len);
+		chat_body(nt, m, len, NULL, &b);
 		enqueue(i, n->name, &b);
 	}
 	buf_free(&t), buf_free(&b);
@@ -4368,7 +4750,7 @@ summary_failed(struct buf *t, struct buf *f)
 		xputs(t, nf ? ", " : "; failed: ");
 		xputs(t, n->name);
 		xputs(f, nf++ ? ",{" : "{");
-		jfield(f, "name", n->name);
+		jfield_m(f, "name", n->name);
 		xputs(f, ",\"path\":");
 		task_path(n, f);
 		if (n->code >= 0)
@@ -4386,7 +4768,7 @@ notify_summary(int failed, double t0)
 	size_t i, count[7] = { 0 };
 	unsigned bit = R.nsig || R.timed_out ? ON_ABORTED : failed ? ON_FAILURE : ON_SUCCESS;
 	struct buf t = { 0 }, f = { 0 }, e = { 0 }, b = { 0 };
-	char d[32], s0[40], s1[40];
+	char d[32], s0[64], s1[64];
 
 	for (i = 0; i < cfg.ntasks; i++)
 		count[cfg.tasks[i]->st]++;
@@ -4407,17 +4789,20 @@ notify_summary(int failed, double t0)
 	xprintf(&e, ",\"counts\":{\"success\":%zu,\"failure\":%zu,\"skipped\":%zu,\"aborted\":%zu,"
 	        "\"condition_false\":%zu}", count[S_OK], count[S_FAILED], count[S_SKIPPED],
 	        count[S_ABORTED], count[S_CONDFALSE]);
-	jfield(&e, "text", t.data);
+	jfield_m(&e, "text", t.data);
 	xprintf(&e, ",\"failed\":%s}\n", f.data);
 	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
 		const struct notifier *nt = &cfg.nt[i];
 		if (nt->kind == NT_FAKE || nt->off || !nt->summary || !(nt->on & bit))
 			continue;
 		b.len = 0;
-		if (nt->kind == NT_WEBHOOK || nt->kind == NT_EXEC)
+		if (nt->kind == NT_WEBHOOK || nt->kind == NT_EXEC) {
 			xput(&b, e.data, e.len);
-		else
-			chat_body(nt, t.data, t.len, bit_color(bit), &b);
+		} else {
+			size_t len = t.len;
+			const char *m = hide(t.data, &len);
+			chat_body(nt, m, len, bit_color(bit), &b);
+		}
 		enqueue(i, "", &b);
 	}
 	buf_free(&t), buf_free(&f), buf_free(&e), buf_free(&b);
@@ -4465,6 +4850,11 @@ notify_finish(int failed, double t0)
 	else if (N.log >= 0)
 		logmsg(L_ERROR, NULL, "notifications still unsent after %gs: stopped", limit + 2);
 	if (N.pid) { /* a zombie keeps its group id from being reused */
+		siginfo_t si;
+		memset(&si, 0, sizeof si); /* a peek (WNOWAIT): did it die on its own? */
+		if (waitid(P_PID, (id_t)N.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == N.pid &&
+		    (si.si_code != CLD_EXITED || si.si_status != 0))
+			worker_died(si.si_code != CLD_EXITED, si.si_status);
 		kill(-N.pid, SIGKILL);
 		while (waitpid(N.pid, &st, 0) < 0 && errno == EINTR)
 			;
@@ -4800,6 +5190,11 @@ teardown(void)
 		free((char *)R.sh);
 	log_flush();
 	buf_free(&lg.out);
+	buf_free(&lg.pre);
+	for (i = 0; i < sec.n; i++)
+		free(sec.v[i]);
+	free(sec.v);
+	buf_free(&sec.out);
 	arena_free();
 }
 
@@ -4869,6 +5264,7 @@ main(int argc, char **argv)
 	if (strcmp(opt.mode, "local") && strcmp(opt.mode, "service"))
 		usage("invalid -mode %s (local or service)", opt.mode);
 	load(opt.config);
+	secrets_from_env();
 	if (!strcmp(opt.mode, "service"))
 		fatal("-mode service is not supported yet");
 	if (cfg.dialect == 1 && (opt.build || opt.deploy))

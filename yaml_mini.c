@@ -66,6 +66,7 @@ struct parser {
 	const char *s, *ls, *start;	/* position, its line start, input */
 	int line;
 	int inflow, flown;	/* flow nesting; block indent around it */
+	int flowline;		/* where the outermost flow collection began */
 	int json;		/* last flow node was quoted or a collection */
 	const char *tab;	/* see lineind */
 	const char *cls, *cpos;	/* column cache for the current line */
@@ -487,7 +488,7 @@ static void tag(struct parser *p, struct props *pr)
 	for (i = YAML_TAG_STR; i <= YAML_TAG_SEQ; i++)
 		if ((n == 2 + strlen(tagname[i]) && memcmp(t, "!!", 2) == 0 &&
 		     memcmp(t + 2, tagname[i], n - 2) == 0) ||
-		    (n == 23 + strlen(tagname[i]) &&
+		    (n == 21 + strlen(tagname[i]) &&
 		     memcmp(t, "!<tag:yaml.org,2002:", 20) == 0 &&
 		     memcmp(t + 20, tagname[i], n - 21) == 0 && t[n - 1] == '>')) {
 			pr->tag = i;
@@ -877,6 +878,8 @@ static void qfold(struct parser *p, int n, const char *open, int escaped)
 		fail(p, open, "unterminated %s-quoted scalar", *open == '"' ? "double" : "single");
 	if (marker(ls, ls))
 		fail(p, ls, "document marker inside a quoted scalar");
+	if (sp <= n && !strchr(v, *open))
+		fail(p, open, "unterminated %s-quoted scalar", *open == '"' ? "double" : "single");
 	if (sp <= n)
 		fail(p, v, "bad indentation of a quoted scalar's continuation line");
 	if (empties)
@@ -1065,7 +1068,8 @@ static void flowline(struct parser *p)
 	for (v = q; ISBLANK(*v); v++)
 		;
 	if (*v && !ISBREAK(*v) && *v != '#' && q - p->s <= p->flown)
-		fail(p, v, "flow content must be indented more than its block");
+		fail(p, v, "bad indentation in a flow collection (opened on line %d "
+		     "and not closed)", p->flowline);
 }
 
 /* Skip white space, line breaks and comments between flow tokens. */
@@ -1261,8 +1265,10 @@ static struct yaml_node *flow(struct parser *p, int n, int depth)
 {
 	struct yaml_node *x;
 
-	if (!p->inflow++)
+	if (!p->inflow++) {
 		p->flown = n;
+		p->flowline = p->line;
+	}
 	x = *p->s == '[' ? fseq(p, depth + 1) : fmap(p, depth + 1);
 	p->inflow--;
 	return x;
@@ -1473,6 +1479,8 @@ static struct yaml_node *block_map(struct parser *p, int m, struct props *pr,
 			fail(p, p->s, "complex mapping keys are not supported");
 		if (!k && seqentry(p->s))
 			fail(p, p->s, "block sequence entries are not allowed here");
+		if (!k && !canplain(p->s, 0) && !strchr("\"'*&!", *p->s))
+			fail(p, p->s, "character '%c' cannot start a mapping key", *p->s);
 		if (!k)
 			fail(p, p->s, "could not find expected ':' after a mapping key");
 	}

@@ -309,3 +309,28 @@ pipeline:
     command: "true"
 Y
 eq subst-values "$(q subst.log 1 'r["path"] + " " + P["channel"]')" "/from-env #envchan"
+
+# ---- secrets: masked in what is said, not in where it is posted -------------
+start mask
+MY_API_TOKEN=s3cr3t-value-42 WALTER_TEST_CH=maskchan WALTER_TEST_HC2=hc2-s3cr3t-tok \
+WALTER_TEST_PORT=$port "$WALTER" -c /dev/stdin >out.txt 2>err.txt <<'Y'
+notify:
+  - type: slack
+    url: http://127.0.0.1:${WALTER_TEST_PORT}/mask
+    channel: $WALTER_TEST_CH
+  - type: webhook
+    url: http://127.0.0.1:${WALTER_TEST_PORT}/maskwh
+  - type: hipchat2
+    room_id: r
+    token: $WALTER_TEST_HC2
+    base_url: http://127.0.0.1:${WALTER_TEST_PORT}/
+pipeline:
+  - name: leak
+    command: echo "token is $MY_API_TOKEN"; echo "and $WALTER_TEST_HC2" >&2
+    report_full_output: true
+Y
+eq mask-slack-stdout "$(q mask.log 2 'P["attachments"][0]["text"] + "|" + P["channel"]')" "[leak][STDOUT] token is ***
+|#maskchan"
+eq mask-webhook-output "$(qa mask.log 'J.get("stdout", "") + J.get("stderr", "") if r["path"] == "/maskwh" else ""' | tr -d '\n')" "token is ***and ***"
+eq mask-hipchat2-auth-real "$(qa mask.log 'H.get("authorization", "")' | sort -u | tr -d '\n')" "Bearer hc2-s3cr3t-tok"
+c mask-nothing-in-bodies '! grep -q -e s3cr3t-value-42 -e "and hc2-s3cr3t" mask.log'
