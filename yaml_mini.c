@@ -671,9 +671,16 @@ static int nextind(struct parser *p, int m)
 
 static int canplain(const char *s, int flow)
 {
-	if (strchr("-?:", *s))
+	switch (*s) {
+	case '-': case '?': case ':':
 		return !ISWS(s[1]) && !(flow && ISFLOW(s[1]));
-	return !ISWS(*s) && !strchr(",[]{}#&*!|>'\"%@`", *s);
+	case ',': case '[': case ']': case '{': case '}': case '#': case '&':
+	case '*': case '!': case '|': case '>': case '\'': case '"': case '%':
+	case '@': case '`':
+		return 0;
+	default:
+		return !ISWS(*s);
+	}
 }
 
 /* One-line plain scalar scan in block context, as plain() would do it. */
