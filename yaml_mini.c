@@ -181,40 +181,38 @@ static void *alloc(struct parser *p, size_t n)
 	return (char *)b + BLOCKHDR + b->used - n;
 }
 
-/* Make room for need more elements of size sz in a growable array. */
-static void grow(struct parser *p, void *arr, size_t *cap, size_t need, size_t sz)
+/* A growable array a with room for need elements of size sz. */
+static void *grow(struct parser *p, void *a, size_t *cap, size_t need, size_t sz)
 {
-	void **a = arr;
 	size_t c = *cap ? *cap : 64;
-	void *q;
 
 	if (need <= *cap)
-		return;
+		return a;
 	while (c < need)
 		c *= 2;
-	if (c > SIZE_MAX / sz || !(q = realloc(*a, c * sz)))
+	if (c > SIZE_MAX / sz || !(a = realloc(a, c * sz)))
 		fail(p, p->s, "out of memory");
-	*a = q;
 	*cap = c;
+	return a;
 }
 
 static void put(struct parser *p, const char *s, size_t n)
 {
-	grow(p, &p->tmp, &p->captmp, p->ntmp + n + 1, 1);
+	p->tmp = grow(p, p->tmp, &p->captmp, p->ntmp + n + 1, 1);
 	memcpy(p->tmp + p->ntmp, s, n);
 	p->ntmp += n;
 }
 
 static void putn(struct parser *p, char c, int n)
 {
-	grow(p, &p->tmp, &p->captmp, p->ntmp + n + 1, 1);
+	p->tmp = grow(p, p->tmp, &p->captmp, p->ntmp + n + 1, 1);
 	memset(p->tmp + p->ntmp, c, n);
 	p->ntmp += n;
 }
 
 static void push(struct parser *p, struct yaml_node *n)
 {
-	grow(p, &p->stk, &p->capstk, p->nstk + 1, sizeof *p->stk);
+	p->stk = grow(p, p->stk, &p->capstk, p->nstk + 1, sizeof *p->stk);
 	p->stk[p->nstk++] = n;
 }
 
@@ -309,7 +307,7 @@ static void dupcheck(struct parser *p, const struct yaml_node *m)
 	}
 	while (cap < 2 * np)
 		cap *= 2;
-	grow(p, &p->seen, &p->capseen, cap, sizeof *p->seen);
+	p->seen = grow(p, p->seen, &p->capseen, cap, sizeof *p->seen);
 	memset(p->seen, 0xff, cap * sizeof *p->seen);
 	for (i = 0; i < np; i++) {
 		k = m->child[2 * i];
@@ -671,9 +669,16 @@ static int nextind(struct parser *p, int m)
 
 static int canplain(const char *s, int flow)
 {
-	if (strchr("-?:", *s))
+	switch (*s) {
+	case '-': case '?': case ':':
 		return !ISWS(s[1]) && !(flow && ISFLOW(s[1]));
-	return !ISWS(*s) && !strchr(",[]{}#&*!|>'\"%@`", *s);
+	case ',': case '[': case ']': case '{': case '}': case '#': case '&':
+	case '*': case '!': case '|': case '>': case '\'': case '"': case '%':
+	case '@': case '`':
+		return 0;
+	default:
+		return !ISWS(*s);
+	}
 }
 
 /* One-line plain scalar scan in block context, as plain() would do it. */
@@ -1518,7 +1523,7 @@ static void directive(struct parser *p, int *version)
 
 static void addroot(struct parser *p, const struct yaml_node *n)
 {
-	grow(p, &p->root, &p->caproot, p->nroot + 1, sizeof *p->root);
+	p->root = grow(p, p->root, &p->caproot, p->nroot + 1, sizeof *p->root);
 	p->root[p->nroot++] = n;
 	if (p->anc)
 		memset(p->anc, 0, p->capanc * sizeof *p->anc);
