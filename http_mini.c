@@ -776,7 +776,11 @@ http_parse_response(const char *buf, size_t len, int eof,
 static int
 put_hostport(struct buf *b, const char *host, const char *port)
 {
-	const char *fmt = strchr(host, ':') ? "[%s]:%s" : "%s:%s";
+	const char *fmt;
+
+	if (!host || !port)
+		return buf_puts(b, "?");
+	fmt = strchr(host, ':') ? "[%s]:%s" : "%s:%s";
 
 	return buf_printf(b, fmt, host, port);
 }
@@ -1460,9 +1464,11 @@ ncaseeq(const char *a, const char *b, size_t n)
 static int
 is_loopback(const char *h)
 {
-	size_t n = strlen(h);
+	size_t n = h ? strlen(h) : 0;
 	struct in_addr a4;
 
+	if (!h)
+		return 0;
 	if (ieq(h, n, "localhost") || (n > 10 && ieq(h + n - 10, 10, ".localhost")))
 		return 1;
 	if (strcmp(h, "::1") == 0)
@@ -1476,8 +1482,10 @@ static int
 no_proxy(const char *host)
 {
 	const char *l = getenv("no_proxy"), *e, *t;
-	size_t hn = strlen(host), k;
+	size_t hn = host ? strlen(host) : 0, k;
 
+	if (!host)
+		return 0;
 	if (!l || !*l)
 		l = getenv("NO_PROXY");
 	for (; l && *l; l = *e ? e + 1 : e) {
@@ -1555,7 +1563,7 @@ attempt(const struct http_request *req, const struct url *u, int connect_ms,
         char *err, size_t errlen)
 {
 	const char *tp, *kind = "proxy";
-	struct url px;
+	struct url px = {0};
 	char *curl;
 	int r;
 
@@ -1597,13 +1605,17 @@ http_send(const struct http_request *req, struct http_response *resp,
 	int connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000;
 	int timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 10000;
 	long long deadline = now_ms() + timeout_ms;
-	struct url u;
+	struct url u = {0};
 	int r, tries, again;
 
 	memset(resp, 0, sizeof *resp);
 	if (check_request(req, err, errlen) < 0 ||
 	    url_parse(req->url, &u, err, errlen) < 0)
 		return -1;
+	if (!u.host || !u.port || !u.path) { /* url_parse fills all three */
+		url_free(&u);
+		return fail(err, errlen, "bad URL");
+	}
 	for (tries = 1;; tries++) {
 		r = attempt(req, &u, connect_ms, deadline, timeout_ms, resp, err,
 		            errlen);
