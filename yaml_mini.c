@@ -113,8 +113,8 @@ static void where(const struct parser *p, const char *at, int *line, int *col)
 	*col = c;
 }
 
-static _Noreturn void vfail(struct parser *p, int line, int col,
-                            const char *fmt, va_list ap)
+static void vformat(struct parser *p, int line, int col, const char *fmt,
+                    va_list ap)
 {
 	int k;
 
@@ -123,16 +123,18 @@ static _Noreturn void vfail(struct parser *p, int line, int col,
 		if (k >= 0 && (size_t)k < p->errlen)
 			vsnprintf(p->err + k, p->errlen - k, fmt, ap);
 	}
-	longjmp(p->jb, 1);
 }
 
+/* The va_list is closed before the jump back to yaml_parse. */
 static _Noreturn void failat(struct parser *p, int line, int col,
                              const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vfail(p, line, col, fmt, ap);
+	vformat(p, line, col, fmt, ap);
+	va_end(ap);
+	longjmp(p->jb, 1);
 }
 
 static _Noreturn void fail(struct parser *p, const char *at, const char *fmt, ...)
@@ -142,7 +144,9 @@ static _Noreturn void fail(struct parser *p, const char *at, const char *fmt, ..
 
 	where(p, at, &line, &col);
 	va_start(ap, fmt);
-	vfail(p, line, col, fmt, ap);
+	vformat(p, line, col, fmt, ap);
+	va_end(ap);
+	longjmp(p->jb, 1);
 }
 
 /* Column of at on the current line; cached because nodes are created in
@@ -857,7 +861,7 @@ static void escape(struct parser *p)
 		fail(p, at, "unknown escape sequence \"\\%c\"", at[1]);
 	}
 	for (i = 0; i < hex; i++, p->s++) {
-		d = *p->s;
+		d = (unsigned char)*p->s;
 		if (d >= '0' && d <= '9')
 			d -= '0';
 		else if ((d | 0x20) >= 'a' && (d | 0x20) <= 'f')
@@ -1350,12 +1354,10 @@ static struct yaml_node *lower(struct parser *p, int n, int ctx,
 		k = seqentry(q) ? 3 : keyscan(q, &c);
 		if (k && p->tab)
 			tabfail(p, p->tab);
-		if (k == 2)
-			fail(p, q, "complex mapping keys are not supported");
 		p->s = q;
 		if (k == 3)
 			return block_seq(p, ind, pr, depth + 1);
-		if (k == 1)
+		if (k)
 			return block_map(p, ind, pr, depth + 1);
 		if (!props(p, pr) || !endline(p))
 			return inline_node(p, n, pr, depth);
@@ -1400,10 +1402,8 @@ static struct yaml_node *block_node(struct parser *p, int n, int ctx, int depth)
 		compact(p);
 		return block_seq(p, (int)(p->s - p->ls), &pr, depth + 1);
 	}
-	if ((k = keyscan(p->s, &c)) == 2)
-		fail(p, p->s, "complex mapping keys are not supported");
-	if (k && ctx != C_SEQ)
-		fail(p, c, "mapping values are not allowed here");
+	if ((k = keyscan(p->s, &c)) && ctx != C_SEQ)
+		fail(p, k == 1 ? c : p->s, "mapping values are not allowed here");
 	if (k) {
 		compact(p);
 		return block_map(p, (int)(p->s - p->ls), &pr, depth + 1);
@@ -1433,14 +1433,41 @@ static struct yaml_node *block_seq(struct parser *p, int m, struct props *pr,
 	return apply(p, coll(p, YAML_SEQ, YAML_BLOCK, line, col, base), pr);
 }
 
-/* key ":" value, the key known (keyscan) to end with ": " on this line. */
+/* "? key" and, at the same indentation, an optional ": value" (null when
+ * absent). Keys stay scalars: a collection key is not supported. */
+static void explicit_entry(struct parser *p, int m, int depth)
+{
+	int line = p->line, col = colof(p, p->s);
+	struct yaml_node *k, *v;
+
+	p->s++;
+	k = block_node(p, m, C_SEQ, depth);
+	nocomplex(p, k, line, col);
+	if (nextind(p, m) == m && isvalue(p->s + m)) {
+		p->s += m + 1;
+		v = block_node(p, m, C_SEQ, depth);
+	} else {
+		v = empty(p, line, col);
+	}
+	push(p, k);
+	push(p, v);
+}
+
+/* key ":" value, the key known (keyscan) to end with ": " on this line,
+ * or an explicit "? key" entry. */
 static void block_entry(struct parser *p, int m, int depth)
 {
 	struct props pr = { 0 };
 	struct yaml_node *k;
 	int line, col;
 
+	if (*p->s == '?' && ISWS(p->s[1])) {
+		explicit_entry(p, m, depth);
+		return;
+	}
 	props(p, &pr);
+	if (*p->s == '?' && ISWS(p->s[1]))
+		fail(p, p->s, "properties cannot stand before \"?\"");
 	line = p->line;
 	col = colof(p, p->s);
 	if (isvalue(p->s))
@@ -1480,8 +1507,7 @@ static struct yaml_node *block_map(struct parser *p, int m, struct props *pr,
 		if (ind > m)
 			fail(p, p->s + ind, "bad indentation of a mapping entry");
 		p->s += m;
-		if ((k = keyscan(p->s, &c)) == 2)
-			fail(p, p->s, "complex mapping keys are not supported");
+		k = keyscan(p->s, &c);
 		if (!k && seqentry(p->s))
 			fail(p, p->s, "block sequence entries are not allowed here");
 		if (!k && !canplain(p->s, 0) && !strchr("\"'*&!", *p->s))

@@ -46,6 +46,25 @@ static const char *val(const char *src, const char *key)
 	return text(yaml_get(parse(src), key));
 }
 
+/* "? key" / ": value" entries with scalar keys. */
+static void explicit_keys(void)
+{
+	const struct yaml_node *r = parse("a: 1\n? b\n: 2\n? c\nd:\n  ? multi\n    line\n  : - x\n    - y\n");
+
+	CHECK("explicit map", r && r->kind == YAML_MAP && r->n == 8);
+	CHECK_STR("explicit value", val("? b\n: 2\n", "b"), "2");
+	CHECK("explicit without value is null", r && yaml_get(r, "c") && yaml_get(r, "c")->len == 0 &&
+	      yaml_resolve(yaml_get(r, "c")) == YAML_TAG_NULL);
+	r = r ? yaml_get(r, "d") : NULL;
+	CHECK("explicit multi-line key", r && r->kind == YAML_MAP && r->n == 2 &&
+	      !strcmp(r->child[0]->text, "multi line") && r->child[1]->kind == YAML_SEQ &&
+	      r->child[1]->n == 2);
+	r = parse("? !!str 1\n: !!int 2\n");
+	CHECK("explicit key tags", r && r->n == 2 && yaml_resolve(r->child[0]) == YAML_TAG_STR &&
+	      yaml_resolve(r->child[1]) == YAML_TAG_INT);
+	CHECK("explicit duplicate", strstr(efail("a: 1\n? a\n: 2\n"), "duplicate key \"a\"") != NULL);
+}
+
 static void kinds(void)
 {
 	const struct yaml_node *r = parse("a: 1\nb: [x, y]\nc: {d: e}\nf:\n  - g\n");
@@ -293,7 +312,9 @@ static void errors(void)
 		{ "a: 1\nb: 2\na: 3\n", "t.yaml:3:1: duplicate key \"a\"" },
 		{ "{x: 1, x: 2}", "t.yaml:1:8: duplicate key \"x\"" },
 		{ "a: *foo\n", "t.yaml:1:4: unknown alias \"*foo\"" },
-		{ "? a\n: b\n", "t.yaml:1:1: complex mapping keys are not supported" },
+		{ "? [a]\n: b\n", "t.yaml:1:1: complex mapping keys are not supported" },
+		{ "x: 1\n? - a\n: b\n", "t.yaml:2:1: complex mapping keys are not supported" },
+		{ "&x ? a\n: b\n", "t.yaml:1:4: properties cannot stand before \"?\"" },
 		{ "[a]: b\n", "t.yaml:1:1: complex mapping keys are not supported" },
 		{ "{a: b}: c\n", "t.yaml:1:1: complex mapping keys are not supported" },
 		{ "a:\n  - \"x\"\n   - y\n", "t.yaml:3:4: bad indentation of a sequence entry" },
@@ -397,6 +418,7 @@ static void limits(void)
 int main(void)
 {
 	kinds();
+	explicit_keys();
 	styles();
 	positions();
 	escapes();
