@@ -131,17 +131,13 @@ static void __attribute__((format(printf, 2, 3)))
 xprintf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
+	int r;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	r = buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0 || buf_grow(b, (size_t)n) < 0)
+	if (r < 0)
 		fatal("out of memory");
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
 }
 
 /* The model (nodes, strings) lives in one arena freed at exit. */
@@ -1738,15 +1734,35 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 	return s;
 }
 
+/* Parse the text of an included or required file; the document stays
+ * open until loading ends. Returns its root (NULL for an empty file);
+ * *bad is set on a YAML error, which is reported here. */
+static const struct yaml_node *
+open_doc(struct ctx *c, const char *path, struct buf *in, int *bad)
+{
+	char err[512];
+	struct yaml_doc *doc = yaml_parse(in->data ? in->data : "", in->len, path, err, sizeof err);
+
+	buf_free(in);
+	if (!(*bad = !doc)) {
+		c->docs = xreallocarray(c->docs, c->ndocs + 1, sizeof *c->docs);
+		c->docs[c->ndocs++] = doc;
+		return yaml_count(doc) ? yaml_root(doc, 0) : NULL;
+	}
+	fprintf(stderr, "walter: %s\n", err);
+	cfg.errors++;
+	return NULL;
+}
+
 static void
 include(struct ctx *c, const struct yaml_node *item, const struct yaml_node *pathv, struct vec *out)
 {
 	struct buf in = { 0 };
-	struct yaml_doc *doc;
 	const char *path, *saved = c->file;
-	char real[PATH_MAX], err[512];
+	char real[PATH_MAX];
 	const struct yaml_node *root;
 	size_t i;
+	int bad;
 
 	if (item->n != 2)
 		cerr(c, item, "\"include\" must be the only key of its entry");
@@ -1771,16 +1787,9 @@ include(struct ctx *c, const struct yaml_node *item, const struct yaml_node *pat
 		buf_free(&in);
 		return;
 	}
-	doc = yaml_parse(in.data ? in.data : "", in.len, path, err, sizeof err);
-	buf_free(&in);
-	if (!doc) {
-		fprintf(stderr, "walter: %s\n", err);
-		cfg.errors++;
+	root = open_doc(c, path, &in, &bad);
+	if (bad)
 		return;
-	}
-	c->docs = xreallocarray(c->docs, c->ndocs + 1, sizeof *c->docs);
-	c->docs[c->ndocs++] = doc;
-	root = yaml_count(doc) ? yaml_root(doc, 0) : NULL;
 	c->file = astrdup(path);
 	if (root && !is_null(root) && root->kind != YAML_SEQ)
 		cerr(c, root, "an included file must be a list of tasks");
@@ -1821,9 +1830,8 @@ require(struct ctx *c, const struct yaml_node *list)
 	for (i = 0; i < list->n; i++) {
 		const struct yaml_node *p = list->child[i], *root, *ns, *st;
 		struct buf in = { 0 };
-		struct yaml_doc *doc;
 		const char *path, *file;
-		char err[512];
+		int bad;
 
 		if (p->kind != YAML_SCALAR) {
 			cerr(c, p, "a \"require\" entry must be a file path");
@@ -1834,17 +1842,10 @@ require(struct ctx *c, const struct yaml_node *list)
 			cerr(c, p, "require %s: %s", path, strerror(errno));
 			continue;
 		}
-		doc = yaml_parse(in.data ? in.data : "", in.len, path, err, sizeof err);
-		buf_free(&in);
-		if (!doc) {
-			fprintf(stderr, "walter: %s\n", err);
-			cfg.errors++;
+		root = open_doc(c, path, &in, &bad);
+		if (bad)
 			continue;
-		}
-		c->docs = xreallocarray(c->docs, c->ndocs + 1, sizeof *c->docs);
-		c->docs[c->ndocs++] = doc;
 		file = astrdup(path);
-		root = yaml_count(doc) ? yaml_root(doc, 0) : NULL;
 		ns = root ? yaml_get(root, "namespace") : NULL;
 		st = root ? yaml_get(root, "stages") : NULL;
 		if (!ns || ns->kind != YAML_SCALAR || !ns->len || !st || st->kind != YAML_SEQ) {

@@ -8,6 +8,7 @@
 #ifndef HTTP_MINI_H
 #define HTTP_MINI_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* The project's one growable byte buffer; data is always NUL-terminated
@@ -26,6 +27,8 @@ int buf_puts(struct buf *b, const char *s);
 /* Append printf-formatted text. -1 on OOM or format error. */
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* buf_printf with a va_list (ap is consumed). -1 on OOM or format error. */
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Release the memory and reset to empty. */
 void buf_free(struct buf *b);
 
