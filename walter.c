@@ -3972,8 +3972,12 @@ jstr(struct buf *b, const char *s, size_t n)
 		fatal("out of memory");
 }
 
+/* "key":"val" after a ',' unless first; nothing for an empty val. The
+ * value is masked when it is something a task or walter said. */
+static void jstr_m(struct buf *b, const char *s, size_t n);
+
 static void
-jfield(struct buf *b, const char *key, const char *val)
+jfield_as(struct buf *b, const char *key, const char *val, int said)
 {
 	if (!val || !*val)
 		return;
@@ -3981,7 +3985,16 @@ jfield(struct buf *b, const char *key, const char *val)
 		xput(b, ",", 1);
 	jstr(b, key, strlen(key));
 	xput(b, ":", 1);
-	jstr(b, val, strlen(val));
+	if (said)
+		jstr_m(b, val, strlen(val));
+	else
+		jstr(b, val, strlen(val));
+}
+
+static void
+jfield(struct buf *b, const char *key, const char *val)
+{
+	jfield_as(b, key, val, 0);
 }
 
 /* What tasks and walter say (names, texts, output, reasons) is masked;
@@ -4003,13 +4016,7 @@ jstr_m(struct buf *b, const char *s, size_t n)
 static void
 jfield_m(struct buf *b, const char *key, const char *val)
 {
-	if (!val || !*val)
-		return;
-	if (b->len && b->data[b->len - 1] != '{')
-		xput(b, ",", 1);
-	jstr(b, key, strlen(key));
-	xput(b, ":", 1);
-	jstr_m(b, val, strlen(val));
+	jfield_as(b, key, val, 1);
 }
 
 static void
