@@ -129,3 +129,11 @@ w -c=seed.yml -color always
 t color-always sh -c 'grep -q "$(printf "\033")\[34m INFO" err.txt'
 NO_COLOR=1 "$WALTER" -c seed.yml 2>err.txt
 t no-color-on-pipe sh -c '! grep -q "$(printf "\033")" err.txt'
+
+# -- the walter 1.x README sample (examples/d1.yml)
+cp "$top/examples/d1.yml" d1.yml
+w -c d1.yml
+t d1-example-exit0 [ "$rc" = 0 ]
+t d1-special-variable sh -c '[ "$(grep -c "\] hello world$" err.txt)" = 2 ] && has err.txt "[stage_2] hello world"'
+t d1-parallel has err.txt "[parallel command 2] two"
+t d1-cleanup has err.txt "[cleanup] cleaning up"
