@@ -797,10 +797,22 @@ put_hostport(struct buf *b, const char *host, const char *port)
 	return buf_printf(b, fmt, host, port);
 }
 
+/* Close fd on an error path, keeping the errno that explains the error;
+ * returns -1 for the caller to pass on. */
+static int
+close_keep_errno(int fd)
+{
+	int e = errno;
+
+	close(fd);
+	errno = e;
+	return -1;
+}
+
 static int
 open_socket(const struct addrinfo *ai)
 {
-	int fd, e;
+	int fd;
 
 #ifdef SOCK_CLOEXEC
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
@@ -822,17 +834,14 @@ open_socket(const struct addrinfo *ai)
 #endif
 	return fd;
 err:
-	e = errno;
-	close(fd);
-	errno = e;
-	return -1;
+	return close_keep_errno(fd);
 }
 
 /* Connect to one address by the deadline; -1 with errno set. */
 static int
 connect_one(const struct addrinfo *ai, long long deadline)
 {
-	int fd, r, e, soerr = 0;
+	int fd, r, soerr = 0;
 	socklen_t len = sizeof soerr;
 
 	if ((fd = open_socket(ai)) < 0)
@@ -854,10 +863,7 @@ connect_one(const struct addrinfo *ai, long long deadline)
 	}
 	return fd;
 err:
-	e = errno;
-	close(fd);
-	errno = e;
-	return -1;
+	return close_keep_errno(fd);
 }
 
 /* Try every address of host:port. Returns the fd; -1 for a failure not
