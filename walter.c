@@ -5020,8 +5020,7 @@ plan(int first, int last)
 static void
 json_str(struct buf *b, const char *s)
 {
-	if (json_put_string(b, s, strlen(s)) < 0)
-		fatal("out of memory");
+	jstr(b, s, strlen(s));
 }
 
 static void
