@@ -5011,6 +5011,17 @@ plan(int first, int last)
 		for (k = 0; k < ph->cleanup->nkids; k++)
 			plan_node(&b, ph->cleanup->kids[k], 2);
 	}
+	/* notifiers by type and settings' names: their values may be secrets */
+	if (cfg.nnt)
+		xputs(&b, "Notify\n");
+	for (k = 0; k < cfg.nnt; k++) {
+		const struct notifier *nt = &cfg.nt[k];
+		size_t j;
+		xprintf(&b, "  %s%s", nt->type, nt->off ? " (off)" : "");
+		for (j = 0; j < nt->n; j++)
+			xprintf(&b, "%s%s", j ? ", " : " [", nt->keys[j]);
+		xprintf(&b, "%s  (%s:%d:%d)\n", nt->n ? "]" : "", nt->file, nt->line, nt->col);
+	}
 	write_all(1, b.data ? b.data : "", b.len, &ok);
 	buf_free(&b);
 }
@@ -5085,6 +5096,7 @@ report_json(int first, int last, int failed, int code)
 	struct walk w = { NULL, NULL, json_task, &b };
 	char when[64];
 	struct tm tm;
+	size_t i;
 
 	localtime_r(&R.started, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
@@ -5093,7 +5105,13 @@ report_json(int first, int last, int failed, int code)
 	xprintf(&b, ",\"format\":\"%s\",\"started\":\"%s\",\"duration\":%.3f,\"status\":\"%s\",\"exit_code\":%d,\"tasks\":[",
 	        cfg.dialect == 2 ? "build/deploy" : "pipeline", when, now() - R.t0, run_status(failed), code);
 	walk_tasks(first, last, &w);
-	xputs(&b, "\n]}\n");
+	xputs(&b, "\n],\"notifiers\":[");
+	for (i = 0; i < cfg.nnt; i++) {
+		xputs(&b, i ? ",{\"type\":" : "{\"type\":");
+		json_str(&b, cfg.nt[i].type);
+		xprintf(&b, ",\"line\":%d,\"off\":%s}", cfg.nt[i].line, cfg.nt[i].off ? "true" : "false");
+	}
+	xputs(&b, "]}\n");
 	write_report(opt.json, &b);
 	buf_free(&b);
 }

@@ -31,6 +31,7 @@ assert t["ok"]["status"] == "succeeded" and t["ok"]["exit_code"] == 0
 assert t["bad <&>"]["status"] == "failed" and t["bad <&>"]["exit_code"] == 3
 assert t["bad <&>"]["last_lines"] == ["why it broke"]
 assert t["later"]["status"] == "skipped" and t["clean"]["list"] == "cleanup"
+assert r["notifiers"] == [], r["notifiers"]
 d = m.parse("r.xml")
 s = d.getElementsByTagName("testsuites")[0]
 assert s.getAttribute("tests") == "4" and s.getAttribute("failures") == "1" and s.getAttribute("skipped") == "1"
@@ -43,3 +44,10 @@ PY
 t reports-content has check.txt "reports ok"
 w -c f.yml -json /nonexistent/dir/r.json
 t report-unwritable sh -c '[ "$rc" = 1 ] && has err.txt "cannot write /nonexistent/dir/r.json"'
+
+# -plan names each notifier and its settings, never their values
+printf 'pipeline:\n  - name: a\n    command: "true"\nnotify:\n  - type: webhook\n    url: http://127.0.0.1:9/s3cr3t-path\nmessenger:\n  type: fake\n' > pn.yml
+w -plan -c pn.yml
+t plan-notifiers sh -c 'grep -q "^Notify$" out.txt && grep -q "^  webhook \[url\]  (pn.yml:5:5)$" out.txt && grep -q "^  fake  (pn.yml:8:3)$" out.txt && ! grep -q s3cr3t out.txt'
+w -c pn.yml -json pn.json
+t json-notifiers sh -c 'python3 -c "import json; n = json.load(open(\"pn.json\"))[\"notifiers\"]; assert [(x[\"type\"], x[\"line\"]) for x in n] == [(\"webhook\", 5), (\"fake\", 8)], n"'
