@@ -937,7 +937,7 @@ struct node {
 	struct capture *cap[3];  /* stdout, stderr, combined */
 	char **tail;             /* failed: the last lines of its output */
 	size_t ntail;
-	size_t idx, ndone;       /* groups: next child, children finished */
+	size_t idx;              /* sequences: the next child */
 	int failed;
 };
 
@@ -2787,6 +2787,18 @@ spawned(pid_t pid, int out, int err, struct proc *p)
 	R.running++;
 }
 
+/* In a forked child before exec (async-signal-safe): no blocked signals,
+ * and SIGPIPE back to its default, which walter ignores for itself. */
+static void
+child_signals(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+}
+
 #ifdef WALTER_SPAWN
 /* posix_spawn is one clone(CLONE_VM|CLONE_VFORK)+exec in musl and glibc:
  * no copy of walter's page tables, which is what makes fork slow on some
@@ -2923,10 +2935,7 @@ spawn(struct node *n, char *const argv[], const char *path, int in, struct proc 
 		goto fail;
 	}
 	if (pid == 0) {
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		child_signals();
 		setpgid(0, 0);
 		se.what = 2;
 		if (dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
@@ -3911,6 +3920,18 @@ kill_leftovers(void)
 	R.ngroups = 0;
 }
 
+/* How many tasks ended in each status; returns how many were reached. */
+static size_t
+count_status(size_t count[7])
+{
+	size_t i;
+
+	memset(count, 0, 7 * sizeof *count);
+	for (i = 0; i < cfg.ntasks; i++)
+		count[cfg.tasks[i]->st]++;
+	return cfg.ntasks - count[S_PENDING];
+}
+
 /* ==== 8. notifications ============================================ */
 
 /* Design. Posting one message can take seconds (connect 5 s, whole
@@ -4540,10 +4561,7 @@ deliver_exec(size_t i, const char *label, const struct buf *body)
 		goto out;
 	}
 	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		child_signals();
 		if (dup2(in[0], 0) >= 0 && dup2(out[1], 1) >= 0 && dup2(out[1], 2) >= 0)
 			execve(R.sh, argv, environ);
 		e = errno;
@@ -4778,8 +4796,7 @@ notify_summary(int failed, double t0)
 	struct buf t = { 0 }, f = { 0 }, e = { 0 }, b = { 0 };
 	char d[32], s0[64], s1[64];
 
-	for (i = 0; i < cfg.ntasks; i++)
-		count[cfg.tasks[i]->st]++;
+	count_status(count);
 	xprintf(&t, "[%s] %s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
 	        opt.config, bit == ON_SUCCESS ? "Succeeded" : bit == ON_FAILURE ? "Failed" : "Aborted",
 	        count[S_OK], count[S_FAILED], count[S_SKIPPED], count[S_ABORTED], count[S_CONDFALSE],
@@ -4896,9 +4913,7 @@ summary(double t0)
 	size_t i, count[7] = { 0 }, ran = 0;
 	char d[32];
 
-	for (i = 0; i < cfg.ntasks; i++)
-		count[cfg.tasks[i]->st]++;
-	ran = cfg.ntasks - count[S_PENDING];
+	ran = count_status(count);
 	logmsg(count[S_FAILED] ? L_ERROR : L_INFO, NULL,
 	       "Summary: %zu task%s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
 	       ran, ran == 1 ? "" : "s", count[S_OK], count[S_FAILED], count[S_SKIPPED],
@@ -5176,11 +5191,9 @@ report_junit(int first, int last)
 {
 	struct buf b = { 0 };
 	struct walk w = { NULL, NULL, junit_task, &b };
-	size_t i, count[7] = { 0 }, ran;
+	size_t count[7], ran;
 
-	for (i = 0; i < cfg.ntasks; i++)
-		count[cfg.tasks[i]->st]++;
-	ran = cfg.ntasks - count[S_PENDING];
+	ran = count_status(count);
 	xprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	        "<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n"
 	        "  <testsuite name=\"", ran, count[S_FAILED],
