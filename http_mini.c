@@ -129,7 +129,7 @@ utf8_len(const unsigned char *s, size_t n)
 		cp = cp << 6 | (s[i] & 0x3f);
 	}
 	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		(len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 		return 0;
 	return len;
 }
@@ -145,8 +145,9 @@ json_put_string(struct buf *b, const char *str, size_t n)
 		return -1;
 	while (i < n) {
 		/* copy the longest run that needs no escaping in one go */
-		for (run = i; run < n && s[run] >= 0x20 && s[run] < 0x80 &&
-		     s[run] != '"' && s[run] != '\\'; run++)
+		for (run = i; run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' &&
+			s[run] != '\\';
+			run++)
 			;
 		if (run > i && buf_put(b, s + i, run - i) < 0)
 			return -1;
@@ -165,14 +166,30 @@ json_put_string(struct buf *b, const char *str, size_t n)
 			continue;
 		}
 		switch (s[i]) {
-		case '"': strcpy(esc, "\\\""); break;
-		case '\\': strcpy(esc, "\\\\"); break;
-		case '\b': strcpy(esc, "\\b"); break;
-		case '\f': strcpy(esc, "\\f"); break;
-		case '\n': strcpy(esc, "\\n"); break;
-		case '\r': strcpy(esc, "\\r"); break;
-		case '\t': strcpy(esc, "\\t"); break;
-		default: snprintf(esc, sizeof esc, "\\u%04x", s[i]); break;
+		case '"':
+			strcpy(esc, "\\\"");
+			break;
+		case '\\':
+			strcpy(esc, "\\\\");
+			break;
+		case '\b':
+			strcpy(esc, "\\b");
+			break;
+		case '\f':
+			strcpy(esc, "\\f");
+			break;
+		case '\n':
+			strcpy(esc, "\\n");
+			break;
+		case '\r':
+			strcpy(esc, "\\r");
+			break;
+		case '\t':
+			strcpy(esc, "\\t");
+			break;
+		default:
+			snprintf(esc, sizeof esc, "\\u%04x", s[i]);
+			break;
 		}
 		if (buf_puts(b, esc) < 0)
 			return -1;
@@ -191,9 +208,8 @@ form_put_escaped(struct buf *b, const char *str, size_t n)
 
 	for (i = 0; i < n; i++) {
 		unsigned char c = s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-		    c == '*') {
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			c == '-' || c == '_' || c == '.' || c == '*') {
 			if (buf_put(b, &c, 1) < 0)
 				return -1;
 		} else if (c == ' ') {
@@ -214,8 +230,8 @@ form_put_escaped(struct buf *b, const char *str, size_t n)
 #define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE below keeps SIGPIPE away */
 #endif
 
-#define BODY_KEEP 65536   /* response body bytes kept */
-#define LINE_MAXLEN 16384 /* one status, header or chunk-size line */
+#define BODY_KEEP   65536  /* response body bytes kept */
+#define LINE_MAXLEN 16384  /* one status, header or chunk-size line */
 #define HEAD_MAXLEN 262144 /* all header lines of one response */
 
 extern char **environ;
@@ -262,7 +278,7 @@ static int
 istchar(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isdig(c) ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
+		(c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static int
@@ -379,14 +395,13 @@ port_ok(const char *s, size_t n)
 static int
 hostchar(int c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isdig(c) ||
-	       c == '-' || c == '.' || c == '_' || c == '~';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isdig(c) || c == '-' ||
+		c == '.' || c == '_' || c == '~';
 }
 
 /* Split the authority a[0..n) into host and port. */
 static int
-parse_authority(const char *a, size_t n, int https, struct url *u,
-                char *err, size_t errlen)
+parse_authority(const char *a, size_t n, int https, struct url *u, char *err, size_t errlen)
 {
 	const char *h = a, *p = NULL, *end = a + n, *q;
 	size_t hn;
@@ -435,7 +450,7 @@ static int
 parse_path(const char *s, struct url *u, char *err, size_t errlen)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	struct buf b = {0};
+	struct buf b = { 0 };
 	size_t n = strcspn(s, "#");
 	int r = 0;
 
@@ -443,7 +458,7 @@ parse_path(const char *s, struct url *u, char *err, size_t errlen)
 		r |= buf_put(&b, "/", 1);
 	for (; n > 0 && r == 0; s++, n--) {
 		unsigned char c = (unsigned char)*s;
-		char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
+		char enc[3] = { '%', hex[c >> 4], hex[c & 15] };
 		r |= c >= 0x80 ? buf_put(&b, enc, 3) : buf_put(&b, s, 1);
 	}
 	if (r < 0) {
@@ -474,7 +489,7 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 		return fail(err, errlen, "URL must start with http:// or https://");
 	n = strcspn(p, "/?#");
 	if (parse_authority(p, n, u->https, u, err, errlen) < 0 ||
-	    parse_path(p + n, u, err, errlen) < 0) {
+		parse_path(p + n, u, err, errlen) < 0) {
 		url_free(u);
 		return -1;
 	}
@@ -486,8 +501,15 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 /* A streaming parser: http_send feeds it each recv() so memory stays
  * bounded (one line plus BODY_KEEP) whatever the server sends. */
 enum pstate {
-	P_STATUS, P_HEADER, P_LENGTH, P_CHUNK_SIZE, P_CHUNK_DATA,
-	P_CHUNK_END, P_TRAILER, P_UNTIL_EOF, P_DONE
+	P_STATUS,
+	P_HEADER,
+	P_LENGTH,
+	P_CHUNK_SIZE,
+	P_CHUNK_DATA,
+	P_CHUNK_END,
+	P_TRAILER,
+	P_UNTIL_EOF,
+	P_DONE
 };
 
 struct parser {
@@ -496,7 +518,7 @@ struct parser {
 	size_t head_bytes;      /* status and header bytes so far */
 	unsigned long long len; /* Content-Length, then bytes left */
 	int has_len, has_te, chunked;
-	int head;               /* response to HEAD: never a body */
+	int head; /* response to HEAD: never a body */
 	int status;
 	struct buf body;
 };
@@ -559,10 +581,9 @@ on_status(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
 {
 	if (n == 0) /* stray blank lines before a status line are harmless */
 		return 0;
-	if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || !isdig((unsigned char)s[7]) ||
-	    s[8] != ' ' || !isdig((unsigned char)s[9]) ||
-	    !isdig((unsigned char)s[10]) || !isdig((unsigned char)s[11]) ||
-	    (n > 12 && s[12] != ' '))
+	if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || !isdig((unsigned char)s[7]) || s[8] != ' ' ||
+		!isdig((unsigned char)s[9]) || !isdig((unsigned char)s[10]) ||
+		!isdig((unsigned char)s[11]) || (n > 12 && s[12] != ' '))
 		return fail(err, errlen, "malformed status line");
 	p->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
 	if (p->status < 100 || p->status > 599)
@@ -626,8 +647,7 @@ on_header(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
 }
 
 static int
-on_chunk_size(struct parser *p, const char *s, size_t n, char *err,
-              size_t errlen)
+on_chunk_size(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
 {
 	unsigned long long v = 0;
 	size_t i;
@@ -675,8 +695,7 @@ on_line(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
 
 /* Gather s[0..n) (ending in LF when complete) into the current line. */
 static int
-line_in(struct parser *p, const char *s, size_t n, int complete, char *err,
-        size_t errlen)
+line_in(struct parser *p, const char *s, size_t n, int complete, char *err, size_t errlen)
 {
 	size_t len;
 
@@ -716,8 +735,7 @@ feed(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
 	size_t take;
 
 	while (n > 0 && p->st != P_DONE) {
-		if (p->st == P_LENGTH || p->st == P_CHUNK_DATA ||
-		    p->st == P_UNTIL_EOF) {
+		if (p->st == P_LENGTH || p->st == P_CHUNK_DATA || p->st == P_UNTIL_EOF) {
 			take = n;
 			if (p->st != P_UNTIL_EOF && take > p->len)
 				take = (size_t)p->len;
@@ -752,8 +770,7 @@ finish(struct parser *p, char *err, size_t errlen)
 
 /* Hand the finished response over; resp's old contents are not freed. */
 static int
-deliver(struct parser *p, struct http_response *resp, char *err,
-        size_t errlen)
+deliver(struct parser *p, struct http_response *resp, char *err, size_t errlen)
 {
 	if (buf_put(&p->body, "", 0) < 0) /* body.data is never NULL */
 		return fail(err, errlen, "out of memory");
@@ -766,8 +783,8 @@ deliver(struct parser *p, struct http_response *resp, char *err,
 /* resp is written only when 1 is returned (and then owns a fresh body:
  * buf_free it); on 0 or -1 it is left untouched. */
 int
-http_parse_response(const char *buf, size_t len, int eof,
-                    struct http_response *resp, char *err, size_t errlen)
+http_parse_response(
+	const char *buf, size_t len, int eof, struct http_response *resp, char *err, size_t errlen)
 {
 	struct parser p;
 	int r;
@@ -818,7 +835,7 @@ open_socket(const struct addrinfo *ai)
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 #else
 	if ((fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol)) >= 0 &&
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		goto err;
 #endif
 	if (fd < 0)
@@ -869,8 +886,8 @@ err:
 /* Try every address of host:port. Returns the fd; -1 for a failure not
  * worth retrying (name lookup); -2 for a connection failure. */
 static int
-dial(const char *host, const char *port, int connect_ms, long long deadline,
-     const char *label, char *err, size_t errlen)
+dial(const char *host, const char *port, int connect_ms, long long deadline, const char *label,
+	char *err, size_t errlen)
 {
 	struct addrinfo hints, *res, *ai;
 	long long until;
@@ -882,7 +899,7 @@ dial(const char *host, const char *port, int connect_ms, long long deadline,
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((r = getaddrinfo(host, port, &hints, &res)) != 0) {
 		fail(err, errlen, "%s: cannot resolve host: %s", label,
-		     r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+			r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 		return r == EAI_AGAIN ? -2 : -1;
 	}
 	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
@@ -896,7 +913,7 @@ dial(const char *host, const char *port, int connect_ms, long long deadline,
 	if (fd >= 0)
 		return fd;
 	fail(err, errlen, "%s: cannot connect: %s", label,
-	     e == ETIMEDOUT ? "connection timed out" : strerror(e));
+		e == ETIMEDOUT ? "connection timed out" : strerror(e));
 	return -2;
 }
 
@@ -928,8 +945,8 @@ send_all(int fd, const char *p, size_t n, long long deadline)
 /* Read and parse the response by the deadline. Returns 1 done, -1
  * failed, -2 the peer went away before sending a byte (retry-worthy). */
 static int
-recv_response(int fd, struct parser *p, long long deadline, int timeout_ms,
-              char *err, size_t errlen)
+recv_response(
+	int fd, struct parser *p, long long deadline, int timeout_ms, char *err, size_t errlen)
 {
 	char tmp[16384];
 	size_t got = 0;
@@ -967,9 +984,8 @@ recv_response(int fd, struct parser *p, long long deadline, int timeout_ms,
 
 /* One request/response on a connected socket: 0, -1 or -2 (retry). */
 static int
-exchange(int fd, const struct buf *rq, int head, long long deadline,
-         int timeout_ms, const char *label, struct http_response *resp,
-         char *err, size_t errlen)
+exchange(int fd, const struct buf *rq, int head, long long deadline, int timeout_ms,
+	const char *label, struct http_response *resp, char *err, size_t errlen)
 {
 	struct parser p;
 	char msg[256];
@@ -979,8 +995,8 @@ exchange(int fd, const struct buf *rq, int head, long long deadline,
 	p.head = head;
 	if (send_all(fd, rq->data, rq->len, deadline) < 0) {
 		if (errno == ETIMEDOUT)
-			return fail(err, errlen, "%s: sending timed out after %d ms",
-			            label, timeout_ms);
+			return fail(err, errlen, "%s: sending timed out after %d ms", label,
+				timeout_ms);
 		if (errno != EPIPE && errno != ECONNRESET)
 			return fail(err, errlen, "%s: send: %s", label, strerror(errno));
 		send_errno = errno; /* it may have answered early: read on */
@@ -1043,10 +1059,10 @@ cout_finish(struct cout *c, struct http_response *resp)
 		i--;
 	suffix = c->tlen - i + 1;
 	if (i == 0 || suffix != 4 || !isdig((unsigned char)c->tail[i]) ||
-	    !isdig((unsigned char)c->tail[i + 1]) || !isdig((unsigned char)c->tail[i + 2]))
+		!isdig((unsigned char)c->tail[i + 1]) || !isdig((unsigned char)c->tail[i + 2]))
 		return -1;
-	resp->status = (c->tail[i] - '0') * 100 + (c->tail[i + 1] - '0') * 10 +
-	               (c->tail[i + 2] - '0');
+	resp->status =
+		(c->tail[i] - '0') * 100 + (c->tail[i + 1] - '0') * 10 + (c->tail[i + 2] - '0');
 	if (resp->status < 100)
 		return -1;
 	body = c->total - suffix;
@@ -1070,13 +1086,27 @@ cfg_put(struct buf *b, const char *key, const char *v, size_t n)
 
 	for (i = 0; i < n && r == 0; i++) {
 		switch (v[i]) {
-		case '\\': r = buf_puts(b, "\\\\"); break;
-		case '"': r = buf_puts(b, "\\\""); break;
-		case '\n': r = buf_puts(b, "\\n"); break;
-		case '\r': r = buf_puts(b, "\\r"); break;
-		case '\t': r = buf_puts(b, "\\t"); break;
-		case '\v': r = buf_puts(b, "\\v"); break;
-		default: r = buf_put(b, v + i, 1); break;
+		case '\\':
+			r = buf_puts(b, "\\\\");
+			break;
+		case '"':
+			r = buf_puts(b, "\\\"");
+			break;
+		case '\n':
+			r = buf_puts(b, "\\n");
+			break;
+		case '\r':
+			r = buf_puts(b, "\\r");
+			break;
+		case '\t':
+			r = buf_puts(b, "\\t");
+			break;
+		case '\v':
+			r = buf_puts(b, "\\v");
+			break;
+		default:
+			r = buf_put(b, v + i, 1);
+			break;
 		}
 	}
 	return r < 0 ? -1 : buf_puts(b, "\"\n");
@@ -1092,11 +1122,11 @@ has_body(const struct http_request *req)
  * headers and body never show on a command line. Whole seconds only:
  * curl may parse decimals by locale; our own deadline kills it anyway. */
 static int
-curl_config(struct buf *b, const struct http_request *req, const struct url *u,
-            int connect_ms, long long deadline)
+curl_config(struct buf *b, const struct http_request *req, const struct url *u, int connect_ms,
+	long long deadline)
 {
 	const char *const *h;
-	struct buf url = {0};
+	struct buf url = { 0 };
 	int r = 0, left = left_ms(deadline);
 
 	r |= buf_puts(b, "silent\nshow-error\ngloboff\nproto = \"=https\"\n");
@@ -1119,8 +1149,8 @@ curl_config(struct buf *b, const struct http_request *req, const struct url *u,
 	if (has_body(req))
 		r |= cfg_put(b, "data-raw", req->body ? req->body : "", req->body_len);
 	/* max-time 0 would mean "no limit" */
-	r |= buf_printf(b, "connect-timeout = %d\nmax-time = %d\n",
-	                (connect_ms + 999) / 1000, left > 1000 ? (left + 999) / 1000 : 1);
+	r |= buf_printf(b, "connect-timeout = %d\nmax-time = %d\n", (connect_ms + 999) / 1000,
+		left > 1000 ? (left + 999) / 1000 : 1);
 	r |= cfg_put(b, "write-out", "\n%{http_code}", 13);
 	buf_free(&url);
 	return r ? -1 : 0;
@@ -1132,7 +1162,7 @@ static char *
 find_curl(void)
 {
 	const char *p = getenv("PATH"), *e;
-	struct buf b = {0};
+	struct buf b = { 0 };
 	struct stat st;
 
 	if (!p)
@@ -1144,8 +1174,7 @@ find_curl(void)
 		b.len = 0;
 		if (buf_printf(&b, "%.*s/curl", (int)(e - p), p) < 0)
 			break;
-		if (stat(b.data, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(b.data, X_OK) == 0)
+		if (stat(b.data, &st) == 0 && S_ISREG(st.st_mode) && access(b.data, X_OK) == 0)
 			return b.data;
 	}
 	buf_free(&b);
@@ -1175,7 +1204,7 @@ lift(int *fd)
 static void
 child(const int fd[4], const char *path)
 {
-	char *argv[] = {"curl", "-q", "--config", "-", NULL};
+	char *argv[] = { "curl", "-q", "--config", "-", NULL };
 	sigset_t none;
 	int i, e;
 
@@ -1210,20 +1239,20 @@ exec_status(int fd)
 static int
 spawn(const char *path, struct proc *pr, char *err, size_t errlen)
 {
-	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
-	int ex[2] = {-1, -1}, *all[] = {in, out, er, ex}, i, e, st;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 };
+	int ex[2] = { -1, -1 }, *all[] = { in, out, er, ex }, i, e, st;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, in) < 0 || pipe(out) < 0 ||
-	    pipe(er) < 0 || pipe(ex) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, in) < 0 || pipe(out) < 0 || pipe(er) < 0 ||
+		pipe(ex) < 0)
 		goto err;
 	for (i = 0; i < 8; i++)
 		if (lift(&all[i / 2][i % 2]) < 0)
 			goto err;
-	if (set_nonblock(in[0]) < 0 || set_nonblock(out[0]) < 0 ||
-	    set_nonblock(er[0]) < 0 || (pr->pid = fork()) < 0)
+	if (set_nonblock(in[0]) < 0 || set_nonblock(out[0]) < 0 || set_nonblock(er[0]) < 0 ||
+		(pr->pid = fork()) < 0)
 		goto err;
 	if (pr->pid == 0)
-		child((const int[4]){in[1], out[1], er[1], ex[1]}, path);
+		child((const int[4]){ in[1], out[1], er[1], ex[1] }, path);
 	xclose(&in[1]), xclose(&out[1]), xclose(&er[1]), xclose(&ex[1]);
 	if ((e = exec_status(ex[0])) != 0) {
 		while (waitpid(pr->pid, &st, 0) < 0 && errno == EINTR)
@@ -1264,8 +1293,8 @@ drain(int *fd, struct cout *dst, struct buf *errtext)
 /* Feed the config and collect the output until curl closes both
  * pipes: 0, -1 (out of memory) or -2 at the deadline. */
 static int
-pump(struct proc *pr, const struct buf *cfg, long long deadline,
-     struct cout *out, struct buf *errtext)
+pump(struct proc *pr, const struct buf *cfg, long long deadline, struct cout *out,
+	struct buf *errtext)
 {
 	struct pollfd pf[3];
 	size_t off = 0;
@@ -1285,12 +1314,13 @@ pump(struct proc *pr, const struct buf *cfg, long long deadline,
 			if (w > 0)
 				off += (size_t)w;
 			/* done, or curl stopped reading: its exit status tells */
-			if (off == cfg->len || (w < 0 && errno != EINTR &&
-			    errno != EAGAIN && errno != EWOULDBLOCK))
+			if (off == cfg->len ||
+				(w < 0 && errno != EINTR && errno != EAGAIN &&
+					errno != EWOULDBLOCK))
 				xclose(&pr->in);
 		}
 		if ((pf[1].revents && drain(&pr->out, out, NULL) < 0) ||
-		    (pf[2].revents && drain(&pr->err, NULL, errtext) < 0))
+			(pf[2].revents && drain(&pr->err, NULL, errtext) < 0))
 			return -1;
 	}
 	return 0;
@@ -1333,8 +1363,7 @@ contains(const char *s, const char *needle, size_t n)
 /* curl's first stderr line, made printable, unless it quotes the path
  * or the query of the URL (a token may live in either). */
 static void
-curl_reason(struct buf *t, const struct url *u, int code, char *out,
-            size_t outlen)
+curl_reason(struct buf *t, const struct url *u, int code, char *out, size_t outlen)
 {
 	char none[1] = "", *s = t->data ? t->data : none, *p;
 	size_t pn = strcspn(u->path, "?");
@@ -1346,32 +1375,30 @@ curl_reason(struct buf *t, const struct url *u, int code, char *out,
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
 	if (!*s || (pn > 1 && contains(s, u->path, pn)) ||
-	    (u->path[pn] && u->path[pn + 1] && strstr(s, u->path + pn + 1)))
+		(u->path[pn] && u->path[pn + 1] && strstr(s, u->path + pn + 1)))
 		snprintf(out, outlen, "curl failed with exit status %d", code);
 	else
 		snprintf(out, outlen, "%s", s);
 }
 
 static int
-via_curl(const struct http_request *req, const struct url *u,
-         const char *path, int connect_ms, long long deadline, int timeout_ms,
-         struct http_response *resp, char *err, size_t errlen)
+via_curl(const struct http_request *req, const struct url *u, const char *path, int connect_ms,
+	long long deadline, int timeout_ms, struct http_response *resp, char *err, size_t errlen)
 {
-	struct buf cfg = {0}, errtext = {0}, label = {0};
+	struct buf cfg = { 0 }, errtext = { 0 }, label = { 0 };
 	struct cout out;
-	struct proc pr = {0, -1, -1, -1};
+	struct proc pr = { 0, -1, -1, -1 };
 	char why[256];
 	int r, st;
 
 	memset(&out, 0, sizeof out);
 	if (put_hostport(&label, u->host, u->port) < 0 ||
-	    curl_config(&cfg, req, u, connect_ms, deadline) < 0) {
+		curl_config(&cfg, req, u, connect_ms, deadline) < 0) {
 		r = fail(err, errlen, "out of memory");
 		goto out;
 	}
 	if (req->body && memchr(req->body, '\0', req->body_len)) {
-		r = fail(err, errlen, "%s: curl cannot take a body with NUL bytes",
-		         label.data);
+		r = fail(err, errlen, "%s: curl cannot take a body with NUL bytes", label.data);
 		goto out;
 	}
 	if ((r = spawn(path, &pr, why, sizeof why)) < 0) {
@@ -1384,13 +1411,11 @@ via_curl(const struct http_request *req, const struct url *u,
 	if (r == -1)
 		r = fail(err, errlen, "%s: out of memory", label.data);
 	else if (r == -2 || st == -1)
-		r = fail(err, errlen, "%s: no response within %d ms", label.data,
-		         timeout_ms);
+		r = fail(err, errlen, "%s: no response within %d ms", label.data, timeout_ms);
 	else if (st < 0)
 		r = fail(err, errlen, "%s: lost track of curl", label.data);
 	else if (WIFSIGNALED(st))
-		r = fail(err, errlen, "%s: curl killed by signal %d", label.data,
-		         WTERMSIG(st));
+		r = fail(err, errlen, "%s: curl killed by signal %d", label.data, WTERMSIG(st));
 	else if (WEXITSTATUS(st) != 0) {
 		curl_reason(&errtext, u, WEXITSTATUS(st), why, sizeof why);
 		fail(err, errlen, "%s: %s", label.data, why);
@@ -1418,8 +1443,7 @@ put_authority(struct buf *b, const struct url *u)
 
 /* A proxy gets the absolute URL in the request line (RFC 9112 3.2.2). */
 static int
-build_request(struct buf *b, const struct http_request *req,
-              const struct url *u, int absolute)
+build_request(struct buf *b, const struct http_request *req, const struct url *u, int absolute)
 {
 	const char *const *h;
 	int r = 0;
@@ -1515,7 +1539,7 @@ no_proxy(const char *host)
 		if (k && *t == '.')
 			t++, k--;
 		if (k && (k == hn || (k < hn && host[hn - k - 1] == '.')) &&
-		    ncaseeq(host + hn - k, t, k))
+			ncaseeq(host + hn - k, t, k))
 			return 1;
 	}
 	return 0;
@@ -1523,10 +1547,9 @@ no_proxy(const char *host)
 
 /* "host:port" or "http://host:port" into pu. */
 static int
-parse_proxy(const char *s, struct url *pu, const char *what, char *err,
-            size_t errlen)
+parse_proxy(const char *s, struct url *pu, const char *what, char *err, size_t errlen)
 {
-	struct buf b = {0};
+	struct buf b = { 0 };
 	char msg[128];
 	int r;
 
@@ -1546,27 +1569,26 @@ parse_proxy(const char *s, struct url *pu, const char *what, char *err,
 /* One attempt over a socket, to the server or through proxy px (named
  * kind in messages). 0, -1, or -2 when worth a retry. */
 static int
-via_socket(const struct http_request *req, const struct url *u,
-           const struct url *px, const char *kind, int connect_ms,
-           long long deadline, int timeout_ms, struct http_response *resp,
-           char *err, size_t errlen)
+via_socket(const struct http_request *req, const struct url *u, const struct url *px,
+	const char *kind, int connect_ms, long long deadline, int timeout_ms,
+	struct http_response *resp, char *err, size_t errlen)
 {
-	struct buf rq = {0}, label = {0};
+	struct buf rq = { 0 }, label = { 0 };
 	const struct url *to = px ? px : u;
 	int fd, r;
 
 	if (put_hostport(&label, u->host, u->port) < 0 ||
-	    (px && (buf_printf(&label, " via %s ", kind) < 0 ||
-	            put_hostport(&label, px->host, px->port) < 0)) ||
-	    build_request(&rq, req, u, px != NULL) < 0) {
+		(px &&
+			(buf_printf(&label, " via %s ", kind) < 0 ||
+				put_hostport(&label, px->host, px->port) < 0)) ||
+		build_request(&rq, req, u, px != NULL) < 0) {
 		r = fail(err, errlen, "out of memory");
 		goto out;
 	}
-	if ((r = fd = dial(to->host, to->port, connect_ms, deadline, label.data,
-	                   err, errlen)) < 0)
+	if ((r = fd = dial(to->host, to->port, connect_ms, deadline, label.data, err, errlen)) < 0)
 		goto out;
-	r = exchange(fd, &rq, strcmp(req->method, "HEAD") == 0, deadline,
-	             timeout_ms, label.data, resp, err, errlen);
+	r = exchange(fd, &rq, strcmp(req->method, "HEAD") == 0, deadline, timeout_ms, label.data,
+		resp, err, errlen);
 	close(fd);
 out:
 	buf_free(&rq), buf_free(&label);
@@ -1576,12 +1598,11 @@ out:
 /* Route one attempt: https by TLS proxy or curl, http straight or by
  * http_proxy. */
 static int
-attempt(const struct http_request *req, const struct url *u, int connect_ms,
-        long long deadline, int timeout_ms, struct http_response *resp,
-        char *err, size_t errlen)
+attempt(const struct http_request *req, const struct url *u, int connect_ms, long long deadline,
+	int timeout_ms, struct http_response *resp, char *err, size_t errlen)
 {
 	const char *tp, *kind = "proxy";
-	struct url px = {0};
+	struct url px = { 0 };
 	char *curl;
 	int r;
 
@@ -1589,11 +1610,12 @@ attempt(const struct http_request *req, const struct url *u, int connect_ms,
 		tp = req->tls_proxy ? req->tls_proxy : getenv("WALTER_TLS_PROXY");
 		if (!tp || !*tp) {
 			if (!(curl = find_curl()))
-				return fail(err, errlen, "https://%s needs a TLS proxy "
-				            "(tls_proxy or WALTER_TLS_PROXY) or curl on PATH",
-				            u->host);
-			r = via_curl(req, u, curl, connect_ms, deadline, timeout_ms,
-			             resp, err, errlen);
+				return fail(err, errlen,
+					"https://%s needs a TLS proxy "
+					"(tls_proxy or WALTER_TLS_PROXY) or curl on PATH",
+					u->host);
+			r = via_curl(
+				req, u, curl, connect_ms, deadline, timeout_ms, resp, err, errlen);
 			free(curl);
 			return r;
 		}
@@ -1601,15 +1623,13 @@ attempt(const struct http_request *req, const struct url *u, int connect_ms,
 			return -1;
 		kind = "TLS proxy";
 	} else if (is_loopback(u->host) || no_proxy(u->host) ||
-	           (!((tp = getenv("http_proxy")) && *tp) &&
-	            !((tp = getenv("HTTP_PROXY")) && *tp))) {
-		return via_socket(req, u, NULL, NULL, connect_ms, deadline,
-		                  timeout_ms, resp, err, errlen);
+		(!((tp = getenv("http_proxy")) && *tp) && !((tp = getenv("HTTP_PROXY")) && *tp))) {
+		return via_socket(
+			req, u, NULL, NULL, connect_ms, deadline, timeout_ms, resp, err, errlen);
 	} else if (parse_proxy(tp, &px, "http_proxy", err, errlen) < 0) {
 		return -1;
 	}
-	r = via_socket(req, u, &px, kind, connect_ms, deadline, timeout_ms,
-	               resp, err, errlen);
+	r = via_socket(req, u, &px, kind, connect_ms, deadline, timeout_ms, resp, err, errlen);
 	url_free(&px);
 	return r;
 }
@@ -1617,26 +1637,23 @@ attempt(const struct http_request *req, const struct url *u, int connect_ms,
 /* resp is always safe to buf_free afterwards. The one deadline covers
  * both attempts, so a retry never stretches the total. */
 int
-http_send(const struct http_request *req, struct http_response *resp,
-          char *err, size_t errlen)
+http_send(const struct http_request *req, struct http_response *resp, char *err, size_t errlen)
 {
 	int connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000;
 	int timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 10000;
 	long long deadline = now_ms() + timeout_ms;
-	struct url u = {0};
+	struct url u = { 0 };
 	int r, tries, again;
 
 	memset(resp, 0, sizeof *resp);
-	if (check_request(req, err, errlen) < 0 ||
-	    url_parse(req->url, &u, err, errlen) < 0)
+	if (check_request(req, err, errlen) < 0 || url_parse(req->url, &u, err, errlen) < 0)
 		return -1;
 	if (!u.host || !u.port || !u.path) { /* url_parse fills all three */
 		url_free(&u);
 		return fail(err, errlen, "bad URL");
 	}
 	for (tries = 1;; tries++) {
-		r = attempt(req, &u, connect_ms, deadline, timeout_ms, resp, err,
-		            errlen);
+		r = attempt(req, &u, connect_ms, deadline, timeout_ms, resp, err, errlen);
 		again = r == -2 || (r == 0 && resp->status >= 500);
 		if (!again || tries == 2 || left_ms(deadline) == 0)
 			break;

@@ -64,8 +64,7 @@ vmsg(const char *fmt, va_list ap)
 }
 
 /* Print "walter: msg" (": strerror" when fmt ends in ':'), exit 2. */
-static void __attribute__((noreturn, format(printf, 1, 2)))
-fatal(const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 1, 2))) fatal(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -75,8 +74,7 @@ fatal(const char *fmt, ...)
 	exit(2);
 }
 
-static void __attribute__((format(printf, 1, 2)))
-warn(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) warn(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -127,8 +125,7 @@ xputs(struct buf *b, const char *s)
 	xput(b, s, strlen(s));
 }
 
-static void __attribute__((format(printf, 2, 3)))
-xprintf(struct buf *b, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) xprintf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
@@ -257,8 +254,8 @@ static struct {
 	long jobs;
 	double timeout;
 	enum color color;
-} opt = { "pipeline.yml", 0, 0, 0, 0, 0, 0, 0, L_INFO, "local", NULL,
-          NULL, NULL, NULL, 0, 0, COLOR_AUTO };
+} opt = { "pipeline.yml", 0, 0, 0, 0, 0, 0, 0, L_INFO, "local", NULL, NULL, NULL, NULL, 0, 0,
+	COLOR_AUTO };
 
 static const char usage_text[] =
 	"usage: walter [flags]\n"
@@ -281,8 +278,7 @@ static const char usage_text[] =
 	"exit status: 0 ok, 1 a task failed, 2 usage or configuration error,\n"
 	"124 -timeout expired, 128+N killed by signal N\n";
 
-static void __attribute__((noreturn))
-usage(const char *fmt, const char *arg)
+static void __attribute__((noreturn)) usage(const char *fmt, const char *arg)
 {
 	fputs("walter: ", stderr);
 	fprintf(stderr, fmt, arg);
@@ -337,17 +333,27 @@ static const struct flag {
 	enum flagkind kind;
 	void *dst;
 } flags[] = {
-	{ "c", F_STR, &opt.config }, { "config", F_STR, &opt.config },
-	{ "build", F_BOOL, &opt.build }, { "deploy", F_BOOL, &opt.deploy },
-	{ "f", F_BOOL, &opt.force }, { "v", F_BOOL, &opt.version },
-	{ "version", F_BOOL, &opt.version }, { "check", F_BOOL, &opt.check },
-	{ "plan", F_BOOL, &opt.plan }, { "h", F_BOOL, &opt.help },
-	{ "help", F_BOOL, &opt.help }, { "mode", F_STR, &opt.mode },
-	{ "logDir", F_STR, &opt.logdir }, { "log_dir", F_STR, &opt.logdir },
-	{ "junit", F_STR, &opt.junit }, { "json", F_STR, &opt.json },
+	{ "c", F_STR, &opt.config },
+	{ "config", F_STR, &opt.config },
+	{ "build", F_BOOL, &opt.build },
+	{ "deploy", F_BOOL, &opt.deploy },
+	{ "f", F_BOOL, &opt.force },
+	{ "v", F_BOOL, &opt.version },
+	{ "version", F_BOOL, &opt.version },
+	{ "check", F_BOOL, &opt.check },
+	{ "plan", F_BOOL, &opt.plan },
+	{ "h", F_BOOL, &opt.help },
+	{ "help", F_BOOL, &opt.help },
+	{ "mode", F_STR, &opt.mode },
+	{ "logDir", F_STR, &opt.logdir },
+	{ "log_dir", F_STR, &opt.logdir },
+	{ "junit", F_STR, &opt.junit },
+	{ "json", F_STR, &opt.json },
 	{ "yaml-to-json", F_STR, &opt.yaml_to_json },
-	{ "threshold", F_STR, NULL }, { "color", F_STR, NULL },
-	{ "jobs", F_STR, NULL }, { "timeout", F_STR, NULL },
+	{ "threshold", F_STR, NULL },
+	{ "color", F_STR, NULL },
+	{ "jobs", F_STR, NULL },
+	{ "timeout", F_STR, NULL },
 };
 
 /* Values that need checking beyond "is a string". */
@@ -439,14 +445,14 @@ parse_flags(int argc, char **argv)
  * the line prefix ("HH:MM:SS  INFO [name] "), which child output reuses
  * until the second or the task changes. */
 static struct {
-	struct buf out;       /* bytes waiting for stderr (and the log file) */
-	int err_ok;           /* stderr still takes writes */
-	int file;             /* -logDir file, or -1 */
+	struct buf out; /* bytes waiting for stderr (and the log file) */
+	int err_ok;     /* stderr still takes writes */
+	int file;       /* -logDir file, or -1 */
 	int color;
-	time_t sec;           /* second that stamp shows */
-	char stamp[16];       /* "HH:MM:SS" */
-	struct buf pre;       /* prefix of the last line */
-	int pre_task;         /* pre is INFO for task pre_name at second pre_sec */
+	time_t sec;     /* second that stamp shows */
+	char stamp[16]; /* "HH:MM:SS" */
+	struct buf pre; /* prefix of the last line */
+	int pre_task;   /* pre is INFO for task pre_name at second pre_sec */
 	const char *pre_name;
 	time_t pre_sec;
 } lg = { { NULL, 0, 0 }, 1, -1, 0, (time_t)-1, "", { NULL, 0, 0 }, 0, NULL, (time_t)-1 };
@@ -495,8 +501,8 @@ log_clock(void)
 		return;
 	lg.sec = t;
 	localtime_r(&t, &tm);
-	snprintf(lg.stamp, sizeof lg.stamp, "%02d:%02d:%02d", tm.tm_hour % 100,
-	         tm.tm_min % 100, tm.tm_sec % 100);
+	snprintf(lg.stamp, sizeof lg.stamp, "%02d:%02d:%02d", tm.tm_hour % 100, tm.tm_min % 100,
+		tm.tm_sec % 100);
 }
 
 static void
@@ -546,7 +552,7 @@ log_text(const char *text, size_t len)
 static struct {
 	char **v;
 	size_t n;
-	struct buf out;          /* the last masked text */
+	struct buf out; /* the last masked text */
 } sec;
 
 /* Remember a value to hide; short values would mask half the log. */
@@ -568,13 +574,15 @@ secret_add(const char *v)
 static int
 secret_name(const char *name, size_t len)
 {
-	static const char *const words[] = { "TOKEN", "SECRET", "PASSWORD", "PASSWD",
-	                                     "API_KEY", "PRIVATE_KEY", "WEBHOOK", NULL };
+	static const char *const words[] = { "TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY",
+		"PRIVATE_KEY", "WEBHOOK", NULL };
 	size_t i, j, k;
 
 	for (i = 0; words[i]; i++)
 		for (j = 0; j + strlen(words[i]) <= len; j++) {
-			for (k = 0; words[i][k] && toupper((unsigned char)name[j + k]) == words[i][k]; k++)
+			for (k = 0;
+				words[i][k] && toupper((unsigned char)name[j + k]) == words[i][k];
+				k++)
 				;
 			if (!words[i][k])
 				return 1;
@@ -599,7 +607,8 @@ find(const char *s, size_t n, const char *w, size_t m)
 {
 	const char *p = s, *end = s + n;
 
-	while (m && (size_t)(end - p) >= m && (p = memchr(p, w[0], (size_t)(end - p - (ptrdiff_t)m + 1)))) {
+	while (m && (size_t)(end - p) >= m &&
+		(p = memchr(p, w[0], (size_t)(end - p - (ptrdiff_t)m + 1)))) {
 		if (!memcmp(p, w, m))
 			return p;
 		p++;
@@ -688,14 +697,14 @@ log_open(void)
 	struct tm tm;
 	time_t t = time(NULL);
 
-	lg.color = opt.color == COLOR_ALWAYS ||
-	           (opt.color == COLOR_AUTO && isatty(2) && !(nc && *nc));
+	lg.color =
+		opt.color == COLOR_ALWAYS || (opt.color == COLOR_AUTO && isatty(2) && !(nc && *nc));
 	if (!opt.logdir)
 		return;
 	localtime_r(&t, &tm);
-	snprintf(path, sizeof path, "%s/walter-%04d%02d%02d-%02d%02d%02d-%ld.log",
-	         opt.logdir, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	         tm.tm_hour, tm.tm_min, tm.tm_sec, (long)getpid());
+	snprintf(path, sizeof path, "%s/walter-%04d%02d%02d-%02d%02d%02d-%ld.log", opt.logdir,
+		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		(long)getpid());
 	lg.file = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (lg.file < 0)
 		fatal("-logDir: cannot create %s:", path);
@@ -789,8 +798,8 @@ put_float(struct buf *b, const char *s)
 	double v = strtod(s, NULL);
 	char t[64];
 
-	if (strstr(s, "inf") || strstr(s, "Inf") || strstr(s, "INF") ||
-	    strstr(s, "nan") || strstr(s, "NaN") || strstr(s, "NAN"))
+	if (strstr(s, "inf") || strstr(s, "Inf") || strstr(s, "INF") || strstr(s, "nan") ||
+		strstr(s, "NaN") || strstr(s, "NAN"))
 		return -1; /* JSON has no infinity or NaN */
 	snprintf(t, sizeof t, "%.17g", v);
 	xputs(b, t);
@@ -800,18 +809,19 @@ put_float(struct buf *b, const char *s)
 }
 
 static int
-json_node(struct buf *b, const struct yaml_node *n, int depth, char *err,
-          size_t errlen)
+json_node(struct buf *b, const struct yaml_node *n, int depth, char *err, size_t errlen)
 {
 	size_t i;
 
 	if (depth > 4 * YAML_MAX_DEPTH) {
-		snprintf(err, errlen, "%d:%d: nesting too deep after alias expansion",
-		         n->line, n->col);
+		snprintf(err, errlen, "%d:%d: nesting too deep after alias expansion", n->line,
+			n->col);
 		return -1;
 	}
 	switch (yaml_resolve(n)) {
-	case YAML_TAG_NULL: jput(b, "null", 4); return 0;
+	case YAML_TAG_NULL:
+		jput(b, "null", 4);
+		return 0;
 	case YAML_TAG_BOOL:
 		if ((n->text[0] | 32) == 't')
 			jput(b, "true", 4);
@@ -842,8 +852,8 @@ json_node(struct buf *b, const struct yaml_node *n, int depth, char *err,
 			jput(b, n->kind == YAML_MAP && i % 2 ? ":" : ",", 1);
 		if (n->kind == YAML_MAP && i % 2 == 0) {
 			if (k->kind != YAML_SCALAR) {
-				snprintf(err, errlen, "%d:%d: mapping key is not a scalar",
-				         k->line, k->col);
+				snprintf(err, errlen, "%d:%d: mapping key is not a scalar", k->line,
+					k->col);
 				return -1;
 			}
 			put_string(b, k->text, k->len);
@@ -914,35 +924,35 @@ struct node {
 	struct node *parent;
 	struct node **kids;
 	size_t nkids;
-	int logged;              /* groups: log Start/End (D2); tasks always */
+	int logged; /* groups: log Start/End (D2); tasks always */
 	/* TASK */
-	const char *command;     /* sh -c COMMAND, or NULL */
-	char **argv;             /* command given as a sequence: exec'd as is */
-	const char *script;      /* type shell: sh SCRIPT */
+	const char *command; /* sh -c COMMAND, or NULL */
+	char **argv;         /* command given as a sequence: exec'd as is */
+	const char *script;  /* type shell: sh SCRIPT */
 	const char *dir, *only_if, *var;
 	struct waitfor wait;
 	double timeout, retry_delay;
 	long retry;
-	char **env;              /* NAME=VALUE added to the environment */
+	char **env; /* NAME=VALUE added to the environment */
 	int report_full, suppress_all, message;
-	struct node *input;      /* D2: whose stdout is this task's stdin */
-	int ncons;               /* tasks still to read this task's stdout */
-	unsigned need;           /* CAP_*: output kept for later use */
+	struct node *input; /* D2: whose stdout is this task's stdin */
+	int ncons;          /* tasks still to read this task's stdout */
+	unsigned need;      /* CAP_*: output kept for later use */
 	/* run time */
 	enum status st;
-	int code;                /* exit status, 128+N for signal N, -1 none */
+	int code; /* exit status, 128+N for signal N, -1 none */
 	int attempts;
 	double t0, t1;
 	struct task_rt *rt;
-	struct capture *cap[3];  /* stdout, stderr, combined */
-	char **tail;             /* failed: the last lines of its output */
+	struct capture *cap[3]; /* stdout, stderr, combined */
+	char **tail;            /* failed: the last lines of its output */
 	size_t ntail;
-	size_t idx;              /* sequences: the next child */
+	size_t idx; /* sequences: the next child */
 	int failed;
 };
 
 struct phase {
-	const char *label;       /* "Pipeline", "Build", "Deploy" */
+	const char *label; /* "Pipeline", "Build", "Deploy" */
 	struct node *main, *cleanup;
 	int present;
 };
@@ -958,34 +968,34 @@ struct notifier {
 	size_t n;
 	/* validated at load time (nt_check) */
 	enum ntype kind;
-	int off;                 /* a needed setting is empty: send nothing */
-	unsigned on, suppress;   /* ON_* filter, SUP_* message kinds dropped */
-	int summary;             /* one message at the end instead of per task */
-	double timeout;          /* whole exchange, seconds */
-	const char *url;         /* the request URL, built for hipchat* */
-	const char *where;       /* "host:port" of url, for log lines */
-	const char *ctype;       /* Content-Type of the body */
-	const char *auth;        /* "Authorization: Bearer ..." or NULL */
-	const char *channel;     /* slack, with its '#' */
+	int off;               /* a needed setting is empty: send nothing */
+	unsigned on, suppress; /* ON_* filter, SUP_* message kinds dropped */
+	int summary;           /* one message at the end instead of per task */
+	double timeout;        /* whole exchange, seconds */
+	const char *url;       /* the request URL, built for hipchat* */
+	const char *where;     /* "host:port" of url, for log lines */
+	const char *ctype;     /* Content-Type of the body */
+	const char *auth;      /* "Authorization: Bearer ..." or NULL */
+	const char *channel;   /* slack, with its '#' */
 	const char *tls_proxy, *command;
 };
 
 /* What the loader built, plus run-wide bookkeeping. */
 static struct {
-	int dialect;             /* 1: pipeline (D0/D1), 2: build/deploy (D2) */
-	struct phase ph[2];      /* D1: [0] pipeline; D2: [0] build, [1] deploy */
+	int dialect;        /* 1: pipeline (D0/D1), 2: build/deploy (D2) */
+	struct phase ph[2]; /* D1: [0] pipeline; D2: [0] build, [1] deploy */
 	struct notifier *nt;
 	size_t nnt;
-	int message_mode;        /* D0: some stage has "message" */
+	int message_mode; /* D0: some stage has "message" */
 	int service;
 	int errors;
-	const char **specials;   /* "__OUT__name__" style names referenced */
+	const char **specials; /* "__OUT__name__" style names referenced */
 	size_t nspecials;
-	struct node **tasks;     /* every TASK, in document order */
+	struct node **tasks; /* every TASK, in document order */
 	size_t ntasks;
 } cfg;
 
-struct def {                 /* D1 require'd stage: "ns::name" */
+struct def { /* D1 require'd stage: "ns::name" */
 	const char *key, *file;
 	const struct yaml_node *map;
 };
@@ -999,13 +1009,13 @@ struct ctx {
 	const char *file;
 	struct def *defs;
 	size_t ndefs;
-	const char **stack;      /* include chain (real paths), for cycles */
+	const char **stack; /* include chain (real paths), for cycles */
 	size_t depth;
-	struct yaml_doc **docs;  /* kept until loading ends */
+	struct yaml_doc **docs; /* kept until loading ends */
 	size_t ndocs;
 	int dialect;
-	int nest;                /* groups open around the current one */
-	int secret;              /* substituted values are secrets (notifiers) */
+	int nest;   /* groups open around the current one */
+	int secret; /* substituted values are secrets (notifiers) */
 };
 
 static void __attribute__((format(printf, 4, 5)))
@@ -1015,7 +1025,7 @@ cfg_msg(int is_err, const char *file, const struct yaml_node *at, const char *fm
 
 	if (at)
 		fprintf(stderr, "walter: %s:%d:%d: %s", file, at->line, at->col,
-		        is_err ? "" : "warning: ");
+			is_err ? "" : "warning: ");
 	else
 		fprintf(stderr, "walter: %s: %s", file, is_err ? "" : "warning: ");
 	va_start(ap, fmt);
@@ -1026,7 +1036,7 @@ cfg_msg(int is_err, const char *file, const struct yaml_node *at, const char *fm
 		cfg.errors++;
 }
 
-#define cerr(c, at, ...) cfg_msg(1, (c)->file, (at), __VA_ARGS__)
+#define cerr(c, at, ...)  cfg_msg(1, (c)->file, (at), __VA_ARGS__)
 #define cwarn(c, at, ...) cfg_msg(0, (c)->file, (at), __VA_ARGS__)
 
 static size_t
@@ -1054,8 +1064,7 @@ edit_distance(const char *a, const char *b)
 
 /* Warn about key k unknown in a context whose keys are known[]. */
 static void
-unknown_key(struct ctx *c, const struct yaml_node *k, const char *where,
-            const char *const *known)
+unknown_key(struct ctx *c, const struct yaml_node *k, const char *where, const char *const *known)
 {
 	const char *best = NULL;
 	size_t bd = 3, d;
@@ -1064,7 +1073,8 @@ unknown_key(struct ctx *c, const struct yaml_node *k, const char *where,
 		if ((d = edit_distance(k->text, *known)) < bd)
 			bd = d, best = *known;
 	if (best)
-		cwarn(c, k, "unknown key \"%s\" in %s (did you mean \"%s\"?)", k->text, where, best);
+		cwarn(c, k, "unknown key \"%s\" in %s (did you mean \"%s\"?)", k->text, where,
+			best);
 	else
 		cwarn(c, k, "unknown key \"%s\" in %s", k->text, where);
 }
@@ -1086,19 +1096,22 @@ pairs(struct ctx *c, const struct yaml_node *m, size_t *np)
 	kv = xreallocarray(NULL, cap, sizeof *kv);
 	for (i = 0; i + 1 < m->n; i += 2) {
 		const struct yaml_node *key = m->child[i], *v = m->child[i + 1];
-		if (key->kind == YAML_SCALAR && key->style == YAML_PLAIN && !strcmp(key->text, "<<"))
+		if (key->kind == YAML_SCALAR && key->style == YAML_PLAIN &&
+			!strcmp(key->text, "<<"))
 			continue;
 		kv[n].k = key, kv[n].v = v, n++;
 	}
 	for (i = 0; i + 1 < m->n; i += 2) {
 		const struct yaml_node *key = m->child[i], *v = m->child[i + 1];
 		size_t nm = v->kind == YAML_SEQ ? v->n : 1;
-		if (!(key->kind == YAML_SCALAR && key->style == YAML_PLAIN && !strcmp(key->text, "<<")))
+		if (!(key->kind == YAML_SCALAR && key->style == YAML_PLAIN &&
+			    !strcmp(key->text, "<<")))
 			continue;
 		for (j = 0; j < nm; j++) {
 			const struct yaml_node *src = v->kind == YAML_SEQ ? v->child[j] : v;
 			if (src->kind != YAML_MAP) {
-				cerr(c, src, "a merge key (<<) takes a mapping or a list of mappings");
+				cerr(c, src,
+					"a merge key (<<) takes a mapping or a list of mappings");
 				continue;
 			}
 			for (k = 0; k + 1 < src->n; k += 2) {
@@ -1124,7 +1137,7 @@ str_val(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
 {
 	if (v->kind != YAML_SCALAR) {
 		cerr(c, v, "\"%s\" must be a string, not a %s", k->text,
-		     v->kind == YAML_MAP ? "mapping" : "list");
+			v->kind == YAML_MAP ? "mapping" : "list");
 		return NULL;
 	}
 	return astrndup(v->text, v->len);
@@ -1216,8 +1229,7 @@ subst(struct ctx *c, const struct yaml_node *at, const char *s)
 			xputs(&b, val);
 			if (c->secret)
 				secret_add(val);
-		}
-		else
+		} else
 			cwarn(c, at, "NO environment variable: $%s", name);
 		p += n + 2 * (size_t)brace;
 	}
@@ -1245,7 +1257,8 @@ specials(struct ctx *c, const struct yaml_node *at, const char *s)
 			if (strncmp(p, kinds[i], kl) || strncmp(p + kl, "[\"", 2))
 				continue;
 			for (n = 0; isalnum((unsigned char)p[kl + 2 + n]) || p[kl + 2 + n] == '_' ||
-			            p[kl + 2 + n] == ' '; n++)
+				p[kl + 2 + n] == ' ';
+				n++)
 				;
 			if (!n || strncmp(p + kl + 2 + n, "\"]", 2))
 				continue;
@@ -1263,7 +1276,8 @@ specials(struct ctx *c, const struct yaml_node *at, const char *s)
 				if (b.data[j] == ' ')
 					b.data[j] = '_';
 			var = astrndup(b.data + start, b.len - start);
-			cfg.specials = xreallocarray(cfg.specials, cfg.nspecials + 1, sizeof *cfg.specials);
+			cfg.specials = xreallocarray(
+				cfg.specials, cfg.nspecials + 1, sizeof *cfg.specials);
 			cfg.specials[cfg.nspecials++] = var;
 			p += kl + 2 + n + 2;
 		}
@@ -1277,8 +1291,8 @@ specials(struct ctx *c, const struct yaml_node *at, const char *s)
 /* ---- wait_for ------------------------------------------------------- */
 
 static void
-wait_set(struct ctx *c, struct waitfor *w, const struct yaml_node *at,
-         const char *key, const char *val)
+wait_set(struct ctx *c, struct waitfor *w, const struct yaml_node *at, const char *key,
+	const char *val)
 {
 	char *end;
 
@@ -1343,7 +1357,8 @@ wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at)
 static void
 wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 {
-	static const char *const known[] = { "host", "port", "file", "state", "delay", "timeout", NULL };
+	static const char *const known[] = { "host", "port", "file", "state", "delay", "timeout",
+		NULL };
 	size_t i, n;
 
 	memset(w, 0, sizeof *w);
@@ -1376,10 +1391,11 @@ wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 		}
 		free(kv);
 	} else {
-		cerr(c, v, "wait_for must be a string like \"host=h port=80 state=ready\" or a mapping");
+		cerr(c, v,
+			"wait_for must be a string like \"host=h port=80 state=ready\" or a mapping");
 		return;
 	}
-	if (strstr(v->kind == YAML_SCALAR ? v->text : "", "__OUT[") )
+	if (strstr(v->kind == YAML_SCALAR ? v->text : "", "__OUT["))
 		cerr(c, v, "special variables are not available in wait_for");
 	wait_check(c, w, v);
 }
@@ -1458,12 +1474,10 @@ struct stagedef {
 	int has_call;
 };
 
-static const char *const stage_keys[] = {
-	"name", "stage_name", "type", "stage_type", "command", "file", "directory",
-	"only_if", "wait_for", "report_full_output", "suppress_all", "message",
-	"parallel", "run_after", "serial", "include", "call", "timeout", "retry",
-	"retry_delay", "env", NULL
-};
+static const char *const stage_keys[] = { "name", "stage_name", "type", "stage_type", "command",
+	"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all", "message",
+	"parallel", "run_after", "serial", "include", "call", "timeout", "retry", "retry_delay",
+	"env", NULL };
 
 static void
 deprecated(struct ctx *c, const struct yaml_node *k, const char *use)
@@ -1567,7 +1581,8 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 	} else if (!strcmp(key, "file")) {
 		t->script = str_val(c, k, v);
 	} else if (!strcmp(key, "directory")) {
-		if ((t->dir = str_val(c, k, v)) && strstr(t->dir, "__") && specials(c, v, t->dir) != t->dir)
+		if ((t->dir = str_val(c, k, v)) && strstr(t->dir, "__") &&
+			specials(c, v, t->dir) != t->dir)
 			cerr(c, v, "special variables are not available in directory");
 		else if (t->dir)
 			t->dir = subst(c, v, t->dir);
@@ -1583,7 +1598,8 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 	} else if (!strcmp(key, "message")) {
 		t->message = bool_val(c, k, v);
 		cfg.message_mode = 1;
-	} else if (!strcmp(key, "parallel") || !strcmp(key, "run_after") || !strcmp(key, "serial")) {
+	} else if (!strcmp(key, "parallel") || !strcmp(key, "run_after") ||
+		!strcmp(key, "serial")) {
 		if (!strcmp(key, "run_after"))
 			deprecated(c, k, "parallel");
 		if (sd->kids && strcmp(key, "run_after")) {
@@ -1622,8 +1638,8 @@ find_def(struct ctx *c, const char *key)
 
 /* Apply the keys of a "call"ed definition, then the caller's own. */
 static void
-stage_call(struct ctx *c, struct stagedef *sd, const struct yaml_node *callv,
-           struct kv *own, size_t nown)
+stage_call(struct ctx *c, struct stagedef *sd, const struct yaml_node *callv, struct kv *own,
+	size_t nown)
 {
 	const struct def *d;
 	struct kv *dkv;
@@ -1632,7 +1648,7 @@ stage_call(struct ctx *c, struct stagedef *sd, const struct yaml_node *callv,
 
 	if (callv->kind != YAML_SCALAR || !(d = find_def(c, callv->text))) {
 		cerr(c, callv, "%s is not registered (see \"require\")",
-		     callv->kind == YAML_SCALAR ? callv->text : "call");
+			callv->kind == YAML_SCALAR ? callv->text : "call");
 		return;
 	}
 	c->file = d->file;
@@ -1646,8 +1662,9 @@ stage_call(struct ctx *c, struct stagedef *sd, const struct yaml_node *callv,
 		for (j = 0; j < nd && strcmp(dkv[j].k->text, own[i].k->text); j++)
 			;
 		if (j < nd)
-			cerr(c, own[i].k, "overriding required stage is forbidden (\"%s\" is set by %s)",
-			     own[i].k->text, d->key);
+			cerr(c, own[i].k,
+				"overriding required stage is forbidden (\"%s\" is set by %s)",
+				own[i].k->text, d->key);
 		else
 			stage_key(c, sd, own[i].k, own[i].v);
 	}
@@ -1669,7 +1686,8 @@ stage_type(struct ctx *c, struct stagedef *sd)
 		if (!t->script)
 			cerr(c, sd->type, "a shell stage needs \"file\" (the script to run)");
 		if (t->command || t->argv)
-			cwarn(c, sd->type, "\"command\" is ignored in a shell stage (it runs \"file\")");
+			cwarn(c, sd->type,
+				"\"command\" is ignored in a shell stage (it runs \"file\")");
 		t->command = NULL, t->argv = NULL;
 	} else if (strcmp(ty, "command")) {
 		cerr(c, sd->type, "No specified stage type: '%s' (use command or shell)", ty);
@@ -1722,7 +1740,9 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 		c->file = saved;
 		if (d2 && !t->command && !t->argv && !t->script) {
 			if (t->only_if || t->wait.set || t->timeout > 0)
-				cwarn(c, m, "only_if, wait_for and timeout apply to tasks, not to the group \"%s\"", t->name);
+				cwarn(c, m,
+					"only_if, wait_for and timeout apply to tasks, not to the group \"%s\"",
+					t->name);
 			return g;
 		}
 	}
@@ -1849,7 +1869,8 @@ require(struct ctx *c, const struct yaml_node *list)
 		ns = root ? yaml_get(root, "namespace") : NULL;
 		st = root ? yaml_get(root, "stages") : NULL;
 		if (!ns || ns->kind != YAML_SCALAR || !ns->len || !st || st->kind != YAML_SEQ) {
-			cfg_msg(1, file, root, "a required file needs \"namespace\" (a name) and \"stages\" (a list)");
+			cfg_msg(1, file, root,
+				"a required file needs \"namespace\" (a name) and \"stages\" (a list)");
 			continue;
 		}
 		for (j = 0; j < st->n; j++) {
@@ -1858,11 +1879,13 @@ require(struct ctx *c, const struct yaml_node *list)
 			d = e->kind == YAML_MAP && e->n == 2 ? e->child[1] : NULL;
 			nm = d && d->kind == YAML_MAP ? yaml_get(d, "name") : NULL;
 			if (!nm || nm->kind != YAML_SCALAR) {
-				cfg_msg(1, file, e, "each stage definition must be \"def:\" with a \"name\"");
+				cfg_msg(1, file, e,
+					"each stage definition must be \"def:\" with a \"name\"");
 				continue;
 			}
 			if (yaml_get(d, "call"))
-				cfg_msg(1, file, d, "a stage definition cannot itself use \"call\"");
+				cfg_msg(1, file, d,
+					"a stage definition cannot itself use \"call\"");
 			xprintf(&key, "%s::%s", ns->text, nm->text);
 			c->defs = xreallocarray(c->defs, c->ndefs + 1, sizeof *c->defs);
 			c->defs[c->ndefs].key = astrndup(key.data, key.len);
@@ -1875,26 +1898,31 @@ require(struct ctx *c, const struct yaml_node *list)
 
 /* ---- notifiers, phases, the whole file ----------------------------- */
 
-static const char *const notifier_types[] = {
-	"fake", "slack", "hipchat", "hipchat2", "webhook", "exec", NULL
-};
+static const char *const notifier_types[] = { "fake", "slack", "hipchat", "hipchat2", "webhook",
+	"exec", NULL };
 
 /* The keys each type reads. fake takes anything: it is what people write
  * while a real notifier is switched off, with its settings still there. */
 #define NT_COMMON "type", "on", "summary", "timeout", "suppress"
 static const char *const nt_known[][13] = {
 	[NT_FAKE] = { NULL },
-	[NT_SLACK] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon", "icon_url", NULL },
-	[NT_HIPCHAT] = { NT_COMMON, "tls_proxy", "room_id", "token", "from", "base_url", "color", NULL },
-	[NT_HIPCHAT2] = { NT_COMMON, "tls_proxy", "room_id", "token", "from", "base_url", "color", NULL },
+	[NT_SLACK] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon", "icon_url",
+		NULL },
+	[NT_HIPCHAT] = { NT_COMMON, "tls_proxy", "room_id", "token", "from", "base_url", "color",
+		NULL },
+	[NT_HIPCHAT2] = { NT_COMMON, "tls_proxy", "room_id", "token", "from", "base_url", "color",
+		NULL },
 	[NT_WEBHOOK] = { NT_COMMON, "tls_proxy", "url", NULL },
 	[NT_EXEC] = { NT_COMMON, "command", NULL },
 };
 /* Settings without which a type cannot send anything. */
 static const char *const nt_needs[][3] = {
-	[NT_FAKE] = { NULL }, [NT_SLACK] = { "url", NULL },
-	[NT_HIPCHAT] = { "room_id", "token", NULL }, [NT_HIPCHAT2] = { "room_id", "token", NULL },
-	[NT_WEBHOOK] = { "url", NULL }, [NT_EXEC] = { "command", NULL },
+	[NT_FAKE] = { NULL },
+	[NT_SLACK] = { "url", NULL },
+	[NT_HIPCHAT] = { "room_id", "token", NULL },
+	[NT_HIPCHAT2] = { "room_id", "token", NULL },
+	[NT_WEBHOOK] = { "url", NULL },
+	[NT_EXEC] = { "command", NULL },
 };
 static const char *const on_words[] = { "success", "failure", "skipped", "aborted", NULL };
 static const char *const suppress_words[] = { "result", "stdout", "stderr", NULL };
@@ -1913,7 +1941,7 @@ nt_get(const struct notifier *nt, const char *key)
 /* A list of words (or one string "a, b") into a mask of bits of words[]. */
 static unsigned
 word_mask(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v,
-          const char *const *words, const char *hint)
+	const char *const *words, const char *hint)
 {
 	unsigned mask = 0;
 	size_t i, j, nv = v->kind == YAML_SEQ ? v->n : 1;
@@ -1932,7 +1960,8 @@ word_mask(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v,
 			if (words[j])
 				mask |= 1u << j;
 			else
-				cerr(c, w, "unknown word \"%s\" in \"%s\" (use %s)", tok, k->text, hint);
+				cerr(c, w, "unknown word \"%s\" in \"%s\" (use %s)", tok, k->text,
+					hint);
 		}
 	}
 	return mask;
@@ -1956,7 +1985,9 @@ nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const stru
 		}
 	}
 	if (!strcmp(key, "on")) {
-		nt->on = is_null(v) ? 0 : word_mask(c, k, v, on_words, "success, failure, skipped, aborted");
+		nt->on = is_null(v)
+			? 0
+			: word_mask(c, k, v, on_words, "success, failure, skipped, aborted");
 		if (!nt->on && (v->kind == YAML_SEQ || is_null(v)))
 			cwarn(c, v, "\"on\" is empty: this notifier never sends anything");
 	} else if (!strcmp(key, "suppress")) {
@@ -1968,7 +1999,8 @@ nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const stru
 		double d = dur_val(c, k, v);
 		if (d <= 0 || d > 600) {
 			if (v->kind == YAML_SCALAR && parse_duration(v->text) >= 0)
-				cerr(c, v, "\"timeout\" of a notifier must be more than 0 and at most 10m");
+				cerr(c, v,
+					"\"timeout\" of a notifier must be more than 0 and at most 10m");
 			d = 10;
 		}
 		nt->timeout = d;
@@ -2037,8 +2069,9 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	case NT_SLACK:
 	case NT_WEBHOOK:
 		nt->url = nt_get(nt, "url");
-		nt->ctype = nt->kind == NT_SLACK && c->dialect == 1 ?
-		            "application/x-www-form-urlencoded" : "application/json";
+		nt->ctype = nt->kind == NT_SLACK && c->dialect == 1
+			? "application/x-www-form-urlencoded"
+			: "application/json";
 		break;
 	case NT_HIPCHAT:
 		put_joined(&b, base && *base ? base : "https://api.hipchat.com/v1/");
@@ -2063,7 +2096,8 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	/* the reason names no part of the URL: a webhook URL is a secret */
 	if (url_parse(nt->url, &u, err, sizeof err) < 0) {
 		cerr(c, m, "the %s of this %s notifier is not usable: %s",
-		     nt->kind == NT_HIPCHAT || nt->kind == NT_HIPCHAT2 ? "base_url" : "url", nt->type, err);
+			nt->kind == NT_HIPCHAT || nt->kind == NT_HIPCHAT2 ? "base_url" : "url",
+			nt->type, err);
 		return;
 	}
 	xprintf(&b, strchr(u.host, ':') ? "[%s]:%s" : "%s:%s", u.host, u.port);
@@ -2081,8 +2115,8 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 
 /* Per-type checks once every key is read. */
 static void
-nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m,
-         const struct kv *kv, size_t n)
+nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m, const struct kv *kv,
+	size_t n)
 {
 	const char *const *need = nt_needs[nt->kind];
 	const char *ch = nt_get(nt, "channel"), *tp = nt_get(nt, "tls_proxy");
@@ -2092,13 +2126,14 @@ nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m,
 		const char *v = nt_get(nt, need[i]);
 		if (!v) {
 			cerr(c, m, "a%s %s notifier needs \"%s\"", nt->kind == NT_EXEC ? "n" : "",
-			     nt->type, need[i]);
+				nt->type, need[i]);
 			nt->off = 1;
 		} else if (!*v) {
 			for (j = 0; j < n && strcmp(kv[j].k->text, need[i]); j++)
 				;
-			cwarn(c, j < n ? kv[j].v : m, "\"%s\" of this %s notifier is empty (an unset variable?): it sends nothing",
-			      need[i], nt->type);
+			cwarn(c, j < n ? kv[j].v : m,
+				"\"%s\" of this %s notifier is empty (an unset variable?): it sends nothing",
+				need[i], nt->type);
 			nt->off = 1;
 		}
 	}
@@ -2112,7 +2147,8 @@ nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m,
 	}
 	if (tp && *tp) {
 		const char *colon = strrchr(tp, ':');
-		if (!colon || colon == tp || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		if (!colon || colon == tp || !colon[1] ||
+			strspn(colon + 1, "0123456789") != strlen(colon + 1))
 			cerr(c, m, "\"tls_proxy\" must be host:port");
 		nt->tls_proxy = tp;
 	}
@@ -2134,7 +2170,8 @@ notifier(struct ctx *c, const struct yaml_node *m)
 		return;
 	}
 	if (!(ty = yaml_get(m, "type")) || ty->kind != YAML_SCALAR) {
-		cerr(c, m, "a notifier needs a \"type\" (fake, slack, hipchat, hipchat2, webhook, exec)");
+		cerr(c, m,
+			"a notifier needs a \"type\" (fake, slack, hipchat, hipchat2, webhook, exec)");
 		return;
 	}
 	for (i = 0; notifier_types[i] && strcmp(notifier_types[i], ty->text); i++)
@@ -2188,9 +2225,11 @@ stage_map(struct ctx *c, const struct yaml_node *m)
 	struct vec v = { 0 };
 	size_t i;
 
-	cwarn(c, m, "\"pipeline\" is a mapping of stage names; a list of stages is the supported form (running them in file order)");
+	cwarn(c, m,
+		"\"pipeline\" is a mapping of stage names; a list of stages is the supported form (running them in file order)");
 	for (i = 0; i + 1 < m->n; i += 2) {
-		struct node *n = stage(c, m->child[i + 1], astrndup(m->child[i]->text, m->child[i]->len));
+		struct node *n =
+			stage(c, m->child[i + 1], astrndup(m->child[i]->text, m->child[i]->len));
 		if (n)
 			vec_add(&v, n);
 	}
@@ -2205,7 +2244,8 @@ main_list(struct ctx *c, const struct yaml_node *v, const char *what)
 	if (v && v->kind == YAML_MAP && !strcmp(what, "pipeline"))
 		return stage_map(c, v);
 	if (v && v->kind != YAML_SEQ && !is_null(v))
-		cerr(c, v, "\"%s\" must be a list of %s", what, c->dialect == 2 ? "tasks" : "stages");
+		cerr(c, v, "\"%s\" must be a list of %s", what,
+			c->dialect == 2 ? "tasks" : "stages");
 	if (v && v->kind == YAML_SEQ)
 		return group(c, N_SEQ, what, v, 0);
 	return new_node(c, N_SEQ, what, v ? v : &(struct yaml_node){ .line = 1, .col = 1 });
@@ -2231,11 +2271,13 @@ phase(struct ctx *c, struct phase *ph, const char *label, const struct yaml_node
 			else if (!strcmp(kv[i].k->text, "cleanup"))
 				clean = kv[i].v;
 			else
-				unknown_key(c, kv[i].k, label[0] == 'B' ? "build" : "deploy", known);
+				unknown_key(
+					c, kv[i].k, label[0] == 'B' ? "build" : "deploy", known);
 		}
 		free(kv);
 	} else if (v && !is_null(v)) {
-		cerr(c, v, "\"%s\" must be a mapping with \"tasks\" and \"cleanup\"", label[0] == 'B' ? "build" : "deploy");
+		cerr(c, v, "\"%s\" must be a mapping with \"tasks\" and \"cleanup\"",
+			label[0] == 'B' ? "build" : "deploy");
 	}
 	ph->main = main_list(c, tasks, "tasks");
 	ph->cleanup = main_list(c, clean, "cleanup");
@@ -2245,7 +2287,7 @@ static void
 load_d1(struct ctx *c, const struct yaml_node *root)
 {
 	static const char *const known[] = { "pipeline", "cleanup", "messenger", "notify",
-	                                     "service", "require", NULL };
+		"service", "require", NULL };
 	const struct yaml_node *pl = NULL, *cl = NULL, *req;
 	struct kv *kv;
 	size_t i, n;
@@ -2359,7 +2401,8 @@ nt_sends_output(void)
 
 	for (i = 0; i < cfg.nnt; i++)
 		if (cfg.nt[i].kind != NT_FAKE && !cfg.nt[i].off && !cfg.nt[i].summary &&
-		    (cfg.nt[i].suppress & (SUP_STDOUT | SUP_STDERR)) != (SUP_STDOUT | SUP_STDERR))
+			(cfg.nt[i].suppress & (SUP_STDOUT | SUP_STDERR)) !=
+				(SUP_STDOUT | SUP_STDERR))
 			return 1;
 	return 0;
 }
@@ -2390,8 +2433,10 @@ collect_tasks(struct node *n)
 	for (j = 0; j < cfg.nspecials; j++) {
 		const char *s = cfg.specials[j];
 		size_t l = strlen(n->var);
-		const char *rest = !strncmp(s, "__OUT__", 7) ? s + 7 : !strncmp(s, "__ERR__", 7) ? s + 7 :
-		                   !strncmp(s, "__COMBINED__", 12) ? s + 12 : NULL;
+		const char *rest = !strncmp(s, "__OUT__", 7) ? s + 7
+			: !strncmp(s, "__ERR__", 7)          ? s + 7
+			: !strncmp(s, "__COMBINED__", 12)    ? s + 12
+							     : NULL;
 		if (!rest || strncmp(rest, n->var, l) || strcmp(rest + l, "__"))
 			continue;
 		n->need |= s[2] == 'O' ? CAP_OUT : s[2] == 'E' ? CAP_ERR : CAP_COMB;
@@ -2475,8 +2520,8 @@ load(const char *path)
  * report exec and chdir failures: glibc >= 2.29, or when the build says
  * so (-DWALTER_SPAWN: the Makefile's musl build). Elsewhere, or with
  * -DWALTER_FORK, fork/exec. */
-#if !defined(WALTER_SPAWN) && defined(__GLIBC__) && \
-    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
+#if !defined(WALTER_SPAWN) && defined(__GLIBC__) &&                                                \
+	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
 #define WALTER_SPAWN 1
 #endif
 #ifdef WALTER_FORK
@@ -2496,52 +2541,52 @@ struct capture {
 };
 
 struct proc {
-	pid_t pid;               /* 0 once reaped */
-	int fd[2];               /* stdout, stderr read ends, -1 when closed */
-	struct buf part[2];      /* unfinished line per stream */
-	int in;                  /* write end feeding stdin, -1 if none */
-	struct node **src;       /* stdin: output leaves of the input, in order */
+	pid_t pid;          /* 0 once reaped */
+	int fd[2];          /* stdout, stderr read ends, -1 when closed */
+	struct buf part[2]; /* unfinished line per stream */
+	int in;             /* write end feeding stdin, -1 if none */
+	struct node **src;  /* stdin: output leaves of the input, in order */
 	size_t nsrc, isrc;
 	off_t off;
-	int status;              /* waitpid status once reaped */
+	int status; /* waitpid status once reaped */
 };
 
 struct task_rt {
 	enum tphase ph;
-	int cond;                /* the process is only_if, not the command */
+	int cond; /* the process is only_if, not the command */
 	struct proc p;
-	double wake;             /* wait_for poll, delay end or retry time */
-	double wait_end;         /* wait_for timeout, 0 none */
-	double deadline;         /* task timeout, 0 none */
-	double term_at;          /* SIGTERM sent at, 0 not yet */
+	double wake;     /* wait_for poll, delay end or retry time */
+	double wait_end; /* wait_for timeout, 0 none */
+	double deadline; /* task timeout, 0 none */
+	double term_at;  /* SIGTERM sent at, 0 not yet */
 	int abort, timed_out, kill_sent;
-	int deferred;            /* queued after EMFILE/EAGAIN, not for -jobs */
-	char *tail[TAIL_LINES];  /* last lines of output, for the summary */
+	int deferred;           /* queued after EMFILE/EAGAIN, not for -jobs */
+	char *tail[TAIL_LINES]; /* last lines of output, for the summary */
 	size_t ntail;
-	char why[256];           /* failure reason when not an exit status */
+	char why[256]; /* failure reason when not an exit status */
 };
 
 /* Run-time state of the executor (the model is in cfg). */
 static struct {
 	int selfpipe[2];
 	volatile sig_atomic_t sig, nsig, pending;
-	struct node **act;       /* tasks started and not finished */
+	struct node **act; /* tasks started and not finished */
 	size_t nact;
-	struct node **queue;     /* waiting for a -jobs slot, FIFO */
+	struct node **queue; /* waiting for a -jobs slot, FIFO */
 	size_t nqueue, qhead;
-	long running;            /* processes alive */
-	int cancel;              /* D2: this list was aborted */
-	int timed_out;           /* -timeout expired */
+	long running;  /* processes alive */
+	int cancel;    /* D2: this list was aborted */
+	int timed_out; /* -timeout expired */
 	double grace, deadline;
-	pid_t *groups;           /* process groups started, for the end */
+	pid_t *groups; /* process groups started, for the end */
 	size_t ngroups;
 	const char *sh;
 	struct node *first_failed;
-	char **spec_val;         /* values of cfg.specials, NAME=VALUE */
-	time_t started;          /* wall clock at the start, for reports */
-	double t0;               /* monotonic clock at the start */
-} R = { { -1, -1 }, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, 5.0, 0, NULL, 0,
-        "/bin/sh", NULL, NULL, 0, 0 };
+	char **spec_val; /* values of cfg.specials, NAME=VALUE */
+	time_t started;  /* wall clock at the start, for reports */
+	double t0;       /* monotonic clock at the start */
+} R = { { -1, -1 }, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, 5.0, 0, NULL, 0, "/bin/sh", NULL, NULL,
+	0, 0 };
 
 static void
 on_signal(int sig)
@@ -2594,7 +2639,7 @@ path_lookup(const char *name)
 
 	if (strchr(name, '/'))
 		return xstrdup(name);
-	for (p = path ? path : "/usr/bin:/bin"; ; p = e + 1) {
+	for (p = path ? path : "/usr/bin:/bin";; p = e + 1) {
 		e = strchr(p, ':');
 		b.len = 0;
 		xprintf(&b, "%.*s/%s", (int)(e ? e - p : (long)strlen(p)), p, name);
@@ -2660,7 +2705,8 @@ exec_setup(void)
 	if ((sh = path_lookup("sh")))
 		R.sh = sh;
 	if (cfg.nspecials)
-		R.spec_val = xreallocarray(NULL, cfg.nspecials, sizeof *R.spec_val), memset(R.spec_val, 0, cfg.nspecials * sizeof *R.spec_val);
+		R.spec_val = xreallocarray(NULL, cfg.nspecials, sizeof *R.spec_val),
+		memset(R.spec_val, 0, cfg.nspecials * sizeof *R.spec_val);
 }
 
 /* ---- captures ------------------------------------------------------- */
@@ -2803,8 +2849,8 @@ child_signals(void)
 /* posix_spawn is one clone(CLONE_VM|CLONE_VFORK)+exec in musl and glibc:
  * no copy of walter's page tables, which is what makes fork slow on some
  * virtual machines. It reports exec and chdir failures as its result. */
-int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *restrict,
-                                         const char *restrict);
+int posix_spawn_file_actions_addchdir_np(
+	posix_spawn_file_actions_t *restrict, const char *restrict);
 
 /* posix_spawn failed: was it the task's directory? The child's chdir and
  * exec failures look alike; 0 when the directory is usable, else errno. */
@@ -2825,8 +2871,8 @@ dir_error(const char *dir)
 /* Attributes and file actions of a task: own process group, empty signal
  * mask, default SIGPIPE, pipes on 0-2, the task's directory. 0 or errno. */
 static int
-spawn_prep(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *dir,
-           int in, int out, int err)
+spawn_prep(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *dir, int in, int out,
+	int err)
 {
 	sigset_t none, def;
 	int e;
@@ -2834,15 +2880,15 @@ spawn_prep(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *di
 	sigemptyset(&none);
 	sigemptyset(&def);
 	sigaddset(&def, SIGPIPE); /* walter ignores it; children must not */
-	if ((e = posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-	                                          POSIX_SPAWN_SETSIGDEF)))
+	if ((e = posix_spawnattr_setflags(
+		     at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)))
 		return e;
 	if ((e = posix_spawnattr_setpgroup(at, 0)) || (e = posix_spawnattr_setsigmask(at, &none)) ||
-	    (e = posix_spawnattr_setsigdefault(at, &def)))
+		(e = posix_spawnattr_setsigdefault(at, &def)))
 		return e;
 	if ((e = posix_spawn_file_actions_adddup2(fa, in, 0)) ||
-	    (e = posix_spawn_file_actions_adddup2(fa, out, 1)) ||
-	    (e = posix_spawn_file_actions_adddup2(fa, err, 2)))
+		(e = posix_spawn_file_actions_adddup2(fa, out, 1)) ||
+		(e = posix_spawn_file_actions_adddup2(fa, err, 2)))
 		return e;
 	return dir && *dir ? posix_spawn_file_actions_addchdir_np(fa, dir) : 0;
 }
@@ -2858,8 +2904,8 @@ shortage(int e)
  * when nothing started; -3 when nothing started for lack of fds or
  * processes, which may come back (as the fork path). Reasons go into why. */
 static int
-spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p,
-      char *why, size_t whylen)
+spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
+	size_t whylen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, de;
 	char **env;
@@ -2904,7 +2950,7 @@ spawn(struct node *n, char *const argv[], const char *path, int in, struct proc 
 }
 #else
 struct spawn_err {
-	int what;                /* 0 chdir, 1 exec, 2 dup2 */
+	int what; /* 0 chdir, 1 exec, 2 dup2 */
 	int err;
 };
 
@@ -2914,8 +2960,8 @@ struct spawn_err {
  * usual); -2 when nothing started; -3 when nothing started for lack of
  * fds or processes, which may come back. Reasons go into why. */
 static int
-spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p,
-      char *why, size_t whylen)
+spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
+	size_t whylen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	char **env = child_env(n);
@@ -2945,7 +2991,7 @@ spawn(struct node *n, char *const argv[], const char *path, int in, struct proc 
 			goto child_fail;
 		se.what = 1;
 		execve(path, argv, env);
-child_fail:
+	child_fail:
 		se.err = errno;
 		(void)!write(ep[1], &se, sizeof se);
 		_exit(127);
@@ -2960,7 +3006,8 @@ child_fail:
 	spawned(pid, out[0], err[0], p);
 	if (r == (ssize_t)sizeof se) {
 		if (se.what == 0)
-			snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(se.err));
+			snprintf(why, whylen, "cannot change directory to %s: %s", n->dir,
+				strerror(se.err));
 		else
 			snprintf(why, whylen, "cannot run %s: %s", path, strerror(se.err));
 		return -1;
@@ -2969,9 +3016,12 @@ child_fail:
 fail:
 	if (env != environ)
 		free(env);
-	if (out[0] >= 0) close(out[0]), close(out[1]);
-	if (err[0] >= 0) close(err[0]), close(err[1]);
-	if (ep[0] >= 0) close(ep[0]), close(ep[1]);
+	if (out[0] >= 0)
+		close(out[0]), close(out[1]);
+	if (err[0] >= 0)
+		close(err[0]), close(err[1]);
+	if (ep[0] >= 0)
+		close(ep[0]), close(ep[1]);
 	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM ? -3 : -2;
 }
 #endif
@@ -3004,7 +3054,8 @@ static void
 task_fail_io(struct node *n, const char *what)
 {
 	if (!n->rt->why[0])
-		snprintf(n->rt->why, sizeof n->rt->why, "cannot keep output (%s): %s", what, strerror(errno));
+		snprintf(n->rt->why, sizeof n->rt->why, "cannot keep output (%s): %s", what,
+			strerror(errno));
 }
 
 /* One whole line of child output: log it (stamped with the clock drain
@@ -3218,7 +3269,8 @@ log_status(struct node *n)
 		if (why)
 			logmsg(L_ERROR, n->name, "Task failed: %s (%s)", why, d);
 		else if (n->code > 128)
-			logmsg(L_ERROR, n->name, "Task failed: killed by signal %d (%s)", n->code - 128, d);
+			logmsg(L_ERROR, n->name, "Task failed: killed by signal %d (%s)",
+				n->code - 128, d);
 		else
 			logmsg(L_ERROR, n->name, "Task failed: exit status %d (%s)", n->code, d);
 		break;
@@ -3227,7 +3279,7 @@ log_status(struct node *n)
 		break;
 	case S_SKIPPED:
 		logmsg(L_WARN, n->name, "Task skipped because %s",
-		       R.nsig || R.timed_out ? "the run was aborted" : "previous task failed");
+			R.nsig || R.timed_out ? "the run was aborted" : "previous task failed");
 		break;
 	case S_CONDFALSE:
 		logmsg(L_WARN, n->name, "Skipped because only_if failed: exit status %d", n->code);
@@ -3321,9 +3373,11 @@ group_finish(struct node *g)
 	if (g->logged) {
 		char d[32];
 		if (g->st == S_OK)
-			logmsg(L_INFO, g->name, "End task (%s)", fmt_dur(g->t1 - g->t0, d, sizeof d));
+			logmsg(L_INFO, g->name, "End task (%s)",
+				fmt_dur(g->t1 - g->t0, d, sizeof d));
 		else
-			logmsg(L_ERROR, g->name, "Task failed (%s)", fmt_dur(g->t1 - g->t0, d, sizeof d));
+			logmsg(L_ERROR, g->name, "Task failed (%s)",
+				fmt_dur(g->t1 - g->t0, d, sizeof d));
 	}
 }
 
@@ -3594,8 +3648,9 @@ task_exited(struct node *n)
 		if (rt->timed_out)
 			snprintf(rt->why, sizeof rt->why, "timed out after %gs", n->timeout);
 		if (n->attempts <= n->retry && !R.cancel) {
-			logmsg(L_WARN, n->name, "attempt %d failed (%s), retrying in %gs", n->attempts,
-			       rt->timed_out ? "timed out" : "exit status", n->retry_delay);
+			logmsg(L_WARN, n->name, "attempt %d failed (%s), retrying in %gs",
+				n->attempts, rt->timed_out ? "timed out" : "exit status",
+				n->retry_delay);
 			rt->why[0] = '\0';
 			rt->ph = T_RETRY;
 			rt->wake = now() + n->retry_delay;
@@ -3723,7 +3778,8 @@ port_open(const char *host, long port)
 			ok = 1;
 		else if (errno == EINPROGRESS) {
 			pf.fd = fd, pf.events = POLLOUT;
-			if (poll(&pf, 1, 200) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && !e)
+			if (poll(&pf, 1, 200) == 1 &&
+				getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && !e)
 				ok = 1;
 		}
 		close(fd);
@@ -3794,7 +3850,8 @@ timers(void)
 
 	if (opt.timeout > 0 && R.deadline && t >= R.deadline && !R.timed_out) {
 		R.timed_out = 1;
-		logmsg(L_ERROR, NULL, "the run took longer than -timeout %gs: aborting", opt.timeout);
+		logmsg(L_ERROR, NULL, "the run took longer than -timeout %gs: aborting",
+			opt.timeout);
 		R.cancel = 1;
 		abort_active();
 	}
@@ -3810,7 +3867,8 @@ timers(void)
 				next = rt->deadline;
 			if (rt->term_at && !rt->kill_sent && rt->term_at + R.grace < next)
 				next = rt->term_at + R.grace;
-		} else if ((rt->ph == T_WAIT || rt->ph == T_RETRY || rt->abort) && rt->wake < next) {
+		} else if ((rt->ph == T_WAIT || rt->ph == T_RETRY || rt->abort) &&
+			rt->wake < next) {
 			next = rt->wake;
 		}
 		i++;
@@ -3829,7 +3887,7 @@ on_walter_signal(void)
 		return;
 	seen = R.nsig;
 	logmsg(L_WARN, NULL, "received signal %d: aborting running tasks%s", (int)R.sig,
-	       seen > 1 ? " and skipping cleanup" : "");
+		seen > 1 ? " and skipping cleanup" : "");
 	R.cancel = 1;
 	abort_active();
 }
@@ -3854,7 +3912,8 @@ loop_once(void)
 		int s;
 		for (s = 0; s < 2; s++)
 			if (p->fd[s] >= 0 && p->pid > 0)
-				pf[n].fd = p->fd[s], pf[n].events = POLLIN, who[n] = R.act[i], what[n++] = s;
+				pf[n].fd = p->fd[s], pf[n].events = POLLIN, who[n] = R.act[i],
+				what[n++] = s;
 		if (p->in >= 0 && p->pid > 0)
 			pf[n].fd = p->in, pf[n].events = POLLOUT, who[n] = R.act[i], what[n++] = 2;
 	}
@@ -3975,11 +4034,11 @@ struct wire_log {
 enum { NQ_MAX = 16 << 20, OUT_CAP = 64 << 10, WLOG_MAX = 2048 };
 
 static struct {
-	pid_t pid;               /* the worker until reaped, else 0 */
-	int ev, log;             /* event pipe write end, log pipe read end */
-	struct buf q;            /* events the worker has not taken yet */
+	pid_t pid;    /* the worker until reaped, else 0 */
+	int ev, log;  /* event pipe write end, log pipe read end */
+	struct buf q; /* events the worker has not taken yet */
 	size_t qoff;
-	struct buf in;           /* log bytes not yet parsed */
+	struct buf in; /* log bytes not yet parsed */
 	int ending, dropped;
 	char host[256];
 } N = { 0, -1, -1, { NULL, 0, 0 }, 0, { NULL, 0, 0 }, 0, 0, "" };
@@ -4054,15 +4113,20 @@ fput(struct buf *b, const char *key, const char *val, size_t n)
 static unsigned
 st_bit(enum status st)
 {
-	return st == S_OK ? ON_SUCCESS : st == S_FAILED ? ON_FAILURE :
-	       st == S_ABORTED ? ON_ABORTED : ON_SKIPPED;
+	return st == S_OK         ? ON_SUCCESS
+		: st == S_FAILED  ? ON_FAILURE
+		: st == S_ABORTED ? ON_ABORTED
+				  : ON_SKIPPED;
 }
 
 static const char *
 st_text(enum status st)
 {
-	return st == S_OK ? "Succeeded" : st == S_FAILED ? "Failed" : st == S_ABORTED ? "Aborted" :
-	       st == S_CONDFALSE ? "Skipped (condition)" : "Skipped";
+	return st == S_OK           ? "Succeeded"
+		: st == S_FAILED    ? "Failed"
+		: st == S_ABORTED   ? "Aborted"
+		: st == S_CONDFALSE ? "Skipped (condition)"
+				    : "Skipped";
 }
 
 /* Slack colours come from the result kind, never from the text (Q9). */
@@ -4075,8 +4139,10 @@ bit_color(unsigned bit)
 static const char *
 bit_word(unsigned bit)
 {
-	return bit == ON_SUCCESS ? "success" : bit == ON_FAILURE ? "failure" :
-	       bit == ON_ABORTED ? "aborted" : "skipped";
+	return bit == ON_SUCCESS    ? "success"
+		: bit == ON_FAILURE ? "failure"
+		: bit == ON_ABORTED ? "aborted"
+				    : "skipped";
 }
 
 /* A monotonic time as RFC 3339 UTC wall-clock time. */
@@ -4093,7 +4159,7 @@ rfc3339(double mono, char *b, size_t n)
 	s = (time_t)w; /* w > 0: truncation is floor, and no libm */
 	gmtime_r(&s, &tm);
 	snprintf(b, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((w - (double)s) * 1000) % 1000);
+		tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((w - (double)s) * 1000) % 1000);
 	return b;
 }
 
@@ -4111,7 +4177,8 @@ cap_tail(struct capture *c, struct buf *out)
 		xputs(out, "...\n");
 	if ((r = cap_read(c, off, out->data + out->len, (size_t)(c->size - off))) <= 0)
 		return;
-	if (off && (nl = memchr(out->data + out->len, '\n', (size_t)r)) && nl < out->data + out->len + r - 1) {
+	if (off && (nl = memchr(out->data + out->len, '\n', (size_t)r)) &&
+		nl < out->data + out->len + r - 1) {
 		size_t skip = (size_t)(nl + 1 - (out->data + out->len));
 		memmove(out->data + out->len, nl + 1, (size_t)r - skip);
 		r -= (ssize_t)skip;
@@ -4220,10 +4287,12 @@ chat_body(const struct notifier *nt, const char *text, size_t len, const char *c
 
 	if (nt->kind == NT_HIPCHAT) { /* API v1: a form, the token in the URL */
 		fput(b, "room_id", nt_get(nt, "room_id"), strlen(nt_get(nt, "room_id")));
-		fput(b, "from", from && *from ? from : "walter", strlen(from && *from ? from : "walter"));
+		fput(b, "from", from && *from ? from : "walter",
+			strlen(from && *from ? from : "walter"));
 		fput(b, "message", text, len);
 		fput(b, "notify", "1", 1);
-		fput(b, "color", col && *col ? col : "purple", strlen(col && *col ? col : "purple"));
+		fput(b, "color", col && *col ? col : "purple",
+			strlen(col && *col ? col : "purple"));
 		fput(b, "message_format", "text", 4);
 		return;
 	}
@@ -4289,7 +4358,8 @@ enqueue(size_t nt, const char *label, const struct buf *body)
 		return;
 	if (N.q.len - N.qoff + body->len > NQ_MAX) {
 		if (!N.dropped++)
-			logmsg(L_ERROR, label, "notifications are piling up (slow receivers): dropping new ones");
+			logmsg(L_ERROR, label,
+				"notifications are piling up (slow receivers): dropping new ones");
 		return;
 	}
 	h.nt = (uint32_t)nt, h.nlabel = (uint32_t)strlen(label), h.nbody = (uint32_t)body->len;
@@ -4318,7 +4388,7 @@ nlog_parse(void)
 		memcpy(name, N.in.data + off + sizeof h, h.nname);
 		name[h.nname] = '\0';
 		log_line((enum level)h.level, h.nname ? name : NULL,
-		         N.in.data + off + sizeof h + h.nname, h.ntext);
+			N.in.data + off + sizeof h + h.nname, h.ntext);
 		off += sizeof h + h.nname + h.ntext;
 	}
 	if (off) { /* (never memmove a NULL data, even for 0 bytes) */
@@ -4382,7 +4452,7 @@ static void
 worker_died(int signaled, int num)
 {
 	logmsg(L_ERROR, NULL, "the notification worker ended early (%s %d): notifications are off",
-	       signaled ? "signal" : "status", num);
+		signaled ? "signal" : "status", num);
 }
 
 /* reap() found a child: 1 if it was the worker (its status is ours). */
@@ -4402,8 +4472,8 @@ notify_reaped(pid_t pid, int st)
 /* ---- the worker -------------------------------------------------------- */
 
 static struct {
-	int log;                 /* log pipe write end, -1 once broken */
-	char *down;              /* per notifier: timed out, drop the rest */
+	int log;    /* log pipe write end, -1 once broken */
+	char *down; /* per notifier: timed out, drop the rest */
 } W = { -1, NULL };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -4471,11 +4541,13 @@ deliver_http(size_t i, const char *label, const struct buf *body)
 		wlog(L_ERROR, label, "Failed to notify to %s: %s", nt->type, err);
 		if (now() - t >= nt->timeout - 0.05) {
 			W.down[i] = 1;
-			wlog(L_ERROR, label, "%s (%s) did not answer in time: its later messages are dropped",
-			     nt->type, nt->where);
+			wlog(L_ERROR, label,
+				"%s (%s) did not answer in time: its later messages are dropped",
+				nt->type, nt->where);
 		}
 	} else if (rs.status < 200 || rs.status > 299) {
-		wlog(L_ERROR, label, "Failed to notify to %s: %s answered HTTP %d", nt->type, nt->where, rs.status);
+		wlog(L_ERROR, label, "Failed to notify to %s: %s answered HTTP %d", nt->type,
+			nt->where, rs.status);
 	} else {
 		wlog(L_DEBUG, label, "Notify to %s (%s)", nt->type, nt->where);
 	}
@@ -4500,7 +4572,7 @@ exec_output(enum level lv, const char *label, struct buf *out)
  * exit, not for EOF: something it started may keep the pipe open. */
 static int
 exec_wait(pid_t pid, int in, int out, const struct buf *body, double deadline, int *st,
-          struct buf *output)
+	struct buf *output)
 {
 	size_t off = 0;
 	char chunk[4096];
@@ -4557,7 +4629,8 @@ deliver_exec(size_t i, const char *label, const struct buf *body)
 	pid_t pid;
 
 	if (xpipe(in) < 0 || xpipe(out) < 0 || xpipe(ep) < 0 || (pid = fork()) < 0) {
-		wlog(L_ERROR, label, "Failed to notify to exec: cannot start it: %s", strerror(errno));
+		wlog(L_ERROR, label, "Failed to notify to exec: cannot start it: %s",
+			strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
@@ -4580,11 +4653,14 @@ deliver_exec(size_t i, const char *label, const struct buf *body)
 		kill(pid, SIGKILL); /* what it started dies with walter's kill of our group */
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
-		wlog(L_ERROR, label, "Failed to notify to exec: still running after %gs: killed; "
-		     "its later messages are dropped", nt->timeout);
+		wlog(L_ERROR, label,
+			"Failed to notify to exec: still running after %gs: killed; "
+			"its later messages are dropped",
+			nt->timeout);
 		W.down[i] = 1;
 	} else if (e) {
-		wlog(L_ERROR, label, "Failed to notify to exec: cannot run %s: %s", R.sh, strerror(e));
+		wlog(L_ERROR, label, "Failed to notify to exec: cannot run %s: %s", R.sh,
+			strerror(e));
 	} else if (WIFSIGNALED(st)) {
 		wlog(L_ERROR, label, "Failed to notify to exec: killed by signal %d", WTERMSIG(st));
 	} else if (WEXITSTATUS(st)) {
@@ -4592,7 +4668,8 @@ deliver_exec(size_t i, const char *label, const struct buf *body)
 	} else {
 		wlog(L_DEBUG, label, "Notify to exec");
 	}
-	exec_output(late || e || !WIFEXITED(st) || WEXITSTATUS(st) ? L_ERROR : L_DEBUG, label, &output);
+	exec_output(
+		late || e || !WIFEXITED(st) || WEXITSTATUS(st) ? L_ERROR : L_DEBUG, label, &output);
 out:
 	for (e = 0; e < 2; e++) {
 		if (in[e] >= 0)
@@ -4629,8 +4706,7 @@ close_except(int a, int b)
 		close(fds[i]);
 }
 
-static void __attribute__((noreturn))
-worker(int ev, int lg)
+static void __attribute__((noreturn)) worker(int ev, int lg)
 {
 	struct buf label = { 0 }, body = { 0 };
 	struct wire_ev h;
@@ -4649,7 +4725,8 @@ worker(int ev, int lg)
 	while ((r = read_full(ev, &h, sizeof h)) == 1 && h.nt < cfg.nnt && h.nlabel < 4096) {
 		label.len = body.len = 0;
 		if (buf_grow(&label, h.nlabel) < 0 || buf_grow(&body, h.nbody) < 0 ||
-		    read_full(ev, label.data, h.nlabel) < 0 || read_full(ev, body.data, h.nbody) < 0)
+			read_full(ev, label.data, h.nlabel) < 0 ||
+			read_full(ev, body.data, h.nbody) < 0)
 			break;
 		label.data[label.len = h.nlabel] = '\0';
 		body.data[body.len = h.nbody] = '\0';
@@ -4683,7 +4760,8 @@ notify_start(void)
 	log_flush();
 	fflush(NULL); /* nothing buffered is written twice */
 	if (xpipe(ev) < 0 || xpipe(lg) < 0 || (pid = fork()) < 0) {
-		logmsg(L_ERROR, NULL, "notifications are off: cannot start their worker: %s", strerror(errno));
+		logmsg(L_ERROR, NULL, "notifications are off: cannot start their worker: %s",
+			strerror(errno));
 		for (i = 0; i < 2; i++) {
 			if (ev[i] >= 0)
 				close(ev[i]);
@@ -4706,7 +4784,7 @@ static int
 nt_wants(const struct notifier *nt, const struct node *n)
 {
 	return nt->kind != NT_FAKE && !nt->off && !nt->summary && (nt->on & st_bit(n->st)) &&
-	       !n->suppress_all && !(cfg.message_mode && !n->message);
+		!n->suppress_all && !(cfg.message_mode && !n->message);
 }
 
 /* Chat messages of one task, as REFERENCE 4.1/4.6: the result, then the
@@ -4727,7 +4805,8 @@ chat_task(size_t i, struct node *n)
 		enqueue(i, n->name, &b);
 	}
 	for (s = 0; s < 2 && n->report_full; s++) {
-		if ((nt->suppress & (s ? SUP_STDERR : SUP_STDOUT)) || !n->cap[s] || !n->cap[s]->size)
+		if ((nt->suppress & (s ? SUP_STDERR : SUP_STDOUT)) || !n->cap[s] ||
+			!n->cap[s]->size)
 			continue;
 		t.len = b.len = 0;
 		xprintf(&t, "[%s][%s] ", n->name, s ? "STDERR" : "STDOUT");
@@ -4797,10 +4876,14 @@ notify_summary(int failed, double t0)
 	char d[32], s0[64], s1[64];
 
 	count_status(count);
-	xprintf(&t, "[%s] %s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
-	        opt.config, bit == ON_SUCCESS ? "Succeeded" : bit == ON_FAILURE ? "Failed" : "Aborted",
-	        count[S_OK], count[S_FAILED], count[S_SKIPPED], count[S_ABORTED], count[S_CONDFALSE],
-	        fmt_dur(now() - t0, d, sizeof d));
+	xprintf(&t,
+		"[%s] %s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
+		opt.config,
+		bit == ON_SUCCESS           ? "Succeeded"
+			: bit == ON_FAILURE ? "Failed"
+					    : "Aborted",
+		count[S_OK], count[S_FAILED], count[S_SKIPPED], count[S_ABORTED],
+		count[S_CONDFALSE], fmt_dur(now() - t0, d, sizeof d));
 	summary_failed(&t, &f);
 	xputs(&e, "{");
 	jfield(&e, "event", "summary");
@@ -4811,9 +4894,11 @@ notify_summary(int failed, double t0)
 	xprintf(&e, ",\"duration\":%.3f", now() - t0);
 	jfield(&e, "start", rfc3339(t0, s0, sizeof s0));
 	jfield(&e, "end", rfc3339(now(), s1, sizeof s1));
-	xprintf(&e, ",\"counts\":{\"success\":%zu,\"failure\":%zu,\"skipped\":%zu,\"aborted\":%zu,"
-	        "\"condition_false\":%zu}", count[S_OK], count[S_FAILED], count[S_SKIPPED],
-	        count[S_ABORTED], count[S_CONDFALSE]);
+	xprintf(&e,
+		",\"counts\":{\"success\":%zu,\"failure\":%zu,\"skipped\":%zu,\"aborted\":%zu,"
+		"\"condition_false\":%zu}",
+		count[S_OK], count[S_FAILED], count[S_SKIPPED], count[S_ABORTED],
+		count[S_CONDFALSE]);
 	jfield_m(&e, "text", t.data);
 	xprintf(&e, ",\"failed\":%s}\n", f.data);
 	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
@@ -4871,14 +4956,15 @@ notify_finish(int failed, double t0)
 		}
 	}
 	if (N.log >= 0 && (unsigned long)R.nsig != seen)
-		logmsg(L_WARN, NULL, "signal %d: notifications still unsent are dropped", (int)R.sig);
+		logmsg(L_WARN, NULL, "signal %d: notifications still unsent are dropped",
+			(int)R.sig);
 	else if (N.log >= 0)
 		logmsg(L_ERROR, NULL, "notifications still unsent after %gs: stopped", limit + 2);
 	if (N.pid) { /* a zombie keeps its group id from being reused */
 		siginfo_t si;
 		memset(&si, 0, sizeof si); /* a peek (WNOWAIT): did it die on its own? */
-		if (waitid(P_PID, (id_t)N.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == N.pid &&
-		    (si.si_code != CLD_EXITED || si.si_status != 0))
+		if (waitid(P_PID, (id_t)N.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			si.si_pid == N.pid && (si.si_code != CLD_EXITED || si.si_status != 0))
 			worker_died(si.si_code != CLD_EXITED, si.si_status);
 		kill(-N.pid, SIGKILL);
 		while (waitpid(N.pid, &st, 0) < 0 && errno == EINTR)
@@ -4900,8 +4986,8 @@ out:
 static const char *
 status_word(enum status st)
 {
-	static const char *const w[] = { "not run", "running", "succeeded", "failed",
-	                                 "skipped", "aborted", "condition false" };
+	static const char *const w[] = { "not run", "running", "succeeded", "failed", "skipped",
+		"aborted", "condition false" };
 	return w[st];
 }
 
@@ -4915,16 +5001,16 @@ summary(double t0)
 
 	ran = count_status(count);
 	logmsg(count[S_FAILED] ? L_ERROR : L_INFO, NULL,
-	       "Summary: %zu task%s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
-	       ran, ran == 1 ? "" : "s", count[S_OK], count[S_FAILED], count[S_SKIPPED],
-	       count[S_ABORTED], count[S_CONDFALSE], fmt_dur(now() - t0, d, sizeof d));
+		"Summary: %zu task%s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
+		ran, ran == 1 ? "" : "s", count[S_OK], count[S_FAILED], count[S_SKIPPED],
+		count[S_ABORTED], count[S_CONDFALSE], fmt_dur(now() - t0, d, sizeof d));
 	for (i = 0; i < cfg.ntasks; i++) {
 		struct node *n = cfg.tasks[i];
 		enum level lv = n->st == S_FAILED ? L_ERROR : n->st == S_OK ? L_INFO : L_WARN;
 		if (n->st == S_PENDING)
 			continue;
 		logmsg(lv, NULL, "  %-15s %s (%s)", status_word(n->st), n->name,
-		       fmt_dur(n->t1 - n->t0, d, sizeof d));
+			fmt_dur(n->t1 - n->t0, d, sizeof d));
 	}
 	if (R.first_failed && R.first_failed->ntail) {
 		logmsg(L_ERROR, NULL, "Last lines of %s:", R.first_failed->name);
@@ -4979,7 +5065,7 @@ plan_node(struct buf *b, const struct node *n, int depth)
 	if (n->kind == N_TASK) {
 		if (cmd)
 			xprintf(b, ": sh -c %.*s%s", (int)strcspn(cmd, "\n"), cmd,
-			        strchr(cmd, '\n') && cmd[strcspn(cmd, "\n") + 1] ? " ..." : "");
+				strchr(cmd, '\n') && cmd[strcspn(cmd, "\n") + 1] ? " ..." : "");
 		else if (n->script)
 			xprintf(b, ": sh %s", n->script);
 		else if (n->argv)
@@ -5017,8 +5103,10 @@ plan(int first, int last)
 		const struct phase *ph = &cfg.ph[i];
 		if (!ph->label)
 			continue;
-		xprintf(&b, "%s%s\n", ph->label, i < first || i > last ? " (not run with these flags)" :
-		        !ph->present ? " (empty)" : "");
+		xprintf(&b, "%s%s\n", ph->label,
+			i < first || i > last  ? " (not run with these flags)"
+				: !ph->present ? " (empty)"
+					       : "");
 		xputs(&b, "  tasks:\n");
 		for (k = 0; k < ph->main->nkids; k++)
 			plan_node(&b, ph->main->kids[k], 2);
@@ -5117,14 +5205,17 @@ report_json(int first, int last, int failed, int code)
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
 	xputs(&b, "{\"file\":");
 	json_str(&b, opt.config);
-	xprintf(&b, ",\"format\":\"%s\",\"started\":\"%s\",\"duration\":%.3f,\"status\":\"%s\",\"exit_code\":%d,\"tasks\":[",
-	        cfg.dialect == 2 ? "build/deploy" : "pipeline", when, now() - R.t0, run_status(failed), code);
+	xprintf(&b,
+		",\"format\":\"%s\",\"started\":\"%s\",\"duration\":%.3f,\"status\":\"%s\",\"exit_code\":%d,\"tasks\":[",
+		cfg.dialect == 2 ? "build/deploy" : "pipeline", when, now() - R.t0,
+		run_status(failed), code);
 	walk_tasks(first, last, &w);
 	xputs(&b, "\n],\"notifiers\":[");
 	for (i = 0; i < cfg.nnt; i++) {
 		xputs(&b, i ? ",{\"type\":" : "{\"type\":");
 		json_str(&b, cfg.nt[i].type);
-		xprintf(&b, ",\"line\":%d,\"off\":%s}", cfg.nt[i].line, cfg.nt[i].off ? "true" : "false");
+		xprintf(&b, ",\"line\":%d,\"off\":%s}", cfg.nt[i].line,
+			cfg.nt[i].off ? "true" : "false");
 	}
 	xputs(&b, "]}\n");
 	write_report(opt.json, &b);
@@ -5194,13 +5285,15 @@ report_junit(int first, int last)
 	size_t count[7], ran;
 
 	ran = count_status(count);
-	xprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-	        "<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n"
-	        "  <testsuite name=\"", ran, count[S_FAILED],
-	        count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE], now() - R.t0);
+	xprintf(&b,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n"
+		"  <testsuite name=\"",
+		ran, count[S_FAILED], count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE],
+		now() - R.t0);
 	xml_str(&b, opt.config);
 	xprintf(&b, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", ran, count[S_FAILED],
-	        count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE]);
+		count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE]);
 	walk_tasks(first, last, &w);
 	xputs(&b, "  </testsuite>\n</testsuites>\n");
 	write_report(opt.junit, &b);
@@ -5249,9 +5342,14 @@ run_phases(int first, int last)
 		double t = now();
 		logmsg(L_INFO, NULL, "%s started", ph->label);
 		f = run_list(ph->main, 0);
-		logmsg(f ? L_ERROR : R.nsig || R.timed_out ? L_WARN : L_INFO, NULL, "%s %s (%s)", ph->label,
-		       f ? "failed" : R.nsig || R.timed_out ? "aborted" : "succeeded",
-		       fmt_dur(now() - t, d, sizeof d));
+		logmsg(f                                ? L_ERROR
+				: R.nsig || R.timed_out ? L_WARN
+							: L_INFO,
+			NULL, "%s %s (%s)", ph->label,
+			f                               ? "failed"
+				: R.nsig || R.timed_out ? "aborted"
+							: "succeeded",
+			fmt_dur(now() - t, d, sizeof d));
 		failed |= f;
 		if (R.nsig > 1) {
 			logmsg(L_WARN, NULL, "%s cleanup skipped (second signal)", ph->label);
@@ -5261,7 +5359,7 @@ run_phases(int first, int last)
 		logmsg(L_INFO, NULL, "%s cleanup started", ph->label);
 		f = run_list(ph->cleanup, 1);
 		logmsg(f ? L_ERROR : L_INFO, NULL, "%s cleanup %s (%s)", ph->label,
-		       f ? "failed" : "succeeded", fmt_dur(now() - t, d, sizeof d));
+			f ? "failed" : "succeeded", fmt_dur(now() - t, d, sizeof d));
 		failed |= f;
 	}
 	return failed;
@@ -5278,7 +5376,7 @@ hold_std_fds(void)
 
 	for (fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
-		    open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
 			exit(2);
 }
 

@@ -23,11 +23,11 @@
 
 #define ISBLANK(c) ((c) == ' ' || (c) == '\t')
 #define ISBREAK(c) ((c) == '\n' || (c) == '\r')
-#define ISWS(c) (ISBLANK(c) || ISBREAK(c) || (c) == '\0')
-#define ISFLOW(c) ((c) == ',' || (c) == '[' || (c) == ']' || (c) == '{' || (c) == '}')
-#define ALIGN _Alignof(max_align_t)
+#define ISWS(c)    (ISBLANK(c) || ISBREAK(c) || (c) == '\0')
+#define ISFLOW(c)  ((c) == ',' || (c) == '[' || (c) == ']' || (c) == '{' || (c) == '}')
+#define ALIGN      _Alignof(max_align_t)
 
-enum { C_DOC, C_SEQ, C_MAP };	/* what introduced a block node */
+enum { C_DOC, C_SEQ, C_MAP }; /* what introduced a block node */
 
 struct block {
 	struct block *next;
@@ -58,28 +58,28 @@ struct props {
 	const char *anchor, *tagat;
 	size_t alen;
 	enum yaml_tag tag;
-	int bang;		/* the non-specific tag "!" */
+	int bang; /* the non-specific tag "!" */
 	int line, col;
 };
 
 struct parser {
-	const char *s, *ls, *start;	/* position, its line start, input */
+	const char *s, *ls, *start; /* position, its line start, input */
 	int line;
-	int inflow, flown;	/* flow nesting; block indent around it */
-	int flowline;		/* where the outermost flow collection began */
-	int json;		/* last flow node was quoted or a collection */
-	const char *tab;	/* see lineind */
-	const char *cls, *cpos;	/* column cache for the current line */
+	int inflow, flown;      /* flow nesting; block indent around it */
+	int flowline;           /* where the outermost flow collection began */
+	int json;               /* last flow node was quoted or a collection */
+	const char *tab;        /* see lineind */
+	const char *cls, *cpos; /* column cache for the current line */
 	int ccol;
-	size_t total;		/* nodes so far, aliases expanded */
+	size_t total; /* nodes so far, aliases expanded */
 	struct block *arena;
-	struct yaml_node **stk;	/* children of collections being built */
+	struct yaml_node **stk; /* children of collections being built */
 	size_t nstk, capstk;
-	char *tmp;		/* text of the scalar being built */
+	char *tmp; /* text of the scalar being built */
 	size_t ntmp, captmp;
 	struct anchor *anc;
 	size_t nanc, capanc;
-	size_t *seen, capseen;	/* duplicate-key hash table */
+	size_t *seen, capseen; /* duplicate-key hash table */
 	const struct yaml_node **root;
 	size_t nroot, caproot;
 	struct yaml_doc *doc;
@@ -94,7 +94,8 @@ static struct yaml_node *fnode(struct parser *, int);
 
 /* ---- errors and positions ---- */
 
-static void where(const struct parser *p, const char *at, int *line, int *col)
+static void
+where(const struct parser *p, const char *at, int *line, int *col)
 {
 	const char *q = p->start, *ls;
 	int l = 1, c = 1;
@@ -113,8 +114,8 @@ static void where(const struct parser *p, const char *at, int *line, int *col)
 	*col = c;
 }
 
-static void vformat(struct parser *p, int line, int col, const char *fmt,
-                    va_list ap)
+static void
+vformat(struct parser *p, int line, int col, const char *fmt, va_list ap)
 {
 	int k;
 
@@ -126,8 +127,8 @@ static void vformat(struct parser *p, int line, int col, const char *fmt,
 }
 
 /* The va_list is closed before the jump back to yaml_parse. */
-static _Noreturn void failat(struct parser *p, int line, int col,
-                             const char *fmt, ...)
+static _Noreturn void
+failat(struct parser *p, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -137,7 +138,8 @@ static _Noreturn void failat(struct parser *p, int line, int col,
 	longjmp(p->jb, 1);
 }
 
-static _Noreturn void fail(struct parser *p, const char *at, const char *fmt, ...)
+static _Noreturn void
+fail(struct parser *p, const char *at, const char *fmt, ...)
 {
 	va_list ap;
 	int line, col;
@@ -151,7 +153,8 @@ static _Noreturn void fail(struct parser *p, const char *at, const char *fmt, ..
 
 /* Column of at on the current line; cached because nodes are created in
  * increasing order, which keeps long flow lines linear. */
-static int colof(struct parser *p, const char *at)
+static int
+colof(struct parser *p, const char *at)
 {
 	if (p->cls != p->ls || at < p->cpos) {
 		p->cls = p->cpos = p->ls;
@@ -164,7 +167,8 @@ static int colof(struct parser *p, const char *at)
 
 /* ---- memory ---- */
 
-static void *alloc(struct parser *p, size_t n)
+static void *
+alloc(struct parser *p, size_t n)
 {
 	struct block *b = p->arena;
 	size_t cap;
@@ -186,7 +190,8 @@ static void *alloc(struct parser *p, size_t n)
 }
 
 /* A growable array a with room for need elements of size sz. */
-static void *grow(struct parser *p, void *a, size_t *cap, size_t need, size_t sz)
+static void *
+grow(struct parser *p, void *a, size_t *cap, size_t need, size_t sz)
 {
 	size_t c = *cap ? *cap : 64;
 
@@ -200,21 +205,24 @@ static void *grow(struct parser *p, void *a, size_t *cap, size_t need, size_t sz
 	return a;
 }
 
-static void put(struct parser *p, const char *s, size_t n)
+static void
+put(struct parser *p, const char *s, size_t n)
 {
 	p->tmp = grow(p, p->tmp, &p->captmp, p->ntmp + n + 1, 1);
 	memcpy(p->tmp + p->ntmp, s, n);
 	p->ntmp += n;
 }
 
-static void putn(struct parser *p, char c, int n)
+static void
+putn(struct parser *p, char c, int n)
 {
 	p->tmp = grow(p, p->tmp, &p->captmp, p->ntmp + n + 1, 1);
 	memset(p->tmp + p->ntmp, c, n);
 	p->ntmp += n;
 }
 
-static void push(struct parser *p, struct yaml_node *n)
+static void
+push(struct parser *p, struct yaml_node *n)
 {
 	p->stk = grow(p, p->stk, &p->capstk, p->nstk + 1, sizeof *p->stk);
 	p->stk[p->nstk++] = n;
@@ -222,8 +230,8 @@ static void push(struct parser *p, struct yaml_node *n)
 
 /* ---- nodes ---- */
 
-static struct yaml_node *newnode(struct parser *p, enum yaml_kind k,
-                                 enum yaml_style st, int line, int col)
+static struct yaml_node *
+newnode(struct parser *p, enum yaml_kind k, enum yaml_style st, int line, int col)
 {
 	struct xnode *x;
 
@@ -239,8 +247,8 @@ static struct yaml_node *newnode(struct parser *p, enum yaml_kind k,
 	return &x->n;
 }
 
-static struct yaml_node *scalar(struct parser *p, enum yaml_style st, int line,
-                                int col, const char *s, size_t len)
+static struct yaml_node *
+scalar(struct parser *p, enum yaml_style st, int line, int col, const char *s, size_t len)
 {
 	struct yaml_node *n = newnode(p, YAML_SCALAR, st, line, col);
 	char *t = alloc(p, len + 1);
@@ -253,14 +261,15 @@ static struct yaml_node *scalar(struct parser *p, enum yaml_style st, int line,
 	return n;
 }
 
-static struct yaml_node *empty(struct parser *p, int line, int col)
+static struct yaml_node *
+empty(struct parser *p, int line, int col)
 {
 	return scalar(p, YAML_PLAIN, line, col, "", 0);
 }
 
 /* Pop the children pushed since base into a new collection. */
-static struct yaml_node *coll(struct parser *p, enum yaml_kind k,
-                              enum yaml_style st, int line, int col, size_t base)
+static struct yaml_node *
+coll(struct parser *p, enum yaml_kind k, enum yaml_style st, int line, int col, size_t base)
 {
 	struct yaml_node *n = newnode(p, k, st, line, col);
 	size_t i, cnt = p->nstk - base;
@@ -275,7 +284,8 @@ static struct yaml_node *coll(struct parser *p, enum yaml_kind k,
 	return n;
 }
 
-static size_t hash(const char *s, size_t n)
+static size_t
+hash(const char *s, size_t n)
 {
 	size_t h = 2166136261u;
 
@@ -284,20 +294,23 @@ static size_t hash(const char *s, size_t n)
 	return h;
 }
 
-static int same(const struct yaml_node *a, const struct yaml_node *b)
+static int
+same(const struct yaml_node *a, const struct yaml_node *b)
 {
 	return a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
 }
 
-static _Noreturn void dupkey(struct parser *p, const struct yaml_node *k)
+static _Noreturn void
+dupkey(struct parser *p, const struct yaml_node *k)
 {
-	failat(p, k->line, k->col, "duplicate key \"%.*s\"",
-	       k->len > 60 ? 60 : (int)k->len, k->text);
+	failat(p, k->line, k->col, "duplicate key \"%.*s\"", k->len > 60 ? 60 : (int)k->len,
+		k->text);
 }
 
 /* Small mappings compare pairwise; large ones go through a hash table so a
  * 20,000-key mapping stays linear. */
-static void dupcheck(struct parser *p, const struct yaml_node *m)
+static void
+dupcheck(struct parser *p, const struct yaml_node *m)
 {
 	size_t i, j, h, np = m->n / 2, cap = 16;
 	const struct yaml_node *k;
@@ -316,7 +329,7 @@ static void dupcheck(struct parser *p, const struct yaml_node *m)
 	for (i = 0; i < np; i++) {
 		k = m->child[2 * i];
 		for (h = hash(k->text, k->len) & (cap - 1); p->seen[h] != SIZE_MAX;
-		     h = (h + 1) & (cap - 1))
+			h = (h + 1) & (cap - 1))
 			if (same(k, m->child[2 * p->seen[h]]))
 				dupkey(p, k);
 		p->seen[h] = i;
@@ -325,7 +338,8 @@ static void dupcheck(struct parser *p, const struct yaml_node *m)
 
 /* ---- anchors ---- */
 
-static struct anchor *slot(struct anchor *t, size_t cap, const char *s, size_t n)
+static struct anchor *
+slot(struct anchor *t, size_t cap, const char *s, size_t n)
 {
 	size_t h = hash(s, n) & (cap - 1);
 
@@ -334,7 +348,8 @@ static struct anchor *slot(struct anchor *t, size_t cap, const char *s, size_t n
 	return &t[h];
 }
 
-static void setanchor(struct parser *p, const char *s, size_t n, struct yaml_node *node)
+static void
+setanchor(struct parser *p, const char *s, size_t n, struct yaml_node *node)
 {
 	struct anchor *old = p->anc, *a;
 	size_t i, oldcap = p->capanc;
@@ -358,7 +373,8 @@ static void setanchor(struct parser *p, const char *s, size_t n, struct yaml_nod
 	a->node = node;
 }
 
-static const char *namend(const struct parser *p, const char *s)
+static const char *
+namend(const struct parser *p, const char *s)
 {
 	while (!ISWS(*s) && !(p->inflow && ISFLOW(*s)))
 		s++;
@@ -367,7 +383,8 @@ static const char *namend(const struct parser *p, const char *s)
 
 /* An alias is the anchored node itself; its expanded size is charged
  * against the node budget here, so an alias bomb fails on first excess. */
-static struct yaml_node *alias(struct parser *p)
+static struct yaml_node *
+alias(struct parser *p)
 {
 	const char *at = p->s, *name = at + 1, *e = namend(p, name);
 	struct anchor *a;
@@ -387,7 +404,8 @@ static struct yaml_node *alias(struct parser *p)
 
 /* ---- core schema ---- */
 
-static int isdigits(const char *s, const char *e, const char *set)
+static int
+isdigits(const char *s, const char *e, const char *set)
 {
 	if (s == e)
 		return 0;
@@ -397,7 +415,8 @@ static int isdigits(const char *s, const char *e, const char *set)
 	return 1;
 }
 
-static int isint(const char *s, size_t n)
+static int
+isint(const char *s, size_t n)
 {
 	const char *e = s + n;
 
@@ -410,7 +429,8 @@ static int isint(const char *s, size_t n)
 	return isdigits(s, e, "0123456789");
 }
 
-static int oneof(const char *s, size_t n, const char *const *set)
+static int
+oneof(const char *s, size_t n, const char *const *set)
 {
 	for (; *set; set++)
 		if (strlen(*set) == n && memcmp(*set, s, n) == 0)
@@ -418,7 +438,8 @@ static int oneof(const char *s, size_t n, const char *const *set)
 	return 0;
 }
 
-static int isfloat(const char *s, size_t n)
+static int
+isfloat(const char *s, size_t n)
 {
 	static const char *const inf[] = { ".inf", ".Inf", ".INF", NULL };
 	static const char *const nan[] = { ".nan", ".NaN", ".NAN", NULL };
@@ -445,11 +466,12 @@ static int isfloat(const char *s, size_t n)
 	return d == e;
 }
 
-static enum yaml_tag plaintype(const char *s, size_t n)
+static enum yaml_tag
+plaintype(const char *s, size_t n)
 {
 	static const char *const nul[] = { "", "~", "null", "Null", "NULL", NULL };
-	static const char *const bools[] = { "true", "True", "TRUE", "false",
-		"False", "FALSE", NULL };
+	static const char *const bools[] = { "true", "True", "TRUE", "false", "False", "FALSE",
+		NULL };
 
 	if (oneof(s, n, nul))
 		return YAML_TAG_NULL;
@@ -464,11 +486,10 @@ static enum yaml_tag plaintype(const char *s, size_t n)
 
 /* ---- properties ---- */
 
-static const char *const tagname[] = {
-	"", "str", "int", "float", "bool", "null", "map", "seq"
-};
+static const char *const tagname[] = { "", "str", "int", "float", "bool", "null", "map", "seq" };
 
-static void tag(struct parser *p, struct props *pr)
+static void
+tag(struct parser *p, struct props *pr)
 {
 	const char *t = p->s, *e;
 	size_t n, i;
@@ -489,10 +510,10 @@ static void tag(struct parser *p, struct props *pr)
 	}
 	for (i = YAML_TAG_STR; i <= YAML_TAG_SEQ; i++)
 		if ((n == 2 + strlen(tagname[i]) && memcmp(t, "!!", 2) == 0 &&
-		     memcmp(t + 2, tagname[i], n - 2) == 0) ||
-		    (n == 21 + strlen(tagname[i]) &&
-		     memcmp(t, "!<tag:yaml.org,2002:", 20) == 0 &&
-		     memcmp(t + 20, tagname[i], n - 21) == 0 && t[n - 1] == '>')) {
+			    memcmp(t + 2, tagname[i], n - 2) == 0) ||
+			(n == 21 + strlen(tagname[i]) &&
+				memcmp(t, "!<tag:yaml.org,2002:", 20) == 0 &&
+				memcmp(t + 20, tagname[i], n - 21) == 0 && t[n - 1] == '>')) {
 			pr->tag = i;
 			return;
 		}
@@ -502,7 +523,8 @@ static void tag(struct parser *p, struct props *pr)
 }
 
 /* Anchor and tag before a node, in either order; 1 if there were any. */
-static int props(struct parser *p, struct props *pr)
+static int
+props(struct parser *p, struct props *pr)
 {
 	const char *e;
 	int any = 0;
@@ -536,26 +558,27 @@ static int props(struct parser *p, struct props *pr)
 }
 
 /* Check an explicit tag against the node and register the anchor. */
-static struct yaml_node *apply(struct parser *p, struct yaml_node *n,
-                               const struct props *pr)
+static struct yaml_node *
+apply(struct parser *p, struct yaml_node *n, const struct props *pr)
 {
 	enum yaml_tag t = pr->tag, want;
 
 	if (pr->bang && n->kind == YAML_SCALAR)
 		n->tag = YAML_TAG_STR;
 	if (t != YAML_TAG_NONE) {
-		want = n->kind == YAML_MAP ? YAML_TAG_MAP :
-		       n->kind == YAML_SEQ ? YAML_TAG_SEQ : YAML_TAG_STR;
-		if ((t == YAML_TAG_MAP || t == YAML_TAG_SEQ || want != YAML_TAG_STR) &&
-		    t != want)
+		want = n->kind == YAML_MAP    ? YAML_TAG_MAP
+			: n->kind == YAML_SEQ ? YAML_TAG_SEQ
+					      : YAML_TAG_STR;
+		if ((t == YAML_TAG_MAP || t == YAML_TAG_SEQ || want != YAML_TAG_STR) && t != want)
 			fail(p, pr->tagat, "tag !!%s does not fit a %s", tagname[t],
-			     want == YAML_TAG_STR ? "scalar" : want == YAML_TAG_MAP ?
-			     "mapping" : "sequence");
+				want == YAML_TAG_STR           ? "scalar"
+					: want == YAML_TAG_MAP ? "mapping"
+							       : "sequence");
 		if (want == YAML_TAG_STR && t != YAML_TAG_STR) {
 			want = plaintype(n->text, n->len);
 			if (want != t && !(t == YAML_TAG_FLOAT && want == YAML_TAG_INT))
 				failat(p, n->line, n->col, "\"%.*s\" is not a valid !!%s",
-				       n->len > 40 ? 40 : (int)n->len, n->text, tagname[t]);
+					n->len > 40 ? 40 : (int)n->len, n->text, tagname[t]);
 		}
 		n->tag = t;
 	}
@@ -566,7 +589,8 @@ static struct yaml_node *apply(struct parser *p, struct yaml_node *n,
 
 /* ---- lines ---- */
 
-static void nl(struct parser *p)
+static void
+nl(struct parser *p)
 {
 	if (*p->s == '\r' && p->s[1] == '\n')
 		p->s++;
@@ -575,25 +599,29 @@ static void nl(struct parser *p)
 	p->ls = p->s;
 }
 
-static const char *brk(const char *s)
+static const char *
+brk(const char *s)
 {
 	return s + 1 + (s[0] == '\r' && s[1] == '\n');
 }
 
 /* "---" or "..." at the start of a line: a document boundary. */
-static int marker(const char *ls, const char *s)
+static int
+marker(const char *ls, const char *s)
 {
-	return s == ls && (s[0] == '-' || s[0] == '.') && s[1] == s[0] &&
-	       s[2] == s[0] && ISWS(s[3]);
+	return s == ls && (s[0] == '-' || s[0] == '.') && s[1] == s[0] && s[2] == s[0] &&
+		ISWS(s[3]);
 }
 
-static int seqentry(const char *s)
+static int
+seqentry(const char *s)
 {
 	return s[0] == '-' && ISWS(s[1]);
 }
 
 /* At a line start: skip lines holding only blanks or a comment. */
-static void skiplines(struct parser *p)
+static void
+skiplines(struct parser *p)
 {
 	const char *q;
 
@@ -614,7 +642,8 @@ static void skiplines(struct parser *p)
 }
 
 /* After a value: only blanks and a comment may end the line. */
-static void eol(struct parser *p)
+static void
+eol(struct parser *p)
 {
 	while (ISBLANK(*p->s))
 		p->s++;
@@ -632,7 +661,8 @@ static void eol(struct parser *p)
 	skiplines(p);
 }
 
-static int endline(const struct parser *p)
+static int
+endline(const struct parser *p)
 {
 	return *p->s == '#' || ISBREAK(*p->s) || !*p->s;
 }
@@ -640,7 +670,8 @@ static int endline(const struct parser *p)
 /* Indentation of the content line at p->s, -1 at the end of input or at
  * a document marker, both of which close every block.  p->tab is set when
  * a tab follows the spaces: fine before a scalar, never before structure. */
-static int lineind(struct parser *p)
+static int
+lineind(struct parser *p)
 {
 	const char *q = p->s;
 
@@ -654,13 +685,15 @@ static int lineind(struct parser *p)
 	return (int)(q - p->s);
 }
 
-static _Noreturn void tabfail(struct parser *p, const char *at)
+static _Noreturn void
+tabfail(struct parser *p, const char *at)
 {
 	fail(p, at, "found a tab character where indentation is expected");
 }
 
 /* Indentation of the next line of a block collection indented by m. */
-static int nextind(struct parser *p, int m)
+static int
+nextind(struct parser *p, int m)
 {
 	int ind = lineind(p);
 
@@ -671,14 +704,30 @@ static int nextind(struct parser *p, int m)
 
 /* ---- scalars ---- */
 
-static int canplain(const char *s, int flow)
+static int
+canplain(const char *s, int flow)
 {
 	switch (*s) {
-	case '-': case '?': case ':':
+	case '-':
+	case '?':
+	case ':':
 		return !ISWS(s[1]) && !(flow && ISFLOW(s[1]));
-	case ',': case '[': case ']': case '{': case '}': case '#': case '&':
-	case '*': case '!': case '|': case '>': case '\'': case '"': case '%':
-	case '@': case '`':
+	case ',':
+	case '[':
+	case ']':
+	case '{':
+	case '}':
+	case '#':
+	case '&':
+	case '*':
+	case '!':
+	case '|':
+	case '>':
+	case '\'':
+	case '"':
+	case '%':
+	case '@':
+	case '`':
 		return 0;
 	default:
 		return !ISWS(*s);
@@ -686,7 +735,8 @@ static int canplain(const char *s, int flow)
 }
 
 /* One-line plain scalar scan in block context, as plain() would do it. */
-static const char *plainkey(const char *s)
+static const char *
+plainkey(const char *s)
 {
 	for (;; s++) {
 		if (*s == ':' && ISWS(s[1]))
@@ -697,7 +747,8 @@ static const char *plainkey(const char *s)
 }
 
 /* End of a quoted scalar if it closes on this line, else NULL. */
-static const char *quotend(const char *s)
+static const char *
+quotend(const char *s)
 {
 	char q = *s++;
 
@@ -718,7 +769,8 @@ static const char *quotend(const char *s)
 
 /* Does an implicit block key start at s?  0 no, 1 yes (*colon set),
  * 2 an explicit "?" key. */
-static int keyscan(const char *s, const char **colon)
+static int
+keyscan(const char *s, const char **colon)
 {
 	while (*s == '&' || *s == '!') {
 		while (!ISWS(*s))
@@ -750,7 +802,8 @@ static int keyscan(const char *s, const char **colon)
 /* Where a continuation line of a multi-line flow scalar starts: count the
  * empty lines after the break at s, return the first non-blank of the
  * next line (sp: its indentation, ls: its start). */
-static const char *nextline(const char *s, int *empties, int *sp, const char **ls)
+static const char *
+nextline(const char *s, int *empties, int *sp, const char **ls)
 {
 	const char *v;
 
@@ -769,14 +822,16 @@ static const char *nextline(const char *s, int *empties, int *sp, const char **l
 	return v;
 }
 
-static void skipto(struct parser *p, int empties, const char *ls, const char *v)
+static void
+skipto(struct parser *p, int empties, const char *ls, const char *v)
 {
 	p->line += empties + 1;
 	p->ls = ls;
 	p->s = v;
 }
 
-static struct yaml_node *plain(struct parser *p, int n)
+static struct yaml_node *
+plain(struct parser *p, int n)
 {
 	int line = p->line, col = colof(p, p->s), flow = p->inflow > 0;
 	int lines = 0, empties, sp;
@@ -788,7 +843,7 @@ static struct yaml_node *plain(struct parser *p, int n)
 			while (ISBLANK(*s) && s[1] != '#')
 				s++;
 			if (!*s || ISBREAK(*s) || ISBLANK(*s) || (flow && ISFLOW(*s)) ||
-			    (*s == ':' && (ISWS(s[1]) || (flow && ISFLOW(s[1])))))
+				(*s == ':' && (ISWS(s[1]) || (flow && ISFLOW(s[1])))))
 				break;
 		}
 		if (lines)
@@ -797,9 +852,8 @@ static struct yaml_node *plain(struct parser *p, int n)
 		if (!ISBREAK(*s))
 			break;
 		v = nextline(s, &empties, &sp, &ls);
-		if (!*v || sp <= n || marker(ls, ls) || *v == '#' ||
-		    (flow && ISFLOW(*v)) ||
-		    (*v == ':' && (ISWS(v[1]) || (flow && ISFLOW(v[1])))))
+		if (!*v || sp <= n || marker(ls, ls) || *v == '#' || (flow && ISFLOW(*v)) ||
+			(*v == ':' && (ISWS(v[1]) || (flow && ISFLOW(v[1])))))
 			break;
 		if (!lines++)
 			put(p, seg, end - seg);
@@ -815,7 +869,8 @@ static struct yaml_node *plain(struct parser *p, int n)
 	return scalar(p, YAML_PLAIN, line, col, p->tmp, p->ntmp);
 }
 
-static void pututf8(struct parser *p, unsigned long c)
+static void
+pututf8(struct parser *p, unsigned long c)
 {
 	char b[4];
 	int n;
@@ -829,12 +884,12 @@ static void pututf8(struct parser *p, unsigned long c)
 		b[2] = (char)(0x80 | (c & 0x3F)), n = 3;
 	else
 		b[0] = (char)(0xF0 | c >> 18), b[1] = (char)(0x80 | (c >> 12 & 0x3F)),
-		b[2] = (char)(0x80 | (c >> 6 & 0x3F)), b[3] = (char)(0x80 | (c & 0x3F)),
-		n = 4;
+		b[2] = (char)(0x80 | (c >> 6 & 0x3F)), b[3] = (char)(0x80 | (c & 0x3F)), n = 4;
 	put(p, b, n);
 }
 
-static void escape(struct parser *p)
+static void
+escape(struct parser *p)
 {
 	static const char from[] = "0abtnvfre \"/\\\t";
 	static const char to[] = "\0\a\b\t\n\v\f\r\033 \"/\\\t";
@@ -848,13 +903,27 @@ static void escape(struct parser *p)
 		return;
 	}
 	switch (at[1]) {
-	case 'x': hex = 2; break;
-	case 'u': hex = 4; break;
-	case 'U': hex = 8; break;
-	case 'N': c = 0x85; break;
-	case '_': c = 0xA0; break;
-	case 'L': c = 0x2028; break;
-	case 'P': c = 0x2029; break;
+	case 'x':
+		hex = 2;
+		break;
+	case 'u':
+		hex = 4;
+		break;
+	case 'U':
+		hex = 8;
+		break;
+	case 'N':
+		c = 0x85;
+		break;
+	case '_':
+		c = 0xA0;
+		break;
+	case 'L':
+		c = 0x2028;
+		break;
+	case 'P':
+		c = 0x2029;
+		break;
 	default:
 		if ((unsigned char)at[1] < 0x20 || (unsigned char)at[1] >= 0x7F)
 			fail(p, at, "invalid escape sequence");
@@ -871,14 +940,15 @@ static void escape(struct parser *p)
 		c = c << 4 | (unsigned long)d;
 	}
 	if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		fail(p, at, "escape \"%.*s\" is not a valid Unicode character",
-		     (int)(p->s - at), at);
+		fail(p, at, "escape \"%.*s\" is not a valid Unicode character", (int)(p->s - at),
+			at);
 	pututf8(p, c);
 }
 
 /* Line folding inside a quoted scalar, p->s at a break.  Empty lines
  * become newlines; a lone break becomes a space, unless escaped. */
-static void qfold(struct parser *p, int n, const char *open, int escaped)
+static void
+qfold(struct parser *p, int n, const char *open, int escaped)
 {
 	int empties, sp;
 	const char *ls, *v = nextline(p->s, &empties, &sp, &ls);
@@ -898,7 +968,8 @@ static void qfold(struct parser *p, int n, const char *open, int escaped)
 	skipto(p, empties, ls, v);
 }
 
-static struct yaml_node *quoted(struct parser *p, int n)
+static struct yaml_node *
+quoted(struct parser *p, int n)
 {
 	const char *open = p->s, *q;
 	int line = p->line, col = colof(p, open), dq = *open == '"';
@@ -906,8 +977,9 @@ static struct yaml_node *quoted(struct parser *p, int n)
 
 	p->ntmp = 0;
 	for (p->s++;;) {
-		for (q = p->s; *q && *q != *open && !(dq && *q == '\\') &&
-		               !ISBREAK(*q) && !ISBLANK(*q); q++)
+		for (q = p->s;
+			*q && *q != *open && !(dq && *q == '\\') && !ISBREAK(*q) && !ISBLANK(*q);
+			q++)
 			;
 		if (q > p->s) {
 			put(p, p->s, q - p->s);
@@ -945,7 +1017,8 @@ static struct yaml_node *quoted(struct parser *p, int n)
 
 /* Indentation of a block scalar without an indicator: that of its first
  * non-empty line; a leading empty line may not be longer than that. */
-static int detect(struct parser *p, int n)
+static int
+detect(struct parser *p, int n)
 {
 	const char *q = p->s, *at = NULL;
 	int sp, max = 0;
@@ -962,14 +1035,16 @@ static int detect(struct parser *p, int n)
 	if (!q[sp] || sp <= n || marker(q, q))
 		return max > n + 1 ? max : n + 1;
 	if (max > sp)
-		fail(p, at, "a leading empty line has more spaces than the first "
-		     "line of the block scalar");
+		fail(p, at,
+			"a leading empty line has more spaces than the first "
+			"line of the block scalar");
 	return sp;
 }
 
 /* Separator put before a block scalar line after "breaks" line breaks:
  * folding turns a single break between two unindented lines into a space. */
-static void blockbreaks(struct parser *p, int folded, int breaks, int started)
+static void
+blockbreaks(struct parser *p, int folded, int breaks, int started)
 {
 	if (!started || !folded)
 		putn(p, '\n', breaks);
@@ -979,7 +1054,8 @@ static void blockbreaks(struct parser *p, int folded, int breaks, int started)
 		putn(p, '\n', breaks - 1);
 }
 
-static int blockheader(struct parser *p, int *chomp)
+static int
+blockheader(struct parser *p, int *chomp)
 {
 	int ind = 0;
 
@@ -1009,7 +1085,8 @@ static int blockheader(struct parser *p, int *chomp)
 
 /* Literal or folded scalar; n is the parent's indentation.  Returns at the
  * start of the first line that is not part of it. */
-static struct yaml_node *blockscalar(struct parser *p, int n)
+static struct yaml_node *
+blockscalar(struct parser *p, int n)
 {
 	const char *at = p->s, *q, *e;
 	int line = p->line, col = colof(p, at), folded = *at == '>';
@@ -1059,14 +1136,14 @@ static struct yaml_node *blockscalar(struct parser *p, int n)
 		putn(p, '\n', breaks);
 	else if (chomp == 0 && started && breaks)
 		putn(p, '\n', 1);
-	return scalar(p, folded ? YAML_FOLDED : YAML_LITERAL, line, col, p->tmp,
-	              p->ntmp);
+	return scalar(p, folded ? YAML_FOLDED : YAML_LITERAL, line, col, p->tmp, p->ntmp);
 }
 
 /* ---- flow collections ---- */
 
 /* At the start of a line inside a flow collection. */
-static void flowline(struct parser *p)
+static void
+flowline(struct parser *p)
 {
 	const char *q = p->s, *v;
 
@@ -1077,19 +1154,23 @@ static void flowline(struct parser *p)
 	for (v = q; ISBLANK(*v); v++)
 		;
 	if (*v && !ISBREAK(*v) && *v != '#' && q - p->s <= p->flown)
-		fail(p, v, "bad indentation in a flow collection (opened on line %d "
-		     "and not closed)", p->flowline);
+		fail(p, v,
+			"bad indentation in a flow collection (opened on line %d "
+			"and not closed)",
+			p->flowline);
 }
 
 /* Skip white space, line breaks and comments between flow tokens. */
-static void fws(struct parser *p)
+static void
+fws(struct parser *p)
 {
 	for (;;) {
 		if (ISBLANK(*p->s)) {
 			p->s++;
 		} else if (*p->s == '#') {
 			if (p->s > p->ls && !ISBLANK(p->s[-1]))
-				fail(p, p->s, "a comment must be separated from content by white space");
+				fail(p, p->s,
+					"a comment must be separated from content by white space");
 			while (*p->s && !ISBREAK(*p->s))
 				p->s++;
 		} else if (ISBREAK(*p->s)) {
@@ -1100,25 +1181,29 @@ static void fws(struct parser *p)
 	}
 }
 
-static int isvalue(const char *s)
+static int
+isvalue(const char *s)
 {
 	return *s == ':' && (ISWS(s[1]) || ISFLOW(s[1]));
 }
 
-static void depthcheck(struct parser *p, int depth)
+static void
+depthcheck(struct parser *p, int depth)
 {
 	if (depth > YAML_MAX_DEPTH)
 		fail(p, p->s, "nesting deeper than %d levels", YAML_MAX_DEPTH);
 }
 
-static void nocomplex(struct parser *p, const struct yaml_node *k, int line, int col)
+static void
+nocomplex(struct parser *p, const struct yaml_node *k, int line, int col)
 {
 	if (k->kind != YAML_SCALAR)
 		failat(p, line, col, "complex mapping keys are not supported");
 }
 
 /* A flow sequence entry: a node, or a single-pair mapping "k: v". */
-static struct yaml_node *fentry(struct parser *p, int depth)
+static struct yaml_node *
+fentry(struct parser *p, int depth)
 {
 	int line = p->line, col = colof(p, p->s);
 	size_t base = p->nstk;
@@ -1144,12 +1229,14 @@ static struct yaml_node *fentry(struct parser *p, int depth)
 	p->s++;
 	fws(p);
 	push(p, k);
-	push(p, *p->s == ',' || *p->s == ']' ? empty(p, p->line, colof(p, p->s))
-	                                     : fnode(p, depth + 1));
+	push(p,
+		*p->s == ',' || *p->s == ']' ? empty(p, p->line, colof(p, p->s))
+					     : fnode(p, depth + 1));
 	return coll(p, YAML_MAP, YAML_FLOW, line, col, base);
 }
 
-static struct yaml_node *fseq(struct parser *p, int depth)
+static struct yaml_node *
+fseq(struct parser *p, int depth)
 {
 	const char *open = p->s;
 	int line = p->line, col = colof(p, open);
@@ -1178,7 +1265,8 @@ static struct yaml_node *fseq(struct parser *p, int depth)
 	return coll(p, YAML_SEQ, YAML_FLOW, line, col, base);
 }
 
-static void fpair(struct parser *p, int depth)
+static void
+fpair(struct parser *p, int depth)
 {
 	int line = p->line, col = colof(p, p->s);
 	struct yaml_node *k;
@@ -1204,7 +1292,8 @@ static void fpair(struct parser *p, int depth)
 	push(p, empty(p, p->line, colof(p, p->s)));
 }
 
-static struct yaml_node *fmap(struct parser *p, int depth)
+static struct yaml_node *
+fmap(struct parser *p, int depth)
 {
 	const char *open = p->s;
 	int line = p->line, col = colof(p, open);
@@ -1237,7 +1326,8 @@ static struct yaml_node *fmap(struct parser *p, int depth)
 }
 
 /* A node inside a flow collection, with its properties. */
-static struct yaml_node *fnode(struct parser *p, int depth)
+static struct yaml_node *
+fnode(struct parser *p, int depth)
 {
 	struct props pr = { 0 };
 	struct yaml_node *n;
@@ -1270,7 +1360,8 @@ static struct yaml_node *fnode(struct parser *p, int depth)
 	return apply(p, n, &pr);
 }
 
-static struct yaml_node *flow(struct parser *p, int n, int depth)
+static struct yaml_node *
+flow(struct parser *p, int n, int depth)
 {
 	struct yaml_node *x;
 
@@ -1290,7 +1381,8 @@ static struct yaml_node *block_map(struct parser *, int, struct props *, int);
 
 /* After a node on its line: the line must end, and a ':' here means the
  * node was meant as a key where none is allowed. */
-static void after(struct parser *p, const struct yaml_node *x, int line, int col)
+static void
+after(struct parser *p, const struct yaml_node *x, int line, int col)
 {
 	while (ISBLANK(*p->s))
 		p->s++;
@@ -1303,8 +1395,8 @@ static void after(struct parser *p, const struct yaml_node *x, int line, int col
 
 /* A node that starts at p->s and is not a block collection: a scalar, a
  * flow collection or an alias.  n is the parent's indentation. */
-static struct yaml_node *inline_node(struct parser *p, int n, struct props *pr,
-                                     int depth)
+static struct yaml_node *
+inline_node(struct parser *p, int n, struct props *pr, int depth)
 {
 	int line = p->line, col = colof(p, p->s);
 	struct yaml_node *x;
@@ -1336,8 +1428,8 @@ static struct yaml_node *inline_node(struct parser *p, int n, struct props *pr,
 /* The node of an indicator whose line ended: it is on the next content
  * line if that is indented more than the parent (a sequence may also sit
  * at the parent's indentation when it is a mapping value), else empty. */
-static struct yaml_node *lower(struct parser *p, int n, int ctx,
-                               struct props *pr, int depth, int line, int col)
+static struct yaml_node *
+lower(struct parser *p, int n, int ctx, struct props *pr, int depth, int line, int col)
 {
 	int ind, k;
 	const char *c, *q;
@@ -1346,8 +1438,8 @@ static struct yaml_node *lower(struct parser *p, int n, int ctx,
 		ind = lineind(p);
 		if (pr->line)
 			line = pr->line, col = pr->col;
-		if (ind < 0 || ind < n || (ind == n && !(ctx == C_MAP && !p->tab &&
-		                                         seqentry(p->s + ind))))
+		if (ind < 0 || ind < n ||
+			(ind == n && !(ctx == C_MAP && !p->tab && seqentry(p->s + ind))))
 			return apply(p, empty(p, line, col), pr);
 		for (q = p->s + ind; ISBLANK(*q); q++)
 			;
@@ -1361,12 +1453,12 @@ static struct yaml_node *lower(struct parser *p, int n, int ctx,
 			return block_map(p, ind, pr, depth + 1);
 		if (!props(p, pr) || !endline(p))
 			return inline_node(p, n, pr, depth);
-		eol(p);	/* properties alone on their line: the node follows */
+		eol(p); /* properties alone on their line: the node follows */
 	}
 }
 
-static struct yaml_node *below(struct parser *p, int n, int ctx,
-                               struct props *pr, int depth)
+static struct yaml_node *
+below(struct parser *p, int n, int ctx, struct props *pr, int depth)
 {
 	int line = p->line, col = colof(p, p->s);
 
@@ -1376,7 +1468,8 @@ static struct yaml_node *below(struct parser *p, int n, int ctx,
 
 /* Compact notation ("- - x", "- k: v") indents the inner collection by
  * the spaces after the dash, so a tab there would make it ambiguous. */
-static void compact(struct parser *p)
+static void
+compact(struct parser *p)
 {
 	const char *q;
 
@@ -1386,7 +1479,8 @@ static void compact(struct parser *p)
 }
 
 /* The node after "- ", "key:" or "---"; n is the parent's indentation. */
-static struct yaml_node *block_node(struct parser *p, int n, int ctx, int depth)
+static struct yaml_node *
+block_node(struct parser *p, int n, int ctx, int depth)
 {
 	struct props pr = { 0 };
 	const char *c;
@@ -1413,8 +1507,8 @@ static struct yaml_node *block_node(struct parser *p, int n, int ctx, int depth)
 	return inline_node(p, n, &pr, depth);
 }
 
-static struct yaml_node *block_seq(struct parser *p, int m, struct props *pr,
-                                   int depth)
+static struct yaml_node *
+block_seq(struct parser *p, int m, struct props *pr, int depth)
 {
 	int line = p->line, col = colof(p, p->s), ind;
 	size_t base = p->nstk;
@@ -1435,7 +1529,8 @@ static struct yaml_node *block_seq(struct parser *p, int m, struct props *pr,
 
 /* "? key" and, at the same indentation, an optional ": value" (null when
  * absent). Keys stay scalars: a collection key is not supported. */
-static void explicit_entry(struct parser *p, int m, int depth)
+static void
+explicit_entry(struct parser *p, int m, int depth)
 {
 	int line = p->line, col = colof(p, p->s);
 	struct yaml_node *k, *v;
@@ -1455,7 +1550,8 @@ static void explicit_entry(struct parser *p, int m, int depth)
 
 /* key ":" value, the key known (keyscan) to end with ": " on this line,
  * or an explicit "? key" entry. */
-static void block_entry(struct parser *p, int m, int depth)
+static void
+block_entry(struct parser *p, int m, int depth)
 {
 	struct props pr = { 0 };
 	struct yaml_node *k;
@@ -1490,8 +1586,8 @@ static void block_entry(struct parser *p, int m, int depth)
 	push(p, block_node(p, m, C_MAP, depth));
 }
 
-static struct yaml_node *block_map(struct parser *p, int m, struct props *pr,
-                                   int depth)
+static struct yaml_node *
+block_map(struct parser *p, int m, struct props *pr, int depth)
 {
 	int line = p->line, col = colof(p, p->s), ind, k;
 	size_t base = p->nstk;
@@ -1522,7 +1618,8 @@ static struct yaml_node *block_map(struct parser *p, int m, struct props *pr,
 
 /* ---- documents ---- */
 
-static void directive(struct parser *p, int *version)
+static void
+directive(struct parser *p, int *version)
 {
 	const char *at = p->s, *e = namend(p, at + 1);
 
@@ -1534,9 +1631,8 @@ static void directive(struct parser *p, int *version)
 			;
 		e = namend(p, p->s);
 		if (e - p->s < 3 || p->s[0] != '1' || p->s[1] != '.' ||
-		    !isdigits(p->s + 2, e, "0123456789"))
-			fail(p, p->s, "unsupported YAML version \"%.*s\"",
-			     (int)(e - p->s), p->s);
+			!isdigits(p->s + 2, e, "0123456789"))
+			fail(p, p->s, "unsupported YAML version \"%.*s\"", (int)(e - p->s), p->s);
 		p->s = e;
 	} else if (e - at == 4 && memcmp(at, "%TAG", 4) == 0) {
 		fail(p, at, "%%TAG directives are not supported");
@@ -1547,7 +1643,8 @@ static void directive(struct parser *p, int *version)
 	eol(p);
 }
 
-static void addroot(struct parser *p, const struct yaml_node *n)
+static void
+addroot(struct parser *p, const struct yaml_node *n)
 {
 	p->root = grow(p, p->root, &p->caproot, p->nroot + 1, sizeof *p->root);
 	p->root[p->nroot++] = n;
@@ -1557,7 +1654,8 @@ static void addroot(struct parser *p, const struct yaml_node *n)
 }
 
 /* One document; returns 0 at the end of the stream. */
-static int document(struct parser *p, int *open)
+static int
+document(struct parser *p, int *open)
 {
 	struct props pr = { 0 };
 	int version = 0, dirs = 0;
@@ -1590,7 +1688,8 @@ static int document(struct parser *p, int *open)
 	fail(p, p->s + nextind(p, 0), "expected the end of the document");
 }
 
-static void stream(struct parser *p)
+static void
+stream(struct parser *p)
 {
 	int open = 0;
 
@@ -1604,7 +1703,8 @@ static void stream(struct parser *p)
 
 /* Length of the UTF-8 sequence at s if it is a printable YAML character
  * (c-printable), else 0. */
-static int printable(const unsigned char *s)
+static int
+printable(const unsigned char *s)
 {
 	unsigned long c;
 	int n, i;
@@ -1625,13 +1725,14 @@ static int printable(const unsigned char *s)
 		c = c << 6 | (s[i] & 0x3F);
 	}
 	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10FFFF)) ||
-	    (c >= 0xD800 && c <= 0xDFFF) || c == 0xFFFE || c == 0xFFFF ||
-	    (c >= 0x80 && c <= 0x9F && c != 0x85))
+		(c >= 0xD800 && c <= 0xDFFF) || c == 0xFFFE || c == 0xFFFF ||
+		(c >= 0x80 && c <= 0x9F && c != 0x85))
 		return 0;
 	return n;
 }
 
-static void checktext(struct parser *p, const char *buf, size_t len)
+static void
+checktext(struct parser *p, const char *buf, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)buf, *e = s + len;
 	int n;
@@ -1655,7 +1756,8 @@ static void checktext(struct parser *p, const char *buf, size_t len)
 
 /* ---- public ---- */
 
-static void finish(struct parser *p)
+static void
+finish(struct parser *p)
 {
 	struct yaml_doc *d = alloc(p, sizeof *d);
 
@@ -1667,8 +1769,8 @@ static void finish(struct parser *p)
 	p->doc = d;
 }
 
-struct yaml_doc *yaml_parse(const char *buf, size_t len, const char *file,
-                            char *err, size_t errlen)
+struct yaml_doc *
+yaml_parse(const char *buf, size_t len, const char *file, char *err, size_t errlen)
 {
 	struct parser *p;
 	struct yaml_doc *d = NULL;
@@ -1677,8 +1779,8 @@ struct yaml_doc *yaml_parse(const char *buf, size_t len, const char *file,
 	if (errlen)
 		err[0] = '\0';
 	if (len > YAML_MAX_INPUT) {
-		snprintf(err, errlen, "%s:1:1: input is larger than %d bytes", file,
-		         YAML_MAX_INPUT);
+		snprintf(
+			err, errlen, "%s:1:1: input is larger than %d bytes", file, YAML_MAX_INPUT);
 		return NULL;
 	}
 	if (!(p = calloc(1, sizeof *p)) || !(copy = malloc(len + 4))) {
@@ -1710,17 +1812,20 @@ struct yaml_doc *yaml_parse(const char *buf, size_t len, const char *file,
 	return d;
 }
 
-size_t yaml_count(const struct yaml_doc *doc)
+size_t
+yaml_count(const struct yaml_doc *doc)
 {
 	return doc ? doc->n : 0;
 }
 
-const struct yaml_node *yaml_root(const struct yaml_doc *doc, size_t i)
+const struct yaml_node *
+yaml_root(const struct yaml_doc *doc, size_t i)
 {
 	return doc && i < doc->n ? doc->root[i] : NULL;
 }
 
-void yaml_free(struct yaml_doc *doc)
+void
+yaml_free(struct yaml_doc *doc)
 {
 	struct block *b, *next;
 
@@ -1732,7 +1837,8 @@ void yaml_free(struct yaml_doc *doc)
 	}
 }
 
-enum yaml_tag yaml_resolve(const struct yaml_node *n)
+enum yaml_tag
+yaml_resolve(const struct yaml_node *n)
 {
 	if (n->tag != YAML_TAG_NONE)
 		return n->tag;
@@ -1743,7 +1849,8 @@ enum yaml_tag yaml_resolve(const struct yaml_node *n)
 	return plaintype(n->text, n->len);
 }
 
-const struct yaml_node *yaml_get(const struct yaml_node *map, const char *key)
+const struct yaml_node *
+yaml_get(const struct yaml_node *map, const char *key)
 {
 	size_t i, len = strlen(key);
 
@@ -1751,7 +1858,7 @@ const struct yaml_node *yaml_get(const struct yaml_node *map, const char *key)
 		return NULL;
 	for (i = 0; i + 1 < map->n; i += 2)
 		if (map->child[i]->kind == YAML_SCALAR && map->child[i]->len == len &&
-		    memcmp(map->child[i]->text, key, len) == 0)
+			memcmp(map->child[i]->text, key, len) == 0)
 			return map->child[i + 1];
 	return NULL;
 }

@@ -25,8 +25,7 @@ int buf_put(struct buf *b, const void *p, size_t n);
 /* Append a NUL-terminated string. -1 on OOM. */
 int buf_puts(struct buf *b, const char *s);
 /* Append printf-formatted text. -1 on OOM or format error. */
-int buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* buf_printf with a va_list (ap is consumed). -1 on OOM or format error. */
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Release the memory and reset to empty. */
@@ -39,10 +38,10 @@ int json_put_string(struct buf *b, const char *s, size_t n);
 int form_put_escaped(struct buf *b, const char *s, size_t n);
 
 struct url {
-	int https;      /* 1 for https, 0 for http */
-	char *host;     /* without brackets for IPv6 literals */
-	char *port;     /* decimal; "80"/"443" when absent */
-	char *path;     /* path and query, at least "/" */
+	int https;  /* 1 for https, 0 for http */
+	char *host; /* without brackets for IPv6 literals */
+	char *port; /* decimal; "80"/"443" when absent */
+	char *path; /* path and query, at least "/" */
 };
 
 /* Parse an http:// or https:// URL into u (fields malloc'd; url_free).
@@ -51,20 +50,20 @@ int url_parse(const char *s, struct url *u, char *err, size_t errlen);
 void url_free(struct url *u);
 
 struct http_request {
-	const char *method;        /* "POST", "GET" */
+	const char *method; /* "POST", "GET" */
 	const char *url;
-	const char *content_type;  /* NULL: no Content-Type header */
-	const char *const *headers;/* extra "Name: value" lines, NULL-ended, or NULL */
+	const char *content_type;   /* NULL: no Content-Type header */
+	const char *const *headers; /* extra "Name: value" lines, NULL-ended, or NULL */
 	const char *body;
 	size_t body_len;
-	const char *tls_proxy;     /* "host:port" for https; NULL: $WALTER_TLS_PROXY */
-	int connect_timeout_ms;    /* 0: 5000 */
-	int timeout_ms;            /* whole exchange, 0: 10000 */
+	const char *tls_proxy;  /* "host:port" for https; NULL: $WALTER_TLS_PROXY */
+	int connect_timeout_ms; /* 0: 5000 */
+	int timeout_ms;         /* whole exchange, 0: 10000 */
 };
 
 struct http_response {
-	int status;                /* HTTP status code */
-	struct buf body;           /* response body (first 64 KiB); buf_free it */
+	int status;      /* HTTP status code */
+	struct buf body; /* response body (first 64 KiB); buf_free it */
 };
 
 /* Send req and read the response. http:// goes over a socket (honouring
@@ -73,15 +72,14 @@ struct http_response {
  * its command line), else an error naming both ways. One retry after a
  * connection failure or a 5xx. Returns 0 when a response arrived (any
  * status: check resp->status), -1 otherwise with a reason in err. */
-int http_send(const struct http_request *req, struct http_response *resp,
-              char *err, size_t errlen);
+int http_send(const struct http_request *req, struct http_response *resp, char *err, size_t errlen);
 
 /* Incremental response parser over buf[0..len) (status line, headers,
  * Content-Length / chunked / until close). eof says the peer closed.
  * Returns 1 when complete (resp filled), 0 when more input is needed, -1 on
  * a malformed response with a reason in err. */
-int http_parse_response(const char *buf, size_t len, int eof,
-                        struct http_response *resp, char *err, size_t errlen);
+int http_parse_response(
+	const char *buf, size_t len, int eof, struct http_response *resp, char *err, size_t errlen);
 
 /* Notes added with the implementation (nothing above changed):
  * - http_send resets resp first, so buf_free(&resp->body) is always safe;

@@ -12,14 +12,25 @@ enum yaml_kind { YAML_SCALAR, YAML_SEQ, YAML_MAP };
 
 /* How the node was written. Collections are YAML_BLOCK or YAML_FLOW. */
 enum yaml_style {
-	YAML_PLAIN, YAML_SINGLE, YAML_DOUBLE, YAML_LITERAL, YAML_FOLDED,
-	YAML_BLOCK, YAML_FLOW
+	YAML_PLAIN,
+	YAML_SINGLE,
+	YAML_DOUBLE,
+	YAML_LITERAL,
+	YAML_FOLDED,
+	YAML_BLOCK,
+	YAML_FLOW
 };
 
 /* Core-schema tags: explicit (!!str ...) on a node, or resolved from text. */
 enum yaml_tag {
-	YAML_TAG_NONE, YAML_TAG_STR, YAML_TAG_INT, YAML_TAG_FLOAT,
-	YAML_TAG_BOOL, YAML_TAG_NULL, YAML_TAG_MAP, YAML_TAG_SEQ
+	YAML_TAG_NONE,
+	YAML_TAG_STR,
+	YAML_TAG_INT,
+	YAML_TAG_FLOAT,
+	YAML_TAG_BOOL,
+	YAML_TAG_NULL,
+	YAML_TAG_MAP,
+	YAML_TAG_SEQ
 };
 
 struct yaml_node {
@@ -37,16 +48,16 @@ struct yaml_doc;
 
 /* Limits that a hostile file cannot exceed (each is a located error). */
 enum {
-	YAML_MAX_DEPTH = 512,          /* nesting of collections */
-	YAML_MAX_NODES = 4000000,      /* nodes after alias expansion */
-	YAML_MAX_INPUT = 64 << 20      /* bytes of input */
+	YAML_MAX_DEPTH = 512,     /* nesting of collections */
+	YAML_MAX_NODES = 4000000, /* nodes after alias expansion */
+	YAML_MAX_INPUT = 64 << 20 /* bytes of input */
 };
 
 /* Parse every document in buf[0..len); file names the input in messages.
  * Returns NULL on error with "FILE:LINE:COL: message" in err. Free with
  * yaml_free. Aliases point at the anchored node (the tree is a DAG). */
-struct yaml_doc *yaml_parse(const char *buf, size_t len, const char *file,
-                            char *err, size_t errlen);
+struct yaml_doc *yaml_parse(
+	const char *buf, size_t len, const char *file, char *err, size_t errlen);
 
 /* Number of documents in a parse (0 for an empty stream). */
 size_t yaml_count(const struct yaml_doc *doc);

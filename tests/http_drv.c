@@ -20,7 +20,8 @@ static int
 usage(void)
 {
 	fputs("usage: http_drv [-t type] [-H header]... [-P tls-proxy] "
-	      "[-c connect-ms] [-T timeout-ms] METHOD URL [BODY]\n", stderr);
+	      "[-c connect-ms] [-T timeout-ms] METHOD URL [BODY]\n",
+		stderr);
 	return 2;
 }
 
@@ -36,16 +37,25 @@ main(int argc, char **argv)
 	memset(&req, 0, sizeof req);
 	while ((c = getopt(argc, argv, "t:H:P:c:T:")) != -1) {
 		switch (c) {
-		case 't': req.content_type = optarg; break;
+		case 't':
+			req.content_type = optarg;
+			break;
 		case 'H':
 			if (nh == MAXHDR)
 				return usage();
 			hdrs[nh++] = optarg;
 			break;
-		case 'P': req.tls_proxy = optarg; break;
-		case 'c': req.connect_timeout_ms = atoi(optarg); break;
-		case 'T': req.timeout_ms = atoi(optarg); break;
-		default: return usage();
+		case 'P':
+			req.tls_proxy = optarg;
+			break;
+		case 'c':
+			req.connect_timeout_ms = atoi(optarg);
+			break;
+		case 'T':
+			req.timeout_ms = atoi(optarg);
+			break;
+		default:
+			return usage();
 		}
 	}
 	if (argc - optind < 2 || argc - optind > 3)

@@ -33,7 +33,7 @@ form(const char *s)
 static void
 test_buf(void)
 {
-	struct buf b = {0};
+	struct buf b = { 0 };
 	int i, ok = 1;
 
 	CHECK("buf: empty", b.data == NULL && b.len == 0);
@@ -45,8 +45,7 @@ test_buf(void)
 	CHECK("buf: put 0 bytes", buf_put(&b, NULL, 0) == 0 && b.len == 9);
 	for (i = 0; i < 10000; i++)
 		ok &= buf_put(&b, "0123456789", 10) == 0;
-	CHECK("buf: grows", ok && b.len == 100009 && b.cap > b.len &&
-	      b.data[b.len] == '\0');
+	CHECK("buf: grows", ok && b.len == 100009 && b.cap > b.len && b.data[b.len] == '\0');
 	CHECK("buf: overflow refused", buf_grow(&b, (size_t)-1) == -1);
 	buf_free(&b);
 	CHECK("buf: free resets", b.data == NULL && b.len == 0 && b.cap == 0);
@@ -64,18 +63,22 @@ test_json(void)
 	CHECK_STR("json: DEL kept", json("\x7f", 1), "\"\x7f\"");
 	CHECK_STR("json: slash kept", json("a/b", 3), "\"a/b\"");
 	CHECK_STR("json: valid UTF-8 kept", json("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9),
-	          "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
-	CHECK_STR("json: stray byte", json("a\xff" "b", 3), "\"a\xef\xbf\xbd" "b\"");
+		"\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+	CHECK_STR("json: stray byte",
+		json("a\xff"
+		     "b",
+			3),
+		"\"a\xef\xbf\xbd"
+		"b\"");
 	CHECK_STR("json: lone continuation", json("\x80", 1), "\"\xef\xbf\xbd\"");
-	CHECK_STR("json: truncated sequence", json("\xe2\x82", 2),
-	          "\"\xef\xbf\xbd\xef\xbf\xbd\"");
+	CHECK_STR("json: truncated sequence", json("\xe2\x82", 2), "\"\xef\xbf\xbd\xef\xbf\xbd\"");
 	CHECK_STR("json: overlong", json("\xc0\xaf", 2), "\"\xef\xbf\xbd\xef\xbf\xbd\"");
 	CHECK_STR("json: overlong 3-byte", json("\xe0\x80\xaf", 3),
-	          "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+		"\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
 	CHECK_STR("json: surrogate", json("\xed\xa0\x80", 3),
-	          "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+		"\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
 	CHECK_STR("json: past U+10FFFF", json("\xf4\x90\x80\x80", 4),
-	          "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+		"\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
 	CHECK_STR("json: U+10FFFF kept", json("\xf4\x8f\xbf\xbf", 4), "\"\xf4\x8f\xbf\xbf\"");
 	CHECK_STR("json: length respected", json("abcdef", 3), "\"abc\"");
 }
@@ -92,8 +95,8 @@ test_form(void)
 }
 
 static void
-url_ok(const char *name, const char *s, int https, const char *host,
-       const char *port, const char *path)
+url_ok(const char *name, const char *s, int https, const char *host, const char *port,
+	const char *path)
 {
 	struct url u;
 	char n[128];
@@ -138,10 +141,9 @@ static void
 test_url(void)
 {
 	url_ok("plain", "http://example.com", 0, "example.com", "80", "/");
-	url_ok("https", "https://hooks.example.com/services/T/B/x", 1,
-	       "hooks.example.com", "443", "/services/T/B/x");
-	url_ok("port and query", "http://h:8080/a/b?x=1&y=2", 0, "h", "8080",
-	       "/a/b?x=1&y=2");
+	url_ok("https", "https://hooks.example.com/services/T/B/x", 1, "hooks.example.com", "443",
+		"/services/T/B/x");
+	url_ok("port and query", "http://h:8080/a/b?x=1&y=2", 0, "h", "8080", "/a/b?x=1&y=2");
 	url_ok("query only", "http://h?x=1", 0, "h", "80", "/?x=1");
 	url_ok("fragment dropped", "https://h/p?q#frag", 1, "h", "443", "/p?q");
 	url_ok("scheme case", "HTTPS://H.example:1/", 1, "H.example", "1", "/");
@@ -229,7 +231,7 @@ resp_split(const char *name, const char *s, const char *body)
 	for (k = 0; k < n; k++) {
 		r.status = -7;
 		if ((got = http_parse_response(s, k, 0, &r, err, sizeof err)) != 0 ||
-		    r.status != -7) {
+			r.status != -7) {
 			ok = 0;
 			if (got == 1)
 				buf_free(&r.body);
@@ -240,43 +242,65 @@ resp_split(const char *name, const char *s, const char *body)
 	resp_ok(name, s, 0, 200, body);
 }
 
-static const char chunked[] =
-	"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	"5;name=val\r\nhello\r\n6 \r\n world\r\nA\r\n0123456789\r\n0\r\n"
-	"X-Trailer: yes\r\n\r\n";
+static const char chunked[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+			      "5;name=val\r\nhello\r\n6 \r\n world\r\nA\r\n0123456789\r\n0\r\n"
+			      "X-Trailer: yes\r\n\r\n";
 
 static void
 test_parse_good(void)
 {
 	struct http_response r;
 
-	resp_ok("content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0, 200, "hello");
-	resp_ok("extra bytes ignored", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhello", 0, 200, "he");
-	resp_ok("header case", "HTTP/1.0 404 Not Found\r\ncOnTeNt-LeNgTh:3\r\n\r\nabc", 0, 404, "abc");
+	resp_ok("content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0, 200,
+		"hello");
+	resp_ok("extra bytes ignored", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhello", 0, 200,
+		"he");
+	resp_ok("header case", "HTTP/1.0 404 Not Found\r\ncOnTeNt-LeNgTh:3\r\n\r\nabc", 0, 404,
+		"abc");
 	resp_ok("LF only", "HTTP/1.1 201 Created\nContent-Length: 2\n\nhi", 0, 201, "hi");
 	resp_ok("no reason", "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 0, 200, "");
 	resp_ok("empty reason", "HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", 0, 200, "");
-	resp_ok("equal lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\nabc", 0, 200, "abc");
+	resp_ok("equal lengths",
+		"HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\nabc", 0, 200,
+		"abc");
 	resp_ok("chunked", chunked, 0, 200, "hello world0123456789");
-	resp_ok("chunked LF only", "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n3\nabc\n0\n\n", 0, 200, "abc");
-	resp_ok("chunked wins over length", "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: Chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", 0, 200, "x");
-	resp_ok("gzip, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", 0, 200, "x");
-	resp_ok("close-delimited", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close", 1, 200, "until close");
-	resp_ok("non-chunked coding reads to close", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 1\r\n\r\nabc", 1, 200, "abc");
-	resp_ok("100 continue", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 200, "ok");
-	resp_ok("two interim", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\n!", 0, 500, "!");
+	resp_ok("chunked LF only", "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n3\nabc\n0\n\n",
+		0, 200, "abc");
+	resp_ok("chunked wins over length",
+		"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: Chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+		0, 200, "x");
+	resp_ok("gzip, chunked",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", 0,
+		200, "x");
+	resp_ok("close-delimited", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close",
+		1, 200, "until close");
+	resp_ok("non-chunked coding reads to close",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 1\r\n\r\nabc", 1,
+		200, "abc");
+	resp_ok("100 continue",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0,
+		200, "ok");
+	resp_ok("two interim",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\n!",
+		0, 500, "!");
 	resp_ok("204 no body", "HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", 0, 204, "");
 	resp_ok("304 no body", "HTTP/1.1 304 Not Modified\r\n\r\n", 0, 304, "");
-	resp_ok("blank line first", "\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", 0, 200, "x");
-	resp_ok("empty value", "HTTP/1.1 200 OK\r\nX-Empty:\r\nContent-Length: 1\r\n\r\nx", 0, 200, "x");
-	resp_ok("binary body", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n\x01\xff\x7f", 0, 200, "\x01\xff\x7f");
+	resp_ok("blank line first", "\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", 0, 200,
+		"x");
+	resp_ok("empty value", "HTTP/1.1 200 OK\r\nX-Empty:\r\nContent-Length: 1\r\n\r\nx", 0, 200,
+		"x");
+	resp_ok("binary body", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n\x01\xff\x7f", 0, 200,
+		"\x01\xff\x7f");
 
-	resp_split("split content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "hello");
+	resp_split("split content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		"hello");
 	resp_split("split chunked", chunked, "hello world0123456789");
-	resp_split("split 100 continue", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "ok");
+	resp_split("split 100 continue",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"ok");
 
 	CHECK("parse close-delimited: wants eof",
-	      parse("HTTP/1.1 200 OK\r\n\r\nabc", 22, 0, &r) == 0);
+		parse("HTTP/1.1 200 OK\r\n\r\nabc", 22, 0, &r) == 0);
 	CHECK("parse empty: wants more", parse("", 0, 0, &r) == 0);
 	r.status = 99;
 	r.body.data = NULL;
@@ -290,7 +314,8 @@ test_parse_bad(void)
 	resp_bad("nothing at eof", "", 1);
 	resp_bad("truncated at eof", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", 1);
 	resp_bad("headers cut at eof", "HTTP/1.1 200 OK\r\nContent-", 1);
-	resp_bad("chunked cut at eof", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", 1);
+	resp_bad("chunked cut at eof",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", 1);
 	resp_bad("garbage", "garbage\r\n\r\n", 0);
 	resp_bad("HTTP/2", "HTTP/2 200 OK\r\n\r\n", 0);
 	resp_bad("HTTP/1.x letters", "HTTP/1.x 200 OK\r\n\r\n", 0);
@@ -305,18 +330,25 @@ test_parse_bad(void)
 	resp_bad("plus length", "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n", 0);
 	resp_bad("unequal list", "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", 0);
 	resp_bad("trailing comma", "HTTP/1.1 200 OK\r\nContent-Length: 5,\r\n\r\n", 0);
-	resp_bad("conflicting lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 0);
-	resp_bad("huge length", "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", 0);
+	resp_bad("conflicting lengths",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 0);
+	resp_bad("huge length",
+		"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", 0);
 	resp_bad("no colon", "HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", 0);
 	resp_bad("empty name", "HTTP/1.1 200 OK\r\n: x\r\n\r\n", 0);
 	resp_bad("space in name", "HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\nx", 0);
 	resp_bad("folded", "HTTP/1.1 200 OK\r\nX-A: 1\r\n  more\r\n\r\n", 0);
-	resp_bad("bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0);
-	resp_bad("empty chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 0);
-	resp_bad("negative chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 0);
+	resp_bad(
+		"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0);
+	resp_bad(
+		"empty chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 0);
+	resp_bad(
+		"negative chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 0);
 	resp_bad("chunk junk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 x\r\n", 0);
-	resp_bad("huge chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n", 0);
-	resp_bad("chunk too long", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", 0);
+	resp_bad("huge chunk",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n", 0);
+	resp_bad("chunk too long",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", 0);
 }
 
 /* Oversize bodies are capped at 64 KiB but still parsed to the end. */
@@ -324,7 +356,7 @@ static void
 test_parse_limits(void)
 {
 	struct http_response r;
-	struct buf b = {0};
+	struct buf b = { 0 };
 	int i, got;
 
 	buf_printf(&b, "HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n");
@@ -332,8 +364,8 @@ test_parse_limits(void)
 		buf_put(&b, "a", 1);
 	got = parse(b.data, b.len, 0, &r);
 	CHECK("limit: long body complete", got == 1);
-	CHECK("limit: body capped at 64 KiB", got == 1 && r.body.len == 65536 &&
-	      r.body.data[65536] == '\0');
+	CHECK("limit: body capped at 64 KiB",
+		got == 1 && r.body.len == 65536 && r.body.data[65536] == '\0');
 	if (got == 1)
 		buf_free(&r.body);
 	CHECK("limit: long body wants the rest", parse(b.data, b.len - 1, 0, &r) == 0);
@@ -395,8 +427,8 @@ test_parse_fuzz(void)
 		n = (int)((seed >> 8) % (unsigned)(n + 1));
 		got = parse(s, (size_t)n, (int)(seed >> 30) & 1, &r);
 		if (got == 1) {
-			ok &= r.body.data != NULL && r.body.len <= (size_t)n &&
-			      r.status >= 200 && r.status <= 599;
+			ok &= r.body.data != NULL && r.body.len <= (size_t)n && r.status >= 200 &&
+				r.status <= 599;
 			buf_free(&r.body);
 		}
 		ok &= got >= -1 && got <= 1;

@@ -11,7 +11,8 @@ static char err[512];
 static struct yaml_doc *doc;
 
 /* Parse src (NUL-terminated) into the global doc; root of document 0. */
-static const struct yaml_node *parse(const char *src)
+static const struct yaml_node *
+parse(const char *src)
 {
 	yaml_free(doc);
 	doc = yaml_parse(src, strlen(src), "t.yaml", err, sizeof err);
@@ -19,7 +20,8 @@ static const struct yaml_node *parse(const char *src)
 }
 
 /* The error message of a parse that must fail ("" if it succeeded). */
-static const char *fails(const char *src, size_t len)
+static const char *
+fails(const char *src, size_t len)
 {
 	struct yaml_doc *d = yaml_parse(src, len, "t.yaml", err, sizeof err);
 
@@ -30,78 +32,93 @@ static const char *fails(const char *src, size_t len)
 	return err;
 }
 
-static const char *efail(const char *src)
+static const char *
+efail(const char *src)
 {
 	return fails(src, strlen(src));
 }
 
-static const char *text(const struct yaml_node *n)
+static const char *
+text(const struct yaml_node *n)
 {
 	return n && n->kind == YAML_SCALAR ? n->text : "(not a scalar)";
 }
 
 /* Text of the value under key in the root mapping of src. */
-static const char *val(const char *src, const char *key)
+static const char *
+val(const char *src, const char *key)
 {
 	return text(yaml_get(parse(src), key));
 }
 
 /* "? key" / ": value" entries with scalar keys. */
-static void explicit_keys(void)
+static void
+explicit_keys(void)
 {
-	const struct yaml_node *r = parse("a: 1\n? b\n: 2\n? c\nd:\n  ? multi\n    line\n  : - x\n    - y\n");
+	const struct yaml_node *r =
+		parse("a: 1\n? b\n: 2\n? c\nd:\n  ? multi\n    line\n  : - x\n    - y\n");
 
 	CHECK("explicit map", r && r->kind == YAML_MAP && r->n == 8);
 	CHECK_STR("explicit value", val("? b\n: 2\n", "b"), "2");
-	CHECK("explicit without value is null", r && yaml_get(r, "c") && yaml_get(r, "c")->len == 0 &&
-	      yaml_resolve(yaml_get(r, "c")) == YAML_TAG_NULL);
+	CHECK("explicit without value is null",
+		r && yaml_get(r, "c") && yaml_get(r, "c")->len == 0 &&
+			yaml_resolve(yaml_get(r, "c")) == YAML_TAG_NULL);
 	r = r ? yaml_get(r, "d") : NULL;
-	CHECK("explicit multi-line key", r && r->kind == YAML_MAP && r->n == 2 &&
-	      !strcmp(r->child[0]->text, "multi line") && r->child[1]->kind == YAML_SEQ &&
-	      r->child[1]->n == 2);
+	CHECK("explicit multi-line key",
+		r && r->kind == YAML_MAP && r->n == 2 && !strcmp(r->child[0]->text, "multi line") &&
+			r->child[1]->kind == YAML_SEQ && r->child[1]->n == 2);
 	r = parse("? !!str 1\n: !!int 2\n");
-	CHECK("explicit key tags", r && r->n == 2 && yaml_resolve(r->child[0]) == YAML_TAG_STR &&
-	      yaml_resolve(r->child[1]) == YAML_TAG_INT);
-	CHECK("explicit duplicate", strstr(efail("a: 1\n? a\n: 2\n"), "duplicate key \"a\"") != NULL);
+	CHECK("explicit key tags",
+		r && r->n == 2 && yaml_resolve(r->child[0]) == YAML_TAG_STR &&
+			yaml_resolve(r->child[1]) == YAML_TAG_INT);
+	CHECK("explicit duplicate",
+		strstr(efail("a: 1\n? a\n: 2\n"), "duplicate key \"a\"") != NULL);
 }
 
-static void kinds(void)
+static void
+kinds(void)
 {
 	const struct yaml_node *r = parse("a: 1\nb: [x, y]\nc: {d: e}\nf:\n  - g\n");
 
 	CHECK("kind map", r && r->kind == YAML_MAP && r->style == YAML_BLOCK && r->n == 8);
-	CHECK("kind flow seq", yaml_get(r, "b")->kind == YAML_SEQ &&
-	      yaml_get(r, "b")->style == YAML_FLOW && yaml_get(r, "b")->n == 2);
-	CHECK("kind flow map", yaml_get(r, "c")->kind == YAML_MAP &&
-	      yaml_get(r, "c")->style == YAML_FLOW);
-	CHECK("kind block seq", yaml_get(r, "f")->kind == YAML_SEQ &&
-	      yaml_get(r, "f")->style == YAML_BLOCK);
+	CHECK("kind flow seq",
+		yaml_get(r, "b")->kind == YAML_SEQ && yaml_get(r, "b")->style == YAML_FLOW &&
+			yaml_get(r, "b")->n == 2);
+	CHECK("kind flow map",
+		yaml_get(r, "c")->kind == YAML_MAP && yaml_get(r, "c")->style == YAML_FLOW);
+	CHECK("kind block seq",
+		yaml_get(r, "f")->kind == YAML_SEQ && yaml_get(r, "f")->style == YAML_BLOCK);
 	CHECK_STR("yaml_get text", text(yaml_get(yaml_get(r, "c"), "d")), "e");
 	CHECK("yaml_get missing", yaml_get(r, "zz") == NULL);
 	CHECK("yaml_get non-map", yaml_get(yaml_get(r, "b"), "x") == NULL);
 	CHECK("yaml_get NULL", yaml_get(NULL, "x") == NULL);
 
 	r = parse("- - a\n  - b\n- k: v\n  k2: v2\n-\n  - c\n");
-	CHECK("compact nested seq", r->n == 3 && r->child[0]->kind == YAML_SEQ &&
-	      r->child[0]->n == 2 && strcmp(text(r->child[0]->child[1]), "b") == 0);
+	CHECK("compact nested seq",
+		r->n == 3 && r->child[0]->kind == YAML_SEQ && r->child[0]->n == 2 &&
+			strcmp(text(r->child[0]->child[1]), "b") == 0);
 	CHECK("compact map in seq", r->child[1]->kind == YAML_MAP && r->child[1]->n == 4);
 	CHECK("seq on next line", r->child[2]->kind == YAML_SEQ && r->child[2]->n == 1);
 
 	r = parse("key:\n- a\n- b\nnext: 1\n");
-	CHECK("zero-indented seq value", yaml_get(r, "key")->n == 2 &&
-	      strcmp(val("key:\n- a\n- b\nnext: 1\n", "next"), "1") == 0);
+	CHECK("zero-indented seq value",
+		yaml_get(r, "key")->n == 2 &&
+			strcmp(val("key:\n- a\n- b\nnext: 1\n", "next"), "1") == 0);
 	r = parse("[a, b: c, {d: e}, [f]]");
-	CHECK("flow pair in seq", r->n == 4 && r->child[1]->kind == YAML_MAP &&
-	      strcmp(text(yaml_get(r->child[1], "b")), "c") == 0);
+	CHECK("flow pair in seq",
+		r->n == 4 && r->child[1]->kind == YAML_MAP &&
+			strcmp(text(yaml_get(r->child[1], "b")), "c") == 0);
 	r = parse("{a, b: , \"c\":d, e: [1,2]}");
-	CHECK("flow map forms", r && r->n == 8 && yaml_get(r, "a")->len == 0 &&
-	      strcmp(text(yaml_get(r, "c")), "d") == 0);
+	CHECK("flow map forms",
+		r && r->n == 8 && yaml_get(r, "a")->len == 0 &&
+			strcmp(text(yaml_get(r, "c")), "d") == 0);
 	r = parse("empty:\nnull_in_seq:\n  -\n  - x\n");
-	CHECK("empty values", yaml_get(r, "empty")->len == 0 &&
-	      yaml_get(r, "null_in_seq")->child[0]->len == 0);
+	CHECK("empty values",
+		yaml_get(r, "empty")->len == 0 && yaml_get(r, "null_in_seq")->child[0]->len == 0);
 }
 
-static void styles(void)
+static void
+styles(void)
 {
 	const struct yaml_node *r =
 		parse("p: plain\ns: 'single'\nd: \"double\"\nl: |\n  lit\nf: >\n  fold\n");
@@ -111,19 +128,19 @@ static void styles(void)
 	CHECK("style double", yaml_get(r, "d")->style == YAML_DOUBLE);
 	CHECK("style literal", yaml_get(r, "l")->style == YAML_LITERAL);
 	CHECK("style folded", yaml_get(r, "f")->style == YAML_FOLDED);
-	CHECK_STR("plain multi-line folds", val("a: one\n  two\n\n  three\n", "a"),
-	          "one two\nthree");
+	CHECK_STR(
+		"plain multi-line folds", val("a: one\n  two\n\n  three\n", "a"), "one two\nthree");
 	CHECK_STR("plain keeps inner #", val("a: b#c # comment\n", "a"), "b#c");
 	CHECK_STR("plain with colon", val("url: http://x:80/a\n", "url"), "http://x:80/a");
 	CHECK_STR("single quote escape", val("a: 'it''s'\n", "a"), "it's");
-	CHECK_STR("single folding", val("a: 'one\n  two  \n\n  three'\n", "a"),
-	          "one two\nthree");
+	CHECK_STR("single folding", val("a: 'one\n  two  \n\n  three'\n", "a"), "one two\nthree");
 	CHECK_STR("double folding", val("a: \"one \n  two\"\n", "a"), "one two");
 	CHECK_STR("flow plain multi-line", text(parse("[a\n b, c]")->child[0]), "a b");
 	CHECK_STR("plain continuation with dash", text(parse("- x\n - y\n")->child[0]), "x - y");
 }
 
-static void positions(void)
+static void
+positions(void)
 {
 	const struct yaml_node *r = parse("# c\nroot:\n  - name: x\n    cmd: [a, 'b']\n");
 	const struct yaml_node *item, *cmd;
@@ -133,8 +150,9 @@ static void positions(void)
 	item = yaml_get(r, "root");
 	CHECK("pos seq", item->line == 3 && item->col == 3);
 	CHECK("pos compact map", item->child[0]->line == 3 && item->child[0]->col == 5);
-	CHECK("pos value", yaml_get(item->child[0], "name")->line == 3 &&
-	      yaml_get(item->child[0], "name")->col == 11);
+	CHECK("pos value",
+		yaml_get(item->child[0], "name")->line == 3 &&
+			yaml_get(item->child[0], "name")->col == 11);
 	cmd = yaml_get(item->child[0], "cmd");
 	CHECK("pos flow seq", cmd->line == 4 && cmd->col == 10);
 	CHECK("pos flow item", cmd->child[1]->line == 4 && cmd->child[1]->col == 14);
@@ -144,17 +162,34 @@ static void positions(void)
 	CHECK("pos utf8 col in chars", !r && strstr(err, "t.yaml:1:6:"));
 }
 
-static void escapes(void)
+static void
+escapes(void)
 {
-	static const struct { const char *in, *out; size_t len; } t[] = {
-		{ "\\x41", "A", 1 }, { "\\u00e9", "\xc3\xa9", 2 },
-		{ "\\U0001F600", "\xf0\x9f\x98\x80", 4 }, { "\\0", "\0", 1 },
-		{ "\\a", "\a", 1 }, { "\\b", "\b", 1 }, { "\\t", "\t", 1 },
-		{ "\\\t", "\t", 1 }, { "\\n", "\n", 1 }, { "\\v", "\v", 1 },
-		{ "\\f", "\f", 1 }, { "\\r", "\r", 1 }, { "\\e", "\033", 1 },
-		{ "\\ ", " ", 1 }, { "\\\"", "\"", 1 }, { "\\/", "/", 1 },
-		{ "\\\\", "\\", 1 }, { "\\N", "\xc2\x85", 2 }, { "\\_", "\xc2\xa0", 2 },
-		{ "\\L", "\xe2\x80\xa8", 3 }, { "\\P", "\xe2\x80\xa9", 3 },
+	static const struct {
+		const char *in, *out;
+		size_t len;
+	} t[] = {
+		{ "\\x41", "A", 1 },
+		{ "\\u00e9", "\xc3\xa9", 2 },
+		{ "\\U0001F600", "\xf0\x9f\x98\x80", 4 },
+		{ "\\0", "\0", 1 },
+		{ "\\a", "\a", 1 },
+		{ "\\b", "\b", 1 },
+		{ "\\t", "\t", 1 },
+		{ "\\\t", "\t", 1 },
+		{ "\\n", "\n", 1 },
+		{ "\\v", "\v", 1 },
+		{ "\\f", "\f", 1 },
+		{ "\\r", "\r", 1 },
+		{ "\\e", "\033", 1 },
+		{ "\\ ", " ", 1 },
+		{ "\\\"", "\"", 1 },
+		{ "\\/", "/", 1 },
+		{ "\\\\", "\\", 1 },
+		{ "\\N", "\xc2\x85", 2 },
+		{ "\\_", "\xc2\xa0", 2 },
+		{ "\\L", "\xe2\x80\xa8", 3 },
+		{ "\\P", "\xe2\x80\xa9", 3 },
 	};
 	char src[64], name[64];
 	const struct yaml_node *r;
@@ -172,7 +207,8 @@ static void escapes(void)
 	CHECK("NUL inside text keeps len", r && r->len == 3 && r->text[1] == '\0');
 }
 
-static void blockscalars(void)
+static void
+blockscalars(void)
 {
 	CHECK_STR("literal clip", val("a: |\n  x\n  y\n\n\nb: 1\n", "a"), "x\ny\n");
 	CHECK_STR("literal strip", val("a: |-\n  x\n\n", "a"), "x");
@@ -182,18 +218,19 @@ static void blockscalars(void)
 	CHECK_STR("indicator order |-2", val("a: |-2\n   x\n", "a"), " x");
 	CHECK_STR("folded", val("a: >\n  one\n  two\n\n  three\n", "a"), "one two\nthree\n");
 	CHECK_STR("folded more-indented", val("a: >\n  one\n    two\n  three\n", "a"),
-	          "one\n  two\nthree\n");
+		"one\n  two\nthree\n");
 	CHECK_STR("folded keep", val("a: >+\n  x\n\n", "a"), "x\n\n");
 	CHECK_STR("literal leading empty lines", val("a: |\n\n  x\n", "a"), "\nx\n");
 	CHECK_STR("literal keeps # lines", val("a: |\n  # not a comment\n# comment\n", "a"),
-	          "# not a comment\n");
+		"# not a comment\n");
 	CHECK_STR("literal trailing spaces", val("a: |\n  x  \n", "a"), "x  \n");
 	CHECK_STR("empty literal", val("a: |\nb: 2\n", "a"), "");
 	CHECK_STR("block scalar at EOF", val("a: |\n  x", "a"), "x");
 	CHECK_STR("folded in seq", text(parse("- >-\n  a\n  b\n")->child[0]), "a b");
 }
 
-static void anchors(void)
+static void
+anchors(void)
 {
 	const struct yaml_node *r = parse("a: &x {k: v}\nb: *x\nc: &s text\nd: *s\n");
 
@@ -210,16 +247,18 @@ static void anchors(void)
 	r = parse("- &a x\n- *a : y\n");
 	CHECK("alias as key", r && strcmp(text(r->child[1]->child[0]), "x") == 0);
 	CHECK_STR("anchor scope is the document", efail("--- &a x\n--- *a\n"),
-	          "t.yaml:2:5: unknown alias \"*a\"");
+		"t.yaml:2:5: unknown alias \"*a\"");
 }
 
-static void tags(void)
+static void
+tags(void)
 {
 	const struct yaml_node *r = parse("- !!str 1\n- !!int 0x1f\n- !!float 1\n- !!bool true\n"
-	                                  "- !!null ~\n- !!map {a: b}\n- !!seq [a]\n- ! 12\n"
-	                                  "- !<tag:yaml.org,2002:str> 5\n- 12\n- !!str\n");
+					  "- !!null ~\n- !!map {a: b}\n- !!seq [a]\n- ! 12\n"
+					  "- !<tag:yaml.org,2002:str> 5\n- 12\n- !!str\n");
 
-	CHECK("tag str", r->child[0]->tag == YAML_TAG_STR && yaml_resolve(r->child[0]) == YAML_TAG_STR);
+	CHECK("tag str",
+		r->child[0]->tag == YAML_TAG_STR && yaml_resolve(r->child[0]) == YAML_TAG_STR);
 	CHECK("tag int", yaml_resolve(r->child[1]) == YAML_TAG_INT);
 	CHECK("tag float on int text", yaml_resolve(r->child[2]) == YAML_TAG_FLOAT);
 	CHECK("tag bool", yaml_resolve(r->child[3]) == YAML_TAG_BOOL);
@@ -229,42 +268,52 @@ static void tags(void)
 	CHECK("non-specific tag is str", yaml_resolve(r->child[7]) == YAML_TAG_STR);
 	CHECK("verbatim core tag", yaml_resolve(r->child[8]) == YAML_TAG_STR);
 	CHECK("untagged", r->child[9]->tag == YAML_TAG_NONE);
-	CHECK("tagged empty str", yaml_resolve(r->child[10]) == YAML_TAG_STR && r->child[10]->len == 0);
+	CHECK("tagged empty str",
+		yaml_resolve(r->child[10]) == YAML_TAG_STR && r->child[10]->len == 0);
 	r = parse("--- !!map\n&a !!str k: v\n");
-	CHECK("props on their own line", r && r->tag == YAML_TAG_MAP &&
-	      r->child[0]->tag == YAML_TAG_STR);
-	CHECK_STR("custom tag", efail("a: !foo x\n"), "t.yaml:1:4: custom tags are not supported (!foo)");
+	CHECK("props on their own line",
+		r && r->tag == YAML_TAG_MAP && r->child[0]->tag == YAML_TAG_STR);
+	CHECK_STR("custom tag", efail("a: !foo x\n"),
+		"t.yaml:1:4: custom tags are not supported (!foo)");
 	CHECK_STR("python tag", efail("a: !!python/object x\n"),
-	          "t.yaml:1:4: tag !!python/object is not supported");
+		"t.yaml:1:4: tag !!python/object is not supported");
 	CHECK_STR("%TAG", efail("%TAG !e! tag:e.com,2000:\n--- x\n"),
-	          "t.yaml:1:1: %TAG directives are not supported");
-	CHECK_STR("!!int mismatch", efail("a: !!int 1.5\n"), "t.yaml:1:10: \"1.5\" is not a valid !!int");
-	CHECK_STR("!!bool mismatch", efail("a: !!bool yes\n"), "t.yaml:1:11: \"yes\" is not a valid !!bool");
-	CHECK_STR("!!null mismatch", efail("a: !!null 0\n"), "t.yaml:1:11: \"0\" is not a valid !!null");
-	CHECK_STR("!!float mismatch", efail("a: !!float x\n"), "t.yaml:1:12: \"x\" is not a valid !!float");
-	CHECK_STR("!!map on scalar", efail("a: !!map x\n"), "t.yaml:1:4: tag !!map does not fit a scalar");
-	CHECK_STR("!!str on seq", efail("a: !!str [x]\n"), "t.yaml:1:4: tag !!str does not fit a sequence");
+		"t.yaml:1:1: %TAG directives are not supported");
+	CHECK_STR("!!int mismatch", efail("a: !!int 1.5\n"),
+		"t.yaml:1:10: \"1.5\" is not a valid !!int");
+	CHECK_STR("!!bool mismatch", efail("a: !!bool yes\n"),
+		"t.yaml:1:11: \"yes\" is not a valid !!bool");
+	CHECK_STR("!!null mismatch", efail("a: !!null 0\n"),
+		"t.yaml:1:11: \"0\" is not a valid !!null");
+	CHECK_STR("!!float mismatch", efail("a: !!float x\n"),
+		"t.yaml:1:12: \"x\" is not a valid !!float");
+	CHECK_STR("!!map on scalar", efail("a: !!map x\n"),
+		"t.yaml:1:4: tag !!map does not fit a scalar");
+	CHECK_STR("!!str on seq", efail("a: !!str [x]\n"),
+		"t.yaml:1:4: tag !!str does not fit a sequence");
 }
 
-static void documents(void)
+static void
+documents(void)
 {
 	parse("");
 	CHECK("empty stream", doc && yaml_count(doc) == 0);
 	parse("# only a comment\n");
 	CHECK("comment-only stream", doc && yaml_count(doc) == 0);
 	parse("a\n---\nb\n...\n---\n...\n%YAML 1.2\n--- c\n");
-	CHECK("multiple documents", doc && yaml_count(doc) == 4 &&
-	      strcmp(text(yaml_root(doc, 1)), "b") == 0 && yaml_root(doc, 2)->len == 0 &&
-	      strcmp(text(yaml_root(doc, 3)), "c") == 0);
+	CHECK("multiple documents",
+		doc && yaml_count(doc) == 4 && strcmp(text(yaml_root(doc, 1)), "b") == 0 &&
+			yaml_root(doc, 2)->len == 0 && strcmp(text(yaml_root(doc, 3)), "c") == 0);
 	CHECK("yaml_root out of range", yaml_root(doc, 4) == NULL);
 	parse("---\n");
-	CHECK("empty document is null", doc && yaml_count(doc) == 1 &&
-	      yaml_resolve(yaml_root(doc, 0)) == YAML_TAG_NULL);
-	CHECK_STR("%YAML 2.0", efail("%YAML 2.0\n---\n"), "t.yaml:1:7: unsupported YAML version \"2.0\"");
+	CHECK("empty document is null",
+		doc && yaml_count(doc) == 1 && yaml_resolve(yaml_root(doc, 0)) == YAML_TAG_NULL);
+	CHECK_STR("%YAML 2.0", efail("%YAML 2.0\n---\n"),
+		"t.yaml:1:7: unsupported YAML version \"2.0\"");
 	CHECK_STR("directive without ---", efail("%YAML 1.2\na: b\n"),
-	          "t.yaml:2:1: directives must be followed by \"---\"");
+		"t.yaml:2:1: directives must be followed by \"---\"");
 	CHECK_STR("content after document", efail("- a\nb: c\n"),
-	          "t.yaml:2:1: expected the end of the document");
+		"t.yaml:2:1: expected the end of the document");
 	CHECK_STR("CRLF", val("a: 1\r\nb: |\r\n  x\r\n  y\r\n", "b"), "x\ny\n");
 	CHECK_STR("CRLF quoted", val("a: \"x\r\n  y\"\r\n", "a"), "x y");
 	CHECK_STR("BOM", val("\xEF\xBB\xBFk: v\n", "k"), "v");
@@ -272,20 +321,46 @@ static void documents(void)
 	CHECK("BOM column", doc && yaml_root(doc, 0)->col == 1);
 }
 
-static void resolve(void)
+static void
+resolve(void)
 {
-	static const struct { const char *s; enum yaml_tag t; } t[] = {
-		{ "~", YAML_TAG_NULL }, { "null", YAML_TAG_NULL }, { "Null", YAML_TAG_NULL },
-		{ "NULL", YAML_TAG_NULL }, { "", YAML_TAG_NULL }, { "nULL", YAML_TAG_STR },
-		{ "true", YAML_TAG_BOOL }, { "False", YAML_TAG_BOOL }, { "TRUE", YAML_TAG_BOOL },
-		{ "yes", YAML_TAG_STR }, { "on", YAML_TAG_STR }, { "0", YAML_TAG_INT },
-		{ "-12", YAML_TAG_INT }, { "+3", YAML_TAG_INT }, { "0o17", YAML_TAG_INT },
-		{ "0x1F", YAML_TAG_INT }, { "0o8", YAML_TAG_STR }, { "0x", YAML_TAG_STR },
-		{ "1.5", YAML_TAG_FLOAT }, { "-.5", YAML_TAG_FLOAT }, { "1.", YAML_TAG_FLOAT },
-		{ "1e3", YAML_TAG_FLOAT }, { "1.5E-3", YAML_TAG_FLOAT }, { ".inf", YAML_TAG_FLOAT },
-		{ "-.Inf", YAML_TAG_FLOAT }, { ".NaN", YAML_TAG_FLOAT }, { "-.nan", YAML_TAG_STR },
-		{ ".", YAML_TAG_STR }, { "1e", YAML_TAG_STR }, { "1_000", YAML_TAG_STR },
-		{ "12:30", YAML_TAG_STR }, { "+", YAML_TAG_STR }, { "e3", YAML_TAG_STR },
+	static const struct {
+		const char *s;
+		enum yaml_tag t;
+	} t[] = {
+		{ "~", YAML_TAG_NULL },
+		{ "null", YAML_TAG_NULL },
+		{ "Null", YAML_TAG_NULL },
+		{ "NULL", YAML_TAG_NULL },
+		{ "", YAML_TAG_NULL },
+		{ "nULL", YAML_TAG_STR },
+		{ "true", YAML_TAG_BOOL },
+		{ "False", YAML_TAG_BOOL },
+		{ "TRUE", YAML_TAG_BOOL },
+		{ "yes", YAML_TAG_STR },
+		{ "on", YAML_TAG_STR },
+		{ "0", YAML_TAG_INT },
+		{ "-12", YAML_TAG_INT },
+		{ "+3", YAML_TAG_INT },
+		{ "0o17", YAML_TAG_INT },
+		{ "0x1F", YAML_TAG_INT },
+		{ "0o8", YAML_TAG_STR },
+		{ "0x", YAML_TAG_STR },
+		{ "1.5", YAML_TAG_FLOAT },
+		{ "-.5", YAML_TAG_FLOAT },
+		{ "1.", YAML_TAG_FLOAT },
+		{ "1e3", YAML_TAG_FLOAT },
+		{ "1.5E-3", YAML_TAG_FLOAT },
+		{ ".inf", YAML_TAG_FLOAT },
+		{ "-.Inf", YAML_TAG_FLOAT },
+		{ ".NaN", YAML_TAG_FLOAT },
+		{ "-.nan", YAML_TAG_STR },
+		{ ".", YAML_TAG_STR },
+		{ "1e", YAML_TAG_STR },
+		{ "1_000", YAML_TAG_STR },
+		{ "12:30", YAML_TAG_STR },
+		{ "+", YAML_TAG_STR },
+		{ "e3", YAML_TAG_STR },
 	};
 	char src[64], name[80];
 	size_t i;
@@ -302,13 +377,17 @@ static void resolve(void)
 }
 
 /* Each malformed input fails with an exact FILE:LINE:COL: message. */
-static void errors(void)
+static void
+errors(void)
 {
-	static const struct { const char *in, *want; } t[] = {
+	static const struct {
+		const char *in, *want;
+	} t[] = {
 		{ "a: b: c\n", "t.yaml:1:5: mapping values are not allowed here" },
 		{ "a: \"unterminated\n", "t.yaml:1:4: unterminated double-quoted scalar" },
 		{ "a: 'x\n", "t.yaml:1:4: unterminated single-quoted scalar" },
-		{ "a:\n\tb: c\n", "t.yaml:2:1: found a tab character where indentation is expected" },
+		{ "a:\n\tb: c\n",
+			"t.yaml:2:1: found a tab character where indentation is expected" },
 		{ "a: 1\nb: 2\na: 3\n", "t.yaml:3:1: duplicate key \"a\"" },
 		{ "{x: 1, x: 2}", "t.yaml:1:8: duplicate key \"x\"" },
 		{ "a: *foo\n", "t.yaml:1:4: unknown alias \"*foo\"" },
@@ -325,21 +404,26 @@ static void errors(void)
 		{ "[a b c,, d]", "t.yaml:1:8: unexpected character ',' in a flow collection" },
 		{ "a: \"\\q\"\n", "t.yaml:1:5: unknown escape sequence \"\\q\"" },
 		{ "a: \"\\x4g\"\n", "t.yaml:1:5: escape \"\\x\" needs 2 hexadecimal digits" },
-		{ "a: \"\\uD800\"\n", "t.yaml:1:5: escape \"\\uD800\" is not a valid Unicode character" },
+		{ "a: \"\\uD800\"\n",
+			"t.yaml:1:5: escape \"\\uD800\" is not a valid Unicode character" },
 		{ "a: |0\n", "t.yaml:1:5: invalid indentation indicator (1 to 9)" },
 		{ "a: |x\n", "t.yaml:1:5: invalid block scalar header" },
 		{ "a: b\n- c\n", "t.yaml:2:1: block sequence entries are not allowed here" },
 		{ "a: - b\n", "t.yaml:1:4: block sequence entries are not allowed here" },
 		{ "a: \"b\"c\n", "t.yaml:1:7: unexpected text after a value" },
-		{ "a: \"b\"#c\n", "t.yaml:1:7: a comment must be separated from content by white space" },
+		{ "a: \"b\"#c\n",
+			"t.yaml:1:7: a comment must be separated from content by white space" },
 		{ "a: &x &y b\n", "t.yaml:1:7: a node can have only one anchor" },
 		{ "a: &x *y\n", "t.yaml:1:7: an alias cannot have properties" },
 		{ "a: @b\n", "t.yaml:1:4: character '@' cannot start a plain scalar" },
-		{ "a: [b, |\n  c]\n", "t.yaml:1:8: block scalars are not allowed inside a flow collection" },
-		{ "a: [b,\nc]\n", "t.yaml:2:1: bad indentation in a flow collection (opened on line 1 and not closed)" },
+		{ "a: [b, |\n  c]\n",
+			"t.yaml:1:8: block scalars are not allowed inside a flow collection" },
+		{ "a: [b,\nc]\n",
+			"t.yaml:2:1: bad indentation in a flow collection (opened on line 1 and not closed)" },
 		{ "a: |\n   x\n  \n y\n", "t.yaml:4:2: bad indentation of a mapping entry" },
 		{ "a: 1\nb\n", "t.yaml:2:1: could not find expected ':' after a mapping key" },
-		{ "a: |\n    \n  x\n", "t.yaml:2:5: a leading empty line has more spaces than the first line of the block scalar" },
+		{ "a: |\n    \n  x\n",
+			"t.yaml:2:5: a leading empty line has more spaces than the first line of the block scalar" },
 		{ "[\n---\n]", "t.yaml:2:1: document marker inside a flow collection" },
 		{ "%YAML 1.2\n%YAML 1.2\n---\n", "t.yaml:2:1: duplicate %YAML directive" },
 		{ "a\n b: c\n", "t.yaml:2:3: mapping values are not allowed here" },
@@ -354,7 +438,8 @@ static void errors(void)
 	}
 }
 
-static char *repeat(const char *unit, size_t n, const char *tail)
+static char *
+repeat(const char *unit, size_t n, const char *tail)
 {
 	size_t u = strlen(unit), t = strlen(tail), i;
 	char *s = malloc(u * n + t + 1);
@@ -365,7 +450,8 @@ static char *repeat(const char *unit, size_t n, const char *tail)
 	return s;
 }
 
-static void limits(void)
+static void
+limits(void)
 {
 	static const char bomb[] =
 		"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
@@ -392,19 +478,25 @@ static void limits(void)
 	CHECK("alias bomb fails fast", clock() - t0 < CLOCKS_PER_SEC / 2);
 	CHECK_STR("NUL byte", fails("a: b\nc: d\0e\n", 12), "t.yaml:2:5: NUL byte in input");
 	CHECK_STR("binary garbage", fails(garbage, sizeof garbage - 1),
-	          "t.yaml:1:1: invalid UTF-8 or non-printable character");
-	CHECK_STR("invalid UTF-8", efail("a: \xc3\x28\n"), "t.yaml:1:4: invalid UTF-8 or non-printable character");
-	CHECK_STR("overlong UTF-8", efail("a: \xc0\xaf\n"), "t.yaml:1:4: invalid UTF-8 or non-printable character");
-	CHECK_STR("control char", efail("a: b\x01\n"), "t.yaml:1:5: control character 0x01 is not allowed");
-	CHECK("input size limit", fails("", (size_t)YAML_MAX_INPUT + 1) != NULL &&
-	      strstr(err, "input is larger than") != NULL);
+		"t.yaml:1:1: invalid UTF-8 or non-printable character");
+	CHECK_STR("invalid UTF-8", efail("a: \xc3\x28\n"),
+		"t.yaml:1:4: invalid UTF-8 or non-printable character");
+	CHECK_STR("overlong UTF-8", efail("a: \xc0\xaf\n"),
+		"t.yaml:1:4: invalid UTF-8 or non-printable character");
+	CHECK_STR("control char", efail("a: b\x01\n"),
+		"t.yaml:1:5: control character 0x01 is not allowed");
+	CHECK("input size limit",
+		fails("", (size_t)YAML_MAX_INPUT + 1) != NULL &&
+			strstr(err, "input is larger than") != NULL);
 	s = repeat("x", 10 << 20, "\n");
 	memcpy(s, "a: ", 3);
-	CHECK("10 MB line parses", parse(s) && yaml_get(yaml_root(doc, 0), "a")->len == (10 << 20) - 3);
+	CHECK("10 MB line parses",
+		parse(s) && yaml_get(yaml_root(doc, 0), "a")->len == (10 << 20) - 3);
 	free(s);
 	s = repeat(",a", 5 << 20, "]");
 	s[0] = '[';
-	CHECK("10 MB flow line fails cleanly", strstr(efail(s), "document has more than 4000000 nodes") != NULL);
+	CHECK("10 MB flow line fails cleanly",
+		strstr(efail(s), "document has more than 4000000 nodes") != NULL);
 	free(s);
 	s = malloc(20000 * 16 + 1);
 	for (i = 0; i < 20000; i++)
@@ -415,7 +507,8 @@ static void limits(void)
 	free(s);
 }
 
-int main(void)
+int
+main(void)
 {
 	kinds();
 	explicit_keys();
