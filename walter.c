@@ -1,16 +1,28 @@
 /* walter.c - run a YAML build/deploy pipeline.
  *
  * Contents, in data-flow order:
- *   1. utilities      die/warn, checked allocation, the model arena
- *   2. options        Go-style flags into the one options struct
- *   3. log            "HH:MM:SS  INFO [name] text" lines, batched
- *   4. yaml-to-json   -yaml-to-json, the YAML debugging/conformance view
+ *   1. utilities      die/warn, checked allocation, the arena, whole files
+ *   2. model          every shared type and all state; the formats legend
+ *   3. options        Go-style flags into opt
+ *   4. log            "HH:MM:SS  INFO [name] text" lines, batched; secrets
  *   5. config         YAML tree -> phases of TASK/SEQUENCE/PARALLEL nodes
- *   6. executor       fork/exec, one poll loop, self-pipe, captures
- *   7. scheduler      sequence/parallel semantics, skip, abort, cleanup
- *   8. notifications  messenger/notify events
- *   9. reports        summary
- *  10. main
+ *   6. executor       spawn, captures, output lines, stdin
+ *   7. scheduler      the failure rules; sequence/parallel, the poll loop
+ *   8. notifications  the worker process and what it is sent
+ *   9. outputs        summary, -plan, -json, -junit, -yaml-to-json
+ *  10. main           flags -> load -> run -> report -> exit status
+ *
+ * The globals (declared in 2. model, but arena in 1. utilities) and the
+ * section that writes each (the others only read it):
+ *   opt    3. options        the command line
+ *   lg     4. log            pending output, the clock and prefix caches
+ *   sec    4. log            the secret values to mask
+ *   cfg    5. config         the model: phases, notifiers, tasks
+ *   R      6. executor and 7. scheduler: one run (active tasks, queue,
+ *                            signals, process groups)
+ *   N      8. notifications  walter's end of the worker's pipes
+ *   W      8. notifications  the worker's own state (in the worker)
+ *   arena  1. utilities      the memory the model lives in
  */
 #ifndef _XOPEN_SOURCE
 #define _XOPEN_SOURCE 700 /* realpath, strtok_r, SA_RESTART */
@@ -240,22 +252,319 @@ err:
 	return -1;
 }
 
-/* ==== 2. options ==================================================== */
+/* ==== 2. model ====================================================== */
+
+/* Every type that more than one section uses, and all state, each global
+ * with the section that writes it (the others only read it). Helper
+ * types private to one family of functions (a flag table row, a stage
+ * being read, a tree walk) stay next to those functions.
+ *
+ * Formats: the README says walter 0.x, 1.x and 2.x; the code, the tests
+ * and REFERENCE.md say D0, D1 and D2:
+ *   D0 = 0.x  "pipeline" of stages with stage_name/stage_type/run_after,
+ *             one "messenger"
+ *   D1 = 1.x  "pipeline" and "cleanup" lists, "require", "notify"
+ *   D2 = 2.x  "build" and "deploy" phases, each with tasks and cleanup
+ *             (or a bare list of tasks)
+ * The loader reads D0 and D1 as one format, FMT_PIPELINE; D2 is
+ * FMT_BUILD_DEPLOY. */
+enum format { FMT_NONE, FMT_PIPELINE, FMT_BUILD_DEPLOY };
+
+/* ---- options (written by 3. options) -------------------------------- */
 
 enum level { L_DEBUG, L_INFO, L_WARN, L_ERROR, L_FATAL };
 enum color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 
-/* The one options struct: everything global in walter lives here. */
+/* The command line. */
 static struct {
-	const char *config;
-	int build, deploy, force, version, check, plan, help;
-	enum level threshold;
-	const char *mode, *logdir, *junit, *json, *yaml_to_json;
-	long jobs;
-	double timeout;
-	enum color color;
-} opt = { "pipeline.yml", 0, 0, 0, 0, 0, 0, 0, L_INFO, "local", NULL, NULL, NULL, NULL, 0, 0,
-	COLOR_AUTO };
+	const char *config;       /* -c: the pipeline file, "-" for stdin */
+	int build;                /* -build: run the build phase (D2) */
+	int deploy;               /* -deploy: run the deploy phase (D2) */
+	int force;                /* -f: never skip after a failure */
+	int version;              /* -version: print it, run nothing */
+	int check;                /* -check: validate strictly, run nothing */
+	int plan;                 /* -plan: print the tree, run nothing */
+	int help;                 /* -h: usage on stdout */
+	enum level threshold;     /* -threshold: least level logged */
+	const char *mode;         /* -mode: "local" or "service" */
+	const char *logdir;       /* -logDir: also log to a file there, or NULL */
+	const char *junit;        /* -junit: report file, or NULL */
+	const char *json;         /* -json: report file, or NULL */
+	const char *yaml_to_json; /* -yaml-to-json: the file to print, or NULL */
+	long jobs;                /* -jobs: most tasks at once, 0 no limit */
+	double timeout;           /* -timeout: seconds for the whole run, 0 none */
+	enum color color;         /* -color */
+} opt = { .config = "pipeline.yml", .threshold = L_INFO, .mode = "local", .color = COLOR_AUTO };
+
+/* ---- the log (written by 4. log) ------------------------------------ */
+
+/* Pending output, the cached clock string and the line prefix
+ * ("HH:MM:SS  INFO [name] "), which child output reuses until the
+ * second or the task changes. */
+static struct {
+	struct buf out;       /* bytes waiting for stderr (and the log file) */
+	int err_ok;           /* stderr still takes writes */
+	int file;             /* -logDir file, or -1 */
+	int color;            /* levels are coloured */
+	time_t sec;           /* second that stamp shows */
+	char stamp[16];       /* "HH:MM:SS" */
+	struct buf pre;       /* prefix of the last line */
+	int pre_task;         /* pre is INFO for task pre_name at second pre_sec */
+	const char *pre_name; /* the task pre was built for */
+	time_t pre_sec;       /* the second pre was built in */
+} lg = { .err_ok = 1, .file = -1, .sec = (time_t)-1, .pre_sec = (time_t)-1 };
+
+/* Secrets: shown as *** in the log, reports and notifications. */
+static struct {
+	char **v;       /* the values to hide (4 bytes or more) */
+	size_t n;       /* how many */
+	struct buf out; /* the last masked text */
+} sec;
+
+/* ---- the pipeline (written by 5. config; run fields by 7. scheduler) - */
+
+enum kind { N_TASK, N_SEQ, N_PAR };
+/* A node's state; S_NSTATUS sizes an array of counts per status. */
+enum status { S_PENDING, S_RUNNING, S_OK, S_FAILED, S_SKIPPED, S_ABORTED, S_CONDFALSE, S_NSTATUS };
+enum wstate { W_NONE, W_PRESENT, W_ABSENT };
+/* Output a task keeps for later (bits of node.need). */
+enum { CAP_OUT = 1, CAP_ERR = 2, CAP_COMB = 4 };
+
+/* wait_for: what a task waits for before its command starts. */
+struct waitfor {
+	const char *host;  /* port check: this host, */
+	long port;         /* this port (0: no port check) */
+	const char *file;  /* file check: this path, or NULL */
+	const char *state; /* the state word as written */
+	enum wstate want;  /* present/ready or absent/unready */
+	double delay;      /* or simply wait this many seconds */
+	double timeout;    /* give up after this many seconds, 0 never */
+	int set;           /* wait_for was given (and checked) */
+};
+
+struct task_rt;
+struct capture;
+
+/* One node of a phase's tree: a TASK, or a SEQUENCE/PARALLEL group. */
+struct node {
+	enum kind kind;         /* N_TASK, N_SEQ or N_PAR */
+	const char *name;       /* as written, or "line N" */
+	const char *file;       /* the file it was written in */
+	int line, col;          /* where in that file */
+	struct node *parent;    /* the group it is in; NULL for a phase's list */
+	struct node **kids;     /* groups: the entries, in order */
+	size_t nkids;           /* how many */
+	int logged;             /* log its Start/End (tasks; groups in D2) */
+	const char *command;    /* TASK: sh -c COMMAND, or NULL */
+	char **argv;            /* command given as a list: exec'd as is */
+	const char *script;     /* type shell: sh SCRIPT */
+	const char *dir;        /* directory: where it runs, or NULL */
+	const char *only_if;    /* run only if this sh -c succeeds, or NULL */
+	const char *var;        /* the name in special variables, or NULL */
+	struct waitfor wait;    /* wait_for */
+	double timeout;         /* seconds per attempt, 0 none */
+	double retry_delay;     /* seconds between attempts */
+	long retry;             /* attempts after the first one */
+	char **env;             /* NAME=VALUE added to the environment */
+	int report_full;        /* report_full_output: notify the output */
+	int suppress_all;       /* send no notification about it */
+	int message;            /* D0 "message": notify (with message_mode) */
+	struct node *input;     /* D2: whose stdout is this task's stdin */
+	int ncons;              /* tasks still to read this task's stdout */
+	unsigned need;          /* CAP_*: output kept for later use */
+	enum status st;         /* run time: where it is, how it ended */
+	int code;               /* exit status, 128+N for signal N, -1 none */
+	int attempts;           /* times its command started */
+	double t0, t1;          /* monotonic start and end */
+	struct task_rt *rt;     /* while it runs; NULL otherwise */
+	struct capture *cap[3]; /* kept stdout, stderr, combined (need) */
+	char **tail;            /* failed: the last lines of its output */
+	size_t ntail;           /* how many */
+	size_t idx;             /* sequences: the next entry to start */
+	int failed;             /* sequences: an entry failed */
+};
+
+/* A phase: its task list and the cleanup that always follows it. */
+struct phase {
+	const char *label;    /* "Pipeline", "Build", "Deploy" */
+	struct node *main;    /* the tasks (a SEQUENCE) */
+	struct node *cleanup; /* the cleanup (a SEQUENCE, maybe empty) */
+	int present;          /* the file has this phase */
+};
+
+enum ntype { NT_FAKE, NT_SLACK, NT_HIPCHAT, NT_HIPCHAT2, NT_WEBHOOK, NT_EXEC };
+/* The "on" words, as bits. */
+enum { ON_SUCCESS = 1, ON_FAILURE = 2, ON_SKIPPED = 4, ON_ABORTED = 8, ON_ALL = 15 };
+/* The "suppress" words, as bits. */
+enum { SUP_RESULT = 1, SUP_STDOUT = 2, SUP_STDERR = 4 };
+
+/* A notifier (messenger, or an entry of notify), checked at load time. */
+struct notifier {
+	const char *type;      /* the type as written */
+	const char *file;      /* where it was written */
+	int line, col;         /* where in that file */
+	const char **keys;     /* string settings, names */
+	const char **vals;     /* and values, $VARs substituted */
+	size_t n;              /* how many */
+	enum ntype kind;       /* the type */
+	int off;               /* a needed setting is empty: send nothing */
+	unsigned on;           /* ON_*: the results it is told about */
+	unsigned suppress;     /* SUP_*: the messages it is not sent */
+	int summary;           /* one message at the end instead of per task */
+	double timeout;        /* whole exchange, seconds */
+	const char *url;       /* the request URL, built for hipchat* */
+	const char *where;     /* "host:port" of url, for log lines */
+	const char *ctype;     /* Content-Type of the body */
+	const char *auth;      /* "Authorization: Bearer ..." or NULL */
+	const char *channel;   /* slack, with its '#' */
+	const char *tls_proxy; /* "host:port" of a TLS terminator, or NULL */
+	const char *command;   /* exec: the sh -c command */
+};
+
+/* The model the loader built. */
+static struct {
+	enum format format;    /* FMT_PIPELINE (D0/D1) or FMT_BUILD_DEPLOY (D2) */
+	struct phase ph[2];    /* FMT_PIPELINE: [0]; D2: [0] build, [1] deploy */
+	struct notifier *nt;   /* the notifiers, in file order */
+	size_t nnt;            /* how many */
+	int message_mode;      /* D0: some stage has "message": only those notify */
+	int errors;            /* configuration errors reported */
+	const char **specials; /* "__OUT__name__" style names referenced */
+	size_t nspecials;      /* how many */
+	struct node **tasks;   /* every TASK, in document order */
+	size_t ntasks;         /* how many */
+} cfg;
+
+/* ---- loading (5. config, one per file being read) ------------------- */
+
+/* A D1 require'd stage definition. */
+struct def {
+	const char *key;             /* "ns::name" */
+	const char *file;            /* the file that defines it */
+	const struct yaml_node *map; /* its mapping */
+};
+
+/* A key and its value in a mapping. */
+struct kv {
+	const struct yaml_node *k, *v;
+};
+
+/* Load-time context: the file being read and what is open around it. */
+struct ctx {
+	const char *file;       /* the file being read */
+	struct def *defs;       /* required stage definitions */
+	size_t ndefs;           /* how many */
+	const char **stack;     /* include chain (real paths), for cycles */
+	size_t depth;           /* how many */
+	struct yaml_doc **docs; /* kept until loading ends */
+	size_t ndocs;           /* how many */
+	enum format format;     /* of the main file */
+	int nest;               /* groups open around the current one */
+	int secret;             /* substituted values are secrets (notifiers) */
+};
+
+/* ---- a run (written by 6. executor and 7. scheduler) ---------------- */
+
+enum { CAP_MEM_MAX = 1 << 20, LINE_MAX_LOG = 65536, TAIL_LINES = 10 };
+/* A running task is queued for a -jobs slot, in wait_for, running its
+ * only_if, running its command, or waiting to retry. */
+enum tphase { T_QUEUED, T_WAIT, T_COND, T_RUN, T_RETRY };
+
+/* Output kept for later (stdin of the next task, special variables):
+ * memory up to 1 MiB, then an unlinked temp file, so walter's memory does
+ * not grow with what a task prints. */
+struct capture {
+	struct buf mem; /* the bytes while they fit in memory */
+	int fd;         /* the spill file, or -1 */
+	off_t size;     /* bytes kept */
+};
+
+/* The process of a running task (its only_if or its command). */
+struct proc {
+	pid_t pid;          /* 0 once reaped */
+	int fd[2];          /* stdout, stderr read ends, -1 when closed */
+	struct buf part[2]; /* unfinished line per stream */
+	int in;             /* write end feeding stdin, -1 if none */
+	struct node **src;  /* stdin: output leaves of the input, in order */
+	size_t nsrc;        /* how many */
+	size_t isrc;        /* the one being fed */
+	off_t off;          /* how far into it */
+	int status;         /* waitpid status once reaped */
+};
+
+/* A task while it runs (node.rt). */
+struct task_rt {
+	enum tphase ph;         /* where it is */
+	int cond;               /* the process is only_if, not the command */
+	struct proc p;          /* the process */
+	double wake;            /* wait_for poll, delay end or retry time */
+	double wait_end;        /* wait_for timeout, 0 none */
+	double deadline;        /* task timeout, 0 none */
+	double term_at;         /* SIGTERM sent at, 0 not yet */
+	int abort;              /* being aborted (signal, -timeout, D2 failure) */
+	int timed_out;          /* its timeout expired */
+	int kill_sent;          /* SIGKILL sent after the grace */
+	int deferred;           /* queued after EMFILE/EAGAIN, not for -jobs */
+	char *tail[TAIL_LINES]; /* last lines of output, for the summary */
+	size_t ntail;           /* how many */
+	char why[256];          /* failure reason when not an exit status */
+};
+
+/* One run. */
+static struct {
+	int selfpipe[2];            /* signal handler -> poll loop */
+	volatile sig_atomic_t sig;  /* the last INT/TERM/HUP */
+	volatile sig_atomic_t nsig; /* how many of them */
+	struct node **act;          /* tasks started and not finished */
+	size_t nact;                /* how many */
+	struct node **queue;        /* waiting for a -jobs slot, FIFO */
+	size_t nqueue;              /* entries in queue */
+	size_t qhead;               /* the first one still waiting */
+	long running;               /* processes alive */
+	int cancel;                 /* the list is aborted: start nothing */
+	int timed_out;              /* -timeout expired */
+	double grace;               /* seconds from SIGTERM to SIGKILL */
+	double deadline;            /* -timeout as monotonic time, 0 none */
+	pid_t *groups;              /* process groups started, for the end */
+	size_t ngroups;             /* how many */
+	const char *sh;             /* the shell for commands */
+	struct node *first_failed;  /* its last lines end the summary */
+	char **spec_val;            /* values of cfg.specials, NAME=VALUE */
+	time_t started;             /* wall clock at the start, for reports */
+	double t0;                  /* monotonic clock at the start */
+} R = { .selfpipe = { -1, -1 }, .grace = 5.0, .sh = "/bin/sh" };
+
+/* ---- notifications (written by 8. notifications) -------------------- */
+
+/* walter -> worker: this header, then label (the task name, may be
+ * empty), then the body. worker -> walter: a log line. */
+struct wire_ev {
+	uint32_t nt, nlabel, nbody;
+};
+struct wire_log {
+	uint32_t level, nname, ntext;
+};
+
+/* walter's end of the worker. */
+static struct {
+	pid_t pid;      /* the worker until reaped, else 0 */
+	int ev;         /* event pipe, write end */
+	int log;        /* log pipe, read end */
+	struct buf q;   /* events the worker has not taken yet */
+	size_t qoff;    /* how much of q it took */
+	struct buf in;  /* log bytes not yet parsed */
+	int ending;     /* the run is over: the worker may exit */
+	int dropped;    /* messages dropped because q was full */
+	char host[256]; /* this machine, for events */
+} N = { .ev = -1, .log = -1 };
+
+/* The worker's own state (in the worker process only). */
+static struct {
+	int log;    /* log pipe write end, -1 once broken */
+	char *down; /* per notifier: timed out, drop the rest */
+} W = { .log = -1 };
+
+/* ==== 3. options ==================================================== */
 
 static const char usage_text[] =
 	"usage: walter [flags]\n"
@@ -439,23 +748,7 @@ parse_flags(int argc, char **argv)
 		usage("unexpected argument %s (flags only)", argv[i]);
 }
 
-/* ==== 3. log ======================================================== */
-
-/* Run-time state of the log: pending output, the cached clock string and
- * the line prefix ("HH:MM:SS  INFO [name] "), which child output reuses
- * until the second or the task changes. */
-static struct {
-	struct buf out; /* bytes waiting for stderr (and the log file) */
-	int err_ok;     /* stderr still takes writes */
-	int file;       /* -logDir file, or -1 */
-	int color;
-	time_t sec;     /* second that stamp shows */
-	char stamp[16]; /* "HH:MM:SS" */
-	struct buf pre; /* prefix of the last line */
-	int pre_task;   /* pre is INFO for task pre_name at second pre_sec */
-	const char *pre_name;
-	time_t pre_sec;
-} lg = { { NULL, 0, 0 }, 1, -1, 0, (time_t)-1, "", { NULL, 0, 0 }, 0, NULL, (time_t)-1 };
+/* ==== 4. log ======================================================== */
 
 static void
 write_all(int fd, const char *p, size_t n, int *ok)
@@ -548,12 +841,6 @@ log_text(const char *text, size_t len)
 }
 
 /* ---- secrets: shown as *** in the log, reports and notifications ---- */
-
-static struct {
-	char **v;
-	size_t n;
-	struct buf out; /* the last masked text */
-} sec;
 
 /* Remember a value to hide; short values would mask half the log. */
 static void
@@ -721,302 +1008,7 @@ fmt_dur(double s, char *b, size_t n)
 	return b;
 }
 
-/* ==== 4. yaml-to-json =============================================== */
-
-/* The printer appends many short pieces: copy in place while the buffer
- * has room (it keeps buf's NUL terminator), grow through xput otherwise. */
-static inline void
-jput(struct buf *b, const char *p, size_t n)
-{
-	if (b->len + n < b->cap) {
-		memcpy(b->data + b->len, p, n);
-		b->len += n;
-		b->data[b->len] = '\0';
-	} else {
-		xput(b, p, n);
-	}
-}
-
-/* A JSON string: text without control, non-ASCII, quote or backslash
- * bytes (most keys and values) is copied as it is; the rest goes through
- * json_put_string, which escapes and checks UTF-8. */
-static void
-put_string(struct buf *b, const char *s, size_t n)
-{
-	static unsigned char plain[256];
-	size_t i;
-
-	if (!plain['a'])
-		for (i = 0x20; i < 0x80; i++)
-			plain[i] = i != '"' && i != '\\';
-	for (i = 0; i < n && plain[(unsigned char)s[i]]; i++)
-		;
-	if (i < n) {
-		if (json_put_string(b, s, n) < 0)
-			fatal("out of memory");
-		return;
-	}
-	if (b->len + n + 2 >= b->cap && buf_grow(b, n + 2) < 0)
-		fatal("out of memory");
-	b->data[b->len] = '"';
-	memcpy(b->data + b->len + 1, s, n);
-	b->data[b->len + n + 1] = '"';
-	b->len += n + 2;
-	b->data[b->len] = '\0';
-}
-
-/* A decimal/octal/hex core-schema integer as JSON; big values stay exact
- * as decimal digits when decimal, hex/octal past 64 bits are refused. */
-static int
-put_int(struct buf *b, const char *s)
-{
-	const char *p = s;
-	int neg = 0;
-	unsigned long long v;
-
-	if (*p == '-' || *p == '+')
-		neg = *p++ == '-';
-	if (p[0] == '0' && (p[1] == 'o' || p[1] == 'x')) {
-		errno = 0;
-		v = strtoull(p + 2, NULL, p[1] == 'o' ? 8 : 16);
-		if (errno)
-			return -1;
-		xprintf(b, "%s%llu", neg ? "-" : "", v);
-		return 0;
-	}
-	while (p[0] == '0' && p[1])
-		p++;
-	if (neg && strcmp(p, "0"))
-		jput(b, "-", 1);
-	jput(b, p, strlen(p));
-	return 0;
-}
-
-static int
-put_float(struct buf *b, const char *s)
-{
-	double v = strtod(s, NULL);
-	char t[64];
-
-	if (strstr(s, "inf") || strstr(s, "Inf") || strstr(s, "INF") || strstr(s, "nan") ||
-		strstr(s, "NaN") || strstr(s, "NAN"))
-		return -1; /* JSON has no infinity or NaN */
-	snprintf(t, sizeof t, "%.17g", v);
-	xputs(b, t);
-	if (!strchr(t, '.') && !strchr(t, 'e') && !strchr(t, 'n'))
-		xputs(b, ".0");
-	return 0;
-}
-
-static int
-json_node(struct buf *b, const struct yaml_node *n, int depth, char *err, size_t errlen)
-{
-	size_t i;
-
-	if (depth > 4 * YAML_MAX_DEPTH) {
-		snprintf(err, errlen, "%d:%d: nesting too deep after alias expansion", n->line,
-			n->col);
-		return -1;
-	}
-	switch (yaml_resolve(n)) {
-	case YAML_TAG_NULL:
-		jput(b, "null", 4);
-		return 0;
-	case YAML_TAG_BOOL:
-		if ((n->text[0] | 32) == 't')
-			jput(b, "true", 4);
-		else
-			jput(b, "false", 5);
-		return 0;
-	case YAML_TAG_INT:
-		if (put_int(b, n->text) == 0)
-			return 0;
-		snprintf(err, errlen, "%d:%d: integer out of range", n->line, n->col);
-		return -1;
-	case YAML_TAG_FLOAT:
-		if (put_float(b, n->text) == 0)
-			return 0;
-		snprintf(err, errlen, "%d:%d: %s has no JSON form", n->line, n->col, n->text);
-		return -1;
-	case YAML_TAG_SEQ:
-	case YAML_TAG_MAP:
-		break;
-	default:
-		put_string(b, n->text, n->len);
-		return 0;
-	}
-	jput(b, n->kind == YAML_MAP ? "{" : "[", 1);
-	for (i = 0; i < n->n; i++) {
-		const struct yaml_node *k = n->child[i];
-		if (i)
-			jput(b, n->kind == YAML_MAP && i % 2 ? ":" : ",", 1);
-		if (n->kind == YAML_MAP && i % 2 == 0) {
-			if (k->kind != YAML_SCALAR) {
-				snprintf(err, errlen, "%d:%d: mapping key is not a scalar", k->line,
-					k->col);
-				return -1;
-			}
-			put_string(b, k->text, k->len);
-		} else if (json_node(b, k, depth + 1, err, errlen) < 0) {
-			return -1;
-		}
-	}
-	jput(b, n->kind == YAML_MAP ? "}" : "]", 1);
-	return 0;
-}
-
-/* -yaml-to-json FILE: each document as one line of compact JSON. */
-static int
-yaml_to_json_main(const char *path)
-{
-	struct buf in = { 0 }, out = { 0 };
-	struct yaml_doc *doc;
-	char err[512], e2[480];
-	size_t i;
-	int rc = 0, ok = 1;
-
-	if (read_file(path, &in) < 0)
-		fatal("%s:", path);
-	if (!(doc = yaml_parse(in.data ? in.data : "", in.len, path, err, sizeof err))) {
-		warn("%s", err);
-		buf_free(&in);
-		return 2;
-	}
-	for (i = 0; i < yaml_count(doc) && rc == 0; i++) {
-		if (json_node(&out, yaml_root(doc, i), 0, e2, sizeof e2) < 0) {
-			warn("%s:%s", path, e2);
-			rc = 2;
-			break;
-		}
-		xput(&out, "\n", 1);
-	}
-	if (rc == 0)
-		write_all(1, out.data ? out.data : "", out.len, &ok);
-	yaml_free(doc);
-	buf_free(&in);
-	buf_free(&out);
-	return rc ? rc : ok ? 0 : 2;
-}
-
 /* ==== 5. config ==================================================== */
-
-enum kind { N_TASK, N_SEQ, N_PAR };
-enum status { S_PENDING, S_RUNNING, S_OK, S_FAILED, S_SKIPPED, S_ABORTED, S_CONDFALSE };
-enum wstate { W_NONE, W_PRESENT, W_ABSENT };
-enum { CAP_OUT = 1, CAP_ERR = 2, CAP_COMB = 4 };
-
-struct waitfor {
-	const char *host, *file, *state;
-	long port;
-	double delay, timeout;
-	enum wstate want;
-	int set;
-};
-
-struct task_rt;
-struct capture;
-
-struct node {
-	enum kind kind;
-	const char *name;
-	const char *file;
-	int line, col;
-	struct node *parent;
-	struct node **kids;
-	size_t nkids;
-	int logged; /* groups: log Start/End (D2); tasks always */
-	/* TASK */
-	const char *command; /* sh -c COMMAND, or NULL */
-	char **argv;         /* command given as a sequence: exec'd as is */
-	const char *script;  /* type shell: sh SCRIPT */
-	const char *dir, *only_if, *var;
-	struct waitfor wait;
-	double timeout, retry_delay;
-	long retry;
-	char **env; /* NAME=VALUE added to the environment */
-	int report_full, suppress_all, message;
-	struct node *input; /* D2: whose stdout is this task's stdin */
-	int ncons;          /* tasks still to read this task's stdout */
-	unsigned need;      /* CAP_*: output kept for later use */
-	/* run time */
-	enum status st;
-	int code; /* exit status, 128+N for signal N, -1 none */
-	int attempts;
-	double t0, t1;
-	struct task_rt *rt;
-	struct capture *cap[3]; /* stdout, stderr, combined */
-	char **tail;            /* failed: the last lines of its output */
-	size_t ntail;
-	size_t idx; /* sequences: the next child */
-	int failed;
-};
-
-struct phase {
-	const char *label; /* "Pipeline", "Build", "Deploy" */
-	struct node *main, *cleanup;
-	int present;
-};
-
-enum ntype { NT_FAKE, NT_SLACK, NT_HIPCHAT, NT_HIPCHAT2, NT_WEBHOOK, NT_EXEC };
-enum { ON_SUCCESS = 1, ON_FAILURE = 2, ON_SKIPPED = 4, ON_ABORTED = 8, ON_ALL = 15 };
-enum { SUP_RESULT = 1, SUP_STDOUT = 2, SUP_STDERR = 4 };
-
-struct notifier {
-	const char *type, *file;
-	int line, col;
-	const char **keys, **vals; /* substituted string settings */
-	size_t n;
-	/* validated at load time (nt_check) */
-	enum ntype kind;
-	int off;               /* a needed setting is empty: send nothing */
-	unsigned on, suppress; /* ON_* filter, SUP_* message kinds dropped */
-	int summary;           /* one message at the end instead of per task */
-	double timeout;        /* whole exchange, seconds */
-	const char *url;       /* the request URL, built for hipchat* */
-	const char *where;     /* "host:port" of url, for log lines */
-	const char *ctype;     /* Content-Type of the body */
-	const char *auth;      /* "Authorization: Bearer ..." or NULL */
-	const char *channel;   /* slack, with its '#' */
-	const char *tls_proxy, *command;
-};
-
-/* What the loader built, plus run-wide bookkeeping. */
-static struct {
-	int dialect;        /* 1: pipeline (D0/D1), 2: build/deploy (D2) */
-	struct phase ph[2]; /* D1: [0] pipeline; D2: [0] build, [1] deploy */
-	struct notifier *nt;
-	size_t nnt;
-	int message_mode; /* D0: some stage has "message" */
-	int service;
-	int errors;
-	const char **specials; /* "__OUT__name__" style names referenced */
-	size_t nspecials;
-	struct node **tasks; /* every TASK, in document order */
-	size_t ntasks;
-} cfg;
-
-struct def { /* D1 require'd stage: "ns::name" */
-	const char *key, *file;
-	const struct yaml_node *map;
-};
-
-struct kv {
-	const struct yaml_node *k, *v;
-};
-
-/* Load-time context: the file being read and what is open around it. */
-struct ctx {
-	const char *file;
-	struct def *defs;
-	size_t ndefs;
-	const char **stack; /* include chain (real paths), for cycles */
-	size_t depth;
-	struct yaml_doc **docs; /* kept until loading ends */
-	size_t ndocs;
-	int dialect;
-	int nest;   /* groups open around the current one */
-	int secret; /* substituted values are secrets (notifiers) */
-};
 
 static void __attribute__((format(printf, 4, 5)))
 cfg_msg(int is_err, const char *file, const struct yaml_node *at, const char *fmt, ...)
@@ -1457,7 +1449,8 @@ group(struct ctx *c, enum kind k, const char *name, const struct yaml_node *seq,
 	if (++c->nest > 1000) /* includes can stack YAML's own depth limit */
 		cerr(c, seq, "tasks nested more than 1000 deep");
 	else if (seq->kind != YAML_SEQ && !is_null(seq))
-		cerr(c, seq, "expected a list of %s", c->dialect == 2 ? "tasks" : "stages");
+		cerr(c, seq, "expected a list of %s",
+			c->format == FMT_BUILD_DEPLOY ? "tasks" : "stages");
 	else
 		add_entries(c, seq, &v);
 	c->nest--;
@@ -1556,7 +1549,7 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 	for (i = 0; stage_keys[i] && strcmp(stage_keys[i], key); i++)
 		;
 	if (!stage_keys[i]) {
-		unknown_key(c, k, c->dialect == 2 ? "a task" : "a stage", stage_keys);
+		unknown_key(c, k, c->format == FMT_BUILD_DEPLOY ? "a task" : "a stage", stage_keys);
 		return;
 	}
 	if (is_null(v) && strcmp(key, "command")) {
@@ -1710,7 +1703,8 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 	struct vec v = { 0 };
 
 	if (m->kind != YAML_MAP) {
-		cerr(c, m, "a %s must be a mapping", c->dialect == 2 ? "task" : "stage");
+		cerr(c, m, "a %s must be a mapping",
+			c->format == FMT_BUILD_DEPLOY ? "task" : "stage");
 		return NULL;
 	}
 	sd.t = t = new_node(c, N_TASK, name, m);
@@ -1734,7 +1728,7 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 		return t;
 	{
 		const char *saved = c->file;
-		int d2 = c->dialect == 2;
+		int d2 = c->format == FMT_BUILD_DEPLOY;
 		c->file = sd.kidsfile;
 		g = group(c, sd.kidkind, t->name, sd.kids, d2);
 		c->file = saved;
@@ -2069,7 +2063,7 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	case NT_SLACK:
 	case NT_WEBHOOK:
 		nt->url = nt_get(nt, "url");
-		nt->ctype = nt->kind == NT_SLACK && c->dialect == 1
+		nt->ctype = nt->kind == NT_SLACK && c->format == FMT_PIPELINE
 			? "application/x-www-form-urlencoded"
 			: "application/json";
 		break;
@@ -2177,7 +2171,7 @@ notifier(struct ctx *c, const struct yaml_node *m)
 	for (i = 0; notifier_types[i] && strcmp(notifier_types[i], ty->text); i++)
 		;
 	if (!notifier_types[i]) {
-		if (c->dialect == 2)
+		if (c->format == FMT_BUILD_DEPLOY)
 			cwarn(c, ty, "unknown notify type \"%s\" is ignored", ty->text);
 		else
 			cerr(c, ty, "no messenger type: %s", ty->text);
@@ -2245,7 +2239,7 @@ main_list(struct ctx *c, const struct yaml_node *v, const char *what)
 		return stage_map(c, v);
 	if (v && v->kind != YAML_SEQ && !is_null(v))
 		cerr(c, v, "\"%s\" must be a list of %s", what,
-			c->dialect == 2 ? "tasks" : "stages");
+			c->format == FMT_BUILD_DEPLOY ? "tasks" : "stages");
 	if (v && v->kind == YAML_SEQ)
 		return group(c, N_SEQ, what, v, 0);
 	return new_node(c, N_SEQ, what, v ? v : &(struct yaml_node){ .line = 1, .col = 1 });
@@ -2306,9 +2300,7 @@ load_d1(struct ctx *c, const struct yaml_node *root)
 			notifiers(c, v, 0);
 		else if (!strcmp(k, "notify"))
 			notifiers(c, v, 1);
-		else if (!strcmp(k, "service"))
-			cfg.service = v->kind == YAML_MAP;
-		else if (strcmp(k, "require"))
+		else if (strcmp(k, "require") && strcmp(k, "service"))
 			unknown_key(c, kv[i].k, "the top level", known);
 	}
 	free(kv);
@@ -2474,7 +2466,7 @@ load_text(const char *file, const char *text, size_t len)
 	else if (has_pl && has_bd)
 		cerr(&c, root, "ambiguous configuration (both pipeline and build/deploy)");
 	else {
-		cfg.dialect = c.dialect = has_bd ? 2 : 1;
+		cfg.format = c.format = has_bd ? FMT_BUILD_DEPLOY : FMT_PIPELINE;
 		if (has_bd)
 			load_d2(&c, root);
 		else
@@ -2488,7 +2480,7 @@ load_text(const char *file, const char *text, size_t len)
 	for (i = 0; i < 2; i++) {
 		if (!cfg.ph[i].label)
 			continue;
-		if (cfg.dialect == 2) {
+		if (cfg.format == FMT_BUILD_DEPLOY) {
 			link_inputs(cfg.ph[i].main, NULL);
 			link_inputs(cfg.ph[i].cleanup, NULL);
 		}
@@ -2527,66 +2519,6 @@ load(const char *path)
 #ifdef WALTER_FORK
 #undef WALTER_SPAWN
 #endif
-
-enum { CAP_MEM_MAX = 1 << 20, LINE_MAX_LOG = 65536, TAIL_LINES = 10 };
-enum tphase { T_QUEUED, T_WAIT, T_COND, T_RUN, T_RETRY };
-
-/* Output kept for later (stdin of the next task, special variables):
- * memory up to 1 MiB, then an unlinked temp file, so walter's memory does
- * not grow with what a task prints. */
-struct capture {
-	struct buf mem;
-	int fd;
-	off_t size;
-};
-
-struct proc {
-	pid_t pid;          /* 0 once reaped */
-	int fd[2];          /* stdout, stderr read ends, -1 when closed */
-	struct buf part[2]; /* unfinished line per stream */
-	int in;             /* write end feeding stdin, -1 if none */
-	struct node **src;  /* stdin: output leaves of the input, in order */
-	size_t nsrc, isrc;
-	off_t off;
-	int status; /* waitpid status once reaped */
-};
-
-struct task_rt {
-	enum tphase ph;
-	int cond; /* the process is only_if, not the command */
-	struct proc p;
-	double wake;     /* wait_for poll, delay end or retry time */
-	double wait_end; /* wait_for timeout, 0 none */
-	double deadline; /* task timeout, 0 none */
-	double term_at;  /* SIGTERM sent at, 0 not yet */
-	int abort, timed_out, kill_sent;
-	int deferred;           /* queued after EMFILE/EAGAIN, not for -jobs */
-	char *tail[TAIL_LINES]; /* last lines of output, for the summary */
-	size_t ntail;
-	char why[256]; /* failure reason when not an exit status */
-};
-
-/* Run-time state of the executor (the model is in cfg). */
-static struct {
-	int selfpipe[2];
-	volatile sig_atomic_t sig, nsig, pending;
-	struct node **act; /* tasks started and not finished */
-	size_t nact;
-	struct node **queue; /* waiting for a -jobs slot, FIFO */
-	size_t nqueue, qhead;
-	long running;  /* processes alive */
-	int cancel;    /* D2: this list was aborted */
-	int timed_out; /* -timeout expired */
-	double grace, deadline;
-	pid_t *groups; /* process groups started, for the end */
-	size_t ngroups;
-	const char *sh;
-	struct node *first_failed;
-	char **spec_val; /* values of cfg.specials, NAME=VALUE */
-	time_t started;  /* wall clock at the start, for reports */
-	double t0;       /* monotonic clock at the start */
-} R = { { -1, -1 }, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, 5.0, 0, NULL, 0, "/bin/sh", NULL, NULL,
-	0, 0 };
 
 static void
 on_signal(int sig)
@@ -3335,7 +3267,7 @@ task_done(struct node *n, enum status st)
 		free(rt);
 		n->rt = NULL;
 	}
-	if (st == S_FAILED && cfg.dialect == 2 && !opt.force && !R.cancel) {
+	if (st == S_FAILED && cfg.format == FMT_BUILD_DEPLOY && !opt.force && !R.cancel) {
 		R.cancel = 1; /* D2: a failure aborts everything running in the phase */
 		abort_active();
 	}
@@ -3981,14 +3913,50 @@ kill_leftovers(void)
 
 /* How many tasks ended in each status; returns how many were reached. */
 static size_t
-count_status(size_t count[7])
+count_status(size_t count[S_NSTATUS])
 {
 	size_t i;
 
-	memset(count, 0, 7 * sizeof *count);
+	memset(count, 0, S_NSTATUS * sizeof *count);
 	for (i = 0; i < cfg.ntasks; i++)
 		count[cfg.tasks[i]->st]++;
 	return cfg.ntasks - count[S_PENDING];
+}
+
+/* Run the selected phases in order: main list, then its cleanup always;
+ * a failed build stops before deploy. Returns 1 if anything failed. */
+static int
+run_phases(int first, int last)
+{
+	int i, failed = 0, f;
+	char d[32];
+
+	for (i = first; i <= last && !failed && !R.nsig && !R.timed_out; i++) {
+		struct phase *ph = &cfg.ph[i];
+		double t = now();
+		logmsg(L_INFO, NULL, "%s started", ph->label);
+		f = run_list(ph->main, 0);
+		logmsg(f                                ? L_ERROR
+				: R.nsig || R.timed_out ? L_WARN
+							: L_INFO,
+			NULL, "%s %s (%s)", ph->label,
+			f                               ? "failed"
+				: R.nsig || R.timed_out ? "aborted"
+							: "succeeded",
+			fmt_dur(now() - t, d, sizeof d));
+		failed |= f;
+		if (R.nsig > 1) {
+			logmsg(L_WARN, NULL, "%s cleanup skipped (second signal)", ph->label);
+			continue;
+		}
+		t = now();
+		logmsg(L_INFO, NULL, "%s cleanup started", ph->label);
+		f = run_list(ph->cleanup, 1);
+		logmsg(f ? L_ERROR : L_INFO, NULL, "%s cleanup %s (%s)", ph->label,
+			f ? "failed" : "succeeded", fmt_dur(now() - t, d, sizeof d));
+		failed |= f;
+	}
+	return failed;
 }
 
 /* ==== 8. notifications ============================================ */
@@ -4022,26 +3990,7 @@ count_status(size_t count[7])
  *  - the worker has its own process group: Ctrl-C on the terminal reaches
  *    walter, which still wants its cleanup messages sent. */
 
-/* walter -> worker: this header, then label (the task name, may be
- * empty), then the body. worker -> walter: a log line. */
-struct wire_ev {
-	uint32_t nt, nlabel, nbody;
-};
-struct wire_log {
-	uint32_t level, nname, ntext;
-};
-
 enum { NQ_MAX = 16 << 20, OUT_CAP = 64 << 10, WLOG_MAX = 2048 };
-
-static struct {
-	pid_t pid;    /* the worker until reaped, else 0 */
-	int ev, log;  /* event pipe write end, log pipe read end */
-	struct buf q; /* events the worker has not taken yet */
-	size_t qoff;
-	struct buf in; /* log bytes not yet parsed */
-	int ending, dropped;
-	char host[256];
-} N = { 0, -1, -1, { NULL, 0, 0 }, 0, { NULL, 0, 0 }, 0, 0, "" };
 
 /* ---- formatting (walter side) --------------------------------------- */
 
@@ -4201,7 +4150,7 @@ task_phase(const struct node *n, int *cleanup)
 	for (i = 0; i < 2; i++)
 		if (cfg.ph[i].main == r || cfg.ph[i].cleanup == r) {
 			*cleanup = cfg.ph[i].cleanup == r;
-			return lower[cfg.dialect == 2 ? i + 1 : 0];
+			return lower[cfg.format == FMT_BUILD_DEPLOY ? i + 1 : 0];
 		}
 	return lower[0];
 }
@@ -4230,7 +4179,8 @@ task_path(const struct node *n, struct buf *b)
 static void
 result_text(const struct node *n, struct buf *b)
 {
-	xprintf(b, "[%s]%s %s", n->name, cfg.dialect == 1 ? "[RESULT]" : "", st_text(n->st));
+	xprintf(b, "[%s]%s %s", n->name, cfg.format == FMT_PIPELINE ? "[RESULT]" : "",
+		st_text(n->st));
 }
 
 /* The event of a finished task for webhook and exec (README). */
@@ -4470,11 +4420,6 @@ notify_reaped(pid_t pid, int st)
 }
 
 /* ---- the worker -------------------------------------------------------- */
-
-static struct {
-	int log;    /* log pipe write end, -1 once broken */
-	char *down; /* per notifier: timed out, drop the rest */
-} W = { -1, NULL };
 
 static void __attribute__((format(printf, 3, 4)))
 wlog(enum level lv, const char *name, const char *fmt, ...)
@@ -4870,7 +4815,7 @@ summary_failed(struct buf *t, struct buf *f)
 static void
 notify_summary(int failed, double t0)
 {
-	size_t i, count[7] = { 0 };
+	size_t i, count[S_NSTATUS] = { 0 };
 	unsigned bit = R.nsig || R.timed_out ? ON_ABORTED : failed ? ON_FAILURE : ON_SUCCESS;
 	struct buf t = { 0 }, f = { 0 }, e = { 0 }, b = { 0 };
 	char d[32], s0[64], s1[64];
@@ -4981,7 +4926,7 @@ out:
 	buf_free(&N.q), buf_free(&N.in);
 }
 
-/* ==== 9. reports ==================================================== */
+/* ==== 9. outputs ==================================================== */
 
 static const char *
 status_word(enum status st)
@@ -4996,7 +4941,7 @@ status_word(enum status st)
 static void
 summary(double t0)
 {
-	size_t i, count[7] = { 0 }, ran = 0;
+	size_t i, count[S_NSTATUS] = { 0 }, ran = 0;
 	char d[32];
 
 	ran = count_status(count);
@@ -5207,7 +5152,7 @@ report_json(int first, int last, int failed, int code)
 	json_str(&b, opt.config);
 	xprintf(&b,
 		",\"format\":\"%s\",\"started\":\"%s\",\"duration\":%.3f,\"status\":\"%s\",\"exit_code\":%d,\"tasks\":[",
-		cfg.dialect == 2 ? "build/deploy" : "pipeline", when, now() - R.t0,
+		cfg.format == FMT_BUILD_DEPLOY ? "build/deploy" : "pipeline", when, now() - R.t0,
 		run_status(failed), code);
 	walk_tasks(first, last, &w);
 	xputs(&b, "\n],\"notifiers\":[");
@@ -5282,7 +5227,7 @@ report_junit(int first, int last)
 {
 	struct buf b = { 0 };
 	struct walk w = { NULL, NULL, junit_task, &b };
-	size_t count[7], ran;
+	size_t count[S_NSTATUS], ran;
 
 	ran = count_status(count);
 	xprintf(&b,
@@ -5300,6 +5245,186 @@ report_junit(int first, int last)
 	buf_free(&b);
 }
 
+/* ---- -yaml-to-json ------------------------------------------------ */
+
+/* The printer appends many short pieces: copy in place while the buffer
+ * has room (it keeps buf's NUL terminator), grow through xput otherwise. */
+static inline void
+jput(struct buf *b, const char *p, size_t n)
+{
+	if (b->len + n < b->cap) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else {
+		xput(b, p, n);
+	}
+}
+
+/* A JSON string: text without control, non-ASCII, quote or backslash
+ * bytes (most keys and values) is copied as it is; the rest goes through
+ * json_put_string, which escapes and checks UTF-8. */
+static void
+put_string(struct buf *b, const char *s, size_t n)
+{
+	static unsigned char plain[256];
+	size_t i;
+
+	if (!plain['a'])
+		for (i = 0x20; i < 0x80; i++)
+			plain[i] = i != '"' && i != '\\';
+	for (i = 0; i < n && plain[(unsigned char)s[i]]; i++)
+		;
+	if (i < n) {
+		if (json_put_string(b, s, n) < 0)
+			fatal("out of memory");
+		return;
+	}
+	if (b->len + n + 2 >= b->cap && buf_grow(b, n + 2) < 0)
+		fatal("out of memory");
+	b->data[b->len] = '"';
+	memcpy(b->data + b->len + 1, s, n);
+	b->data[b->len + n + 1] = '"';
+	b->len += n + 2;
+	b->data[b->len] = '\0';
+}
+
+/* A decimal/octal/hex core-schema integer as JSON; big values stay exact
+ * as decimal digits when decimal, hex/octal past 64 bits are refused. */
+static int
+put_int(struct buf *b, const char *s)
+{
+	const char *p = s;
+	int neg = 0;
+	unsigned long long v;
+
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (p[0] == '0' && (p[1] == 'o' || p[1] == 'x')) {
+		errno = 0;
+		v = strtoull(p + 2, NULL, p[1] == 'o' ? 8 : 16);
+		if (errno)
+			return -1;
+		xprintf(b, "%s%llu", neg ? "-" : "", v);
+		return 0;
+	}
+	while (p[0] == '0' && p[1])
+		p++;
+	if (neg && strcmp(p, "0"))
+		jput(b, "-", 1);
+	jput(b, p, strlen(p));
+	return 0;
+}
+
+static int
+put_float(struct buf *b, const char *s)
+{
+	double v = strtod(s, NULL);
+	char t[64];
+
+	if (strstr(s, "inf") || strstr(s, "Inf") || strstr(s, "INF") || strstr(s, "nan") ||
+		strstr(s, "NaN") || strstr(s, "NAN"))
+		return -1; /* JSON has no infinity or NaN */
+	snprintf(t, sizeof t, "%.17g", v);
+	xputs(b, t);
+	if (!strchr(t, '.') && !strchr(t, 'e') && !strchr(t, 'n'))
+		xputs(b, ".0");
+	return 0;
+}
+
+static int
+json_node(struct buf *b, const struct yaml_node *n, int depth, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (depth > 4 * YAML_MAX_DEPTH) {
+		snprintf(err, errlen, "%d:%d: nesting too deep after alias expansion", n->line,
+			n->col);
+		return -1;
+	}
+	switch (yaml_resolve(n)) {
+	case YAML_TAG_NULL:
+		jput(b, "null", 4);
+		return 0;
+	case YAML_TAG_BOOL:
+		if ((n->text[0] | 32) == 't')
+			jput(b, "true", 4);
+		else
+			jput(b, "false", 5);
+		return 0;
+	case YAML_TAG_INT:
+		if (put_int(b, n->text) == 0)
+			return 0;
+		snprintf(err, errlen, "%d:%d: integer out of range", n->line, n->col);
+		return -1;
+	case YAML_TAG_FLOAT:
+		if (put_float(b, n->text) == 0)
+			return 0;
+		snprintf(err, errlen, "%d:%d: %s has no JSON form", n->line, n->col, n->text);
+		return -1;
+	case YAML_TAG_SEQ:
+	case YAML_TAG_MAP:
+		break;
+	default:
+		put_string(b, n->text, n->len);
+		return 0;
+	}
+	jput(b, n->kind == YAML_MAP ? "{" : "[", 1);
+	for (i = 0; i < n->n; i++) {
+		const struct yaml_node *k = n->child[i];
+		if (i)
+			jput(b, n->kind == YAML_MAP && i % 2 ? ":" : ",", 1);
+		if (n->kind == YAML_MAP && i % 2 == 0) {
+			if (k->kind != YAML_SCALAR) {
+				snprintf(err, errlen, "%d:%d: mapping key is not a scalar", k->line,
+					k->col);
+				return -1;
+			}
+			put_string(b, k->text, k->len);
+		} else if (json_node(b, k, depth + 1, err, errlen) < 0) {
+			return -1;
+		}
+	}
+	jput(b, n->kind == YAML_MAP ? "}" : "]", 1);
+	return 0;
+}
+
+/* -yaml-to-json FILE: each document as one line of compact JSON. */
+static int
+yaml_to_json_main(const char *path)
+{
+	struct buf in = { 0 }, out = { 0 };
+	struct yaml_doc *doc;
+	char err[512], e2[480];
+	size_t i;
+	int rc = 0, ok = 1;
+
+	if (read_file(path, &in) < 0)
+		fatal("%s:", path);
+	if (!(doc = yaml_parse(in.data ? in.data : "", in.len, path, err, sizeof err))) {
+		warn("%s", err);
+		buf_free(&in);
+		return 2;
+	}
+	for (i = 0; i < yaml_count(doc) && rc == 0; i++) {
+		if (json_node(&out, yaml_root(doc, i), 0, e2, sizeof e2) < 0) {
+			warn("%s:%s", path, e2);
+			rc = 2;
+			break;
+		}
+		xput(&out, "\n", 1);
+	}
+	if (rc == 0)
+		write_all(1, out.data ? out.data : "", out.len, &ok);
+	yaml_free(doc);
+	buf_free(&in);
+	buf_free(&out);
+	return rc ? rc : ok ? 0 : 2;
+}
+
+/* ==== 10. main ====================================================== */
+
+/* Free what the run kept (valgrind: nothing left at exit). */
 static void
 teardown(void)
 {
@@ -5328,44 +5453,6 @@ teardown(void)
 	buf_free(&sec.out);
 	arena_free();
 }
-
-/* Run the selected phases in order: main list, then its cleanup always;
- * a failed build stops before deploy. Returns 1 if anything failed. */
-static int
-run_phases(int first, int last)
-{
-	int i, failed = 0, f;
-	char d[32];
-
-	for (i = first; i <= last && !failed && !R.nsig && !R.timed_out; i++) {
-		struct phase *ph = &cfg.ph[i];
-		double t = now();
-		logmsg(L_INFO, NULL, "%s started", ph->label);
-		f = run_list(ph->main, 0);
-		logmsg(f                                ? L_ERROR
-				: R.nsig || R.timed_out ? L_WARN
-							: L_INFO,
-			NULL, "%s %s (%s)", ph->label,
-			f                               ? "failed"
-				: R.nsig || R.timed_out ? "aborted"
-							: "succeeded",
-			fmt_dur(now() - t, d, sizeof d));
-		failed |= f;
-		if (R.nsig > 1) {
-			logmsg(L_WARN, NULL, "%s cleanup skipped (second signal)", ph->label);
-			continue;
-		}
-		t = now();
-		logmsg(L_INFO, NULL, "%s cleanup started", ph->label);
-		f = run_list(ph->cleanup, 1);
-		logmsg(f ? L_ERROR : L_INFO, NULL, "%s cleanup %s (%s)", ph->label,
-			f ? "failed" : "succeeded", fmt_dur(now() - t, d, sizeof d));
-		failed |= f;
-	}
-	return failed;
-}
-
-/* ==== 10. main ====================================================== */
 
 /* With 0, 1 or 2 closed, the first pipe would take its number and the log
  * would go into it: hold them open on /dev/null. */
@@ -5403,9 +5490,9 @@ main(int argc, char **argv)
 	secrets_from_env();
 	if (!strcmp(opt.mode, "service"))
 		fatal("-mode service is not supported yet");
-	if (cfg.dialect == 1 && (opt.build || opt.deploy))
+	if (cfg.format == FMT_PIPELINE && (opt.build || opt.deploy))
 		warn("-build and -deploy are for build/deploy files; running the pipeline");
-	if (cfg.dialect == 2) {
+	if (cfg.format == FMT_BUILD_DEPLOY) {
 		if (opt.deploy && !cfg.ph[1].present)
 			fatal("-deploy: %s has no deploy section", opt.config);
 		first = opt.build || !opt.deploy ? 0 : 1;
@@ -5421,7 +5508,7 @@ main(int argc, char **argv)
 	}
 	log_open();
 	exec_setup();
-	if (cfg.dialect == 2 && !opt.build && !opt.deploy && cfg.ph[1].present)
+	if (cfg.format == FMT_BUILD_DEPLOY && !opt.build && !opt.deploy && cfg.ph[1].present)
 		logmsg(L_INFO, NULL, "running build only: the deploy phase needs -deploy");
 	R.t0 = now();
 	R.started = time(NULL);
