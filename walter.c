@@ -3108,6 +3108,26 @@ feed(struct node *n)
 
 /* ==== 7. scheduler ================================================= */
 
+/* When a task fails:
+ *   1. retry    task_result: a command that exited non-zero or timed out
+ *               runs again while its "retry" allows, retry_delay apart
+ *               (a task that could not start at all is not retried);
+ *   2. skip     seq_advance: the later entries of its sequence are
+ *               skipped, unless -f (parallel siblings run on);
+ *   3. abort    task_result: in a 2.x file the failure aborts the phase:
+ *               running tasks get SIGTERM (SIGKILL after R.grace), waiting
+ *               ones end, nothing new starts; not with -f;
+ *   4. cleanup  run_phases: a phase's cleanup always runs (but not after
+ *               a second signal), and a failed build skips deploy.
+ * The exit status is then 1 (main). A signal or -timeout aborts the run
+ * as 3 does, in every format (on_walter_signal, timers).
+ *
+ * The flow: node_start starts a node; a task goes only_if (task_cond),
+ * wait_for (task_wait), command (task_run). Every event of the poll loop
+ * (loop_once) - a reaped process (reap, task_exited), a timer
+ * (task_timers) - ends in task_result, then parent_step moves the groups
+ * above the task (seq_advance, par_advance). */
+
 static int node_start(struct node *n);
 static void notify_task(struct node *n);
 static size_t notify_pollfds(struct pollfd *pf);
@@ -3223,16 +3243,15 @@ log_status(struct node *n)
 
 static void abort_active(void);
 
-/* A task reached its final status st. */
+/* Task n is over: close its pipes, free its line buffers and the output
+ * it kept (stdout stays while a later task still reads it; the last
+ * lines of a failure stay for the summary), and release its input. */
 static void
-task_done(struct node *n, enum status st)
+task_release(struct node *n)
 {
 	struct task_rt *rt = n->rt;
 	size_t i;
 
-	n->st = st;
-	n->t1 = now();
-	log_status(n);
 	if (rt) {
 		struct proc *p = &rt->p;
 		for (i = 0; i < 2; i++)
@@ -3244,31 +3263,61 @@ task_done(struct node *n, enum status st)
 		buf_free(&p->part[1]);
 		free(p->src);
 		act_del(n);
-	}
-	if (n->input)
-		leaves(n->input, release_one, n);
-	set_specials(n);
-	notify_task(n); /* before the captures go: it may post the output */
-	cap_free(&n->cap[1]);
-	cap_free(&n->cap[2]);
-	if (!n->ncons)
-		cap_free(&n->cap[0]);
-	if (st == S_FAILED && rt && rt->ntail) { /* kept for the summary and reports */
-		n->tail = xreallocarray(NULL, rt->ntail, sizeof *n->tail);
-		memcpy(n->tail, rt->tail, rt->ntail * sizeof *n->tail);
-		n->ntail = rt->ntail;
-		rt->ntail = 0;
-	}
-	if (st == S_FAILED && !R.first_failed)
-		R.first_failed = n;
-	if (rt) {
+		if (n->st == S_FAILED && rt->ntail) {
+			n->tail = xreallocarray(NULL, rt->ntail, sizeof *n->tail);
+			memcpy(n->tail, rt->tail, rt->ntail * sizeof *n->tail);
+			n->ntail = rt->ntail;
+			rt->ntail = 0;
+		}
 		for (i = 0; i < rt->ntail; i++)
 			free(rt->tail[i]);
 		free(rt);
 		n->rt = NULL;
 	}
+	if (n->input)
+		leaves(n->input, release_one, n);
+	cap_free(&n->cap[1]);
+	cap_free(&n->cap[2]);
+	if (!n->ncons)
+		cap_free(&n->cap[0]);
+}
+
+/* Did the attempt's command itself fail (exit status, signal, timeout)
+ * rather than not start at all? Only then can a retry help. */
+static int
+command_failed(const struct task_rt *rt)
+{
+	return rt && !rt->cond && (!rt->why[0] || rt->timed_out);
+}
+
+/* An attempt of task n came to st: the rules 1 and 3 above. Unless it is
+ * retried, st is final: logged, given to the special variables and the
+ * notifiers, the first failure kept for the summary, the task released.
+ * This only records; whoever got the event (reap, timers) moves the
+ * groups above with parent_step afterwards. */
+static void
+task_result(struct node *n, enum status st)
+{
+	struct task_rt *rt = n->rt;
+
+	if (st == S_FAILED && command_failed(rt) && n->attempts <= n->retry && !R.cancel) {
+		logmsg(L_WARN, n->name, "attempt %d failed (%s), retrying in %gs", n->attempts,
+			rt->timed_out ? "timed out" : "exit status", n->retry_delay);
+		rt->why[0] = '\0';
+		rt->ph = T_RETRY;
+		rt->wake = now() + n->retry_delay;
+		return;
+	}
+	n->st = st;
+	n->t1 = now();
+	log_status(n);
+	set_specials(n);
+	notify_task(n); /* before task_release: it may post the output */
+	if (st == S_FAILED && !R.first_failed)
+		R.first_failed = n;
+	task_release(n);
 	if (st == S_FAILED && cfg.format == FMT_BUILD_DEPLOY && !opt.force && !R.cancel) {
-		R.cancel = 1; /* D2: a failure aborts everything running in the phase */
+		R.cancel = 1;
 		abort_active();
 	}
 }
@@ -3283,7 +3332,7 @@ skip_tree(struct node *n)
 	n->st = S_SKIPPED;
 	n->t0 = n->t1 = now();
 	if (n->kind == N_TASK) {
-		task_done(n, S_SKIPPED);
+		task_result(n, S_SKIPPED);
 		return;
 	}
 	if (n->logged)
@@ -3371,14 +3420,6 @@ parent_step(struct node *n)
 			break;
 }
 
-/* Synchronous paths only record the status; whoever got the event
- * (reap, timers) moves the ancestors with parent_step afterwards. */
-static void
-finished(struct node *n, enum status st)
-{
-	task_done(n, st);
-}
-
 /* ---- a task's steps: only_if, wait_for, command, retries ------------ */
 
 static void task_wait(struct node *n);
@@ -3459,17 +3500,17 @@ task_run(struct node *n)
 	if (n->attempts++ == 0)
 		logmsg(L_INFO, n->name, "Start task");
 	if (!n->command && !n->argv && !n->script) {
-		finished(n, S_OK);
+		task_result(n, S_OK);
 		return;
 	}
 	if (n->script && stat(n->script, &sb) < 0) {
 		snprintf(rt->why, sizeof rt->why, "file: %s does not exist", n->script);
-		finished(n, S_FAILED);
+		task_result(n, S_FAILED);
 		return;
 	}
 	rt->deadline = n->timeout > 0 ? now() + n->timeout : 0;
 	if (task_spawn(n, 0) < 0 && !rt->p.pid)
-		finished(n, S_FAILED);
+		task_result(n, S_FAILED);
 }
 
 static void
@@ -3481,7 +3522,7 @@ task_cond(struct node *n)
 	}
 	n->rt->ph = T_COND;
 	if (task_spawn(n, 1) < 0 && !n->rt->p.pid)
-		finished(n, S_FAILED);
+		task_result(n, S_FAILED);
 }
 
 static void
@@ -3557,7 +3598,7 @@ node_start(struct node *n)
 	return n->kind == N_SEQ ? seq_advance(n) : par_advance(n);
 }
 
-/* A task's process was reaped: decide what comes next. */
+/* A task's process was reaped: what did this attempt come to? */
 static void
 task_exited(struct node *n)
 {
@@ -3566,29 +3607,20 @@ task_exited(struct node *n)
 
 	n->code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
 	if (rt->abort) {
-		finished(n, S_ABORTED);
+		task_result(n, S_ABORTED);
 	} else if (rt->why[0] && !rt->timed_out) {
-		finished(n, S_FAILED); /* could not start, or output could not be kept */
+		task_result(n, S_FAILED); /* could not start, or output could not be kept */
 	} else if (rt->cond) {
 		if (n->code == 0)
 			task_wait(n);
 		else
-			finished(n, S_CONDFALSE);
+			task_result(n, S_CONDFALSE);
 	} else if (n->code == 0 && !rt->timed_out) {
-		finished(n, S_OK);
+		task_result(n, S_OK);
 	} else {
 		if (rt->timed_out)
 			snprintf(rt->why, sizeof rt->why, "timed out after %gs", n->timeout);
-		if (n->attempts <= n->retry && !R.cancel) {
-			logmsg(L_WARN, n->name, "attempt %d failed (%s), retrying in %gs",
-				n->attempts, rt->timed_out ? "timed out" : "exit status",
-				n->retry_delay);
-			rt->why[0] = '\0';
-			rt->ph = T_RETRY;
-			rt->wake = now() + n->retry_delay;
-			return;
-		}
-		finished(n, S_FAILED);
+		task_result(n, S_FAILED);
 	}
 }
 
@@ -3608,7 +3640,7 @@ dispatch_queue(void)
 			rt->deferred = 0;
 			rt->ph = rt->cond ? T_COND : T_RUN;
 			if (task_spawn(n, rt->cond) < 0 && !rt->p.pid)
-				finished(n, S_FAILED);
+				task_result(n, S_FAILED);
 		} else {
 			task_cond(n);
 		}
@@ -3740,7 +3772,7 @@ task_timers(struct node *n, double t)
 	struct task_rt *rt = n->rt;
 
 	if (rt->abort && rt->p.pid <= 0) {
-		finished(n, rt->ph == T_QUEUED ? S_SKIPPED : S_ABORTED);
+		task_result(n, rt->ph == T_QUEUED ? S_SKIPPED : S_ABORTED);
 		return 1;
 	}
 	if (rt->p.pid > 0) {
@@ -3767,7 +3799,7 @@ task_timers(struct node *n, double t)
 	}
 	if (rt->wait_end && t >= rt->wait_end) {
 		snprintf(rt->why, sizeof rt->why, "wait_for timed out after %gs", n->wait.timeout);
-		finished(n, S_FAILED);
+		task_result(n, S_FAILED);
 		return 1;
 	}
 	rt->wake = t + 0.02;
@@ -4763,7 +4795,7 @@ chat_task(size_t i, struct node *n)
 	buf_free(&t), buf_free(&b);
 }
 
-/* A task reached its final status (called by task_done while the task's
+/* A task reached its final status (called by task_result while the task's
  * captures and failure reason are still there). */
 static void
 notify_task(struct node *n)
@@ -5514,7 +5546,7 @@ main(int argc, char **argv)
 	R.started = time(NULL);
 	R.deadline = opt.timeout > 0 ? R.t0 + opt.timeout : 0;
 	notify_start();
-	failed = run_phases(first, last);
+	failed = run_phases(first, last); /* the failure rules: 7. scheduler */
 	summary(R.t0);
 	kill_leftovers();
 	notify_finish(failed, R.t0);
