@@ -1,5 +1,8 @@
-/* http_mini.c - buffers, JSON/form encoding, URLs and a small HTTP/1.1
+/* http_mini.c - text buffers and encoders, URLs and a small HTTP/1.1
  * client. Contracts are in include/http_mini.h. Nothing here exits. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, getaddrinfo, kill: also under -std=c11 */
+#endif
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,7 +25,7 @@
 
 #include "http_mini.h"
 
-/* ---- growable buffer ---------------------------------------------- */
+/* ---- text buffers and encoders ------------------------------------- */
 
 int
 buf_grow(struct buf *b, size_t extra)
@@ -101,8 +104,6 @@ buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
-/* ---- JSON and form encoding --------------------------------------- */
-
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid
  * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
 static size_t
@@ -141,7 +142,21 @@ json_put_string(struct buf *b, const char *str, size_t n)
 	size_t i = 0, run, k;
 	char esc[8];
 
-	if (buf_put(b, "\"", 1) < 0)
+	/* most strings need no escaping: one copy between the quotes */
+	while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		i++;
+	if (i == n) {
+		if (buf_grow(b, n + 2) < 0)
+			return -1;
+		b->data[b->len] = '"';
+		if (n)
+			memcpy(b->data + b->len + 1, s, n);
+		b->data[b->len + n + 1] = '"';
+		b->len += n + 2;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	if (buf_put(b, "\"", 1) < 0 || buf_put(b, s, i) < 0)
 		return -1;
 	while (i < n) {
 		/* copy the longest run that needs no escaping in one go */
@@ -220,6 +235,56 @@ form_put_escaped(struct buf *b, const char *str, size_t n)
 			if (buf_put(b, enc, 3) < 0)
 				return -1;
 		}
+	}
+	return 0;
+}
+
+int
+url_put_segment(struct buf *b, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *s = (const unsigned char *)str;
+	char enc[3];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			c == '-' || c == '.' || c == '_' || c == '~') {
+			if (buf_put(b, &c, 1) < 0)
+				return -1;
+		} else {
+			enc[0] = '%', enc[1] = hex[c >> 4], enc[2] = hex[c & 15];
+			if (buf_put(b, enc, 3) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int
+xml_put_text(struct buf *b, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i, run;
+	const char *esc;
+
+	for (i = 0; i < n; i = run + 1) {
+		for (run = i; run < n && s[run] != '&' && s[run] != '<' && s[run] != '>' &&
+			s[run] != '"' && (s[run] >= 0x20 || s[run] == '\n' || s[run] == '\t');
+			run++)
+			;
+		if (run > i && buf_put(b, s + i, run - i) < 0)
+			return -1;
+		if (run == n)
+			break;
+		esc = s[run] == '&'     ? "&amp;"
+			: s[run] == '<' ? "&lt;"
+			: s[run] == '>' ? "&gt;"
+			: s[run] == '"' ? "&quot;"
+					: "?";
+		if (buf_puts(b, esc) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -149,6 +149,21 @@ static void __attribute__((format(printf, 2, 3))) xprintf(struct buf *b, const c
 		fatal("out of memory");
 }
 
+/* The text encoders of http_mini, dying on OOM. */
+static void
+jstr(struct buf *b, const char *s, size_t n)
+{
+	if (json_put_string(b, s, n) < 0)
+		fatal("out of memory");
+}
+
+static void
+xml_text(struct buf *b, const char *s)
+{
+	if (xml_put_text(b, s, strlen(s)) < 0)
+		fatal("out of memory");
+}
+
 /* The model (nodes, strings) lives in one arena freed at exit. */
 struct chunk {
 	struct chunk *next;
@@ -2022,19 +2037,6 @@ nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const stru
 	}
 }
 
-/* Percent-encode s for one path segment (RFC 3986 unreserved kept). */
-static void
-put_segment(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (isalnum(ch) || strchr("-._~", ch))
-			xput(b, s, 1);
-		else
-			xprintf(b, "%%%02X", ch);
-	}
-}
-
 /* base_url and a relative path joined with exactly one '/': the original
  * resolved them RFC 3986 style and lost base's last segment when it had
  * no trailing slash (REFERENCE Q24). */
@@ -2055,6 +2057,7 @@ static void
 nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 {
 	const char *base = nt_get(nt, "base_url"), *tok = nt_get(nt, "token");
+	const char *room = nt_get(nt, "room_id");
 	struct buf b = { 0 };
 	struct url u;
 	char err[256];
@@ -2077,7 +2080,8 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	case NT_HIPCHAT2:
 		put_joined(&b, base && *base ? base : "https://api.hipchat.com/v2/");
 		xputs(&b, "room/");
-		put_segment(&b, nt_get(nt, "room_id"));
+		if (url_put_segment(&b, room, strlen(room)) < 0)
+			fatal("out of memory");
 		xputs(&b, "/notification");
 		nt->ctype = "application/json";
 		break;
@@ -4026,13 +4030,6 @@ enum { NQ_MAX = 16 << 20, OUT_CAP = 64 << 10, WLOG_MAX = 2048 };
 
 /* ---- formatting (walter side) --------------------------------------- */
 
-static void
-jstr(struct buf *b, const char *s, size_t n)
-{
-	if (json_put_string(b, s, n) < 0)
-		fatal("out of memory");
-}
-
 /* "key":"val" after a ',' unless first; nothing for an empty val. The
  * value is masked when it is something a task or walter said. */
 static void jstr_m(struct buf *b, const char *s, size_t n);
@@ -5109,28 +5106,23 @@ plan(int first, int last)
 /* ---- -json ------------------------------------------------------------- */
 
 static void
-json_str(struct buf *b, const char *s)
-{
-	jstr(b, s, strlen(s));
-}
-
-static void
 json_task(struct node *n, struct walk *w)
 {
 	struct buf *b = w->arg;
+	const char *status = status_word(n->st);
 	size_t i;
 
 	xputs(b, b->data[b->len - 1] == '[' ? "\n  {" : ",\n  {");
 	xputs(b, "\"name\":");
-	json_str(b, n->name);
+	jstr(b, n->name, strlen(n->name));
 	xputs(b, ",\"phase\":");
-	json_str(b, w->phase);
+	jstr(b, w->phase, strlen(w->phase));
 	xputs(b, ",\"list\":");
-	json_str(b, w->list);
+	jstr(b, w->list, strlen(w->list));
 	xputs(b, ",\"file\":");
-	json_str(b, n->file);
+	jstr(b, n->file, strlen(n->file));
 	xprintf(b, ",\"line\":%d,\"status\":", n->line);
-	json_str(b, status_word(n->st));
+	jstr(b, status, strlen(status));
 	if (n->code >= 0)
 		xprintf(b, ",\"exit_code\":%d", n->code);
 	if (n->st != S_PENDING)
@@ -5142,7 +5134,7 @@ json_task(struct node *n, struct walk *w)
 		for (i = 0; i < n->ntail; i++) {
 			if (i)
 				xput(b, ",", 1);
-			json_str(b, n->tail[i]);
+			jstr(b, n->tail[i], strlen(n->tail[i]));
 		}
 		xput(b, "]", 1);
 	}
@@ -5181,7 +5173,7 @@ report_json(int first, int last, int failed, int code)
 	localtime_r(&R.started, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
 	xputs(&b, "{\"file\":");
-	json_str(&b, opt.config);
+	jstr(&b, opt.config, strlen(opt.config));
 	xprintf(&b,
 		",\"format\":\"%s\",\"started\":\"%s\",\"duration\":%.3f,\"status\":\"%s\",\"exit_code\":%d,\"tasks\":[",
 		cfg.format == FMT_BUILD_DEPLOY ? "build/deploy" : "pipeline", when, now() - R.t0,
@@ -5190,7 +5182,7 @@ report_json(int first, int last, int failed, int code)
 	xputs(&b, "\n],\"notifiers\":[");
 	for (i = 0; i < cfg.nnt; i++) {
 		xputs(&b, i ? ",{\"type\":" : "{\"type\":");
-		json_str(&b, cfg.nt[i].type);
+		jstr(&b, cfg.nt[i].type, strlen(cfg.nt[i].type));
 		xprintf(&b, ",\"line\":%d,\"off\":%s}", cfg.nt[i].line,
 			cfg.nt[i].off ? "true" : "false");
 	}
@@ -5202,26 +5194,6 @@ report_json(int first, int last, int failed, int code)
 /* ---- -junit ------------------------------------------------------------ */
 
 static void
-xml_str(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '&')
-			xputs(b, "&amp;");
-		else if (c == '<')
-			xputs(b, "&lt;");
-		else if (c == '>')
-			xputs(b, "&gt;");
-		else if (c == '"')
-			xputs(b, "&quot;");
-		else if (c < 0x20 && c != '\n' && c != '\t')
-			xput(b, "?", 1); /* not allowed in XML 1.0 */
-		else
-			xput(b, s, 1);
-	}
-}
-
-static void
 junit_task(struct node *n, struct walk *w)
 {
 	struct buf *b = w->arg;
@@ -5231,9 +5203,9 @@ junit_task(struct node *n, struct walk *w)
 	if (n->st == S_PENDING)
 		return;
 	xputs(b, "    <testcase name=\"");
-	xml_str(b, n->name);
+	xml_text(b, n->name);
 	xputs(b, "\" classname=\"");
-	xml_str(b, w->phase);
+	xml_text(b, w->phase);
 	xprintf(b, ".%s\" time=\"%.3f\"", w->list, n->t1 - n->t0);
 	if (n->st == S_OK) {
 		xputs(b, "/>\n");
@@ -5244,7 +5216,7 @@ junit_task(struct node *n, struct walk *w)
 		snprintf(why, sizeof why, n->code >= 0 ? "exit status %d" : "failed", n->code);
 		xprintf(b, "      <failure message=\"%s\">", why);
 		for (i = 0; i < n->ntail; i++) {
-			xml_str(b, n->tail[i]);
+			xml_text(b, n->tail[i]);
 			xput(b, "\n", 1);
 		}
 		xputs(b, "</failure>\n");
@@ -5268,7 +5240,7 @@ report_junit(int first, int last)
 		"  <testsuite name=\"",
 		ran, count[S_FAILED], count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE],
 		now() - R.t0);
-	xml_str(&b, opt.config);
+	xml_text(&b, opt.config);
 	xprintf(&b, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", ran, count[S_FAILED],
 		count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE]);
 	walk_tasks(first, last, &w);
@@ -5291,34 +5263,6 @@ jput(struct buf *b, const char *p, size_t n)
 	} else {
 		xput(b, p, n);
 	}
-}
-
-/* A JSON string: text without control, non-ASCII, quote or backslash
- * bytes (most keys and values) is copied as it is; the rest goes through
- * json_put_string, which escapes and checks UTF-8. */
-static void
-put_string(struct buf *b, const char *s, size_t n)
-{
-	static unsigned char plain[256];
-	size_t i;
-
-	if (!plain['a'])
-		for (i = 0x20; i < 0x80; i++)
-			plain[i] = i != '"' && i != '\\';
-	for (i = 0; i < n && plain[(unsigned char)s[i]]; i++)
-		;
-	if (i < n) {
-		if (json_put_string(b, s, n) < 0)
-			fatal("out of memory");
-		return;
-	}
-	if (b->len + n + 2 >= b->cap && buf_grow(b, n + 2) < 0)
-		fatal("out of memory");
-	b->data[b->len] = '"';
-	memcpy(b->data + b->len + 1, s, n);
-	b->data[b->len + n + 1] = '"';
-	b->len += n + 2;
-	b->data[b->len] = '\0';
 }
 
 /* A decimal/octal/hex core-schema integer as JSON; big values stay exact
@@ -5398,7 +5342,7 @@ json_node(struct buf *b, const struct yaml_node *n, int depth, char *err, size_t
 	case YAML_TAG_MAP:
 		break;
 	default:
-		put_string(b, n->text, n->len);
+		jstr(b, n->text, n->len);
 		return 0;
 	}
 	jput(b, n->kind == YAML_MAP ? "{" : "[", 1);
@@ -5412,7 +5356,7 @@ json_node(struct buf *b, const struct yaml_node *n, int depth, char *err, size_t
 					k->col);
 				return -1;
 			}
-			put_string(b, k->text, k->len);
+			jstr(b, k->text, k->len);
 		} else if (json_node(b, k, depth + 1, err, errlen) < 0) {
 			return -1;
 		}

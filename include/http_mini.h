@@ -1,5 +1,5 @@
-/* http_mini.h - growable buffer, JSON/form encoding, URL parsing and a
- * small HTTP/1.1 client (plain sockets; https through a TLS proxy or a curl
+/* http_mini.h - text buffers and encoders, URL parsing and a small
+ * HTTP/1.1 client (plain sockets; https through a TLS proxy or a curl
  * subprocess).
  *
  * Nothing here exits or prints: failures return -1 with a reason in the
@@ -10,6 +10,10 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+
+/* ---- text buffers and encoders ---------------------------------------
+ * The project's one buffer type and every encoder of text into it: JSON
+ * strings, XML text, URL path segments, form fields. */
 
 /* The project's one growable byte buffer; data is always NUL-terminated
  * once anything was put. Zero-initialise before use. */
@@ -36,6 +40,14 @@ void buf_free(struct buf *b);
 int json_put_string(struct buf *b, const char *s, size_t n);
 /* Append s[0..n) application/x-www-form-urlencoded (space as '+'). -1 OOM. */
 int form_put_escaped(struct buf *b, const char *s, size_t n);
+/* Append s[0..n) percent-encoded as one URL path segment (RFC 3986: only
+ * the unreserved A-Z a-z 0-9 - . _ ~ stay). -1 OOM. */
+int url_put_segment(struct buf *b, const char *s, size_t n);
+/* Append s[0..n) as XML text or attribute value: & < > " escaped, control
+ * characters XML 1.0 does not allow (all but tab and newline) as '?'. -1 OOM. */
+int xml_put_text(struct buf *b, const char *s, size_t n);
+
+/* ---- URLs and HTTP ---------------------------------------------------- */
 
 struct url {
 	int https;  /* 1 for https, 0 for http */
