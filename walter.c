@@ -342,8 +342,10 @@ enum kind { N_TASK, N_SEQ, N_PAR };
 /* A node's state; S_NSTATUS sizes an array of counts per status. */
 enum status { S_PENDING, S_RUNNING, S_OK, S_FAILED, S_SKIPPED, S_ABORTED, S_CONDFALSE, S_NSTATUS };
 enum wstate { W_NONE, W_PRESENT, W_ABSENT };
-/* Output a task keeps for later (bits of node.need). */
-enum { CAP_OUT = 1, CAP_ERR = 2, CAP_COMB = 4 };
+/* The kinds of special variables (struct special); the first three index
+ * node.cap and name the output a task keeps for later (node.need). */
+enum spkind { SP_OUT, SP_ERR, SP_COMBINED, SP_RESULT };
+enum { CAP_OUT = 1 << SP_OUT, CAP_ERR = 1 << SP_ERR, CAP_COMB = 1 << SP_COMBINED };
 
 /* wait_for: what a task waits for before its command starts. */
 struct waitfor {
@@ -399,6 +401,16 @@ struct node {
 	int failed;             /* sequences: an entry failed */
 };
 
+/* A special variable (D1): __OUT["name"], __ERR["name"], __COMBINED["name"]
+ * or __RESULT["name"] in a command or only_if, read once at load time and
+ * run as $__OUT__name__ (and so on), set for the children that start
+ * after the task named ended. */
+struct special {
+	enum spkind kind; /* which of the task's results it holds */
+	const char *task; /* the task's name, spaces as '_' (node.var) */
+	const char *env;  /* the variable's name, "__OUT__name__" */
+};
+
 /* A phase: its task list and the cleanup that always follows it. */
 struct phase {
 	const char *label;    /* "Pipeline", "Build", "Deploy" */
@@ -438,16 +450,16 @@ struct notifier {
 
 /* The model the loader built. */
 static struct {
-	enum format format;    /* FMT_PIPELINE (D0/D1) or FMT_BUILD_DEPLOY (D2) */
-	struct phase ph[2];    /* FMT_PIPELINE: [0]; D2: [0] build, [1] deploy */
-	struct notifier *nt;   /* the notifiers, in file order */
-	size_t nnt;            /* how many */
-	int message_mode;      /* D0: some stage has "message": only those notify */
-	int errors;            /* configuration errors reported */
-	const char **specials; /* "__OUT__name__" style names referenced */
-	size_t nspecials;      /* how many */
-	struct node **tasks;   /* every TASK, in document order */
-	size_t ntasks;         /* how many */
+	enum format format;       /* FMT_PIPELINE (D0/D1) or FMT_BUILD_DEPLOY (D2) */
+	struct phase ph[2];       /* FMT_PIPELINE: [0]; D2: [0] build, [1] deploy */
+	struct notifier *nt;      /* the notifiers, in file order */
+	size_t nnt;               /* how many */
+	int message_mode;         /* D0: some stage has "message": only those notify */
+	int errors;               /* configuration errors reported */
+	struct special *specials; /* the special variables commands name */
+	size_t nspecials;         /* how many */
+	struct node **tasks;      /* every TASK, in document order */
+	size_t ntasks;            /* how many */
 } cfg;
 
 /* ---- loading (5. config, one per file being read) ------------------- */
@@ -544,7 +556,7 @@ static struct {
 	size_t ngroups;             /* how many */
 	const char *sh;             /* the shell for commands */
 	struct node *first_failed;  /* its last lines end the summary */
-	char **spec_val;            /* values of cfg.specials, NAME=VALUE */
+	char **spec_val;            /* per cfg.specials: NAME=VALUE, or NULL */
 	time_t started;             /* wall clock at the start, for reports */
 	double t0;                  /* monotonic clock at the start */
 } R = { .selfpipe = { -1, -1 }, .grace = 5.0, .sh = "/bin/sh" };
@@ -682,7 +694,7 @@ static const struct flag {
 
 /* Values that need checking beyond "is a string". */
 static void
-set_special(const char *name, const char *v)
+flag_value(const char *name, const char *v)
 {
 	char *end;
 
@@ -757,7 +769,7 @@ parse_flags(int argc, char **argv)
 		if (f->dst)
 			*(const char **)f->dst = eq ? eq + 1 : argv[++i];
 		else
-			set_special(name, eq ? eq + 1 : argv[++i]);
+			flag_value(name, eq ? eq + 1 : argv[++i]);
 	}
 	if (i < argc)
 		usage("unexpected argument %s (flags only)", argv[i]);
@@ -1245,52 +1257,80 @@ subst(struct ctx *c, const struct yaml_node *at, const char *s)
 	return r;
 }
 
-/* __OUT["name"] (and __ERR, __COMBINED, __RESULT) -> $__OUT__name__, the
- * variable walter puts into later children's environment. */
-static const char *
-specials(struct ctx *c, const struct yaml_node *at, const char *s)
-{
-	static const char *const kinds[] = { "__OUT", "__ERR", "__COMBINED", "__RESULT" };
-	struct buf b = { 0 };
-	const char *p = s;
-	size_t i, n;
-	char *r;
+static const char *const special_kinds[] = { [SP_OUT] = "__OUT",
+	[SP_ERR] = "__ERR",
+	[SP_COMBINED] = "__COMBINED",
+	[SP_RESULT] = "__RESULT" };
 
+/* Record the special variable of kind k for the task named name[0..n);
+ * returns the variable's name. */
+static const char *
+special_add(enum spkind k, const char *name, size_t n)
+{
+	struct special *sp;
+	struct buf b = { 0 };
+	char *task = astrndup(name, n), *q;
+
+	for (q = task; *q; q++)
+		if (*q == ' ')
+			*q = '_';
+	xprintf(&b, "%s__%s__", special_kinds[k], task);
+	cfg.specials = xreallocarray(cfg.specials, cfg.nspecials + 1, sizeof *cfg.specials);
+	sp = &cfg.specials[cfg.nspecials++];
+	sp->kind = k, sp->task = task, sp->env = astrndup(b.data, b.len);
+	buf_free(&b);
+	return sp->env;
+}
+
+/* The length of the task name in KIND["name"] at p, 0 if p is not one;
+ * *k is the kind. */
+static size_t
+special_at(const char *p, enum spkind *k)
+{
+	size_t i, kl, n;
+
+	for (i = SP_OUT; i <= SP_RESULT; i++) {
+		kl = strlen(special_kinds[i]);
+		if (strncmp(p, special_kinds[i], kl) || strncmp(p + kl, "[\"", 2))
+			continue;
+		for (n = 0; isalnum((unsigned char)p[kl + 2 + n]) || p[kl + 2 + n] == '_' ||
+			p[kl + 2 + n] == ' ';
+			n++)
+			;
+		if (n && !strncmp(p + kl + 2 + n, "\"]", 2)) {
+			*k = (enum spkind)i;
+			return n;
+		}
+	}
+	return 0;
+}
+
+/* __OUT["name"] (and __ERR, __COMBINED, __RESULT) -> $__OUT__name__, each
+ * recorded in cfg.specials; s itself when it names none. */
+static const char *
+subst_specials(struct ctx *c, const struct yaml_node *at, const char *s)
+{
+	struct buf b = { 0 };
+	const char *p = s, *r = s;
+	enum spkind k = SP_OUT;
+	size_t n;
+
+	(void)c, (void)at;
 	if (!strstr(s, "__"))
 		return s;
 	while (*p) {
-		for (i = 0; i < 4; i++) {
-			size_t kl = strlen(kinds[i]);
-			if (strncmp(p, kinds[i], kl) || strncmp(p + kl, "[\"", 2))
-				continue;
-			for (n = 0; isalnum((unsigned char)p[kl + 2 + n]) || p[kl + 2 + n] == '_' ||
-				p[kl + 2 + n] == ' ';
-				n++)
-				;
-			if (!n || strncmp(p + kl + 2 + n, "\"]", 2))
-				continue;
-			break;
-		}
-		if (i == 4) {
+		if (!(n = special_at(p, &k))) {
 			xput(&b, p++, 1);
 			continue;
 		}
-		{
-			size_t kl = strlen(kinds[i]), start = b.len + 1, j;
-			char *var;
-			xprintf(&b, "$%s__%.*s__", kinds[i], (int)n, p + kl + 2);
-			for (j = start; j < b.len; j++)
-				if (b.data[j] == ' ')
-					b.data[j] = '_';
-			var = astrndup(b.data + start, b.len - start);
-			cfg.specials = xreallocarray(
-				cfg.specials, cfg.nspecials + 1, sizeof *cfg.specials);
-			cfg.specials[cfg.nspecials++] = var;
-			p += kl + 2 + n + 2;
-		}
+		p += strlen(special_kinds[k]) + 2; /* KIND[" */
+		xput(&b, "$", 1);
+		xputs(&b, special_add(k, p, n));
+		p += n + 2; /* name"] */
+		r = NULL;
 	}
-	(void)c, (void)at;
-	r = astrndup(b.data, b.len);
+	if (!r)
+		r = astrndup(b.data, b.len);
 	buf_free(&b);
 	return r;
 }
@@ -1503,7 +1543,7 @@ set_command(struct ctx *c, struct node *t, const struct yaml_node *v)
 	size_t i;
 
 	if (v->kind == YAML_SCALAR) {
-		t->command = specials(c, v, astrndup(v->text, v->len));
+		t->command = subst_specials(c, v, astrndup(v->text, v->len));
 		return;
 	}
 	if (v->kind != YAML_SEQ || v->n == 0) {
@@ -1590,13 +1630,13 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 		t->script = str_val(c, k, v);
 	} else if (!strcmp(key, "directory")) {
 		if ((t->dir = str_val(c, k, v)) && strstr(t->dir, "__") &&
-			specials(c, v, t->dir) != t->dir)
+			subst_specials(c, v, t->dir) != t->dir)
 			cerr(c, v, "special variables are not available in directory");
 		else if (t->dir)
 			t->dir = subst(c, v, t->dir);
 	} else if (!strcmp(key, "only_if")) {
 		if ((t->only_if = str_val(c, k, v)))
-			t->only_if = specials(c, v, t->only_if);
+			t->only_if = subst_specials(c, v, t->only_if);
 	} else if (!strcmp(key, "wait_for")) {
 		wait_parse(c, &t->wait, v);
 	} else if (!strcmp(key, "report_full_output")) {
@@ -2156,7 +2196,7 @@ nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m, const st
 }
 
 static void
-notifier(struct ctx *c, const struct yaml_node *m)
+nt_load(struct ctx *c, const struct yaml_node *m)
 {
 	struct notifier *nt;
 	struct kv *kv;
@@ -2199,12 +2239,12 @@ notifier(struct ctx *c, const struct yaml_node *m)
 }
 
 static void
-notifiers(struct ctx *c, const struct yaml_node *v, int list)
+nt_load_list(struct ctx *c, const struct yaml_node *v, int list)
 {
 	size_t i;
 
 	if (!list) {
-		notifier(c, v);
+		nt_load(c, v);
 		return;
 	}
 	if (v->kind != YAML_SEQ) {
@@ -2212,7 +2252,7 @@ notifiers(struct ctx *c, const struct yaml_node *v, int list)
 		return;
 	}
 	for (i = 0; i < v->n; i++)
-		notifier(c, v->child[i]);
+		nt_load(c, v->child[i]);
 }
 
 /* D0 README form: pipeline written as a mapping "stage name: {...}". */
@@ -2250,7 +2290,7 @@ main_list(struct ctx *c, const struct yaml_node *v, const char *what)
 }
 
 static void
-phase(struct ctx *c, struct phase *ph, const char *label, const struct yaml_node *v)
+phase_load(struct ctx *c, struct phase *ph, const char *label, const struct yaml_node *v)
 {
 	static const char *const known[] = { "tasks", "cleanup", NULL };
 	const struct yaml_node *tasks = NULL, *clean = NULL;
@@ -2301,9 +2341,9 @@ load_d1(struct ctx *c, const struct yaml_node *root)
 		else if (!strcmp(k, "cleanup"))
 			cl = v;
 		else if (!strcmp(k, "messenger"))
-			notifiers(c, v, 0);
+			nt_load_list(c, v, 0);
 		else if (!strcmp(k, "notify"))
-			notifiers(c, v, 1);
+			nt_load_list(c, v, 1);
 		else if (strcmp(k, "require") && strcmp(k, "service"))
 			unknown_key(c, kv[i].k, "the top level", known);
 	}
@@ -2325,8 +2365,8 @@ load_d2(struct ctx *c, const struct yaml_node *root)
 	size_t i, n;
 
 	if (root->kind == YAML_SEQ) {
-		phase(c, &cfg.ph[0], "Build", root);
-		phase(c, &cfg.ph[1], "Deploy", NULL);
+		phase_load(c, &cfg.ph[0], "Build", root);
+		phase_load(c, &cfg.ph[1], "Deploy", NULL);
 		return;
 	}
 	kv = pairs(c, root, &n);
@@ -2337,15 +2377,15 @@ load_d2(struct ctx *c, const struct yaml_node *root)
 		else if (!strcmp(k, "deploy"))
 			d = kv[i].v;
 		else if (!strcmp(k, "notify"))
-			notifiers(c, kv[i].v, 1);
+			nt_load_list(c, kv[i].v, 1);
 		else if (!strcmp(k, "messenger"))
-			notifiers(c, kv[i].v, 0);
+			nt_load_list(c, kv[i].v, 0);
 		else
 			unknown_key(c, kv[i].k, "the top level", known);
 	}
 	free(kv);
-	phase(c, &cfg.ph[0], "Build", b);
-	phase(c, &cfg.ph[1], "Deploy", d);
+	phase_load(c, &cfg.ph[0], "Build", b);
+	phase_load(c, &cfg.ph[1], "Deploy", d);
 }
 
 /* Output leaves of n: the tasks whose stdout is n's output (D2). */
@@ -2427,15 +2467,9 @@ collect_tasks(struct node *n)
 		n->var = var;
 	}
 	for (j = 0; j < cfg.nspecials; j++) {
-		const char *s = cfg.specials[j];
-		size_t l = strlen(n->var);
-		const char *rest = !strncmp(s, "__OUT__", 7) ? s + 7
-			: !strncmp(s, "__ERR__", 7)          ? s + 7
-			: !strncmp(s, "__COMBINED__", 12)    ? s + 12
-							     : NULL;
-		if (!rest || strncmp(rest, n->var, l) || strcmp(rest + l, "__"))
-			continue;
-		n->need |= s[2] == 'O' ? CAP_OUT : s[2] == 'E' ? CAP_ERR : CAP_COMB;
+		const struct special *sp = &cfg.specials[j];
+		if (sp->kind != SP_RESULT && !strcmp(sp->task, n->var))
+			n->need |= 1u << sp->kind; /* CAP_OUT, CAP_ERR, CAP_COMB */
 	}
 }
 
@@ -2781,6 +2815,23 @@ child_signals(void)
 	signal(SIGPIPE, SIG_DFL);
 }
 
+/* What starting a task's process came to. */
+enum spawn_result {
+	SPAWN_OK,       /* it runs */
+	SPAWN_NOEXEC,   /* it could not exec or change directory (fork path:
+			 * the child exists, exits 127 and is reaped as usual) */
+	SPAWN_FAILED,   /* nothing started */
+	SPAWN_SHORTAGE, /* nothing started for lack of fds or processes,
+			 * which may come back when a running task ends */
+};
+
+/* Out of fds or processes: may come back when a running task ends. */
+static int
+shortage(int e)
+{
+	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM;
+}
+
 #ifdef WALTER_SPAWN
 /* posix_spawn is one clone(CLONE_VM|CLONE_VFORK)+exec in musl and glibc:
  * no copy of walter's page tables, which is what makes fork slow on some
@@ -2829,18 +2880,11 @@ spawn_prep(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *di
 	return dir && *dir ? posix_spawn_file_actions_addchdir_np(fa, dir) : 0;
 }
 
-/* Out of fds or processes: may come back when a running task ends. */
-static int
-shortage(int e)
-{
-	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM;
-}
-
-/* Start argv in its own process group with posix_spawn. Returns 0; -2
- * when nothing started; -3 when nothing started for lack of fds or
- * processes, which may come back (as the fork path). Reasons go into why. */
-static int
-spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
+/* Start argv in its own process group with posix_spawn (never
+ * SPAWN_NOEXEC: it reports exec and chdir failures itself). Reasons go
+ * into why. */
+static enum spawn_result
+spawn_posix(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
 	size_t whylen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, de;
@@ -2854,7 +2898,7 @@ spawn(struct node *n, char *const argv[], const char *path, int in, struct proc 
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		if (out[0] >= 0)
 			close(out[0]), close(out[1]);
-		return shortage(e) ? -3 : -2;
+		return shortage(e) ? SPAWN_SHORTAGE : SPAWN_FAILED;
 	}
 	env = child_env(n);
 	if ((e = posix_spawnattr_init(&at)) == 0) {
@@ -2870,19 +2914,19 @@ spawn(struct node *n, char *const argv[], const char *path, int in, struct proc 
 	close(out[1]), close(err[1]);
 	if (e == 0) {
 		spawned(pid, out[0], err[0], p);
-		return 0;
+		return SPAWN_OK;
 	}
 	close(out[0]), close(err[0]);
 	if (shortage(e)) { /* clone, or the exec error pipe, failed */
 		snprintf(why, whylen, "cannot fork: %s", strerror(e));
-		return -3;
+		return SPAWN_SHORTAGE;
 	}
 	n->code = 127; /* what the fork path's child exits with */
 	if ((de = dir_error(n->dir)))
 		snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(de));
 	else
 		snprintf(why, whylen, "cannot run %s: %s", path, strerror(e));
-	return -2;
+	return SPAWN_FAILED;
 }
 #else
 struct spawn_err {
@@ -2892,11 +2936,9 @@ struct spawn_err {
 
 /* fork/exec argv in its own process group; between fork and exec only
  * async-signal-safe calls. Exec errors come back on a close-on-exec pipe.
- * Returns 0; -1 when the child could not exec (it exists and is reaped as
- * usual); -2 when nothing started; -3 when nothing started for lack of
- * fds or processes, which may come back. Reasons go into why. */
-static int
-spawn(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
+ * Reasons go into why. */
+static enum spawn_result
+spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
 	size_t whylen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
@@ -2946,9 +2988,9 @@ spawn(struct node *n, char *const argv[], const char *path, int in, struct proc 
 				strerror(se.err));
 		else
 			snprintf(why, whylen, "cannot run %s: %s", path, strerror(se.err));
-		return -1;
+		return SPAWN_NOEXEC;
 	}
-	return 0;
+	return SPAWN_OK;
 fail:
 	if (env != environ)
 		free(env);
@@ -2958,7 +3000,7 @@ fail:
 		close(err[0]), close(err[1]);
 	if (ep[0] >= 0)
 		close(ep[0]), close(ep[1]);
-	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM ? -3 : -2;
+	return shortage(e) ? SPAWN_SHORTAGE : SPAWN_FAILED;
 }
 #endif
 
@@ -3189,24 +3231,21 @@ special_value(const char *var, struct capture *c, const char *task)
 static void
 set_specials(struct node *n)
 {
-	size_t j, l;
+	size_t j;
 
 	if (!n->var)
 		return;
-	l = strlen(n->var);
 	for (j = 0; j < cfg.nspecials; j++) {
-		const char *s = cfg.specials[j], *rest;
-		int k = s[2] == 'O' ? 0 : s[2] == 'E' ? 1 : s[2] == 'C' ? 2 : 3;
-		rest = s + (k == 2 ? 12 : k == 3 ? 10 : 7);
-		if (strncmp(rest, n->var, l) || strcmp(rest + l, "__"))
+		const struct special *sp = &cfg.specials[j];
+		if (strcmp(sp->task, n->var))
 			continue;
 		free(R.spec_val[j]);
-		if (k == 3) {
+		if (sp->kind == SP_RESULT) {
 			struct buf b = { 0 };
-			xprintf(&b, "%s=%s", s, n->st == S_FAILED ? "false" : "true");
+			xprintf(&b, "%s=%s", sp->env, n->st == S_FAILED ? "false" : "true");
 			R.spec_val[j] = b.data;
 		} else {
-			R.spec_val[j] = special_value(s, n->cap[k], n->name);
+			R.spec_val[j] = special_value(sp->env, n->cap[sp->kind], n->name);
 		}
 	}
 }
@@ -3456,7 +3495,8 @@ task_spawn(struct node *n, int cond)
 {
 	struct task_rt *rt = n->rt;
 	char *args[4], **argv = args, *path;
-	int in, pipe_in, r;
+	enum spawn_result r;
+	int in, pipe_in;
 
 	rt->cond = cond;
 	if (cond || n->command) {
@@ -3472,16 +3512,20 @@ task_spawn(struct node *n, int cond)
 		}
 	}
 	if ((in = stdin_for(n, &pipe_in)) < 0) {
-		r = errno == EMFILE || errno == ENFILE ? -3 : -2;
+		r = errno == EMFILE || errno == ENFILE ? SPAWN_SHORTAGE : SPAWN_FAILED;
 		snprintf(rt->why, sizeof rt->why, "cannot set up stdin: %s", strerror(errno));
 	} else {
-		r = spawn(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+#ifdef WALTER_SPAWN
+		r = spawn_posix(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+#else
+		r = spawn_fork(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+#endif
 		close(in);
 	}
 	free(path);
-	if (r <= -2 && rt->p.in >= 0)
+	if ((r == SPAWN_FAILED || r == SPAWN_SHORTAGE) && rt->p.in >= 0)
 		close(rt->p.in), rt->p.in = -1;
-	if (r == -3 && R.running > 0) {
+	if (r == SPAWN_SHORTAGE && R.running > 0) {
 		/* out of fds or processes: try again when a running task ends */
 		rt->why[0] = '\0';
 		rt->deferred = 1;
@@ -3490,7 +3534,7 @@ task_spawn(struct node *n, int cond)
 		R.queue[R.nqueue++] = n;
 		return 1;
 	}
-	return r == 0 ? 0 : -1;
+	return r == SPAWN_OK ? 0 : -1;
 }
 
 static void
@@ -4184,23 +4228,31 @@ task_phase(const struct node *n, int *cleanup)
 	return lower[0];
 }
 
-/* The names from the phase's list down to the task; the wrappers of a
- * D1 stage with children repeat its name and appear once. */
+/* The names above n, outermost first, then n's unless it repeats the
+ * name below it (below: NULL for the task itself). */
+static void
+path_names(const struct node *n, const char *below, struct buf *b)
+{
+	int repeat = below && !strcmp(below, n->name);
+
+	if (!n->parent) /* the phase's list is not part of the path */
+		return;
+	path_names(n->parent, repeat ? below : n->name, b);
+	if (repeat)
+		return;
+	if (b->data[b->len - 1] != '[')
+		xput(b, ",", 1);
+	jstr(b, n->name, strlen(n->name));
+}
+
+/* The names from the phase's list down to the task, as a JSON array; the
+ * wrappers of a D1 stage with children repeat its name and appear once.
+ * As deep as the nesting goes (the loader bounds it). */
 static void
 task_path(const struct node *n, struct buf *b)
 {
-	const struct node *chain[256], *p;
-	size_t k = 0;
-
-	for (p = n; p->parent && k < 256; p = p->parent)
-		if (!k || strcmp(chain[k - 1]->name, p->name))
-			chain[k++] = p;
 	xput(b, "[", 1);
-	while (k--) {
-		jstr(b, chain[k]->name, strlen(chain[k]->name));
-		if (k)
-			xput(b, ",", 1);
-	}
+	path_names(n, NULL, b);
 	xput(b, "]", 1);
 }
 
@@ -4680,7 +4732,7 @@ close_except(int a, int b)
 		close(fds[i]);
 }
 
-static void __attribute__((noreturn)) worker(int ev, int lg)
+static void __attribute__((noreturn)) worker(int ev, int logw)
 {
 	struct buf label = { 0 }, body = { 0 };
 	struct wire_ev h;
@@ -4692,8 +4744,8 @@ static void __attribute__((noreturn)) worker(int ev, int lg)
 	signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	close_except(ev, lg);
-	W.log = lg;
+	close_except(ev, logw);
+	W.log = logw;
 	W.down = xmalloc(cfg.nnt);
 	memset(W.down, 0, cfg.nnt);
 	while ((r = read_full(ev, &h, sizeof h)) == 1 && h.nt < cfg.nnt && h.nlabel < 4096) {
@@ -4721,7 +4773,7 @@ static void __attribute__((noreturn)) worker(int ev, int lg)
 static void
 notify_start(void)
 {
-	int ev[2] = { -1, -1 }, lg[2] = { -1, -1 };
+	int ev[2] = { -1, -1 }, lp[2] = { -1, -1 };
 	size_t i;
 	pid_t pid;
 
@@ -4733,24 +4785,24 @@ notify_start(void)
 		snprintf(N.host, sizeof N.host, "localhost");
 	log_flush();
 	fflush(NULL); /* nothing buffered is written twice */
-	if (xpipe(ev) < 0 || xpipe(lg) < 0 || (pid = fork()) < 0) {
+	if (xpipe(ev) < 0 || xpipe(lp) < 0 || (pid = fork()) < 0) {
 		logmsg(L_ERROR, NULL, "notifications are off: cannot start their worker: %s",
 			strerror(errno));
 		for (i = 0; i < 2; i++) {
 			if (ev[i] >= 0)
 				close(ev[i]);
-			if (lg[i] >= 0)
-				close(lg[i]);
+			if (lp[i] >= 0)
+				close(lp[i]);
 		}
 		return;
 	}
 	if (pid == 0)
-		worker(ev[0], lg[1]);
+		worker(ev[0], lp[1]);
 	setpgid(pid, pid); /* also here: no race with an early kill */
-	close(ev[0]), close(lg[1]);
+	close(ev[0]), close(lp[1]);
 	nonblock(ev[1]);
-	nonblock(lg[0]);
-	N.pid = pid, N.ev = ev[1], N.log = lg[0];
+	nonblock(lp[0]);
+	N.pid = pid, N.ev = ev[1], N.log = lp[0];
 }
 
 /* Does notifier nt post per-task messages about n? */

@@ -25,6 +25,7 @@ tally() {
 	_new=$run/new.txt
 	tail -n +$((mark + 1)) "$log" > "$_new"
 	mark=$(wc -l < "$log")
+	[ -s "$_new" ] || return 0
 	printf '%-32s %4d passed, %d failed\n' "$1" "$(grep -c '^ok ' "$_new")" "$(grep -c '^FAIL ' "$_new")"
 }
 

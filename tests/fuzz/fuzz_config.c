@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n.kind = YAML_SCALAR, n.style = YAML_PLAIN, n.text = s, n.len = strlen(s);
 	n.line = n.col = 1;
 	(void)subst(&c, &n, s);
-	(void)specials(&c, &n, s);
+	(void)subst_specials(&c, &n, s);
 	wait_parse(&c, &w, &n);
 	reset();
 	free(s);

@@ -82,6 +82,14 @@ printf 'pipeline:\n  - name: here\n    directory: sub\n    command: pwd\n  - nam
 w -c dir.yml
 t directory sh -c 'grep -q "\[here\] .*/sub$" err.txt'
 t directory-missing sh -c '[ "$rc" = 1 ] && has err.txt "[gone] Task failed: cannot change directory to /nonexistent/dir: No such file or directory"'
+# "__" in a directory is just a name; a special variable there is an error
+mkdir a__b
+printf 'pipeline:\n  - name: us\n    directory: a__b\n    command: pwd\n' > dus.yml
+w -c dus.yml
+t directory-underscores sh -c '[ "$rc" = 0 ] && grep -q "\[us\] .*/a__b$" err.txt'
+printf 'pipeline:\n  - name: a\n    command: "true"\n  - name: sv\n    directory: __OUT["a"]\n    command: pwd\n' > dsv.yml
+w -c dsv.yml
+t directory-special sh -c '[ "$rc" = 2 ] && has err.txt "dsv.yml:5:16: special variables are not available in directory"'
 
 # -- shell stages run "sh FILE"; a missing file fails the stage
 printf 'echo from script "$0"\n' > s.sh
