@@ -1,0 +1,325 @@
+/* unit_walter.c - pure functions of walter.c: durations, $VAR and special
+ * variable substitution, edit distance, secret masking, time formats, the
+ * text encoders as walter uses them, task paths, YAML numbers as JSON.
+ * walter.c is included (as the fuzz targets do) so its statics are here. */
+#define main walter_main
+#include "../walter.c"
+#undef main
+
+#include "unit.h"
+
+static struct buf out;
+
+/* Empty out (an encoder that appends nothing leaves no terminator). */
+static void
+reset(void)
+{
+	out.len = 0;
+	if (out.data)
+		out.data[0] = '\0';
+}
+
+/* What an encoder or printer appended since reset(), as a string. */
+static const char *
+got(void)
+{
+	return out.data ? out.data : "";
+}
+
+static void
+test_duration(void)
+{
+	static const struct {
+		const char *s;
+		double want;
+	} cases[] = { { "90", 90 }, { "1.5", 1.5 }, { "90s", 90 }, { "5m", 300 }, { "1h", 3600 },
+		{ "250ms", 0.25 }, { "0", 0 }, { "", -1 }, { " 5", -1 }, { "5x", -1 }, { "-1", -1 },
+		{ "5 s", -1 }, { "inf", -1 }, { "nan", -1 }, { "1e999", -1 }, { "s", -1 },
+		{ "5S", -1 } };
+	size_t i;
+	char name[64];
+
+	for (i = 0; i < sizeof cases / sizeof *cases; i++) {
+		snprintf(name, sizeof name, "duration: \"%s\"", cases[i].s);
+		CHECK(name, parse_duration(cases[i].s) == cases[i].want);
+	}
+	CHECK("duration: NULL", parse_duration(NULL) == -1);
+}
+
+static void
+test_flags(void)
+{
+	enum level l = L_INFO;
+
+	CHECK("level: debug", parse_level("debug", &l) == 0 && l == L_DEBUG);
+	CHECK("level: 3", parse_level("3", &l) == 0 && l == L_ERROR);
+	CHECK("level: WARNING", parse_level("WARNING", &l) == 0 && l == L_WARN);
+	CHECK("level: bad keeps", parse_level("loud", &l) < 0 && l == L_WARN);
+	CHECK("level: 5 is bad", parse_level("5", &l) < 0);
+	CHECK("bool: true", parse_bool_flag("true") == 1 && parse_bool_flag("T") == -1);
+	CHECK("bool: 0", parse_bool_flag("0") == 0 && parse_bool_flag("FALSE") == 0);
+	CHECK("bool: yes is bad", parse_bool_flag("yes") == -1);
+}
+
+static void
+test_edit_distance(void)
+{
+	char a[80], b[80];
+
+	CHECK("edit: equal", edit_distance("timeout", "timeout") == 0);
+	CHECK("edit: empty", edit_distance("", "abc") == 3);
+	CHECK("edit: kitten", edit_distance("kitten", "sitting") == 3);
+	CHECK("edit: swap", edit_distance("name", "nmae") == 2);
+	CHECK("edit: one off", edit_distance("comand", "command") == 1);
+	memset(a, 'a', 70), a[70] = '\0';
+	memset(b, 'a', 70), b[70] = '\0';
+	CHECK("edit: 64 or longer is far", edit_distance(a, b) == 99);
+}
+
+static void
+test_subst(void)
+{
+	struct ctx c = { 0 };
+	struct yaml_node at = { 0 };
+	int errors;
+
+	setenv("UW_FOO", "foo", 1);
+	setenv("UW_EMPTY", "", 1);
+	setenv("UW_SECRET", "s3cr3t-value", 1);
+	c.file = "unit.yml";
+	at.line = at.col = 1;
+	CHECK_STR("subst: none", subst(&c, &at, "plain text"), "plain text");
+	CHECK_STR("subst: $NAME", subst(&c, &at, "a $UW_FOO b"), "a foo b");
+	CHECK_STR("subst: ${NAME}", subst(&c, &at, "${UW_FOO}bar"), "foobar");
+	CHECK_STR("subst: $$", subst(&c, &at, "$$UW_FOO costs $$5"), "$UW_FOO costs $5");
+	CHECK_STR("subst: not a name", subst(&c, &at, "$1 and $-"), "$1 and $-");
+	CHECK_STR("subst: unset", subst(&c, &at, "[$UW_UNSET_XYZ]"), "[]");
+	CHECK_STR("subst: empty", subst(&c, &at, "[$UW_EMPTY]"), "[]");
+	CHECK_STR("subst: name ends", subst(&c, &at, "$UW_FOO.txt"), "foo.txt");
+	errors = cfg.errors;
+	(void)subst(&c, &at, "${UW_FOO");
+	CHECK("subst: unterminated ${ is an error", cfg.errors == errors + 1);
+	cfg.errors = 0;
+	c.secret = 1;
+	(void)subst(&c, &at, "token $UW_SECRET");
+	c.secret = 0;
+	CHECK("subst: a notifier's value becomes a secret",
+		sec.n == 1 && !strcmp(sec.v[0], "s3cr3t-value"));
+}
+
+static void
+test_specials(void)
+{
+	struct ctx c = { 0 };
+	struct yaml_node at = { 0 };
+	const char *s = "a__b and __OUT[\"\"] and __OUT[\"x\" ]";
+
+	c.file = "unit.yml";
+	CHECK("specials: none named: same text", subst_specials(&c, &at, s) == s);
+	CHECK("specials: none recorded", cfg.nspecials == 0);
+	CHECK_STR("specials: rewritten",
+		subst_specials(&c, &at, "echo __OUT[\"stage one\"] __RESULT[\"b\"]__ERR[\"c_d\"]"),
+		"echo $__OUT__stage_one__ $__RESULT__b__$__ERR__c_d__");
+	CHECK("specials: three recorded", cfg.nspecials == 3);
+	if (cfg.nspecials != 3)
+		return;
+	CHECK("specials: kinds",
+		cfg.specials[0].kind == SP_OUT && cfg.specials[1].kind == SP_RESULT &&
+			cfg.specials[2].kind == SP_ERR);
+	CHECK_STR("specials: task", cfg.specials[0].task, "stage_one");
+	CHECK_STR("specials: env", cfg.specials[0].env, "__OUT__stage_one__");
+	CHECK_STR("specials: combined", subst_specials(&c, &at, "__COMBINED[\"z\"]"),
+		"$__COMBINED__z__");
+	CHECK("specials: combined kind", cfg.specials[3].kind == SP_COMBINED);
+	free(cfg.specials);
+	cfg.specials = NULL, cfg.nspecials = 0;
+}
+
+static void
+test_mask(void)
+{
+	const char *s;
+	size_t n;
+
+	secret_add("abc"); /* too short to hide: ignored */
+	secret_add("hunter22");
+	secret_add("hunter22"); /* once */
+	CHECK("secret: short and repeated ones ignored", sec.n == 2);
+	s = "nothing to hide";
+	n = strlen(s);
+	CHECK("mask: nothing: same text", mask(s, &n) == s && n == strlen(s));
+	s = "pw=hunter22, again hunter22!";
+	n = strlen(s);
+	s = mask(s, &n);
+	CHECK("mask: every occurrence",
+		n == strlen("pw=***, again ***!") && !memcmp(s, "pw=***, again ***!", n));
+	s = "s3cr3t-valuehunter22";
+	n = strlen(s);
+	s = mask(s, &n);
+	CHECK("mask: adjacent", n == 6 && !memcmp(s, "******", 6));
+	s = "hunter2";
+	n = strlen(s);
+	CHECK("mask: a prefix is not the secret", mask(s, &n) == s);
+	CHECK("secret name: TOKEN", secret_name("GITHUB_TOKEN", 12) == 1);
+	CHECK("secret name: lower case", secret_name("slack_webhook_url", 17) == 1);
+	CHECK("secret name: PATH", secret_name("PATH", 4) == 0);
+}
+
+static void
+test_times(void)
+{
+	char b[64];
+	int y, mo, d, h, mi, s, ms;
+	char z;
+
+	CHECK_STR("dur: 0", fmt_dur(0, b, sizeof b), "0.00s");
+	CHECK_STR("dur: 1.234", fmt_dur(1.234, b, sizeof b), "1.23s");
+	CHECK_STR("dur: 59.994", fmt_dur(59.994, b, sizeof b), "59.99s");
+	CHECK_STR("dur: 60", fmt_dur(60, b, sizeof b), "1m00s");
+	CHECK_STR("dur: 123.4", fmt_dur(123.4, b, sizeof b), "2m03s");
+	CHECK_STR("dur: 3600", fmt_dur(3600, b, sizeof b), "60m00s");
+	rfc3339(now(), b, sizeof b);
+	CHECK("rfc3339: shape",
+		strlen(b) == 24 &&
+			sscanf(b, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &s, &ms,
+				&z) == 8 &&
+			z == 'Z' && y >= 1970 && mo >= 1 && mo <= 12 && ms >= 0 && ms < 1000);
+	log_clock();
+	CHECK("log clock: HH:MM:SS",
+		strlen(lg.stamp) == 8 && lg.stamp[2] == ':' && lg.stamp[5] == ':' &&
+			sscanf(lg.stamp, "%2d:%2d:%2d", &h, &mi, &s) == 3);
+}
+
+static void
+test_encoders(void)
+{
+	reset();
+	jstr(&out, "plain words", 11);
+	CHECK_STR("json: plain", got(), "\"plain words\"");
+	reset();
+	jstr(&out, "q\"b\\n\n\t\x01\x7f", 9);
+	CHECK_STR("json: escapes", got(), "\"q\\\"b\\\\n\\n\\t\\u0001\x7f\"");
+	reset();
+	jstr(&out, "a\0b", 3);
+	CHECK_STR("json: NUL", got(), "\"a\\u0000b\"");
+	reset();
+	jstr(&out, "caf\xc3\xa9 \xff\xc3", 8);
+	CHECK_STR("json: UTF-8 kept, invalid replaced", got(),
+		"\"caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd\"");
+	reset();
+	jstr(&out, "", 0);
+	CHECK_STR("json: empty", got(), "\"\"");
+	reset();
+	xml_text(&out, "a<b>&\"c\x01\r\td\n");
+	CHECK_STR("xml: escapes", got(), "a&lt;b&gt;&amp;&quot;c??\td\n");
+	reset();
+	xml_text(&out, "");
+	CHECK_STR("xml: empty", got(), "");
+	reset();
+	CHECK("segment: encoded", url_put_segment(&out, "a b/\xc3\xbc~-._%", 11) == 0);
+	CHECK_STR("segment: text", got(), "a%20b%2F%C3%BC~-._%25");
+	reset();
+	CHECK("form: encoded", form_put_escaped(&out, "a b&c=d*", 8) == 0);
+	CHECK_STR("form: text", got(), "a+b%26c%3Dd*");
+}
+
+static struct node *
+node(enum kind k, const char *name, struct node *parent)
+{
+	struct node *n = amalloc(sizeof *n);
+
+	n->kind = k, n->name = name, n->parent = parent;
+	return n;
+}
+
+static void
+test_task_path(void)
+{
+	struct node *root = node(N_SEQ, "pipeline", NULL), *p = root, *g, *w, *t;
+	char name[16];
+	int i, commas = 0;
+	size_t k;
+
+	g = node(N_SEQ, "build", root);
+	w = node(N_SEQ, "build", g); /* a D1 stage with children repeats its name */
+	t = node(N_TASK, "compile \"all\"", w);
+	reset();
+	task_path(t, &out);
+	CHECK_STR(
+		"path: wrappers once, names escaped", got(), "[\"build\",\"compile \\\"all\\\"\"]");
+	reset();
+	task_path(g, &out);
+	CHECK_STR("path: one level", got(), "[\"build\"]");
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof name, "n%d", i);
+		p = node(i == 299 ? N_TASK : N_SEQ, astrdup(name), p);
+	}
+	reset();
+	task_path(p, &out);
+	for (k = 0; k < out.len; k++)
+		commas += out.data[k] == ',';
+	CHECK("path: 300 deep, nothing cut",
+		commas == 299 && strstr(got(), "[\"n0\",\"n1\",") && strstr(got(), ",\"n299\"]"));
+}
+
+static void
+test_numbers(void)
+{
+	reset();
+	CHECK("int: hex", put_int(&out, "0x1F") == 0);
+	CHECK("int: octal", put_int(&out, "0o17") == 0);
+	CHECK("int: zeros", put_int(&out, "-007") == 0);
+	CHECK("int: minus zero", put_int(&out, "-0") == 0);
+	CHECK("int: big decimal stays exact", put_int(&out, "123456789012345678901234567890") == 0);
+	CHECK_STR("int: text", got(), "3115-70123456789012345678901234567890");
+	CHECK("int: hex past 64 bits", put_int(&out, "0x1ffffffffffffffff") < 0);
+	reset();
+	CHECK("float: 1e3", put_float(&out, "1e3") == 0);
+	CHECK_STR("float: text", got(), "1000.0");
+	reset();
+	CHECK("float: 0.5", put_float(&out, "0.5") == 0 && !strcmp(got(), "0.5"));
+	CHECK("float: inf has no JSON", put_float(&out, ".inf") < 0);
+	CHECK("float: nan has no JSON", put_float(&out, ".NaN") < 0);
+}
+
+static void
+test_counts(void)
+{
+	struct node *t[5];
+	size_t count[S_NSTATUS], i;
+	static const enum status st[] = { S_OK, S_FAILED, S_OK, S_PENDING, S_CONDFALSE };
+
+	for (i = 0; i < 5; i++) {
+		t[i] = node(N_TASK, "t", NULL);
+		t[i]->st = st[i];
+	}
+	cfg.tasks = t, cfg.ntasks = 5;
+	CHECK("counts: reached", count_status(count) == 4);
+	CHECK("counts: per status",
+		count[S_OK] == 2 && count[S_FAILED] == 1 && count[S_PENDING] == 1 &&
+			count[S_CONDFALSE] == 1 && count[S_SKIPPED] == 0);
+	cfg.tasks = NULL, cfg.ntasks = 0;
+}
+
+int
+main(void)
+{
+	test_duration();
+	test_flags();
+	test_edit_distance();
+	test_subst();
+	test_specials();
+	test_mask();
+	test_times();
+	test_encoders();
+	test_task_path();
+	test_numbers();
+	test_counts();
+	buf_free(&out);
+	for (size_t i = 0; i < sec.n; i++)
+		free(sec.v[i]);
+	free(sec.v);
+	buf_free(&sec.out);
+	arena_free();
+	UNIT_EXIT();
+}
