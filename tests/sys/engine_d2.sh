@@ -48,9 +48,9 @@ build:
     - name: both
       parallel:
         - name: sleeper
-          command: sleep 30
+          command: touch started; exec sleep 30
         - name: failer
-          command: sleep 0.2; exit 1
+          command: while [ ! -e started ]; do sleep 0.01; done; exit 1
 Y
 s=$(date +%s)
 w -c abort.yml
@@ -81,9 +81,9 @@ cat > pipe.yml <<'Y'
 - name: g
   parallel:
     - name: a
-      command: echo A
+      command: while [ ! -e b.done ]; do sleep 0.01; done; echo A
     - name: b
-      command: sleep 0.1; echo B
+      command: echo B; touch b.done
 - name: cat
   command: cat
 - name: s

@@ -20,7 +20,7 @@ pipeline:
   - name: both
     parallel:
       - name: maker
-        command: sleep 0.3; touch made
+        command: i=0; while ! grep -q "file made present" err.txt && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; touch made
       - name: waiter
         wait_for: file=made state=present
         command: echo saw it
@@ -36,7 +36,7 @@ build:
     - name: both
       parallel:
         - name: server
-          command: sleep 0.3; exec python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",$port)); s.listen(); time.sleep(3)'
+          command: i=0; while ! grep -q "127.0.0.1:$port ready" err.txt && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; exec python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",$port)); s.listen(); time.sleep(3)'
         - name: client
           wait_for: {host: 127.0.0.1, port: $port, state: ready, timeout: 10}
           command: echo port is open

@@ -49,7 +49,9 @@ rm -f started cleanup-ran
 "$WALTER" -c s2.yml >out.txt 2>err.txt &
 wpid=$!
 wait_file started 1000
-kill -TERM $wpid; sleep 0.2; kill -TERM $wpid
+kill -TERM $wpid
+wait_line err.txt "received signal 15"
+kill -TERM $wpid
 wait $wpid; r=$?
 t second-signal-exit [ "$r" = 143 ]
 t second-signal-skips-cleanup [ ! -e cleanup-ran ]
@@ -115,16 +117,20 @@ printf -- '- name: produce\n  command: head -c 3000000 /dev/zero\n- name: consum
 TMPDIR=$tmpd "$WALTER" -c spill.yml >/dev/null 2>err.txt; r=$?
 t spill-unwritable sh -c "[ $r = 1 ] && has err.txt '[produce] Task failed: cannot keep output (stdout)'"
 
-# orphans of tasks are adopted (subreaper) and their zombies reaped
+# orphans of tasks are adopted (subreaper) and their zombies reaped: the
+# check finds the orphan among walter's children, ends it and waits (at
+# most 5 s) for walter to reap it
 cat > orphan.yml <<'Y'
 pipeline:
   - name: orphan
-    command: (exec sleep 1.5 &); true
+    command: (exec sleep 30 &); true
   - name: check
     command: |
-      sleep 0.3; a=0
-      for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && [ "$4" = $PPID ] && a=$((a+1)); done
-      sleep 1.7; z=0
+      a=0; p=
+      for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && [ "$4" = $PPID ] && a=$((a+1)) && p=$1; done
+      [ -n "$p" ] && kill $p
+      i=0; while [ -n "$p" ] && [ -e /proc/$p ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
+      z=0
       for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$3" = Z ] && [ "$4" = $PPID ] && z=$((z+1)); done
       echo adopted=$a zombies=$z
 Y
@@ -135,12 +141,16 @@ t orphans-adopted-and-reaped has err.txt "[check] adopted=1 zombies=0"
 cat > pid1.yml <<'Y'
 pipeline:
   - name: orphan
-    command: (sleep 0.3 &); echo ppid=$PPID
+    command: (exec sleep 30 &); echo ppid=$PPID
   - name: check
     command: |
-      sleep 1; n=0
+      p=
+      for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && p=$1; done
+      [ -n "$p" ] && kill $p
+      i=0; while [ -n "$p" ] && [ -e /proc/$p ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
+      n=0
       for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$3" = Z ] && n=$((n+1)); done
-      echo zombies=$n
+      echo orphan=${p:+found} zombies=$n
 Y
 timeout 30 unshare -fp --mount-proc "$WALTER" -c pid1.yml >/dev/null 2>err.txt; r=$?
-t pid1-reaps-zombies sh -c '[ $r = 0 ] && has err.txt "[orphan] ppid=1" && has err.txt "[check] zombies=0"'
+t pid1-reaps-zombies sh -c '[ $r = 0 ] && has err.txt "[orphan] ppid=1" && has err.txt "[check] orphan=found zombies=0"'

@@ -35,6 +35,14 @@ wait_file() {
 	[ -e "$1" ]
 }
 
+# wait_line FILE TEXT [TRIES]: poll (10 ms steps) until FILE holds the
+# fixed string TEXT; bounded.
+wait_line() {
+	_i=0
+	while ! grep -qF -- "$2" "$1" 2>/dev/null && [ $_i -lt "${3:-1000}" ]; do sleep 0.01; _i=$((_i + 1)); done
+	grep -qF -- "$2" "$1" 2>/dev/null
+}
+
 # free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

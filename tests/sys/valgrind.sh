@@ -49,9 +49,9 @@ cat > abort.yml <<'Y'
     - name: reader
       command: wc -c
     - name: sleeper
-      command: sleep 5
+      command: touch started; exec sleep 5
     - name: failer
-      command: sleep 0.2; exit 1
+      command: while [ ! -e started ]; do sleep 0.01; done; exit 1
 Y
 vg abort-and-spill -c abort.yml -build
 printf 'pipeline:\n  - name: x\n    comand: y\n  - name: [bad]\n' > bad.yml
