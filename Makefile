@@ -1,5 +1,6 @@
 # walter - build, test, install.  See README.md.
-.POSIX:
+# A GNU make file (ifeq, origin, $(shell), $(filter)); without GNU make:
+# cc -Iinclude walter.c yaml_mini.c http_mini.c -o walter
 
 PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
@@ -11,15 +12,17 @@ ifneq ($(filter default undefined,$(origin CFLAGS)),)
 CFLAGS = -O2
 OWN_CFLAGS = 1
 endif
-WFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic
+WFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow
 SRC = walter.c yaml_mini.c http_mini.c
 HDR = include/yaml_mini.h include/http_mini.h
 
-# Prefer a static musl build when musl-gcc is installed and CC was not set.
+# CC builds the sanitizer build; WALTER_CC builds ./walter: musl-gcc, for
+# a static binary, when it is installed and CC was not set.
+WALTER_CC = $(CC)
 ifeq ($(origin CC),default)
 MUSL := $(shell command -v musl-gcc 2>/dev/null)
 ifneq ($(MUSL),)
-CC = musl-gcc
+WALTER_CC = musl-gcc
 LDFLAGS += -static
 # musl's posix_spawn is vfork-fast and reports exec/chdir errors
 DEFS = -DWALTER_SPAWN
@@ -43,8 +46,8 @@ endif
 all: walter
 
 walter: $(SRC) $(HDR)
-	$(CC) $(WFLAGS) $(DEFS) $(CFLAGS) $(HOT_CFLAGS) -Iinclude -c yaml_mini.c -o yaml_mini.o
-	$(CC) $(WFLAGS) $(DEFS) $(CFLAGS) -Iinclude walter.c http_mini.c yaml_mini.o -o $@ $(LDFLAGS)
+	$(WALTER_CC) $(WFLAGS) $(DEFS) $(CFLAGS) $(HOT_CFLAGS) -Iinclude -c yaml_mini.c -o yaml_mini.o
+	$(WALTER_CC) $(WFLAGS) $(DEFS) $(CFLAGS) -Iinclude walter.c http_mini.c yaml_mini.o -o $@ $(LDFLAGS)
 	rm -f yaml_mini.o
 	@echo "built ./walter ($(KIND))"
 
@@ -66,7 +69,7 @@ install: walter
 # Reliability: the whole suite under ASan/UBSan, fuzzing, static analysis.
 asan:
 	mkdir -p tests/bin
-	cc -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+	$(CC) -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
 		$(WFLAGS) -Iinclude $(SRC) -o tests/bin/walter-asan
 	WALTER=$(CURDIR)/tests/bin/walter-asan WALTER_SANITIZED=1 sh tests/run.sh
 
@@ -84,6 +87,7 @@ fuzz:
 	done
 
 lint:
+	clang-format --dry-run -Werror $(SRC) $(HDR)
 	cppcheck --quiet --enable=warning,portability,performance --error-exitcode=1 \
 		--inline-suppr --std=c11 -Iinclude $(SRC)
 	clang-tidy --quiet $(SRC) -- -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude

@@ -213,8 +213,10 @@ json_put_string(struct buf *b, const char *str, size_t n)
 	return buf_put(b, "\"", 1);
 }
 
-int
-form_put_escaped(struct buf *b, const char *str, size_t n)
+/* Percent-encode s[0..n): ASCII letters and digits and the bytes of keep
+ * stay, a space is '+' when plus is set, the rest %XX. */
+static int
+percent_put(struct buf *b, const char *str, size_t n, const char *keep, int plus)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *s = (const unsigned char *)str;
@@ -224,10 +226,10 @@ form_put_escaped(struct buf *b, const char *str, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned char c = s[i];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			c == '-' || c == '_' || c == '.' || c == '*') {
+			(c && strchr(keep, c))) {
 			if (buf_put(b, &c, 1) < 0)
 				return -1;
-		} else if (c == ' ') {
+		} else if (c == ' ' && plus) {
 			if (buf_put(b, "+", 1) < 0)
 				return -1;
 		} else {
@@ -240,26 +242,15 @@ form_put_escaped(struct buf *b, const char *str, size_t n)
 }
 
 int
+form_put_escaped(struct buf *b, const char *str, size_t n)
+{
+	return percent_put(b, str, n, "-_.*", 1);
+}
+
+int
 url_put_segment(struct buf *b, const char *str, size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *s = (const unsigned char *)str;
-	char enc[3];
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			c == '-' || c == '.' || c == '_' || c == '~') {
-			if (buf_put(b, &c, 1) < 0)
-				return -1;
-		} else {
-			enc[0] = '%', enc[1] = hex[c >> 4], enc[2] = hex[c & 15];
-			if (buf_put(b, enc, 3) < 0)
-				return -1;
-		}
-	}
-	return 0;
+	return percent_put(b, str, n, "-._~", 0);
 }
 
 int

@@ -4987,10 +4987,15 @@ notify_finish(int failed, double t0)
 	else if (N.log >= 0)
 		logmsg(L_ERROR, NULL, "notifications still unsent after %gs: stopped", limit + 2);
 	if (N.pid) { /* a zombie keeps its group id from being reused */
+		/* A peek (WNOWAIT): did it die on its own? After EOF on its log
+		 * pipe it is exiting (only that closes the pipe) but may not be
+		 * a zombie yet: then wait for it rather than race it. */
+		int how = WEXITED | WNOWAIT | (N.log < 0 ? 0 : WNOHANG);
 		siginfo_t si;
-		memset(&si, 0, sizeof si); /* a peek (WNOWAIT): did it die on its own? */
-		if (waitid(P_PID, (id_t)N.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-			si.si_pid == N.pid && (si.si_code != CLD_EXITED || si.si_status != 0))
+		memset(&si, 0, sizeof si);
+		while (waitid(P_PID, (id_t)N.pid, &si, how) < 0 && errno == EINTR)
+			;
+		if (si.si_pid == N.pid && (si.si_code != CLD_EXITED || si.si_status != 0))
 			worker_died(si.si_code != CLD_EXITED, si.si_status);
 		kill(-N.pid, SIGKILL);
 		while (waitpid(N.pid, &st, 0) < 0 && errno == EINTR)

@@ -213,6 +213,16 @@ same die
 c die-noticed 'has err.txt "ERROR the notification worker ended early (signal 9): notifications are off"'
 c die-fast '[ $took -lt 4000 ]'
 c die-no-more-requests '[ "$(count late.log)" -le 1 ]'
+# the worker dying at the very end (its log pipe at EOF, not a zombie yet)
+# is still noticed: 30 runs, every one says so
+printf 'notify:\n  - type: exec\n    command: kill -9 $$PPID\npipeline:\n  - name: a\n    command: "true"\n' > dieend.yml
+i=0; seen=0
+while [ $i -lt 30 ]; do
+	"$WALTER" -c dieend.yml >/dev/null 2>err.txt </dev/null
+	has err.txt "the notification worker ended early (signal 9)" && seen=$((seen + 1))
+	i=$((i + 1))
+done
+eq die-at-end-noticed-30-of-30 "$seen" 30
 
 # ---- a signal: tasks aborted, the cleanup still notified, then 130 ----------
 start sig
