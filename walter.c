@@ -5014,6 +5014,10 @@ out:
 
 /* ==== 9. outputs ==================================================== */
 
+/* Everything that writes results: the summary that ends the log, -plan,
+ * the -json and -junit reports, and -yaml-to-json (a mode of its own:
+ * YAML in, JSON out, nothing is loaded or run). */
+
 static const char *
 status_word(enum status st)
 {
