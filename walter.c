@@ -818,6 +818,14 @@ json_node(struct buf *b, const struct yaml_node *n, int depth, char *err, size_t
 			n->col);
 		return -1;
 	}
+	if (n->tag == YAML_TAG_OTHER && n->kind == YAML_SCALAR && n->style == YAML_PLAIN &&
+		yaml_resolve(&(struct yaml_node){ .kind = YAML_SCALAR, .text = n->text,
+			.len = n->len }) != YAML_TAG_STR) {
+		/* "!foo 12": a string to YAML, a number untagged; JSON must pick */
+		snprintf(err, errlen, "%d:%d: \"%.40s\" tagged %s has no certain JSON form",
+			n->line, n->col, n->text, n->tagname);
+		return -1;
+	}
 	switch (yaml_resolve(n)) {
 	case YAML_TAG_NULL:
 		jput(b, "null", 4);

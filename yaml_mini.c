@@ -11,6 +11,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,7 +26,6 @@
 #define ISBREAK(c) ((c) == '\n' || (c) == '\r')
 #define ISWS(c)    (ISBLANK(c) || ISBREAK(c) || (c) == '\0')
 #define ISFLOW(c)  ((c) == ',' || (c) == '[' || (c) == ']' || (c) == '{' || (c) == '}')
-#define ALIGN      _Alignof(max_align_t)
 
 enum { C_DOC, C_SEQ, C_MAP }; /* what introduced a block node */
 
@@ -33,13 +33,17 @@ struct block {
 	struct block *next;
 	size_t used, cap;
 };
-#define BLOCKHDR ((sizeof(struct block) + ALIGN - 1) / ALIGN * ALIGN)
 
 /* A node plus its size once aliases are expanded (1 for a scalar). */
 struct xnode {
 	struct yaml_node n;
 	size_t size;
 };
+
+/* The arena holds nodes, pointer arrays and text: nothing needs more
+ * alignment than a node. */
+#define ALIGN    _Alignof(struct xnode)
+#define BLOCKHDR ((sizeof(struct block) + ALIGN - 1) / ALIGN * ALIGN)
 #define SIZE(x) (((const struct xnode *)(x))->size)
 
 struct yaml_doc {
@@ -55,11 +59,17 @@ struct anchor {
 };
 
 struct props {
-	const char *anchor, *tagat;
-	size_t alen;
+	const char *anchor, *tagat; /* as written */
+	size_t alen, taglen;
+	const char *tagname; /* resolved, in the arena */
 	enum yaml_tag tag;
-	int bang; /* the non-specific tag "!" */
 	int line, col;
+};
+
+/* A %TAG directive of the current document. */
+struct tagdir {
+	const char *handle, *prefix;
+	size_t hlen, plen;
 };
 
 struct parser {
@@ -79,6 +89,9 @@ struct parser {
 	size_t ntmp, captmp;
 	struct anchor *anc;
 	size_t nanc, capanc;
+	struct tagdir *dirs; /* %TAG handles of this document */
+	size_t ndirs, capdirs;
+	const char *lasttag; /* last resolved tag, reused when it repeats */
 	size_t *seen, capseen; /* duplicate-key hash table */
 	const struct yaml_node **root;
 	size_t nroot, caproot;
@@ -307,19 +320,19 @@ dupkey(struct parser *p, const struct yaml_node *k)
 		k->text);
 }
 
-/* Small mappings compare pairwise; large ones go through a hash table so a
- * 20,000-key mapping stays linear. */
+/* Keys k[0], k[stride], ... of one mapping must differ.  Few keys compare
+ * pairwise; many go through a hash table so 20,000 keys stay linear. */
 static void
-dupcheck(struct parser *p, const struct yaml_node *m)
+dupcheck(struct parser *p, struct yaml_node *const *k, size_t np, size_t stride)
 {
-	size_t i, j, h, np = m->n / 2, cap = 16;
-	const struct yaml_node *k;
+	size_t i, j, h, cap = 16;
+	const struct yaml_node *x;
 
 	if (np <= 8) {
 		for (i = 1; i < np; i++)
 			for (j = 0; j < i; j++)
-				if (same(m->child[2 * i], m->child[2 * j]))
-					dupkey(p, m->child[2 * i]);
+				if (same(k[i * stride], k[j * stride]))
+					dupkey(p, k[i * stride]);
 		return;
 	}
 	while (cap < 2 * np)
@@ -327,11 +340,11 @@ dupcheck(struct parser *p, const struct yaml_node *m)
 	p->seen = grow(p, p->seen, &p->capseen, cap, sizeof *p->seen);
 	memset(p->seen, 0xff, cap * sizeof *p->seen);
 	for (i = 0; i < np; i++) {
-		k = m->child[2 * i];
-		for (h = hash(k->text, k->len) & (cap - 1); p->seen[h] != SIZE_MAX;
+		x = k[i * stride];
+		for (h = hash(x->text, x->len) & (cap - 1); p->seen[h] != SIZE_MAX;
 			h = (h + 1) & (cap - 1))
-			if (same(k, m->child[2 * p->seen[h]]))
-				dupkey(p, k);
+			if (same(x, k[p->seen[h] * stride]))
+				dupkey(p, x);
 		p->seen[h] = i;
 	}
 }
@@ -373,10 +386,12 @@ setanchor(struct parser *p, const char *s, size_t n, struct yaml_node *node)
 	a->node = node;
 }
 
+/* End of an anchor or alias name: ns-anchor-char is any printable
+ * character but white space and the flow indicators. */
 static const char *
-namend(const struct parser *p, const char *s)
+namend(const char *s)
 {
-	while (!ISWS(*s) && !(p->inflow && ISFLOW(*s)))
+	while (!ISWS(*s) && !ISFLOW(*s))
 		s++;
 	return s;
 }
@@ -386,7 +401,7 @@ namend(const struct parser *p, const char *s)
 static struct yaml_node *
 alias(struct parser *p)
 {
-	const char *at = p->s, *name = at + 1, *e = namend(p, name);
+	const char *at = p->s, *name = at + 1, *e = namend(name);
 	struct anchor *a;
 
 	if (e == name)
@@ -486,48 +501,166 @@ plaintype(const char *s, size_t n)
 
 /* ---- properties ---- */
 
-static const char *const tagname[] = { "", "str", "int", "float", "bool", "null", "map", "seq" };
+/* Names of the standard tags under tag:yaml.org,2002:, by enum yaml_tag. */
+static const char *const stdtag[] = { "", "str", "int", "float", "bool", "null", "map", "seq",
+	"binary", "timestamp", "set", "omap", "pairs" };
+static const char yamlorg[] = "tag:yaml.org,2002:";
 
+static int
+isword(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		c == '-';
+}
+
+/* ns-uri-char less '!' and the flow indicators: what a tag shorthand's
+ * suffix may hold ('%' starts an escape that hexesc checks). */
+static int
+tagchar(char c)
+{
+	return isword(c) || (c && strchr("#;/?:@&=+$_.~*'()%", c));
+}
+
+static int
+urichar(char c)
+{
+	return tagchar(c) || (c && strchr("!,[]", c));
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+		return (c | 0x20) - 'a' + 10;
+	return -1;
+}
+
+/* A "%" in a tag must start a %XX escape. */
+static void
+hexesc(struct parser *p, const char *s)
+{
+	if (hexval(s[1]) < 0 || hexval(s[2]) < 0)
+		fail(p, s, "\"%%\" in a tag must be followed by two hexadecimal digits");
+}
+
+/* Prefix and suffix, the suffix's %XX escapes decoded, as the node's tag:
+ * an arena copy, shared with the previous tag when they are the same. */
+static void
+settag(struct parser *p, struct props *pr, const char *pre, size_t pl, const char *suf, size_t sl)
+{
+	size_t i, n;
+	char c, *t;
+
+	p->ntmp = 0;
+	put(p, pre, pl);
+	for (i = 0; i < sl; i++) {
+		c = suf[i];
+		if (c == '%') {
+			c = (char)(hexval(suf[i + 1]) << 4 | hexval(suf[i + 2]));
+			i += 2;
+		}
+		put(p, &c, 1);
+	}
+	n = p->ntmp;
+	if (!p->lasttag || strlen(p->lasttag) != n || memcmp(p->lasttag, p->tmp, n) != 0) {
+		t = alloc(p, n + 1);
+		memcpy(t, p->tmp, n);
+		t[n] = '\0';
+		p->lasttag = t;
+	}
+	pr->tagname = p->lasttag;
+	pr->tag = YAML_TAG_OTHER;
+	if (n > sizeof yamlorg - 1 && memcmp(p->tmp, yamlorg, sizeof yamlorg - 1) == 0)
+		for (i = YAML_TAG_STR; i <= YAML_TAG_PAIRS; i++)
+			if (!strcmp(pr->tagname + sizeof yamlorg - 1, stdtag[i]))
+				pr->tag = i;
+}
+
+/* !<verbatim>: a local tag ("!" and more) or a URI with a scheme, as is. */
+static const char *
+verbatim(struct parser *p, struct props *pr, const char *t)
+{
+	const char *e, *u = t + 2;
+
+	for (e = u; *e != '>'; e++) {
+		if (!urichar(*e))
+			fail(p, t, "unterminated or invalid verbatim tag");
+		if (*e == '%')
+			hexesc(p, e);
+	}
+	if (*u == '!' ? e - u < 2 : !((*u | 0x20) >= 'a' && (*u | 0x20) <= 'z'))
+		fail(p, t, "a verbatim tag must be a local tag (!name) or a URI");
+	if (*u != '!') {
+		while ((isword(*u) && *u != '-') || *u == '+' || *u == '.' || *u == '-')
+			u++;
+		if (*u != ':')
+			fail(p, t, "a verbatim tag must be a local tag (!name) or a URI");
+	}
+	settag(p, pr, t + 2, e - t - 2, "", 0);
+	return e + 1;
+}
+
+/* The prefix of handle h (with both "!"), from %TAG or the defaults. */
+static const char *
+handle(struct parser *p, const char *h, size_t hl, size_t *pl)
+{
+	size_t i;
+
+	for (i = 0; i < p->ndirs; i++)
+		if (p->dirs[i].hlen == hl && memcmp(p->dirs[i].handle, h, hl) == 0) {
+			*pl = p->dirs[i].plen;
+			return p->dirs[i].prefix;
+		}
+	if (hl == 1 || hl == 2) {
+		*pl = hl == 1 ? 1 : sizeof yamlorg - 1;
+		return hl == 1 ? "!" : yamlorg;
+	}
+	fail(p, h, "tag handle %.*s is not defined by a %%TAG directive", (int)hl, h);
+}
+
+/* A tag: "!" (non-specific), !<verbatim>, or a shorthand "!suffix",
+ * "!!suffix" or "!handle!suffix" resolved through the %TAG handles. */
 static void
 tag(struct parser *p, struct props *pr)
 {
-	const char *t = p->s, *e;
-	size_t n, i;
+	const char *t = p->s, *h, *e, *pre;
+	size_t pl;
 
-	if (t[1] == '<') {
-		for (e = t + 2; *e != '>'; e++)
-			if (ISWS(*e))
-				fail(p, t, "unterminated verbatim tag");
-		e++;
-	} else
-		e = namend(p, t + 1);
-	n = e - t;
 	pr->tagat = t;
-	p->s = e;
-	if (n == 1) {
-		pr->bang = 1;
-		return;
-	}
-	for (i = YAML_TAG_STR; i <= YAML_TAG_SEQ; i++)
-		if ((n == 2 + strlen(tagname[i]) && memcmp(t, "!!", 2) == 0 &&
-			    memcmp(t + 2, tagname[i], n - 2) == 0) ||
-			(n == 21 + strlen(tagname[i]) &&
-				memcmp(t, "!<tag:yaml.org,2002:", 20) == 0 &&
-				memcmp(t + 20, tagname[i], n - 21) == 0 && t[n - 1] == '>')) {
-			pr->tag = i;
-			return;
+	if (t[1] == '<') {
+		p->s = verbatim(p, pr, t);
+	} else {
+		for (h = t + 1; isword(*h); h++)
+			;
+		h = *h == '!' ? h + 1 : t + 1;
+		for (e = h; tagchar(*e); e++)
+			if (*e == '%')
+				hexesc(p, e), e += 2;
+		if (e == h && h == t + 1) {
+			pr->tagname = "!";
+			pr->tag = YAML_TAG_NONE;
+		} else if (e == h) {
+			fail(p, t, "tag %.*s has no suffix", (int)(h - t), t);
+		} else {
+			pre = handle(p, t, h - t, &pl);
+			settag(p, pr, pre, pl, h, e - h);
 		}
-	if (t[1] == '!' || t[1] == '<')
-		fail(p, t, "tag %.*s is not supported", (int)n, t);
-	fail(p, t, "custom tags are not supported (%.*s)", (int)n, t);
+		p->s = e;
+	}
+	pr->taglen = p->s - t;
 }
 
-/* Anchor and tag before a node, in either order; 1 if there were any. */
+/* Anchor and tag before a node, in either order; 1 if there were any.
+ * Each must be followed by white space, or in a flow collection by the
+ * end of the (then empty) node. */
 static int
 props(struct parser *p, struct props *pr)
 {
 	const char *e;
 	int any = 0;
+	char c;
 
 	while (*p->s == '&' || *p->s == '!') {
 		if (!pr->line) {
@@ -541,7 +674,7 @@ props(struct parser *p, struct props *pr)
 		} else {
 			if (pr->anchor)
 				fail(p, p->s, "a node can have only one anchor");
-			e = namend(p, p->s + 1);
+			e = namend(p->s + 1);
 			if (e == p->s + 1)
 				fail(p, p->s, "anchor name is empty");
 			pr->anchor = p->s + 1;
@@ -549,7 +682,8 @@ props(struct parser *p, struct props *pr)
 			p->s = e;
 		}
 		any = 1;
-		if (!ISWS(*p->s) && !(p->inflow && ISFLOW(*p->s)))
+		c = *p->s;
+		if (!ISWS(c) && !(p->inflow && (c == ',' || c == ']' || c == '}')))
 			fail(p, p->s, "expected white space after a node property");
 		while (ISBLANK(*p->s))
 			p->s++;
@@ -557,30 +691,140 @@ props(struct parser *p, struct props *pr)
 	return any;
 }
 
-/* Check an explicit tag against the node and register the anchor. */
+/* Start at s, stop before e: fixed and variable runs of digits. */
+static const char *
+digits(const char *s, const char *e, int lo, int hi)
+{
+	int i;
+
+	for (i = 0; i < hi && s < e && *s >= '0' && *s <= '9'; i++)
+		s++;
+	return i >= lo ? s : NULL;
+}
+
+/* The YAML 1.1 timestamp: 2001-12-14, or 2001-12-14t21:59:43.10-05:00,
+ * 2001-12-14 21:59:43.10 -5, 2001-12-15T02:59:43.1Z and the like. */
+static int
+istimestamp(const char *s, const char *e)
+{
+	const char *m, *d, *b;
+
+	if (!(m = digits(s, e, 4, 4)) || m == e || *m != '-' || !(d = digits(m + 1, e, 1, 2)) ||
+		d == e || *d != '-' || !(s = digits(d + 1, e, 1, 2)))
+		return 0;
+	if (s == e)
+		return d - m == 3 && s - d == 3;
+	if (*s == 'T' || *s == 't')
+		s++;
+	else
+		for (b = s; s < e && ISBLANK(*s); s++)
+			;
+	if (!(s = digits(s, e, 1, 2)) || s == e || *s != ':' || !(s = digits(s + 1, e, 2, 2)) ||
+		s == e || *s != ':' || !(s = digits(s + 1, e, 2, 2)))
+		return 0;
+	if (s < e && *s == '.')
+		s = digits(s + 1, e, 0, INT_MAX);
+	for (b = s; s < e && ISBLANK(*s); s++)
+		;
+	if (s == e)
+		return s == b;
+	if (*s == 'Z')
+		return s + 1 == e;
+	if ((*s != '+' && *s != '-') || !(s = digits(s + 1, e, 1, 2)))
+		return 0;
+	if (s < e && *s == ':')
+		s = digits(s + 1, e, 2, 2);
+	return s == e;
+}
+
+/* !!binary: base64 with white space anywhere, padded to a multiple of 4. */
+static int
+isbase64(const char *s, const char *e)
+{
+	size_t n = 0, pad = 0;
+
+	for (; s < e; s++) {
+		if (ISBLANK(*s) || ISBREAK(*s))
+			continue;
+		if (*s == '=')
+			pad++;
+		else if (pad || !((isword(*s) && *s != '-') || *s == '+' || *s == '/'))
+			return 0;
+		n++;
+	}
+	return n % 4 == 0 && pad <= 2;
+}
+
+static const char *
+kindname(const struct yaml_node *n)
+{
+	return n->kind == YAML_MAP ? "mapping" : n->kind == YAML_SEQ ? "sequence" : "scalar";
+}
+
+/* !!omap and !!pairs: a sequence of one-pair mappings; !!omap keys differ. */
+static void
+pairlist(struct parser *p, const struct yaml_node *n, const struct props *pr)
+{
+	size_t i, base = p->nstk;
+	const struct yaml_node *x;
+
+	for (i = 0; i < n->n; i++) {
+		x = n->child[i];
+		if (x->kind != YAML_MAP || x->n != 2)
+			failat(p, x->line, x->col, "an item of %.*s must be a one-pair mapping",
+				(int)pr->taglen, pr->tagat);
+		push(p, x->child[0]);
+	}
+	if (pr->tag == YAML_TAG_OMAP)
+		dupcheck(p, p->stk + base, n->n, 1);
+	p->nstk = base;
+}
+
+/* An explicit standard tag must fit the node it is on. */
+static void
+tagcheck(struct parser *p, const struct yaml_node *n, const struct props *pr)
+{
+	enum yaml_tag t = pr->tag, want;
+	size_t i;
+
+	want = t == YAML_TAG_MAP || t == YAML_TAG_SET                          ? YAML_TAG_MAP
+		: t == YAML_TAG_SEQ || t == YAML_TAG_OMAP || t == YAML_TAG_PAIRS ? YAML_TAG_SEQ
+										   : YAML_TAG_STR;
+	if (t == YAML_TAG_OTHER || t == YAML_TAG_NONE)
+		return;
+	if ((want == YAML_TAG_MAP) != (n->kind == YAML_MAP) ||
+		(want == YAML_TAG_SEQ) != (n->kind == YAML_SEQ))
+		fail(p, pr->tagat, "tag %.*s does not fit a %s", (int)pr->taglen, pr->tagat,
+			kindname(n));
+	if (t == YAML_TAG_SET) {
+		for (i = 1; i < n->n; i += 2)
+			if (n->child[i]->kind != YAML_SCALAR ||
+				yaml_resolve(n->child[i]) != YAML_TAG_NULL)
+				failat(p, n->child[i]->line, n->child[i]->col,
+					"a value of %.*s must be null", (int)pr->taglen, pr->tagat);
+	} else if (t == YAML_TAG_OMAP || t == YAML_TAG_PAIRS) {
+		pairlist(p, n, pr);
+	} else if (want == YAML_TAG_STR && t != YAML_TAG_STR) {
+		want = plaintype(n->text, n->len);
+		if (t == YAML_TAG_BINARY ? !isbase64(n->text, n->text + n->len)
+			: t == YAML_TAG_TIMESTAMP
+				? !istimestamp(n->text, n->text + n->len)
+				: want != t && !(t == YAML_TAG_FLOAT && want == YAML_TAG_INT))
+			failat(p, n->line, n->col, "\"%.*s\" is not a valid %.*s",
+				n->len > 40 ? 40 : (int)n->len, n->text, (int)pr->taglen, pr->tagat);
+	}
+}
+
+/* Put the properties on the node: check the tag, register the anchor. */
 static struct yaml_node *
 apply(struct parser *p, struct yaml_node *n, const struct props *pr)
 {
-	enum yaml_tag t = pr->tag, want;
-
-	if (pr->bang && n->kind == YAML_SCALAR)
-		n->tag = YAML_TAG_STR;
-	if (t != YAML_TAG_NONE) {
-		want = n->kind == YAML_MAP    ? YAML_TAG_MAP
-			: n->kind == YAML_SEQ ? YAML_TAG_SEQ
-					      : YAML_TAG_STR;
-		if ((t == YAML_TAG_MAP || t == YAML_TAG_SEQ || want != YAML_TAG_STR) && t != want)
-			fail(p, pr->tagat, "tag !!%s does not fit a %s", tagname[t],
-				want == YAML_TAG_STR           ? "scalar"
-					: want == YAML_TAG_MAP ? "mapping"
-							       : "sequence");
-		if (want == YAML_TAG_STR && t != YAML_TAG_STR) {
-			want = plaintype(n->text, n->len);
-			if (want != t && !(t == YAML_TAG_FLOAT && want == YAML_TAG_INT))
-				failat(p, n->line, n->col, "\"%.*s\" is not a valid !!%s",
-					n->len > 40 ? 40 : (int)n->len, n->text, tagname[t]);
-		}
-		n->tag = t;
+	if (pr->tagname) {
+		tagcheck(p, n, pr);
+		n->tagname = pr->tagname;
+		n->tag = pr->tag;
+		if (pr->tag == YAML_TAG_NONE && n->kind == YAML_SCALAR)
+			n->tag = YAML_TAG_STR; /* "!": not resolved, a string */
 	}
 	if (pr->anchor)
 		setanchor(p, pr->anchor, pr->alen, n);
@@ -888,14 +1132,29 @@ pututf8(struct parser *p, unsigned long c)
 	put(p, b, n);
 }
 
+/* The n hexadecimal digits at p->s of the escape at at. */
+static unsigned long
+hexdigits(struct parser *p, const char *at, int n)
+{
+	unsigned long c = 0;
+	int i, d;
+
+	for (i = 0; i < n; i++, p->s++) {
+		if ((d = hexval(*p->s)) < 0)
+			fail(p, at, "escape \"\\%c\" needs %d hexadecimal digits", at[1], n);
+		c = c << 4 | (unsigned long)d;
+	}
+	return c;
+}
+
 static void
 escape(struct parser *p)
 {
 	static const char from[] = "0abtnvfre \"/\\\t";
 	static const char to[] = "\0\a\b\t\n\v\f\r\033 \"/\\\t";
-	const char *at = p->s, *f;
-	unsigned long c = 0;
-	int i, hex = 0, d;
+	const char *at = p->s, *f, *lo;
+	unsigned long c = 0, d;
+	int hex = 0;
 
 	p->s += 2;
 	if (at[1] && (f = strchr(from, at[1]))) {
@@ -929,16 +1188,18 @@ escape(struct parser *p)
 			fail(p, at, "invalid escape sequence");
 		fail(p, at, "unknown escape sequence \"\\%c\"", at[1]);
 	}
-	for (i = 0; i < hex; i++, p->s++) {
-		d = (unsigned char)*p->s;
-		if (d >= '0' && d <= '9')
-			d -= '0';
-		else if ((d | 0x20) >= 'a' && (d | 0x20) <= 'f')
-			d = (d | 0x20) - 'a' + 10;
-		else
-			fail(p, at, "escape \"\\%c\" needs %d hexadecimal digits", at[1], hex);
-		c = c << 4 | (unsigned long)d;
+	c = hexdigits(p, at, hex);
+	if (c >= 0xD800 && c <= 0xDBFF && hex == 4 && p->s[0] == '\\' && p->s[1] == 'u') {
+		/* a UTF-16 surrogate pair, as JSON writes characters past U+FFFF */
+		lo = p->s;
+		p->s += 2;
+		d = hexdigits(p, lo, 4);
+		if (d < 0xDC00 || d > 0xDFFF)
+			fail(p, at, "escape \"%.*s\" is a lone UTF-16 surrogate", 6, at);
+		c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
 	}
+	if (c >= 0xD800 && c <= 0xDFFF && hex == 4)
+		fail(p, at, "escape \"%.*s\" is a lone UTF-16 surrogate", 6, at);
 	if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
 		fail(p, at, "escape \"%.*s\" is not a valid Unicode character", (int)(p->s - at),
 			at);
@@ -1083,6 +1344,32 @@ blockheader(struct parser *p, int *chomp)
 	return ind;
 }
 
+/* An indentation indicator on a block scalar at document level counts from
+ * column -1 in YAML 1.2 (the document is a node at indentation -1) but from
+ * column 0 in libyaml and most parsers, so "--- |2" then "  text" reads as
+ * " text" or "text": fail closed unless the scalar has no content at all. */
+static void
+topind(struct parser *p, const char *at, int ind)
+{
+	const char *q = p->s;
+	int sp;
+
+	for (;;) {
+		for (sp = 0; q[sp] == ' '; sp++)
+			;
+		if (marker(q, q) || (sp < ind - 1 && q[sp] && !ISBREAK(q[sp])))
+			return; /* the scalar ended */
+		if (sp >= ind || (q[sp] && !ISBREAK(q[sp])))
+			fail(p, at,
+				"an indentation indicator on a document-level block scalar "
+				"is read two ways (YAML 1.2 counts from column -1, most "
+				"parsers from 0): indent it under a key or leave it out");
+		if (!q[sp])
+			return;
+		q = brk(q + sp);
+	}
+}
+
 /* Literal or folded scalar; n is the parent's indentation.  Returns at the
  * start of the first line that is not part of it. */
 static struct yaml_node *
@@ -1094,7 +1381,7 @@ blockscalar(struct parser *p, int n)
 
 	ind = blockheader(p, &chomp);
 	if (ind && n < 0)
-		fail(p, at, "an indentation indicator is not supported at document level");
+		topind(p, at, ind);
 	k = ind ? n + ind : detect(p, n);
 	p->ntmp = 0;
 	for (;;) {
@@ -1201,7 +1488,52 @@ nocomplex(struct parser *p, const struct yaml_node *k, int line, int col)
 		failat(p, line, col, "complex mapping keys are not supported");
 }
 
-/* A flow sequence entry: a node, or a single-pair mapping "k: v". */
+static int
+explicitkey(const char *s)
+{
+	return *s == '?' && ISWS(s[1]);
+}
+
+/* A flow mapping entry, pushed as key and value: "? key : value" (either
+ * part may be left out), "key: value", ": value" or "key" alone (value
+ * null).  Keys may span lines here; close is the collection's bracket. */
+static void
+fpair(struct parser *p, int depth, char close)
+{
+	int line = p->line, col = colof(p, p->s);
+	struct yaml_node *k;
+
+	if (explicitkey(p->s)) {
+		p->s++;
+		fws(p);
+		if (*p->s == ',' || *p->s == close) {
+			push(p, empty(p, line, col));
+			push(p, empty(p, line, col));
+			return;
+		}
+	}
+	if (isvalue(p->s)) {
+		k = empty(p, line, col);
+		p->json = 0;
+	} else {
+		k = fnode(p, depth);
+	}
+	nocomplex(p, k, line, col);
+	push(p, k);
+	fws(p);
+	if (*p->s == ':' && (p->json || ISWS(p->s[1]) || ISFLOW(p->s[1]))) {
+		p->s++;
+		fws(p);
+		if (*p->s != ',' && *p->s != close) {
+			push(p, fnode(p, depth));
+			return;
+		}
+	}
+	push(p, empty(p, p->line, colof(p, p->s)));
+}
+
+/* A flow sequence entry: a node, or a single-pair mapping: "? k : v" or
+ * an implicit "k: v" whose key is on one line. */
 static struct yaml_node *
 fentry(struct parser *p, int depth)
 {
@@ -1210,8 +1542,11 @@ fentry(struct parser *p, int depth)
 	struct yaml_node *k;
 	const char *q;
 
-	if (*p->s == '?' && (ISWS(p->s[1]) || ISFLOW(p->s[1])))
-		fail(p, p->s, "complex mapping keys are not supported");
+	depthcheck(p, depth + 1);
+	if (explicitkey(p->s)) {
+		fpair(p, depth + 1, ']');
+		return coll(p, YAML_MAP, YAML_FLOW, line, col, base);
+	}
 	if (isvalue(p->s)) {
 		k = empty(p, line, col);
 	} else {
@@ -1225,7 +1560,6 @@ fentry(struct parser *p, int depth)
 			failat(p, line, col, "an implicit key must be on a single line");
 		p->s = q;
 	}
-	depthcheck(p, depth + 1);
 	p->s++;
 	fws(p);
 	push(p, k);
@@ -1265,33 +1599,6 @@ fseq(struct parser *p, int depth)
 	return coll(p, YAML_SEQ, YAML_FLOW, line, col, base);
 }
 
-static void
-fpair(struct parser *p, int depth)
-{
-	int line = p->line, col = colof(p, p->s);
-	struct yaml_node *k;
-
-	if (*p->s == '?' && (ISWS(p->s[1]) || ISFLOW(p->s[1])))
-		fail(p, p->s, "complex mapping keys are not supported");
-	if (isvalue(p->s)) {
-		k = empty(p, line, col);
-		p->json = 0;
-	} else
-		k = fnode(p, depth);
-	nocomplex(p, k, line, col);
-	push(p, k);
-	fws(p);
-	if (*p->s == ':' && (p->json || ISWS(p->s[1]) || ISFLOW(p->s[1]))) {
-		p->s++;
-		fws(p);
-		if (*p->s != ',' && *p->s != '}') {
-			push(p, fnode(p, depth));
-			return;
-		}
-	}
-	push(p, empty(p, p->line, colof(p, p->s)));
-}
-
 static struct yaml_node *
 fmap(struct parser *p, int depth)
 {
@@ -1307,7 +1614,7 @@ fmap(struct parser *p, int depth)
 			break;
 		if (!*p->s)
 			fail(p, open, "unterminated flow mapping");
-		fpair(p, depth);
+		fpair(p, depth, '}');
 		fws(p);
 		if (*p->s == ',')
 			p->s++;
@@ -1320,7 +1627,7 @@ fmap(struct parser *p, int depth)
 	}
 	p->s++;
 	m = coll(p, YAML_MAP, YAML_FLOW, line, col, base);
-	dupcheck(p, m);
+	dupcheck(p, m->child, m->n / 2, 2);
 	p->json = 1;
 	return m;
 }
@@ -1612,30 +1919,75 @@ block_map(struct parser *p, int m, struct props *pr, int depth)
 			fail(p, p->s, "could not find expected ':' after a mapping key");
 	}
 	x = coll(p, YAML_MAP, YAML_BLOCK, line, col, base);
-	dupcheck(p, x);
+	dupcheck(p, x->child, x->n / 2, 2);
 	return apply(p, x, pr);
 }
 
 /* ---- documents ---- */
 
+static const char *
+wordend(const char *s)
+{
+	while (!ISWS(*s))
+		s++;
+	return s;
+}
+
+/* %TAG handle prefix: the handle stands for the prefix in this document. */
+static void
+tagdirective(struct parser *p, const char *s)
+{
+	const char *h, *e;
+	size_t i, hl;
+
+	while (ISBLANK(*s))
+		s++;
+	for (h = s, e = s + (*s == '!'); isword(*e); e++)
+		;
+	if (*h != '!' || (*e != '!' && e > h + 1))
+		fail(p, h, "%%TAG needs a handle: !, !! or !name!");
+	e += *e == '!';
+	hl = e - h;
+	for (s = e; ISBLANK(*s); s++)
+		;
+	if (s == e)
+		fail(p, e, "%%TAG needs a handle (!, !! or !name!) and then a prefix");
+	for (e = s; urichar(*e); e++)
+		if (*e == '%')
+			hexesc(p, e);
+	if (e == s || ISFLOW(*s))
+		fail(p, s, "%%TAG needs a prefix: !local or a URI");
+	if (!ISWS(*e))
+		fail(p, e, "invalid character in a %%TAG prefix");
+	for (i = 0; i < p->ndirs; i++)
+		if (p->dirs[i].hlen == hl && memcmp(p->dirs[i].handle, h, hl) == 0)
+			fail(p, h, "duplicate %%TAG directive for %.*s", (int)hl, h);
+	p->dirs = grow(p, p->dirs, &p->capdirs, p->ndirs + 1, sizeof *p->dirs);
+	p->dirs[p->ndirs++] = (struct tagdir){ h, s, hl, e - s };
+	p->s = e;
+}
+
+/* %YAML 1.x, %TAG, or a reserved directive (ignored). */
 static void
 directive(struct parser *p, int *version)
 {
-	const char *at = p->s, *e = namend(p, at + 1);
+	const char *at = p->s, *e = wordend(at + 1);
 
+	if (e == at + 1)
+		fail(p, at, "a directive needs a name after \"%%\"");
 	if (e - at == 5 && memcmp(at, "%YAML", 5) == 0) {
 		if (*version)
 			fail(p, at, "duplicate %%YAML directive");
 		*version = 1;
 		for (p->s = e; ISBLANK(*p->s); p->s++)
 			;
-		e = namend(p, p->s);
+		e = wordend(p->s);
 		if (e - p->s < 3 || p->s[0] != '1' || p->s[1] != '.' ||
 			!isdigits(p->s + 2, e, "0123456789"))
 			fail(p, p->s, "unsupported YAML version \"%.*s\"", (int)(e - p->s), p->s);
 		p->s = e;
 	} else if (e - at == 4 && memcmp(at, "%TAG", 4) == 0) {
-		fail(p, at, "%%TAG directives are not supported");
+		tagdirective(p, e);
 	} else {
 		while (*p->s && !ISBREAK(*p->s))
 			p->s++;
@@ -1660,6 +2012,7 @@ document(struct parser *p, int *open)
 	struct props pr = { 0 };
 	int version = 0, dirs = 0;
 
+	p->ndirs = 0;
 	skiplines(p);
 	for (; *p->s == '%' && !*open; dirs++)
 		directive(p, &version);
@@ -1805,6 +2158,7 @@ yaml_parse(const char *buf, size_t len, const char *file, char *err, size_t errl
 	free(p->stk);
 	free(p->tmp);
 	free(p->anc);
+	free(p->dirs);
 	free(p->seen);
 	free(p->root);
 	free(p);
@@ -1840,8 +2194,24 @@ yaml_free(struct yaml_doc *doc)
 enum yaml_tag
 yaml_resolve(const struct yaml_node *n)
 {
-	if (n->tag != YAML_TAG_NONE)
+	switch (n->tag) {
+	case YAML_TAG_NONE:
+		break;
+	case YAML_TAG_BINARY:
+	case YAML_TAG_TIMESTAMP:
+		return YAML_TAG_STR;
+	case YAML_TAG_SET:
+		return YAML_TAG_MAP;
+	case YAML_TAG_OMAP:
+	case YAML_TAG_PAIRS:
+		return YAML_TAG_SEQ;
+	case YAML_TAG_OTHER:
+		if (n->kind == YAML_SCALAR)
+			return YAML_TAG_STR; /* a specific tag: not resolved */
+		break;
+	default:
 		return n->tag;
+	}
 	if (n->kind != YAML_SCALAR)
 		return n->kind == YAML_MAP ? YAML_TAG_MAP : YAML_TAG_SEQ;
 	if (n->style != YAML_PLAIN)
