@@ -27,7 +27,10 @@
 #define ISWS(c)    (ISBLANK(c) || ISBREAK(c) || (c) == '\0')
 #define ISFLOW(c)  ((c) == ',' || (c) == '[' || (c) == ']' || (c) == '{' || (c) == '}')
 
-enum { C_DOC, C_SEQ, C_MAP }; /* what introduced a block node */
+/* What introduced a block node: "---" (C_DOC), "- " (C_SEQ: a compact
+ * collection may start on the same line), "key:" (C_MAP: a sequence may
+ * sit at the key's indentation), "? " or ": " of an explicit entry (both). */
+enum { C_DOC, C_SEQ = 1, C_MAP = 2, C_EXPL = 3 };
 
 struct block {
 	struct block *next;
@@ -1188,7 +1191,8 @@ escape(struct parser *p)
 			fail(p, at, "invalid escape sequence");
 		fail(p, at, "unknown escape sequence \"\\%c\"", at[1]);
 	}
-	c = hexdigits(p, at, hex);
+	if (hex)
+		c = hexdigits(p, at, hex);
 	if (c >= 0xD800 && c <= 0xDBFF && hex == 4 && p->s[0] == '\\' && p->s[1] == 'u') {
 		/* a UTF-16 surrogate pair, as JSON writes characters past U+FFFF */
 		lo = p->s;
@@ -1410,13 +1414,9 @@ blockscalar(struct parser *p, int n)
 			;
 		put(p, e, q - e);
 		p->s = q;
-		if (!*q) {
-			/* at the end of input a line of spaces still ends in a
-			 * break (yaml-test-suite L24T), a text line does not */
-			breaks = e + strspn(e, " ") == q;
+		breaks = 1; /* the end of input ends the last line too */
+		if (!*q)
 			break;
-		}
-		breaks = 1;
 		nl(p);
 	}
 	if (chomp > 0)
@@ -1746,7 +1746,7 @@ lower(struct parser *p, int n, int ctx, struct props *pr, int depth, int line, i
 		if (pr->line)
 			line = pr->line, col = pr->col;
 		if (ind < 0 || ind < n ||
-			(ind == n && !(ctx == C_MAP && !p->tab && seqentry(p->s + ind))))
+			(ind == n && !(ctx & C_MAP && !p->tab && seqentry(p->s + ind))))
 			return apply(p, empty(p, line, col), pr);
 		for (q = p->s + ind; ISBLANK(*q); q++)
 			;
@@ -1798,12 +1798,12 @@ block_node(struct parser *p, int n, int ctx, int depth)
 	if (endline(p))
 		return below(p, n, ctx, &pr, depth);
 	if (seqentry(p->s)) {
-		if (ctx != C_SEQ)
+		if (!(ctx & C_SEQ))
 			fail(p, p->s, "block sequence entries are not allowed here");
 		compact(p);
 		return block_seq(p, (int)(p->s - p->ls), &pr, depth + 1);
 	}
-	if ((k = keyscan(p->s, &c)) && ctx != C_SEQ)
+	if ((k = keyscan(p->s, &c)) && !(ctx & C_SEQ))
 		fail(p, k == 1 ? c : p->s, "mapping values are not allowed here");
 	if (k) {
 		compact(p);
@@ -1843,11 +1843,11 @@ explicit_entry(struct parser *p, int m, int depth)
 	struct yaml_node *k, *v;
 
 	p->s++;
-	k = block_node(p, m, C_SEQ, depth);
+	k = block_node(p, m, C_EXPL, depth);
 	nocomplex(p, k, line, col);
 	if (nextind(p, m) == m && isvalue(p->s + m)) {
 		p->s += m + 1;
-		v = block_node(p, m, C_SEQ, depth);
+		v = block_node(p, m, C_EXPL, depth);
 	} else {
 		v = empty(p, line, col);
 	}
