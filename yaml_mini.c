@@ -316,11 +316,25 @@ same(const struct yaml_node *a, const struct yaml_node *b)
 	return a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
 }
 
+/* How much of a scalar a message quotes: at most max bytes, whole UTF-8
+ * characters, and nothing from the first control character (a line
+ * break, say) on. */
+static int
+quotable(const struct yaml_node *n, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < n->len && i < max && (unsigned char)n->text[i] >= ' '; i++)
+		;
+	while (i > 0 && i < n->len && (n->text[i] & 0xC0) == 0x80)
+		i--; /* not in the middle of a UTF-8 sequence */
+	return (int)i;
+}
+
 static _Noreturn void
 dupkey(struct parser *p, const struct yaml_node *k)
 {
-	failat(p, k->line, k->col, "duplicate key \"%.*s\"", k->len > 60 ? 60 : (int)k->len,
-		k->text);
+	failat(p, k->line, k->col, "duplicate key \"%.*s\"", quotable(k, 60), k->text);
 }
 
 /* Keys k[0], k[stride], ... of one mapping must differ.  Few keys compare
@@ -561,8 +575,13 @@ settag(struct parser *p, struct props *pr, const char *pre, size_t pl, const cha
 	for (i = 0; i < sl; i++) {
 		c = suf[i];
 		if (c == '%') {
+			/* decoded when printable, so "!e!tag%21" is "...tag!", but
+			 * no control byte ever gets into a tag */
 			c = (char)(hexval(suf[i + 1]) << 4 | hexval(suf[i + 2]));
-			i += 2;
+			if (c > ' ' && c < 0x7F)
+				i += 2;
+			else
+				c = '%';
 		}
 		put(p, &c, 1);
 	}
@@ -814,7 +833,7 @@ tagcheck(struct parser *p, const struct yaml_node *n, const struct props *pr)
 				? !istimestamp(n->text, n->text + n->len)
 				: want != t && !(t == YAML_TAG_FLOAT && want == YAML_TAG_INT))
 			failat(p, n->line, n->col, "\"%.*s\" is not a valid %.*s",
-				n->len > 40 ? 40 : (int)n->len, n->text, (int)pr->taglen, pr->tagat);
+				quotable(n, 40), n->text, (int)pr->taglen, pr->tagat);
 	}
 }
 
