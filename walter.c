@@ -819,8 +819,8 @@ json_node(struct buf *b, const struct yaml_node *n, int depth, char *err, size_t
 		return -1;
 	}
 	if (n->tag == YAML_TAG_OTHER && n->kind == YAML_SCALAR && n->style == YAML_PLAIN &&
-		yaml_resolve(&(struct yaml_node){ .kind = YAML_SCALAR, .text = n->text,
-			.len = n->len }) != YAML_TAG_STR) {
+		yaml_resolve(&(struct yaml_node){
+			.kind = YAML_SCALAR, .text = n->text, .len = n->len }) != YAML_TAG_STR) {
 		/* "!foo 12": a string to YAML, a number untagged; JSON must pick */
 		snprintf(err, errlen, "%d:%d: \"%.40s\" tagged %s has no certain JSON form",
 			n->line, n->col, n->text, n->tagname);
@@ -1101,11 +1101,11 @@ tag_check(const char *file, const struct yaml_node *n, int depth)
 
 	if (n->tag > YAML_TAG_SEQ) {
 		if (!strncmp(t, yamlorg, sizeof yamlorg - 1))
-			cfg_msg(1, file, n, "tag !!%s is not supported (%s)", t + sizeof yamlorg - 1,
-				why);
+			cfg_msg(1, file, n, "tag !!%s is not supported (%s)",
+				t + sizeof yamlorg - 1, why);
 		else
-			cfg_msg(1, file, n, "tag %s%s%s is not supported (%s)", *t == '!' ? "" : "!<", t,
-				*t == '!' ? "" : ">", why);
+			cfg_msg(1, file, n, "tag %s%s%s is not supported (%s)",
+				*t == '!' ? "" : "!<", t, *t == '!' ? "" : ">", why);
 		return 1;
 	}
 	for (i = 0; i < n->n && depth < 4 * YAML_MAX_DEPTH; i++)

@@ -47,7 +47,7 @@ struct xnode {
  * alignment than a node. */
 #define ALIGN    _Alignof(struct xnode)
 #define BLOCKHDR ((sizeof(struct block) + ALIGN - 1) / ALIGN * ALIGN)
-#define SIZE(x) (((const struct xnode *)(x))->size)
+#define SIZE(x)  (((const struct xnode *)(x))->size)
 
 struct yaml_doc {
 	struct block *arena;
@@ -94,7 +94,7 @@ struct parser {
 	size_t nanc, capanc;
 	struct tagdir *dirs; /* %TAG handles of this document */
 	size_t ndirs, capdirs;
-	const char *lasttag; /* last resolved tag, reused when it repeats */
+	const char *lasttag;   /* last resolved tag, reused when it repeats */
 	size_t *seen, capseen; /* duplicate-key hash table */
 	const struct yaml_node **root;
 	size_t nroot, caproot;
@@ -738,9 +738,10 @@ istimestamp(const char *s, const char *e)
 		return d - m == 3 && s - d == 3;
 	if (*s == 'T' || *s == 't')
 		s++;
-	else
-		for (b = s; s < e && ISBLANK(*s); s++)
-			;
+	else if (!ISBLANK(*s))
+		return 0;
+	while (s < e && ISBLANK(*s))
+		s++;
 	if (!(s = digits(s, e, 1, 2)) || s == e || *s != ':' || !(s = digits(s + 1, e, 2, 2)) ||
 		s == e || *s != ':' || !(s = digits(s + 1, e, 2, 2)))
 		return 0;
@@ -802,20 +803,52 @@ pairlist(struct parser *p, const struct yaml_node *n, const struct props *pr)
 	p->nstk = base;
 }
 
+/* The node kind a standard tag takes. */
+static enum yaml_kind
+tagkind(enum yaml_tag t)
+{
+	switch (t) {
+	case YAML_TAG_MAP:
+	case YAML_TAG_SET:
+		return YAML_MAP;
+	case YAML_TAG_SEQ:
+	case YAML_TAG_OMAP:
+	case YAML_TAG_PAIRS:
+		return YAML_SEQ;
+	default:
+		return YAML_SCALAR;
+	}
+}
+
+/* Is scalar n's text one of standard tag t's values? */
+static int
+scalarfits(enum yaml_tag t, const struct yaml_node *n)
+{
+	enum yaml_tag got;
+
+	switch (t) {
+	case YAML_TAG_STR:
+		return 1;
+	case YAML_TAG_BINARY:
+		return isbase64(n->text, n->text + n->len);
+	case YAML_TAG_TIMESTAMP:
+		return istimestamp(n->text, n->text + n->len);
+	default:
+		got = plaintype(n->text, n->len);
+		return got == t || (t == YAML_TAG_FLOAT && got == YAML_TAG_INT);
+	}
+}
+
 /* An explicit standard tag must fit the node it is on. */
 static void
 tagcheck(struct parser *p, const struct yaml_node *n, const struct props *pr)
 {
-	enum yaml_tag t = pr->tag, want;
+	enum yaml_tag t = pr->tag;
 	size_t i;
 
-	want = t == YAML_TAG_MAP || t == YAML_TAG_SET                          ? YAML_TAG_MAP
-		: t == YAML_TAG_SEQ || t == YAML_TAG_OMAP || t == YAML_TAG_PAIRS ? YAML_TAG_SEQ
-										   : YAML_TAG_STR;
 	if (t == YAML_TAG_OTHER || t == YAML_TAG_NONE)
 		return;
-	if ((want == YAML_TAG_MAP) != (n->kind == YAML_MAP) ||
-		(want == YAML_TAG_SEQ) != (n->kind == YAML_SEQ))
+	if (tagkind(t) != n->kind)
 		fail(p, pr->tagat, "tag %.*s does not fit a %s", (int)pr->taglen, pr->tagat,
 			kindname(n));
 	if (t == YAML_TAG_SET) {
@@ -826,14 +859,9 @@ tagcheck(struct parser *p, const struct yaml_node *n, const struct props *pr)
 					"a value of %.*s must be null", (int)pr->taglen, pr->tagat);
 	} else if (t == YAML_TAG_OMAP || t == YAML_TAG_PAIRS) {
 		pairlist(p, n, pr);
-	} else if (want == YAML_TAG_STR && t != YAML_TAG_STR) {
-		want = plaintype(n->text, n->len);
-		if (t == YAML_TAG_BINARY ? !isbase64(n->text, n->text + n->len)
-			: t == YAML_TAG_TIMESTAMP
-				? !istimestamp(n->text, n->text + n->len)
-				: want != t && !(t == YAML_TAG_FLOAT && want == YAML_TAG_INT))
-			failat(p, n->line, n->col, "\"%.*s\" is not a valid %.*s",
-				quotable(n, 40), n->text, (int)pr->taglen, pr->tagat);
+	} else if (n->kind == YAML_SCALAR && !scalarfits(t, n)) {
+		failat(p, n->line, n->col, "\"%.*s\" is not a valid %.*s", quotable(n, 40), n->text,
+			(int)pr->taglen, pr->tagat);
 	}
 }
 

@@ -332,15 +332,18 @@ tags_more(void)
 	r = parse("%TAG !e! tag:e.com,2000:app/\n%TAG ! !my-\n--- !e!list\n- !e!a%21 x\n"
 		  "- !light y\n- !!str z\n");
 	CHECK("named handle", r && tagged(r, YAML_TAG_OTHER, "tag:e.com,2000:app/list"));
-	CHECK("named handle, escape", r && tagged(r->child[0], YAML_TAG_OTHER, "tag:e.com,2000:app/a!"));
+	CHECK("named handle, escape",
+		r && tagged(r->child[0], YAML_TAG_OTHER, "tag:e.com,2000:app/a!"));
 	CHECK("primary handle redefined", r && tagged(r->child[1], YAML_TAG_OTHER, "!my-light"));
-	CHECK("secondary handle default", r && tagged(r->child[2], YAML_TAG_STR, "tag:yaml.org,2002:str"));
+	CHECK("secondary handle default",
+		r && tagged(r->child[2], YAML_TAG_STR, "tag:yaml.org,2002:str"));
 	r = parse("%TAG !! tag:e.com,2000:app/\n---\n!!int 1 - 3\n");
 	CHECK("secondary handle redefined: !!int is not the core int",
 		r && tagged(r, YAML_TAG_OTHER, "tag:e.com,2000:app/int") &&
 			yaml_resolve(r) == YAML_TAG_STR);
 	r = parse("%TAG !y! tag:yaml.org,2002:\n---\n!y!int 0x10\n");
-	CHECK("a handle onto the core tags", r && r->tag == YAML_TAG_INT && yaml_resolve(r) == YAML_TAG_INT);
+	CHECK("a handle onto the core tags",
+		r && r->tag == YAML_TAG_INT && yaml_resolve(r) == YAML_TAG_INT);
 	CHECK_STR("%TAG is per document",
 		efail("%TAG !e! tag:e.com,2000:\n--- !e!a x\n--- !e!b y\n"),
 		"t.yaml:3:5: tag handle !e! is not defined by a %TAG directive");
@@ -370,15 +373,21 @@ tags_more(void)
 	CHECK_STR("tag then comma", efail("- !!str, x\n"),
 		"t.yaml:1:8: expected white space after a node property");
 
-	r = parse("- !!set {a, ? b}\n- !!omap [a: 1, b: 2]\n- !!pairs [a: 1, a: 2]\n"
-		  "- !!binary aGVsbG8=\n- !!binary |\n  aGVs\n  bG8=\n"
-		  "- !!timestamp 2001-12-14t21:59:43.10-05:00\n- !!timestamp 2001-12-14\n"
-		  "- !!timestamp 2001-12-14 21:59:43.10 -5\n- !!timestamp 2001-12-15T02:59:43.1Z\n");
-	CHECK("!!set", r && r->child[0]->tag == YAML_TAG_SET && yaml_resolve(r->child[0]) == YAML_TAG_MAP);
-	CHECK("!!omap", r && r->child[1]->tag == YAML_TAG_OMAP && yaml_resolve(r->child[1]) == YAML_TAG_SEQ);
-	CHECK("!!pairs keeps duplicates", r && r->child[2]->tag == YAML_TAG_PAIRS && r->child[2]->n == 2);
+	r = parse(
+		"- !!set {a, ? b}\n- !!omap [a: 1, b: 2]\n- !!pairs [a: 1, a: 2]\n"
+		"- !!binary aGVsbG8=\n- !!binary |\n  aGVs\n  bG8=\n"
+		"- !!timestamp 2001-12-14t21:59:43.10-05:00\n- !!timestamp 2001-12-14\n"
+		"- !!timestamp 2001-12-14 21:59:43.10 -5\n- !!timestamp 2001-12-15T02:59:43.1Z\n");
+	CHECK("!!set",
+		r && r->child[0]->tag == YAML_TAG_SET && yaml_resolve(r->child[0]) == YAML_TAG_MAP);
+	CHECK("!!omap",
+		r && r->child[1]->tag == YAML_TAG_OMAP &&
+			yaml_resolve(r->child[1]) == YAML_TAG_SEQ);
+	CHECK("!!pairs keeps duplicates",
+		r && r->child[2]->tag == YAML_TAG_PAIRS && r->child[2]->n == 2);
 	CHECK("!!binary is its text",
-		r && r->child[3]->tag == YAML_TAG_BINARY && yaml_resolve(r->child[3]) == YAML_TAG_STR &&
+		r && r->child[3]->tag == YAML_TAG_BINARY &&
+			yaml_resolve(r->child[3]) == YAML_TAG_STR &&
 			!strcmp(r->child[4]->text, "aGVs\nbG8=\n"));
 	CHECK("!!timestamp forms",
 		r && r->n == 9 && r->child[5]->tag == YAML_TAG_TIMESTAMP &&
@@ -430,7 +439,8 @@ flow_explicit(void)
 		"t.yaml:1:3: complex mapping keys are not supported");
 	CHECK_STR("flow '?' needs a space", efail("{?}"),
 		"t.yaml:1:2: unexpected character '?' in a flow collection");
-	CHECK_STR("flow explicit duplicate", efail("{ ? a, a: 1 }"), "t.yaml:1:8: duplicate key \"a\"");
+	CHECK_STR("flow explicit duplicate", efail("{ ? a, a: 1 }"),
+		"t.yaml:1:8: duplicate key \"a\"");
 }
 
 /* Block scalars with an indentation indicator at document level, where
