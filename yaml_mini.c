@@ -505,10 +505,25 @@ plaintype(const char *s, size_t n)
 	static const char *const bools[] = { "true", "True", "TRUE", "false", "False", "FALSE",
 		NULL };
 
-	if (oneof(s, n, nul))
-		return YAML_TAG_NULL;
-	if (oneof(s, n, bools))
-		return YAML_TAG_BOOL;
+	/* the first character settles most scalars before any comparison */
+	switch (n ? *s : '~') {
+	case '~':
+	case 'n':
+	case 'N':
+		return oneof(s, n, nul) ? YAML_TAG_NULL : YAML_TAG_STR;
+	case 't':
+	case 'T':
+	case 'f':
+	case 'F':
+		return oneof(s, n, bools) ? YAML_TAG_BOOL : YAML_TAG_STR;
+	case '+':
+	case '-':
+	case '.':
+		break;
+	default:
+		if (*s < '0' || *s > '9')
+			return YAML_TAG_STR;
+	}
 	if (isint(s, n))
 		return YAML_TAG_INT;
 	if (isfloat(s, n))
@@ -2241,28 +2256,12 @@ yaml_free(struct yaml_doc *doc)
 enum yaml_tag
 yaml_resolve(const struct yaml_node *n)
 {
-	switch (n->tag) {
-	case YAML_TAG_NONE:
-		break;
-	case YAML_TAG_BINARY:
-	case YAML_TAG_TIMESTAMP:
-		return YAML_TAG_STR;
-	case YAML_TAG_SET:
-		return YAML_TAG_MAP;
-	case YAML_TAG_OMAP:
-	case YAML_TAG_PAIRS:
-		return YAML_TAG_SEQ;
-	case YAML_TAG_OTHER:
-		if (n->kind == YAML_SCALAR)
-			return YAML_TAG_STR; /* a specific tag: not resolved */
-		break;
-	default:
-		return n->tag;
-	}
+	if (n->tag != YAML_TAG_NONE && n->tag <= YAML_TAG_SEQ)
+		return n->tag; /* a core tag */
 	if (n->kind != YAML_SCALAR)
 		return n->kind == YAML_MAP ? YAML_TAG_MAP : YAML_TAG_SEQ;
-	if (n->style != YAML_PLAIN)
-		return YAML_TAG_STR;
+	if (n->tag != YAML_TAG_NONE || n->style != YAML_PLAIN)
+		return YAML_TAG_STR; /* a specific tag: not resolved */
 	return plaintype(n->text, n->len);
 }
 
