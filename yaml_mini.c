@@ -813,7 +813,7 @@ pairlist(struct parser *p, const struct yaml_node *n, const struct props *pr)
 				(int)pr->taglen, pr->tagat);
 		push(p, x->child[0]);
 	}
-	if (pr->tag == YAML_TAG_OMAP)
+	if (pr->tag == YAML_TAG_OMAP && n->n > 1)
 		dupcheck(p, p->stk + base, n->n, 1);
 	p->nstk = base;
 }
