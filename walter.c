@@ -799,8 +799,8 @@ put_float(struct buf *b, const char *s)
 	char t[64];
 
 	if (strstr(s, "inf") || strstr(s, "Inf") || strstr(s, "INF") || strstr(s, "nan") ||
-		strstr(s, "NaN") || strstr(s, "NAN"))
-		return -1; /* JSON has no infinity or NaN */
+		strstr(s, "NaN") || strstr(s, "NAN") || !isfinite(v))
+		return -1; /* JSON has no infinity or NaN (and 1e999 overflows) */
 	snprintf(t, sizeof t, "%.17g", v);
 	xputs(b, t);
 	if (!strchr(t, '.') && !strchr(t, 'e') && !strchr(t, 'n'))

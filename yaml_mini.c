@@ -81,6 +81,7 @@ struct parser {
 	int inflow, flown;      /* flow nesting; block indent around it */
 	int flowline;           /* where the outermost flow collection began */
 	int json;               /* last flow node was quoted or a collection */
+	int bom;                /* the input holds U+FEFF past its start */
 	const char *tab;        /* see lineind */
 	const char *cls, *cpos; /* column cache for the current line */
 	int ccol;
@@ -268,7 +269,13 @@ scalar(struct parser *p, enum yaml_style st, int line, int col, const char *s, s
 {
 	struct yaml_node *n = newnode(p, YAML_SCALAR, st, line, col);
 	char *t = alloc(p, len + 1);
+	size_t i;
 
+	for (i = 0; p->bom && st != YAML_SINGLE && st != YAML_DOUBLE && i + 2 < len; i++)
+		if (memcmp(s + i, "\xEF\xBB\xBF", 3) == 0)
+			failat(p, line, col,
+				"a byte order mark (U+FEFF) may only start the input or stand "
+				"in quotes");
 	if (len)
 		memcpy(t, s, len);
 	t[len] = '\0';
@@ -2076,6 +2083,10 @@ document(struct parser *p, int *open)
 
 	p->ndirs = 0;
 	skiplines(p);
+	if (!*open && p->s == p->ls && memcmp(p->s, "\xEF\xBB\xBF", 3) == 0) {
+		p->ls = p->s += 3; /* a document's prefix may start with a BOM */
+		skiplines(p);
+	}
 	for (; *p->s == '%' && !*open; dirs++)
 		directive(p, &version);
 	if (!*p->s && dirs)
@@ -2108,8 +2119,6 @@ stream(struct parser *p)
 {
 	int open = 0;
 
-	if (memcmp(p->s, "\xEF\xBB\xBF", 3) == 0)
-		p->ls = p->s += 3;
 	while (document(p, &open))
 		;
 }
@@ -2158,6 +2167,9 @@ checktext(struct parser *p, const char *buf, size_t len)
 			continue;
 		}
 		if ((n = printable(s)) && s + n <= e) {
+			/* U+FEFF past the start: only quoted text may hold it */
+			p->bom |= n == 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF &&
+				s != (const unsigned char *)buf;
 			s += n;
 			continue;
 		}
