@@ -637,8 +637,8 @@ verbatim(struct parser *p, struct props *pr, const char *t)
 	if (*u == '!' ? e - u < 2 : !((*u | 0x20) >= 'a' && (*u | 0x20) <= 'z'))
 		fail(p, t, "a verbatim tag must be a local tag (!name) or a URI");
 	if (*u != '!') {
-		while ((isword(*u) && *u != '-') || *u == '+' || *u == '.' || *u == '-')
-			u++;
+		while (isword(*u) || *u == '+' || *u == '.')
+			u++; /* the scheme */
 		if (*u != ':')
 			fail(p, t, "a verbatim tag must be a local tag (!name) or a URI");
 	}
@@ -679,9 +679,12 @@ tag(struct parser *p, struct props *pr)
 		for (h = t + 1; isword(*h); h++)
 			;
 		h = *h == '!' ? h + 1 : t + 1;
-		for (e = h; tagchar(*e); e++)
-			if (*e == '%')
-				hexesc(p, e), e += 2;
+		for (e = h; tagchar(*e); e++) {
+			if (*e == '%') {
+				hexesc(p, e);
+				e += 2;
+			}
+		}
 		if (e == h && h == t + 1) {
 			pr->tagname = "!";
 			pr->tag = YAML_TAG_NONE;

@@ -43,7 +43,8 @@ enum yaml_tag {
 struct yaml_node {
 	enum yaml_kind kind;
 	enum yaml_style style;
-	enum yaml_tag tag;        /* explicit tag, YAML_TAG_NONE if untagged */
+	enum yaml_tag tag;        /* explicit tag: NONE if untagged; "!" is STR on a
+				   * scalar, NONE on a collection */
 	int line, col;            /* 1-based position of the node's content */
 	const char *text;         /* scalar: content, NUL-terminated */
 	size_t len;               /* scalar: bytes in text (it may hold NULs) */
