@@ -95,7 +95,9 @@ struct parser {
 	size_t nanc, capanc;
 	struct tagdir *dirs; /* %TAG handles of this document */
 	size_t ndirs, capdirs;
-	const char *lasttag;   /* last resolved tag, reused when it repeats */
+	const char **tags;     /* every distinct resolved tag, hashed */
+	size_t ntags, captags; /* captags: a power of two */
+	size_t tagbytes;       /* their size in the arena */
 	size_t *seen, capseen; /* duplicate-key hash table */
 	const struct yaml_node **root;
 	size_t nroot, caproot;
@@ -584,13 +586,51 @@ hexesc(struct parser *p, const char *s)
 		fail(p, s, "\"%%\" in a tag must be followed by two hexadecimal digits");
 }
 
-/* Prefix and suffix, the suffix's %XX escapes decoded, as the node's tag:
- * an arena copy, shared with the previous tag when they are the same. */
+/* The arena copy of tag t[0..n), stored once however many nodes carry
+ * it; a hostile file cannot make the copies exceed YAML_MAX_TAGBYTES. */
+static const char *
+intern(struct parser *p, const char *t, size_t n)
+{
+	const char **old = p->tags;
+	size_t i, j, oldcap = p->captags;
+	char *c;
+
+	if (2 * (p->ntags + 1) > p->captags) {
+		p->captags = oldcap ? oldcap * 2 : 16;
+		if (!(p->tags = calloc(p->captags, sizeof *p->tags))) {
+			p->tags = old;
+			p->captags = oldcap;
+			fail(p, p->s, "out of memory");
+		}
+		for (i = 0; i < oldcap; i++) {
+			if (!old[i])
+				continue;
+			for (j = hash(old[i], strlen(old[i])) & (p->captags - 1); p->tags[j];
+				j = (j + 1) & (p->captags - 1))
+				;
+			p->tags[j] = old[i];
+		}
+		free(old);
+	}
+	for (j = hash(t, n) & (p->captags - 1); p->tags[j]; j = (j + 1) & (p->captags - 1))
+		if (strlen(p->tags[j]) == n && memcmp(p->tags[j], t, n) == 0)
+			return p->tags[j];
+	if (n + 1 > YAML_MAX_TAGBYTES - p->tagbytes)
+		fail(p, p->s, "tags take more than %d bytes", YAML_MAX_TAGBYTES);
+	p->tagbytes += n + 1;
+	c = alloc(p, n + 1);
+	memcpy(c, t, n);
+	c[n] = '\0';
+	p->ntags++;
+	return p->tags[j] = c;
+}
+
+/* Prefix and suffix, the suffix's %XX escapes decoded, as the node's tag. */
 static void
 settag(struct parser *p, struct props *pr, const char *pre, size_t pl, const char *suf, size_t sl)
 {
-	size_t i, n;
-	char c, *t;
+	size_t i;
+	char c;
 
 	p->ntmp = 0;
 	put(p, pre, pl);
@@ -607,16 +647,9 @@ settag(struct parser *p, struct props *pr, const char *pre, size_t pl, const cha
 		}
 		put(p, &c, 1);
 	}
-	n = p->ntmp;
-	if (!p->lasttag || strlen(p->lasttag) != n || memcmp(p->lasttag, p->tmp, n) != 0) {
-		t = alloc(p, n + 1);
-		memcpy(t, p->tmp, n);
-		t[n] = '\0';
-		p->lasttag = t;
-	}
-	pr->tagname = p->lasttag;
+	pr->tagname = intern(p, p->tmp, p->ntmp);
 	pr->tag = YAML_TAG_OTHER;
-	if (n > sizeof yamlorg - 1 && memcmp(p->tmp, yamlorg, sizeof yamlorg - 1) == 0)
+	if (p->ntmp > sizeof yamlorg - 1 && memcmp(p->tmp, yamlorg, sizeof yamlorg - 1) == 0)
 		for (i = YAML_TAG_STR; i <= YAML_TAG_PAIRS; i++)
 			if (!strcmp(pr->tagname + sizeof yamlorg - 1, stdtag[i]))
 				pr->tag = i;
@@ -2034,6 +2067,8 @@ tagdirective(struct parser *p, const char *s)
 	for (i = 0; i < p->ndirs; i++)
 		if (p->dirs[i].hlen == hl && memcmp(p->dirs[i].handle, h, hl) == 0)
 			fail(p, h, "duplicate %%TAG directive for %.*s", (int)hl, h);
+	if (p->ndirs == YAML_MAX_TAGDIRS)
+		fail(p, h, "more than %d %%TAG directives for one document", YAML_MAX_TAGDIRS);
 	p->dirs = grow(p, p->dirs, &p->capdirs, p->ndirs + 1, sizeof *p->dirs);
 	p->dirs[p->ndirs++] = (struct tagdir){ h, s, hl, e - s };
 	p->s = e;
@@ -2236,6 +2271,7 @@ yaml_parse(const char *buf, size_t len, const char *file, char *err, size_t errl
 	free(p->tmp);
 	free(p->anc);
 	free(p->dirs);
+	free(p->tags);
 	free(p->seen);
 	free(p->root);
 	free(p);

@@ -61,9 +61,11 @@ struct yaml_doc;
 
 /* Limits that a hostile file cannot exceed (each is a located error). */
 enum {
-	YAML_MAX_DEPTH = 512,     /* nesting of collections */
-	YAML_MAX_NODES = 4000000, /* nodes after alias expansion */
-	YAML_MAX_INPUT = 64 << 20 /* bytes of input */
+	YAML_MAX_DEPTH = 512,        /* nesting of collections */
+	YAML_MAX_NODES = 4000000,    /* nodes after alias expansion */
+	YAML_MAX_INPUT = 64 << 20,   /* bytes of input */
+	YAML_MAX_TAGDIRS = 64,       /* %TAG directives of one document */
+	YAML_MAX_TAGBYTES = 16 << 20 /* distinct resolved tags, in bytes */
 };
 
 /* Parse every document in buf[0..len); file names the input in messages.

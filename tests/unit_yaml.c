@@ -621,6 +621,39 @@ repeat(const char *unit, size_t n, const char *tail)
 	return s;
 }
 
+/* Tags a hostile file could use to blow up memory or time. */
+static void
+tag_limits(void)
+{
+	char *s, *p;
+	size_t i, n;
+	const struct yaml_node *r;
+
+	/* a 1 MB %TAG prefix under 40 distinct tags would be 40 MB of names */
+	s = malloc(2 * 1024 * 1024);
+	p = s + sprintf(s, "%%TAG !e! a:");
+	memset(p, 'x', 1 << 20);
+	p += 1 << 20;
+	p += sprintf(p, "\n---\n");
+	for (i = 0; i < 40; i++)
+		p += sprintf(p, "- !e!t%zu x\n", i);
+	CHECK("tag bytes limit", strstr(efail(s), "tags take more than 16777216 bytes") != NULL);
+	/* the same tag on many nodes is stored once */
+	p = s + sprintf(s, "%%TAG !e! tag:e.com,2000:\n---\n");
+	for (i = 0; i < 20000; i++)
+		p += sprintf(p, "- !e!t%zu x\n", i % 2);
+	r = parse(s);
+	for (n = 0, i = 2; r && i < r->n; i++)
+		n += r->child[i]->tagname == r->child[i % 2]->tagname;
+	CHECK("a repeated tag is stored once", r && r->n == 20000 && n == 19998);
+	for (p = s, i = 0; i < 65; i++)
+		p += sprintf(p, "%%TAG !h%zu! a:\n", i);
+	sprintf(p, "--- x\n");
+	CHECK_STR("%TAG directives limit", efail(s),
+		"t.yaml:65:6: more than 64 %TAG directives for one document");
+	free(s);
+}
+
 static void
 limits(void)
 {
@@ -676,6 +709,7 @@ limits(void)
 	memcpy(s + 19999 * 16, "key0     ", 9);
 	CHECK_STR("duplicate among 20000 keys", efail(s), "t.yaml:20000:1: duplicate key \"key0\"");
 	free(s);
+	tag_limits();
 }
 
 int
