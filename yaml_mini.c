@@ -55,6 +55,8 @@ struct yaml_doc {
 	size_t n;
 };
 
+/* An entry of a name table: the anchors (name to node) and the set of
+ * resolved tags (node unused). */
 struct anchor {
 	const char *name;
 	size_t len;
@@ -95,8 +97,8 @@ struct parser {
 	size_t nanc, capanc;
 	struct tagdir *dirs; /* %TAG handles of this document */
 	size_t ndirs, capdirs;
-	const char **tags;     /* every distinct resolved tag, hashed */
-	size_t ntags, captags; /* captags: a power of two */
+	struct anchor *tags; /* every distinct resolved tag */
+	size_t ntags, captags;
 	size_t tagbytes;       /* their size in the arena */
 	size_t *seen, capseen; /* duplicate-key hash table */
 	const struct yaml_node **root;
@@ -387,24 +389,32 @@ slot(struct anchor *t, size_t cap, const char *s, size_t n)
 	return &t[h];
 }
 
+/* Room for one more entry in table *t of *cap slots (a power of two, at
+ * most half full) holding n: doubled and rehashed when needed. */
+static void
+roomfor(struct parser *p, struct anchor **t, size_t *cap, size_t n)
+{
+	struct anchor *old = *t, *nt;
+	size_t i, ncap = *cap ? *cap * 2 : 64;
+
+	if (2 * (n + 1) <= *cap)
+		return;
+	if (!(nt = calloc(ncap, sizeof *nt)))
+		fail(p, p->s, "out of memory");
+	for (i = 0; i < *cap; i++)
+		if (old[i].name)
+			*slot(nt, ncap, old[i].name, old[i].len) = old[i];
+	free(old);
+	*t = nt;
+	*cap = ncap;
+}
+
 static void
 setanchor(struct parser *p, const char *s, size_t n, struct yaml_node *node)
 {
-	struct anchor *old = p->anc, *a;
-	size_t i, oldcap = p->capanc;
+	struct anchor *a;
 
-	if (2 * (p->nanc + 1) > p->capanc) {
-		p->capanc = oldcap ? oldcap * 2 : 64;
-		if (!(p->anc = calloc(p->capanc, sizeof *p->anc))) {
-			p->anc = old;
-			p->capanc = oldcap;
-			fail(p, p->s, "out of memory");
-		}
-		for (i = 0; i < oldcap; i++)
-			if (old[i].name)
-				*slot(p->anc, p->capanc, old[i].name, old[i].len) = old[i];
-		free(old);
-	}
+	roomfor(p, &p->anc, &p->capanc, p->nanc);
 	a = slot(p->anc, p->capanc, s, n);
 	p->nanc += !a->name;
 	a->name = s;
@@ -591,30 +601,12 @@ hexesc(struct parser *p, const char *s)
 static const char *
 intern(struct parser *p, const char *t, size_t n)
 {
-	const char **old = p->tags;
-	size_t i, j, oldcap = p->captags;
+	struct anchor *a;
 	char *c;
 
-	if (2 * (p->ntags + 1) > p->captags) {
-		p->captags = oldcap ? oldcap * 2 : 16;
-		if (!(p->tags = calloc(p->captags, sizeof *p->tags))) {
-			p->tags = old;
-			p->captags = oldcap;
-			fail(p, p->s, "out of memory");
-		}
-		for (i = 0; i < oldcap; i++) {
-			if (!old[i])
-				continue;
-			for (j = hash(old[i], strlen(old[i])) & (p->captags - 1); p->tags[j];
-				j = (j + 1) & (p->captags - 1))
-				;
-			p->tags[j] = old[i];
-		}
-		free(old);
-	}
-	for (j = hash(t, n) & (p->captags - 1); p->tags[j]; j = (j + 1) & (p->captags - 1))
-		if (strlen(p->tags[j]) == n && memcmp(p->tags[j], t, n) == 0)
-			return p->tags[j];
+	roomfor(p, &p->tags, &p->captags, p->ntags);
+	if ((a = slot(p->tags, p->captags, t, n))->name)
+		return a->name;
 	if (n + 1 > YAML_MAX_TAGBYTES - p->tagbytes)
 		fail(p, p->s, "tags take more than %d bytes", YAML_MAX_TAGBYTES);
 	p->tagbytes += n + 1;
@@ -622,7 +614,9 @@ intern(struct parser *p, const char *t, size_t n)
 	memcpy(c, t, n);
 	c[n] = '\0';
 	p->ntags++;
-	return p->tags[j] = c;
+	a->name = c;
+	a->len = n;
+	return c;
 }
 
 /* Prefix and suffix, the suffix's %XX escapes decoded, as the node's tag. */
