@@ -268,18 +268,26 @@ newnode(struct parser *p, enum yaml_kind k, enum yaml_style st, int line, int co
 	return &x->n;
 }
 
+/* U+FEFF past the start of the input (checktext saw one) may stand in
+ * quoted scalars only: plain and block scalars call this. */
+static void
+nobom(struct parser *p, const char *s, size_t len, int line, int col)
+{
+	size_t i;
+
+	for (i = 0; i + 2 < len; i++)
+		if (memcmp(s + i, "\xEF\xBB\xBF", 3) == 0)
+			failat(p, line, col,
+				"a byte order mark (U+FEFF) may only start the input or stand "
+				"in quotes");
+}
+
 static struct yaml_node *
 scalar(struct parser *p, enum yaml_style st, int line, int col, const char *s, size_t len)
 {
 	struct yaml_node *n = newnode(p, YAML_SCALAR, st, line, col);
 	char *t = alloc(p, len + 1);
-	size_t i;
 
-	for (i = 0; p->bom && st != YAML_SINGLE && st != YAML_DOUBLE && i + 2 < len; i++)
-		if (memcmp(s + i, "\xEF\xBB\xBF", 3) == 0)
-			failat(p, line, col,
-				"a byte order mark (U+FEFF) may only start the input or stand "
-				"in quotes");
 	if (len)
 		memcpy(t, s, len);
 	t[len] = '\0';
@@ -1210,6 +1218,8 @@ plain(struct parser *p, int n)
 		skipto(p, empties, ls, v);
 		s = seg = v;
 	}
+	if (p->bom)
+		nobom(p, lines ? p->tmp : seg, lines ? p->ntmp : (size_t)(end - seg), line, col);
 	if (!lines)
 		return scalar(p, YAML_PLAIN, line, col, seg, end - seg);
 	return scalar(p, YAML_PLAIN, line, col, p->tmp, p->ntmp);
@@ -1522,6 +1532,8 @@ blockscalar(struct parser *p, int n)
 		putn(p, '\n', breaks);
 	else if (chomp == 0 && started && breaks)
 		putn(p, '\n', 1);
+	if (p->bom)
+		nobom(p, p->tmp, p->ntmp, line, col);
 	return scalar(p, folded ? YAML_FOLDED : YAML_LITERAL, line, col, p->tmp, p->ntmp);
 }
 
