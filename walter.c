@@ -1098,6 +1098,33 @@ unknown_key(struct ctx *c, const struct yaml_node *k, const char *where, const c
 		cwarn(c, k, "unknown key \"%s\" in %s", k->text, where);
 }
 
+/* A tag on a pipeline value is an error unless it is a core-schema tag
+ * (!!str, !!int, ...) or "!": "command: !vault x" or GitLab's "!reference
+ * [...]" mean something walter does not do, so it must not run the text.
+ * Reports the first such tag in file's tree and returns 1. */
+static int
+tag_check(const char *file, const struct yaml_node *n, int depth)
+{
+	static const char yamlorg[] = "tag:yaml.org,2002:";
+	static const char why[] = "walter does not resolve tags: write the value itself";
+	const char *t = n->tagname;
+	size_t i;
+
+	if (n->tag > YAML_TAG_SEQ) {
+		if (!strncmp(t, yamlorg, sizeof yamlorg - 1))
+			cfg_msg(1, file, n, "tag !!%s is not supported (%s)",
+				t + sizeof yamlorg - 1, why);
+		else
+			cfg_msg(1, file, n, "tag %s%s%s is not supported (%s)",
+				*t == '!' ? "" : "!<", t, *t == '!' ? "" : ">", why);
+		return 1;
+	}
+	for (i = 0; i < n->n && depth < 4 * YAML_MAX_DEPTH; i++)
+		if (tag_check(file, n->child[i], depth + 1))
+			return 1;
+	return 0;
+}
+
 static int
 is_null(const struct yaml_node *n)
 {
@@ -1816,7 +1843,9 @@ open_doc(struct ctx *c, const char *path, struct buf *in, int *bad)
 	if (!(*bad = !doc)) {
 		c->docs = xreallocarray(c->docs, c->ndocs + 1, sizeof *c->docs);
 		c->docs[c->ndocs++] = doc;
-		return yaml_count(doc) ? yaml_root(doc, 0) : NULL;
+		if (yaml_count(doc) && tag_check(path, yaml_root(doc, 0), 0))
+			*bad = 1;
+		return yaml_count(doc) && !*bad ? yaml_root(doc, 0) : NULL;
 	}
 	fprintf(stderr, "walter: %s\n", err);
 	cfg.errors++;
@@ -2503,7 +2532,7 @@ load_text(const char *file, const char *text, size_t len)
 		cfg_msg(1, c.file, root, "no pipeline, build or deploy section");
 	else if (has_pl && has_bd)
 		cerr(&c, root, "ambiguous configuration (both pipeline and build/deploy)");
-	else {
+	else if (!tag_check(c.file, root, 0)) {
 		cfg.format = c.format = has_bd ? FMT_BUILD_DEPLOY : FMT_PIPELINE;
 		if (has_bd)
 			load_d2(&c, root);
@@ -5360,8 +5389,8 @@ put_float(struct buf *b, const char *s)
 	char t[64];
 
 	if (strstr(s, "inf") || strstr(s, "Inf") || strstr(s, "INF") || strstr(s, "nan") ||
-		strstr(s, "NaN") || strstr(s, "NAN"))
-		return -1; /* JSON has no infinity or NaN */
+		strstr(s, "NaN") || strstr(s, "NAN") || !isfinite(v))
+		return -1; /* JSON has no infinity or NaN (and 1e999 overflows) */
 	snprintf(t, sizeof t, "%.17g", v);
 	xputs(b, t);
 	if (!strchr(t, '.') && !strchr(t, 'e') && !strchr(t, 'n'))
@@ -5377,6 +5406,14 @@ json_node(struct buf *b, const struct yaml_node *n, int depth, char *err, size_t
 	if (depth > 4 * YAML_MAX_DEPTH) {
 		snprintf(err, errlen, "%d:%d: nesting too deep after alias expansion", n->line,
 			n->col);
+		return -1;
+	}
+	if (n->tag == YAML_TAG_OTHER && n->kind == YAML_SCALAR && n->style == YAML_PLAIN &&
+		yaml_resolve(&(struct yaml_node){
+			.kind = YAML_SCALAR, .text = n->text, .len = n->len }) != YAML_TAG_STR) {
+		/* "!foo 12": a string to YAML, a number untagged; JSON must pick */
+		snprintf(err, errlen, "%d:%d: \"%.40s\" tagged %s has no certain JSON form",
+			n->line, n->col, n->text, n->tagname);
 		return -1;
 	}
 	switch (yaml_resolve(n)) {

@@ -11,6 +11,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,22 +26,28 @@
 #define ISBREAK(c) ((c) == '\n' || (c) == '\r')
 #define ISWS(c)    (ISBLANK(c) || ISBREAK(c) || (c) == '\0')
 #define ISFLOW(c)  ((c) == ',' || (c) == '[' || (c) == ']' || (c) == '{' || (c) == '}')
-#define ALIGN      _Alignof(max_align_t)
 
-enum { C_DOC, C_SEQ, C_MAP }; /* what introduced a block node */
+/* What introduced a block node: "---" (C_DOC), "- " (C_SEQ: a compact
+ * collection may start on the same line), "key:" (C_MAP: a sequence may
+ * sit at the key's indentation), "? " or ": " of an explicit entry (both). */
+enum { C_DOC, C_SEQ = 1, C_MAP = 2, C_EXPL = 3 };
 
 struct block {
 	struct block *next;
 	size_t used, cap;
 };
-#define BLOCKHDR ((sizeof(struct block) + ALIGN - 1) / ALIGN * ALIGN)
 
 /* A node plus its size once aliases are expanded (1 for a scalar). */
 struct xnode {
 	struct yaml_node n;
 	size_t size;
 };
-#define SIZE(x) (((const struct xnode *)(x))->size)
+
+/* The arena holds nodes, pointer arrays and text: nothing needs more
+ * alignment than a node. */
+#define ALIGN    _Alignof(struct xnode)
+#define BLOCKHDR ((sizeof(struct block) + ALIGN - 1) / ALIGN * ALIGN)
+#define SIZE(x)  (((const struct xnode *)(x))->size)
 
 struct yaml_doc {
 	struct block *arena;
@@ -48,6 +55,8 @@ struct yaml_doc {
 	size_t n;
 };
 
+/* An entry of a name table: the anchors (name to node) and the set of
+ * resolved tags (node unused). */
 struct anchor {
 	const char *name;
 	size_t len;
@@ -55,11 +64,17 @@ struct anchor {
 };
 
 struct props {
-	const char *anchor, *tagat;
-	size_t alen;
+	const char *anchor, *tagat; /* as written */
+	size_t alen, taglen;
+	const char *tagname; /* resolved, in the arena */
 	enum yaml_tag tag;
-	int bang; /* the non-specific tag "!" */
 	int line, col;
+};
+
+/* A %TAG directive of the current document. */
+struct tagdir {
+	const char *handle, *prefix;
+	size_t hlen, plen;
 };
 
 struct parser {
@@ -68,6 +83,7 @@ struct parser {
 	int inflow, flown;      /* flow nesting; block indent around it */
 	int flowline;           /* where the outermost flow collection began */
 	int json;               /* last flow node was quoted or a collection */
+	int bom;                /* the input holds U+FEFF past its start */
 	const char *tab;        /* see lineind */
 	const char *cls, *cpos; /* column cache for the current line */
 	int ccol;
@@ -79,6 +95,11 @@ struct parser {
 	size_t ntmp, captmp;
 	struct anchor *anc;
 	size_t nanc, capanc;
+	struct tagdir *dirs; /* %TAG handles of this document */
+	size_t ndirs, capdirs;
+	struct anchor *tags; /* every distinct resolved tag */
+	size_t ntags, captags;
+	size_t tagbytes;       /* their size in the arena */
 	size_t *seen, capseen; /* duplicate-key hash table */
 	const struct yaml_node **root;
 	size_t nroot, caproot;
@@ -247,6 +268,20 @@ newnode(struct parser *p, enum yaml_kind k, enum yaml_style st, int line, int co
 	return &x->n;
 }
 
+/* U+FEFF past the start of the input (checktext saw one) may stand in
+ * quoted scalars only: plain and block scalars call this. */
+static void
+nobom(struct parser *p, const char *s, size_t len, int line, int col)
+{
+	size_t i;
+
+	for (i = 0; i + 2 < len; i++)
+		if (memcmp(s + i, "\xEF\xBB\xBF", 3) == 0)
+			failat(p, line, col,
+				"a byte order mark (U+FEFF) may only start the input or stand "
+				"in quotes");
+}
+
 static struct yaml_node *
 scalar(struct parser *p, enum yaml_style st, int line, int col, const char *s, size_t len)
 {
@@ -300,26 +335,40 @@ same(const struct yaml_node *a, const struct yaml_node *b)
 	return a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
 }
 
+/* How much of a scalar a message quotes: at most max bytes, whole UTF-8
+ * characters, and nothing from the first control character (a line
+ * break, say) on. */
+static int
+quotable(const struct yaml_node *n, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < n->len && i < max && (unsigned char)n->text[i] >= ' '; i++)
+		;
+	while (i > 0 && i < n->len && (n->text[i] & 0xC0) == 0x80)
+		i--; /* not in the middle of a UTF-8 sequence */
+	return (int)i;
+}
+
 static _Noreturn void
 dupkey(struct parser *p, const struct yaml_node *k)
 {
-	failat(p, k->line, k->col, "duplicate key \"%.*s\"", k->len > 60 ? 60 : (int)k->len,
-		k->text);
+	failat(p, k->line, k->col, "duplicate key \"%.*s\"", quotable(k, 60), k->text);
 }
 
-/* Small mappings compare pairwise; large ones go through a hash table so a
- * 20,000-key mapping stays linear. */
+/* Keys k[0], k[stride], ... of one mapping must differ.  Few keys compare
+ * pairwise; many go through a hash table so 20,000 keys stay linear. */
 static void
-dupcheck(struct parser *p, const struct yaml_node *m)
+dupcheck(struct parser *p, struct yaml_node *const *k, size_t np, size_t stride)
 {
-	size_t i, j, h, np = m->n / 2, cap = 16;
-	const struct yaml_node *k;
+	size_t i, j, h, cap = 16;
+	const struct yaml_node *x;
 
 	if (np <= 8) {
 		for (i = 1; i < np; i++)
 			for (j = 0; j < i; j++)
-				if (same(m->child[2 * i], m->child[2 * j]))
-					dupkey(p, m->child[2 * i]);
+				if (same(k[i * stride], k[j * stride]))
+					dupkey(p, k[i * stride]);
 		return;
 	}
 	while (cap < 2 * np)
@@ -327,11 +376,11 @@ dupcheck(struct parser *p, const struct yaml_node *m)
 	p->seen = grow(p, p->seen, &p->capseen, cap, sizeof *p->seen);
 	memset(p->seen, 0xff, cap * sizeof *p->seen);
 	for (i = 0; i < np; i++) {
-		k = m->child[2 * i];
-		for (h = hash(k->text, k->len) & (cap - 1); p->seen[h] != SIZE_MAX;
+		x = k[i * stride];
+		for (h = hash(x->text, x->len) & (cap - 1); p->seen[h] != SIZE_MAX;
 			h = (h + 1) & (cap - 1))
-			if (same(k, m->child[2 * p->seen[h]]))
-				dupkey(p, k);
+			if (same(x, k[p->seen[h] * stride]))
+				dupkey(p, x);
 		p->seen[h] = i;
 	}
 }
@@ -348,24 +397,32 @@ slot(struct anchor *t, size_t cap, const char *s, size_t n)
 	return &t[h];
 }
 
+/* Room for one more entry in table *t of *cap slots (a power of two, at
+ * most half full) holding n: doubled and rehashed when needed. */
+static void
+roomfor(struct parser *p, struct anchor **t, size_t *cap, size_t n)
+{
+	struct anchor *old = *t, *nt;
+	size_t i, ncap = *cap ? *cap * 2 : 64;
+
+	if (2 * (n + 1) <= *cap)
+		return;
+	if (!(nt = calloc(ncap, sizeof *nt)))
+		fail(p, p->s, "out of memory");
+	for (i = 0; i < *cap; i++)
+		if (old[i].name)
+			*slot(nt, ncap, old[i].name, old[i].len) = old[i];
+	free(old);
+	*t = nt;
+	*cap = ncap;
+}
+
 static void
 setanchor(struct parser *p, const char *s, size_t n, struct yaml_node *node)
 {
-	struct anchor *old = p->anc, *a;
-	size_t i, oldcap = p->capanc;
+	struct anchor *a;
 
-	if (2 * (p->nanc + 1) > p->capanc) {
-		p->capanc = oldcap ? oldcap * 2 : 64;
-		if (!(p->anc = calloc(p->capanc, sizeof *p->anc))) {
-			p->anc = old;
-			p->capanc = oldcap;
-			fail(p, p->s, "out of memory");
-		}
-		for (i = 0; i < oldcap; i++)
-			if (old[i].name)
-				*slot(p->anc, p->capanc, old[i].name, old[i].len) = old[i];
-		free(old);
-	}
+	roomfor(p, &p->anc, &p->capanc, p->nanc);
 	a = slot(p->anc, p->capanc, s, n);
 	p->nanc += !a->name;
 	a->name = s;
@@ -373,10 +430,12 @@ setanchor(struct parser *p, const char *s, size_t n, struct yaml_node *node)
 	a->node = node;
 }
 
+/* End of an anchor or alias name: ns-anchor-char is any printable
+ * character but white space and the flow indicators. */
 static const char *
-namend(const struct parser *p, const char *s)
+namend(const char *s)
 {
-	while (!ISWS(*s) && !(p->inflow && ISFLOW(*s)))
+	while (!ISWS(*s) && !ISFLOW(*s))
 		s++;
 	return s;
 }
@@ -386,7 +445,7 @@ namend(const struct parser *p, const char *s)
 static struct yaml_node *
 alias(struct parser *p)
 {
-	const char *at = p->s, *name = at + 1, *e = namend(p, name);
+	const char *at = p->s, *name = at + 1, *e = namend(name);
 	struct anchor *a;
 
 	if (e == name)
@@ -473,10 +532,25 @@ plaintype(const char *s, size_t n)
 	static const char *const bools[] = { "true", "True", "TRUE", "false", "False", "FALSE",
 		NULL };
 
-	if (oneof(s, n, nul))
-		return YAML_TAG_NULL;
-	if (oneof(s, n, bools))
-		return YAML_TAG_BOOL;
+	/* the first character settles most scalars before any comparison */
+	switch (n ? *s : '~') {
+	case '~':
+	case 'n':
+	case 'N':
+		return oneof(s, n, nul) ? YAML_TAG_NULL : YAML_TAG_STR;
+	case 't':
+	case 'T':
+	case 'f':
+	case 'F':
+		return oneof(s, n, bools) ? YAML_TAG_BOOL : YAML_TAG_STR;
+	case '+':
+	case '-':
+	case '.':
+		break;
+	default:
+		if (*s < '0' || *s > '9')
+			return YAML_TAG_STR;
+	}
 	if (isint(s, n))
 		return YAML_TAG_INT;
 	if (isfloat(s, n))
@@ -486,48 +560,189 @@ plaintype(const char *s, size_t n)
 
 /* ---- properties ---- */
 
-static const char *const tagname[] = { "", "str", "int", "float", "bool", "null", "map", "seq" };
+/* Names of the standard tags under tag:yaml.org,2002:, by enum yaml_tag. */
+static const char *const stdtag[] = { "", "str", "int", "float", "bool", "null", "map", "seq",
+	"binary", "timestamp", "set", "omap", "pairs" };
+static const char yamlorg[] = "tag:yaml.org,2002:";
 
+static int
+isword(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		c == '-';
+}
+
+/* ns-uri-char less '!' and the flow indicators: what a tag shorthand's
+ * suffix may hold ('%' starts an escape that hexesc checks). */
+static int
+tagchar(char c)
+{
+	return isword(c) || (c && strchr("#;/?:@&=+$_.~*'()%", c));
+}
+
+static int
+urichar(char c)
+{
+	return tagchar(c) || (c && strchr("!,[]", c));
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+		return (c | 0x20) - 'a' + 10;
+	return -1;
+}
+
+/* A "%" in a tag must start a %XX escape. */
+static void
+hexesc(struct parser *p, const char *s)
+{
+	if (hexval(s[1]) < 0 || hexval(s[2]) < 0)
+		fail(p, s, "\"%%\" in a tag must be followed by two hexadecimal digits");
+}
+
+/* The arena copy of tag t[0..n), stored once however many nodes carry
+ * it; a hostile file cannot make the copies exceed YAML_MAX_TAGBYTES. */
+static const char *
+intern(struct parser *p, const char *t, size_t n)
+{
+	struct anchor *a;
+	char *c;
+
+	roomfor(p, &p->tags, &p->captags, p->ntags);
+	if ((a = slot(p->tags, p->captags, t, n))->name)
+		return a->name;
+	if (n + 1 > YAML_MAX_TAGBYTES - p->tagbytes)
+		fail(p, p->s, "tags take more than %d bytes", YAML_MAX_TAGBYTES);
+	p->tagbytes += n + 1;
+	c = alloc(p, n + 1);
+	memcpy(c, t, n);
+	c[n] = '\0';
+	p->ntags++;
+	a->name = c;
+	a->len = n;
+	return c;
+}
+
+/* Prefix and suffix, the suffix's %XX escapes decoded, as the node's tag. */
+static void
+settag(struct parser *p, struct props *pr, const char *pre, size_t pl, const char *suf, size_t sl)
+{
+	size_t i;
+	char c;
+
+	p->ntmp = 0;
+	put(p, pre, pl);
+	for (i = 0; i < sl; i++) {
+		c = suf[i];
+		if (c == '%') {
+			/* decoded when printable, so "!e!tag%21" is "...tag!", but
+			 * no control byte ever gets into a tag */
+			c = (char)(hexval(suf[i + 1]) << 4 | hexval(suf[i + 2]));
+			if (c > ' ' && c < 0x7F)
+				i += 2;
+			else
+				c = '%';
+		}
+		put(p, &c, 1);
+	}
+	pr->tagname = intern(p, p->tmp, p->ntmp);
+	pr->tag = YAML_TAG_OTHER;
+	if (p->ntmp > sizeof yamlorg - 1 && memcmp(p->tmp, yamlorg, sizeof yamlorg - 1) == 0)
+		for (i = YAML_TAG_STR; i <= YAML_TAG_PAIRS; i++)
+			if (!strcmp(pr->tagname + sizeof yamlorg - 1, stdtag[i]))
+				pr->tag = i;
+}
+
+/* !<verbatim>: a local tag ("!" and more) or a URI with a scheme, as is. */
+static const char *
+verbatim(struct parser *p, struct props *pr, const char *t)
+{
+	const char *e, *u = t + 2;
+
+	for (e = u; *e != '>'; e++) {
+		if (!urichar(*e))
+			fail(p, t, "unterminated or invalid verbatim tag");
+		if (*e == '%')
+			hexesc(p, e);
+	}
+	if (*u == '!' ? e - u < 2 : !((*u | 0x20) >= 'a' && (*u | 0x20) <= 'z'))
+		fail(p, t, "a verbatim tag must be a local tag (!name) or a URI");
+	if (*u != '!') {
+		while (isword(*u) || *u == '+' || *u == '.')
+			u++; /* the scheme */
+		if (*u != ':')
+			fail(p, t, "a verbatim tag must be a local tag (!name) or a URI");
+	}
+	settag(p, pr, t + 2, e - t - 2, "", 0);
+	return e + 1;
+}
+
+/* The prefix of handle h (with both "!"), from %TAG or the defaults. */
+static const char *
+handle(struct parser *p, const char *h, size_t hl, size_t *pl)
+{
+	size_t i;
+
+	for (i = 0; i < p->ndirs; i++)
+		if (p->dirs[i].hlen == hl && memcmp(p->dirs[i].handle, h, hl) == 0) {
+			*pl = p->dirs[i].plen;
+			return p->dirs[i].prefix;
+		}
+	if (hl == 1 || hl == 2) {
+		*pl = hl == 1 ? 1 : sizeof yamlorg - 1;
+		return hl == 1 ? "!" : yamlorg;
+	}
+	fail(p, h, "tag handle %.*s is not defined by a %%TAG directive", (int)hl, h);
+}
+
+/* A tag: "!" (non-specific), !<verbatim>, or a shorthand "!suffix",
+ * "!!suffix" or "!handle!suffix" resolved through the %TAG handles. */
 static void
 tag(struct parser *p, struct props *pr)
 {
-	const char *t = p->s, *e;
-	size_t n, i;
+	const char *t = p->s, *h, *e, *pre;
+	size_t pl;
 
-	if (t[1] == '<') {
-		for (e = t + 2; *e != '>'; e++)
-			if (ISWS(*e))
-				fail(p, t, "unterminated verbatim tag");
-		e++;
-	} else
-		e = namend(p, t + 1);
-	n = e - t;
 	pr->tagat = t;
-	p->s = e;
-	if (n == 1) {
-		pr->bang = 1;
-		return;
-	}
-	for (i = YAML_TAG_STR; i <= YAML_TAG_SEQ; i++)
-		if ((n == 2 + strlen(tagname[i]) && memcmp(t, "!!", 2) == 0 &&
-			    memcmp(t + 2, tagname[i], n - 2) == 0) ||
-			(n == 21 + strlen(tagname[i]) &&
-				memcmp(t, "!<tag:yaml.org,2002:", 20) == 0 &&
-				memcmp(t + 20, tagname[i], n - 21) == 0 && t[n - 1] == '>')) {
-			pr->tag = i;
-			return;
+	if (t[1] == '<') {
+		p->s = verbatim(p, pr, t);
+	} else {
+		for (h = t + 1; isword(*h); h++)
+			;
+		h = *h == '!' ? h + 1 : t + 1;
+		for (e = h; tagchar(*e); e++) {
+			if (*e == '%') {
+				hexesc(p, e);
+				e += 2;
+			}
 		}
-	if (t[1] == '!' || t[1] == '<')
-		fail(p, t, "tag %.*s is not supported", (int)n, t);
-	fail(p, t, "custom tags are not supported (%.*s)", (int)n, t);
+		if (e == h && h == t + 1) {
+			pr->tagname = "!";
+			pr->tag = YAML_TAG_NONE;
+		} else if (e == h) {
+			fail(p, t, "tag %.*s has no suffix", (int)(h - t), t);
+		} else {
+			pre = handle(p, t, h - t, &pl);
+			settag(p, pr, pre, pl, h, e - h);
+		}
+		p->s = e;
+	}
+	pr->taglen = p->s - t;
 }
 
-/* Anchor and tag before a node, in either order; 1 if there were any. */
+/* Anchor and tag before a node, in either order; 1 if there were any.
+ * Each must be followed by white space, or in a flow collection by the
+ * end of the (then empty) node. */
 static int
 props(struct parser *p, struct props *pr)
 {
 	const char *e;
 	int any = 0;
+	char c;
 
 	while (*p->s == '&' || *p->s == '!') {
 		if (!pr->line) {
@@ -541,7 +756,7 @@ props(struct parser *p, struct props *pr)
 		} else {
 			if (pr->anchor)
 				fail(p, p->s, "a node can have only one anchor");
-			e = namend(p, p->s + 1);
+			e = namend(p->s + 1);
 			if (e == p->s + 1)
 				fail(p, p->s, "anchor name is empty");
 			pr->anchor = p->s + 1;
@@ -549,7 +764,8 @@ props(struct parser *p, struct props *pr)
 			p->s = e;
 		}
 		any = 1;
-		if (!ISWS(*p->s) && !(p->inflow && ISFLOW(*p->s)))
+		c = *p->s;
+		if (!ISWS(c) && !(p->inflow && (c == ',' || c == ']' || c == '}')))
 			fail(p, p->s, "expected white space after a node property");
 		while (ISBLANK(*p->s))
 			p->s++;
@@ -557,30 +773,168 @@ props(struct parser *p, struct props *pr)
 	return any;
 }
 
-/* Check an explicit tag against the node and register the anchor. */
+/* Start at s, stop before e: fixed and variable runs of digits. */
+static const char *
+digits(const char *s, const char *e, int lo, int hi)
+{
+	int i;
+
+	for (i = 0; i < hi && s < e && *s >= '0' && *s <= '9'; i++)
+		s++;
+	return i >= lo ? s : NULL;
+}
+
+/* The YAML 1.1 timestamp: 2001-12-14, or 2001-12-14t21:59:43.10-05:00,
+ * 2001-12-14 21:59:43.10 -5, 2001-12-15T02:59:43.1Z and the like. */
+static int
+istimestamp(const char *s, const char *e)
+{
+	const char *m, *d, *b;
+
+	if (!(m = digits(s, e, 4, 4)) || m == e || *m != '-' || !(d = digits(m + 1, e, 1, 2)) ||
+		d == e || *d != '-' || !(s = digits(d + 1, e, 1, 2)))
+		return 0;
+	if (s == e)
+		return d - m == 3 && s - d == 3;
+	if (*s == 'T' || *s == 't')
+		s++;
+	else if (!ISBLANK(*s))
+		return 0;
+	while (s < e && ISBLANK(*s))
+		s++;
+	if (!(s = digits(s, e, 1, 2)) || s == e || *s != ':' || !(s = digits(s + 1, e, 2, 2)) ||
+		s == e || *s != ':' || !(s = digits(s + 1, e, 2, 2)))
+		return 0;
+	if (s < e && *s == '.')
+		s = digits(s + 1, e, 0, INT_MAX);
+	for (b = s; s < e && ISBLANK(*s); s++)
+		;
+	if (s == e)
+		return s == b;
+	if (*s == 'Z')
+		return s + 1 == e;
+	if ((*s != '+' && *s != '-') || !(s = digits(s + 1, e, 1, 2)))
+		return 0;
+	if (s < e && *s == ':')
+		s = digits(s + 1, e, 2, 2);
+	return s == e;
+}
+
+/* !!binary: base64 with white space anywhere, padded to a multiple of 4. */
+static int
+isbase64(const char *s, const char *e)
+{
+	size_t n = 0, pad = 0;
+
+	for (; s < e; s++) {
+		if (ISBLANK(*s) || ISBREAK(*s))
+			continue;
+		if (*s == '=')
+			pad++;
+		else if (pad || !((isword(*s) && *s != '-') || *s == '+' || *s == '/'))
+			return 0;
+		n++;
+	}
+	return n % 4 == 0 && pad <= 2;
+}
+
+static const char *
+kindname(const struct yaml_node *n)
+{
+	return n->kind == YAML_MAP ? "mapping" : n->kind == YAML_SEQ ? "sequence" : "scalar";
+}
+
+/* !!omap and !!pairs: a sequence of one-pair mappings; !!omap keys differ. */
+static void
+pairlist(struct parser *p, const struct yaml_node *n, const struct props *pr)
+{
+	size_t i, base = p->nstk;
+	const struct yaml_node *x;
+
+	for (i = 0; i < n->n; i++) {
+		x = n->child[i];
+		if (x->kind != YAML_MAP || x->n != 2)
+			failat(p, x->line, x->col, "an item of %.*s must be a one-pair mapping",
+				(int)pr->taglen, pr->tagat);
+		push(p, x->child[0]);
+	}
+	if (pr->tag == YAML_TAG_OMAP && n->n > 1)
+		dupcheck(p, p->stk + base, n->n, 1);
+	p->nstk = base;
+}
+
+/* The node kind a standard tag takes. */
+static enum yaml_kind
+tagkind(enum yaml_tag t)
+{
+	switch (t) {
+	case YAML_TAG_MAP:
+	case YAML_TAG_SET:
+		return YAML_MAP;
+	case YAML_TAG_SEQ:
+	case YAML_TAG_OMAP:
+	case YAML_TAG_PAIRS:
+		return YAML_SEQ;
+	default:
+		return YAML_SCALAR;
+	}
+}
+
+/* Is scalar n's text one of standard tag t's values? */
+static int
+scalarfits(enum yaml_tag t, const struct yaml_node *n)
+{
+	enum yaml_tag got;
+
+	switch (t) {
+	case YAML_TAG_STR:
+		return 1;
+	case YAML_TAG_BINARY:
+		return isbase64(n->text, n->text + n->len);
+	case YAML_TAG_TIMESTAMP:
+		return istimestamp(n->text, n->text + n->len);
+	default:
+		got = plaintype(n->text, n->len);
+		return got == t || (t == YAML_TAG_FLOAT && got == YAML_TAG_INT);
+	}
+}
+
+/* An explicit standard tag must fit the node it is on. */
+static void
+tagcheck(struct parser *p, const struct yaml_node *n, const struct props *pr)
+{
+	enum yaml_tag t = pr->tag;
+	size_t i;
+
+	if (t == YAML_TAG_OTHER || t == YAML_TAG_NONE)
+		return;
+	if (tagkind(t) != n->kind)
+		fail(p, pr->tagat, "tag %.*s does not fit a %s", (int)pr->taglen, pr->tagat,
+			kindname(n));
+	if (t == YAML_TAG_SET) {
+		for (i = 1; i < n->n; i += 2)
+			if (n->child[i]->kind != YAML_SCALAR ||
+				yaml_resolve(n->child[i]) != YAML_TAG_NULL)
+				failat(p, n->child[i]->line, n->child[i]->col,
+					"a value of %.*s must be null", (int)pr->taglen, pr->tagat);
+	} else if (t == YAML_TAG_OMAP || t == YAML_TAG_PAIRS) {
+		pairlist(p, n, pr);
+	} else if (n->kind == YAML_SCALAR && !scalarfits(t, n)) {
+		failat(p, n->line, n->col, "\"%.*s\" is not a valid %.*s", quotable(n, 40), n->text,
+			(int)pr->taglen, pr->tagat);
+	}
+}
+
+/* Put the properties on the node: check the tag, register the anchor. */
 static struct yaml_node *
 apply(struct parser *p, struct yaml_node *n, const struct props *pr)
 {
-	enum yaml_tag t = pr->tag, want;
-
-	if (pr->bang && n->kind == YAML_SCALAR)
-		n->tag = YAML_TAG_STR;
-	if (t != YAML_TAG_NONE) {
-		want = n->kind == YAML_MAP    ? YAML_TAG_MAP
-			: n->kind == YAML_SEQ ? YAML_TAG_SEQ
-					      : YAML_TAG_STR;
-		if ((t == YAML_TAG_MAP || t == YAML_TAG_SEQ || want != YAML_TAG_STR) && t != want)
-			fail(p, pr->tagat, "tag !!%s does not fit a %s", tagname[t],
-				want == YAML_TAG_STR           ? "scalar"
-					: want == YAML_TAG_MAP ? "mapping"
-							       : "sequence");
-		if (want == YAML_TAG_STR && t != YAML_TAG_STR) {
-			want = plaintype(n->text, n->len);
-			if (want != t && !(t == YAML_TAG_FLOAT && want == YAML_TAG_INT))
-				failat(p, n->line, n->col, "\"%.*s\" is not a valid !!%s",
-					n->len > 40 ? 40 : (int)n->len, n->text, tagname[t]);
-		}
-		n->tag = t;
+	if (pr->tagname) {
+		tagcheck(p, n, pr);
+		n->tagname = pr->tagname;
+		n->tag = pr->tag;
+		if (pr->tag == YAML_TAG_NONE && n->kind == YAML_SCALAR)
+			n->tag = YAML_TAG_STR; /* "!": not resolved, a string */
 	}
 	if (pr->anchor)
 		setanchor(p, pr->anchor, pr->alen, n);
@@ -864,6 +1218,8 @@ plain(struct parser *p, int n)
 		skipto(p, empties, ls, v);
 		s = seg = v;
 	}
+	if (p->bom)
+		nobom(p, lines ? p->tmp : seg, lines ? p->ntmp : (size_t)(end - seg), line, col);
 	if (!lines)
 		return scalar(p, YAML_PLAIN, line, col, seg, end - seg);
 	return scalar(p, YAML_PLAIN, line, col, p->tmp, p->ntmp);
@@ -888,14 +1244,29 @@ pututf8(struct parser *p, unsigned long c)
 	put(p, b, n);
 }
 
+/* The n hexadecimal digits at p->s of the escape at at. */
+static unsigned long
+hexdigits(struct parser *p, const char *at, int n)
+{
+	unsigned long c = 0;
+	int i, d;
+
+	for (i = 0; i < n; i++, p->s++) {
+		if ((d = hexval(*p->s)) < 0)
+			fail(p, at, "escape \"\\%c\" needs %d hexadecimal digits", at[1], n);
+		c = c << 4 | (unsigned long)d;
+	}
+	return c;
+}
+
 static void
 escape(struct parser *p)
 {
 	static const char from[] = "0abtnvfre \"/\\\t";
 	static const char to[] = "\0\a\b\t\n\v\f\r\033 \"/\\\t";
-	const char *at = p->s, *f;
-	unsigned long c = 0;
-	int i, hex = 0, d;
+	const char *at = p->s, *f, *lo;
+	unsigned long c = 0, d;
+	int hex = 0;
 
 	p->s += 2;
 	if (at[1] && (f = strchr(from, at[1]))) {
@@ -929,16 +1300,19 @@ escape(struct parser *p)
 			fail(p, at, "invalid escape sequence");
 		fail(p, at, "unknown escape sequence \"\\%c\"", at[1]);
 	}
-	for (i = 0; i < hex; i++, p->s++) {
-		d = (unsigned char)*p->s;
-		if (d >= '0' && d <= '9')
-			d -= '0';
-		else if ((d | 0x20) >= 'a' && (d | 0x20) <= 'f')
-			d = (d | 0x20) - 'a' + 10;
-		else
-			fail(p, at, "escape \"\\%c\" needs %d hexadecimal digits", at[1], hex);
-		c = c << 4 | (unsigned long)d;
+	if (hex)
+		c = hexdigits(p, at, hex);
+	if (c >= 0xD800 && c <= 0xDBFF && hex == 4 && p->s[0] == '\\' && p->s[1] == 'u') {
+		/* a UTF-16 surrogate pair, as JSON writes characters past U+FFFF */
+		lo = p->s;
+		p->s += 2;
+		d = hexdigits(p, lo, 4);
+		if (d < 0xDC00 || d > 0xDFFF)
+			fail(p, at, "escape \"%.*s\" is a lone UTF-16 surrogate", 6, at);
+		c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
 	}
+	if (c >= 0xD800 && c <= 0xDFFF && hex == 4)
+		fail(p, at, "escape \"%.*s\" is a lone UTF-16 surrogate", 6, at);
 	if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
 		fail(p, at, "escape \"%.*s\" is not a valid Unicode character", (int)(p->s - at),
 			at);
@@ -1083,6 +1457,32 @@ blockheader(struct parser *p, int *chomp)
 	return ind;
 }
 
+/* An indentation indicator on a block scalar at document level counts from
+ * column -1 in YAML 1.2 (the document is a node at indentation -1) but from
+ * column 0 in libyaml and most parsers, so "--- |2" then "  text" reads as
+ * " text" or "text": fail closed unless the scalar has no content at all. */
+static void
+topind(struct parser *p, const char *at, int ind)
+{
+	const char *q = p->s;
+	int sp;
+
+	for (;;) {
+		for (sp = 0; q[sp] == ' '; sp++)
+			;
+		if (marker(q, q) || (sp < ind - 1 && q[sp] && !ISBREAK(q[sp])))
+			return; /* the scalar ended */
+		if (sp >= ind || (q[sp] && !ISBREAK(q[sp])))
+			fail(p, at,
+				"an indentation indicator on a document-level block scalar "
+				"is read two ways (YAML 1.2 counts from column -1, most "
+				"parsers from 0): indent it under a key or leave it out");
+		if (!q[sp])
+			return;
+		q = brk(q + sp);
+	}
+}
+
 /* Literal or folded scalar; n is the parent's indentation.  Returns at the
  * start of the first line that is not part of it. */
 static struct yaml_node *
@@ -1094,7 +1494,7 @@ blockscalar(struct parser *p, int n)
 
 	ind = blockheader(p, &chomp);
 	if (ind && n < 0)
-		fail(p, at, "an indentation indicator is not supported at document level");
+		topind(p, at, ind);
 	k = ind ? n + ind : detect(p, n);
 	p->ntmp = 0;
 	for (;;) {
@@ -1123,19 +1523,17 @@ blockscalar(struct parser *p, int n)
 			;
 		put(p, e, q - e);
 		p->s = q;
-		if (!*q) {
-			/* at the end of input a line of spaces still ends in a
-			 * break (yaml-test-suite L24T), a text line does not */
-			breaks = e + strspn(e, " ") == q;
+		breaks = 1; /* the end of input ends the last line too */
+		if (!*q)
 			break;
-		}
-		breaks = 1;
 		nl(p);
 	}
 	if (chomp > 0)
 		putn(p, '\n', breaks);
 	else if (chomp == 0 && started && breaks)
 		putn(p, '\n', 1);
+	if (p->bom)
+		nobom(p, p->tmp, p->ntmp, line, col);
 	return scalar(p, folded ? YAML_FOLDED : YAML_LITERAL, line, col, p->tmp, p->ntmp);
 }
 
@@ -1201,7 +1599,52 @@ nocomplex(struct parser *p, const struct yaml_node *k, int line, int col)
 		failat(p, line, col, "complex mapping keys are not supported");
 }
 
-/* A flow sequence entry: a node, or a single-pair mapping "k: v". */
+static int
+explicitkey(const char *s)
+{
+	return *s == '?' && ISWS(s[1]);
+}
+
+/* A flow mapping entry, pushed as key and value: "? key : value" (either
+ * part may be left out), "key: value", ": value" or "key" alone (value
+ * null).  Keys may span lines here; close is the collection's bracket. */
+static void
+fpair(struct parser *p, int depth, char close)
+{
+	int line = p->line, col = colof(p, p->s);
+	struct yaml_node *k;
+
+	if (explicitkey(p->s)) {
+		p->s++;
+		fws(p);
+		if (*p->s == ',' || *p->s == close) {
+			push(p, empty(p, line, col));
+			push(p, empty(p, line, col));
+			return;
+		}
+	}
+	if (isvalue(p->s)) {
+		k = empty(p, line, col);
+		p->json = 0;
+	} else {
+		k = fnode(p, depth);
+	}
+	nocomplex(p, k, line, col);
+	push(p, k);
+	fws(p);
+	if (*p->s == ':' && (p->json || ISWS(p->s[1]) || ISFLOW(p->s[1]))) {
+		p->s++;
+		fws(p);
+		if (*p->s != ',' && *p->s != close) {
+			push(p, fnode(p, depth));
+			return;
+		}
+	}
+	push(p, empty(p, p->line, colof(p, p->s)));
+}
+
+/* A flow sequence entry: a node, or a single-pair mapping: "? k : v" or
+ * an implicit "k: v" whose key is on one line. */
 static struct yaml_node *
 fentry(struct parser *p, int depth)
 {
@@ -1210,8 +1653,11 @@ fentry(struct parser *p, int depth)
 	struct yaml_node *k;
 	const char *q;
 
-	if (*p->s == '?' && (ISWS(p->s[1]) || ISFLOW(p->s[1])))
-		fail(p, p->s, "complex mapping keys are not supported");
+	depthcheck(p, depth + 1);
+	if (explicitkey(p->s)) {
+		fpair(p, depth + 1, ']');
+		return coll(p, YAML_MAP, YAML_FLOW, line, col, base);
+	}
 	if (isvalue(p->s)) {
 		k = empty(p, line, col);
 	} else {
@@ -1225,7 +1671,6 @@ fentry(struct parser *p, int depth)
 			failat(p, line, col, "an implicit key must be on a single line");
 		p->s = q;
 	}
-	depthcheck(p, depth + 1);
 	p->s++;
 	fws(p);
 	push(p, k);
@@ -1265,33 +1710,6 @@ fseq(struct parser *p, int depth)
 	return coll(p, YAML_SEQ, YAML_FLOW, line, col, base);
 }
 
-static void
-fpair(struct parser *p, int depth)
-{
-	int line = p->line, col = colof(p, p->s);
-	struct yaml_node *k;
-
-	if (*p->s == '?' && (ISWS(p->s[1]) || ISFLOW(p->s[1])))
-		fail(p, p->s, "complex mapping keys are not supported");
-	if (isvalue(p->s)) {
-		k = empty(p, line, col);
-		p->json = 0;
-	} else
-		k = fnode(p, depth);
-	nocomplex(p, k, line, col);
-	push(p, k);
-	fws(p);
-	if (*p->s == ':' && (p->json || ISWS(p->s[1]) || ISFLOW(p->s[1]))) {
-		p->s++;
-		fws(p);
-		if (*p->s != ',' && *p->s != '}') {
-			push(p, fnode(p, depth));
-			return;
-		}
-	}
-	push(p, empty(p, p->line, colof(p, p->s)));
-}
-
 static struct yaml_node *
 fmap(struct parser *p, int depth)
 {
@@ -1307,7 +1725,7 @@ fmap(struct parser *p, int depth)
 			break;
 		if (!*p->s)
 			fail(p, open, "unterminated flow mapping");
-		fpair(p, depth);
+		fpair(p, depth, '}');
 		fws(p);
 		if (*p->s == ',')
 			p->s++;
@@ -1320,7 +1738,7 @@ fmap(struct parser *p, int depth)
 	}
 	p->s++;
 	m = coll(p, YAML_MAP, YAML_FLOW, line, col, base);
-	dupcheck(p, m);
+	dupcheck(p, m->child, m->n / 2, 2);
 	p->json = 1;
 	return m;
 }
@@ -1439,7 +1857,7 @@ lower(struct parser *p, int n, int ctx, struct props *pr, int depth, int line, i
 		if (pr->line)
 			line = pr->line, col = pr->col;
 		if (ind < 0 || ind < n ||
-			(ind == n && !(ctx == C_MAP && !p->tab && seqentry(p->s + ind))))
+			(ind == n && !(ctx & C_MAP && !p->tab && seqentry(p->s + ind))))
 			return apply(p, empty(p, line, col), pr);
 		for (q = p->s + ind; ISBLANK(*q); q++)
 			;
@@ -1491,12 +1909,12 @@ block_node(struct parser *p, int n, int ctx, int depth)
 	if (endline(p))
 		return below(p, n, ctx, &pr, depth);
 	if (seqentry(p->s)) {
-		if (ctx != C_SEQ)
+		if (!(ctx & C_SEQ))
 			fail(p, p->s, "block sequence entries are not allowed here");
 		compact(p);
 		return block_seq(p, (int)(p->s - p->ls), &pr, depth + 1);
 	}
-	if ((k = keyscan(p->s, &c)) && ctx != C_SEQ)
+	if ((k = keyscan(p->s, &c)) && !(ctx & C_SEQ))
 		fail(p, k == 1 ? c : p->s, "mapping values are not allowed here");
 	if (k) {
 		compact(p);
@@ -1536,11 +1954,11 @@ explicit_entry(struct parser *p, int m, int depth)
 	struct yaml_node *k, *v;
 
 	p->s++;
-	k = block_node(p, m, C_SEQ, depth);
+	k = block_node(p, m, C_EXPL, depth);
 	nocomplex(p, k, line, col);
 	if (nextind(p, m) == m && isvalue(p->s + m)) {
 		p->s += m + 1;
-		v = block_node(p, m, C_SEQ, depth);
+		v = block_node(p, m, C_EXPL, depth);
 	} else {
 		v = empty(p, line, col);
 	}
@@ -1612,30 +2030,77 @@ block_map(struct parser *p, int m, struct props *pr, int depth)
 			fail(p, p->s, "could not find expected ':' after a mapping key");
 	}
 	x = coll(p, YAML_MAP, YAML_BLOCK, line, col, base);
-	dupcheck(p, x);
+	dupcheck(p, x->child, x->n / 2, 2);
 	return apply(p, x, pr);
 }
 
 /* ---- documents ---- */
 
+static const char *
+wordend(const char *s)
+{
+	while (!ISWS(*s))
+		s++;
+	return s;
+}
+
+/* %TAG handle prefix: the handle stands for the prefix in this document. */
+static void
+tagdirective(struct parser *p, const char *s)
+{
+	const char *h, *e;
+	size_t i, hl;
+
+	while (ISBLANK(*s))
+		s++;
+	for (h = s, e = s + (*s == '!'); isword(*e); e++)
+		;
+	if (*h != '!' || (*e != '!' && e > h + 1))
+		fail(p, h, "%%TAG needs a handle: !, !! or !name!");
+	e += *e == '!';
+	hl = e - h;
+	for (s = e; ISBLANK(*s); s++)
+		;
+	if (s == e)
+		fail(p, e, "%%TAG needs a handle (!, !! or !name!) and then a prefix");
+	for (e = s; urichar(*e); e++)
+		if (*e == '%')
+			hexesc(p, e);
+	if (e == s || ISFLOW(*s))
+		fail(p, s, "%%TAG needs a prefix: !local or a URI");
+	if (!ISWS(*e))
+		fail(p, e, "invalid character in a %%TAG prefix");
+	for (i = 0; i < p->ndirs; i++)
+		if (p->dirs[i].hlen == hl && memcmp(p->dirs[i].handle, h, hl) == 0)
+			fail(p, h, "duplicate %%TAG directive for %.*s", (int)hl, h);
+	if (p->ndirs == YAML_MAX_TAGDIRS)
+		fail(p, h, "more than %d %%TAG directives for one document", YAML_MAX_TAGDIRS);
+	p->dirs = grow(p, p->dirs, &p->capdirs, p->ndirs + 1, sizeof *p->dirs);
+	p->dirs[p->ndirs++] = (struct tagdir){ h, s, hl, e - s };
+	p->s = e;
+}
+
+/* %YAML 1.x, %TAG, or a reserved directive (ignored). */
 static void
 directive(struct parser *p, int *version)
 {
-	const char *at = p->s, *e = namend(p, at + 1);
+	const char *at = p->s, *e = wordend(at + 1);
 
+	if (e == at + 1)
+		fail(p, at, "a directive needs a name after \"%%\"");
 	if (e - at == 5 && memcmp(at, "%YAML", 5) == 0) {
 		if (*version)
 			fail(p, at, "duplicate %%YAML directive");
 		*version = 1;
 		for (p->s = e; ISBLANK(*p->s); p->s++)
 			;
-		e = namend(p, p->s);
+		e = wordend(p->s);
 		if (e - p->s < 3 || p->s[0] != '1' || p->s[1] != '.' ||
 			!isdigits(p->s + 2, e, "0123456789"))
 			fail(p, p->s, "unsupported YAML version \"%.*s\"", (int)(e - p->s), p->s);
 		p->s = e;
 	} else if (e - at == 4 && memcmp(at, "%TAG", 4) == 0) {
-		fail(p, at, "%%TAG directives are not supported");
+		tagdirective(p, e);
 	} else {
 		while (*p->s && !ISBREAK(*p->s))
 			p->s++;
@@ -1660,7 +2125,12 @@ document(struct parser *p, int *open)
 	struct props pr = { 0 };
 	int version = 0, dirs = 0;
 
+	p->ndirs = 0;
 	skiplines(p);
+	if (!*open && p->s == p->ls && memcmp(p->s, "\xEF\xBB\xBF", 3) == 0) {
+		p->ls = p->s += 3; /* a document's prefix may start with a BOM */
+		skiplines(p);
+	}
 	for (; *p->s == '%' && !*open; dirs++)
 		directive(p, &version);
 	if (!*p->s && dirs)
@@ -1693,8 +2163,6 @@ stream(struct parser *p)
 {
 	int open = 0;
 
-	if (memcmp(p->s, "\xEF\xBB\xBF", 3) == 0)
-		p->ls = p->s += 3;
 	while (document(p, &open))
 		;
 }
@@ -1743,6 +2211,9 @@ checktext(struct parser *p, const char *buf, size_t len)
 			continue;
 		}
 		if ((n = printable(s)) && s + n <= e) {
+			/* U+FEFF past the start: only quoted text may hold it */
+			p->bom |= n == 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF &&
+				s != (const unsigned char *)buf;
 			s += n;
 			continue;
 		}
@@ -1805,6 +2276,8 @@ yaml_parse(const char *buf, size_t len, const char *file, char *err, size_t errl
 	free(p->stk);
 	free(p->tmp);
 	free(p->anc);
+	free(p->dirs);
+	free(p->tags);
 	free(p->seen);
 	free(p->root);
 	free(p);
@@ -1840,12 +2313,12 @@ yaml_free(struct yaml_doc *doc)
 enum yaml_tag
 yaml_resolve(const struct yaml_node *n)
 {
-	if (n->tag != YAML_TAG_NONE)
-		return n->tag;
+	if (n->tag != YAML_TAG_NONE && n->tag <= YAML_TAG_SEQ)
+		return n->tag; /* a core tag */
 	if (n->kind != YAML_SCALAR)
 		return n->kind == YAML_MAP ? YAML_TAG_MAP : YAML_TAG_SEQ;
-	if (n->style != YAML_PLAIN)
-		return YAML_TAG_STR;
+	if (n->tag != YAML_TAG_NONE || n->style != YAML_PLAIN)
+		return YAML_TAG_STR; /* a specific tag: not resolved */
 	return plaintype(n->text, n->len);
 }
 

@@ -1,6 +1,7 @@
 /* libFuzzer target: the YAML parser on arbitrary bytes. */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "yaml_mini.h"
 
@@ -12,6 +13,8 @@ walk(const struct yaml_node *n, int depth)
 	if (depth > 4 * YAML_MAX_DEPTH)
 		return c;
 	(void)yaml_resolve(n);
+	if (n->tagname)
+		c += strlen(n->tagname) > 0;
 	for (i = 0; i < n->n && c < 100000; i++)
 		c += walk(n->child[i], depth + 1);
 	return c;

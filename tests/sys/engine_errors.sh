@@ -38,6 +38,20 @@ err merge-bad 'a merge key (<<) takes a mapping' 'pipeline:\n  - <<: 3\n    name
 err parallel-and-serial 'cannot have both "parallel" and "serial"' 'build:\n  tasks:\n    - name: g\n      parallel: []\n      serial: []\n'
 err include-not-only '"include" must be the only key' 'build:\n  tasks:\n    - include: x.yml\n      name: y\n'
 
+# tags: the config layer rejects one it does not understand, never runs the
+# text behind it, and keeps the core schema's tags
+err tag-vault 'walter: tag-vault.yml:3:21: tag !vault is not supported' 'pipeline:\n  - name: a\n    command: !vault touch ran\n'
+t tag-vault-not-run [ ! -e ran ]
+err tag-reference 'walter: tag-reference.yml:3:25: tag !reference is not supported' 'build:\n  - name: a\n    command: !reference [.x, y]\n'
+err tag-key 'walter: tag-key.yml:2:14: tag !!binary is not supported' 'pipeline:\n  - !!binary bmFtZQ==: a\n'
+err tag-global 'tag !<tag:vault.example,2024:secret> is not supported' 'pipeline:\n  - name: a\n    env: {K: !<tag:vault.example,2024:secret> x}\n'
+err tag-handle 'walter: tag-handle.yml:4:18: tag !<tag:vault.example,2024:key> is not supported' '%TAG !v! tag:vault.example,2024:\n---\npipeline:\n  - name: !v!key a\n'
+printf -- '- name: inc\n  command: !env HOME\n' > tagged-inc.yml
+err tag-in-include 'walter: tagged-inc.yml:2:17: tag !env is not supported' 'build:\n  tasks:\n    - include: tagged-inc.yml\n'
+printf 'pipeline:\n  - name: !!str a\n    command: !!str echo core\n    retry: !!int 1\n    timeout: !!float 9\n    suppress_all: !!bool false\n    directory: !!null\n    env: !!map {K: ! v}\n' > core-tags.yml
+w -c core-tags.yml
+t tag-core-accepted sh -c '[ "$rc" = 0 ] && has err.txt "[a] core"'
+
 # unknown keys: a located warning with a did-you-mean, not an error
 printf 'pipeline:\n  - name: a\n    comand: echo hi\n' > typo.yml
 w -c typo.yml
