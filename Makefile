@@ -158,9 +158,7 @@ test-dist:
 # The system tests against one foreign binary under qemu-user: walter is
 # emulated, the tasks' commands run natively. tests/cross.sh says which
 # tests are left out and why.
-test-cross:
-	rm -f $(DIST)/walter-$(VERSION)-linux-$(CROSS_ARCH)
-	$(MAKE) $(DIST)/walter-$(VERSION)-linux-$(CROSS_ARCH)
+test-cross: $(DIST)/walter-$(VERSION)-linux-$(CROSS_ARCH)
 	sh tests/cross.sh $(CROSS_ARCH) $(DIST)/walter-$(VERSION)-linux-$(CROSS_ARCH)
 
 .PHONY: dist test-dist test-cross

@@ -27,7 +27,7 @@ main(int argc, char **argv)
 {
 	char line[4096];
 	long n, i;
-	int c, fd;
+	int fd;
 
 	if (argc < 2)
 		return usage();
@@ -42,7 +42,7 @@ main(int argc, char **argv)
 		for (n = atol(argv[2]), i = 1; i <= n; i++)
 			putchar(i % 64 ? 'x' : '\n');
 	} else if (!strcmp(argv[1], "count") && argc == 2) {
-		for (n = 0; (c = getchar()) != EOF; n++)
+		for (n = 0; getchar() != EOF; n++)
 			;
 		printf("%ld\n", n);
 	} else if (!strcmp(argv[1], "sleep") && (argc == 3 || argc == 4)) {
