@@ -31,7 +31,7 @@ t() {
 a=$tmp/a b=$tmp/build-b/a-longer-path
 for d in "$a" "$b"; do
 	mkdir -p "$d"
-	cp -R Makefile walter.c yaml_mini.c http_mini.c include walter.1 "$d/"
+	tar cf - --exclude=./.git --exclude=./tests/tmp --exclude=./tests/bin --exclude=./dist . | (cd "$d" && tar xf -)
 done
 (cd "$a" && umask 022 && TZ=UTC LC_ALL=C make -s dist DIST_ARCHES="$arches") >"$tmp/a.log" 2>&1
 ra=$?
