@@ -92,7 +92,82 @@ lint:
 		--inline-suppr --std=c11 -Iinclude $(SRC)
 	clang-tidy --quiet $(SRC) -- -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude
 
+# ---- Release: make dist, make test-dist, make test-cross ---------------
+# One version, one home: WALTER_VERSION in walter.c. The release file
+# names read it from there, -version prints it, the JSON event and the
+# reports carry it.
+VERSION := $(shell sed -n 's/^.define WALTER_VERSION "\(.*\)"$$/\1/p' walter.c)
+DIST = dist
+# riscv64: Debian ships musl-dev:riscv64 from Debian 13 on, not in 12.
+DIST_ARCHES = x86_64 aarch64 armhf
+DIST_BINS = $(DIST_ARCHES:%=$(DIST)/walter-$(VERSION)-linux-%)
+# Per architecture: the gcc, the musl of Debian's musl-dev for it (whose
+# specs file turns that gcc into a musl-gcc) and the Debian architecture.
+x86_64_CC = x86_64-linux-gnu-gcc
+x86_64_MUSL = x86_64-linux-musl
+x86_64_DEB = amd64
+aarch64_CC = aarch64-linux-gnu-gcc
+aarch64_MUSL = aarch64-linux-musl
+aarch64_DEB = arm64
+armhf_CC = arm-linux-gnueabihf-gcc
+armhf_MUSL = arm-linux-musleabihf
+armhf_DEB = armhf
+riscv64_CC = riscv64-linux-gnu-gcc
+riscv64_MUSL = riscv64-linux-musl
+riscv64_DEB = riscv64
+riscv64_NOTE = ; Debian 12 has no musl-dev:riscv64, Debian 13 has
+MUSL_LIBDIR = /usr/lib
+# The flags of the static build above, stripped, and nothing of the
+# build machine in the output: no paths (-ffile-prefix-map), no dates
+# (nothing reads one; SOURCE_DATE_EPOCH pins __DATE__ should one appear).
+DIST_CFLAGS = -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
+	-fno-unwind-tables -ffile-prefix-map=$(CURDIR)=.
+DIST_LDFLAGS = -static -s -Wl,--gc-sections -Wl,-z,noseparate-code
+DIST_EPOCH = 0
+DIST_SPECS = $(MUSL_LIBDIR)/$($*_MUSL)/musl-gcc.specs
+DIST_CC = SOURCE_DATE_EPOCH=$(DIST_EPOCH) $($*_CC) -specs $(DIST_SPECS) \
+	$(WFLAGS) -DWALTER_SPAWN $(DIST_CFLAGS) -Iinclude
+CROSS_ARCH = aarch64
+
+# Always from scratch, so dist/ holds exactly this version's files.
+dist:
+	@tag=$$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null) || :; \
+	case $$tag in ""|v$(VERSION)) ;; *) echo "make dist: HEAD is tagged $$tag but walter.c says $(VERSION)" >&2; exit 1 ;; esac
+	rm -rf $(DIST)
+	$(MAKE) $(DIST_BINS) $(DIST)/walter.1
+	cd $(DIST) && sha256sum $(DIST_BINS:$(DIST)/%=%) walter.1 > SHA256SUMS
+	@echo "built $(DIST)/: $(DIST_ARCHES:%=walter-$(VERSION)-linux-%) walter.1 SHA256SUMS"
+
+$(DIST)/walter-$(VERSION)-linux-%: $(SRC) $(HDR)
+	@if [ -z "$($*_CC)" ]; then echo "make dist: unknown architecture $* (known: x86_64 aarch64 armhf riscv64)" >&2; exit 1; fi
+	@command -v $($*_CC) >/dev/null && [ -r $(DIST_SPECS) ] || { \
+		gcc=$$(command -v $($*_CC) >/dev/null || echo $($*_CC) | sed 's/\(.*\)-gcc$$/gcc-\1 /; s/_/-/g'); \
+		echo "make dist: no static musl toolchain for $* (needs $($*_CC) and $(DIST_SPECS))$($*_NOTE)" >&2; \
+		echo "  on Debian: dpkg --add-architecture $($*_DEB); apt-get update; apt-get install $${gcc}musl-dev:$($*_DEB)" >&2; \
+		exit 1; }
+	mkdir -p $(DIST)
+	$(DIST_CC) -O2 -c yaml_mini.c -o $@.yaml.o
+	$(DIST_CC) walter.c http_mini.c $@.yaml.o -o $@ $(DIST_LDFLAGS)
+	rm -f $@.yaml.o
+
+$(DIST)/walter.1: walter.1
+	mkdir -p $(DIST)
+	cp walter.1 $@
+
+# Two builds in two directories give the same bytes; each binary is
+# static for its architecture and runs (under qemu-user when foreign).
+test-dist:
+	sh tests/dist.sh $(DIST_ARCHES)
+
+# The system tests against one foreign binary under qemu-user: walter is
+# emulated, the tasks' commands run natively. tests/cross.sh says which
+# tests are left out and why.
+test-cross: $(DIST)/walter-$(VERSION)-linux-$(CROSS_ARCH)
+	sh tests/cross.sh $(CROSS_ARCH) $(DIST)/walter-$(VERSION)-linux-$(CROSS_ARCH)
+
+.PHONY: dist test-dist test-cross
+
 clean:
-	rm -rf walter yaml_mini.o tests/bin tests/tmp
+	rm -rf walter yaml_mini.o tests/bin tests/tmp $(DIST)
 
 .PHONY: all run test bench install clean asan fuzz lint

@@ -5262,7 +5262,7 @@ report_json(int first, int last, int failed, int code)
 
 	localtime_r(&R.started, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
-	xputs(&b, "{\"file\":");
+	xputs(&b, "{\"version\":\"" WALTER_VERSION "\",\"file\":");
 	jstr(&b, opt.config, strlen(opt.config));
 	xprintf(&b,
 		",\"format\":\"%s\",\"started\":\"%s\",\"duration\":%.3f,\"status\":\"%s\",\"exit_code\":%d,\"tasks\":[",
@@ -5333,6 +5333,9 @@ report_junit(int first, int last)
 	xml_text(&b, opt.config);
 	xprintf(&b, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", ran, count[S_FAILED],
 		count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE]);
+	xputs(&b,
+		"    <properties><property name=\"walter.version\" value=\"" WALTER_VERSION
+		"\"/></properties>\n");
 	walk_tasks(first, last, &w);
 	xputs(&b, "  </testsuite>\n</testsuites>\n");
 	write_report(opt.junit, &b);
