@@ -644,16 +644,14 @@ end_headers(struct parser *p, char *err, size_t errlen)
 		p->st = P_STATUS; /* interim (100 Continue): the real one follows */
 	} else if (p->head || p->status == 204 || p->status == 304) {
 		p->st = P_DONE;
-	} else if (p->raw) {
-		p->st = P_UNTIL_EOF;
-	} else if (p->has_te) {
+	} else if (p->has_te && !p->raw) {
 		p->st = p->chunked ? P_CHUNK_SIZE : P_UNTIL_EOF;
-	} else if (p->has_len) {
+	} else if (p->has_len && !p->raw) {
 		if (p->len > p->max_body) /* fail before reading it */
-			return fail(err, errlen, "response body larger than %zu bytes",
-				p->max_body);
+			return fail(
+				err, errlen, "response body larger than %zu bytes", p->max_body);
 		p->st = p->len ? P_LENGTH : P_DONE;
-	} else {
+	} else { /* close-delimited; or curl's output, its framing undone */
 		p->st = P_UNTIL_EOF;
 	}
 	return 0;
@@ -1088,7 +1086,8 @@ same_origin(const char *next, const char *base, char *err, size_t errlen)
 		r = fail(err, errlen, "bad base URL: %s", why);
 	else if (a.https != b.https || strcmp(a.port, b.port) != 0 ||
 		strlen(a.host) != strlen(b.host) || !ncaseeq(a.host, b.host, strlen(a.host))) {
-		r = buf_puts(&w, a.https ? "https://" : "http://") | put_hostport(&w, a.host, a.port);
+		r = buf_puts(&w, a.https ? "https://" : "http://") |
+			put_hostport(&w, a.host, a.port);
 		fail(err, errlen, "Link rel=\"next\" leads to another server (%s)",
 			r < 0 ? "?" : w.data);
 		r = -1;
@@ -1101,27 +1100,31 @@ int
 http_link_next(const char *link, const char *base, char **next, char *err, size_t errlen)
 {
 	struct buf out = { 0 };
-	const char *uri = NULL;
+	const char *uri = NULL, *got;
 	char *u = NULL;
 	size_t un = 0;
 	int r;
 
 	*next = NULL;
-	if (!link || (r = find_next(link, &uri, &un, err, errlen)) == 0)
+	if (!link)
 		return 0;
-	if (r > 0 && !(u = dupn(uri, un)))
-		r = fail(err, errlen, "out of memory");
-	if (r < 0 || resolve(u, base, &out, err, errlen) < 0 ||
-		same_origin(out.data, base, err, errlen) < 0)
+	if ((r = find_next(link, &uri, &un, err, errlen)) <= 0)
+		return r;
+	if (!uri || !(u = dupn(uri, un)))
+		return fail(err, errlen, "out of memory");
+	r = resolve(u, base, &out, err, errlen);
+	got = out.data ? out.data : ""; /* (never empty after a 0) */
+	if (r == 0 && same_origin(got, base, err, errlen) < 0)
 		r = -1;
-	else if (strcmp(out.data, base) == 0)
+	else if (r == 0 && strcmp(got, base) == 0)
 		r = fail(err, errlen, "Link rel=\"next\" points back to the same page");
 	free(u);
-	if (r < 0)
+	if (r < 0) {
 		buf_free(&out);
-	else
-		*next = out.data;
-	return r;
+		return -1;
+	}
+	*next = out.data;
+	return 1;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (m 1-12). */
@@ -1163,8 +1166,8 @@ imf_fixdate(const char *s, size_t n)
 	long d, y, hh, mm, ss;
 	int mon;
 
-	if (n != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
-		s[16] != ' ' || s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4) != 0)
+	if (n != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+		s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4) != 0)
 		return -1;
 	for (m = days; *m && memcmp(m, s, 3) != 0; m += 3)
 		;
@@ -1473,8 +1476,9 @@ curl_config(struct buf *b, const struct http_request *req, const struct url *u, 
 
 	/* include: the response head on stdout, for the parser; never a
 	 * proxy's CONNECT answer in it */
-	r |= buf_puts(b, "silent\nshow-error\ngloboff\nproto = \"=https\"\n"
-			 "http1.1\ninclude\nsuppress-connect-headers\n");
+	r |= buf_puts(b,
+		"silent\nshow-error\ngloboff\nproto = \"=https\"\n"
+		"http1.1\ninclude\nsuppress-connect-headers\n");
 	r |= buf_puts(&url, "https://");
 	r |= put_hostport(&url, u->host, u->port);
 	r |= buf_puts(&url, u->path);
@@ -1932,8 +1936,7 @@ via_socket(const struct http_request *req, const struct url *u, const struct url
 	}
 	if ((r = fd = dial(to->host, to->port, connect_ms, deadline, label.data, err, errlen)) < 0)
 		goto out;
-	r = exchange(fd, &rq, req, deadline, timeout_ms, label.data,
-		resp, err, errlen);
+	r = exchange(fd, &rq, req, deadline, timeout_ms, label.data, resp, err, errlen);
 	close(fd);
 out:
 	buf_free(&rq), buf_free(&label);

@@ -108,7 +108,7 @@ int http_link_next(const char *link, const char *base, char **next, char *err, s
  * malformed. */
 long long http_retry_after(const char *value, long long now);
 
-/* Notes added with the implementation (nothing above changed):
+/* Notes on the implementation:
  * - http_send resets resp first, so http_response_free(resp) is always
  *   safe; after 0, resp->body.data is never NULL (empty body: "").
  *   resp->head is filled only when req->want_headers is set.

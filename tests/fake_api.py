@@ -110,7 +110,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle(self):
         self.close_connection = True
-        self.handle_one_request()
+        try:
+            self.handle_one_request()
+        except ConnectionError:
+            pass  # a client that stopped reading (a body past its limit)
 
     def log_message(self, fmt, *a):
         pass

@@ -508,8 +508,7 @@ link_ok(const char *name, const char *link, const char *base, const char *want)
 
 /* Refused: -1, a reason containing want, never the secret. */
 static void
-link_bad(const char *name, const char *link, const char *base, const char *want,
-	const char *secret)
+link_bad(const char *name, const char *link, const char *base, const char *want, const char *secret)
 {
 	char got[512], n[128];
 	int r = next_of(link, base, got, sizeof got);
@@ -568,12 +567,13 @@ test_link(void)
 		"https://ghe.example/api/v3/repos/o/r/pulls?per_page=100",
 		"https://ghe.example/api/v3/repositories/5/pulls?per_page=100&page=2");
 
-	CHECK("link: none", next_of("<https://api.github.com/a>; rel=last", gh, got, sizeof got) ==
-			0 && strcmp(got, "(none)") == 0);
+	CHECK("link: none",
+		next_of("<https://api.github.com/a>; rel=last", gh, got, sizeof got) == 0 &&
+			strcmp(got, "(none)") == 0);
 	CHECK("link: NULL field", next_of(NULL, gh, got, sizeof got) == 0);
 	CHECK("link: empty field", next_of("", gh, got, sizeof got) == 0);
-	CHECK("link: rel without value", next_of("<https://api.github.com/a>; rel", gh, got,
-						 sizeof got) == 0);
+	CHECK("link: rel without value",
+		next_of("<https://api.github.com/a>; rel", gh, got, sizeof got) == 0);
 
 	link_bad("foreign host", "<https://evil.example/steal?token=s3cret>; rel=\"next\"", gh,
 		"another server (https://evil.example:443)", "s3cret");
@@ -588,8 +588,9 @@ test_link(void)
 		NULL);
 	link_bad("javascript", "<javascript:alert(1)>; rel=next", gh, "http:// or https://", NULL);
 	link_bad("dot segment", "<../../evil>; rel=next", gh, "dot segment", NULL);
-	link_bad("same page", "<https://api.github.com/repos/o/r/pulls?state=open&per_page=100>; rel=next",
-		gh, "same page", NULL);
+	link_bad("same page",
+		"<https://api.github.com/repos/o/r/pulls?state=open&per_page=100>; rel=next", gh,
+		"same page", NULL);
 	link_bad("fragment only", "<#x>; rel=next", gh, "same page", NULL);
 	link_bad("space in URL", "<https://api.github.com/a b>; rel=next", gh, "space", NULL);
 	link_bad("no brackets", "https://api.github.com/a; rel=next", gh, "malformed", NULL);
@@ -617,15 +618,15 @@ test_retry_after(void)
 	CHECK("retry-after: junk", http_retry_after("12abc", 0) == -1);
 	CHECK("retry-after: date, 10 s ahead",
 		http_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111767) == 10);
-	CHECK("retry-after: date passed", http_retry_after("Sun, 06 Nov 1994 08:49:37 GMT",
-						  784111777 + 3600) == 0);
+	CHECK("retry-after: date passed",
+		http_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 3600) == 0);
 	CHECK("retry-after: leap day, leap second",
 		http_retry_after("Thu, 29 Feb 2024 23:59:60 GMT", 1709251200 - 60) == 60);
 	CHECK("retry-after: 2100 March",
 		http_retry_after("Mon, 01 Mar 2100 00:00:00 GMT", 4107542400LL - 1) == 1);
 	CHECK("retry-after: epoch", http_retry_after("Thu, 01 Jan 1970 00:00:05 GMT", 0) == 5);
-	CHECK("retry-after: bad day name", http_retry_after("Xyz, 06 Nov 1994 08:49:37 GMT", 0) ==
-						   -1);
+	CHECK("retry-after: bad day name",
+		http_retry_after("Xyz, 06 Nov 1994 08:49:37 GMT", 0) == -1);
 	CHECK("retry-after: bad month", http_retry_after("Sun, 06 Nox 1994 08:49:37 GMT", 0) == -1);
 	CHECK("retry-after: 31 April", http_retry_after("Sun, 31 Apr 1994 08:49:37 GMT", 0) == -1);
 	CHECK("retry-after: hour 24", http_retry_after("Sun, 06 Nov 1994 24:49:37 GMT", 0) == -1);
