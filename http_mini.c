@@ -880,8 +880,8 @@ deliver(struct parser *p, struct http_response *resp, char *err, size_t errlen)
 	return 1;
 }
 
-/* resp is written only when 1 is returned (and then owns a fresh body:
- * buf_free it); on 0 or -1 it is left untouched. */
+/* resp is written only when 1 is returned (and then owns a fresh body
+ * and head: http_response_free them); on 0 or -1 it is left untouched. */
 int
 http_parse_response(const char *buf, size_t len, int eof, size_t max_body,
 	struct http_response *resp, char *err, size_t errlen)
