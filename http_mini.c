@@ -286,7 +286,6 @@ xml_put_text(struct buf *b, const char *str, size_t n)
 #define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE below keeps SIGPIPE away */
 #endif
 
-#define BODY_KEEP   65536  /* response body bytes kept */
 #define LINE_MAXLEN 16384  /* one status, header or chunk-size line */
 #define HEAD_MAXLEN 262144 /* all header lines of one response */
 
@@ -327,6 +326,17 @@ ieq(const char *s, size_t n, const char *w)
 		if (!w[i] || lower((unsigned char)s[i]) != w[i])
 			return 0;
 	return w[n] == '\0';
+}
+
+/* a[0..n) equals b[0..n), ignoring case; stops at the first difference
+ * (so a NUL in either ends it) */
+static int
+ncaseeq(const char *a, const char *b, size_t n)
+{
+	for (; n; a++, b++, n--)
+		if (lower((unsigned char)*a) != lower((unsigned char)*b))
+			return 0;
+	return 1;
 }
 
 /* RFC 9110 token characters (header names, methods) */
@@ -552,10 +562,24 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 	return 0;
 }
 
+/* "host:port" for messages and Host headers; IPv6 literals bracketed. */
+static int
+put_hostport(struct buf *b, const char *host, const char *port)
+{
+	const char *fmt;
+
+	if (!host || !port)
+		return buf_puts(b, "?");
+	fmt = strchr(host, ':') ? "[%s]:%s" : "%s:%s";
+
+	return buf_printf(b, fmt, host, port);
+}
+
 /* ---- response parser ---------------------------------------------- */
 
-/* A streaming parser: http_send feeds it each recv() so memory stays
- * bounded (one line plus BODY_KEEP) whatever the server sends. */
+/* A streaming parser: http_send feeds it each recv() (or curl's output)
+ * so memory stays bounded (the head plus max_body) whatever the server
+ * sends. */
 enum pstate {
 	P_STATUS,
 	P_HEADER,
@@ -575,15 +599,26 @@ struct parser {
 	unsigned long long len; /* Content-Length, then bytes left */
 	int has_len, has_te, chunked;
 	int head; /* response to HEAD: never a body */
+	int raw;  /* curl's output: the framing is undone, the body runs to EOF */
 	int status;
+	size_t max_body;
 	struct buf body;
+	struct buf fields; /* "name\0value\0"..., names lower-cased */
 };
+
+static void
+parser_init(struct parser *p, size_t max_body)
+{
+	memset(p, 0, sizeof *p);
+	p->max_body = max_body ? max_body : HTTP_BODY_MAX;
+}
 
 static void
 parser_free(struct parser *p)
 {
 	buf_free(&p->line);
 	buf_free(&p->body);
+	buf_free(&p->fields);
 }
 
 /* Comma list of equal decimal lengths ("5" or "5, 5"). */
@@ -646,6 +681,7 @@ on_status(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
 		return fail(err, errlen, "status %d out of range", p->status);
 	p->has_len = p->has_te = p->chunked = 0;
 	p->len = 0;
+	p->fields.len = 0; /* an interim response's fields are not the final's */
 	p->st = P_HEADER;
 	return 0;
 }
@@ -661,13 +697,69 @@ end_headers(struct parser *p, char *err, size_t errlen)
 		p->st = P_STATUS; /* interim (100 Continue): the real one follows */
 	} else if (p->head || p->status == 204 || p->status == 304) {
 		p->st = P_DONE;
-	} else if (p->has_te) {
+	} else if (p->has_te && !p->raw) {
 		p->st = p->chunked ? P_CHUNK_SIZE : P_UNTIL_EOF;
-	} else if (p->has_len) {
+	} else if (p->has_len && !p->raw) {
+		if (p->len > p->max_body) /* fail before reading it */
+			return fail(
+				err, errlen, "response body larger than %zu bytes", p->max_body);
 		p->st = p->len ? P_LENGTH : P_DONE;
-	} else {
+	} else { /* close-delimited; or curl's output, its framing undone */
 		p->st = P_UNTIL_EOF;
 	}
+	return 0;
+}
+
+/* The entry of field name[0..n) in fields (any case), or NULL. */
+static const char *
+find_field(const struct buf *fields, const char *name, size_t n)
+{
+	const char *e = fields->data, *end;
+	size_t k;
+
+	if (!e)
+		return NULL;
+	for (end = e + fields->len; e < end; e += k + 1) {
+		k = strlen(e);
+		if (ncaseeq(e, name, n) && e[n] == '\0')
+			return e;
+		e += k + 1;
+		k = strlen(e);
+	}
+	return NULL;
+}
+
+/* Keep a header field; a repeated name joins the earlier value with
+ * ", " (RFC 9110 5.3). Control bytes but tab become spaces (5.5). */
+static int
+add_field(struct buf *fields, const char *name, size_t n, const char *v, size_t vn)
+{
+	const char *old = find_field(fields, name, n);
+	size_t at = old ? (size_t)(old - fields->data) + n + 1 : 0; /* buf_grow may move it */
+	size_t i, extra = vn + (old ? 2 : n + 2);
+	char *d;
+
+	if (buf_grow(fields, extra) < 0)
+		return -1;
+	if (old) {
+		at += strlen(fields->data + at); /* the value's NUL */
+		memmove(fields->data + at + extra, fields->data + at, fields->len - at + 1);
+		memcpy(fields->data + at, ", ", 2);
+		d = fields->data + at + 2;
+	} else {
+		d = fields->data + fields->len;
+		for (i = 0; i < n; i++)
+			*d++ = (char)lower((unsigned char)name[i]);
+		*d++ = '\0';
+	}
+	for (i = 0; i < vn; i++) {
+		unsigned char c = (unsigned char)v[i];
+		*d++ = (char)((c < 0x20 && c != '\t') || c == 0x7f ? ' ' : c);
+	}
+	if (!old)
+		*d = '\0';
+	fields->len += extra;
+	fields->data[fields->len] = '\0';
 	return 0;
 }
 
@@ -689,6 +781,8 @@ on_header(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
 			return fail(err, errlen, "malformed header name");
 	vn = n - i - 1;
 	v = trim(colon + 1, &vn);
+	if (add_field(&p->fields, s, i, v, vn) < 0)
+		return fail(err, errlen, "out of memory");
 	if (ieq(s, i, "content-length")) {
 		if (parse_length(v, vn, &len) < 0)
 			return fail(err, errlen, "bad Content-Length");
@@ -772,14 +866,15 @@ line_in(struct parser *p, const char *s, size_t n, int complete, char *err, size
 	return on_line(p, p->line.data, len, err, errlen);
 }
 
+/* Never a silent cut: a body past the limit fails the response. */
 static int
-keep(struct parser *p, const char *s, size_t n)
+keep(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
 {
-	if (p->body.len >= BODY_KEEP)
-		return 0;
-	if (n > BODY_KEEP - p->body.len)
-		n = BODY_KEEP - p->body.len;
-	return buf_put(&p->body, s, n);
+	if (n > p->max_body - p->body.len)
+		return fail(err, errlen, "response body larger than %zu bytes", p->max_body);
+	if (buf_put(&p->body, s, n) < 0)
+		return fail(err, errlen, "out of memory");
+	return 0;
 }
 
 /* Consume s[0..n): 1 when the response is complete (later bytes are
@@ -795,8 +890,8 @@ feed(struct parser *p, const char *s, size_t n, char *err, size_t errlen)
 			take = n;
 			if (p->st != P_UNTIL_EOF && take > p->len)
 				take = (size_t)p->len;
-			if (keep(p, s, take) < 0)
-				return fail(err, errlen, "out of memory");
+			if (keep(p, s, take, err, errlen) < 0)
+				return -1;
 			if (p->st != P_UNTIL_EOF && (p->len -= take) == 0)
 				p->st = p->st == P_LENGTH ? P_DONE : P_CHUNK_END;
 		} else {
@@ -832,20 +927,22 @@ deliver(struct parser *p, struct http_response *resp, char *err, size_t errlen)
 		return fail(err, errlen, "out of memory");
 	resp->status = p->status;
 	resp->body = p->body;
+	resp->head = p->fields;
 	memset(&p->body, 0, sizeof p->body);
+	memset(&p->fields, 0, sizeof p->fields);
 	return 1;
 }
 
-/* resp is written only when 1 is returned (and then owns a fresh body:
- * buf_free it); on 0 or -1 it is left untouched. */
+/* resp is written only when 1 is returned (and then owns a fresh body
+ * and head: http_response_free them); on 0 or -1 it is left untouched. */
 int
-http_parse_response(
-	const char *buf, size_t len, int eof, struct http_response *resp, char *err, size_t errlen)
+http_parse_response(const char *buf, size_t len, int eof, size_t max_body,
+	struct http_response *resp, char *err, size_t errlen)
 {
 	struct parser p;
 	int r;
 
-	memset(&p, 0, sizeof p);
+	parser_init(&p, max_body);
 	r = feed(&p, buf, len, err, errlen);
 	if (r == 0 && eof)
 		r = finish(&p, err, errlen);
@@ -855,20 +952,312 @@ http_parse_response(
 	return r;
 }
 
-/* ---- plain HTTP over a socket -------------------------------------- */
-
-/* "host:port" for messages and Host headers; IPv6 literals bracketed. */
-static int
-put_hostport(struct buf *b, const char *host, const char *port)
+void
+http_response_free(struct http_response *resp)
 {
-	const char *fmt;
-
-	if (!host || !port)
-		return buf_puts(b, "?");
-	fmt = strchr(host, ':') ? "[%s]:%s" : "%s:%s";
-
-	return buf_printf(b, fmt, host, port);
+	buf_free(&resp->body);
+	buf_free(&resp->head);
 }
+
+const char *
+http_header(const struct http_response *resp, const char *name)
+{
+	const char *e = find_field(&resp->head, name, strlen(name));
+
+	return e ? e + strlen(e) + 1 : NULL;
+}
+
+/* ---- Link and Retry-After ----------------------------------------- */
+
+static const char *
+ows(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+/* A link-param value at *ps (token or quoted-string) into v, unquoted. */
+static int
+param_value(const char **ps, struct buf *v, char *err, size_t errlen)
+{
+	const char *s = *ps, *t;
+
+	if (*s == '"') {
+		for (s++;; s++) {
+			if (*s == '\\' && s[1])
+				s++;
+			else if (*s == '"')
+				break;
+			if (!*s)
+				return fail(err, errlen, "Link header has an unclosed quote");
+			if (buf_put(v, s, 1) < 0)
+				return fail(err, errlen, "out of memory");
+		}
+		s++;
+	} else {
+		for (t = s; istchar((unsigned char)*s); s++)
+			;
+		if (s == t)
+			return fail(err, errlen, "Link header has a parameter without a value");
+		if (buf_put(v, t, (size_t)(s - t)) < 0)
+			return fail(err, errlen, "out of memory");
+	}
+	*ps = s;
+	return 0;
+}
+
+/* A rel value (space-separated relation types) names "next". */
+static int
+rel_next(const struct buf *v)
+{
+	const char *s = v->data ? v->data : "";
+	size_t n;
+
+	for (; *s; s += n) {
+		s += strspn(s, " \t");
+		n = strcspn(s, " \t");
+		if (ieq(s, n, "next"))
+			return 1;
+	}
+	return 0;
+}
+
+/* The link-params after a "<...>": *is_next says whether the first rel
+ * (later ones are ignored, RFC 8288 3.3) names next. */
+static int
+link_params(const char **ps, int *is_next, char *err, size_t errlen)
+{
+	const char *s = *ps, *name;
+	struct buf v = { 0 };
+	int rels = 0, r = 0;
+	size_t n;
+
+	*is_next = 0;
+	while (r == 0 && *(s = ows(s)) == ';') {
+		for (name = s = ows(s + 1); istchar((unsigned char)*s); s++)
+			;
+		if ((n = (size_t)(s - name)) == 0) {
+			r = fail(err, errlen, "Link header has an empty parameter name");
+			break;
+		}
+		v.len = 0;
+		if (buf_put(&v, "", 0) < 0) {
+			r = fail(err, errlen, "out of memory");
+			break;
+		}
+		if (*(s = ows(s)) == '=') {
+			s = ows(s + 1);
+			if ((r = param_value(&s, &v, err, errlen)) < 0)
+				break;
+		}
+		if (ieq(name, n, "rel") && rels++ == 0)
+			*is_next = rel_next(&v);
+	}
+	if (r == 0 && *s && *s != ',')
+		r = fail(err, errlen, "malformed Link header");
+	buf_free(&v);
+	*ps = s;
+	return r;
+}
+
+/* The first rel="next" target in link: 1 with its span, 0 none, -1. */
+static int
+find_next(const char *link, const char **uri, size_t *un, char *err, size_t errlen)
+{
+	const char *s = link, *e;
+	int is_next;
+
+	for (;;) {
+		s += strspn(s, " \t,");
+		if (!*s)
+			return 0;
+		if (*s != '<' || !(e = strchr(s, '>')))
+			return fail(err, errlen, "malformed Link header");
+		*uri = s + 1, *un = (size_t)(e - s - 1), s = e + 1;
+		if (link_params(&s, &is_next, err, errlen) < 0)
+			return -1;
+		if (is_next)
+			return 1;
+	}
+}
+
+/* uri resolved against the absolute URL base (RFC 3986 5.2, minus dot
+ * segments, which are refused). */
+static int
+resolve(const char *uri, const char *base, struct buf *out, char *err, size_t errlen)
+{
+	const char *auth = strstr(base, "://"), *path, *q;
+	size_t n = strlen(uri), k = strcspn(uri, ":/?#"), seg;
+	int r;
+
+	if (!auth)
+		return fail(err, errlen, "bad base URL");
+	auth += 3;
+	path = auth + strcspn(auth, "/?#");
+	if (k < n && uri[k] == ':') /* it has a scheme of its own */
+		r = buf_put(out, uri, n);
+	else if (n >= 2 && uri[0] == '/' && uri[1] == '/')
+		r = buf_put(out, base, (size_t)(auth - 2 - base)) | buf_put(out, uri, n);
+	else if (n >= 1 && uri[0] == '/')
+		r = buf_put(out, base, (size_t)(path - base)) | buf_put(out, uri, n);
+	else if (n >= 1 && uri[0] == '?')
+		r = buf_put(out, base, (size_t)(path + strcspn(path, "?#") - base)) |
+			buf_put(out, uri, n);
+	else if (n == 0 || uri[0] == '#')
+		return fail(err, errlen, "Link rel=\"next\" points back to the same page");
+	else {
+		for (q = uri; *q && *q != '?' && *q != '#'; q += seg + 1) {
+			seg = strcspn(q, "/?#");
+			if ((seg == 1 && q[0] == '.') || (seg == 2 && q[0] == '.' && q[1] == '.'))
+				return fail(err, errlen, "Link rel=\"next\" has a dot segment");
+			if (q[seg] != '/')
+				break;
+		}
+		for (q = path + strcspn(path, "?#"); q > path && q[-1] != '/'; q--)
+			;
+		r = buf_put(out, base, (size_t)(q - base));
+		if (q == path)
+			r |= buf_put(out, "/", 1);
+		r |= buf_put(out, uri, n);
+	}
+	return r < 0 ? fail(err, errlen, "out of memory") : 0;
+}
+
+/* next must keep base's scheme, host (any case) and port. */
+static int
+same_origin(const char *next, const char *base, char *err, size_t errlen)
+{
+	struct url a = { 0 }, b = { 0 };
+	struct buf w = { 0 };
+	char why[128];
+	int r = 0;
+
+	if (url_parse(next, &a, why, sizeof why) < 0)
+		r = fail(err, errlen, "Link rel=\"next\": %s", why);
+	else if (url_parse(base, &b, why, sizeof why) < 0)
+		r = fail(err, errlen, "bad base URL: %s", why);
+	else if (a.https != b.https || strcmp(a.port, b.port) != 0 ||
+		strlen(a.host) != strlen(b.host) || !ncaseeq(a.host, b.host, strlen(a.host))) {
+		r = buf_puts(&w, a.https ? "https://" : "http://") |
+			put_hostport(&w, a.host, a.port);
+		fail(err, errlen, "Link rel=\"next\" leads to another server (%s)",
+			r < 0 ? "?" : w.data);
+		r = -1;
+	}
+	url_free(&a), url_free(&b), buf_free(&w);
+	return r;
+}
+
+int
+http_link_next(const char *link, const char *base, char **next, char *err, size_t errlen)
+{
+	struct buf out = { 0 };
+	const char *uri = NULL, *got;
+	char *u = NULL;
+	size_t un = 0;
+	int r;
+
+	*next = NULL;
+	if (!link)
+		return 0;
+	if ((r = find_next(link, &uri, &un, err, errlen)) <= 0)
+		return r;
+	if (!uri || !(u = dupn(uri, un)))
+		return fail(err, errlen, "out of memory");
+	r = resolve(u, base, &out, err, errlen);
+	got = out.data ? out.data : ""; /* (never empty after a 0) */
+	if (r == 0 && same_origin(got, base, err, errlen) < 0)
+		r = -1;
+	else if (r == 0 && strcmp(got, base) == 0)
+		r = fail(err, errlen, "Link rel=\"next\" points back to the same page");
+	free(u);
+	if (r < 0) {
+		buf_free(&out);
+		return -1;
+	}
+	*next = out.data;
+	return 1;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (m 1-12). */
+static long long
+days_from_civil(long long y, int m, int d)
+{
+	long long era, yoe, doy;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* n decimal digits at s, or -1 */
+static long
+digits(const char *s, int n)
+{
+	long v = 0;
+
+	for (; n > 0; s++, n--) {
+		if (!isdig((unsigned char)*s))
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+/* IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT" as seconds since the
+ * epoch; -1 if it is not one. */
+static long long
+imf_fixdate(const char *s, size_t n)
+{
+	static const char days[] = "MonTueWedThuFriSatSun";
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const char *m;
+	long d, y, hh, mm, ss;
+	int mon;
+
+	if (n != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+		s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4) != 0)
+		return -1;
+	for (m = days; *m && memcmp(m, s, 3) != 0; m += 3)
+		;
+	if (!*m)
+		return -1;
+	for (m = months; *m && memcmp(m, s + 8, 3) != 0; m += 3)
+		;
+	mon = (int)(m - months) / 3;
+	d = digits(s + 5, 2), y = digits(s + 12, 4);
+	hh = digits(s + 17, 2), mm = digits(s + 20, 2), ss = digits(s + 23, 2);
+	if (!*m || d < 1 || d > mdays[mon] || y < 0 || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
+		ss < 0 || ss > 60)
+		return -1;
+	return days_from_civil(y, mon + 1, (int)d) * 86400 + hh * 3600 + mm * 60 + ss;
+}
+
+long long
+http_retry_after(const char *value, long long now)
+{
+	const char *s;
+	long long v = 0, t;
+	size_t n, i;
+
+	if (!value)
+		return -1;
+	n = strlen(value);
+	s = trim(value, &n);
+	for (i = 0; i < n && isdig((unsigned char)s[i]); i++)
+		v = v > LLONG_MAX / 10 - 1 ? LLONG_MAX / 10 : v * 10 + (s[i] - '0');
+	if (n && i == n)
+		return v;
+	if ((t = imf_fixdate(s, n)) < 0)
+		return -1;
+	return t > now ? t - now : 0;
+}
+
+/* ---- plain HTTP over a socket -------------------------------------- */
 
 /* Close fd on an error path, keeping the errno that explains the error;
  * returns -1 for the caller to pass on. */
@@ -1040,15 +1429,15 @@ recv_response(
 
 /* One request/response on a connected socket: 0, -1 or -2 (retry). */
 static int
-exchange(int fd, const struct buf *rq, int head, long long deadline, int timeout_ms,
-	const char *label, struct http_response *resp, char *err, size_t errlen)
+exchange(int fd, const struct buf *rq, const struct http_request *req, long long deadline,
+	int timeout_ms, const char *label, struct http_response *resp, char *err, size_t errlen)
 {
 	struct parser p;
 	char msg[256];
 	int r, send_errno = 0;
 
-	memset(&p, 0, sizeof p);
-	p.head = head;
+	parser_init(&p, req->max_body);
+	p.head = strcmp(req->method, "HEAD") == 0;
 	if (send_all(fd, rq->data, rq->len, deadline) < 0) {
 		if (errno == ETIMEDOUT)
 			return fail(err, errlen, "%s: sending timed out after %d ms", label,
@@ -1071,66 +1460,6 @@ exchange(int fd, const struct buf *rq, int head, long long deadline, int timeout
 }
 
 /* ---- https through curl -------------------------------------------- */
-
-/* curl's own output: the body, then "\nNNN" from --write-out. Only the
- * first BODY_KEEP bytes and the last few are kept. */
-struct cout {
-	struct buf data;
-	char tail[16];
-	size_t tlen;
-	unsigned long long total;
-};
-
-static int
-cout_put(struct cout *c, const char *s, size_t n)
-{
-	size_t k;
-
-	c->total += n;
-	if (c->data.len < BODY_KEEP) {
-		k = n < BODY_KEEP - c->data.len ? n : BODY_KEEP - c->data.len;
-		if (buf_put(&c->data, s, k) < 0)
-			return -1;
-	}
-	if (n >= sizeof c->tail) {
-		memcpy(c->tail, s + n - sizeof c->tail, sizeof c->tail);
-		c->tlen = sizeof c->tail;
-	} else {
-		k = c->tlen < sizeof c->tail - n ? c->tlen : sizeof c->tail - n;
-		memmove(c->tail, c->tail + c->tlen - k, k);
-		memcpy(c->tail + k, s, n);
-		c->tlen = k + n;
-	}
-	return 0;
-}
-
-/* Split off the status code curl appended; -1 if there is none. */
-static int
-cout_finish(struct cout *c, struct http_response *resp)
-{
-	size_t i = c->tlen, suffix;
-	unsigned long long body;
-
-	while (i > 0 && c->tail[i - 1] != '\n')
-		i--;
-	suffix = c->tlen - i + 1;
-	if (i == 0 || suffix != 4 || !isdig((unsigned char)c->tail[i]) ||
-		!isdig((unsigned char)c->tail[i + 1]) || !isdig((unsigned char)c->tail[i + 2]))
-		return -1;
-	resp->status =
-		(c->tail[i] - '0') * 100 + (c->tail[i + 1] - '0') * 10 + (c->tail[i + 2] - '0');
-	if (resp->status < 100)
-		return -1;
-	body = c->total - suffix;
-	if (buf_put(&c->data, "", 0) < 0)
-		return -1;
-	if (c->data.len > body)
-		c->data.len = (size_t)body;
-	c->data.data[c->data.len] = '\0';
-	resp->body = c->data;
-	memset(&c->data, 0, sizeof c->data);
-	return 0;
-}
 
 /* key = "value" in curl's config syntax, which unescapes \\ \" \n \r \t
  * \v inside quotes and takes every other byte as it is. */
@@ -1168,6 +1497,19 @@ cfg_put(struct buf *b, const char *key, const char *v, size_t n)
 	return r < 0 ? -1 : buf_puts(b, "\"\n");
 }
 
+/* The caller's extra headers include name (lower case). */
+static int
+has_header(const struct http_request *req, const char *name)
+{
+	const char *const *h;
+	size_t n = strlen(name);
+
+	for (h = req->headers; h && *h; h++)
+		if (ncaseeq(*h, name, n) && (*h)[n] == ':')
+			return 1;
+	return 0;
+}
+
 static int
 has_body(const struct http_request *req)
 {
@@ -1185,14 +1527,20 @@ curl_config(struct buf *b, const struct http_request *req, const struct url *u, 
 	struct buf url = { 0 };
 	int r = 0, left = left_ms(deadline);
 
-	r |= buf_puts(b, "silent\nshow-error\ngloboff\nproto = \"=https\"\n");
+	/* include: the response head on stdout, for the parser; never a
+	 * proxy's CONNECT answer in it */
+	r |= buf_puts(b,
+		"silent\nshow-error\ngloboff\nproto = \"=https\"\n"
+		"http1.1\ninclude\nsuppress-connect-headers\n");
 	r |= buf_puts(&url, "https://");
 	r |= put_hostport(&url, u->host, u->port);
 	r |= buf_puts(&url, u->path);
 	if (r == 0)
 		r |= cfg_put(b, "url", url.data, url.len);
 	r |= cfg_put(b, "request", req->method, strlen(req->method));
-	r |= buf_puts(b, "user-agent = \"walter\"\nheader = \"Expect:\"\n");
+	if (!has_header(req, "user-agent"))
+		r |= buf_puts(b, "user-agent = \"walter\"\n");
+	r |= buf_puts(b, "header = \"Expect:\"\n");
 	if (req->content_type) {
 		buf_free(&url);
 		r |= buf_printf(&url, "Content-Type: %s", req->content_type);
@@ -1207,7 +1555,6 @@ curl_config(struct buf *b, const struct http_request *req, const struct url *u, 
 	/* max-time 0 would mean "no limit" */
 	r |= buf_printf(b, "connect-timeout = %d\nmax-time = %d\n", (connect_ms + 999) / 1000,
 		left > 1000 ? (left + 999) / 1000 : 1);
-	r |= cfg_put(b, "write-out", "\n%{http_code}", 13);
 	buf_free(&url);
 	return r ? -1 : 0;
 }
@@ -1326,9 +1673,11 @@ err:
 	return fail(err, errlen, "cannot run %s: %s", path, strerror(e));
 }
 
-/* Read what is there on *fd into dst (or discard); closes it at EOF. */
+/* Read what is there on *fd into the parser, or into errtext (its
+ * start only) when p is NULL; closes it at EOF. -1 when the parser
+ * refuses the response or memory ran out, with the reason in err. */
 static int
-drain(int *fd, struct cout *dst, struct buf *errtext)
+drain(int *fd, struct parser *p, struct buf *errtext, char *err, size_t errlen)
 {
 	char tmp[16384];
 	ssize_t n = read(*fd, tmp, sizeof tmp);
@@ -1339,18 +1688,18 @@ drain(int *fd, struct cout *dst, struct buf *errtext)
 		xclose(fd);
 		return 0;
 	}
-	if (dst)
-		return cout_put(dst, tmp, (size_t)n);
-	if (errtext->len < 1024)
-		return buf_put(errtext, tmp, (size_t)n);
+	if (p)
+		return feed(p, tmp, (size_t)n, err, errlen) < 0 ? -1 : 0;
+	if (errtext->len < 1024 && buf_put(errtext, tmp, (size_t)n) < 0)
+		return fail(err, errlen, "out of memory");
 	return 0;
 }
 
-/* Feed the config and collect the output until curl closes both
- * pipes: 0, -1 (out of memory) or -2 at the deadline. */
+/* Feed the config and parse the output until curl closes both pipes:
+ * 0, -1 (reason in err) or -2 at the deadline. */
 static int
-pump(struct proc *pr, const struct buf *cfg, long long deadline, struct cout *out,
-	struct buf *errtext)
+pump(struct proc *pr, const struct buf *cfg, long long deadline, struct parser *out,
+	struct buf *errtext, char *err, size_t errlen)
 {
 	struct pollfd pf[3];
 	size_t off = 0;
@@ -1375,8 +1724,8 @@ pump(struct proc *pr, const struct buf *cfg, long long deadline, struct cout *ou
 					errno != EWOULDBLOCK))
 				xclose(&pr->in);
 		}
-		if ((pf[1].revents && drain(&pr->out, out, NULL) < 0) ||
-			(pf[2].revents && drain(&pr->err, NULL, errtext) < 0))
+		if ((pf[1].revents && drain(&pr->out, out, NULL, err, errlen) < 0) ||
+			(pf[2].revents && drain(&pr->err, NULL, errtext, err, errlen) < 0))
 			return -1;
 	}
 	return 0;
@@ -1442,12 +1791,14 @@ via_curl(const struct http_request *req, const struct url *u, const char *path, 
 	long long deadline, int timeout_ms, struct http_response *resp, char *err, size_t errlen)
 {
 	struct buf cfg = { 0 }, errtext = { 0 }, label = { 0 };
-	struct cout out;
+	struct parser out;
 	struct proc pr = { 0, -1, -1, -1 };
 	char why[256];
 	int r, st;
 
-	memset(&out, 0, sizeof out);
+	parser_init(&out, req->max_body);
+	out.raw = 1;
+	out.head = strcmp(req->method, "HEAD") == 0;
 	if (put_hostport(&label, u->host, u->port) < 0 ||
 		curl_config(&cfg, req, u, connect_ms, deadline) < 0) {
 		r = fail(err, errlen, "out of memory");
@@ -1461,11 +1812,12 @@ via_curl(const struct http_request *req, const struct url *u, const char *path, 
 		fail(err, errlen, "%s: %s", label.data, why);
 		goto out;
 	}
-	r = pump(&pr, &cfg, deadline, &out, &errtext);
+	r = pump(&pr, &cfg, deadline, &out, &errtext, why, sizeof why);
 	xclose(&pr.in), xclose(&pr.out), xclose(&pr.err);
+	/* refused output: no need to wait for the rest */
 	st = reap(pr.pid, r == 0 ? deadline : 0);
 	if (r == -1)
-		r = fail(err, errlen, "%s: out of memory", label.data);
+		r = fail(err, errlen, "%s: %s", label.data, why);
 	else if (r == -2 || st == -1)
 		r = fail(err, errlen, "%s: no response within %d ms", label.data, timeout_ms);
 	else if (st < 0)
@@ -1477,12 +1829,13 @@ via_curl(const struct http_request *req, const struct url *u, const char *path, 
 		fail(err, errlen, "%s: %s", label.data, why);
 		/* 7: could not connect, 52: empty reply */
 		r = WEXITSTATUS(st) == 7 || WEXITSTATUS(st) == 52 ? -2 : -1;
-	} else if (cout_finish(&out, resp) < 0)
-		r = fail(err, errlen, "%s: curl reported no HTTP status", label.data);
+	} else if (finish(&out, why, sizeof why) < 0 || deliver(&out, resp, why, sizeof why) < 0)
+		r = fail(err, errlen, "%s: curl gave no whole response: %s", label.data, why);
 	else
 		r = 0;
 out:
-	buf_free(&cfg), buf_free(&errtext), buf_free(&label), buf_free(&out.data);
+	buf_free(&cfg), buf_free(&errtext), buf_free(&label);
+	parser_free(&out);
 	return r;
 }
 
@@ -1511,7 +1864,9 @@ build_request(struct buf *b, const struct http_request *req, const struct url *u
 	}
 	r |= buf_printf(b, "%s HTTP/1.1\r\nHost: ", u->path);
 	r |= put_authority(b, u);
-	r |= buf_puts(b, "\r\nUser-Agent: walter\r\nConnection: close\r\n");
+	if (!has_header(req, "user-agent"))
+		r |= buf_puts(b, "\r\nUser-Agent: walter");
+	r |= buf_puts(b, "\r\nConnection: close\r\n");
 	if (req->content_type)
 		r |= buf_printf(b, "Content-Type: %s\r\n", req->content_type);
 	for (h = req->headers; h && *h; h++)
@@ -1548,15 +1903,6 @@ check_request(const struct http_request *req, char *err, size_t errlen)
 	if (!req->body && req->body_len)
 		return fail(err, errlen, "request body is NULL");
 	return 0;
-}
-
-static int
-ncaseeq(const char *a, const char *b, size_t n)
-{
-	for (; n; a++, b++, n--)
-		if (lower((unsigned char)*a) != lower((unsigned char)*b))
-			return 0;
-	return 1;
 }
 
 static int
@@ -1643,8 +1989,7 @@ via_socket(const struct http_request *req, const struct url *u, const struct url
 	}
 	if ((r = fd = dial(to->host, to->port, connect_ms, deadline, label.data, err, errlen)) < 0)
 		goto out;
-	r = exchange(fd, &rq, strcmp(req->method, "HEAD") == 0, deadline, timeout_ms, label.data,
-		resp, err, errlen);
+	r = exchange(fd, &rq, req, deadline, timeout_ms, label.data, resp, err, errlen);
 	close(fd);
 out:
 	buf_free(&rq), buf_free(&label);
@@ -1690,8 +2035,8 @@ attempt(const struct http_request *req, const struct url *u, int connect_ms, lon
 	return r;
 }
 
-/* resp is always safe to buf_free afterwards. The one deadline covers
- * both attempts, so a retry never stretches the total. */
+/* resp is always safe to free afterwards. The one deadline covers both
+ * attempts, so a retry never stretches the total. */
 int
 http_send(const struct http_request *req, struct http_response *resp, char *err, size_t errlen)
 {
@@ -1713,9 +2058,11 @@ http_send(const struct http_request *req, struct http_response *resp, char *err,
 		again = r == -2 || (r == 0 && resp->status >= 500);
 		if (!again || tries == 2 || left_ms(deadline) == 0)
 			break;
-		buf_free(&resp->body);
+		http_response_free(resp);
 		resp->status = 0;
 	}
 	url_free(&u);
+	if (!req->want_headers)
+		buf_free(&resp->head);
 	return r == 0 ? 0 : -1;
 }

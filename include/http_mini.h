@@ -61,21 +61,28 @@ struct url {
 int url_parse(const char *s, struct url *u, char *err, size_t errlen);
 void url_free(struct url *u);
 
+/* The default (and usual) limit on a response body; see max_body. */
+#define HTTP_BODY_MAX 1048576
+
 struct http_request {
 	const char *method; /* "POST", "GET" */
 	const char *url;
 	const char *content_type;   /* NULL: no Content-Type header */
-	const char *const *headers; /* extra "Name: value" lines, NULL-ended, or NULL */
+	const char *const *headers; /* extra "Name: value" lines, NULL-ended, or NULL;
+				       a User-Agent here replaces "walter" */
 	const char *body;
 	size_t body_len;
 	const char *tls_proxy;  /* "host:port" for https; NULL: $WALTER_TLS_PROXY */
 	int connect_timeout_ms; /* 0: 5000 */
 	int timeout_ms;         /* whole exchange, 0: 10000 */
+	size_t max_body;        /* larger response bodies are an error; 0: HTTP_BODY_MAX */
+	int want_headers;       /* 1: keep the response's header fields in resp->head */
 };
 
 struct http_response {
 	int status;      /* HTTP status code */
-	struct buf body; /* response body (first 64 KiB); buf_free it */
+	struct buf body; /* the whole response body, NUL-terminated */
+	struct buf head; /* header fields of the final response (http_header) */
 };
 
 /* Send req and read the response. http:// goes over a socket (honouring
@@ -88,19 +95,48 @@ int http_send(const struct http_request *req, struct http_response *resp, char *
 
 /* Incremental response parser over buf[0..len) (status line, headers,
  * Content-Length / chunked / until close). eof says the peer closed.
- * Returns 1 when complete (resp filled), 0 when more input is needed, -1 on
- * a malformed response with a reason in err. */
-int http_parse_response(
-	const char *buf, size_t len, int eof, struct http_response *resp, char *err, size_t errlen);
+ * Returns 1 when complete (resp filled, head always), 0 when more input is
+ * needed, -1 on a malformed response or a body past max_body (0:
+ * HTTP_BODY_MAX) with a reason in err. */
+int http_parse_response(const char *buf, size_t len, int eof, size_t max_body,
+	struct http_response *resp, char *err, size_t errlen);
 
-/* Notes added with the implementation (nothing above changed):
- * - http_send resets resp first, so buf_free(&resp->body) is always safe;
- *   after 0, resp->body.data is never NULL (empty body: "").
+/* Free resp's body and head and reset them to empty. */
+void http_response_free(struct http_response *resp);
+
+/* Value of response header field name (any case); several fields of
+ * that name come joined by ", ". NULL when absent. Points into resp. */
+const char *http_header(const struct http_response *resp, const char *name);
+
+/* The target of the first rel="next" link in a Link field value (NULL
+ * allowed), resolved against base, the URL that was requested: 1 with
+ * *next malloc'd (caller frees), 0 when there is none, -1 when the value
+ * is malformed or the link leaves base's scheme, host and port (reason in
+ * err, naming the host only). */
+int http_link_next(const char *link, const char *base, char **next, char *err, size_t errlen);
+
+/* Seconds to wait from a Retry-After value (delay-seconds or an
+ * IMF-fixdate, taken relative to now; a past date is 0). -1 if NULL or
+ * malformed. */
+long long http_retry_after(const char *value, long long now);
+
+/* Notes on the implementation:
+ * - http_send resets resp first, so http_response_free(resp) is always
+ *   safe; after 0, resp->body.data is never NULL (empty body: "").
+ *   resp->head is filled only when req->want_headers is set.
+ * - A body past max_body fails the exchange ("response body larger than
+ *   N bytes"): it is never cut short. A Content-Length past it fails
+ *   before the body is read. Not retried.
  * - http_parse_response writes resp only when it returns 1 (the caller
- *   then owns resp->body); after 0 or -1 resp is untouched.
+ *   then owns resp->body and resp->head); after 0 or -1 resp is untouched.
+ * - Header values have NUL, CR and other control bytes (but tab) turned
+ *   into spaces (RFC 9110 5.5); names are compared ignoring case.
  * - The curl fallback runs "curl -q --config -" with everything else on
  *   its stdin, and inherits the environment: curl itself reads
  *   CURL_CA_BUNDLE (a CA file to trust, used by the tests) and https_proxy.
+ *   curl speaks HTTP/1.1 and prints the response head ("include", without
+ *   a proxy's CONNECT answer), which the same parser reads; curl has
+ *   undone the body's framing, so there the body runs to curl's EOF.
  * - Retried once: a failed connect, a connection closed or reset before
  *   any response byte (curl exit 7 or 52), a 5xx. One deadline
  *   (timeout_ms) covers both attempts; the name lookup (getaddrinfo)

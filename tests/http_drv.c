@@ -1,12 +1,15 @@
 /* http_drv - test-only driver for http_send (tests/sys/http_client.sh).
  *
  * usage: http_drv [-t CONTENT-TYPE] [-H 'Name: value']... [-P TLS-PROXY]
- *                 [-c CONNECT-MS] [-T TIMEOUT-MS] METHOD URL [BODY]
+ *                 [-c CONNECT-MS] [-T TIMEOUT-MS] [-m MAX-BODY]
+ *                 [-F FIELD]... [-n] [-o FILE] METHOD URL [BODY]
  *
- * Prints "status N" and the body on stdout and exits 0 when a response
- * arrived (any status); prints "error: REASON" on stderr and exits 1
- * otherwise, 2 on bad usage. -P '' means "no TLS proxy, not even from
- * WALTER_TLS_PROXY". */
+ * Prints "status N", then "field NAME: VALUE" (or "field NAME absent") for
+ * each -F, then for -n the Link rel="next" of the response resolved
+ * against URL ("next URL", "next none" or "next refused: REASON"), then
+ * the body (into FILE with -o), and exits 0 when a response arrived (any
+ * status); prints "error: REASON" on stderr and exits 1 otherwise, 2 on
+ * bad usage. -P '' means "no TLS proxy, not even from WALTER_TLS_PROXY". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +22,42 @@
 static int
 usage(void)
 {
-	fputs("usage: http_drv [-t type] [-H header]... [-P tls-proxy] "
-	      "[-c connect-ms] [-T timeout-ms] METHOD URL [BODY]\n",
+	fputs("usage: http_drv [-t type] [-H header]... [-P tls-proxy] [-c connect-ms] "
+	      "[-T timeout-ms] [-m max-body] [-F field]... [-n] [-o file] METHOD URL [BODY]\n",
 		stderr);
 	return 2;
+}
+
+/* The Link rel="next" line of -n. */
+static void
+print_next(const struct http_response *resp, const char *url)
+{
+	char err[512], *next;
+	int r = http_link_next(http_header(resp, "link"), url, &next, err, sizeof err);
+
+	if (r > 0)
+		printf("next %s\n", next);
+	else if (r == 0)
+		printf("next none\n");
+	else
+		printf("next refused: %s\n", err);
+	free(next);
+}
+
+/* The body on stdout or into path; -1 when it could not be written. */
+static int
+put_body(const struct buf *body, const char *path)
+{
+	FILE *f = path ? fopen(path, "wb") : stdout;
+	int r = 0;
+
+	if (!f)
+		return -1;
+	if (fwrite(body->data, 1, body->len, f) != body->len)
+		r = -1;
+	if (path && fclose(f) != 0)
+		r = -1;
+	return r;
 }
 
 int
@@ -30,12 +65,12 @@ main(int argc, char **argv)
 {
 	struct http_request req;
 	struct http_response resp;
-	const char *hdrs[MAXHDR + 1];
+	const char *hdrs[MAXHDR + 1], *fields[MAXHDR], *v, *out = NULL;
 	char err[512];
-	int c, nh = 0, rc;
+	int c, nh = 0, nf = 0, next = 0, rc, i;
 
 	memset(&req, 0, sizeof req);
-	while ((c = getopt(argc, argv, "t:H:P:c:T:")) != -1) {
+	while ((c = getopt(argc, argv, "t:H:P:c:T:m:F:no:")) != -1) {
 		switch (c) {
 		case 't':
 			req.content_type = optarg;
@@ -54,6 +89,20 @@ main(int argc, char **argv)
 		case 'T':
 			req.timeout_ms = atoi(optarg);
 			break;
+		case 'm':
+			req.max_body = (size_t)strtoull(optarg, NULL, 10);
+			break;
+		case 'F':
+			if (nf == MAXHDR)
+				return usage();
+			fields[nf++] = optarg;
+			break;
+		case 'n':
+			next = 1;
+			break;
+		case 'o':
+			out = optarg;
+			break;
 		default:
 			return usage();
 		}
@@ -64,6 +113,7 @@ main(int argc, char **argv)
 	req.headers = nh ? hdrs : NULL;
 	req.method = argv[optind];
 	req.url = argv[optind + 1];
+	req.want_headers = nf || next;
 	if (argc - optind == 3) {
 		req.body = argv[optind + 2];
 		req.body_len = strlen(req.body);
@@ -73,9 +123,17 @@ main(int argc, char **argv)
 		rc = 1;
 	} else {
 		printf("status %d\n", resp.status);
-		fwrite(resp.body.data, 1, resp.body.len, stdout);
-		rc = 0;
+		for (i = 0; i < nf; i++) {
+			if ((v = http_header(&resp, fields[i])))
+				printf("field %s: %s\n", fields[i], v);
+			else
+				printf("field %s absent\n", fields[i]);
+		}
+		if (next)
+			print_next(&resp, req.url);
+		fflush(stdout);
+		rc = put_body(&resp.body, out) < 0 ? 1 : 0;
 	}
-	buf_free(&resp.body);
+	http_response_free(&resp);
 	return rc;
 }

@@ -1,5 +1,6 @@
 # tests/sys/http_client.sh - http_mini.c against real servers on 127.0.0.1:
-# tests/receiver.py as webhook server and as http_proxy, stunnel as the TLS
+# tests/receiver.py as webhook server and as http_proxy, tests/fake_api.py
+# as GitHub (response headers, pages, Link, body limits), stunnel as the TLS
 # server (for curl) and as the TLS proxy, and a fake curl that records what
 # it is given. Everything started here is stopped by the trap.
 . "$top/tests/sys/lib.sh"
@@ -71,7 +72,10 @@ eq() {
 }
 
 unset http_proxy HTTP_PROXY no_proxy NO_PROXY WALTER_TLS_PROXY CURL_CA_BUNDLE
-if ! ${TCC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I"$top/include" \
+# under make asan the driver (and so http_mini.c) runs sanitized too
+san=
+[ -n "$WALTER_SANITIZED" ] && san="-g -fsanitize=address,undefined -fno-sanitize-recover=all"
+if ! ${TCC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra $san -I"$top/include" \
 	-o http_drv "$top/tests/http_drv.c" "$top/http_mini.c" 2>cc.txt; then
 	echo "FAIL http_drv: does not compile"; sed 's/^/    /' cc.txt
 	exit 1
@@ -167,7 +171,8 @@ for tool in openssl stunnel4 curl; do
 	command -v "$tool" >/dev/null 2>&1 || { echo "FAIL https-$tool: $tool not installed (apt-get install -y curl stunnel4 openssl)"; need_ok=0; }
 done
 
-# A fake curl: records argv and stdin, answers 201 (or exits 7, or hangs).
+# A fake curl: records argv and stdin, answers 201 as curl's "include"
+# prints it (or exits 7, or hangs, or prints no status line).
 cat > fakebin/curl <<'SH'
 #!/bin/sh
 printf '%s\n' "$@" > "$FAKE_DIR/argv.txt"
@@ -176,8 +181,11 @@ echo run >> "$FAKE_DIR/runs.txt"
 case $FAKE_MODE in
 refuse) echo "curl: (7) Failed to connect to hooks.example.com port 443" >&2; exit 7 ;;
 hang) exec sleep 60 ;;
+nohead) printf 'fake body\n'; exit 0 ;;
+silent) exit 0 ;;
+big) printf 'HTTP/1.1 200 OK\r\n\r\n'; exec yes 0123456789abcdef ;;
 esac
-printf 'fake body\n201'
+printf 'HTTP/1.1 201 Created\r\nContent-Length: 10\r\nLink: </p2>; rel="next"\r\n\r\nfake body\n'
 SH
 chmod +x fakebin/curl
 export FAKE_DIR=$PWD
@@ -189,6 +197,20 @@ c fake-curl-secrets-not-in-argv '! grep -q T0K3N argv.txt'
 t fake-curl-url-on-stdin has stdin.txt 'url = "https://hooks.example.com:443/services/T0K3N-URL"'
 t fake-curl-header-on-stdin has stdin.txt 'header = "Authorization: Bearer T0K3N-HDR"'
 t fake-curl-body-on-stdin has stdin.txt 'data-raw = "{\"text\":\"T0K3N-BODY\"}"'
+eq fake-curl-http11-include "$(grep -xc -e http1.1 -e include -e suppress-connect-headers stdin.txt)" 3
+c fake-curl-no-write-out '! grep -q write-out stdin.txt'
+t fake-curl-user-agent has stdin.txt 'user-agent = "walter"'
+d env PATH="$PWD/fakebin:$PATH" ./http_drv -P '' -F link -n -H 'User-Agent: walter/9' GET "https://hooks.example.com/x/T0K3N?page=1"
+eq fake-curl-fields "$(sed -n 2,3p out.txt)" 'field link: </p2>; rel="next"
+next https://hooks.example.com/p2'
+c fake-curl-get-no-data '! grep -q data-raw stdin.txt && has stdin.txt "request = \"GET\""'
+c fake-curl-own-user-agent '! grep -q "^user-agent" stdin.txt && has stdin.txt "header = \"User-Agent: walter/9\""'
+d env FAKE_MODE=nohead PATH="$PWD/fakebin:$PATH" ./http_drv -P '' POST "https://hooks.example.com/T0K3N" x
+c fake-curl-no-status-line '[ $rc -eq 1 ] && has err.txt "hooks.example.com:443: malformed status line" && ! has err.txt T0K3N'
+d env FAKE_MODE=silent PATH="$PWD/fakebin:$PATH" ./http_drv -P '' POST "https://hooks.example.com/T0K3N" x
+c fake-curl-silent '[ $rc -eq 1 ] && has err.txt "hooks.example.com:443: curl gave no whole response: connection closed without a response"'
+d env FAKE_MODE=big PATH="$PWD/fakebin:$PATH" ./http_drv -P '' -m 100000 POST "https://hooks.example.com/T0K3N" x
+c fake-curl-endless-body-stopped '[ $rc -eq 1 ] && has err.txt "hooks.example.com:443: response body larger than 100000 bytes" && [ "$took" -lt 5000 ]'
 rm -f runs.txt
 d env FAKE_MODE=refuse PATH="$PWD/fakebin:$PATH" ./http_drv -P '' POST "https://hooks.example.com/services/T0K3N-URL" x
 c fake-curl-refused-fails '[ $rc -eq 1 ] && has err.txt "hooks.example.com:443" && has err.txt "Failed to connect"'
@@ -252,4 +274,134 @@ CONF
 	cport=$(free_port)
 	d env WALTER_TLS_PROXY=127.0.0.1:$cport PATH="$PWD/emptybin" ./http_drv POST "https://127.0.0.1:$sport/tls/T0K3N" x
 	c tls-proxy-down-fails '[ $rc -eq 1 ] && has err.txt "via TLS proxy 127.0.0.1:$cport" && ! has err.txt T0K3N'
+fi
+
+# ---- GitHub's API: header fields, pages, Link, limits -----------------------
+# The same checks over a plain socket, through curl and through the TLS
+# proxy (the last two against a second fake API behind stunnel, whose Link
+# URLs say https). 120 open PRs of ~3.3 KB: page 1 is about 330 KB.
+. "$top/tests/sys/forge.lib"
+trunk=0123456789abcdef0123456789abcdef01234567
+apiconf() {
+	python3 - "$trunk" "$@" <<'PY'
+import json, sys
+c = {"github": {"prefix": "/api/v3", "token": "T0K3N",
+                "repos": {"o/r": {"id": 7, "pad": 3000, "branches": {"master": sys.argv[1]},
+                                  "pulls": [{"number": n, "sha": "%040x" % n} for n in range(1, 121)]},
+                          "o/old": {"id": 7, "moved_to": "o/r"}}},
+     "faults": [{"match": "^GET .*/repos/o/r/commits/limit$", "status": 429,
+                 "headers": {"Retry-After": "7"}},
+                {"match": "^GET .*/repos/o/r/pulls\\?evil", "headers": {
+                    "Link": "<http://evil.example:1/steal?T0K3N>; rel=\"next\""}}]}
+for a in sys.argv[2:]:
+    k, v = a.split("=", 1)
+    c[k] = json.loads(v)
+print(json.dumps(c))
+PY
+}
+# qf LOG N EXPR: EXPR over request N of a fake API log (r, H, F: the
+# header lines as [name, value] pairs)
+qf() {
+	python3 - "$@" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).read().splitlines()[int(sys.argv[2]) - 1])
+H, F = r["headers"], r["fields"]
+v = eval(sys.argv[3])
+print(v if isinstance(v, str) else json.dumps(v))
+PY
+}
+# items FILE: how many JSON array items FILE holds, and its first number
+items() { python3 -c 'import json,sys; J=json.load(open(sys.argv[1])); print(len(J), J[0]["number"])' "$1"; }
+
+apiconf | api_config api.json
+api_start api api.json
+plain=$api
+gh_hdrs="-H Accept:application/vnd.github+json -H Authorization:Bearer_T0K3N -H User-Agent:walter/test"
+
+# over WAY LOG BASE DRIVER...: the checks over one way; BASE is the URL
+# of the API as the client sees it, DRIVER the http_drv command before
+# its own options.
+over() {
+	_w=$1 _log=$2 _b=$3/api/v3; shift 3
+	_k=$(count "$_log")
+	d "$@" -H 'Accept: application/vnd.github+json' -H 'Authorization: Bearer T0K3N' \
+		-H 'User-Agent: walter/test' -F link -F x-ratelimit-remaining -F x-ratelimit-reset \
+		-n -o page1.json -m 4194304 GET "$_b/repos/o/r/pulls?state=open&per_page=100"
+	eq "$_w-page1" "$(head -1 out.txt)/$(items page1.json)" "status 200/100 1"
+	c "$_w-page1-big" '[ "$(wc -c < page1.json)" -gt 327680 ]'
+	eq "$_w-link-field" "$(sed -n 2p out.txt)" "field link: <$_b/repositories/7/pulls?state=open&per_page=100&page=2>; rel=\"next\", <$_b/repositories/7/pulls?state=open&per_page=100&page=2>; rel=\"last\""
+	c "$_w-ratelimit-fields" 'sed -n 3p out.txt | grep -qE "^field x-ratelimit-remaining: [0-9]+$" && sed -n 4p out.txt | grep -qE "^field x-ratelimit-reset: [0-9]{10}$"'
+	eq "$_w-next" "$(sed -n 5p out.txt)" "next $_b/repositories/7/pulls?state=open&per_page=100&page=2"
+	_k=$((_k + 1))
+	eq "$_w-get-sent" "$(qf "$_log" $_k '[r["method"], r["version"], r["body"], H.get("content-length"), H.get("content-type")]')" '["GET", "HTTP/1.1", "", null, null]'
+	eq "$_w-one-user-agent" "$(qf "$_log" $_k '[v for k, v in F if k.lower() == "user-agent"]')" '["walter/test"]'
+	eq "$_w-custom-headers" "$(qf "$_log" $_k '[H["accept"], H["authorization"]]')" '["application/vnd.github+json", "Bearer T0K3N"]'
+
+	d "$@" -H 'Authorization: Bearer T0K3N' -n -o page2.json GET "$(sed -n 5p out.txt | cut -c6-)"
+	eq "$_w-page2" "$(head -1 out.txt)/$(sed -n 2p out.txt)/$(items page2.json)" "status 200/next none/20 101"
+
+	_k=$(count "$_log")
+	d "$@" -H 'Authorization: Bearer T0K3N' -m 65536 GET "$_b/repos/o/r/pulls?state=open&per_page=100&T0K3N"
+	c "$_w-over-limit" '[ $rc -eq 1 ] && has err.txt ": response body larger than 65536 bytes" && ! grep -q -e T0K3N -e /repos err.txt'
+	eq "$_w-over-limit-not-retried" "$(count "$_log")" $((_k + 1))
+	d "$@" -H 'Authorization: Bearer T0K3N' GET "$_b/repos/o/r/pulls?state=open&per_page=100"
+	eq "$_w-default-limit" "$rc/$(head -1 out.txt)" "0/status 200"
+
+	d "$@" -H 'Authorization: Bearer T0K3N' -H 'Accept: application/vnd.github.sha' GET "$_b/repos/o/r/commits/master"
+	eq "$_w-sha" "$(cat out.txt)" "status 200
+$trunk"
+	_k=$(count "$_log")
+	d "$@" -H 'Authorization: Bearer T0K3N' -F retry-after GET "$_b/repos/o/r/commits/limit"
+	eq "$_w-429" "$rc/$(cat out.txt | head -2 | tr '\n' '/')$(count "$_log")" "0/status 429/field retry-after: 7/$((_k + 1))"
+	d "$@" -H 'Authorization: Bearer T0K3N' -F location GET "$_b/repos/o/old/pulls"
+	eq "$_w-301-location" "$(head -2 out.txt | tr '\n' '/')" "status 301/field location: $_b/repositories/7/pulls/"
+	d "$@" -H 'Authorization: Bearer T0K3N' -n GET "$_b/repos/o/r/pulls?evil"
+	eq "$_w-foreign-link" "$(sed -n 2p out.txt)" 'next refused: Link rel="next" leads to another server (http://evil.example:1)'
+	c "$_w-foreign-link-hides-url" '! grep -q -e steal -e T0K3N out.txt err.txt'
+}
+
+over socket api.log "$plain" ./http_drv
+
+if [ $need_ok = 1 ]; then
+	# the second API: stunnel in front, Link URLs on https
+	asport=$(free_port)
+	apiconf "base_url=\"https://127.0.0.1:$asport\"" | api_config tapi.json
+	api_start tapi tapi.json
+	cat > apiserver.conf <<CONF
+foreground = yes
+pid =
+[api]
+accept = 127.0.0.1:$asport
+connect = 127.0.0.1:$port
+cert = $PWD/cert.pem
+key = $PWD/key.pem
+CONF
+	stunnel4 apiserver.conf >apiserver.txt 2>&1 &
+	pids="$pids $!"
+	atport=$(free_port)
+	cat > apiclient.conf <<CONF
+foreground = yes
+pid =
+[apiproxy]
+client = yes
+accept = 127.0.0.1:$atport
+connect = 127.0.0.1:$asport
+CAfile = $PWD/cert.pem
+verifyChain = yes
+checkIP = 127.0.0.1
+CONF
+	stunnel4 apiclient.conf >apiclient.txt 2>&1 &
+	pids="$pids $!"
+	wait_port "$asport" && wait_port "$atport" || echo "FAIL https-api-stunnel: not listening"
+	over curl tapi.log "https://127.0.0.1:$asport" env CURL_CA_BUNDLE="$PWD/cert.pem" ./http_drv -P ''
+	over tlsproxy tapi.log "https://127.0.0.1:$asport" env PATH="$PWD/emptybin" ./http_drv -P "127.0.0.1:$atport"
+	# chunked pages, through curl and the TLS proxy
+	apiconf "base_url=\"https://127.0.0.1:$asport\"" 'github={"prefix": "/api/v3", "chunked": true, "repos": {"o/r": {"id": 7, "pad": 3000, "pulls": [{"number": 1, "sha": "aa"}, {"number": 2, "sha": "bb"}]}}}' |
+		api_config tapi.json
+	d env CURL_CA_BUNDLE="$PWD/cert.pem" ./http_drv -P '' -o c.json GET "https://127.0.0.1:$asport/api/v3/repos/o/r/pulls"
+	eq curl-chunked "$(head -1 out.txt)/$(items c.json)" "status 200/2 1"
+	d env PATH="$PWD/emptybin" ./http_drv -P "127.0.0.1:$atport" -F transfer-encoding -o t.json GET "https://127.0.0.1:$asport/api/v3/repos/o/r/pulls"
+	eq tlsproxy-chunked "$(head -2 out.txt | tr '\n' /)$(items t.json)" "status 200/field transfer-encoding: chunked/2 1"
+	d env CURL_CA_BUNDLE="$PWD/cert.pem" ./http_drv -P '' -m 1000 GET "https://127.0.0.1:$asport/api/v3/repos/o/r/pulls"
+	c curl-chunked-over-limit '[ $rc -eq 1 ] && has err.txt "127.0.0.1:$asport: response body larger than 1000 bytes"'
 fi

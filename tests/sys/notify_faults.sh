@@ -120,12 +120,13 @@ c exec-stuck-cut-off '[ $rc = 0 ] && [ $took -ge 2900 ] && [ $took -lt 4500 ] &&
 c exec-stuck-nothing-left '[ -z "$(procs_with "$tag")" ]'
 
 # ---- https through curl: a fake curl first on PATH records what it gets ------
+# (and answers as curl's "include" prints a response)
 mkdir fakebin emptybin
 cat > fakebin/curl <<'SH'
 #!/bin/sh
 printf '%s\n' "$@" >> "$FAKE_DIR/argv.txt"
 cat >> "$FAKE_DIR/stdin.txt"
-printf 'fake body\n201'
+printf 'HTTP/1.1 201 Created\r\nContent-Length: 10\r\n\r\nfake body\n'
 SH
 chmod +x fakebin/curl
 export FAKE_DIR=$PWD
