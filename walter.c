@@ -289,6 +289,8 @@ enum format { FMT_NONE, FMT_PIPELINE, FMT_BUILD_DEPLOY };
 
 enum level { L_DEBUG, L_INFO, L_WARN, L_ERROR, L_FATAL };
 enum color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
+/* -shell: simple commands exec'd directly (auto) or every string to sh. */
+enum shellmode { SHELL_AUTO, SHELL_ALWAYS };
 
 /* The command line. */
 static struct {
@@ -309,6 +311,7 @@ static struct {
 	long jobs;                /* -jobs: most tasks at once, 0 no limit */
 	double timeout;           /* -timeout: seconds for the whole run, 0 none */
 	enum color color;         /* -color */
+	enum shellmode shell;     /* -shell */
 } opt = { .config = "pipeline.yml", .threshold = L_INFO, .mode = "local", .color = COLOR_AUTO };
 
 /* ---- the log (written by 4. log) ------------------------------------ */
@@ -372,11 +375,12 @@ struct node {
 	struct node **kids;     /* groups: the entries, in order */
 	size_t nkids;           /* how many */
 	int logged;             /* log its Start/End (tasks; groups in D2) */
-	const char *command;    /* TASK: sh -c COMMAND, or NULL */
+	const char *command;    /* TASK: sh -c COMMAND (or exec'd, 6. executor), or NULL */
 	char **argv;            /* command given as a list: exec'd as is */
 	const char *script;     /* type shell: sh SCRIPT */
 	const char *dir;        /* directory: where it runs, or NULL */
 	const char *only_if;    /* run only if this sh -c succeeds, or NULL */
+	int shell;              /* shell: true: command and only_if always sh -c */
 	const char *var;        /* the name in special variables, or NULL */
 	struct waitfor wait;    /* wait_for */
 	double timeout;         /* seconds per attempt, 0 none */
@@ -537,6 +541,23 @@ struct task_rt {
 	char why[256];          /* failure reason when not an exit status */
 };
 
+/* A PATH lookup of direct exec (6. executor), kept for the run: name
+ * was found as file in the PATH entry after ndirs others. Those entries
+ * must look as they did then (mark), or a program put there since, which
+ * sh would find first, is missed. */
+struct dirmark {
+	ino_t ino;          /* 0: it did not exist */
+	struct timespec mt; /* its modification time */
+};
+struct exe {
+	char *path;           /* the PATH value */
+	char *name;           /* the command name */
+	char *file;           /* where it was found */
+	size_t ndirs;         /* entries before that one */
+	struct dirmark *mark; /* how each of them looked */
+};
+enum { EXE_CACHE = 64 };
+
 /* One run. */
 static struct {
 	int selfpipe[2];            /* signal handler -> poll loop */
@@ -555,11 +576,16 @@ static struct {
 	pid_t *groups;              /* process groups started, for the end */
 	size_t ngroups;             /* how many */
 	const char *sh;             /* the shell for commands */
+	int null;                   /* /dev/null for stdin, -1 until opened */
+	struct exe exe[EXE_CACHE];  /* PATH lookups of direct exec */
+	size_t nexe, exe_next;      /* entries used; the next one to replace */
+	char *pwd;                  /* "PWD=..." for direct exec here, or NULL */
+	int pwd_known;              /* pwd was worked out */
 	struct node *first_failed;  /* its last lines end the summary */
 	char **spec_val;            /* per cfg.specials: NAME=VALUE, or NULL */
 	time_t started;             /* wall clock at the start, for reports */
 	double t0;                  /* monotonic clock at the start */
-} R = { .selfpipe = { -1, -1 }, .grace = 5.0, .sh = "/bin/sh" };
+} R = { .selfpipe = { -1, -1 }, .grace = 5.0, .sh = "/bin/sh", .null = -1 };
 
 /* ---- notifications (written by 8. notifications) -------------------- */
 
@@ -604,6 +630,7 @@ static const char usage_text[] =
 	"  -timeout DUR       abort the whole run after DUR (90, 90s, 5m, 1h)\n"
 	"  -threshold LEVEL   least log level shown: DEBUG INFO WARN ERROR\n"
 	"  -color WHEN        auto, always or never (NO_COLOR is honoured)\n"
+	"  -shell WHEN        auto: simple commands run without sh; always: all via sh\n"
 	"  -logDir DIR        also write the log to a file in DIR\n"
 	"  -junit FILE        write a JUnit XML report\n"
 	"  -json FILE         write a JSON run report\n"
@@ -688,6 +715,7 @@ static const struct flag {
 	{ "yaml-to-json", F_STR, &opt.yaml_to_json },
 	{ "threshold", F_STR, NULL },
 	{ "color", F_STR, NULL },
+	{ "shell", F_STR, NULL },
 	{ "jobs", F_STR, NULL },
 	{ "timeout", F_STR, NULL },
 };
@@ -710,6 +738,13 @@ flag_value(const char *name, const char *v)
 			opt.color = COLOR_NEVER;
 		else
 			usage("invalid -color %s (auto, always, never)", v);
+	} else if (!strcmp(name, "shell")) {
+		if (!strcmp(v, "auto"))
+			opt.shell = SHELL_AUTO;
+		else if (!strcmp(v, "always"))
+			opt.shell = SHELL_ALWAYS;
+		else
+			usage("invalid -shell %s (auto, always)", v);
 	} else if (!strcmp(name, "jobs")) {
 		errno = 0;
 		opt.jobs = strtol(v, &end, 10);
@@ -1552,7 +1587,7 @@ struct stagedef {
 static const char *const stage_keys[] = { "name", "stage_name", "type", "stage_type", "command",
 	"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all", "message",
 	"parallel", "run_after", "serial", "include", "call", "timeout", "retry", "retry_delay",
-	"env", NULL };
+	"env", "shell", NULL };
 
 static void
 deprecated(struct ctx *c, const struct yaml_node *k, const char *use)
@@ -1697,6 +1732,8 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 		t->retry_delay = dur_val(c, k, v);
 	} else if (!strcmp(key, "env")) {
 		set_env(c, t, v);
+	} else if (!strcmp(key, "shell")) {
+		t->shell = bool_val(c, k, v);
 	}
 }
 
@@ -2619,13 +2656,33 @@ nonblock(int fd)
 		fcntl(fd, F_SETFL, f | O_NONBLOCK);
 }
 
+#ifdef __linux__
+int pipe2(int p[2], int flags); /* declared for _GNU_SOURCE only */
+#endif
+
+/* A close-on-exec pipe: one system call where pipe2 exists. */
 static int
 xpipe(int p[2])
 {
+#ifdef __linux__
+	return pipe2(p, O_CLOEXEC);
+#else
 	if (pipe(p) < 0)
 		return -1;
 	fcntl(p[0], F_SETFD, FD_CLOEXEC); /* new: no other fd flags to keep */
 	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	return 0;
+#endif
+}
+
+/* A pipe for a child's output: walter's read end non-blocking, the
+ * child's write end blocking (O_NONBLOCK in pipe2 would set both). */
+static int
+out_pipe(int p[2])
+{
+	if (xpipe(p) < 0)
+		return -1;
+	fcntl(p[0], F_SETFL, O_NONBLOCK); /* new: no other status flags to keep */
 	return 0;
 }
 
@@ -2785,16 +2842,237 @@ cap_free(struct capture **cp)
 	*cp = NULL;
 }
 
+/* ---- direct exec ----------------------------------------------------- */
+
+/* A command string that sh -c would only split into words and exec runs
+ * without the shell, as GNU make does: one exec instead of two. The rule
+ * (README "Commands"): no character the shell treats specially outside
+ * plain quotes, no backslash, $ or backquote inside double quotes, a
+ * first word that is not an assignment, a reserved word or a builtin of
+ * dash, bash or busybox sh, and a program found on an absolute PATH.
+ * Anything else, and every exec that fails, goes to sh -c, so errors (127
+ * not found, 126 not executable) are the shell's own. */
+
+/* Outside quotes, each of these makes sh do more than split words. */
+static const char sh_special[] = "|&;<>()$`\\*?[]#~{}!^\n";
+
+/* Reserved words and builtins: sh runs these itself (a builtin's
+ * output may differ from the program of that name: echo, pwd, kill). */
+static const char *const sh_words[] = { "!", ".", ":", "[", "[[", "]]", "{", "}", "alias", "bg",
+	"bind", "break", "builtin", "caller", "case", "cd", "chdir", "command", "compgen",
+	"complete", "compopt", "continue", "coproc", "declare", "dirs", "disown", "do", "done",
+	"echo", "elif", "else", "enable", "esac", "eval", "exec", "exit", "export", "false", "fc",
+	"fg", "fi", "for", "function", "getopts", "hash", "help", "history", "if", "in", "jobs",
+	"kill", "let", "local", "login", "logout", "mapfile", "popd", "printf", "pushd", "pwd",
+	"read", "readarray", "readonly", "return", "select", "set", "shift", "shopt", "source",
+	"suspend", "test", "then", "time", "times", "trap", "true", "type", "typeset", "ulimit",
+	"umask", "unalias", "unset", "until", "wait", "while", NULL };
+
+/* The words of cmd, unquoted, as a NULL-terminated argv in one
+ * allocation; NULL when the shell has more to do than split them. */
+static char **
+cmd_words(const char *cmd)
+{
+	size_t len = strlen(cmd), max = len / 2 + 2, n = 0, i;
+	char **v = xreallocarray(NULL, max + (len + 1 + sizeof *v - 1) / sizeof *v, sizeof *v);
+	char *d = (char *)(v + max), q = 0;
+	int in = 0;
+
+	for (; *cmd; cmd++) {
+		char c = *cmd;
+		if (q) {
+			if (c == q)
+				q = 0;
+			else if (q == '"' && (c == '$' || c == '`' || c == '\\'))
+				goto shell;
+			else
+				*d++ = c;
+		} else if (c == ' ' || c == '\t') {
+			if (in)
+				*d++ = '\0', in = 0;
+		} else if (strchr(sh_special, c)) {
+			goto shell;
+		} else {
+			if (!in)
+				v[n++] = d, in = 1;
+			if (c == '\'' || c == '"')
+				q = c;
+			else
+				*d++ = c;
+		}
+	}
+	if (in)
+		*d = '\0';
+	v[n] = NULL;
+	if (q || !n || !*v[0] || strchr(v[0], '='))
+		goto shell;
+	for (i = 0; sh_words[i]; i++)
+		if (!strcmp(v[0], sh_words[i]))
+			goto shell;
+	return v;
+shell:
+	free(v);
+	return NULL;
+}
+
+static void
+dir_mark(const char *dir, struct dirmark *m)
+{
+	struct stat sb;
+
+	memset(m, 0, sizeof *m);
+	if (stat(dir, &sb) == 0)
+		m->ino = sb.st_ino ? sb.st_ino : 1, m->mt = sb.st_mtim;
+}
+
+static void
+exe_free(struct exe *e)
+{
+	free(e->path), free(e->name), free(e->file), free(e->mark);
+	memset(e, 0, sizeof *e);
+}
+
+/* Is the remembered lookup still what a search of PATH would give? */
+static int
+exe_valid(const struct exe *e)
+{
+	const char *p = e->path;
+	struct buf b = { 0 };
+	struct dirmark m;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; ok && i < e->ndirs; i++, p += strcspn(p, ":") + 1) {
+		b.len = 0;
+		xput(&b, p, strcspn(p, ":"));
+		dir_mark(b.data, &m);
+		ok = m.ino == e->mark[i].ino && m.mt.tv_sec == e->mark[i].mt.tv_sec &&
+			m.mt.tv_nsec == e->mark[i].mt.tv_nsec;
+	}
+	buf_free(&b);
+	return ok;
+}
+
+/* The value of name in the task's environment: its env, else walter's;
+ * NULL if unset. */
+static const char *
+task_getenv(const struct node *n, const char *name)
+{
+	size_t i, l = strlen(name);
+
+	for (i = 0; n->env && n->env[i]; i++)
+		if (!strncmp(n->env[i], name, l) && n->env[i][l] == '=')
+			return n->env[i] + l + 1;
+	return getenv(name);
+}
+
+/* The file sh would exec for name under path (the first regular,
+ * executable one; sh skips directories and tries on after a file it may
+ * not run), malloc'd; name itself when it holds a '/'. NULL when it is
+ * not found or an empty or relative entry comes first (that depends on
+ * the task's directory: the shell decides). Lookups are remembered for
+ * the run while the entries before the file look the same. */
+static char *
+exe_find(const char *name, const char *path)
+{
+	struct exe *e, found = { 0 };
+	struct buf b = { 0 };
+	struct stat sb;
+	const char *p;
+	size_t i, len;
+	int keep = 1;
+
+	if (strchr(name, '/'))
+		return xstrdup(name);
+	for (i = 0; i < R.nexe; i++) {
+		e = &R.exe[i];
+		if (e->name && !strcmp(e->name, name) && !strcmp(e->path, path)) {
+			if (exe_valid(e))
+				return xstrdup(e->file);
+			exe_free(e);
+			break;
+		}
+	}
+	for (p = path; *p == '/'; p += len + 1) {
+		len = strcspn(p, ":");
+		b.len = 0;
+		xput(&b, p, len);
+		xput(&b, "/", 1);
+		xputs(&b, name);
+		if (stat(b.data, &sb) == 0) {
+			if (S_ISREG(sb.st_mode) && access(b.data, X_OK) == 0) {
+				found.file = b.data;
+				break;
+			}
+			keep = 0; /* a chmod +x there would not change its mark */
+		}
+		found.mark = xreallocarray(found.mark, found.ndirs + 1, sizeof *found.mark);
+		b.data[len] = '\0';
+		dir_mark(b.data, &found.mark[found.ndirs++]);
+		if (!p[len])
+			break;
+	}
+	if (!found.file || !keep) {
+		free(found.mark);
+		if (!found.file)
+			buf_free(&b);
+		return found.file;
+	}
+	for (i = 0; i < R.nexe && R.exe[i].name; i++) /* a free slot, */
+		;
+	if (i == R.nexe && R.nexe < EXE_CACHE)
+		R.nexe++;
+	else if (i == R.nexe) /* or the oldest */
+		i = R.exe_next++ % EXE_CACHE, exe_free(&R.exe[i]);
+	e = &R.exe[i];
+	*e = found;
+	e->file = xstrdup(found.file);
+	e->path = xstrdup(path), e->name = xstrdup(name);
+	return found.file;
+}
+
+/* The PWD a direct exec exports, as dash does: the inherited one when it
+ * names the directory the command runs in, else that directory's real
+ * path. Returns "PWD=..." to put in the environment, or NULL when the
+ * inherited one is right; *own says the caller frees it. */
+static const char *
+exec_pwd(const struct node *n, int *own)
+{
+	const char *dir = n->dir && *n->dir ? n->dir : ".", *pwd = task_getenv(n, "PWD");
+	int here = dir[0] == '.' && !dir[1] && pwd == getenv("PWD"); /* the same every time */
+	char real[PATH_MAX];
+	struct stat a, b;
+	struct buf s = { 0 };
+
+	*own = 0;
+	if (here && R.pwd_known)
+		return R.pwd;
+	if (pwd && pwd[0] == '/' && stat(pwd, &a) == 0 && stat(dir, &b) == 0 &&
+		a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		R.pwd_known |= here;
+		return NULL;
+	}
+	if (!realpath(dir, real))
+		return NULL; /* the spawn will say why */
+	xputs(&s, "PWD=");
+	xputs(&s, real);
+	if (here)
+		return R.pwd_known = 1, R.pwd = s.data;
+	*own = 1;
+	return s.data;
+}
+
 /* ---- spawning ------------------------------------------------------- */
 
-/* Environment of a child: walter's, the task's env, special variables. */
+/* Environment of a child: walter's, the task's env, special variables,
+ * and pwd ("PWD=...") in place of any PWD when not NULL. */
 static char **
-child_env(struct node *n)
+child_env(struct node *n, const char *pwd)
 {
 	size_t ne = 0, nt = 0, ns = 0, i, j, k = 0;
 	char **env;
 
-	if (!(n->env && n->env[0]) && !R.spec_val)
+	if (!(n->env && n->env[0]) && !R.spec_val && !pwd)
 		return environ;
 	while (environ[ne])
 		ne++;
@@ -2802,20 +3080,23 @@ child_env(struct node *n)
 		nt++;
 	for (i = 0; i < cfg.nspecials; i++)
 		ns += R.spec_val[i] != NULL;
-	env = xreallocarray(NULL, ne + nt + ns + 1, sizeof *env);
+	env = xreallocarray(NULL, ne + nt + ns + 2, sizeof *env);
 	for (i = 0; i < ne; i++) {
 		size_t l = strcspn(environ[i], "=");
 		for (j = 0; j < nt; j++)
 			if (!strncmp(n->env[j], environ[i], l + 1))
 				break;
-		if (j == nt)
+		if (j == nt && !(pwd && !strncmp(environ[i], "PWD=", 4)))
 			env[k++] = environ[i];
 	}
 	for (j = 0; j < nt; j++)
-		env[k++] = n->env[j];
+		if (!(pwd && !strncmp(n->env[j], "PWD=", 4)))
+			env[k++] = n->env[j];
 	for (i = 0; i < cfg.nspecials; i++)
 		if (R.spec_val[i])
 			env[k++] = R.spec_val[i];
+	if (pwd)
+		env[k++] = (char *)pwd;
 	env[k] = NULL;
 	return env;
 }
@@ -2825,8 +3106,6 @@ static void
 spawned(pid_t pid, int out, int err, struct proc *p)
 {
 	p->pid = pid, p->fd[0] = out, p->fd[1] = err;
-	nonblock(out);
-	nonblock(err);
 	R.groups = xreallocarray(R.groups, R.ngroups + 1, sizeof *R.groups);
 	R.groups[R.ngroups++] = pid;
 	R.running++;
@@ -2843,6 +3122,17 @@ child_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 }
+
+/* What to start: argv from the file path, stdin from in. A direct exec
+ * (sh set) runs sh -c COMMAND instead when the exec fails, so that the
+ * error, or the run of a script without a #! line, is the shell's. */
+struct launch {
+	char *const *argv; /* the arguments */
+	const char *path;  /* the file to exec */
+	char *const *sh;   /* { "sh", "-c", COMMAND, NULL }, or NULL */
+	char **env;        /* the environment */
+	int in;            /* stdin */
+};
 
 /* What starting a task's process came to. */
 enum spawn_result {
@@ -2909,37 +3199,34 @@ spawn_prep(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *di
 	return dir && *dir ? posix_spawn_file_actions_addchdir_np(fa, dir) : 0;
 }
 
-/* Start argv in its own process group with posix_spawn (never
+/* Start l in its own process group with posix_spawn (never
  * SPAWN_NOEXEC: it reports exec and chdir failures itself). Reasons go
  * into why. */
 static enum spawn_result
-spawn_posix(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
-	size_t whylen)
+spawn_posix(struct node *n, const struct launch *l, struct proc *p, char *why, size_t whylen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, de;
-	char **env;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	pid_t pid;
 
-	if (xpipe(out) < 0 || xpipe(err) < 0) {
+	if (out_pipe(out) < 0 || out_pipe(err) < 0) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		if (out[0] >= 0)
 			close(out[0]), close(out[1]);
 		return shortage(e) ? SPAWN_SHORTAGE : SPAWN_FAILED;
 	}
-	env = child_env(n);
 	if ((e = posix_spawnattr_init(&at)) == 0) {
 		if ((e = posix_spawn_file_actions_init(&fa)) == 0) {
-			if ((e = spawn_prep(&at, &fa, n->dir, in, out[1], err[1])) == 0)
-				e = posix_spawn(&pid, path, &fa, &at, argv, env);
+			if ((e = spawn_prep(&at, &fa, n->dir, l->in, out[1], err[1])) == 0)
+				e = posix_spawn(&pid, l->path, &fa, &at, l->argv, l->env);
+			if (e && l->sh && !shortage(e))
+				e = posix_spawn(&pid, R.sh, &fa, &at, l->sh, l->env);
 			posix_spawn_file_actions_destroy(&fa);
 		}
 		posix_spawnattr_destroy(&at);
 	}
-	if (env != environ)
-		free(env);
 	close(out[1]), close(err[1]);
 	if (e == 0) {
 		spawned(pid, out[0], err[0], p);
@@ -2954,7 +3241,7 @@ spawn_posix(struct node *n, char *const argv[], const char *path, int in, struct
 	if ((de = dir_error(n->dir)))
 		snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(de));
 	else
-		snprintf(why, whylen, "cannot run %s: %s", path, strerror(e));
+		snprintf(why, whylen, "cannot run %s: %s", l->sh ? R.sh : l->path, strerror(e));
 	return SPAWN_FAILED;
 }
 #else
@@ -2967,17 +3254,16 @@ struct spawn_err {
  * async-signal-safe calls. Exec errors come back on a close-on-exec pipe.
  * Reasons go into why. */
 static enum spawn_result
-spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
-	size_t whylen)
+spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, size_t whylen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
-	char **env = child_env(n);
+	const char *path = l->sh ? R.sh : l->path;
 	struct spawn_err se;
 	ssize_t r;
 	pid_t pid;
 	int e;
 
-	if (xpipe(out) < 0 || xpipe(err) < 0 || xpipe(ep) < 0) {
+	if (out_pipe(out) < 0 || out_pipe(err) < 0 || xpipe(ep) < 0) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		goto fail;
@@ -2991,13 +3277,15 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 		child_signals();
 		setpgid(0, 0);
 		se.what = 2;
-		if (dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+		if (dup2(l->in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
 			goto child_fail;
 		se.what = 0;
 		if (n->dir && *n->dir && chdir(n->dir) < 0)
 			goto child_fail;
 		se.what = 1;
-		execve(path, argv, env);
+		execve(l->path, l->argv, l->env);
+		if (l->sh)
+			execve(R.sh, l->sh, l->env);
 	child_fail:
 		se.err = errno;
 		(void)!write(ep[1], &se, sizeof se);
@@ -3005,8 +3293,6 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 	}
 	setpgid(pid, pid); /* also in the parent: no race with a quick kill */
 	close(out[1]), close(err[1]), close(ep[1]);
-	if (env != environ)
-		free(env);
 	while ((r = read(ep[0], &se, sizeof se)) < 0 && errno == EINTR)
 		;
 	close(ep[0]);
@@ -3021,8 +3307,6 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 	}
 	return SPAWN_OK;
 fail:
-	if (env != environ)
-		free(env);
 	if (out[0] >= 0)
 		close(out[0]), close(out[1]);
 	if (err[0] >= 0)
@@ -3508,8 +3792,11 @@ stdin_for(struct node *n, int *fd)
 	for (i = 0; i < p->nsrc; i++)
 		if (p->src[i]->cap[0])
 			total += p->src[i]->cap[0]->size;
-	if (total == 0 || n->rt->cond)
-		return open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (total == 0 || n->rt->cond) { /* one /dev/null for the run */
+		if (R.null < 0)
+			R.null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return R.null;
+	}
 	if (xpipe(pp) < 0)
 		return -1;
 	nonblock(pp[1]);
@@ -3518,40 +3805,74 @@ stdin_for(struct node *n, int *fd)
 	return pp[0];
 }
 
+/* A command string run directly (6. executor, direct exec): its words
+ * into l->argv (malloc'd, as l->path is), l->sh set, and the PWD to
+ * export into *pwd (*own: malloc'd). 0: it goes to the shell. */
+static int
+direct(struct node *n, struct launch *l, const char **pwd, int *own)
+{
+	const char *path = task_getenv(n, "PATH");
+	char **w;
+
+	if (n->shell || opt.shell == SHELL_ALWAYS || !path || !(w = cmd_words(l->sh[2])))
+		return 0;
+	if (!(l->path = exe_find(w[0], path))) {
+		free(w);
+		return 0;
+	}
+	l->argv = w;
+	*pwd = exec_pwd(n, own);
+	return 1;
+}
+
 /* Start a process for the task's only_if (cond) or its command. */
 static int
 task_spawn(struct node *n, int cond)
 {
 	struct task_rt *rt = n->rt;
-	char *args[4], **argv = args, *path;
+	char *sh[4] = { "sh", "-c", NULL, NULL }, *script[3] = { "sh", NULL, NULL };
+	struct launch l = { sh, NULL, NULL, NULL, -1 };
+	const char *pwd = NULL;
+	char *path = NULL;
 	enum spawn_result r;
-	int in, pipe_in;
+	int pipe_in, own = 0, is_direct = 0;
 
 	rt->cond = cond;
 	if (cond || n->command) {
-		args[0] = "sh", args[1] = "-c", args[2] = (char *)(cond ? n->only_if : n->command);
-		args[3] = NULL, path = xstrdup(R.sh);
+		sh[2] = (char *)(cond ? n->only_if : n->command);
+		l.sh = sh;
+		if (!(is_direct = direct(n, &l, &pwd, &own)))
+			l.sh = NULL, l.path = R.sh;
 	} else if (n->script) {
-		args[0] = "sh", args[1] = (char *)n->script, args[2] = NULL, path = xstrdup(R.sh);
+		script[1] = (char *)n->script;
+		l.argv = script, l.path = R.sh;
 	} else {
-		argv = n->argv;
-		if (!(path = path_lookup(argv[0]))) {
-			snprintf(rt->why, sizeof rt->why, "command not found: %s", argv[0]);
+		l.argv = n->argv;
+		if (!(l.path = path = path_lookup(n->argv[0]))) {
+			snprintf(rt->why, sizeof rt->why, "command not found: %s", n->argv[0]);
 			return -1;
 		}
 	}
-	if ((in = stdin_for(n, &pipe_in)) < 0) {
+	if ((l.in = stdin_for(n, &pipe_in)) < 0) {
 		r = errno == EMFILE || errno == ENFILE ? SPAWN_SHORTAGE : SPAWN_FAILED;
 		snprintf(rt->why, sizeof rt->why, "cannot set up stdin: %s", strerror(errno));
 	} else {
+		l.env = child_env(n, pwd);
 #ifdef WALTER_SPAWN
-		r = spawn_posix(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+		r = spawn_posix(n, &l, &rt->p, rt->why, sizeof rt->why);
 #else
-		r = spawn_fork(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+		r = spawn_fork(n, &l, &rt->p, rt->why, sizeof rt->why);
 #endif
-		close(in);
+		if (l.env != environ)
+			free(l.env);
+		if (l.in != R.null)
+			close(l.in);
 	}
 	free(path);
+	if (is_direct)
+		free((char *)l.path), free((char **)l.argv);
+	if (own)
+		free((char *)pwd);
 	if ((r == SPAWN_FAILED || r == SPAWN_SHORTAGE) && rt->p.in >= 0)
 		close(rt->p.in), rt->p.in = -1;
 	if (r == SPAWN_SHORTAGE && R.running > 0) {
@@ -5521,6 +5842,11 @@ teardown(void)
 	free(cfg.tasks), free(cfg.specials), free(cfg.nt);
 	if (strcmp(R.sh, "/bin/sh"))
 		free((char *)R.sh);
+	for (i = 0; i < R.nexe; i++)
+		exe_free(&R.exe[i]);
+	free(R.pwd);
+	if (R.null >= 0)
+		close(R.null);
 	log_flush();
 	buf_free(&lg.out);
 	buf_free(&lg.pre);
