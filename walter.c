@@ -149,6 +149,31 @@ static void __attribute__((format(printf, 2, 3))) xprintf(struct buf *b, const c
 		fatal("out of memory");
 }
 
+/* Append v in decimal, without printf (-plan prints 20,000 tasks). */
+static void
+xputl(struct buf *b, long v)
+{
+	char d[24], *p = d + sizeof d;
+	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	xput(b, p, (size_t)(d + sizeof d - p));
+}
+
+/* Append v as %g does; whole numbers without printf. */
+static void
+xputg(struct buf *b, double v)
+{
+	if (v > -1e6 && v < 1e6 && v == (double)(long)v)
+		xputl(b, (long)v);
+	else
+		xprintf(b, "%g", v);
+}
+
 /* The text encoders of http_mini, dying on OOM. */
 static void
 jstr(struct buf *b, const char *s, size_t n)
@@ -5439,39 +5464,80 @@ walk_tasks(int first, int last, struct walk *w)
 
 /* ---- -plan ------------------------------------------------------------- */
 
+/* " [what value]" */
+static void
+plan_note(struct buf *b, const char *what, const char *value)
+{
+	xputs(b, "  [");
+	xputs(b, what);
+	xputs(b, value);
+	xput(b, "]", 1);
+}
+
+/* One node and what is under it, as lines of b; appended directly, not
+ * printf'd: -plan of 20,000 tasks spent most of its time in printf. */
 static void
 plan_node(struct buf *b, const struct node *n, int depth)
 {
 	static const char *const kw[] = { "task", "serial", "parallel" };
 	const char *cmd = n->command;
-	size_t i;
+	size_t i, l;
+	int d;
 
-	xprintf(b, "%*s%s \"%s\"", 2 * depth, "", kw[n->kind], n->name);
+	for (d = 0; d < depth; d++)
+		xput(b, "  ", 2);
+	xputs(b, kw[n->kind]);
+	xput(b, " \"", 2);
+	xputs(b, n->name);
+	xput(b, "\"", 1);
 	if (n->kind == N_TASK) {
-		if (cmd)
-			xprintf(b, ": sh -c %.*s%s", (int)strcspn(cmd, "\n"), cmd,
-				strchr(cmd, '\n') && cmd[strcspn(cmd, "\n") + 1] ? " ..." : "");
-		else if (n->script)
-			xprintf(b, ": sh %s", n->script);
-		else if (n->argv)
-			for (i = 0; n->argv[i]; i++)
-				xprintf(b, "%s%s", i ? " " : ": ", n->argv[i]);
-		else
+		if (cmd) {
+			char **w = n->shell || opt.shell == SHELL_ALWAYS ? NULL : cmd_words(cmd);
+			xputs(b, w ? ": " : ": sh -c "); /* a simple command runs directly */
+			free(w);
+			xput(b, cmd, l = strcspn(cmd, "\n"));
+			if (cmd[l] && cmd[l + 1])
+				xputs(b, " ...");
+		} else if (n->script) {
+			xputs(b, ": sh ");
+			xputs(b, n->script);
+		} else if (n->argv) {
+			for (i = 0; n->argv[i]; i++) {
+				xputs(b, i ? " " : ": ");
+				xputs(b, n->argv[i]);
+			}
+		} else {
 			xputs(b, ": (no command)");
+		}
 		if (n->dir)
-			xprintf(b, "  [directory %s]", n->dir);
+			plan_note(b, "directory ", n->dir);
 		if (n->only_if)
-			xprintf(b, "  [only_if %s]", n->only_if);
+			plan_note(b, "only_if ", n->only_if);
 		if (n->wait.set)
 			xputs(b, "  [wait_for]");
-		if (n->timeout > 0)
-			xprintf(b, "  [timeout %gs]", n->timeout);
-		if (n->retry)
-			xprintf(b, "  [retry %ld]", n->retry);
-		if (n->input)
-			xprintf(b, "  [stdin from \"%s\"]", n->input->name);
+		if (n->timeout > 0) {
+			xputs(b, "  [timeout ");
+			xputg(b, n->timeout);
+			xputs(b, "s]");
+		}
+		if (n->retry) {
+			xputs(b, "  [retry ");
+			xputl(b, n->retry);
+			xput(b, "]", 1);
+		}
+		if (n->input) {
+			xputs(b, "  [stdin from \"");
+			xputs(b, n->input->name);
+			xputs(b, "\"]");
+		}
 	}
-	xprintf(b, "  (%s:%d:%d)\n", n->file, n->line, n->col);
+	xputs(b, "  (");
+	xputs(b, n->file);
+	xput(b, ":", 1);
+	xputl(b, n->line);
+	xput(b, ":", 1);
+	xputl(b, n->col);
+	xputs(b, ")\n");
 	for (i = 0; i < n->nkids; i++)
 		plan_node(b, n->kids[i], depth + 1);
 }
