@@ -187,3 +187,24 @@ PATH=$p w -f -c cache.yml
 t path-cache-first sh -c 'has err.txt "[first] two"'
 t path-cache-sees-new-program sh -c 'has err.txt "[second] one"'
 t path-cache-removed-program sh -c 'has err.txt "[third] sh: 1: prog: not found" && has err.txt "[third] Task failed: exit status 127"'
+
+# -plan shows the command as written, with "sh -c" when it goes to sh
+cat > plan.yml <<'Y'
+pipeline:
+  - name: simple
+    command: /bin/echo 'a b'
+    timeout: 1.5
+  - name: forced
+    command: /bin/echo hi
+    shell: true
+    timeout: 90
+  - name: syntax
+    command: /bin/echo $HOME
+    timeout: 1000000
+Y
+w -plan -c plan.yml
+t plan-simple-as-written sh -c 'grep -q "^    task \"simple\": /bin/echo '"'a b'"'  \[timeout 1.5s\]" out.txt'
+t plan-shell-true sh -c 'grep -q "^    task \"forced\": sh -c /bin/echo hi  \[timeout 90s\]" out.txt'
+t plan-syntax sh -c 'grep -q "task \"syntax\": sh -c /bin/echo \$HOME  \[timeout 1e+06s\]" out.txt'
+w -plan -shell always -c plan.yml
+t plan-shell-always sh -c 'grep -q "task \"simple\": sh -c /bin/echo" out.txt'
