@@ -904,6 +904,8 @@ prefix_build(enum level lv, const char *name)
 		xputs(&lg.pre, name);
 		xput(&lg.pre, "] ", 2);
 	}
+	if (buf_grow(&lg.pre, 32) < 0) /* out_lines copies 32 bytes or more */
+		fatal("out of memory");
 	lg.pre_task = 0;
 }
 
@@ -1037,14 +1039,20 @@ log_line(enum level lv, const char *name, const char *text, size_t len)
  * read it; out_line has masked secrets. name is the task's model string,
  * which lives for the whole run, so the pointer identifies the prefix. */
 static void
-log_task_line(const char *name, const char *text, size_t len)
+task_prefix(const char *name)
 {
-	if (L_INFO < opt.threshold)
-		return;
 	if (!lg.pre_task || lg.pre_name != name || lg.pre_sec != lg.sec) {
 		prefix_build(L_INFO, name);
 		lg.pre_task = 1, lg.pre_name = name, lg.pre_sec = lg.sec;
 	}
+}
+
+static void
+log_task_line(const char *name, const char *text, size_t len)
+{
+	if (L_INFO < opt.threshold)
+		return;
+	task_prefix(name);
 	log_text(text, len);
 }
 
@@ -3391,12 +3399,110 @@ out_line(struct node *n, const char *s, size_t len)
 	}
 }
 
+/* Copy s.. to d up to and including the first '\n' before end, eight
+ * bytes at a time, finding the newline on the way (one pass instead of
+ * memchr then memcpy). Both may be read or written up to 7 bytes past
+ * the line: the caller has room there. Returns the bytes copied, 0 when
+ * no newline comes before end. */
+static size_t
+copy_line(char *d, const char *s, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u,
+		       nls = 0x0a0a0a0a0a0a0a0au;
+	const char *p;
+	uint64_t x, m;
+	size_t k;
+
+	for (p = s; p < end; p += 8, d += 8) {
+		memcpy(&x, p, 8);
+		memcpy(d, &x, 8);
+		x ^= nls; /* a newline is now a zero byte */
+		if (!(m = (x - ones) & ~x & high))
+			continue;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		k = (size_t)__builtin_ctzll(m) >> 3; /* the lowest flag is exact */
+#else
+		for (k = 0; p[k] != '\n'; k++)
+			;
+#endif
+		return p + k < end ? (size_t)(p + k + 1 - s) : 0;
+	}
+	return 0;
+}
+
+/* The fast path of out_data (INFO lines shown, no secrets to mask): every
+ * whole line of p..end into the log with the task's prefix, in one pass
+ * per line (p..end+8 is readable). The summary's tail and the combined
+ * capture are taken once per read, not per line. Returns where the
+ * unfinished last line starts (end if none). */
+static const char *
+out_lines(struct node *n, const char *p, const char *end)
+{
+	const char *start = p, *t, *nl, *pre;
+	size_t pl, k, i;
+	char *d, *lim;
+	int lines;
+
+	task_prefix(n->name);
+	pre = lg.pre.data, pl = lg.pre.len;
+	/* room for the rest of the read with a prefix per line would be too
+	 * much for many short lines: room for one more line is checked */
+	if (buf_grow(&lg.out, pl + (size_t)(end - p) + 40) < 0)
+		fatal("out of memory");
+	d = lg.out.data + lg.out.len; /* in locals: a char store may alias lg */
+	lim = lg.out.data + lg.out.cap - 41;
+	for (;;) {
+		if (d + pl + (end - p) > lim) {
+			lg.out.len = (size_t)(d - lg.out.data);
+			if (buf_grow(&lg.out, pl + (size_t)(end - p) + 40) < 0)
+				fatal("out of memory");
+			d = lg.out.data + lg.out.len;
+			lim = lg.out.data + lg.out.cap - 41;
+		}
+		memcpy(d, pre, 32); /* one fixed-size copy for most prefixes */
+		for (i = 32; i < pl; i += 8)
+			memcpy(d + i, pre + i, 8);
+		if (!(k = copy_line(d + pl, p, end)))
+			break;
+		d += pl + k;
+		p += k;
+		if (d - lg.out.data >= 65536) {
+			lg.out.len = (size_t)(d - lg.out.data);
+			log_flush();
+			d = lg.out.data + lg.out.len;
+		}
+	}
+	lg.out.len = (size_t)(d - lg.out.data);
+	*d = '\0';
+	if (p == start)
+		return p;
+	if ((n->need & CAP_COMB) && !n->rt->cond) {
+		if (!n->cap[2])
+			n->cap[2] = cap_new();
+		if (cap_write(n->cap[2], start, (size_t)(p - start)) < 0)
+			task_fail_io(n, "combined");
+	}
+	/* the tail: back over the last TAIL_LINES lines, then forward */
+	for (t = p - 1, lines = 0;; t--) {
+		while (t > start && t[-1] != '\n')
+			t--;
+		if (++lines == TAIL_LINES || t == start)
+			break;
+	}
+	for (; t < p; t = nl + 1) {
+		nl = memchr(t, '\n', (size_t)(p - t));
+		tail_add(n->rt, t, (size_t)(nl - t));
+	}
+	return p;
+}
+
+/* Output of a task's stream s: kept where needed, logged line by line. */
 static void
 out_data(struct node *n, int s, const char *p, size_t len)
 {
 	struct buf *part = &n->rt->p.part[s];
 	unsigned bit = s ? CAP_ERR : CAP_OUT;
-	const char *nl;
+	const char *nl, *end = p + len;
 
 	if ((n->need & bit) && !n->rt->cond) {
 		if (!n->cap[s])
@@ -3404,14 +3510,17 @@ out_data(struct node *n, int s, const char *p, size_t len)
 		if (cap_write(n->cap[s], p, len) < 0)
 			task_fail_io(n, s ? "stderr" : "stdout");
 	}
-	while (len) {
+	while (p < end) {
 		size_t take;
-		if (!(nl = memchr(p, '\n', len))) {
-			take = len;
+		if (!part->len && !sec.n && L_INFO >= opt.threshold &&
+			(p = out_lines(n, p, end)) == end)
+			break;
+		if (!(nl = memchr(p, '\n', (size_t)(end - p)))) {
+			take = (size_t)(end - p);
 			if (part->len + take > LINE_MAX_LOG)
 				take = LINE_MAX_LOG - part->len;
 			xput(part, p, take);
-			p += take, len -= take;
+			p += take;
 			if (part->len >= LINE_MAX_LOG) { /* very long line: split */
 				out_line(n, part->data, part->len);
 				part->len = 0;
@@ -3426,7 +3535,7 @@ out_data(struct node *n, int s, const char *p, size_t len)
 		} else {
 			out_line(n, p, take);
 		}
-		p = nl + 1, len -= take + 1;
+		p = nl + 1;
 	}
 }
 
@@ -3434,16 +3543,16 @@ out_data(struct node *n, int s, const char *p, size_t len)
 static int
 drain(struct node *n, int s)
 {
-	static char chunk[65536];
+	static char chunk[65536 + 8]; /* out_lines reads up to 7 bytes past */
 	struct proc *p = &n->rt->p;
 	ssize_t r;
 
 	log_clock(); /* one clock read per batch of lines, not one per line */
 	for (;;) {
-		r = read(p->fd[s], chunk, sizeof chunk);
+		r = read(p->fd[s], chunk, sizeof chunk - 8);
 		if (r > 0) {
 			out_data(n, s, chunk, (size_t)r);
-			if ((size_t)r < sizeof chunk)
+			if ((size_t)r < sizeof chunk - 8)
 				return 1;
 			continue;
 		}
