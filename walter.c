@@ -3399,74 +3399,110 @@ out_line(struct node *n, const char *s, size_t len)
 	}
 }
 
-/* Copy s.. to d up to and including the first '\n' before end, eight
- * bytes at a time, finding the newline on the way (one pass instead of
- * memchr then memcpy). Both may be read or written up to 7 bytes past
- * the line: the caller has room there. Returns the bytes copied, 0 when
- * no newline comes before end. */
+/* The index of the first zero byte of w, given m = (w - ones) & ~w &
+ * high != 0 (the lowest flag of m is exact; higher ones may be false). */
+static size_t
+zero_at(uint64_t m, uint64_t w)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	(void)w;
+	return (size_t)__builtin_ctzll(m) >> 3;
+#else
+	unsigned char b[8];
+	size_t k;
+
+	(void)m;
+	memcpy(b, &w, 8);
+	for (k = 0; b[k]; k++)
+		;
+	return k;
+#endif
+}
+
+/* Copy s.. to d up to and including the first '\n' before end, finding
+ * the newline on the way (one pass instead of memchr then memcpy): eight
+ * bytes at a time for the first 32, then sixteen (long lines). Both may
+ * be read or written up to 15 bytes past the line: the caller has room
+ * there. Returns the bytes copied, 0 when no newline comes before end. */
 static size_t
 copy_line(char *d, const char *s, const char *end)
 {
 	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u,
 		       nls = 0x0a0a0a0a0a0a0a0au;
-	const char *p;
-	uint64_t x, m;
+	const char *p = s, *e8 = end - s > 32 ? s + 32 : end;
+	uint64_t x, y, mx, my;
 	size_t k;
 
-	for (p = s; p < end; p += 8, d += 8) {
+	for (; p < e8; p += 8, d += 8) {
 		memcpy(&x, p, 8);
 		memcpy(d, &x, 8);
 		x ^= nls; /* a newline is now a zero byte */
-		if (!(m = (x - ones) & ~x & high))
+		if ((mx = (x - ones) & ~x & high)) {
+			k = zero_at(mx, x);
+			return p + k < end ? (size_t)(p + k + 1 - s) : 0;
+		}
+	}
+	for (; p < end; p += 16, d += 16) {
+		memcpy(&x, p, 8);
+		memcpy(&y, p + 8, 8);
+		memcpy(d, &x, 8);
+		memcpy(d + 8, &y, 8);
+		x ^= nls, y ^= nls;
+		mx = (x - ones) & ~x & high;
+		my = (y - ones) & ~y & high;
+		if (!(mx | my))
 			continue;
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		k = (size_t)__builtin_ctzll(m) >> 3; /* the lowest flag is exact */
-#else
-		for (k = 0; p[k] != '\n'; k++)
-			;
-#endif
+		k = mx ? zero_at(mx, x) : 8 + zero_at(my, y);
 		return p + k < end ? (size_t)(p + k + 1 - s) : 0;
 	}
 	return 0;
 }
 
+/* Room in the log buffer for n bytes and the slack out_lines writes
+ * into; returns where the next byte goes, *lim the last place a line may
+ * start with n more to come, *full where the buffer should be written. */
+static char *
+log_room(size_t n, char **lim, char **full)
+{
+	if (buf_grow(&lg.out, n + 40) < 0)
+		fatal("out of memory");
+	*lim = lg.out.data + lg.out.cap - 41;
+	*full = lg.out.data + 65536;
+	return lg.out.data + lg.out.len;
+}
+
 /* The fast path of out_data (INFO lines shown, no secrets to mask): every
  * whole line of p..end into the log with the task's prefix, in one pass
- * per line (p..end+8 is readable). The summary's tail and the combined
+ * per line (p..end+16 is readable). The summary's tail and the combined
  * capture are taken once per read, not per line. Returns where the
  * unfinished last line starts (end if none). */
 static const char *
 out_lines(struct node *n, const char *p, const char *end)
 {
-	const char *start = p, *t, *nl, *pre;
-	size_t pl, k, i;
-	char *d, *lim;
-	int lines;
+	enum { RING = 16 }; /* a power of two >= TAIL_LINES */
+	const char *start = p, *pre, *at[RING];
+	size_t pl, k, i, lines = 0;
+	char *d, *lim, *full;
 
 	task_prefix(n->name);
 	pre = lg.pre.data, pl = lg.pre.len;
-	/* room for the rest of the read with a prefix per line would be too
-	 * much for many short lines: room for one more line is checked */
-	if (buf_grow(&lg.out, pl + (size_t)(end - p) + 40) < 0)
-		fatal("out of memory");
-	d = lg.out.data + lg.out.len; /* in locals: a char store may alias lg */
-	lim = lg.out.data + lg.out.cap - 41;
-	for (;;) {
+	d = log_room(pl + (size_t)(end - p), &lim, &full);
+	for (;; lines++) {
+		/* room for the rest of the read with a prefix per line would be
+		 * too much for many short lines: room for one more line */
 		if (d + pl + (end - p) > lim) {
 			lg.out.len = (size_t)(d - lg.out.data);
-			if (buf_grow(&lg.out, pl + (size_t)(end - p) + 40) < 0)
-				fatal("out of memory");
-			d = lg.out.data + lg.out.len;
-			lim = lg.out.data + lg.out.cap - 41;
+			d = log_room(pl + (size_t)(end - p), &lim, &full);
 		}
 		memcpy(d, pre, 32); /* one fixed-size copy for most prefixes */
 		for (i = 32; i < pl; i += 8)
 			memcpy(d + i, pre + i, 8);
 		if (!(k = copy_line(d + pl, p, end)))
 			break;
+		at[lines % RING] = p; /* where the last lines start, for the tail */
 		d += pl + k;
 		p += k;
-		if (d - lg.out.data >= 65536) {
+		if (d >= full) {
 			lg.out.len = (size_t)(d - lg.out.data);
 			log_flush();
 			d = lg.out.data + lg.out.len;
@@ -3474,7 +3510,7 @@ out_lines(struct node *n, const char *p, const char *end)
 	}
 	lg.out.len = (size_t)(d - lg.out.data);
 	*d = '\0';
-	if (p == start)
+	if (!lines)
 		return p;
 	if ((n->need & CAP_COMB) && !n->rt->cond) {
 		if (!n->cap[2])
@@ -3482,16 +3518,9 @@ out_lines(struct node *n, const char *p, const char *end)
 		if (cap_write(n->cap[2], start, (size_t)(p - start)) < 0)
 			task_fail_io(n, "combined");
 	}
-	/* the tail: back over the last TAIL_LINES lines, then forward */
-	for (t = p - 1, lines = 0;; t--) {
-		while (t > start && t[-1] != '\n')
-			t--;
-		if (++lines == TAIL_LINES || t == start)
-			break;
-	}
-	for (; t < p; t = nl + 1) {
-		nl = memchr(t, '\n', (size_t)(p - t));
-		tail_add(n->rt, t, (size_t)(nl - t));
+	for (i = lines > TAIL_LINES ? lines - TAIL_LINES : 0; i < lines; i++) {
+		const char *b = at[i % RING], *e = i + 1 < lines ? at[(i + 1) % RING] : p;
+		tail_add(n->rt, b, (size_t)(e - b - 1));
 	}
 	return p;
 }
@@ -3543,16 +3572,16 @@ out_data(struct node *n, int s, const char *p, size_t len)
 static int
 drain(struct node *n, int s)
 {
-	static char chunk[65536 + 8]; /* out_lines reads up to 7 bytes past */
+	static char chunk[65536 + 16]; /* out_lines reads up to 15 bytes past */
 	struct proc *p = &n->rt->p;
 	ssize_t r;
 
 	log_clock(); /* one clock read per batch of lines, not one per line */
 	for (;;) {
-		r = read(p->fd[s], chunk, sizeof chunk - 8);
+		r = read(p->fd[s], chunk, sizeof chunk - 16);
 		if (r > 0) {
 			out_data(n, s, chunk, (size_t)r);
-			if ((size_t)r < sizeof chunk - 8)
+			if ((size_t)r < sizeof chunk - 16)
 				return 1;
 			continue;
 		}
