@@ -575,6 +575,7 @@ struct dirmark {
 	struct timespec mt; /* its modification time */
 };
 struct exe {
+	unsigned long turn;   /* R.turn when last checked */
 	char *path;           /* the PATH value */
 	char *name;           /* the command name */
 	char *file;           /* where it was found */
@@ -604,8 +605,10 @@ static struct {
 	int null;                   /* /dev/null for stdin, -1 until opened */
 	struct exe exe[EXE_CACHE];  /* PATH lookups of direct exec */
 	size_t nexe, exe_next;      /* entries used; the next one to replace */
+	unsigned long turn;         /* turns of the poll loop (loop_once) */
 	char *pwd;                  /* "PWD=..." for direct exec here, or NULL */
 	int pwd_known;              /* pwd was worked out */
+	struct task_rt *spare;      /* a finished task's, for the next one */
 	struct node *first_failed;  /* its last lines end the summary */
 	char **spec_val;            /* per cfg.specials: NAME=VALUE, or NULL */
 	time_t started;             /* wall clock at the start, for reports */
@@ -3020,8 +3023,9 @@ exe_find(const char *name, const char *path)
 	for (i = 0; i < R.nexe; i++) {
 		e = &R.exe[i];
 		if (e->name && !strcmp(e->name, name) && !strcmp(e->path, path)) {
-			if (exe_valid(e))
-				return xstrdup(e->file);
+			/* checked once a turn: 500 starts at once check once */
+			if (e->turn == R.turn || exe_valid(e))
+				return e->turn = R.turn, xstrdup(e->file);
 			exe_free(e);
 			break;
 		}
@@ -3059,6 +3063,7 @@ exe_find(const char *name, const char *path)
 		i = R.exe_next++ % EXE_CACHE, exe_free(&R.exe[i]);
 	e = &R.exe[i];
 	*e = found;
+	e->turn = R.turn;
 	e->file = xstrdup(found.file);
 	e->path = xstrdup(path), e->name = xstrdup(name);
 	return found.file;
@@ -3790,7 +3795,10 @@ task_release(struct node *n)
 		}
 		for (i = 0; i < rt->ntail; i++)
 			free(rt->tail[i]);
-		free(rt);
+		if (R.spare) /* one kept: musl returns a lone block's page */
+			free(rt);
+		else
+			R.spare = rt;
 		n->rt = NULL;
 	}
 	if (n->input)
@@ -4128,7 +4136,8 @@ task_start(struct node *n)
 		skip_tree(n);
 		return 1;
 	}
-	n->rt = rt = xmalloc(sizeof *rt);
+	n->rt = rt = R.spare ? R.spare : xmalloc(sizeof *rt);
+	R.spare = NULL;
 	memset(rt, 0, sizeof *rt);
 	rt->p.fd[0] = rt->p.fd[1] = rt->p.in = -1;
 	n->st = S_RUNNING;
@@ -4446,7 +4455,9 @@ loop_once(void)
 	log_flush();
 	t = now();
 	ms = next <= t ? 0 : (int)((next - t) * 1000) + 1;
-	if (poll(pf, n + nn, ms) > 0) {
+	ms = poll(pf, n + nn, ms);
+	R.turn++; /* PATH lookups are checked again after a wait */
+	if (ms > 0) {
 		notify_polled(pf + n, nn);
 		for (i = 1; i < n; i++) {
 			if (!pf[i].revents || who[i]->st != S_RUNNING || !who[i]->rt)
@@ -6049,6 +6060,7 @@ teardown(void)
 	for (i = 0; i < R.nexe; i++)
 		exe_free(&R.exe[i]);
 	free(R.pwd);
+	free(R.spare);
 	if (R.null >= 0)
 		close(R.null);
 	log_flush();
