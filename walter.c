@@ -539,6 +539,8 @@ struct capture {
 struct proc {
 	pid_t pid;          /* 0 once reaped */
 	int fd[2];          /* stdout, stderr read ends, -1 when closed */
+	int wr[2];          /* their write ends, held while it runs: its exit,
+			     * not a hang-up first, wakes walter; -1 closed */
 	struct buf part[2]; /* unfinished line per stream */
 	int in;             /* write end feeding stdin, -1 if none */
 	struct node **src;  /* stdin: output leaves of the input, in order */
@@ -3141,9 +3143,10 @@ child_env(struct node *n, const char *pwd)
 
 /* The task's process exists: record it (its group is killed at the end). */
 static void
-spawned(pid_t pid, int out, int err, struct proc *p)
+spawned(pid_t pid, const int out[2], const int err[2], struct proc *p)
 {
-	p->pid = pid, p->fd[0] = out, p->fd[1] = err;
+	p->pid = pid, p->fd[0] = out[0], p->fd[1] = err[0];
+	p->wr[0] = out[1], p->wr[1] = err[1];
 	R.groups = xreallocarray(R.groups, R.ngroups + 1, sizeof *R.groups);
 	R.groups[R.ngroups++] = pid;
 	R.running++;
@@ -3265,12 +3268,11 @@ spawn_posix(struct node *n, const struct launch *l, struct proc *p, char *why, s
 		}
 		posix_spawnattr_destroy(&at);
 	}
-	close(out[1]), close(err[1]);
 	if (e == 0) {
-		spawned(pid, out[0], err[0], p);
+		spawned(pid, out, err, p);
 		return SPAWN_OK;
 	}
-	close(out[0]), close(err[0]);
+	close(out[0]), close(err[0]), close(out[1]), close(err[1]);
 	if (shortage(e)) { /* clone, or the exec error pipe, failed */
 		snprintf(why, whylen, "cannot fork: %s", strerror(e));
 		return SPAWN_SHORTAGE;
@@ -3330,11 +3332,11 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 		_exit(127);
 	}
 	setpgid(pid, pid); /* also in the parent: no race with a quick kill */
-	close(out[1]), close(err[1]), close(ep[1]);
+	close(ep[1]);
 	while ((r = read(ep[0], &se, sizeof se)) < 0 && errno == EINTR)
 		;
 	close(ep[0]);
-	spawned(pid, out[0], err[0], p);
+	spawned(pid, out, err, p);
 	if (r == (ssize_t)sizeof se) {
 		if (se.what == 0)
 			snprintf(why, whylen, "cannot change directory to %s: %s", n->dir,
@@ -3582,6 +3584,8 @@ drain(struct node *n, int s)
 	ssize_t r;
 
 	log_clock(); /* one clock read per batch of lines, not one per line */
+	if (!p->pid && p->wr[s] >= 0) /* reaped: let EOF come */
+		close(p->wr[s]), p->wr[s] = -1;
 	for (;;) {
 		r = read(p->fd[s], chunk, sizeof chunk - 16);
 		if (r > 0) {
@@ -3778,9 +3782,12 @@ task_release(struct node *n)
 
 	if (rt) {
 		struct proc *p = &rt->p;
-		for (i = 0; i < 2; i++)
+		for (i = 0; i < 2; i++) {
 			if (p->fd[i] >= 0)
 				close(p->fd[i]);
+			if (p->wr[i] >= 0)
+				close(p->wr[i]);
+		}
 		if (p->in >= 0)
 			close(p->in);
 		buf_free(&p->part[0]);
@@ -4139,7 +4146,7 @@ task_start(struct node *n)
 	n->rt = rt = R.spare ? R.spare : xmalloc(sizeof *rt);
 	R.spare = NULL;
 	memset(rt, 0, sizeof *rt);
-	rt->p.fd[0] = rt->p.fd[1] = rt->p.in = -1;
+	rt->p.fd[0] = rt->p.fd[1] = rt->p.wr[0] = rt->p.wr[1] = rt->p.in = -1;
 	n->st = S_RUNNING;
 	n->t0 = now();
 	if (n->input)
