@@ -539,8 +539,9 @@ struct capture {
 struct proc {
 	pid_t pid;          /* 0 once reaped */
 	int fd[2];          /* stdout, stderr read ends, -1 when closed */
-	int wr[2];          /* their write ends, held while it runs: its exit,
-			     * not a hang-up first, wakes walter; -1 closed */
+	int wr[2];          /* their write ends, held while it runs (and few
+			     * others do): its exit, not a hang-up first,
+			     * wakes walter; -1 closed */
 	struct buf part[2]; /* unfinished line per stream */
 	int in;             /* write end feeding stdin, -1 if none */
 	struct node **src;  /* stdin: output leaves of the input, in order */
@@ -3147,6 +3148,12 @@ spawned(pid_t pid, const int out[2], const int err[2], struct proc *p)
 {
 	p->pid = pid, p->fd[0] = out[0], p->fd[1] = err[0];
 	p->wr[0] = out[1], p->wr[1] = err[1];
+	/* Held, the write ends save a quiet task's hang-up wake-up; but each
+	 * spawn copies walter's whole fd table in the kernel (dup_fd): with
+	 * many tasks running they would double that, and wake-ups are
+	 * shared anyway. */
+	if (R.running >= 16)
+		close(out[1]), close(err[1]), p->wr[0] = p->wr[1] = -1;
 	R.groups = xreallocarray(R.groups, R.ngroups + 1, sizeof *R.groups);
 	R.groups[R.ngroups++] = pid;
 	R.running++;
