@@ -3119,7 +3119,7 @@ child_env(struct node *n, const char *pwd)
 		ne++;
 	while (n->env && n->env[nt])
 		nt++;
-	for (i = 0; i < cfg.nspecials; i++)
+	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		ns += R.spec_val[i] != NULL;
 	env = xreallocarray(NULL, ne + nt + ns + 2, sizeof *env);
 	for (i = 0; i < ne; i++) {
@@ -3133,7 +3133,7 @@ child_env(struct node *n, const char *pwd)
 	for (j = 0; j < nt; j++)
 		if (!(pwd && !strncmp(n->env[j], "PWD=", 4)))
 			env[k++] = n->env[j];
-	for (i = 0; i < cfg.nspecials; i++)
+	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		if (R.spec_val[i])
 			env[k++] = R.spec_val[i];
 	if (pwd)
@@ -3591,8 +3591,8 @@ drain(struct node *n, int s)
 	ssize_t r;
 
 	log_clock(); /* one clock read per batch of lines, not one per line */
-	if (!p->pid && p->wr[s] >= 0) /* reaped: let EOF come */
-		close(p->wr[s]), p->wr[s] = -1;
+	if (!p->pid && p->wr[s] >= 0)
+		close(p->wr[s]), p->wr[s] = -1; /* reaped: let EOF come */
 	for (;;) {
 		r = read(p->fd[s], chunk, sizeof chunk - 16);
 		if (r > 0) {
