@@ -200,7 +200,7 @@ for peer, args in peers:
             [exe, "--version"], capture_output=True).stdout.lower():
         exe = None  # taskwarrior, not go-task
     if not exe:
-        if peer != "task":
+        if peer != "task" and wanted(label):
             print("%-22s skipped: not installed" % (label + "-300-*"))
         continue
     seen.add(label)
