@@ -320,7 +320,8 @@ static struct {
 	int progress;             /* -progress: 1 auto, 0 never */
 	enum ci ci;               /* -ci */
 	const char *from;         /* -from: run from this task on, or NULL */
-	char **names;             /* NAME...: run only these tasks (NULL-ended) */
+	char **names;             /* NAME...: run only these tasks (NULL-ended,
+				   * on the heap) */
 	int nnames;               /* how many */
 } opt = { .config = "pipeline.yml",
 	.threshold = L_INFO,
@@ -821,24 +822,28 @@ flag_find(const char *a)
 	return NULL;
 }
 
-/* Go's flag rules: -x or --x, "-x v" or "-x=v", booleans only "-b=v",
- * parsing stops at the first non-flag or after "--"; what follows are
- * task names. One extension: -json followed by nothing or by a flag
- * means -json - (stdout), so "-list -json" reads naturally. */
+/* Go's flag rules: -x or --x, "-x v" or "-x=v", booleans only "-b=v".
+ * Other arguments are task names (NAME...), before or after flags as in
+ * make; after "--" everything is a name. One extension: -json followed
+ * by nothing or by a flag means -json - (stdout), so "-list -json" reads
+ * naturally. */
 static void
 parse_flags(int argc, char **argv)
 {
-	int i;
+	int i, names = 0;
 
+	opt.names = xreallocarray(NULL, (size_t)argc + 1, sizeof *opt.names);
 	for (i = 1; i < argc; i++) {
 		char *a = argv[i], *name, *eq;
 		const struct flag *f;
 
-		if (a[0] != '-' || !a[1])
-			break;
+		if (names || a[0] != '-' || !a[1]) {
+			opt.names[opt.nnames++] = a;
+			continue;
+		}
 		if (!strcmp(a, "--")) {
-			i++;
-			break;
+			names = 1;
+			continue;
 		}
 		name = a + 1 + (a[1] == '-');
 		if ((eq = strchr(name, '=')))
@@ -864,11 +869,7 @@ parse_flags(int argc, char **argv)
 		else
 			flag_value(name, eq ? eq + 1 : argv[++i]);
 	}
-	opt.names = argv + i;
-	opt.nnames = argc - i;
-	for (; i < argc; i++)
-		if (argv[i][0] == '-' && flag_find(argv[i]))
-			usage("flags go before task names: %s", argv[i]);
+	opt.names[opt.nnames] = NULL;
 }
 
 /* ==== 4. log ======================================================== */
@@ -6472,13 +6473,13 @@ report_junit(int first, int last)
 	ran = count_status(count);
 	xprintf(&b,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		"<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n"
+		"<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n"
 		"  <testsuite name=\"",
-		ran, count[S_FAILED],
-		count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE] + count[S_NOTSEL],
-		now() - R.t0);
+		ran, count[S_FAILED], now() - R.t0);
 	xml_text(&b, opt.config);
-	xprintf(&b, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", ran, count[S_FAILED],
+	/* (junit-10.xsd: errors is required, skipped only on testsuite) */
+	xprintf(&b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\">\n", ran,
+		count[S_FAILED],
 		count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE] + count[S_NOTSEL]);
 	xputs(&b,
 		"    <properties><property name=\"walter.version\" value=\"" WALTER_VERSION
@@ -6665,7 +6666,7 @@ teardown(void)
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		free(R.spec_val[i]);
 	free(R.spec_val), free(R.act), free(R.queue), free(R.groups);
-	free(cfg.tasks), free(cfg.specials), free(cfg.nt);
+	free(cfg.tasks), free(cfg.specials), free(cfg.nt), free(opt.names);
 	if (strcmp(R.sh, "/bin/sh"))
 		free((char *)R.sh);
 	log_flush();
