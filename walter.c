@@ -336,31 +336,31 @@ static struct {
  * ("HH:MM:SS  INFO [name] "), which child output reuses until the
  * second or the task changes. */
 static struct {
-	struct buf out;       /* bytes waiting for stderr (and the log file) */
-	int err_ok;           /* stderr still takes writes */
-	int file;             /* -logDir file, or -1 */
-	int color;            /* levels are coloured */
-	time_t sec;           /* second that stamp shows */
-	char stamp[16];       /* "HH:MM:SS" */
-	struct buf pre;       /* prefix of the last line */
-	int pre_task;         /* pre is INFO for task pre_name at second pre_sec */
-	const char *pre_name; /* the task pre was built for */
-	time_t pre_sec;       /* the second pre was built in */
-	enum ci ci;           /* CI_GITHUB, CI_GITLAB or CI_NONE (resolved) */
-	int sections;         /* -ci: groups opened so far */
+	struct buf out;          /* bytes waiting for stderr (and the log file) */
+	int err_ok;              /* stderr still takes writes */
+	int file;                /* -logDir file, or -1 */
+	int color;               /* levels are coloured */
+	time_t sec;              /* second that stamp shows */
+	char stamp[16];          /* "HH:MM:SS" */
+	struct buf pre;          /* prefix of the last line */
+	int pre_task;            /* pre is INFO for task pre_name at second pre_sec */
+	const char *pre_name;    /* the task pre was built for */
+	time_t pre_sec;          /* the second pre was built in */
+	enum ci ci;              /* CI_GITHUB, CI_GITLAB or CI_NONE (resolved) */
+	int sections;            /* -ci: groups opened so far */
 	const struct node *open; /* -ci: the task whose group is open, or NULL */
 } lg = { .err_ok = 1, .file = -1, .sec = (time_t)-1, .pre_sec = (time_t)-1, .ci = CI_NONE };
 
 /* The live status line at the bottom of a terminal (-progress): erased
  * before log output is written, drawn again at most 10 times a second. */
 static struct {
-	int on;          /* stderr is a terminal and -progress allows it */
-	int shown;       /* the line is on the screen now */
-	double drawn;    /* when it was last drawn */
-	double ticked;   /* when the loop last looked at it */
-	size_t total;    /* tasks this run may run */
-	struct buf text; /* what it shows */
-	struct buf frame; /* erase + log + status, one write */
+	int on;              /* stderr is a terminal and -progress allows it */
+	int shown;           /* the line is on the screen now */
+	double drawn;        /* when it was last drawn */
+	double ticked;       /* when the loop last looked at it */
+	size_t total;        /* tasks this run may run */
+	struct buf text;     /* what it shows */
+	struct buf frame;    /* erase + log + status, one write */
 	unsigned long draws; /* how many times it was drawn */
 } pg;
 
@@ -1251,7 +1251,7 @@ log_open(void)
 
 	lg.color =
 		opt.color == COLOR_ALWAYS || (opt.color == COLOR_AUTO && isatty(2) && !(nc && *nc));
-	lg.ci = opt.ci != CI_AUTO      ? opt.ci
+	lg.ci = opt.ci != CI_AUTO           ? opt.ci
 		: gh && !strcmp(gh, "true") ? CI_GITHUB
 		: gl && !strcmp(gl, "true") ? CI_GITLAB
 					    : CI_NONE;
@@ -1362,8 +1362,8 @@ ci_close(struct node *n)
 	if (lg.ci == CI_GITHUB)
 		xputs(&b, "::endgroup::\n");
 	else
-		xprintf(&b, "\033[0Ksection_end:%lld:walter_task_%d\r\033[0K", (long long)time(NULL),
-			n->section);
+		xprintf(&b, "\033[0Ksection_end:%lld:walter_task_%d\r\033[0K",
+			(long long)time(NULL), n->section);
 	log_raw(b.data, b.len);
 	buf_free(&b);
 }
@@ -2030,127 +2030,148 @@ strv_set(struct strv *v, char *kv)
 	v->v[v->n++] = kv;
 }
 
-/* Bytes from p to the end of its line (the '\n' or end). */
-static size_t
-strnlen_nl(const char *p, const char *end)
-{
-	const char *e = memchr(p, '\n', (size_t)(end - p));
+/* Reading an env file: where the reader is. */
+struct dotenv {
+	const char *file;    /* for messages */
+	const char *p, *end; /* the text left */
+	const char *ls;      /* where the current line starts */
+	int line;            /* its number */
+};
 
-	return (size_t)((e ? e : end) - p);
+static void __attribute__((format(printf, 3, 4)))
+dotenv_err(struct dotenv *d, const char *at, const char *fmt, ...)
+{
+	struct yaml_node n = { 0 };
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	n.line = d->line, n.col = (int)(at - d->ls) + 1;
+	cfg_msg(MSG_ERROR, d->file, &n, "%s", msg);
 }
 
-/* A value in quotes q starting after the quote at *pp: literal between
- * single quotes; between double quotes \n \r \t \" \\ are escapes (other
- * backslashes stay). May span lines (*line, *ls follow). -1 if the file
- * ends before the closing quote. */
-static int
-dotenv_quoted(const char **pp, const char *end, char q, int *line, const char **ls, struct buf *val)
+static void
+dotenv_blanks(struct dotenv *d, int cr)
 {
-	const char *p = *pp;
-	static const char esc[] = "nrt\"\\", out[] = "\n\r\t\"\\";
+	while (d->p < d->end && (*d->p == ' ' || *d->p == '\t' || (cr && *d->p == '\r')))
+		d->p++;
+}
 
-	for (; p < end && *p != q; p++) {
-		const char *e;
-		if (*p == '\n')
-			++*line, *ls = p + 1;
-		if (q == '"' && *p == '\\' && p + 1 < end && (e = strchr(esc, p[1])) && p[1]) {
+/* On to the start of the next line. */
+static void
+dotenv_next(struct dotenv *d)
+{
+	const char *nl = memchr(d->p, '\n', (size_t)(d->end - d->p));
+
+	d->p = nl ? nl + 1 : d->end;
+	d->line++, d->ls = d->p;
+}
+
+/* A value in quotes: literal between single quotes; between double
+ * quotes \n \r \t \" \\ are escapes (other backslashes stay). It may
+ * span lines. 0, or -1 (reported) when the file ends first. */
+static int
+dotenv_quoted(struct dotenv *d, struct buf *val)
+{
+	static const char esc[] = "nrt\"\\", out[] = "\n\r\t\"\\";
+	const char *q = d->p++, *qls = d->ls, *e;
+	int qline = d->line;
+
+	for (; d->p < d->end && *d->p != *q; d->p++) {
+		if (*d->p == '\n')
+			d->line++, d->ls = d->p + 1;
+		if (*q == '"' && *d->p == '\\' && d->p + 1 < d->end && d->p[1] &&
+			(e = strchr(esc, d->p[1]))) {
 			xput(val, out + (e - esc), 1);
-			p++;
+			d->p++;
 			continue;
 		}
-		xput(val, p, 1);
+		xput(val, d->p, 1);
 	}
-	*pp = p;
-	return p < end ? 0 : -1;
+	if (d->p == d->end) {
+		d->line = qline, d->ls = qls;
+		dotenv_err(d, q, "the quote is not closed");
+		return -1;
+	}
+	d->p++;
+	dotenv_blanks(d, 1);
+	if (d->p < d->end && *d->p != '\n' && *d->p != '#') {
+		dotenv_err(d, d->p, "unexpected text after the closing quote");
+		return 1;
+	}
+	return 0;
+}
+
+/* The value after "NAME=": 0, 1 when the line is bad, -1 to stop. An
+ * unquoted value ends at a newline or " #" and is trimmed. */
+static int
+dotenv_value(struct dotenv *d, struct buf *val)
+{
+	const char *vs = d->p, *ve;
+
+	val->len = 0;
+	if (d->p < d->end && (*d->p == '"' || *d->p == '\''))
+		return dotenv_quoted(d, val);
+	while (d->p < d->end && *d->p != '\n' &&
+		!(*d->p == '#' && d->p > vs && (d->p[-1] == ' ' || d->p[-1] == '\t')))
+		d->p++;
+	for (ve = d->p; ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r');)
+		ve--;
+	xput(val, vs, (size_t)(ve - vs));
+	return 0;
 }
 
 /* Parse the text of env file `file` into out, as dotenv tools read it:
- * blank lines and # comments skipped, an optional "export " prefix, NAME
- * = VALUE with VALUE unquoted (trimmed; " #" starts a comment), 'single
- * quoted' (literal) or "double quoted" (escapes), quoted values over
- * several lines. A NAME set in walter's environment keeps that value, as
- * dotenv tools do. Problems are located errors in the env file. */
+ * blank lines and # comments skipped, an optional "export " prefix,
+ * NAME = VALUE (dotenv_value). A NAME set in walter's environment keeps
+ * that value, as with dotenv tools. Problems are located errors in the
+ * env file. */
 static void
 dotenv_parse(const char *file, const char *s, size_t len, struct strv *out)
 {
-	const char *p = s, *end = s + len, *ls = s, *k, *ke;
+	struct dotenv d = { file, s, s + len, s, 1 };
 	struct buf val = { 0 }, kv = { 0 };
-	int line = 1, bad;
+	const char *k;
+	int r = 0;
 
-#define DOTENV_AT(q) (&(struct yaml_node){ .line = line, .col = (int)((q) - ls) + 1 })
-#define DOTENV_EOL(q) ((q) + strnlen_nl((q), end))
-	while (p < end) {
-		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
-			p++;
-		if (p < end && *p == '#')
-			p = DOTENV_EOL(p);
-		if (end - p > 6 && !memcmp(p, "export", 6) && (p[6] == ' ' || p[6] == '\t'))
-			for (p += 6; p < end && (*p == ' ' || *p == '\t');)
-				p++;
-		if (p == end || *p == '\n')
-			goto next;
-		bad = 0;
-		for (k = p; p < end && (isalnum((unsigned char)*p) || *p == '_'); p++)
+	for (; d.p < d.end && r >= 0; dotenv_next(&d)) {
+		dotenv_blanks(&d, 1);
+		if (d.end - d.p > 6 && !memcmp(d.p, "export", 6) &&
+			(d.p[6] == ' ' || d.p[6] == '\t'))
+			d.p += 6, dotenv_blanks(&d, 0);
+		if (d.p == d.end || *d.p == '\n' || *d.p == '#')
+			continue;
+		for (k = d.p; d.p < d.end && (isalnum((unsigned char)*d.p) || *d.p == '_'); d.p++)
 			;
-		ke = p;
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		if (k == ke || isdigit((unsigned char)*k) || p == end || *p != '=') {
-			int noname = k == ke || isdigit((unsigned char)*k);
-			cfg_msg(MSG_ERROR, file, DOTENV_AT(noname ? k : p),
-				noname ? "expected NAME=VALUE (NAME: letters, digits, _)"
-				       : "expected \"=\" after the name");
-			goto skip;
-		}
-		for (p++; p < end && (*p == ' ' || *p == '\t');)
-			p++;
-		val.len = 0;
-		if (p < end && (*p == '"' || *p == '\'')) {
-			const char *q = p++;
-			int qline = line;
-			const char *qls = ls;
-			if (dotenv_quoted(&p, end, *q, &line, &ls, &val) < 0) {
-				line = qline, ls = qls;
-				cfg_msg(MSG_ERROR, file, DOTENV_AT(q), "the quote is not closed");
-				break;
-			}
-			for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\r');)
-				p++;
-			if (p < end && *p != '\n' && *p != '#') {
-				cfg_msg(MSG_ERROR, file, DOTENV_AT(p),
-					"unexpected text after the closing quote");
-				bad = 1;
-			}
-		} else {
-			const char *vs = p, *ve;
-			while (p < end && *p != '\n' && !(*p == '#' && p > vs && (p[-1] == ' ' || p[-1] == '\t')))
-				p++;
-			for (ve = p; ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r');)
-				ve--;
-			xput(&val, vs, (size_t)(ve - vs));
-		}
-		if (val.len && memchr(val.data, '\0', val.len)) {
-			cfg_msg(MSG_ERROR, file, DOTENV_AT(k), "the value of %.*s holds a NUL byte",
-				(int)(ke - k), k);
-			bad = 1;
-		}
 		kv.len = 0;
-		xprintf(&kv, "%.*s", (int)(ke - k), k);
-		if (!bad && !getenv(kv.data)) { /* walter's environment wins */
-			if (secret_name(kv.data, kv.len))
-				secret_add(val.data ? val.data : "");
-			xput(&kv, "=", 1);
-			xput(&kv, val.data ? val.data : "", val.len);
-			strv_set(out, astrndup(kv.data, kv.len));
+		xput(&kv, k, (size_t)(d.p - k));
+		dotenv_blanks(&d, 0);
+		if (!kv.len || isdigit((unsigned char)*k)) {
+			dotenv_err(&d, k, "expected NAME=VALUE (NAME: letters, digits, _)");
+			continue;
 		}
-	skip:
-		p = DOTENV_EOL(p);
-	next:
-		if (p < end)
-			p++, line++, ls = p;
+		if (d.p == d.end || *d.p != '=') {
+			dotenv_err(&d, d.p, "expected \"=\" after the name");
+			continue;
+		}
+		d.p++;
+		dotenv_blanks(&d, 0);
+		if ((r = dotenv_value(&d, &val)) != 0)
+			continue;
+		if (val.len && memchr(val.data, '\0', val.len)) {
+			dotenv_err(&d, k, "the value of %s holds a NUL byte", kv.data);
+			continue;
+		}
+		if (getenv(kv.data)) /* walter's environment wins */
+			continue;
+		if (secret_name(kv.data, kv.len))
+			secret_add(val.data ? val.data : "");
+		xput(&kv, "=", 1);
+		xput(&kv, val.data ? val.data : "", val.len);
+		strv_set(out, astrndup(kv.data, kv.len));
 	}
-#undef DOTENV_AT
-#undef DOTENV_EOL
 	buf_free(&val);
 	buf_free(&kv);
 }
@@ -2208,6 +2229,40 @@ env_compose(struct ctx *c, struct stagedef *sd)
 	sd->fileenv.v = NULL, sd->fileenv.n = 0;
 }
 
+/* The keys of a stage/task that only set an option of its task. */
+static void
+stage_opt(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const struct yaml_node *v)
+{
+	struct node *t = sd->t;
+	const char *key = k->text;
+
+	if (!strcmp(key, "shell_script")) { /* the 0.x README's shell stage */
+		deprecated(c, k, "\"type: shell\" and \"file\"");
+		if (!t->script)
+			t->script = str_val(c, k, v);
+		sd->shell_key = k;
+	} else if (!strcmp(key, "description")) {
+		t->desc = str_val(c, k, v);
+	} else if (!strcmp(key, "env_file")) {
+		env_file(c, v, &sd->fileenv);
+	} else if (!strcmp(key, "report_full_output")) {
+		t->report_full = bool_val(c, k, v);
+	} else if (!strcmp(key, "suppress_all")) {
+		t->suppress_all = bool_val(c, k, v);
+	} else if (!strcmp(key, "message")) {
+		t->message = bool_val(c, k, v);
+		cfg.message_mode = 1;
+	} else if (!strcmp(key, "timeout")) {
+		t->timeout = dur_val(c, k, v);
+	} else if (!strcmp(key, "retry")) {
+		t->retry = int_val(c, k, v, 0, 1000);
+	} else if (!strcmp(key, "retry_delay")) {
+		t->retry_delay = dur_val(c, k, v);
+	} else if (!strcmp(key, "env")) {
+		set_env(c, t, v);
+	}
+}
+
 /* One key of a stage/task mapping into sd. */
 static void
 stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const struct yaml_node *v)
@@ -2243,15 +2298,6 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 			set_command(c, t, v);
 	} else if (!strcmp(key, "file")) {
 		t->script = str_val(c, k, v);
-	} else if (!strcmp(key, "shell_script")) {
-		deprecated(c, k, "\"type: shell\" and \"file\"");
-		if (!t->script)
-			t->script = str_val(c, k, v);
-		sd->shell_key = k;
-	} else if (!strcmp(key, "description")) {
-		t->desc = str_val(c, k, v);
-	} else if (!strcmp(key, "env_file")) {
-		env_file(c, v, &sd->fileenv);
 	} else if (!strcmp(key, "directory")) {
 		if ((t->dir = str_val(c, k, v)) && strstr(t->dir, "__") &&
 			subst_specials(c, v, t->dir) != t->dir)
@@ -2263,13 +2309,6 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 			t->only_if = subst_specials(c, v, t->only_if);
 	} else if (!strcmp(key, "wait_for")) {
 		wait_parse(c, &t->wait, v);
-	} else if (!strcmp(key, "report_full_output")) {
-		t->report_full = bool_val(c, k, v);
-	} else if (!strcmp(key, "suppress_all")) {
-		t->suppress_all = bool_val(c, k, v);
-	} else if (!strcmp(key, "message")) {
-		t->message = bool_val(c, k, v);
-		cfg.message_mode = 1;
 	} else if (!strcmp(key, "parallel") || !strcmp(key, "run_after") ||
 		!strcmp(key, "serial")) {
 		if (!strcmp(key, "run_after"))
@@ -2286,14 +2325,8 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 		cerr(c, k, "\"include\" must be the only key of its entry");
 	} else if (!strcmp(key, "call")) {
 		sd->has_call = 1;
-	} else if (!strcmp(key, "timeout")) {
-		t->timeout = dur_val(c, k, v);
-	} else if (!strcmp(key, "retry")) {
-		t->retry = int_val(c, k, v, 0, 1000);
-	} else if (!strcmp(key, "retry_delay")) {
-		t->retry_delay = dur_val(c, k, v);
-	} else if (!strcmp(key, "env")) {
-		set_env(c, t, v);
+	} else {
+		stage_opt(c, sd, k, v);
 	}
 }
 
@@ -2349,8 +2382,8 @@ stage_type(struct ctx *c, struct stagedef *sd)
 {
 	struct node *t = sd->t;
 	const char *ty = sd->type && sd->type->kind == YAML_SCALAR ? sd->type->text
-		: sd->shell_key                                  ? "shell"
-								 : "command";
+		: sd->shell_key                                    ? "shell"
+								   : "command";
 
 	if (sd->type && sd->type->kind != YAML_SCALAR)
 		cerr(c, sd->type, "\"type\" must be command or shell");
@@ -2476,8 +2509,8 @@ static void include(struct ctx *c, const struct yaml_node *pathv, struct vec *ou
 /* An include entry with a name (walter 2 accepted one): the included
  * tasks as a serial group of that name, so the log says where they are. */
 static void
-include_named(struct ctx *c, const struct yaml_node *item, const struct yaml_node *pathv,
-	struct vec *out)
+include_named(
+	struct ctx *c, const struct yaml_node *item, const struct yaml_node *pathv, struct vec *out)
 {
 	const struct yaml_node *nm = yaml_get(item, "name"), *ds = yaml_get(item, "description");
 	struct kv *kv;
@@ -3965,7 +3998,8 @@ log_status(struct node *n)
 		logmsg(L_INFO, n->name, "End task (%s)", d);
 		break;
 	case S_FAILED:
-		logmsg(L_ERROR, n->name, "Task failed: %s (%s)", fail_reason(n, why, sizeof why), d);
+		logmsg(L_ERROR, n->name, "Task failed: %s (%s)", fail_reason(n, why, sizeof why),
+			d);
 		break;
 	case S_ABORTED:
 		logmsg(L_WARN, n->name, "aborted (%s)", d);
@@ -4174,9 +4208,11 @@ parent_step(struct node *n)
 static void
 put_shell_word(struct buf *b, const char *a)
 {
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789_@%+=:,./-";
 	const char *p;
 
-	if (*a && a[strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-")] == '\0') {
+	if (*a && !a[strspn(a, plain)]) {
 		xputs(b, a);
 		return;
 	}
@@ -4266,7 +4302,8 @@ task_spawn(struct node *n, int cond)
 		args[0] = "sh", args[1] = "-c", args[2] = (char *)(cond ? n->only_if : n->command);
 		args[3] = NULL, path = xstrdup(R.sh);
 	} else if (n->script) {
-		args[0] = "sh", args[1] = (char *)n->script_at, args[2] = NULL, path = xstrdup(R.sh);
+		args[0] = "sh", args[1] = (char *)n->script_at, args[2] = NULL,
+		path = xstrdup(R.sh);
 	} else {
 		argv = n->argv;
 		if (!(path = path_lookup(argv[0]))) {
@@ -4795,13 +4832,14 @@ node_path(const struct node *n, size_t *k)
 	return v;
 }
 
-/* Does sel name n: its name, or a path "group/name" that ends n's path? */
+/* Does sel name n: its name, or a path "group/name" that ends n's path?
+ * (Compared name by name from the end, so a name may hold a '/'.) */
 static int
 sel_matches(const struct node *n, const char *sel)
 {
-	const char **v, *p = sel + strlen(sel), *q;
-	size_t k, i;
-	int ok = 1;
+	const char **v;
+	size_t k, i, len = strlen(sel);
+	int ok = 0;
 
 	if (!n->parent)
 		return 0; /* a phase's list */
@@ -4810,15 +4848,20 @@ sel_matches(const struct node *n, const char *sel)
 	if (!strchr(sel, '/'))
 		return 0;
 	v = node_path(n, &k);
-	for (i = k; ok && p > sel; i--) { /* components of sel from the last */
-		for (q = p; q > sel && q[-1] != '/'; q--)
-			;
-		ok = i > 0 && strlen(v[i - 1]) == (size_t)(p - q) &&
-			!strncmp(v[i - 1], q, (size_t)(p - q));
-		p = q > sel ? q - 1 : q;
+	for (i = k; i > 0; i--) {
+		size_t m = strlen(v[i - 1]);
+		if (m > len || strncmp(sel + len - m, v[i - 1], m))
+			break;
+		if (!(len -= m)) {
+			ok = 1;
+			break;
+		}
+		if (sel[len - 1] != '/' || len == 1)
+			break;
+		len--;
 	}
 	free(v);
-	return ok && *sel != '/' && sel[strlen(sel) - 1] != '/';
+	return ok;
 }
 
 static void
@@ -4957,7 +5000,8 @@ from_missing(void)
 		}
 	for (i = 0; i < 2; i++)
 		if (cfg.ph[i].label && sel_any(cfg.ph[i].cleanup, opt.from)) {
-			warn("-from: \"%s\" is a cleanup task (cleanup lists always run)", opt.from);
+			warn("-from: \"%s\" is a cleanup task (cleanup lists always run)",
+				opt.from);
 			return;
 		}
 	sel_unknown("-from: ", opt.from);
@@ -4989,7 +5033,8 @@ select_tasks(int *first, int *last)
 				continue;
 			if (phflags && (i < *first || i > *last)) {
 				warn("task \"%s\" is in the %s phase, which these flags do not run (add -%s)",
-					opt.names[j], i ? "deploy" : "build", i ? "deploy" : "build");
+					opt.names[j], i ? "deploy" : "build",
+					i ? "deploy" : "build");
 				bad = 1;
 			}
 			lo = i < lo ? i : lo, hi = i > hi ? i : hi;
@@ -5955,7 +6000,8 @@ notify_summary(int failed, double t0)
 			: bit == ON_FAILURE ? "Failed"
 					    : "Aborted",
 		count[S_OK], count[S_FAILED], count[S_SKIPPED], count[S_ABORTED],
-		count[S_CONDFALSE], notsel_text(count, ns, sizeof ns), fmt_dur(now() - t0, d, sizeof d));
+		count[S_CONDFALSE], notsel_text(count, ns, sizeof ns),
+		fmt_dur(now() - t0, d, sizeof d));
 	summary_failed(&t, &f);
 	xputs(&e, "{");
 	jfield(&e, "event", "summary");
@@ -6093,9 +6139,9 @@ summary(double t0)
 		count[S_ABORTED], count[S_CONDFALSE], ns, fmt_dur(now() - t0, d, sizeof d));
 	for (i = 0; i < cfg.ntasks; i++) {
 		struct node *n = cfg.tasks[i];
-		enum level lv = n->st == S_FAILED ? L_ERROR
+		enum level lv = n->st == S_FAILED            ? L_ERROR
 			: n->st == S_OK || n->st == S_NOTSEL ? L_INFO
-							       : L_WARN;
+							     : L_WARN;
 		if (n->st == S_PENDING)
 			continue;
 		if (n->st == S_NOTSEL)
@@ -6227,13 +6273,15 @@ plan(int first, int last)
 static void
 write_report(const char *path, struct buf *b)
 {
-	int ok = 1, fd = !strcmp(path, "-") ? 1
-					    : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int ok = 1,
+	    fd = !strcmp(path, "-") ? 1
+				    : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 	if (fd == 1) { /* -json -: stdout */
 		write_all(1, b->data, b->len, &ok);
 		if (!ok)
-			logmsg(L_ERROR, NULL, "cannot write the report to stdout: %s", strerror(errno));
+			logmsg(L_ERROR, NULL, "cannot write the report to stdout: %s",
+				strerror(errno));
 		return;
 	}
 	if (fd < 0) {
@@ -6260,8 +6308,8 @@ path_text(const struct node *n, struct buf *b)
 }
 
 struct listing {
-	struct buf *b; /* the output */
-	size_t width;  /* of the path column */
+	struct buf *b;       /* the output */
+	size_t width;        /* of the path column */
 	const char *ph, *at; /* phase and list of the last heading */
 };
 
@@ -6304,7 +6352,7 @@ list_json(struct node *n, struct walk *w)
 	char phase[16];
 	size_t i, k;
 
-	for (i = 0; w->phase[i] && i < sizeof phase - 1; i++)
+	for (i = 0; i < sizeof phase - 1 && w->phase[i]; i++)
 		phase[i] = (char)tolower((unsigned char)w->phase[i]);
 	phase[i] = '\0';
 	xputs(b, b->data[b->len - 1] == '[' ? "\n  {\"name\":" : ",\n  {\"name\":");
