@@ -254,3 +254,13 @@ t x-at-debug has err.txt "DEBUG [build] + make -j4 || true"
 printf 'pipeline:\n  - name: s\n    command: echo hidden $API_TOKEN; echo "s3cr3t-value-x"\n' > xs.yml
 API_TOKEN=s3cr3t-value-x "$WALTER" -x -c xs.yml >out.txt 2>err.txt
 t x-masked sh -c 'has err.txt "[s] + echo hidden \$API_TOKEN; echo \"***\"" && ! grep -q s3cr3t-value-x err.txt'
+
+# -- -json with no file (last, or before another flag) is -json -: stdout
+w -c same.yml other -json
+t json-stdout-last sh -c '[ "$rc" = 0 ] && python3 -c "
+import json; r = json.load(open(\"out.txt\"))
+assert [t[\"status\"] for t in r[\"tasks\"]] == [\"not_selected\", \"succeeded\", \"not_selected\"], r"'
+w -c same.yml -json -x other
+t json-stdout-before-flag sh -c '[ "$rc" = 0 ] && python3 -c "import json; json.load(open(\"out.txt\"))" && has err.txt "[other] + echo other"'
+w -c same.yml -json r3.json other
+t json-file-still sh -c '[ "$rc" = 0 ] && [ ! -s out.txt ] && python3 -c "import json; json.load(open(\"r3.json\"))"'
