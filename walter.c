@@ -16,6 +16,8 @@
  * section that writes each (the others only read it):
  *   opt    3. options        the command line
  *   lg     4. log            pending output, the clock and prefix caches
+ *   pg     4. log            the live status line on a terminal
+ *   ci     4. log            the CI log format and the group open now
  *   sec    4. log            the secret values to mask
  *   cfg    5. config         the model: phases, notifiers, tasks
  *   R      6. executor and 7. scheduler: one run (active tasks, queue,
@@ -336,20 +338,25 @@ static struct {
  * ("HH:MM:SS  INFO [name] "), which child output reuses until the
  * second or the task changes. */
 static struct {
-	struct buf out;          /* bytes waiting for stderr (and the log file) */
-	int err_ok;              /* stderr still takes writes */
-	int file;                /* -logDir file, or -1 */
-	int color;               /* levels are coloured */
-	time_t sec;              /* second that stamp shows */
-	char stamp[16];          /* "HH:MM:SS" */
-	struct buf pre;          /* prefix of the last line */
-	int pre_task;            /* pre is INFO for task pre_name at second pre_sec */
-	const char *pre_name;    /* the task pre was built for */
-	time_t pre_sec;          /* the second pre was built in */
-	enum ci ci;              /* CI_GITHUB, CI_GITLAB or CI_NONE (resolved) */
-	int sections;            /* -ci: groups opened so far */
-	const struct node *open; /* -ci: the task whose group is open, or NULL */
-} lg = { .err_ok = 1, .file = -1, .sec = (time_t)-1, .pre_sec = (time_t)-1, .ci = CI_NONE };
+	struct buf out;       /* bytes waiting for stderr (and the log file) */
+	int err_ok;           /* stderr still takes writes */
+	int file;             /* -logDir file, or -1 */
+	int color;            /* levels are coloured */
+	time_t sec;           /* second that stamp shows */
+	char stamp[16];       /* "HH:MM:SS" */
+	struct buf pre;       /* prefix of the last line */
+	int pre_task;         /* pre is INFO for task pre_name at second pre_sec */
+	const char *pre_name; /* the task pre was built for */
+	time_t pre_sec;       /* the second pre was built in */
+} lg = { .err_ok = 1, .file = -1, .sec = (time_t)-1, .pre_sec = (time_t)-1 };
+
+/* -ci: the CI system the log is written for (GitHub groups, GitLab
+ * sections) and the group open now. */
+static struct {
+	enum ci kind;            /* CI_GITHUB, CI_GITLAB or CI_NONE (resolved) */
+	int sections;            /* groups opened so far */
+	const struct node *open; /* the task whose group is open, or NULL */
+} ci = { .kind = CI_NONE };
 
 /* The live status line at the bottom of a terminal (-progress): erased
  * before log output is written, drawn again at most 10 times a second. */
@@ -1251,7 +1258,7 @@ log_open(void)
 
 	lg.color =
 		opt.color == COLOR_ALWAYS || (opt.color == COLOR_AUTO && isatty(2) && !(nc && *nc));
-	lg.ci = opt.ci != CI_AUTO           ? opt.ci
+	ci.kind = opt.ci != CI_AUTO         ? opt.ci
 		: gh && !strcmp(gh, "true") ? CI_GITHUB
 		: gl && !strcmp(gl, "true") ? CI_GITLAB
 					    : CI_NONE;
@@ -1330,14 +1337,14 @@ ci_open(struct node *n)
 	size_t len = strlen(n->name);
 	const char *name = n->name;
 
-	if (lg.ci == CI_NONE || lg.open || L_INFO < opt.threshold || !runs_alone(n) ||
+	if (ci.kind == CI_NONE || ci.open || L_INFO < opt.threshold || !runs_alone(n) ||
 		(!n->command && !n->argv && !n->script)) /* nothing to hold */
 		return;
 	if (sec.n)
 		name = mask(name, &len);
-	lg.open = n;
-	n->section = ++lg.sections;
-	if (lg.ci == CI_GITHUB) {
+	ci.open = n;
+	n->section = ++ci.sections;
+	if (ci.kind == CI_GITHUB) {
 		xputs(&b, "::group::");
 		gh_escape(&b, name, len, 0);
 		xput(&b, "\n", 1);
@@ -1356,10 +1363,10 @@ ci_close(struct node *n)
 {
 	struct buf b = { 0 };
 
-	if (lg.open != n)
+	if (ci.open != n)
 		return;
-	lg.open = NULL;
-	if (lg.ci == CI_GITHUB)
+	ci.open = NULL;
+	if (ci.kind == CI_GITHUB)
 		xputs(&b, "::endgroup::\n");
 	else
 		xprintf(&b, "\033[0Ksection_end:%lld:walter_task_%d\r\033[0K",
@@ -1377,7 +1384,7 @@ ci_error(const struct node *n, const char *reason, char *const *tail, size_t nta
 	size_t i, len = strlen(n->name);
 	const char *s = sec.n ? mask(n->name, &len) : n->name;
 
-	if (lg.ci != CI_GITHUB)
+	if (ci.kind != CI_GITHUB)
 		return;
 	xputs(&b, "::error title=");
 	gh_escape(&b, s, len, 1);
@@ -4087,7 +4094,7 @@ task_result(struct node *n, enum status st)
 	n->t1 = now();
 	ci_close(n);
 	log_status(n);
-	if (st == S_FAILED && lg.ci == CI_GITHUB) {
+	if (st == S_FAILED && ci.kind == CI_GITHUB) {
 		char why[300];
 		ci_error(n, fail_reason(n, why, sizeof why), rt ? rt->tail : NULL,
 			rt ? rt->ntail : 0);
