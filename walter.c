@@ -4233,8 +4233,8 @@ put_shell_word(struct buf *b, const char *a)
 }
 
 /* -x: "[name] + COMMAND" (each line of a multi-line command with its
- * own "+ "), masked, before the command or the only_if (cond) starts;
- * at DEBUG level without -x. */
+ * own "+ ", cut at 64 KiB as output lines are), masked, before the
+ * command or the only_if (cond) starts; at DEBUG level without -x. */
 static void
 log_command(struct node *n, int cond)
 {
@@ -4248,11 +4248,10 @@ log_command(struct node *n, int cond)
 	if (cmd) {
 		for (p = cmd; *p; p = *e ? e + 1 : e) {
 			e = p + strcspn(p, "\n");
-			if (e == p && !*e)
-				break;
 			b.len = 0;
-			xprintf(&b, "%s+ %.*s", cond ? "only_if " : "", (int)(e - p), p);
-			log_line(lv, n->name, b.data, b.len);
+			xputs(&b, cond ? "only_if + " : "+ ");
+			xput(&b, p, (size_t)(e - p));
+			log_line(lv, n->name, b.data, b.len < LINE_MAX_LOG ? b.len : LINE_MAX_LOG);
 		}
 	} else {
 		xputs(&b, "+ ");
@@ -4266,7 +4265,7 @@ log_command(struct node *n, int cond)
 				put_shell_word(&b, n->argv[i]);
 			}
 		}
-		log_line(lv, n->name, b.data, b.len);
+		log_line(lv, n->name, b.data, b.len < LINE_MAX_LOG ? b.len : LINE_MAX_LOG);
 	}
 	buf_free(&b);
 }

@@ -264,3 +264,7 @@ w -c same.yml -json -x other
 t json-stdout-before-flag sh -c '[ "$rc" = 0 ] && python3 -c "import json; json.load(open(\"out.txt\"))" && has err.txt "[other] + echo other"'
 w -c same.yml -json r3.json other
 t json-file-still sh -c '[ "$rc" = 0 ] && [ ! -s out.txt ] && python3 -c "import json; json.load(open(\"r3.json\"))"'
+# a 100 KB command line is logged cut at 64 KiB, and still runs whole
+python3 -c 'print("pipeline:\n  - name: long\n    command: test " + "x" * 50000 + " = " + "x" * 50000 + " && echo same")' > long.yml
+w -x -c long.yml
+t x-long-command-cut sh -c '[ "$rc" = 0 ] && has err.txt "[long] same" && [ "$(grep "\[long\] + test" err.txt | wc -c)" -lt 70000 ]'
