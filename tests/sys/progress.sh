@@ -126,3 +126,17 @@ TERM=dumb script -qfec "$WALTER -c p.yml -color never" /dev/null > dumb.bin 2>&1
 t progress-dumb-terminal sh -c '! grep -q "done\]" dumb.bin && grep -q "Summary" dumb.bin'
 w -progress sometimes -c p.yml
 t progress-bad-value sh -c '[ "$rc" = 2 ] && has err.txt "invalid -progress sometimes (auto, never)"'
+
+# a signal while the line is shown: the "received signal" line and the
+# cleanup's lines are whole, the line is gone at the end (walter dies of
+# the signal: exit 130)
+printf 'pipeline:\n  - name: long\n    command: touch started; sleep 30\ncleanup:\n  - name: tidy\n    command: echo tidied\n' > sig.yml
+rm -rf logs started && mkdir logs
+TERM=xterm script -qfec "sh -c 'echo \$\$ > walter.pid; exec $WALTER -c sig.yml -color never -logDir logs'" /dev/null > sig.bin 2>&1 &
+spid=$!
+wait_file started # (the line is drawn with the Start task line)
+kill -INT "$(cat walter.pid)"
+wait "$spid"; src=$?
+screen sig.bin logs/walter-*.log > sig.txt
+t progress-signal sh -c '[ "$src" = 130 ] && has sig.txt same && ! grep -q "left on screen" sig.txt &&
+  grep -q "received signal 2" logs/walter-*.log && grep -q "\[tidy\] tidied" logs/walter-*.log'
