@@ -52,6 +52,7 @@
 #endif
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -395,7 +396,6 @@ static struct {
 	double ticked;       /* when the loop last looked at it */
 	size_t total;        /* tasks this run may run */
 	struct buf text;     /* what it shows */
-	struct buf frame;    /* erase + log + status, one write */
 	unsigned long draws; /* how many times it was drawn */
 } pg;
 
@@ -1023,26 +1023,48 @@ prog_build(struct buf *b, double t)
 	}
 }
 
+/* write_all for the n pieces of iov (which it changes). */
+static void
+writev_all(int fd, struct iovec *iov, int n, int *ok)
+{
+	while (n && *ok) {
+		ssize_t w = writev(fd, iov, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			*ok = 0; /* closed or full: drop the log, keep running */
+			break;
+		}
+		for (; n && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n)
+			iov->iov_base = (char *)iov->iov_base + w, iov->iov_len -= (size_t)w;
+	}
+}
+
 /* Write log bytes (maybe none) to stderr with the status line: erase it,
- * the log, draw it again when the last drawing is 0.1 s old. One write,
- * so the terminal never shows a half-drawn state. */
+ * the log, draw it again when the last drawing is 0.1 s old. One writev
+ * (the log is not copied), so the terminal never shows a half-drawn
+ * state. */
 static void
 prog_write(const char *log, size_t n)
 {
 	double t = now();
+	struct iovec iov[3];
+	int k = 0;
 
-	pg.frame.len = 0;
 	if (pg.shown)
-		xput(&pg.frame, erase_line, sizeof erase_line - 1);
+		iov[k].iov_base = (char *)erase_line, iov[k++].iov_len = sizeof erase_line - 1;
 	pg.shown = 0;
-	xput(&pg.frame, log, n);
+	if (n)
+		iov[k].iov_base = (char *)log, iov[k++].iov_len = n;
 	if (t - pg.drawn >= 0.1) {
 		prog_build(&pg.text, t);
-		xput(&pg.frame, pg.text.data, pg.text.len);
+		iov[k].iov_base = pg.text.data, iov[k++].iov_len = pg.text.len;
 		pg.shown = 1, pg.drawn = t, pg.draws++;
 	}
-	if (pg.frame.len)
-		write_all(2, pg.frame.data, pg.frame.len, &lg.err_ok);
+	if (k)
+		writev_all(2, iov, k, &lg.err_ok);
 }
 
 static void
@@ -1107,7 +1129,6 @@ prog_stop(void)
 		write_all(2, erase_line, sizeof erase_line - 1, &lg.err_ok);
 	pg.shown = pg.on = 0;
 	buf_free(&pg.text);
-	buf_free(&pg.frame);
 }
 
 /* Other writers of stderr (warn, fatal) clear the line first. */
