@@ -675,6 +675,10 @@ static struct {
 	char *pwd;                  /* "PWD=..." for direct exec here, or NULL */
 	int pwd_known;              /* pwd was worked out */
 	struct task_rt *spare;      /* a finished task's, for the next one */
+	struct pollfd *pf;          /* loop_once's poll array, */
+	struct node **who;          /* whose fd each entry is, */
+	int *what;                  /* which one (0, 1 output, 2 stdin) */
+	size_t npoll;               /* room in them */
 	struct node *first_failed;  /* its last lines end the summary */
 	char **spec_val;            /* per cfg.specials: NAME=VALUE, or NULL */
 	time_t started;             /* wall clock at the start, for reports */
@@ -1496,14 +1500,25 @@ ci_error(const struct node *n, const char *reason, char *const *tail, size_t nta
 	buf_free(&b);
 }
 
-/* "1.23s", "2m03s": how long something took, for log lines. */
+/* "1.23s", "2m03s": how long something took, for log lines (every
+ * task's End line: without printf's floating point). */
 static const char *
 fmt_dur(double s, char *b, size_t n)
 {
-	if (s < 60)
-		snprintf(b, n, "%.2fs", s);
-	else
+	long c = s > 0 ? (long)(s * 100 + 0.5) : 0; /* hundredths */
+	char t[16], *p = t + sizeof t;
+
+	if (s >= 60 || n < 8) {
 		snprintf(b, n, "%ldm%02lds", (long)s / 60, (long)s % 60);
+		return b;
+	}
+	*--p = '\0', *--p = 's';
+	*--p = (char)('0' + c % 10), *--p = (char)('0' + c / 10 % 10), *--p = '.';
+	c /= 100;
+	do
+		*--p = (char)('0' + c % 10);
+	while (c /= 10);
+	memcpy(b, p, (size_t)(t + sizeof t - p));
 	return b;
 }
 
@@ -4879,7 +4894,7 @@ task_run(struct node *n)
 	rt->timed_out = 0, rt->term_at = 0, rt->kill_sent = 0;
 	if (n->attempts++ == 0) {
 		ci_open(n);
-		logmsg(L_INFO, n->name, "Start task");
+		log_line(L_INFO, n->name, "Start task", 10);
 	}
 	if (!n->command && !n->argv && !n->script) {
 		task_result(n, S_OK);
@@ -5252,9 +5267,13 @@ loop_once(void)
 	double next = timers(), t;
 	int ms;
 
-	pf = xreallocarray(NULL, 3 * R.nact + 3, sizeof *pf);
-	who = xreallocarray(NULL, 3 * R.nact + 1, sizeof *who);
-	what = xreallocarray(NULL, 3 * R.nact + 1, sizeof *what);
+	if (R.npoll < 3 * R.nact + 3) { /* kept from turn to turn */
+		R.npoll = 3 * R.nact + 3;
+		R.pf = xreallocarray(R.pf, R.npoll, sizeof *R.pf);
+		R.who = xreallocarray(R.who, R.npoll, sizeof *R.who);
+		R.what = xreallocarray(R.what, R.npoll, sizeof *R.what);
+	}
+	pf = R.pf, who = R.who, what = R.what;
 	pf[0].fd = R.selfpipe[0], pf[0].events = POLLIN;
 	for (i = 0; i < R.nact; i++) {
 		struct proc *p = &R.act[i]->rt->p;
@@ -5286,13 +5305,12 @@ loop_once(void)
 				drain(who[i], what[i]);
 			}
 		}
-		if (pf[0].revents) {
+		if (pf[0].revents) { /* what is left wakes the next poll */
 			unsigned char b[64];
-			while (read(R.selfpipe[0], b, sizeof b) > 0)
+			while (read(R.selfpipe[0], b, sizeof b) == (ssize_t)sizeof b)
 				;
 		}
 	}
-	free(pf), free(who), free(what);
 	reap();
 	on_walter_signal();
 	prog_tick();
@@ -7296,7 +7314,7 @@ teardown(void)
 	for (i = 0; i < R.nexe; i++)
 		exe_free(&R.exe[i]);
 	free(R.pwd);
-	free(R.spare);
+	free(R.spare), free(R.pf), free(R.who), free(R.what);
 	if (R.null >= 0)
 		close(R.null);
 	log_flush();
