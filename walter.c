@@ -7390,7 +7390,7 @@ service_main(const char *argv0)
 	struct service sv;
 	struct http_response rs;
 	struct item *open = NULL;
-	struct buf b = { 0 };
+	struct buf a = { 0 }, b = { 0 };
 	char path[PATH_MAX], why[512], *url;
 	const char *tok = svc.token && *svc.token ? svc.token : getenv(env_tok[0]);
 	size_t i, nopen = 0;
@@ -7406,8 +7406,8 @@ service_main(const char *argv0)
 		logmsg(L_ERROR, "service", "cannot find walter itself (%s) to run the builds", argv0);
 		return 2;
 	}
-	xprintf(&b, "Authorization: Bearer %s", tok ? tok : "");
-	sv.auth = b.data;
+	xprintf(&a, "Authorization: Bearer %s", tok ? tok : "");
+	sv.auth = a.data;
 	sv.hdr[0] = sv.auth, sv.hdr[1] = "User-Agent: walter/" WALTER_VERSION;
 	sv.hdr[2] = sv.accept, sv.hdr[3] = "X-GitHub-Api-Version: 2022-11-28";
 	setenv("GIT_TERMINAL_PROMPT", "0", 1); /* a credential prompt would hang */
@@ -7460,6 +7460,7 @@ out:
 	items_free(open, nopen);
 	items_free(sv.it, sv.nit);
 	free(sv.exe), free(sv.state), free(sv.head), free(sv.trunk_branch), free(sv.sv), free(sv.auth);
+	buf_free(&b);
 	log_flush();
 	return code;
 }
