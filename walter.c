@@ -2616,7 +2616,8 @@ branch_ok(const char *s)
 }
 
 /* One setting of the service block: a string with $VARs substituted
- * (the values are secrets, as in notifiers). */
+ * (the values are secrets, as in notifiers, but the state file's path:
+ * log lines name it). */
 static const char *
 svc_str(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
 {
@@ -2626,7 +2627,7 @@ svc_str(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
 		return "";
 	if (!(s = str_val(c, k, v)))
 		return "";
-	c->secret = 1;
+	c->secret = strcmp(k->text, "update") != 0; /* a path is no credential */
 	s = subst(c, v, s);
 	c->secret = 0;
 	return s;
