@@ -5526,7 +5526,7 @@ deliver_http(size_t i, const char *label, const struct buf *body)
 	rq.tls_proxy = nt->tls_proxy;
 	rq.want_headers = 1;
 	for (tries = 0;; tries++) {
-		left = nt->timeout - (now() - t);
+		left = tries ? nt->timeout - (now() - t) : nt->timeout;
 		rq.timeout_ms = left > 0.001 ? (int)(left * 1000) : 1;
 		rq.connect_timeout_ms = rq.timeout_ms < 5000 ? rq.timeout_ms : 5000;
 		r = http_send(&rq, &rs, err, sizeof err);
