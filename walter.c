@@ -470,11 +470,11 @@ struct notifier {
 	const char *command;   /* exec: the sh -c command */
 	int bad;               /* its own settings had errors */
 	/* github_status, gitlab_status */
-	const char *context;   /* the status context (GitHub) or name (GitLab) */
-	const char *target;    /* target_url, or NULL */
-	const char *desc;      /* a fixed description, or NULL: walter's */
-	const char *sources;   /* where defaults came from, names only (-plan) */
-	int per_task;          /* also one status per task, "context/NAME" */
+	const char *context; /* the status context (GitHub) or name (GitLab) */
+	const char *target;  /* target_url, or NULL */
+	const char *desc;    /* a fixed description, or NULL: walter's */
+	const char *sources; /* where defaults came from, names only (-plan) */
+	int per_task;        /* also one status per task, "context/NAME" */
 };
 
 /* The model the loader built. */
@@ -494,25 +494,25 @@ static struct {
 
 /* The 1.x "service:" block, for -mode service (10. service mode). */
 static struct {
-	int present;          /* the file has one */
-	int github;           /* type: github; otherwise (local) the run is local */
-	const char *file;     /* where it was written */
-	int line, col;        /* where in that file */
-	int uline, ucol;      /* where "update" was written (0: not written) */
-	const char **names;   /* the settings written, for -plan */
-	size_t nnames;        /* how many */
-	const char *token;    /* Authorization: Bearer */
-	const char *from;     /* the repository's owner */
-	const char *repo;     /* its name */
-	const char *api;      /* API base URL, no trailing '/' */
-	const char *trunk;    /* the branch built on every new commit */
-	const char *update;   /* the state file as written, or NULL: the default */
-	const char *context;  /* status context */
-	const char *target;   /* status target_url, or NULL */
-	const char *tls_proxy; /* "host:port", or NULL */
-	int forks;            /* build pull requests from forks too */
-	int has_branch;       /* "branch" was given: */
-	regex_t branch;       /* pull requests whose head branch matches */
+	int present;               /* the file has one */
+	int github;                /* type: github; otherwise (local) the run is local */
+	const char *file;          /* where it was written */
+	int line, col;             /* where in that file */
+	int uline, ucol;           /* where "update" was written (0: not written) */
+	const char **names;        /* the settings written, for -plan */
+	size_t nnames;             /* how many */
+	const char *token;         /* Authorization: Bearer */
+	const char *from;          /* the repository's owner */
+	const char *repo;          /* its name */
+	const char *api;           /* API base URL, no trailing '/' */
+	const char *trunk;         /* the branch built on every new commit */
+	const char *update;        /* the state file as written, or NULL: the default */
+	const char *context;       /* status context */
+	const char *target;        /* status target_url, or NULL */
+	const char *tls_proxy;     /* "host:port", or NULL */
+	int forks;                 /* build pull requests from forks too */
+	int has_branch;            /* "branch" was given: */
+	regex_t branch;            /* pull requests whose head branch matches */
 	int token_line, token_col; /* where to point when the token is missing */
 } svc;
 
@@ -2077,8 +2077,9 @@ static const char *const notifier_types[] = { "fake", "slack", "hipchat", "hipch
  * The commit status types post the run's start and end whatever happens:
  * on, summary and suppress mean nothing to them. */
 #define NT_COMMON "type", "on", "summary", "timeout", "suppress"
-#define NT_STATUS "type", "timeout", "tls_proxy", "sha", "token", "api_url", "target_url", \
-		  "description", "per_task"
+#define NT_STATUS                                                                                  \
+	"type", "timeout", "tls_proxy", "sha", "token", "api_url", "target_url", "description",    \
+		"per_task"
 static const char *const nt_known[NT_NTYPES][13] = {
 	[NT_FAKE] = { NULL },
 	[NT_SLACK] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon", "icon_url",
@@ -2295,7 +2296,7 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	if (url_parse(nt->url, &u, err, sizeof err) < 0) {
 		cerr(c, m, "the %s of this %s notifier is not usable: %s",
 			nt->kind == NT_HIPCHAT || nt->kind == NT_HIPCHAT2 ? "base_url"
-				: nt->context				  ? "api_url"
+				: nt->context                             ? "api_url"
 									  : "url",
 			nt->type, err);
 		return;
@@ -2355,8 +2356,7 @@ head_sha(char *why, size_t n)
  * set; its origin goes onto src ("token from $GITHUB_TOKEN"). NULL if
  * none. */
 static const char *
-status_setting(const struct notifier *nt, const char *key, const char *const *vars,
-	struct buf *src)
+status_setting(const struct notifier *nt, const char *key, const char *const *vars, struct buf *src)
 {
 	const char *v = nt_get(nt, key), *e;
 	size_t i;
@@ -2445,11 +2445,13 @@ nt_status(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 		status_missing(c, nt, m, "token", gl ? none : gh_tok,
 			gl ? " (a CI job token cannot post commit statuses)" : NULL);
 	else if (strpbrk(tok, "\r\n"))
-		cerr(c, m, "the token of this %s notifier contains a line break", nt->type), nt->off = 1;
+		cerr(c, m, "the token of this %s notifier contains a line break", nt->type),
+			nt->off = 1;
 	else
 		secret_add(tok);
 	if (repo && !gl &&
-		(!(slash = strchr(repo, '/')) || slash == repo || !slash[1] || strchr(slash + 1, '/'))) {
+		(!(slash = strchr(repo, '/')) || slash == repo || !slash[1] ||
+			strchr(slash + 1, '/'))) {
 		cerr(c, m, "\"repo\" of this github_status notifier must be OWNER/NAME");
 		nt->off = 1;
 	}
@@ -2669,7 +2671,8 @@ svc_key(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
 		int r = regcomp(&svc.branch, s, REG_EXTENDED | REG_NOSUB);
 		if (r) {
 			regerror(r, &svc.branch, err, sizeof err);
-			cerr(c, v, "\"branch\" is not a usable regular expression (POSIX extended): %s",
+			cerr(c, v,
+				"\"branch\" is not a usable regular expression (POSIX extended): %s",
 				err);
 		} else {
 			svc.has_branch = 1;
@@ -2741,9 +2744,11 @@ svc_ready(void)
 	const char *env = getenv("GITHUB_TOKEN");
 
 	if (!svc.from || !*svc.from)
-		cfg_msg(1, svc.file, &at, "the service block needs \"from\" (the repository's owner)");
+		cfg_msg(1, svc.file, &at,
+			"the service block needs \"from\" (the repository's owner)");
 	if (!svc.repo || !*svc.repo)
-		cfg_msg(1, svc.file, &at, "the service block needs \"repo\" (the repository's name)");
+		cfg_msg(1, svc.file, &at,
+			"the service block needs \"repo\" (the repository's name)");
 	if (svc.token && *svc.token)
 		;
 	else if (env && *env)
@@ -4994,13 +4999,15 @@ clip(const char *s, size_t *n, size_t max, struct buf *c)
 static const char *
 hex_color(const char *color)
 {
-	return !strcmp(color, "good") ? "#2eb886" : !strcmp(color, "danger") ? "#a30200" : "#daa038";
+	return !strcmp(color, "good")      ? "#2eb886"
+		: !strcmp(color, "danger") ? "#a30200"
+					   : "#daa038";
 }
 
 /* discord, teams, mattermost, googlechat: one JSON message each (README). */
 static void
-chat_body_new(const struct notifier *nt, const char *text, size_t len, const char *color,
-	struct buf *b)
+chat_body_new(
+	const struct notifier *nt, const char *text, size_t len, const char *color, struct buf *b)
 {
 	struct buf c = { 0 };
 
@@ -5014,8 +5021,7 @@ chat_body_new(const struct notifier *nt, const char *text, size_t len, const cha
 			text = clip(text, &len, 4000, &c);
 			xputs(b, "\"embeds\":[{\"description\":");
 			jstr(b, text, len);
-			xprintf(b, ",\"color\":%ld}]",
-				strtol(hex_color(color) + 1, NULL, 16));
+			xprintf(b, ",\"color\":%ld}]", strtol(hex_color(color) + 1, NULL, 16));
 		} else {
 			text = clip(text, &len, 2000, &c);
 			xputs(b, "\"content\":");
@@ -5025,16 +5031,17 @@ chat_body_new(const struct notifier *nt, const char *text, size_t len, const cha
 		break;
 	case NT_TEAMS: /* an Adaptive Card, as Workflows and incoming webhooks take */
 		text = clip(text, &len, 20000, &c);
-		xputs(b, "\"type\":\"message\",\"attachments\":[{\"contentType\":"
-			 "\"application/vnd.microsoft.card.adaptive\",\"contentUrl\":null,"
-			 "\"content\":{\"$schema\":\"http://adaptivecards.io/schemas/adaptive-card.json\","
-			 "\"type\":\"AdaptiveCard\",\"version\":\"1.4\",\"body\":[{\"type\":\"TextBlock\","
-			 "\"text\":");
+		xputs(b,
+			"\"type\":\"message\",\"attachments\":[{\"contentType\":"
+			"\"application/vnd.microsoft.card.adaptive\",\"contentUrl\":null,"
+			"\"content\":{\"$schema\":\"http://adaptivecards.io/schemas/adaptive-card.json\","
+			"\"type\":\"AdaptiveCard\",\"version\":\"1.4\",\"body\":[{\"type\":\"TextBlock\","
+			"\"text\":");
 		jstr(b, text, len);
 		xputs(b, ",\"wrap\":true");
 		if (color)
 			xprintf(b, ",\"color\":\"%s\"",
-				!strcmp(color, "good")	       ? "Good"
+				!strcmp(color, "good")             ? "Good"
 					: !strcmp(color, "danger") ? "Attention"
 								   : "Warning");
 		else
@@ -5833,7 +5840,7 @@ notify_load_error(void)
 			continue;
 		b.len = 0;
 		status_body(nt->kind == NT_GITLAB_STATUS, CS_CONFIG, nt->context,
-			nt->desc			? nt->desc
+			nt->desc                     ? nt->desc
 				: cfg.first_error[0] ? cfg.first_error
 						     : "configuration error",
 			nt->target, &b);
@@ -6226,9 +6233,9 @@ plan(int first, int last)
 		for (k = 0; k < svc.nnames; k++)
 			xprintf(&b, "%s%s", k ? ", " : " [", svc.names[k]);
 		xprintf(&b, "%s%s  (%s:%d:%d)\n", svc.nnames ? "]" : "",
-			!svc.github			? " (runs locally)"
+			!svc.github                           ? " (runs locally)"
 				: strcmp(opt.mode, "service") ? " (polls with -mode service)"
-							       : " (polls)",
+							      : " (polls)",
 			svc.file, svc.line, svc.col);
 	}
 	write_all(1, b.data ? b.data : "", b.len, &ok);
@@ -6567,11 +6574,11 @@ enum { SVC_PAGES = 50, SVC_WAIT_MAX = 900, SVC_BODY_MAX = 16 << 20 };
 
 /* A build the poll found to do: the trunk or a pull request. */
 struct item {
-	long pr;       /* pull request number; 0 for the trunk */
-	char sha[65];  /* the commit to build */
-	char *ref;     /* its branch (malloc'd) */
-	char *owner;   /* pull request: its head repository, "" if deleted */
-	int fork;      /* pull request from another repository */
+	long pr;      /* pull request number; 0 for the trunk */
+	char sha[65]; /* the commit to build */
+	char *ref;    /* its branch (malloc'd) */
+	char *owner;  /* pull request: its head repository, "" if deleted */
+	int fork;     /* pull request from another repository */
 };
 
 /* What the state file remembers of a pull request. */
@@ -6651,7 +6658,7 @@ gh_req(struct service *sv, const char *method, const char *url, const char *acce
 	char err[512], what[400], *next = NULL, loc[2048];
 	const char *h;
 	long long w;
-	int waits = 0, hops = 0, r = -1;
+	int waits = 0, hops = 0, r = -1, k;
 
 	snprintf(sv->accept, sizeof sv->accept, "Accept: %s", accept);
 	memset(&rq, 0, sizeof rq);
@@ -6670,14 +6677,18 @@ gh_req(struct service *sv, const char *method, const char *url, const char *acce
 			break;
 		h = http_header(rs, "Location");
 		if (!body && rs->status / 100 == 3 && h && hops++ < 3) {
+			char *prev = next;
 			snprintf(loc, sizeof loc, "<%s>; rel=\"next\"", h);
-			free(next);
-			next = NULL;
-			if (http_link_next(loc, rq.url, &next, err, sizeof err) <= 0) {
-				logmsg(L_ERROR, "service", "%s: a redirect refused: %s", what, err);
+			k = http_link_next(loc, rq.url, &next, err, sizeof err);
+			free(prev); /* rq.url, maybe */
+			if (k <= 0) {
+				next = NULL;
+				logmsg(L_ERROR, "service", "%s: a redirect refused: %s", what,
+					k ? err : "no Location");
 				break;
 			}
-			logmsg(L_INFO, "service", "%s: moved (HTTP %d): following it", what, rs->status);
+			logmsg(L_INFO, "service", "%s: moved (HTTP %d): following it", what,
+				rs->status);
 			rq.url = next;
 			http_response_free(rs);
 			continue;
@@ -6696,8 +6707,8 @@ gh_req(struct service *sv, const char *method, const char *url, const char *acce
 				tm.tm_hour, tm.tm_min, tm.tm_sec);
 			break;
 		}
-		logmsg(L_WARN, "service", "%s: rate limit (HTTP %d): waiting %llds", what, rs->status,
-			w);
+		logmsg(L_WARN, "service", "%s: rate limit (HTTP %d): waiting %llds", what,
+			rs->status, w);
 		log_flush();
 		http_response_free(rs);
 		if (svc_sleep((double)w) < 0)
@@ -6975,8 +6986,8 @@ svc_tree(struct service *sv)
 	static const char *const gd[] = { "git", "rev-parse", "--absolute-git-dir", NULL };
 	static const char *const sym[] = { "git", "symbolic-ref", "-q", "HEAD", NULL };
 	static const char *const hd[] = { "git", "rev-parse", "--verify", "HEAD", NULL };
-	static const char *const dirty[] = { "git", "status", "--porcelain",
-		"--untracked-files=no", NULL };
+	static const char *const dirty[] = { "git", "status", "--porcelain", "--untracked-files=no",
+		NULL };
 	struct buf o = { 0 }, p = { 0 };
 	char why[512], cwd[PATH_MAX], real[PATH_MAX], *t = NULL, *slash;
 	int r = -1;
@@ -7108,10 +7119,12 @@ gh_pulls(struct service *sv, struct item **out, size_t *nout)
 		}
 		if (gh_get(sv, url, "application/vnd.github+json", &rs) < 0)
 			goto err;
-		if (!(doc = yaml_parse(rs.body.data, rs.body.len, "pull requests", err, sizeof err)) ||
+		if (!(doc = yaml_parse(
+			      rs.body.data, rs.body.len, "pull requests", err, sizeof err)) ||
 			!yaml_count(doc) || (r = yaml_root(doc, 0))->kind != YAML_SEQ) {
-			logmsg(L_ERROR, "service", "page %zu of pull requests is not a JSON list%s%s",
-				page, doc ? "" : ": ", doc ? "" : err);
+			logmsg(L_ERROR, "service",
+				"page %zu of pull requests is not a JSON list%s%s", page,
+				doc ? "" : ": ", doc ? "" : err);
 			yaml_free(doc);
 			http_response_free(&rs);
 			goto err;
@@ -7309,7 +7322,8 @@ svc_item(struct service *sv, const struct item *it)
 	xprintf(&desc, "Running %s", opt.config);
 	svc_status(sv, it->sha, CS_START, desc.data);
 	desc.len = 0;
-	if (svc_git(fa, NULL, 600, why, sizeof why) < 0 || svc_git(ca, NULL, 120, why, sizeof why) < 0 ||
+	if (svc_git(fa, NULL, 600, why, sizeof why) < 0 ||
+		svc_git(ca, NULL, 120, why, sizeof why) < 0 ||
 		svc_git(ha, &o, 60, why, sizeof why) < 0) {
 		xprintf(&desc, "git failed: %s", why);
 	} else if (!o.len || strncmp(o.data, it->sha, strlen(it->sha))) {
@@ -7331,17 +7345,20 @@ svc_item(struct service *sv, const struct item *it)
 	code = run_child(sv, why, sizeof why);
 	fmt_dur(now() - t, d, sizeof d);
 	if (R.nsig) {
-		cs = CS_ABORT, xprintf(&desc, "%s aborted: walter got signal %d", opt.config, (int)R.sig);
+		cs = CS_ABORT,
+		xprintf(&desc, "%s aborted: walter got signal %d", opt.config, (int)R.sig);
 	} else if (code == 0) {
 		cs = CS_OK, xprintf(&desc, "%s succeeded (%s)", opt.config, d);
 	} else if (code == 1) {
 		cs = CS_FAIL, xprintf(&desc, "%s failed (%s)", opt.config, d);
 	} else if (code == 2) {
-		cs = CS_CONFIG, xprintf(&desc, "%s does not load (configuration error)", opt.config);
+		cs = CS_CONFIG,
+		xprintf(&desc, "%s does not load (configuration error)", opt.config);
 	} else if (code == 124) {
 		cs = CS_ABORT, xprintf(&desc, "%s: -timeout expired (%s)", opt.config, d);
 	} else if (code > 128) {
-		cs = CS_ABORT, xprintf(&desc, "%s: walter killed by signal %d", opt.config, code - 128);
+		cs = CS_ABORT,
+		xprintf(&desc, "%s: walter killed by signal %d", opt.config, code - 128);
 	} else if (code < 0) {
 		cs = CS_CONFIG, xprintf(&desc, "%s", why);
 	} else {
@@ -7404,7 +7421,8 @@ service_main(const char *argv0)
 		path[n] = '\0';
 		sv.exe = xstrdup(strstr(path, " (deleted)") ? "/proc/self/exe" : path);
 	} else if (!(sv.exe = path_lookup(argv0))) {
-		logmsg(L_ERROR, "service", "cannot find walter itself (%s) to run the builds", argv0);
+		logmsg(L_ERROR, "service", "cannot find walter itself (%s) to run the builds",
+			argv0);
 		return 2;
 	}
 	xprintf(&a, "Authorization: Bearer %s", tok ? tok : "");
@@ -7452,7 +7470,8 @@ out:
 		code = 2;
 	if (sv.head) { /* step 5 */
 		const char *const ba[] = { "git", "checkout", "-q", "-f", sv.head, NULL };
-		const char *const da[] = { "git", "checkout", "-q", "--detach", "-f", sv.head, NULL };
+		const char *const da[] = { "git", "checkout", "-q", "--detach", "-f", sv.head,
+			NULL };
 		if (sv.nit && svc_git(sv.detached ? da : ba, NULL, 120, why, sizeof why) < 0)
 			code = 2;
 	}
@@ -7460,7 +7479,8 @@ out:
 		close(sv.lockfd);
 	items_free(open, nopen);
 	items_free(sv.it, sv.nit);
-	free(sv.exe), free(sv.state), free(sv.head), free(sv.trunk_branch), free(sv.sv), free(sv.auth);
+	free(sv.exe), free(sv.state), free(sv.head), free(sv.trunk_branch), free(sv.sv),
+		free(sv.auth);
 	buf_free(&b);
 	log_flush();
 	return code;
@@ -7581,7 +7601,8 @@ main(int argc, char **argv)
 		return die_of(R.nsig ? R.sig : 0, code);
 	}
 	if (!strcmp(opt.mode, "service"))
-		logmsg(L_INFO, NULL, "-mode service: %s has no service block of type github: running locally",
+		logmsg(L_INFO, NULL,
+			"-mode service: %s has no service block of type github: running locally",
 			opt.config);
 	exec_setup();
 	if (cfg.format == FMT_BUILD_DEPLOY && !opt.build && !opt.deploy && cfg.ph[1].present)
