@@ -819,7 +819,7 @@ parse_flags(int argc, char **argv)
 	size_t k;
 
 	for (i = 1; i < argc; i++) {
-		char *a = argv[i], *name, *eq, *fwd;
+		char *a = argv[i], *name, *eq, nm[64];
 		const struct flag *f = NULL;
 
 		if (a[0] != '-' || !a[1])
@@ -828,17 +828,18 @@ parse_flags(int argc, char **argv)
 			i++;
 			break;
 		}
+		/* argv stays as given (ps shows it; a service run passes it on) */
 		name = a + 1 + (a[1] == '-');
-		fwd = astrdup(a); /* as given: a service run passes it on */
-		if ((eq = strchr(name, '=')))
-			*eq = '\0';
+		eq = strchr(name, '=');
+		snprintf(nm, sizeof nm, "%.*s", (int)(eq ? eq - name : (long)strlen(name)), name);
+		name = nm;
 		for (k = 0; k < sizeof flags / sizeof *flags; k++)
 			if (!strcmp(flags[k].name, name))
 				f = &flags[k];
 		if (!f)
 			usage("flag provided but not defined: -%s", name);
 		if (passed_on(f->name))
-			fwd_add(fwd, f->kind == F_STR && !eq && i + 1 < argc ? argv[i + 1] : NULL);
+			fwd_add(a, f->kind == F_STR && !eq && i + 1 < argc ? argv[i + 1] : NULL);
 		if (f->kind == F_BOOL) {
 			int b = eq ? parse_bool_flag(eq + 1) : 1;
 			if (b < 0)

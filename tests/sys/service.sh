@@ -141,8 +141,9 @@ eq force-state "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); p
 # ---- forks: true builds pull requests from forks -----------------------------
 sed 's/^  type: github/&\n  forks: true/' trunk.yml > forks.yml
 : > gh.log
-ws -c ../forks.yml
+ws -f -jobs=2 -threshold INFO -c ../forks.yml
 eq forks-built "$rc $(tail -1 built.txt) $(posts)" "0 $pr3 trunk $(s7 $pr3) pending|$(s7 $pr3) success|"
+eq flags-passed-on "$(tail -1 walter-argv.txt)" "$WALTER -mode local -c ../forks.yml -f -jobs=2 -threshold INFO "
 
 # ---- a crashed poll (state inprogress, lock free) is noticed -----------------
 sed -i 's/"status":"finished"/"status":"inprogress"/' state.json
@@ -231,6 +232,12 @@ conf github.ratelimit_remaining=0 "github.ratelimit_reset=$reset" 'faults=[{"mat
 : > gh.log
 ws -c ../many.yml
 c ratelimit-far '[ $rc = 2 ] && has err.txt "rate limit (HTTP 403): no requests until $(date -u -d @$reset +%Y-%m-%dT%H:%M:%SZ), more than 15 minutes away: stopped" && [ $took -lt 5000 ] && [ "$(count gh.log)" = 1 ]'
+# none left until a reset 2 s away: waited for
+conf github.ratelimit_remaining=0 "github.ratelimit_reset=$(($(date +%s) + 2))" 'faults=[{"match": "^GET .*/commits/", "status": 403, "times": 1}]'
+: > gh.log
+ws -c ../many.yml
+c ratelimit-near '[ $rc = 0 ] && [ "$(qa gh.log "r[\"answer\"]" | tr "\n" " ")" = "403 200 200 200 " ] && [ $took -ge 900 ] &&
+	grep -q "WARN \[service\] GET /api/v3/repos/o/r/commits/master (127.0.0.1:$port): rate limit (HTTP 403): waiting [0-9]s" err.txt'
 # a Link to another host: refused, nothing built
 conf 'faults=[{"match": "^GET .*/pulls", "headers": {"Link": "<http://evil.example:1/steal>; rel=\"next\""}}]'
 : > gh.log
@@ -287,6 +294,17 @@ if [ $need_ok = 1 ]; then
 /api/v3/repositories/7/pulls?state=open&per_page=100&page=2"
 	eq https-proxy-no-curl "$(grep -c spybin/curl spybin/argv.log)" 0
 fi
+
+# ---- where the state lives: by default in the git directory; in the work
+# tree it is a warning ---------------------------------------------------------
+conf
+printf 'service:\n  type: github\n  api_url: $API\n  from: o\n  repo: r\n  branch: ^none$\npipeline:\n  - name: b\n    command: "true"\n' > nostate.yml
+ws -c ../nostate.yml
+c state-default '[ $rc = 0 ] && grep -q "\"sha\":\"$trunk\"" work/.git/walter-service.json && [ -e work/.git/walter-service.json.lock ] && ! has err.txt warning'
+sed 's/^  branch:.*/&\n  update: in-tree.json/' nostate.yml > intree.yml
+ws -c ../intree.yml
+c state-in-tree-warns '[ $rc = 0 ] && [ -s work/in-tree.json ] && has err.txt "walter: ../intree.yml:7:11: warning: the state file (update) is inside the work tree: a checkout or the pipeline can change or remove it; put it outside (the default is in the git directory)"'
+rm -f work/in-tree.json work/in-tree.json.lock
 
 # ---- the work tree must be clean ----------------------------------------------
 echo '# a local change' >> work/pipeline.yml
