@@ -662,7 +662,7 @@ static const char usage_text[] =
 	"  -logDir DIR        also write the log to a file in DIR\n"
 	"  -junit FILE        write a JUnit XML report\n"
 	"  -json FILE         write a JSON run report\n"
-	"  -mode MODE         local (default) or service\n"
+	"  -mode MODE         local (default), or service: poll GitHub, build what is new\n"
 	"  -yaml-to-json FILE print each YAML document of FILE as JSON\n"
 	"  -v, -version       print the version\n"
 	"  -h                 this help\n"
@@ -3163,11 +3163,12 @@ close_inherited(void)
 		cloexec((int)fd);
 }
 
+/* No inherited descriptor reaches a child; INT, TERM, HUP and CHLD are
+ * noted (R.sig, R.nsig) and wake the loop through the self-pipe. */
 static void
-exec_setup(void)
+signals_setup(void)
 {
 	struct sigaction sa;
-	char *sh;
 
 	close_inherited();
 	if (xpipe(R.selfpipe) < 0)
@@ -3183,6 +3184,14 @@ exec_setup(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+exec_setup(void)
+{
+	char *sh;
+
+	signals_setup();
 #ifdef PR_SET_CHILD_SUBREAPER
 	/* Orphans of tasks (daemons, double forks) become walter's children:
 	 * reap() collects their zombies, kill_leftovers() finds them. PID 1
@@ -7376,30 +7385,6 @@ out:
 	return R.nsig ? -1 : code == 0 ? 0 : 1;
 }
 
-/* Signals for a poll: INT, TERM and HUP are noted (R.sig, R.nsig) and
- * wake the waits through the self-pipe, as CHLD does; no descriptor
- * walter inherited reaches git or the builds. */
-static void
-svc_setup(void)
-{
-	struct sigaction sa;
-
-	close_inherited();
-	if (xpipe(R.selfpipe) < 0)
-		fatal("pipe:");
-	nonblock(R.selfpipe[0]);
-	nonblock(R.selfpipe[1]);
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 /* -mode service: steps 1 to 5; the exit status (a signal: main dies of
  * it). */
 static int
@@ -7596,7 +7581,7 @@ main(int argc, char **argv)
 	if (service) { /* 10. service mode */
 		if (opt.json || opt.junit)
 			warn("-json and -junit are not written in service mode (each build is a run of its own)");
-		svc_setup();
+		signals_setup(); /* no subreaper: the builds are walters */
 		code = service_main(argv[0]);
 		teardown();
 		return die_of(R.nsig ? R.sig : 0, code);

@@ -251,26 +251,7 @@ ws GITHUB_TOKEN=wrong -c ../many.yml
 c bad-token '[ $rc = 2 ] && has err.txt "ERROR [service] GET /api/v3/repos/o/r/commits/master (127.0.0.1:$port): HTTP 401 (Bad credentials)" && ! has err.txt wrong'
 
 # ---- HTTPS: through curl and through stunnel as TLS proxy, pages too --------
-need_ok=1
-for tool in openssl stunnel4 curl; do
-	command -v "$tool" >/dev/null 2>&1 || { echo "FAIL tls-$tool: $tool not installed"; need_ok=0; }
-done
-if [ $need_ok = 1 ]; then
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 \
-		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >openssl.txt 2>&1 ||
-		echo "FAIL tls-cert: openssl req failed"
-	sport=$(free_port)
-	printf 'foreground = yes\npid =\n[tls]\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s/cert.pem\nkey = %s/key.pem\n' \
-		"$sport" "$port" "$PWD" "$PWD" > server.conf
-	stunnel4 server.conf >server.txt 2>&1 &
-	pids="$pids $!"
-	wait_port "$sport" || echo "FAIL tls-stunnel-server: not listening"
-	tport=$(free_port)
-	printf 'foreground = yes\npid =\n[tlsproxy]\nclient = yes\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\nCAfile = %s/cert.pem\nverifyChain = yes\ncheckIP = 127.0.0.1\n' \
-		"$tport" "$sport" "$PWD" > client.conf
-	stunnel4 client.conf >client.txt 2>&1 &
-	pids="$pids $!"
-	wait_port "$tport" || echo "FAIL tls-stunnel-client: not listening"
+if tls_start "$port"; then
 	p121=$(git_pr origin.git 121 "$trunk" pipeline.yml trunk.yml)
 	PULLS="$PULLS 121:$p121:feature/121"
 	conf "base_url=\"https://127.0.0.1:$sport\""

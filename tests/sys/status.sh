@@ -245,26 +245,7 @@ wd $GL CI_JOB_TOKEN=job -c ../glnotok.yml
 eq gl-no-token "$rc $(cat err.txt)" '2 walter: ../glnotok.yml:2:5: a gitlab_status notifier needs "token": set it (a CI job token cannot post commit statuses)'
 
 # ---- HTTPS: through curl and through a TLS proxy (stunnel) ----------------
-need_ok=1
-for tool in openssl stunnel4 curl; do
-	command -v "$tool" >/dev/null 2>&1 || { echo "FAIL tls-$tool: $tool not installed"; need_ok=0; }
-done
-if [ $need_ok = 1 ]; then
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 \
-		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >openssl.txt 2>&1 ||
-		echo "FAIL tls-cert: openssl req failed"
-	sport=$(free_port)
-	printf 'foreground = yes\npid =\n[tls]\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s/cert.pem\nkey = %s/key.pem\n' \
-		"$sport" "$port" "$PWD" "$PWD" > server.conf
-	stunnel4 server.conf >server.txt 2>&1 &
-	pids="$pids $!"
-	wait_port "$sport" || echo "FAIL tls-stunnel-server: not listening"
-	tport=$(free_port)
-	printf 'foreground = yes\npid =\n[tlsproxy]\nclient = yes\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\nCAfile = %s/cert.pem\nverifyChain = yes\ncheckIP = 127.0.0.1\n' \
-		"$tport" "$sport" "$PWD" > client.conf
-	stunnel4 client.conf >client.txt 2>&1 &
-	pids="$pids $!"
-	wait_port "$tport" || echo "FAIL tls-stunnel-client: not listening"
+if tls_start "$port"; then
 	spy spybin curl git
 	: > gh.log
 	wd PATH="$PWD/spybin:$PATH" CURL_CA_BUNDLE="$PWD/cert.pem" GITHUB_REPOSITORY=o/r GITHUB_TOKEN=ghs_T0K3N \
