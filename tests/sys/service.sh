@@ -245,6 +245,19 @@ cp built.txt built.before
 ws -c ../many.yml
 c foreign-link-refused '[ $rc = 2 ] && has err.txt "ERROR [service] page 1 of pull requests: " && grep -q "evil.example.*refused\|refused" err.txt && cmp -s built.txt built.before && [ "$(count gh.log)" = 2 ]'
 c foreign-link-says 'grep "page 1 of pull requests" err.txt | grep -q "evil.example"'
+# hostile answers: not JSON, not a SHA, pulls that make no sense
+conf 'faults=[{"match": "^GET .*/pulls", "status": 200, "body": "<html>oops</html>"}]'
+ws -c ../many.yml
+c not-json '[ $rc = 2 ] && has err.txt "ERROR [service] page 1 of pull requests is not a JSON list"'
+conf 'faults=[{"match": "^GET .*/commits/", "status": 200, "body": "; rm -rf / #"}]'
+ws -c ../many.yml
+c not-a-sha '[ $rc = 2 ] && has err.txt "ERROR [service] the API did not answer the trunk'"'"'s commit with a SHA"'
+conf 'faults=[{"match": "^GET .*/pulls", "status": 200, "body": [{"number": -1, "state": "open", "head": {"sha": "'$p120'", "ref": "feature/120"}}, {"number": "1; x", "head": {"sha": "'$p120'", "ref": "feature/120"}}, {"number": 121, "head": {"sha": "--upload-pack=x", "ref": "feature/121"}}, {"number": 122, "head": null}, "text", null, {"number": 123, "head": {"sha": "'$p120'", "ref": ["feature/123"]}}]}]'
+cp built.txt built.before
+cp many.json many.before
+ws -c ../many.yml
+c nonsense-pulls-skipped '[ $rc = 0 ] && cmp -s built.txt built.before && has err.txt "nothing new (trunk master at $(s7 $trunk), 0 open pull requests)"'
+mv many.before many.json
 # a bad token: 401 at once
 conf
 ws GITHUB_TOKEN=wrong -c ../many.yml
