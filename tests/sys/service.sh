@@ -300,6 +300,44 @@ ws -c ../intree.yml
 c state-in-tree-warns '[ $rc = 0 ] && [ -s work/in-tree.json ] && has err.txt "walter: ../intree.yml:7:11: warning: the state file (update) is inside the work tree: a checkout or the pipeline can change or remove it; put it outside (the default is in the git directory)"'
 rm -f work/in-tree.json work/in-tree.json.lock
 
+# ---- races: two polls at once build the trunk once; a TERM at any moment
+# leaves HEAD, the lock and the state sound -------------------------------------
+printf 'service:\n  type: github\n  api_url: $API\n  from: o\n  repo: r\n  update: $PWD/../race.json\n  branch: ^none$\npipeline:\n  - name: b\n    command: echo "$(git rev-parse HEAD) race" >> "$BUILT"\n' > race.yml
+i=0; bad=0
+while [ $i -lt 20 ]; do
+	rm -f race.json
+	n0=$(grep -c ' race$' built.txt)
+	(cd work && exec env GITHUB_TOKEN=$TOKEN "$WALTER" -mode service -c ../race.yml >/dev/null 2>../race1.txt </dev/null) &
+	r1=$!
+	(cd work && exec env GITHUB_TOKEN=$TOKEN "$WALTER" -mode service -c ../race.yml >/dev/null 2>../race2.txt </dev/null) &
+	r2=$!
+	wait $r1; x1=$?
+	wait $r2; x2=$?
+	n1=$(grep -c ' race$' built.txt)
+	case "$x1 $x2" in "0 2"|"2 0"|"0 0") ;; *) bad=$((bad + 1)) ;; esac
+	[ $((n1 - n0)) = 1 ] || bad=$((bad + 1))
+	i=$((i + 1))
+done
+eq race-two-polls-20 "$bad" 0
+i=0; bad=0
+while [ $i -lt 12 ]; do
+	rm -f race.json
+	(cd work && exec env GITHUB_TOKEN=$TOKEN "$WALTER" -mode service -c ../race.yml >/dev/null 2>../race1.txt </dev/null) &
+	r1=$!
+	sleep "0.0$((i * 7 % 10))$((i % 10))"
+	kill -TERM $r1 2>/dev/null
+	wait $r1; x1=$?
+	case $x1 in 0|143) ;; *) bad=$((bad + 1)); echo "race-term: exit $x1" ;; esac
+	[ "$(git -C work symbolic-ref -q HEAD) $(git -C work rev-parse HEAD)" = "refs/heads/master $trunk" ] ||
+		{ bad=$((bad + 1)); echo "race-term: HEAD not back"; }
+	[ ! -e race.json ] || python3 -c 'import json,sys; json.load(open(sys.argv[1]))' race.json ||
+		{ bad=$((bad + 1)); echo "race-term: state damaged"; }
+	(cd work && env GITHUB_TOKEN=$TOKEN "$WALTER" -mode service -c ../race.yml >/dev/null 2>../race2.txt </dev/null) ||
+		{ bad=$((bad + 1)); echo "race-term: next poll failed: $(grep ERROR race2.txt)"; }
+	i=$((i + 1))
+done
+eq race-term-12 "$bad" 0
+
 # ---- the work tree must be clean ----------------------------------------------
 echo '# a local change' >> work/pipeline.yml
 : > gh.log
