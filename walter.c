@@ -2948,6 +2948,8 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	struct url u;
 	char err[256];
 
+	if (!tok || !room) /* nt_check switched such a notifier off */
+		tok = tok ? tok : "", room = room ? room : "";
 	switch (nt->kind) {
 	case NT_DISCORD:
 	case NT_TEAMS:
