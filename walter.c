@@ -1034,19 +1034,37 @@ parse_flags(int argc, char **argv)
 
 /* ==== 4. log ======================================================== */
 
+/* Write all n pieces of iov (it changes them), over short writes and
+ * EINTR; *ok becomes 0 when fd takes no more. */
 static void
-write_all(int fd, const char *p, size_t n, int *ok)
+writev_all(int fd, struct iovec *iov, int n, int *ok)
 {
-	while (n && *ok) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
+	for (;;) {
+		ssize_t w;
+		for (; n && !iov->iov_len; iov++, n--)
+			;
+		if (!n || !*ok)
+			break;
+		if ((w = writev(fd, iov, n)) < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			*ok = 0; /* closed or full: drop the log, keep running */
 			break;
 		}
-		p += w, n -= (size_t)w;
+		for (; n && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n)
+			iov->iov_base = (char *)iov->iov_base + w, iov->iov_len -= (size_t)w;
 	}
+}
+
+static void
+write_all(int fd, const char *p, size_t n, int *ok)
+{
+	struct iovec v;
+
+	v.iov_base = (char *)p, v.iov_len = n;
+	writev_all(fd, &v, 1, ok);
 }
 
 /* ---- the status line (-progress) ----------------------------------- */
@@ -1107,25 +1125,6 @@ prog_build(struct buf *b, double t)
 		else
 			snprintf(tmp, sizeof tmp, " %ldm%02lds", e / 60, e % 60);
 		put_cols(b, tmp, &cols);
-	}
-}
-
-/* write_all for the n pieces of iov (which it changes). */
-static void
-writev_all(int fd, struct iovec *iov, int n, int *ok)
-{
-	while (n && *ok) {
-		ssize_t w = writev(fd, iov, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			*ok = 0; /* closed or full: drop the log, keep running */
-			break;
-		}
-		for (; n && (size_t)w >= iov->iov_len; iov++, n--)
-			w -= (ssize_t)iov->iov_len;
-		if (n)
-			iov->iov_base = (char *)iov->iov_base + w, iov->iov_len -= (size_t)w;
 	}
 }
 
@@ -4826,6 +4825,7 @@ drain(struct node *n, int s)
 	static char chunk[65536 + 16]; /* out_lines reads up to 15 bytes past */
 	struct proc *p = &n->rt->p;
 	ssize_t r;
+	int after = 0;
 
 	log_clock(); /* one clock read per batch of lines, not one per line */
 	if (!p->pid && p->wr[s] >= 0)
@@ -4834,7 +4834,11 @@ drain(struct node *n, int s)
 		r = read(p->fd[s], chunk, sizeof chunk - 16);
 		if (r > 0) {
 			out_data(n, s, chunk, (size_t)r);
-			if ((size_t)r < sizeof chunk - 16)
+			/* a short read emptied the pipe; once the task is
+			 * reaped, read on to EOF (the write ends walter held
+			 * are closed now; the last line waits for EOF), but
+			 * not forever for what it left running */
+			if ((size_t)r < sizeof chunk - 16 && (p->pid || ++after > 4))
 				return 1;
 			continue;
 		}

@@ -98,3 +98,15 @@ python3 -c 'import sys; sys.stdout.write("".join("%d\n" % i for i in range(20000
 printf 'pipeline:\n  - name: emit\n    command: cat many.txt\n' > many.yml
 w -c many.yml
 t many-short-lines sh -c '[ "$rc" = 0 ] && [ "$(grep -c "  INFO \[emit\] [0-9]*$" err.txt)" = 200000 ] && grep -q "INFO \[emit\] 199999$" err.txt'
+
+# The last line without a newline, written just before the exit, 300 times:
+# walter holds the write ends until the reap, so the reap's read must go on
+# to EOF to see that line end (a race: each stage is a chance to lose it).
+python3 -c '
+print("pipeline:")
+for i in range(300):
+    print("  - name: s%d" % i)
+    print("    command: /usr/bin/printf %s" % ("\x27x\\nlast %d\x27" % i))
+' > last.yml
+w -c last.yml
+t last-line-at-exit-300 sh -c '[ "$rc" = 0 ] && [ "$(grep -c "\] last [0-9]*$" err.txt)" = 300 ]'
