@@ -375,6 +375,7 @@ static struct {
 	struct cover *cv;    /* the last scan's covered ranges, in order */
 	size_t ncv, cvcap;   /* how many; room */
 	struct buf out;      /* the last masked text */
+	struct buf name;     /* the last masked name (mask_name) */
 } sec;
 
 /* ---- reports (written by 9. outputs; errors by 4. log) ------------- */
@@ -879,6 +880,7 @@ log_flush(void)
  * masked; while loading, errors are kept for the reports. Allocates
  * nothing it cannot do without: fatal("out of memory") comes here. */
 static const char *mask(const char *s, size_t *n);
+static const char *mask_name(const char *s);
 
 static void
 diag(int is_err, const char *msg)
@@ -934,6 +936,7 @@ prefix_build(enum level lv, const char *name)
 		xputs(&lg.pre, word[lv]);
 	xput(&lg.pre, " ", 1);
 	if (name) {
+		name = mask_name(name);
 		xput(&lg.pre, "[", 1);
 		xputs(&lg.pre, name);
 		xput(&lg.pre, "] ", 2);
@@ -1265,24 +1268,24 @@ ac_scan(const unsigned char *s, size_t n, size_t cov)
 	return sec.depth[st];
 }
 
-/* s[from..to) with each covered range as "***", into sec.out. */
+/* s[from..to) with each covered range as "***", into o. */
 static void
-cover_put(const char *s, size_t from, size_t to)
+cover_put(struct buf *o, const char *s, size_t from, size_t to)
 {
 	size_t j, p = from;
 
-	sec.out.len = 0;
-	if (buf_grow(&sec.out, to - from) < 0)
+	o->len = 0;
+	if (buf_grow(o, to - from) < 0)
 		fatal("out of memory");
 	for (j = 0; j < sec.ncv && sec.cv[j].a < to; j++) {
 		if (sec.cv[j].b <= p)
 			continue;
 		if (sec.cv[j].a > p)
-			xput(&sec.out, s + p, sec.cv[j].a - p);
-		xputs(&sec.out, "***");
+			xput(o, s + p, sec.cv[j].a - p);
+		xputs(o, "***");
 		p = sec.cv[j].b < to ? sec.cv[j].b : to;
 	}
-	xput(&sec.out, s + p, to - p);
+	xput(o, s + p, to - p);
 }
 
 /* s[0..*n) with every secret replaced by "***": s itself when nothing is
@@ -1296,7 +1299,7 @@ mask_from(const char *s, size_t *n, size_t cov)
 	ac_scan((const unsigned char *)s, *n, cov);
 	if (!sec.ncv)
 		return s;
-	cover_put(s, 0, *n);
+	cover_put(&sec.out, s, 0, *n);
 	*n = sec.out.len;
 	return sec.out.data;
 }
@@ -1305,6 +1308,22 @@ static const char *
 mask(const char *s, size_t *n)
 {
 	return mask_from(s, n, 0);
+}
+
+/* A task's name as the log shows it, secrets masked; valid until the
+ * next call (a buffer of its own: the line's text may be in sec.out). */
+static const char *
+mask_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!sec.n)
+		return s;
+	ac_scan((const unsigned char *)s, n, 0);
+	if (!sec.ncv)
+		return s;
+	cover_put(&sec.name, s, 0, n);
+	return sec.name.data;
 }
 
 /* A line too long for one log line: how much of s[0..n) to log now, masked
@@ -1322,7 +1341,7 @@ mask_cut(const char *s, size_t n, size_t *cov)
 	for (j = 0; j < sec.ncv; j++)
 		if (sec.cv[j].a < h && sec.cv[j].b > h)
 			*cov = sec.cv[j].b - h;
-	cover_put(s, 0, h);
+	cover_put(&sec.out, s, 0, h);
 	return h;
 }
 
@@ -1336,7 +1355,7 @@ mask_tail(const char *s, size_t n, size_t from, size_t *len)
 		return s + from;
 	}
 	ac_scan((const unsigned char *)s, n, 0);
-	cover_put(s, from, n);
+	cover_put(&sec.out, s, from, n);
 	*len = sec.out.len;
 	return sec.out.data;
 }
@@ -1350,7 +1369,7 @@ secrets_free(void)
 		free(sec.v[i]);
 	free(sec.v), free(sec.cv);
 	secrets_free_automaton();
-	buf_free(&sec.out);
+	buf_free(&sec.out), buf_free(&sec.name);
 	memset(&sec, 0, sizeof sec);
 }
 
@@ -1889,9 +1908,9 @@ wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at, int bad
 	else if (st && (!strcmp(st, "absent") || !strcmp(st, "unready")))
 		w->want = W_ABSENT;
 	else if (st && w->delay == 0)
-		cerr(c, at, "wait_for: state \"%s\" is not one of %s", st, states);
-	else if (!st && (w->host || w->port || w->file))
-		cerr(c, at, "wait_for: %s needs a state: %s", w->file ? "file" : "host and port",
+		cerr(c, at, "wait_for: state does not support %s (use %s)", st, states);
+	else if (!st && !bad && (w->host || w->port || w->file))
+		cerr(c, at, "wait_for: a %s check needs a state (%s)", w->file ? "file" : "port",
 			states);
 	w->set = 1;
 }
@@ -5758,7 +5777,8 @@ plan(int first, int last)
 {
 	struct buf b = { 0 };
 	int i, ok = 1;
-	size_t k;
+	size_t k, len;
+	const char *out;
 
 	for (i = 0; i < 2; i++) {
 		const struct phase *ph = &cfg.ph[i];
@@ -5786,7 +5806,9 @@ plan(int first, int last)
 			xprintf(&b, "%s%s", j ? ", " : " [", nt->keys[j]);
 		xprintf(&b, "%s  (%s:%d:%d)\n", nt->n ? "]" : "", nt->file, nt->line, nt->col);
 	}
-	write_all(1, b.data ? b.data : "", b.len, &ok);
+	len = b.len; /* substituted directories may hold secrets */
+	out = hide(b.data ? b.data : "", &len);
+	write_all(1, out, len, &ok);
 	buf_free(&b);
 }
 
