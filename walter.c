@@ -358,24 +358,26 @@ struct cover {
  * Aho-Corasick automaton (4. log says how), built by the first masking
  * after a value was added. */
 static struct {
-	char **v;            /* the patterns */
-	size_t n;            /* how many */
-	size_t longest;      /* the longest pattern's length */
-	int built;           /* the automaton is that of v[0..n) */
-	uint32_t nst;        /* its states; 0 is the root */
-	uint32_t root[256];  /* the root's edges (0: none) */
-	unsigned char *lab;  /* lab[s]: the byte from s to s + 1 (when run[s]) */
-	uint32_t *run;       /* edges from s that go to the next state, in a row */
-	uint32_t *fail;      /* the longest proper suffix that is a state */
-	uint32_t *depth;     /* the length of the prefix a state stands for */
-	uint32_t *hit;       /* the longest pattern ending at a state, 0 none */
-	uint32_t *ekid;      /* other edges of s: ekid[s] .. ekid[s + 1] */
-	unsigned char *elab; /* their bytes */
-	uint32_t *eto;       /* and the states they go to */
-	struct cover *cv;    /* the last scan's covered ranges, in order */
-	size_t ncv, cvcap;   /* how many; room */
-	struct buf out;      /* the last masked text */
-	struct buf name;     /* the last masked name (mask_name) */
+	char **v;                  /* the patterns */
+	size_t n;                  /* how many */
+	size_t longest;            /* the longest pattern's length */
+	int built;                 /* the automaton is that of v[0..n) */
+	uint32_t nst;              /* its states; 0 is the root */
+	uint32_t root[256];        /* the root's edges (0: none) */
+	unsigned char *lab;        /* lab[s]: the byte from s to s + 1 (when run[s]) */
+	uint32_t *run;             /* edges from s that go to the next state, in a row */
+	uint32_t *fail;            /* the longest proper suffix that is a state */
+	uint32_t *depth;           /* the length of the prefix a state stands for */
+	uint32_t *hit;             /* the longest pattern ending at a state, 0 none */
+	uint32_t *ekid;            /* other edges of s: ekid[s] .. ekid[s + 1] */
+	unsigned char *elab;       /* their bytes */
+	uint32_t *eto;             /* and the states they go to */
+	size_t wm;                 /* skip: the window, the shortest pattern (at most 64) */
+	unsigned char shift[4096]; /* skip: how far a window may move, by its last 2 bytes */
+	struct cover *cv;          /* the last scan's covered ranges, in order */
+	size_t ncv, cvcap;         /* how many; room */
+	struct buf out;            /* the last masked text */
+	struct buf name;           /* the last masked name (mask_name) */
 } sec;
 
 /* ---- reports (written by 9. outputs; errors by 4. log) ------------- */
@@ -1050,7 +1052,13 @@ secrets_from_env(void)
  *    that begins no secret;
  *  - hit[s] is the longest pattern that ends at s (itself, or through
  *    the failure links), so a scan yields covered ranges; overlapping
- *    ones merge, and each range is shown as one "***". */
+ *    ones merge, and each range is shown as one "***";
+ *  - at the root, where the scan spends most of its time, a window of wm
+ *    bytes (the shortest pattern, at most 64) moves over the text as in
+ *    Wu and Manber's search: a pair of bytes that ends no pattern's first
+ *    wm bytes at their end lets it move on by as much as shift[] says,
+ *    so text that merely looks like secrets is passed over many bytes at
+ *    a step. */
 static void
 secrets_free_automaton(void)
 {
@@ -1092,11 +1100,12 @@ ac_next(uint32_t s, unsigned char c)
 static uint32_t *
 ac_trie(uint32_t *efrom, size_t *pne)
 {
-	uint32_t *path = xreallocarray(NULL, sec.longest + 1, sizeof *path);
+	uint32_t *path = calloc(sec.longest + 1, sizeof *path);
 	const char *prev = "";
 	size_t i, ne = 0;
 
-	path[0] = 0;
+	if (!path)
+		fatal("out of memory");
 	sec.nst = 1;
 	for (i = 0; i < sec.n; i++) {
 		const char *p = sec.v[i];
@@ -1110,7 +1119,8 @@ ac_trie(uint32_t *efrom, size_t *pne)
 			if (t == s + 1) {
 				sec.lab[s] = (unsigned char)p[l], sec.run[s] = 1;
 			} else {
-				efrom[ne] = s, sec.elab[ne] = (unsigned char)p[l], sec.eto[ne++] = t;
+				efrom[ne] = s, sec.elab[ne] = (unsigned char)p[l],
+				sec.eto[ne++] = t;
 			}
 			path[l + 1] = s = t;
 		}
@@ -1172,6 +1182,48 @@ ac_links(const uint32_t *efrom, size_t ne, uint32_t *queue)
 			sec.run[s] += sec.run[s + 1];
 }
 
+/* The hash of the 2 bytes that end a window. */
+#define PAIR(a, b) ((((unsigned)(a) << 4) ^ (unsigned)(b)) & 4095u)
+
+/* The skip table: a window of wm bytes may move on by wm - 1 unless its
+ * last 2 bytes are 2 bytes of some pattern's first wm (then by as many
+ * as follow them there). */
+static void
+ac_shift(void)
+{
+	size_t i, q;
+
+	sec.wm = 64;
+	for (i = 0; i < sec.n; i++)
+		if (strlen(sec.v[i]) < sec.wm)
+			sec.wm = strlen(sec.v[i]);
+	memset(sec.shift, (int)(sec.wm - 1), sizeof sec.shift);
+	for (i = 0; i < sec.n; i++)
+		for (q = 1; q < sec.wm; q++) {
+			unsigned char *sh = &sec.shift[PAIR(sec.v[i][q - 1], sec.v[i][q])];
+			if (*sh > sec.wm - 1 - q)
+				*sh = (unsigned char)(sec.wm - 1 - q);
+		}
+}
+
+/* The first place from i where a secret may begin (n if none). */
+static size_t
+ac_skip(const unsigned char *s, size_t n, size_t i)
+{
+	size_t m = sec.wm, e;
+	unsigned char sh;
+
+	if (n - i >= m) {
+		for (e = i + m - 1; e < n; e += sh)
+			if (!(sh = sec.shift[PAIR(s[e - 1], s[e])]))
+				return e + 1 - m;
+		i = e + 1 - m; /* no secret begins before */
+	}
+	while (i < n && !sec.root[s[i]])
+		i++;
+	return i;
+}
+
 static void
 ac_build(void)
 {
@@ -1202,6 +1254,7 @@ ac_build(void)
 	queue = xreallocarray(NULL, sec.nst, sizeof *queue);
 	ac_links(efrom, ne, queue);
 	free(efrom), free(queue);
+	ac_shift();
 	sec.built = 1;
 }
 
@@ -1240,9 +1293,7 @@ ac_scan(const unsigned char *s, size_t n, size_t cov)
 		cover_add(0, cov);
 	while (i < n) {
 		if (!st) { /* most bytes begin no secret */
-			while (i < n && !sec.root[s[i]])
-				i++;
-			if (i == n)
+			if ((i = ac_skip(s, n, i)) == n)
 				break;
 			st = sec.root[s[i++]];
 		} else if (sec.run[st] && sec.lab[st] == s[i]) {
@@ -1436,9 +1487,8 @@ log_open(void)
 	if (!opt.logdir)
 		return;
 	localtime_r(&t, &tm);
-	xprintf(&path, "%s/walter-%04d%02d%02d-%02d%02d%02d-%ld.log", opt.logdir,
-		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		(long)getpid());
+	xprintf(&path, "%s/walter-%04d%02d%02d-%02d%02d%02d-%ld.log", opt.logdir, tm.tm_year + 1900,
+		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)getpid());
 	if (path.len >= PATH_MAX)
 		fatal("-logDir: the log file's path would be %zu bytes long, more than %d: %s",
 			path.len, PATH_MAX - 1, opt.logdir);
@@ -4628,8 +4678,10 @@ list_end(const char *label, const char *list, int failed, double t0)
 	const char *how = failed ? "failed" : R.cancel ? "aborted" : "succeeded";
 	char d[32];
 
-	logmsg(failed ? L_ERROR : R.cancel ? L_WARN : L_INFO, NULL, "%s%s %s (%s)", label, list,
-		how, fmt_dur(now() - t0, d, sizeof d));
+	logmsg(failed              ? L_ERROR
+			: R.cancel ? L_WARN
+				   : L_INFO,
+		NULL, "%s%s %s (%s)", label, list, how, fmt_dur(now() - t0, d, sizeof d));
 }
 
 /* Run the selected phases in order: main list, then its cleanup always;
@@ -4845,8 +4897,7 @@ cap_tail(struct capture *c, struct buf *out)
 		(size_t)r <= pre)
 		goto out;
 	from = pre;
-	if (off && (nl = memchr(raw.data + pre, '\n', (size_t)r - pre)) &&
-		nl < raw.data + r - 1)
+	if (off && (nl = memchr(raw.data + pre, '\n', (size_t)r - pre)) && nl < raw.data + r - 1)
 		from = (size_t)(nl + 1 - raw.data);
 	m = mask_tail(raw.data, (size_t)r, from, &len);
 	if (off)
@@ -5827,8 +5878,9 @@ reports_open(void)
 	int *fd[2] = { &rep.json, &rep.junit }, i;
 
 	for (i = 0; i < 2; i++)
-		if (path[i] && (*fd[i] = open(path[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-					0644)) < 0)
+		if (path[i] &&
+			(*fd[i] = open(path[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+				0)
 			fatal("%s: cannot write %s:", i ? "-junit" : "-json", path[i]);
 }
 
@@ -5895,7 +5947,8 @@ json_task(struct node *n, struct walk *w)
 	xprintf(b, ",\"attempts\":%d", n->attempts);
 	if (n->st != S_PENDING)
 		xprintf(b, ",\"start\":\"%s\",\"end\":\"%s\",\"duration\":%.3f",
-			rfc3339(n->t0, t0, sizeof t0), rfc3339(n->t1, t1, sizeof t1), n->t1 - n->t0);
+			rfc3339(n->t0, t0, sizeof t0), rfc3339(n->t1, t1, sizeof t1),
+			n->t1 - n->t0);
 	if (why)
 		jfield_said(b, "reason", why, strlen(why));
 	if (n->ntail) {
@@ -5954,7 +6007,8 @@ report_json(int first, int last, int failed, int code)
 		xprintf(&b, ",\"format\":\"%s\"",
 			cfg.format == FMT_BUILD_DEPLOY ? "build/deploy" : "pipeline");
 	jfield(&b, "host", host_name());
-	xprintf(&b, ",\"status\":\"%s\",\"exit_code\":%d,\"start\":\"%s\",\"end\":\"%s\",\"duration\":%.3f",
+	xprintf(&b,
+		",\"status\":\"%s\",\"exit_code\":%d,\"start\":\"%s\",\"end\":\"%s\",\"duration\":%.3f",
 		status, code, rfc3339(R.t0, t0, sizeof t0), rfc3339(now(), t1, sizeof t1),
 		now() - R.t0);
 	if (why.len)
@@ -5971,8 +6025,8 @@ report_json(int first, int last, int failed, int code)
 	xprintf(&b,
 		",\"counts\":{\"success\":%zu,\"failure\":%zu,\"skipped\":%zu,\"aborted\":%zu,"
 		"\"condition_false\":%zu},\"tasks\":[",
-		count[S_OK], count[S_FAILED], count[S_SKIPPED] + count[S_PENDING],
-		count[S_ABORTED], count[S_CONDFALSE]);
+		count[S_OK], count[S_FAILED], count[S_SKIPPED] + count[S_PENDING], count[S_ABORTED],
+		count[S_CONDFALSE]);
 	if (code != 2)
 		walk_tasks(first, last, &w);
 	xputs(&b, "\n],\"notifiers\":[");
@@ -6054,8 +6108,9 @@ report_junit(int first, int last, int code)
 		ran = errors = 1, failures = skipped = 0;
 		xputs(&cases, "    <testcase name=\"");
 		xml_attr_said(&cases, opt.config, strlen(opt.config));
-		xputs(&cases, "\" classname=\"walter.configuration\" time=\"0.000\">\n"
-			      "      <error type=\"configuration\" message=\"");
+		xputs(&cases,
+			"\" classname=\"walter.configuration\" time=\"0.000\">\n"
+			"      <error type=\"configuration\" message=\"");
 		xml_attr(&cases, n ? rep.errors.data : "configuration error",
 			n ? n : strlen("configuration error"));
 		xputs(&cases, "\">");

@@ -47,7 +47,9 @@ while [ $i -lt 200 ]; do
 	3) f=d2in.yml want='[third] stdin=piped - no newline' ;;
 	esac
 	rm -f logs/* r.json
-	"$WALTER" -c $f -logDir logs -json r.json >/dev/null 2>err.txt </dev/null
+	junit=/dev/null
+	[ $((i % 10)) = 0 ] && junit=r$i.xml # checked against the schema by run.sh
+	"$WALTER" -c $f -logDir logs -json r.json -junit $junit >/dev/null 2>err.txt </dev/null
 	runs=$((runs + 1))
 	ok=1
 	has err.txt "$want" || ok=0
@@ -55,7 +57,8 @@ while [ $i -lt 200 ]; do
 	case $f in
 	d2.yml | d1.yml)
 		has err.txt "  | fatal - disk full" || ok=0
-		grep -qF '"last_lines":["fatal - disk full"]' r.json || ok=0 ;;
+		grep -qF '"last_lines":["fatal - disk full"]' r.json || ok=0
+		[ $junit = /dev/null ] || grep -qF '>fatal - disk full' $junit || ok=0 ;;
 	*)
 		has err.txt "${want%%=*}" || ok=0 ;;
 	esac
