@@ -16,7 +16,8 @@
  * section that writes each (the others only read it):
  *   opt    3. options        the command line
  *   lg     4. log            pending output, the clock and prefix caches
- *   sec    4. log            the secret values to mask
+ *   sec    4. log            the secrets to mask, and their automaton
+ *   rep    9. outputs        the report files (4. log keeps load errors)
  *   cfg    5. config         the model: phases, notifiers, tasks
  *   R      6. executor and 7. scheduler: one run (active tasks, queue,
  *                            signals, process groups)
@@ -877,13 +878,13 @@ log_flush(void)
 	lg.out.len = lg.fout.len = 0;
 }
 
+static const char *mask(const char *s, size_t *n);
+static const char *mask_name(const char *s);
+
 /* A message of walter's own, before the log starts or outside it
  * ("walter: FILE:LINE:COL: msg"): to stderr and the -logDir file, secrets
  * masked; while loading, errors are kept for the reports. Allocates
  * nothing it cannot do without: fatal("out of memory") comes here. */
-static const char *mask(const char *s, size_t *n);
-static const char *mask_name(const char *s);
-
 static void
 diag(int is_err, const char *msg)
 {
