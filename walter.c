@@ -1047,7 +1047,7 @@ secrets_from_env(void)
  *    so a new state's first child is mostly the state made right after
  *    it: lab[s] is that edge's byte and run[s] counts such edges in a
  *    row (with no pattern ending before the last), which the scan
- *    compares 8 bytes at a time: a long secret costs little more than a
+ *    compares 16 bytes at a time: a long secret costs little more than a
  *    short one. Other edges are listed per state (ekid, elab, eto), the
  *    root's in a table of 256 that also lets the scan skip every byte
  *    that begins no secret;
@@ -1298,13 +1298,19 @@ ac_scan(const unsigned char *s, size_t n, size_t cov)
 				break;
 			st = sec.root[s[i++]];
 		} else if (sec.run[st] && sec.lab[st] == s[i]) {
-			/* along a run of single edges: compare a word at a time */
+			/* along a run of single edges: 16 bytes at a time */
 			const unsigned char *l = sec.lab + st;
 			size_t k = 1, m = sec.run[st] < n - i ? sec.run[st] : n - i;
-			uint64_t x, y;
+			uint64_t x[2], y[2];
+			while (k + 16 <= m) {
+				memcpy(x, s + i + k, 16), memcpy(y, l + k, 16);
+				if ((x[0] ^ y[0]) | (x[1] ^ y[1]))
+					break;
+				k += 16;
+			}
 			while (k + 8 <= m) {
-				memcpy(&x, s + i + k, 8), memcpy(&y, l + k, 8);
-				if (x != y)
+				memcpy(x, s + i + k, 8), memcpy(y, l + k, 8);
+				if (x[0] != y[0])
 					break;
 				k += 8;
 			}

@@ -288,6 +288,34 @@ test_automaton(void)
 		}
 	}
 	CHECK("mask: 3000 random cases as the slow way", bad == 0);
+	/* long secrets (the 16- and 8-byte compares), text made of pieces of
+	 * them with a byte changed here and there */
+	for (bad = 0, it = 0; it < 500; it++) {
+		static char lp[3][200], lt[700];
+		int np = 1 + (int)rnd(3);
+		secrets_free();
+		for (j = 0; j < np; j++) {
+			k = 20 + rnd(180);
+			for (i = 0; i < k; i++)
+				lp[j][i] = "ab"[rnd(2)];
+			lp[j][k] = '\0';
+			secret_add(lp[j]);
+		}
+		for (n = 0; n < 500;) {
+			const char *src = lp[rnd((unsigned)np)];
+			size_t from = rnd((unsigned)strlen(src)), cnt = rnd((unsigned)(strlen(src) - from) + 1);
+			memcpy(lt + n, src + from, cnt);
+			if (cnt && rnd(3) == 0)
+				lt[n + rnd((unsigned)cnt)] = 'c';
+			n += cnt;
+		}
+		naive_mask(lt, n, &want);
+		len = n;
+		m = mask(lt, &len);
+		if (len != want.len || memcmp(m, want.data ? want.data : "", len))
+			bad++;
+	}
+	CHECK("mask: 500 random cases with long secrets as the slow way", bad == 0);
 	CHECK("mask: cut into pieces, no secret byte shows and no other is lost", badcut == 0);
 	secrets_free();
 	buf_free(&want), buf_free(&w2), buf_free(&g2), buf_free(&part);
