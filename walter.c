@@ -16,6 +16,8 @@
  * section that writes each (the others only read it):
  *   opt    3. options        the command line
  *   lg     4. log            pending output, the clock and prefix caches
+ *   pg     4. log            the live status line on a terminal
+ *   ci     4. log            the CI log format and the group open now
  *   sec    4. log            the secrets to mask, and their automaton
  *   rep    9. outputs        the report files (4. log keeps load errors)
  *   cfg    5. config         the model: phases, notifiers, tasks
@@ -44,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -65,6 +68,9 @@ extern char **environ;
 
 static void diag(int is_err, const char *msg);
 static void reports_config_error(void);
+static void prog_erase(void);
+static const char *mask(const char *s, size_t *n);
+static const char *mask_name(const char *s);
 
 static void
 vmsg(int is_err, const char *fmt, va_list ap)
@@ -306,6 +312,8 @@ enum format { FMT_NONE, FMT_PIPELINE, FMT_BUILD_DEPLOY };
 
 enum level { L_DEBUG, L_INFO, L_WARN, L_ERROR, L_FATAL };
 enum color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
+/* -ci: how the log marks tasks for a CI system's viewer. */
+enum ci { CI_AUTO, CI_GITHUB, CI_GITLAB, CI_NONE };
 
 /* The command line. */
 static struct {
@@ -326,7 +334,20 @@ static struct {
 	long jobs;                /* -jobs: most tasks at once, 0 no limit */
 	double timeout;           /* -timeout: seconds for the whole run, 0 none */
 	enum color color;         /* -color */
-} opt = { .config = "pipeline.yml", .threshold = L_INFO, .mode = "local", .color = COLOR_AUTO };
+	int list;                 /* -list: print the tasks, run nothing */
+	int xtrace;               /* -x: log each command before it runs */
+	int progress;             /* -progress: 1 auto, 0 never */
+	enum ci ci;               /* -ci */
+	const char *from;         /* -from: run from this task on, or NULL */
+	char **names;             /* NAME...: run only these tasks (NULL-ended,
+				   * on the heap) */
+	int nnames;               /* how many */
+} opt = { .config = "pipeline.yml",
+	.threshold = L_INFO,
+	.mode = "local",
+	.color = COLOR_AUTO,
+	.progress = 1,
+	.ci = CI_AUTO };
 
 /* ---- the log (written by 4. log) ------------------------------------ */
 
@@ -348,6 +369,27 @@ static struct {
 	const char *pre_name; /* the task pre was built for */
 	time_t pre_sec;       /* the second pre was built in */
 } lg = { .err_ok = 1, .file = -1, .sec = (time_t)-1, .pre_sec = (time_t)-1 };
+
+/* -ci: the CI system the log is written for (GitHub groups, GitLab
+ * sections) and the group open now. */
+static struct {
+	enum ci kind;            /* CI_GITHUB, CI_GITLAB or CI_NONE (resolved) */
+	int sections;            /* groups opened so far */
+	const struct node *open; /* the task whose group is open, or NULL */
+} ci = { .kind = CI_NONE };
+
+/* The live status line at the bottom of a terminal (-progress): erased
+ * before log output is written, drawn again at most 10 times a second. */
+static struct {
+	int on;              /* stderr is a terminal and -progress allows it */
+	int shown;           /* the line is on the screen now */
+	double drawn;        /* when it was last drawn */
+	double ticked;       /* when the loop last looked at it */
+	size_t total;        /* tasks this run may run */
+	struct buf text;     /* what it shows */
+	struct buf frame;    /* erase + log + status, one write */
+	unsigned long draws; /* how many times it was drawn */
+} pg;
 
 /* A byte range [a, b) of a text that holds (part of) a secret. */
 struct cover {
@@ -396,7 +438,17 @@ static struct {
 
 enum kind { N_TASK, N_SEQ, N_PAR };
 /* A node's state; S_NSTATUS sizes an array of counts per status. */
-enum status { S_PENDING, S_RUNNING, S_OK, S_FAILED, S_SKIPPED, S_ABORTED, S_CONDFALSE, S_NSTATUS };
+enum status {
+	S_PENDING,
+	S_RUNNING,
+	S_OK,
+	S_FAILED,
+	S_SKIPPED,
+	S_ABORTED,
+	S_CONDFALSE,
+	S_NOTSEL, /* NAME... or -from left it out */
+	S_NSTATUS
+};
 enum wstate { W_NONE, W_PRESENT, W_ABSENT };
 /* The kinds of special variables (struct special); the first three index
  * node.cap and name the output a task keeps for later (node.need). */
@@ -422,6 +474,7 @@ struct capture;
 struct node {
 	enum kind kind;         /* N_TASK, N_SEQ or N_PAR */
 	const char *name;       /* as written, or "line N" */
+	const char *desc;       /* description, or NULL */
 	const char *file;       /* the file it was written in */
 	int line, col;          /* where in that file */
 	struct node *parent;    /* the group it is in; NULL for a phase's list */
@@ -430,7 +483,8 @@ struct node {
 	int logged;             /* log its Start/End (tasks; groups in D2) */
 	const char *command;    /* TASK: sh -c COMMAND, or NULL */
 	char **argv;            /* command given as a list: exec'd as is */
-	const char *script;     /* type shell: sh SCRIPT */
+	const char *script;     /* type shell: sh SCRIPT, as written */
+	const char *script_at;  /* SCRIPT from walter's directory (original) */
 	const char *dir;        /* directory: where it runs, or NULL */
 	const char *only_if;    /* run only if this sh -c succeeds, or NULL */
 	const char *var;        /* the name in special variables, or NULL */
@@ -457,6 +511,8 @@ struct node {
 	size_t ntail;           /* how many */
 	size_t idx;             /* sequences: the next entry to start */
 	int failed;             /* sequences: an entry failed */
+	int sel;                /* NAME... or -from chose it */
+	int section;            /* -ci: its output is in a group (GitLab: the number) */
 };
 
 /* A special variable (D1): __OUT["name"], __ERR["name"], __COMBINED["name"]
@@ -534,6 +590,12 @@ struct kv {
 	const struct yaml_node *k, *v;
 };
 
+/* A list of NAME=VALUE strings (env_file), later names replacing earlier. */
+struct strv {
+	char **v; /* the strings (in the arena), v itself on the heap */
+	size_t n; /* how many */
+};
+
 /* Load-time context: the file being read and what is open around it. */
 struct ctx {
 	const char *file;       /* the file being read */
@@ -546,6 +608,7 @@ struct ctx {
 	enum format format;     /* of the main file */
 	int nest;               /* groups open around the current one */
 	int secret;             /* substituted values are secrets (notifiers) */
+	struct strv topenv;     /* the top-level env_file, for every task */
 };
 
 /* ---- a run (written by 6. executor and 7. scheduler) ---------------- */
@@ -653,19 +716,25 @@ static struct {
 /* ==== 3. options ==================================================== */
 
 static const char usage_text[] =
-	"usage: walter [flags]\n"
+	"usage: walter [flags] [NAME...]\n"
+	"  NAME...            run only these tasks (a name or a group/name path)\n"
 	"  -c, -config FILE   pipeline file (default pipeline.yml; - reads stdin)\n"
 	"  -build, -deploy    phases of a build/deploy file to run\n"
+	"  -from NAME         run from task NAME on\n"
 	"  -f                 force: run every stage even after a failure\n"
 	"  -check             validate the file strictly, run nothing\n"
 	"  -plan              print what would run, run nothing\n"
+	"  -list              list the tasks and their descriptions, run nothing\n"
+	"  -x                 log each command before it runs\n"
 	"  -jobs N            run at most N tasks at once\n"
 	"  -timeout DUR       abort the whole run after DUR (90, 90s, 5m, 1h)\n"
 	"  -threshold LEVEL   least log level shown: DEBUG INFO WARN ERROR\n"
 	"  -color WHEN        auto, always or never (NO_COLOR is honoured)\n"
+	"  -progress WHEN     auto (a status line on a terminal) or never\n"
+	"  -ci KIND           auto, github, gitlab or none: CI log groups\n"
 	"  -logDir DIR        also write the log to a file in DIR\n"
 	"  -junit FILE        write a JUnit XML report\n"
-	"  -json FILE         write a JSON run report\n"
+	"  -json FILE         write a JSON run report (- is stdout)\n"
 	"  -mode MODE         local (default) or service\n"
 	"  -yaml-to-json FILE print each YAML document of FILE as JSON\n"
 	"  -v, -version       print the version\n"
@@ -745,10 +814,15 @@ static const struct flag {
 	{ "junit", F_STR, &opt.junit },
 	{ "json", F_STR, &opt.json },
 	{ "yaml-to-json", F_STR, &opt.yaml_to_json },
+	{ "list", F_BOOL, &opt.list },
+	{ "x", F_BOOL, &opt.xtrace },
+	{ "from", F_STR, &opt.from },
 	{ "threshold", F_STR, NULL },
 	{ "color", F_STR, NULL },
 	{ "jobs", F_STR, NULL },
 	{ "timeout", F_STR, NULL },
+	{ "progress", F_STR, NULL },
+	{ "ci", F_STR, NULL },
 };
 
 /* Values that need checking beyond "is a string". */
@@ -777,6 +851,18 @@ flag_value(const char *name, const char *v)
 	} else if (!strcmp(name, "timeout")) {
 		if ((opt.timeout = parse_duration(v)) <= 0)
 			usage("invalid -timeout %s (like 90, 90s, 5m, 1h)", v);
+	} else if (!strcmp(name, "progress")) {
+		if (strcmp(v, "auto") && strcmp(v, "never"))
+			usage("invalid -progress %s (auto, never)", v);
+		opt.progress = !strcmp(v, "auto");
+	} else if (!strcmp(name, "ci")) {
+		static const char *const kinds[] = { "auto", "github", "gitlab", "none" };
+		size_t k;
+		for (k = 0; k < 4 && strcmp(v, kinds[k]); k++)
+			;
+		if (k == 4)
+			usage("invalid -ci %s (auto, github, gitlab, none)", v);
+		opt.ci = (enum ci)k;
 	}
 }
 
@@ -790,37 +876,56 @@ parse_bool_flag(const char *v)
 	return -1;
 }
 
-/* Go's flag rules: -x or --x, "-x v" or "-x=v", booleans only "-b=v",
- * parsing stops at the first non-flag or after "--". */
+static const struct flag *
+flag_find(const char *a)
+{
+	const char *name = a + 1 + (a[1] == '-');
+	size_t k, n = strcspn(name, "=");
+
+	for (k = 0; k < sizeof flags / sizeof *flags; k++)
+		if (strlen(flags[k].name) == n && !strncmp(flags[k].name, name, n))
+			return &flags[k];
+	return NULL;
+}
+
+/* Go's flag rules: -x or --x, "-x v" or "-x=v", booleans only "-b=v".
+ * Other arguments are task names (NAME...), before or after flags as in
+ * make; after "--" everything is a name. One extension: -json followed
+ * by nothing or by a flag means -json - (stdout), so "-list -json" reads
+ * naturally. */
 static void
 parse_flags(int argc, char **argv)
 {
-	int i;
-	size_t k;
+	int i, names = 0;
 
+	opt.names = xreallocarray(NULL, (size_t)argc + 1, sizeof *opt.names);
 	for (i = 1; i < argc; i++) {
 		char *a = argv[i], *name, *eq;
-		const struct flag *f = NULL;
+		const struct flag *f;
 
-		if (a[0] != '-' || !a[1])
-			break;
+		if (names || a[0] != '-' || !a[1]) {
+			opt.names[opt.nnames++] = a;
+			continue;
+		}
 		if (!strcmp(a, "--")) {
-			i++;
-			break;
+			names = 1;
+			continue;
 		}
 		name = a + 1 + (a[1] == '-');
 		if ((eq = strchr(name, '=')))
 			*eq = '\0';
-		for (k = 0; k < sizeof flags / sizeof *flags; k++)
-			if (!strcmp(flags[k].name, name))
-				f = &flags[k];
-		if (!f)
+		if (!(f = flag_find(a)))
 			usage("flag provided but not defined: -%s", name);
 		if (f->kind == F_BOOL) {
 			int b = eq ? parse_bool_flag(eq + 1) : 1;
 			if (b < 0)
 				usage("invalid boolean value for flag -%s", name);
 			*(int *)f->dst = b;
+			continue;
+		}
+		if (!eq && f->dst == &opt.json &&
+			(i + 1 >= argc || (argv[i + 1][0] == '-' && flag_find(argv[i + 1])))) {
+			opt.json = "-";
 			continue;
 		}
 		if (!eq && i + 1 >= argc)
@@ -830,8 +935,7 @@ parse_flags(int argc, char **argv)
 		else
 			flag_value(name, eq ? eq + 1 : argv[++i]);
 	}
-	if (i < argc)
-		usage("unexpected argument %s (flags only)", argv[i]);
+	opt.names[opt.nnames] = NULL;
 }
 
 /* ==== 4. log ======================================================== */
@@ -851,6 +955,89 @@ write_all(int fd, const char *p, size_t n, int *ok)
 	}
 }
 
+/* ---- the status line (-progress) ----------------------------------- */
+
+/* Erase the line the cursor is on: the status line, never a log line
+ * (log lines end in a newline, so the cursor is at an empty line). */
+static const char erase_line[] = "\r\033[K";
+
+/* Terminal columns; 80 when the terminal does not say. */
+static size_t
+term_width(void)
+{
+#ifdef TIOCGWINSZ
+	struct winsize ws;
+
+	if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		return ws.ws_col;
+#endif
+	return 80;
+}
+
+/* Append s to b while it fits in *cols columns: control bytes become
+ * '?', a non-ASCII character counts as two columns (wide ones do). */
+static void
+put_cols(struct buf *b, const char *s, size_t *cols)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		size_t w = c < 0x80 ? 1 : (c & 0xC0) == 0x80 ? 0 : 2;
+		if (w > *cols)
+			break;
+		xput(b, c < 0x20 || c == 0x7F ? "?" : s, 1);
+		*cols -= w;
+	}
+}
+
+/* "[3/7 done] build 12s, test 3s": what the run is doing at time t. */
+static void
+prog_build(struct buf *b, double t)
+{
+	size_t i, done = 0, cols = term_width() - 1;
+	char tmp[64];
+
+	for (i = 0; i < cfg.ntasks; i++)
+		done += cfg.tasks[i]->st > S_RUNNING && cfg.tasks[i]->st != S_NOTSEL;
+	b->len = 0;
+	snprintf(tmp, sizeof tmp, "[%zu/%zu done]", done, pg.total);
+	put_cols(b, tmp, &cols);
+	for (i = 0; i < R.nact && cols > 4; i++) {
+		const struct node *n = R.act[i];
+		long e = (long)(t - n->t0);
+		if (!n->rt || n->rt->ph == T_QUEUED)
+			continue;
+		put_cols(b, b->data[b->len - 1] == ']' ? " " : ", ", &cols);
+		put_cols(b, mask_name(n->name), &cols);
+		if (e < 60)
+			snprintf(tmp, sizeof tmp, " %lds", e);
+		else
+			snprintf(tmp, sizeof tmp, " %ldm%02lds", e / 60, e % 60);
+		put_cols(b, tmp, &cols);
+	}
+}
+
+/* Write log bytes (maybe none) to stderr with the status line: erase it,
+ * the log, draw it again when the last drawing is 0.1 s old. One write,
+ * so the terminal never shows a half-drawn state. */
+static void
+prog_write(const char *log, size_t n)
+{
+	double t = now();
+
+	pg.frame.len = 0;
+	if (pg.shown)
+		xput(&pg.frame, erase_line, sizeof erase_line - 1);
+	pg.shown = 0;
+	xput(&pg.frame, log, n);
+	if (t - pg.drawn >= 0.1) {
+		prog_build(&pg.text, t);
+		xput(&pg.frame, pg.text.data, pg.text.len);
+		pg.shown = 1, pg.drawn = t, pg.draws++;
+	}
+	if (pg.frame.len)
+		write_all(2, pg.frame.data, pg.frame.len, &lg.err_ok);
+}
+
 /* Colours go to the terminal, never into the -logDir file: with both,
  * the file has its own copy of the lines (fout). */
 static int
@@ -867,7 +1054,10 @@ log_flush(void)
 
 	if (!lg.out.len)
 		return;
-	write_all(2, lg.out.data, lg.out.len, &lg.err_ok);
+	if (pg.on)
+		prog_write(lg.out.data, lg.out.len);
+	else
+		write_all(2, lg.out.data, lg.out.len, &lg.err_ok);
 	if (lg.file >= 0) {
 		write_all(lg.file, f->data, f->len, &fok);
 		if (!fok) {
@@ -877,9 +1067,6 @@ log_flush(void)
 	}
 	lg.out.len = lg.fout.len = 0;
 }
-
-static const char *mask(const char *s, size_t *n);
-static const char *mask_name(const char *s);
 
 /* A message of walter's own, before the log starts or outside it
  * ("walter: FILE:LINE:COL: msg"): to stderr and the -logDir file, secrets
@@ -893,6 +1080,7 @@ diag(int is_err, const char *msg)
 	int fok = lg.file >= 0, i;
 
 	log_flush();
+	prog_erase();
 	if (!again++)
 		msg = mask(msg, &n);
 	for (i = 0; i < 2; i++) {
@@ -907,6 +1095,59 @@ diag(int is_err, const char *msg)
 		buf_put(&rep.errors, msg, n) == 0)
 		(void)buf_put(&rep.errors, "\n", 1);
 	again--;
+}
+
+/* The loop's turn: redraw the status line if what it says changed and
+ * the last drawing is 0.1 s old. */
+static void
+prog_tick(void)
+{
+	double t = now();
+	struct buf b = { 0 };
+
+	if (!pg.on)
+		return;
+	pg.ticked = t;
+	if (lg.out.len) {
+		log_flush();
+		return;
+	}
+	if (t - pg.drawn < 0.1)
+		return;
+	prog_build(&b, t);
+	if (!pg.shown || b.len != pg.text.len || memcmp(b.data, pg.text.data, b.len))
+		prog_write("", 0);
+	buf_free(&b);
+}
+
+/* When the loop should wake up next for the status line. */
+static double
+prog_due(void)
+{
+	if (!pg.on)
+		return HUGE_VAL;
+	return pg.shown ? pg.ticked + 0.25 : pg.drawn + 0.1;
+}
+
+/* Take the status line off the screen for good (the run is over). */
+static void
+prog_stop(void)
+{
+	log_flush();
+	if (pg.shown)
+		write_all(2, erase_line, sizeof erase_line - 1, &lg.err_ok);
+	pg.shown = pg.on = 0;
+	buf_free(&pg.text);
+	buf_free(&pg.frame);
+}
+
+/* Other writers of stderr (warn, fatal) clear the line first. */
+static void
+prog_erase(void)
+{
+	if (pg.shown)
+		write_all(2, erase_line, sizeof erase_line - 1, &lg.err_ok);
+	pg.shown = 0;
 }
 
 /* Refresh the cached clock string: localtime once a second, not per line. */
@@ -1489,8 +1730,14 @@ log_open(void)
 	struct tm tm;
 	time_t t = time(NULL);
 
+	const char *gh = getenv("GITHUB_ACTIONS"), *gl = getenv("GITLAB_CI");
+
 	lg.color =
 		opt.color == COLOR_ALWAYS || (opt.color == COLOR_AUTO && isatty(2) && !(nc && *nc));
+	ci.kind = opt.ci != CI_AUTO         ? opt.ci
+		: gh && !strcmp(gh, "true") ? CI_GITHUB
+		: gl && !strcmp(gl, "true") ? CI_GITLAB
+					    : CI_NONE;
 	if (!opt.logdir)
 		return;
 	localtime_r(&t, &tm);
@@ -1540,6 +1787,136 @@ exit_text(int code, int sig, char *b, size_t n)
 	return b;
 }
 
+/* The status line goes on when stderr is a terminal that can erase a
+ * line (not TERM=dumb) and -progress allows it; total is how many tasks
+ * the run may run. */
+static void
+prog_start(size_t total)
+{
+	const char *term = getenv("TERM");
+
+	pg.on = opt.progress && isatty(2) && !(term && !strcmp(term, "dumb"));
+	pg.total = total;
+	pg.drawn = -1;
+}
+
+/* ---- CI log formats (-ci) ------------------------------------------- */
+
+/* Bytes that go into the log as they are: no prefix, no newline added,
+ * not masked (callers mask what a task or the file said). */
+static void
+log_raw(const char *s, size_t n)
+{
+	xput(&lg.out, s, n);
+	if (log_plain_copy())
+		xput(&lg.fout, s, n);
+}
+
+/* GitHub workflow command text: %, CR and LF escaped, and in a property
+ * value also ':' and ','. (A line of the log starts with the clock, so a
+ * task's output can never pass for a command.) */
+static void
+gh_escape(struct buf *b, const char *s, size_t n, int prop)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '%' || c == '\r' || c == '\n' || (prop && (c == ':' || c == ',')))
+			xprintf(b, "%%%02X", c);
+		else
+			xput(b, s + i, 1);
+	}
+}
+
+/* A task runs alone (so its output can be one collapsible group) when
+ * no parallel group with two entries or more holds it, or with -jobs 1. */
+static int
+runs_alone(const struct node *n)
+{
+	const struct node *p;
+
+	if (opt.jobs == 1)
+		return 1;
+	for (p = n->parent; p; p = p->parent)
+		if (p->kind == N_PAR && p->nkids > 1)
+			return 0;
+	return 1;
+}
+
+/* Before a task's "Start task": open its group (GitHub ::group::, a GitLab
+ * section whose header is the Start line itself). */
+static void
+ci_open(struct node *n)
+{
+	struct buf b = { 0 };
+	size_t len = strlen(n->name);
+	const char *name = n->name;
+
+	if (ci.kind == CI_NONE || ci.open || L_INFO < opt.threshold || !runs_alone(n) ||
+		(!n->command && !n->argv && !n->script)) /* nothing to hold */
+		return;
+	if (sec.n)
+		name = mask(name, &len);
+	ci.open = n;
+	n->section = ++ci.sections;
+	if (ci.kind == CI_GITHUB) {
+		xputs(&b, "::group::");
+		gh_escape(&b, name, len, 0);
+		xput(&b, "\n", 1);
+	} else {
+		xprintf(&b, "\033[0Ksection_start:%lld:walter_task_%d[collapsed=true]\r\033[0K",
+			(long long)time(NULL), n->section);
+	}
+	log_raw(b.data, b.len);
+	buf_free(&b);
+}
+
+/* Before a task's final line (End task, Task failed...): close its group,
+ * so the result shows when the group is collapsed. */
+static void
+ci_close(struct node *n)
+{
+	struct buf b = { 0 };
+
+	if (ci.open != n)
+		return;
+	ci.open = NULL;
+	if (ci.kind == CI_GITHUB)
+		xputs(&b, "::endgroup::\n");
+	else
+		xprintf(&b, "\033[0Ksection_end:%lld:walter_task_%d\r\033[0K",
+			(long long)time(NULL), n->section);
+	log_raw(b.data, b.len);
+	buf_free(&b);
+}
+
+/* GitHub: a failed task as an annotation, its reason and its last lines
+ * (already masked, as the log shows them). */
+static void
+ci_error(const struct node *n, const char *reason, char *const *tail, size_t ntail)
+{
+	struct buf b = { 0 };
+	size_t i, len = strlen(n->name);
+	const char *s = sec.n ? mask(n->name, &len) : n->name;
+
+	if (ci.kind != CI_GITHUB)
+		return;
+	xputs(&b, "::error title=");
+	gh_escape(&b, s, len, 1);
+	xputs(&b, "::");
+	len = strlen(reason);
+	s = sec.n ? mask(reason, &len) : reason;
+	gh_escape(&b, s, len, 0);
+	for (i = 0; i < ntail; i++) {
+		xputs(&b, "%0A");
+		gh_escape(&b, tail[i], strlen(tail[i]), 0);
+	}
+	xput(&b, "\n", 1);
+	log_raw(b.data, b.len);
+	buf_free(&b);
+}
+
 /* "1.23s", "2m03s": how long something took, for log lines. */
 static const char *
 fmt_dur(double s, char *b, size_t n)
@@ -1553,30 +1930,44 @@ fmt_dur(double s, char *b, size_t n)
 
 /* ==== 5. config ==================================================== */
 
+/* How bad a load-time message is. */
+enum sev {
+	MSG_ERROR, /* the file cannot run: exit 2 */
+	MSG_WARN,  /* a warning, an error under -check (unknown keys...) */
+	MSG_SOFT,  /* a warning even under -check: a notifier setting whose
+		    * variable is unset (the CI host has it, a laptop not) */
+	MSG_NOTE,  /* a deprecation: never an error, hidden by -threshold WARN */
+};
+
 static void __attribute__((format(printf, 4, 5)))
-cfg_msg(int is_err, const char *file, const struct yaml_node *at, const char *fmt, ...)
+cfg_msg(enum sev sv, const char *file, const struct yaml_node *at, const char *fmt, ...)
 {
+	static const char *const word[] = { "", "warning: ", "warning: ", "note: " };
 	struct buf b = { 0 };
 	va_list ap;
 	int r;
 
+	if (sv == MSG_NOTE && opt.threshold > L_INFO)
+		return;
 	if (at)
-		xprintf(&b, "%s:%d:%d: %s", file, at->line, at->col, is_err ? "" : "warning: ");
+		xprintf(&b, "%s:%d:%d: %s", file, at->line, at->col, word[sv]);
 	else
-		xprintf(&b, "%s: %s", file, is_err ? "" : "warning: ");
+		xprintf(&b, "%s: %s", file, word[sv]);
 	va_start(ap, fmt);
 	r = buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	if (r < 0)
 		fatal("out of memory");
-	diag(is_err, b.data);
+	diag(sv == MSG_ERROR, b.data);
 	buf_free(&b);
-	if (is_err || opt.check)
+	if (sv == MSG_ERROR || (sv == MSG_WARN && opt.check))
 		cfg.errors++;
 }
 
-#define cerr(c, at, ...)  cfg_msg(1, (c)->file, (at), __VA_ARGS__)
-#define cwarn(c, at, ...) cfg_msg(0, (c)->file, (at), __VA_ARGS__)
+#define cerr(c, at, ...)  cfg_msg(MSG_ERROR, (c)->file, (at), __VA_ARGS__)
+#define cwarn(c, at, ...) cfg_msg(MSG_WARN, (c)->file, (at), __VA_ARGS__)
+#define csoft(c, at, ...) cfg_msg(MSG_SOFT, (c)->file, (at), __VA_ARGS__)
+#define cnote(c, at, ...) cfg_msg(MSG_NOTE, (c)->file, (at), __VA_ARGS__)
 
 static size_t
 edit_distance(const char *a, const char *b)
@@ -1639,10 +2030,10 @@ tag_check(const char *file, const struct yaml_node *n, int depth)
 	}
 	if (n->tag > YAML_TAG_SEQ) {
 		if (!strncmp(t, yamlorg, sizeof yamlorg - 1))
-			cfg_msg(1, file, n, "tag !!%s is not supported (%s)",
+			cfg_msg(MSG_ERROR, file, n, "tag !!%s is not supported (%s)",
 				t + sizeof yamlorg - 1, why);
 		else
-			cfg_msg(1, file, n, "tag %s%s%s is not supported (%s)",
+			cfg_msg(MSG_ERROR, file, n, "tag %s%s%s is not supported (%s)",
 				*t == '!' ? "" : "!<", t, *t == '!' ? "" : ">", why);
 		return 1;
 	}
@@ -1802,8 +2193,10 @@ subst(struct ctx *c, const struct yaml_node *at, const char *s)
 			xputs(&b, val);
 			if (c->secret)
 				secret_add(val);
-		} else
-			cwarn(c, at, "NO environment variable: $%s", name);
+		} else {
+			cfg_msg(c->secret ? MSG_SOFT : MSG_WARN, c->file, at,
+				"NO environment variable: $%s", name);
+		}
 		p += n + 2 * (size_t)brace;
 	}
 	r = astrndup(b.data ? b.data : "", b.len);
@@ -2096,21 +2489,29 @@ struct stagedef {
 	const char *kidsfile;
 	enum kind kidkind;
 	int has_call;
+	const struct yaml_node *shell_key; /* the 0.x README's shell_script: FILE */
+	struct strv fileenv;               /* its env_file */
 };
 
 static const char *const stage_keys[] = { "name", "stage_name", "type", "stage_type", "command",
 	"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all", "message",
 	"parallel", "run_after", "serial", "include", "call", "timeout", "retry", "retry_delay",
-	"env", NULL };
+	"env", "description", "env_file", "shell_script", NULL };
 
+/* A deprecated key or word: a note (not an error, even under -check),
+ * once per run for each. */
 static void
 deprecated(struct ctx *c, const struct yaml_node *k, const char *use)
 {
-	static char said[3];
-	int i = !strcmp(k->text, "stage_name") ? 0 : !strcmp(k->text, "stage_type") ? 1 : 2;
+	static const char *const old[] = { "stage_name", "stage_type", "run_after", "shell_script",
+		NULL };
+	static char said[5];
+	int i;
 
+	for (i = 0; old[i] && strcmp(old[i], k->text); i++)
+		;
 	if (!said[i]++)
-		cwarn(c, k, "\"%s\" is deprecated, please use \"%s\" instead", k->text, use);
+		cnote(c, k, "\"%s\" is deprecated, please use %s instead", k->text, use);
 }
 
 static void
@@ -2169,6 +2570,256 @@ set_env(struct ctx *c, struct node *t, const struct yaml_node *v)
 	free(kv);
 }
 
+/* ---- env_file: dotenv lines ---------------------------------------- */
+
+/* Add NAME=VALUE to v, replacing an entry of the same NAME. */
+static void
+strv_set(struct strv *v, char *kv)
+{
+	size_t i, l = strcspn(kv, "=") + 1;
+
+	for (i = 0; i < v->n; i++)
+		if (!strncmp(v->v[i], kv, l)) {
+			v->v[i] = kv;
+			return;
+		}
+	v->v = xreallocarray(v->v, v->n + 1, sizeof *v->v);
+	v->v[v->n++] = kv;
+}
+
+/* Reading an env file: where the reader is. */
+struct dotenv {
+	const char *file;    /* for messages */
+	const char *p, *end; /* the text left */
+	const char *ls;      /* where the current line starts */
+	int line;            /* its number */
+};
+
+static void __attribute__((format(printf, 3, 4)))
+dotenv_err(struct dotenv *d, const char *at, const char *fmt, ...)
+{
+	struct yaml_node n = { 0 };
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	n.line = d->line, n.col = (int)(at - d->ls) + 1;
+	cfg_msg(MSG_ERROR, d->file, &n, "%s", msg);
+}
+
+static void
+dotenv_blanks(struct dotenv *d, int cr)
+{
+	while (d->p < d->end && (*d->p == ' ' || *d->p == '\t' || (cr && *d->p == '\r')))
+		d->p++;
+}
+
+/* On to the start of the next line. */
+static void
+dotenv_next(struct dotenv *d)
+{
+	const char *nl = memchr(d->p, '\n', (size_t)(d->end - d->p));
+
+	d->p = nl ? nl + 1 : d->end;
+	d->line++, d->ls = d->p;
+}
+
+/* A value in quotes: literal between single quotes; between double
+ * quotes \n \r \t \" \\ are escapes (other backslashes stay). It may
+ * span lines. 0, or -1 (reported) when the file ends first. */
+static int
+dotenv_quoted(struct dotenv *d, struct buf *val)
+{
+	static const char esc[] = "nrt\"\\", out[] = "\n\r\t\"\\";
+	const char *q = d->p++, *qls = d->ls, *e;
+	int qline = d->line;
+
+	for (; d->p < d->end && *d->p != *q; d->p++) {
+		if (*d->p == '\n')
+			d->line++, d->ls = d->p + 1;
+		if (*q == '"' && *d->p == '\\' && d->p + 1 < d->end && d->p[1] &&
+			(e = strchr(esc, d->p[1]))) {
+			xput(val, out + (e - esc), 1);
+			d->p++;
+			continue;
+		}
+		xput(val, d->p, 1);
+	}
+	if (d->p == d->end) {
+		d->line = qline, d->ls = qls;
+		dotenv_err(d, q, "the quote is not closed");
+		return -1;
+	}
+	d->p++;
+	dotenv_blanks(d, 1);
+	if (d->p < d->end && *d->p != '\n' && *d->p != '#') {
+		dotenv_err(d, d->p, "unexpected text after the closing quote");
+		return 1;
+	}
+	return 0;
+}
+
+/* The value after "NAME=": 0, 1 when the line is bad, -1 to stop. An
+ * unquoted value ends at a newline or " #" and is trimmed. */
+static int
+dotenv_value(struct dotenv *d, struct buf *val)
+{
+	const char *vs = d->p, *ve;
+
+	val->len = 0;
+	if (d->p < d->end && (*d->p == '"' || *d->p == '\''))
+		return dotenv_quoted(d, val);
+	while (d->p < d->end && *d->p != '\n' &&
+		!(*d->p == '#' && d->p > vs && (d->p[-1] == ' ' || d->p[-1] == '\t')))
+		d->p++;
+	for (ve = d->p; ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r');)
+		ve--;
+	xput(val, vs, (size_t)(ve - vs));
+	return 0;
+}
+
+/* Parse the text of env file `file` into out, as dotenv tools read it:
+ * blank lines and # comments skipped, an optional "export " prefix,
+ * NAME = VALUE (dotenv_value). A NAME set in walter's environment keeps
+ * that value, as with dotenv tools. Problems are located errors in the
+ * env file. */
+static void
+dotenv_parse(const char *file, const char *s, size_t len, struct strv *out)
+{
+	struct dotenv d = { file, s, s + len, s, 1 };
+	struct buf val = { 0 }, kv = { 0 };
+	const char *k;
+	int r = 0;
+
+	for (; d.p < d.end && r >= 0; dotenv_next(&d)) {
+		dotenv_blanks(&d, 1);
+		if (d.end - d.p > 6 && !memcmp(d.p, "export", 6) &&
+			(d.p[6] == ' ' || d.p[6] == '\t'))
+			d.p += 6, dotenv_blanks(&d, 0);
+		if (d.p == d.end || *d.p == '\n' || *d.p == '#')
+			continue;
+		for (k = d.p; d.p < d.end && (isalnum((unsigned char)*d.p) || *d.p == '_'); d.p++)
+			;
+		kv.len = 0;
+		xput(&kv, k, (size_t)(d.p - k));
+		dotenv_blanks(&d, 0);
+		if (!kv.len || isdigit((unsigned char)*k)) {
+			dotenv_err(&d, k, "expected NAME=VALUE (NAME: letters, digits, _)");
+			continue;
+		}
+		if (d.p == d.end || *d.p != '=') {
+			dotenv_err(&d, d.p, "expected \"=\" after the name");
+			continue;
+		}
+		d.p++;
+		dotenv_blanks(&d, 0);
+		if ((r = dotenv_value(&d, &val)) != 0)
+			continue;
+		if (val.len && memchr(val.data, '\0', val.len)) {
+			dotenv_err(&d, k, "the value of %s holds a NUL byte", kv.data);
+			continue;
+		}
+		if (getenv(kv.data)) /* walter's environment wins */
+			continue;
+		if (secret_name(kv.data, kv.len))
+			secret_add(val.data ? val.data : "");
+		xput(&kv, "=", 1);
+		xput(&kv, val.data ? val.data : "", val.len);
+		strv_set(out, astrndup(kv.data, kv.len));
+	}
+	buf_free(&val);
+	buf_free(&kv);
+}
+
+/* env_file: a path or a list of paths (relative to walter's directory,
+ * $VAR substituted), read in order into out. */
+static void
+env_file(struct ctx *c, const struct yaml_node *v, struct strv *out)
+{
+	size_t i, nv = v->kind == YAML_SEQ ? v->n : 1;
+
+	if (v->kind == YAML_MAP) {
+		cerr(c, v, "\"env_file\" must be a file path or a list of them");
+		return;
+	}
+	for (i = 0; i < nv; i++) {
+		const struct yaml_node *f = v->kind == YAML_SEQ ? v->child[i] : v;
+		struct buf in = { 0 };
+		const char *path;
+		if (f->kind != YAML_SCALAR || !f->len) {
+			cerr(c, f, "\"env_file\" must be a file path or a list of them");
+			continue;
+		}
+		path = subst(c, f, f->text);
+		if (read_file(path, &in) < 0)
+			cerr(c, f, "env_file %s: %s", path, strerror(errno));
+		else
+			dotenv_parse(astrdup(path), in.data ? in.data : "", in.len, out);
+		buf_free(&in);
+	}
+}
+
+/* A task's environment: the top-level env_file, its own env_file, then
+ * its env, each replacing names of the one before. */
+static void
+env_compose(struct ctx *c, struct stagedef *sd)
+{
+	struct node *t = sd->t;
+	struct strv v = { 0 };
+	size_t i;
+
+	if (!c->topenv.n && !sd->fileenv.n)
+		return;
+	for (i = 0; i < c->topenv.n; i++)
+		strv_set(&v, c->topenv.v[i]);
+	for (i = 0; i < sd->fileenv.n; i++)
+		strv_set(&v, sd->fileenv.v[i]);
+	for (i = 0; t->env && t->env[i]; i++)
+		strv_set(&v, t->env[i]);
+	t->env = amalloc((v.n + 1) * sizeof *t->env);
+	if (v.n)
+		memcpy(t->env, v.v, v.n * sizeof *t->env);
+	free(v.v);
+	free(sd->fileenv.v);
+	sd->fileenv.v = NULL, sd->fileenv.n = 0;
+}
+
+/* The keys of a stage/task that only set an option of its task. */
+static void
+stage_opt(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const struct yaml_node *v)
+{
+	struct node *t = sd->t;
+	const char *key = k->text;
+
+	if (!strcmp(key, "shell_script")) { /* the 0.x README's shell stage */
+		deprecated(c, k, "\"type: shell\" and \"file\"");
+		if (!t->script)
+			t->script = str_val(c, k, v);
+		sd->shell_key = k;
+	} else if (!strcmp(key, "description")) {
+		t->desc = str_val(c, k, v);
+	} else if (!strcmp(key, "env_file")) {
+		env_file(c, v, &sd->fileenv);
+	} else if (!strcmp(key, "report_full_output")) {
+		t->report_full = bool_val(c, k, v);
+	} else if (!strcmp(key, "suppress_all")) {
+		t->suppress_all = bool_val(c, k, v);
+	} else if (!strcmp(key, "message")) {
+		t->message = bool_val(c, k, v);
+		cfg.message_mode = 1;
+	} else if (!strcmp(key, "timeout")) {
+		t->timeout = dur_val(c, k, v);
+	} else if (!strcmp(key, "retry")) {
+		t->retry = int_val(c, k, v, 0, 1000);
+	} else if (!strcmp(key, "retry_delay")) {
+		t->retry_delay = dur_val(c, k, v);
+	} else if (!strcmp(key, "env")) {
+		set_env(c, t, v);
+	}
+}
+
 /* One key of a stage/task mapping into sd. */
 static void
 stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const struct yaml_node *v)
@@ -2189,12 +2840,12 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 	}
 	if (!strcmp(key, "name") || !strcmp(key, "stage_name")) {
 		if (key[0] == 's')
-			deprecated(c, k, "name");
+			deprecated(c, k, "\"name\"");
 		if (key[0] == 'n' || !t->name)
 			t->name = str_val(c, k, v);
 	} else if (!strcmp(key, "type") || !strcmp(key, "stage_type")) {
 		if (key[0] == 's')
-			deprecated(c, k, "type");
+			deprecated(c, k, "\"type\"");
 		if (key[0] == 't' || !sd->type)
 			sd->type = v;
 	} else if (!strcmp(key, "command")) {
@@ -2215,17 +2866,10 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 			t->only_if = subst_specials(c, v, t->only_if);
 	} else if (!strcmp(key, "wait_for")) {
 		wait_parse(c, &t->wait, v);
-	} else if (!strcmp(key, "report_full_output")) {
-		t->report_full = bool_val(c, k, v);
-	} else if (!strcmp(key, "suppress_all")) {
-		t->suppress_all = bool_val(c, k, v);
-	} else if (!strcmp(key, "message")) {
-		t->message = bool_val(c, k, v);
-		cfg.message_mode = 1;
 	} else if (!strcmp(key, "parallel") || !strcmp(key, "run_after") ||
 		!strcmp(key, "serial")) {
 		if (!strcmp(key, "run_after"))
-			deprecated(c, k, "parallel");
+			deprecated(c, k, "\"parallel\"");
 		if (sd->kids && strcmp(key, "run_after")) {
 			if (sd->kidkind == N_PAR && !strcmp(key, "serial"))
 				cerr(c, k, "a task cannot have both \"parallel\" and \"serial\"");
@@ -2238,14 +2882,8 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 		cerr(c, k, "\"include\" must be the only key of its entry");
 	} else if (!strcmp(key, "call")) {
 		sd->has_call = 1;
-	} else if (!strcmp(key, "timeout")) {
-		t->timeout = dur_val(c, k, v);
-	} else if (!strcmp(key, "retry")) {
-		t->retry = int_val(c, k, v, 0, 1000);
-	} else if (!strcmp(key, "retry_delay")) {
-		t->retry_delay = dur_val(c, k, v);
-	} else if (!strcmp(key, "env")) {
-		set_env(c, t, v);
+	} else {
+		stage_opt(c, sd, k, v);
 	}
 }
 
@@ -2300,13 +2938,15 @@ static void
 stage_type(struct ctx *c, struct stagedef *sd)
 {
 	struct node *t = sd->t;
-	const char *ty = sd->type && sd->type->kind == YAML_SCALAR ? sd->type->text : "command";
+	const char *ty = sd->type && sd->type->kind == YAML_SCALAR ? sd->type->text
+		: sd->shell_key                                    ? "shell"
+								   : "command";
 
 	if (sd->type && sd->type->kind != YAML_SCALAR)
 		cerr(c, sd->type, "\"type\" must be command or shell");
 	else if (!strcmp(ty, "shell") || !strcmp(ty, "shell_script")) {
 		if (!strcmp(ty, "shell_script"))
-			cwarn(c, sd->type, "type \"shell_script\" means \"shell\"");
+			deprecated(c, sd->type, "\"shell\"");
 		if (!t->script)
 			cerr(c, sd->type, "a shell stage needs \"file\" (the script to run)");
 		if (t->command || t->argv)
@@ -2316,8 +2956,21 @@ stage_type(struct ctx *c, struct stagedef *sd)
 	} else if (strcmp(ty, "command")) {
 		cerr(c, sd->type, "No specified stage type: '%s' (use command or shell)", ty);
 	} else if (t->script) {
-		cwarn(c, sd->type, "\"file\" is only used by shell stages");
+		cwarn(c, sd->type, "\"%s\" is only used by shell stages",
+			sd->shell_key ? "shell_script" : "file");
 		t->script = NULL;
+	}
+	if (t->script && t->script[0] != '/' && t->dir && *t->dir) {
+		/* the script is found from walter's directory, as the original
+		 * did, while it runs in "directory" */
+		char cwd[PATH_MAX];
+		struct buf b = { 0 };
+		if (getcwd(cwd, sizeof cwd))
+			xprintf(&b, "%s/%s", strcmp(cwd, "/") ? cwd : "", t->script);
+		t->script_at = b.data ? astrndup(b.data, b.len) : t->script;
+		buf_free(&b);
+	} else {
+		t->script_at = t->script;
 	}
 }
 
@@ -2350,6 +3003,7 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 			stage_key(c, &sd, kv[i].k, kv[i].v);
 	free(kv);
 	stage_type(c, &sd);
+	env_compose(c, &sd);
 	if (!t->name) {
 		char b[64];
 		snprintf(b, sizeof b, "line %d", m->line);
@@ -2363,7 +3017,12 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 		c->file = sd.kidsfile;
 		g = group(c, sd.kidkind, t->name, sd.kids, d2);
 		c->file = saved;
-		if (d2 && !t->command && !t->argv && !t->script) {
+		g->desc = t->desc;
+		if (d2) { /* walter 2: parallel and serial win over command */
+			if (t->command || t->argv || t->script)
+				cwarn(c, m,
+					"\"command\" is ignored: \"%s\" is a %s group (as in walter 2)",
+					t->name, sd.kidkind == N_PAR ? "parallel" : "serial");
 			if (t->only_if || t->wait.set || t->timeout > 0)
 				cwarn(c, m,
 					"only_if, wait_for and timeout apply to tasks, not to the group \"%s\"",
@@ -2372,6 +3031,7 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 		}
 	}
 	s = new_node(c, N_SEQ, t->name, m);
+	s->desc = t->desc;
 	s->logged = 0;
 	vec_add(&v, t);
 	vec_add(&v, g);
@@ -2401,8 +3061,46 @@ open_doc(struct ctx *c, const char *path, struct buf *in, int *bad)
 	return NULL;
 }
 
+static void include(struct ctx *c, const struct yaml_node *pathv, struct vec *out);
+
+/* An include entry with a name (walter 2 accepted one): the included
+ * tasks as a serial group of that name, so the log says where they are. */
 static void
-include(struct ctx *c, const struct yaml_node *item, const struct yaml_node *pathv, struct vec *out)
+include_named(
+	struct ctx *c, const struct yaml_node *item, const struct yaml_node *pathv, struct vec *out)
+{
+	const struct yaml_node *nm = yaml_get(item, "name"), *ds = yaml_get(item, "description");
+	struct kv *kv;
+	size_t i, n;
+	struct node *g;
+	struct vec v = { 0 };
+
+	kv = pairs(c, item, &n);
+	for (i = 0; i < n; i++)
+		if (strcmp(kv[i].k->text, "include") && strcmp(kv[i].k->text, "name") &&
+			strcmp(kv[i].k->text, "description"))
+			cerr(c, kv[i].k,
+				"\"include\" takes only \"name\" and \"description\" beside it, not \"%s\"",
+				kv[i].k->text);
+	free(kv);
+	if (!nm) {
+		include(c, pathv, out);
+		return;
+	}
+	g = new_node(c, N_SEQ, str_val(c, nm, nm), item);
+	g->logged = c->format == FMT_BUILD_DEPLOY;
+	if (ds)
+		g->desc = str_val(c, ds, ds);
+	if (!g->name)
+		g->name = "include";
+	include(c, pathv, &v);
+	adopt(g, &v);
+	vec_add(out, g);
+}
+
+/* Splice the tasks of the file pathv names into out. */
+static void
+include(struct ctx *c, const struct yaml_node *pathv, struct vec *out)
 {
 	struct buf in = { 0 };
 	const char *path, *saved = c->file;
@@ -2411,8 +3109,6 @@ include(struct ctx *c, const struct yaml_node *item, const struct yaml_node *pat
 	size_t i;
 	int bad;
 
-	if (item->n != 2)
-		cerr(c, item, "\"include\" must be the only key of its entry");
 	if (pathv->kind != YAML_SCALAR || !pathv->len) {
 		cerr(c, pathv, "\"include\" takes a file path");
 		return;
@@ -2458,7 +3154,7 @@ add_entries(struct ctx *c, const struct yaml_node *seq, struct vec *out)
 		const struct yaml_node *e = seq->child[i], *inc;
 		struct node *n;
 		if (e->kind == YAML_MAP && (inc = yaml_get(e, "include")))
-			include(c, e, inc, out);
+			include_named(c, e, inc, out);
 		else if ((n = stage(c, e, NULL)))
 			vec_add(out, n);
 	}
@@ -2496,7 +3192,7 @@ require(struct ctx *c, const struct yaml_node *list)
 		ns = root ? yaml_get(root, "namespace") : NULL;
 		st = root ? yaml_get(root, "stages") : NULL;
 		if (!ns || ns->kind != YAML_SCALAR || !ns->len || !st || st->kind != YAML_SEQ) {
-			cfg_msg(1, file, root,
+			cfg_msg(MSG_ERROR, file, root,
 				"a required file needs \"namespace\" (a name) and \"stages\" (a list)");
 			continue;
 		}
@@ -2506,12 +3202,12 @@ require(struct ctx *c, const struct yaml_node *list)
 			d = e->kind == YAML_MAP && e->n == 2 ? e->child[1] : NULL;
 			nm = d && d->kind == YAML_MAP ? yaml_get(d, "name") : NULL;
 			if (!nm || nm->kind != YAML_SCALAR) {
-				cfg_msg(1, file, e,
+				cfg_msg(MSG_ERROR, file, e,
 					"each stage definition must be \"def:\" with a \"name\"");
 				continue;
 			}
 			if (yaml_get(d, "call"))
-				cfg_msg(1, file, d,
+				cfg_msg(MSG_ERROR, file, d,
 					"a stage definition cannot itself use \"call\"");
 			xprintf(&key, "%s::%s", ns->text, nm->text);
 			c->defs = xreallocarray(c->defs, c->ndefs + 1, sizeof *c->defs);
@@ -2747,7 +3443,7 @@ nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m, const st
 		} else if (!*v) {
 			for (j = 0; j < n && strcmp(kv[j].k->text, need[i]); j++)
 				;
-			cwarn(c, j < n ? kv[j].v : m,
+			csoft(c, j < n ? kv[j].v : m,
 				"\"%s\" of this %s notifier is empty (an unset variable?): it sends nothing",
 				need[i], nt->type);
 			nt->off = 1;
@@ -2903,11 +3599,13 @@ static void
 load_d1(struct ctx *c, const struct yaml_node *root)
 {
 	static const char *const known[] = { "pipeline", "cleanup", "messenger", "notify",
-		"service", "require", NULL };
-	const struct yaml_node *pl = NULL, *cl = NULL, *req;
+		"service", "require", "env_file", NULL };
+	const struct yaml_node *pl = NULL, *cl = NULL, *req, *ef;
 	struct kv *kv;
 	size_t i, n;
 
+	if ((ef = yaml_get(root, "env_file")) && !is_null(ef))
+		env_file(c, ef, &c->topenv);
 	if ((req = yaml_get(root, "require")))
 		require(c, req);
 	kv = pairs(c, root, &n);
@@ -2922,7 +3620,7 @@ load_d1(struct ctx *c, const struct yaml_node *root)
 			nt_load_list(c, v, 0);
 		else if (!strcmp(k, "notify"))
 			nt_load_list(c, v, 1);
-		else if (strcmp(k, "require") && strcmp(k, "service"))
+		else if (strcmp(k, "require") && strcmp(k, "service") && strcmp(k, "env_file"))
 			unknown_key(c, kv[i].k, "the top level", known);
 	}
 	free(kv);
@@ -2937,8 +3635,9 @@ load_d1(struct ctx *c, const struct yaml_node *root)
 static void
 load_d2(struct ctx *c, const struct yaml_node *root)
 {
-	static const char *const known[] = { "build", "deploy", "notify", "messenger", NULL };
-	const struct yaml_node *b = NULL, *d = NULL;
+	static const char *const known[] = { "build", "deploy", "notify", "messenger", "env_file",
+		NULL };
+	const struct yaml_node *b = NULL, *d = NULL, *ef;
 	struct kv *kv;
 	size_t i, n;
 
@@ -2947,9 +3646,13 @@ load_d2(struct ctx *c, const struct yaml_node *root)
 		phase_load(c, &cfg.ph[1], "Deploy", NULL);
 		return;
 	}
+	if ((ef = yaml_get(root, "env_file")) && !is_null(ef))
+		env_file(c, ef, &c->topenv);
 	kv = pairs(c, root, &n);
 	for (i = 0; i < n; i++) {
 		const char *k = kv[i].k->text;
+		if (!strcmp(k, "env_file"))
+			continue;
 		if (!strcmp(k, "build"))
 			b = kv[i].v;
 		else if (!strcmp(k, "deploy"))
@@ -3078,7 +3781,7 @@ load_text(const char *file, const char *text, size_t len)
 	if (root && root->kind == YAML_SEQ)
 		has_bd = 1;
 	if (!root || (!has_pl && !has_bd) || (root->kind != YAML_MAP && root->kind != YAML_SEQ))
-		cfg_msg(1, c.file, root, "no pipeline, build or deploy section");
+		cfg_msg(MSG_ERROR, c.file, root, "no pipeline, build or deploy section");
 	else if (has_pl && has_bd)
 		cerr(&c, root, "ambiguous configuration (both pipeline and build/deploy)");
 	else if (!tag_check(c.file, root, 0)) {
@@ -3090,7 +3793,7 @@ load_text(const char *file, const char *text, size_t len)
 	}
 	for (i = 0; i < c.ndocs; i++)
 		yaml_free(c.docs[i]);
-	free(c.docs), free(c.defs), free(c.stack);
+	free(c.docs), free(c.defs), free(c.stack), free(c.topenv.v);
 	if (cfg.errors)
 		return cfg.errors;
 	for (i = 0; i < 2; i++) {
@@ -3876,6 +4579,13 @@ set_specials(struct node *n)
 
 static void abort_active(void);
 
+/* Why failed task n failed: its reason, or how its command ended. */
+static const char *
+fail_reason(const struct node *n, char *b, size_t len)
+{
+	return n->why ? n->why : exit_text(n->code, n->sig, b, len);
+}
+
 static void
 log_status(struct node *n)
 {
@@ -3887,8 +4597,7 @@ log_status(struct node *n)
 		logmsg(L_INFO, n->name, "End task (%s)", d);
 		break;
 	case S_FAILED:
-		logmsg(L_ERROR, n->name, "Task failed: %s (%s)",
-			n->why ? n->why : exit_text(n->code, n->sig, e, sizeof e), d);
+		logmsg(L_ERROR, n->name, "Task failed: %s (%s)", fail_reason(n, e, sizeof e), d);
 		break;
 	case S_ABORTED:
 		logmsg(L_WARN, n->name, "aborted (%s)", d);
@@ -4015,7 +4724,13 @@ task_result(struct node *n, enum status st)
 	n->st = st;
 	n->t1 = now();
 	n->why = task_why(n);
+	ci_close(n);
 	log_status(n);
+	if (st == S_FAILED && ci.kind == CI_GITHUB) {
+		char why[300];
+		ci_error(n, fail_reason(n, why, sizeof why), rt ? rt->tail : NULL,
+			rt ? rt->ntail : 0);
+	}
 	set_specials(n);
 	notify_task(n); /* before task_release: it may post the output */
 	if (st == S_FAILED && !R.first_failed)
@@ -4125,6 +4840,66 @@ parent_step(struct node *n)
 
 /* ---- a task's steps: only_if, wait_for, command, retries ------------ */
 
+/* An argument as sh would need it written: as is when plain, else in
+ * single quotes. */
+static void
+put_shell_word(struct buf *b, const char *a)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789_@%+=:,./-";
+	const char *p;
+
+	if (*a && !a[strspn(a, plain)]) {
+		xputs(b, a);
+		return;
+	}
+	xput(b, "'", 1);
+	for (p = a; *p; p++)
+		if (*p == '\'')
+			xputs(b, "'\\''");
+		else
+			xput(b, p, 1);
+	xput(b, "'", 1);
+}
+
+/* -x: "[name] + COMMAND" (each line of a multi-line command with its
+ * own "+ ", cut at 64 KiB as output lines are), masked, before the
+ * command or the only_if (cond) starts; at DEBUG level without -x. */
+static void
+log_command(struct node *n, int cond)
+{
+	enum level lv = opt.xtrace ? L_INFO : L_DEBUG;
+	struct buf b = { 0 };
+	const char *cmd = cond ? n->only_if : n->command, *p, *e;
+	size_t i;
+
+	if (lv < opt.threshold)
+		return;
+	if (cmd) {
+		for (p = cmd; *p; p = *e ? e + 1 : e) {
+			e = p + strcspn(p, "\n");
+			b.len = 0;
+			xputs(&b, cond ? "only_if + " : "+ ");
+			xput(&b, p, (size_t)(e - p));
+			log_line(lv, n->name, b.data, b.len < LINE_MAX_LOG ? b.len : LINE_MAX_LOG);
+		}
+	} else {
+		xputs(&b, "+ ");
+		if (n->script) {
+			xputs(&b, "sh ");
+			put_shell_word(&b, n->script);
+		} else {
+			for (i = 0; n->argv[i]; i++) {
+				if (i)
+					xput(&b, " ", 1);
+				put_shell_word(&b, n->argv[i]);
+			}
+		}
+		log_line(lv, n->name, b.data, b.len < LINE_MAX_LOG ? b.len : LINE_MAX_LOG);
+	}
+	buf_free(&b);
+}
+
 static void task_wait(struct node *n);
 
 /* An empty stdin: /dev/null, or where there is none (a bootstrap chroot)
@@ -4176,7 +4951,8 @@ task_spawn(struct node *n, int cond)
 		args[0] = "sh", args[1] = "-c", args[2] = (char *)(cond ? n->only_if : n->command);
 		args[3] = NULL, path = xstrdup(R.sh);
 	} else if (n->script) {
-		args[0] = "sh", args[1] = (char *)n->script, args[2] = NULL, path = xstrdup(R.sh);
+		args[0] = "sh", args[1] = (char *)n->script_at, args[2] = NULL,
+		path = xstrdup(R.sh);
 	} else {
 		argv = n->argv;
 		if (!(path = path_lookup(argv[0]))) {
@@ -4218,13 +4994,16 @@ task_run(struct node *n)
 
 	rt->ph = T_RUN;
 	rt->timed_out = 0, rt->term_at = 0, rt->kill_sent = 0;
-	if (n->attempts++ == 0)
+	if (n->attempts++ == 0) {
+		ci_open(n);
 		logmsg(L_INFO, n->name, "Start task");
+	}
 	if (!n->command && !n->argv && !n->script) {
 		task_result(n, S_OK);
 		return;
 	}
-	if (n->script && stat(n->script, &sb) < 0) {
+	log_command(n, 0);
+	if (n->script && stat(n->script_at, &sb) < 0) {
 		snprintf(rt->why, sizeof rt->why, "file: %s does not exist", n->script);
 		task_result(n, S_FAILED);
 		return;
@@ -4242,6 +5021,7 @@ task_cond(struct node *n)
 		return;
 	}
 	n->rt->ph = T_COND;
+	log_command(n, 1);
 	if (task_spawn(n, 1) < 0 && !n->rt->p.pid)
 		task_result(n, S_FAILED);
 }
@@ -4606,6 +5386,8 @@ loop_once(void)
 	nn = notify_pollfds(pf + n);
 	log_flush();
 	t = now();
+	if (prog_due() < next)
+		next = prog_due();
 	ms = next <= t ? 0 : (int)((next - t) * 1000) + 1;
 	if (poll(pf, n + nn, ms) > 0) {
 		notify_polled(pf + n, nn);
@@ -4628,6 +5410,7 @@ loop_once(void)
 	free(pf), free(who), free(what);
 	reap();
 	on_walter_signal();
+	prog_tick();
 }
 
 /* Run one list (a phase's tasks or cleanup) to the end. */
@@ -4663,6 +5446,290 @@ kill_leftovers(void)
 	for (i = 0; i < R.ngroups; i++)
 		kill(-R.groups[i], SIGKILL);
 	R.ngroups = 0;
+}
+
+/* ---- selection: NAME... and -from ------------------------------------ */
+
+/* ", N not selected" for the summaries when NAME... or -from left
+ * tasks out, else "" (so a full run's summary reads as it always did). */
+static const char *
+notsel_text(const size_t count[S_NSTATUS], char *b, size_t n)
+{
+	*b = '\0';
+	if (count[S_NOTSEL])
+		snprintf(b, n, ", %zu not selected", count[S_NOTSEL]);
+	return b;
+}
+
+/* The names from the phase's list down to n, outermost first, the
+ * wrappers of a D1 stage with children once (as task_path does); *k is
+ * how many. The caller frees the array. */
+static const char **
+node_path(const struct node *n, size_t *k)
+{
+	const struct node *p;
+	const char **v, *last = NULL, *t;
+	size_t depth = 0, i;
+
+	for (p = n; p->parent; p = p->parent)
+		depth++;
+	v = xreallocarray(NULL, depth + 1, sizeof *v);
+	for (*k = 0, p = n; p->parent; p = p->parent)
+		if (!last || strcmp(last, p->name))
+			v[(*k)++] = last = p->name;
+	for (i = 0; i < *k / 2; i++)
+		t = v[i], v[i] = v[*k - 1 - i], v[*k - 1 - i] = t;
+	return v;
+}
+
+/* Does sel name n: its name, or a path "group/name" that ends n's path?
+ * (Compared name by name from the end, so a name may hold a '/'.) */
+static int
+sel_matches(const struct node *n, const char *sel)
+{
+	const char **v;
+	size_t k, i, len = strlen(sel);
+	int ok = 0;
+
+	if (!n->parent)
+		return 0; /* a phase's list */
+	if (!strcmp(n->name, sel))
+		return 1;
+	if (!strchr(sel, '/'))
+		return 0;
+	v = node_path(n, &k);
+	for (i = k; i > 0; i--) {
+		size_t m = strlen(v[i - 1]);
+		if (m > len || strncmp(sel + len - m, v[i - 1], m))
+			break;
+		if (!(len -= m)) {
+			ok = 1;
+			break;
+		}
+		if (sel[len - 1] != '/' || len == 1)
+			break;
+		len--;
+	}
+	free(v);
+	return ok;
+}
+
+static void
+sel_mark(struct node *n)
+{
+	size_t i;
+
+	n->sel = 1;
+	for (i = 0; i < n->nkids; i++)
+		sel_mark(n->kids[i]);
+}
+
+/* Mark what each of the names selects under n; hit[j] |= bit when name
+ * j matched there. */
+static void
+sel_names(struct node *n, char *hit, int bit)
+{
+	size_t i;
+	int j, any = 0;
+
+	for (j = 0; j < opt.nnames; j++)
+		if (sel_matches(n, opt.names[j]))
+			hit[j] |= (char)bit, any = 1;
+	if (any)
+		sel_mark(n);
+	for (i = 0; i < n->nkids; i++)
+		sel_names(n->kids[i], hit, bit);
+}
+
+/* Does any node under n match sel? */
+static int
+sel_any(const struct node *n, const char *sel)
+{
+	size_t i;
+
+	if (sel_matches(n, sel))
+		return 1;
+	for (i = 0; i < n->nkids; i++)
+		if (sel_any(n->kids[i], sel))
+			return 1;
+	return 0;
+}
+
+/* -from: the first node named sel in document order, and everything
+ * after it; *on says the start was passed. Returns 1 once found. */
+static int
+sel_from(struct node *n, const char *sel, int *on)
+{
+	size_t i;
+	int found = 0;
+
+	if (!*on && sel_matches(n, sel))
+		*on = found = 1;
+	if (*on && n->kind == N_TASK)
+		n->sel = 1;
+	for (i = 0; i < n->nkids; i++)
+		found |= sel_from(n->kids[i], sel, on);
+	return found;
+}
+
+/* Everything under n that was not selected becomes "not selected"
+ * (groups too, when nothing under them was); 1 if nothing was. */
+static int
+sel_apply(struct node *n)
+{
+	size_t i;
+	int none = 1;
+
+	if (n->sel && n->kind == N_TASK)
+		return 0;
+	if (n->kind == N_TASK) {
+		n->st = S_NOTSEL;
+		if (n->input) /* it will not read its input's output */
+			leaves(n->input, release_one, n);
+		return 1;
+	}
+	for (i = 0; i < n->nkids; i++)
+		none &= sel_apply(n->kids[i]);
+	if (none && n->parent)
+		n->st = S_NOTSEL;
+	return none;
+}
+
+/* The closest name or path to sel among the nodes under n (for a
+ * did-you-mean); *bd is the distance to beat. */
+static void
+sel_closest(const struct node *n, const char *sel, const char **best, size_t *bd, struct buf *b)
+{
+	size_t i, k, d;
+
+	if (n->parent) {
+		const char **v = node_path(n, &k);
+		if ((d = edit_distance(sel, n->name)) < *bd)
+			*bd = d, *best = n->name;
+		b->len = 0;
+		for (i = 0; i < k; i++)
+			xprintf(b, "%s%s", i ? "/" : "", v[i]);
+		free(v);
+		if (k > 1 && (d = edit_distance(sel, b->data)) < *bd)
+			*bd = d, *best = astrndup(b->data, b->len);
+	}
+	for (i = 0; i < n->nkids; i++)
+		sel_closest(n->kids[i], sel, best, bd, b);
+}
+
+static void
+sel_unknown(const char *what, const char *sel)
+{
+	const char *best = NULL;
+	size_t bd = 3, i;
+	struct buf b = { 0 };
+
+	for (i = 0; i < 2; i++)
+		if (cfg.ph[i].label) {
+			sel_closest(cfg.ph[i].main, sel, &best, &bd, &b);
+			sel_closest(cfg.ph[i].cleanup, sel, &best, &bd, &b);
+		}
+	buf_free(&b);
+	if (best)
+		warn("%sno task \"%s\" in %s (did you mean \"%s\"?)", what, sel, opt.config, best);
+	else
+		warn("%sno task \"%s\" in %s (-list shows them)", what, sel, opt.config);
+}
+
+/* Where -from's task is when it is not in a main list that runs. */
+static void
+from_missing(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (cfg.ph[i].label && sel_any(cfg.ph[i].main, opt.from)) {
+			warn("-from: task \"%s\" is in the %s phase, which these flags do not run (add -%s)",
+				opt.from, i ? "deploy" : "build", i ? "deploy" : "build");
+			return;
+		}
+	for (i = 0; i < 2; i++)
+		if (cfg.ph[i].label && sel_any(cfg.ph[i].cleanup, opt.from)) {
+			warn("-from: \"%s\" is a cleanup task (cleanup lists always run)",
+				opt.from);
+			return;
+		}
+	sel_unknown("-from: ", opt.from);
+}
+
+/* NAME... and -from: mark what runs (the cleanup lists always run) and,
+ * without -build or -deploy, pick the phases that hold the names. Exits
+ * 2 on a name that names nothing or a phase the flags leave out. */
+static void
+select_tasks(int *first, int *last)
+{
+	char *hit = xmalloc((size_t)opt.nnames + 1);
+	int i, j, lo = 2, hi = -1, bad = 0, on = 0, from_ph = -1;
+	int phflags = cfg.format == FMT_BUILD_DEPLOY && (opt.build || opt.deploy);
+
+	memset(hit, 0, (size_t)opt.nnames + 1);
+	for (i = 0; i < 2; i++)
+		if (cfg.ph[i].label) {
+			sel_names(cfg.ph[i].main, hit, 1 << i);
+			sel_names(cfg.ph[i].cleanup, hit, 1 << i);
+		}
+	for (j = 0; j < opt.nnames; j++) {
+		if (!hit[j]) {
+			sel_unknown("", opt.names[j]);
+			bad = 1;
+		}
+		for (i = 0; i < 2; i++) {
+			if (!(hit[j] & (1 << i)))
+				continue;
+			if (phflags && (i < *first || i > *last)) {
+				warn("task \"%s\" is in the %s phase, which these flags do not run (add -%s)",
+					opt.names[j], i ? "deploy" : "build",
+					i ? "deploy" : "build");
+				bad = 1;
+			}
+			lo = i < lo ? i : lo, hi = i > hi ? i : hi;
+		}
+	}
+	free(hit);
+	for (i = phflags ? *first : 0; opt.from && i <= (phflags ? *last : 1); i++)
+		if (cfg.ph[i].label && from_ph < 0 && sel_from(cfg.ph[i].main, opt.from, &on))
+			from_ph = i;
+		else if (cfg.ph[i].label && from_ph >= 0)
+			sel_mark(cfg.ph[i].main);
+	if (opt.from && from_ph < 0) {
+		from_missing();
+		bad = 1;
+	} else if (opt.from) {
+		lo = from_ph < lo ? from_ph : lo, hi = from_ph > hi ? from_ph : hi;
+	}
+	if (bad)
+		exit(2);
+	if (!phflags && cfg.format == FMT_BUILD_DEPLOY)
+		*first = lo, *last = hi;
+	for (i = *first; i <= *last; i++)
+		sel_apply(cfg.ph[i].main);
+}
+
+/* How many tasks the phases first..last may run (the status line's total). */
+static size_t
+tasks_under(const struct node *n)
+{
+	size_t i, k = n->kind == N_TASK && n->st != S_NOTSEL;
+
+	for (i = 0; i < n->nkids; i++)
+		k += tasks_under(n->kids[i]);
+	return k;
+}
+
+static size_t
+run_total(int first, int last)
+{
+	size_t k = 0;
+	int i;
+
+	for (i = first; i <= last; i++)
+		k += tasks_under(cfg.ph[i].main) + tasks_under(cfg.ph[i].cleanup);
+	return k;
 }
 
 /* How many tasks ended in each status; returns how many were reached. */
@@ -4860,7 +5927,9 @@ host_name(void)
 static const char *
 st_word(enum status st)
 {
-	return st == S_CONDFALSE ? "condition_false" : bit_word(st_bit(st));
+	return st == S_CONDFALSE ? "condition_false"
+		: st == S_NOTSEL ? "not_selected"
+				 : bit_word(st_bit(st));
 }
 
 /* A monotonic time as RFC 3339 UTC wall-clock time. */
@@ -5602,17 +6671,18 @@ notify_summary(int failed, double t0)
 	size_t i, count[S_NSTATUS] = { 0 };
 	unsigned bit = R.nsig || R.timed_out ? ON_ABORTED : failed ? ON_FAILURE : ON_SUCCESS;
 	struct buf t = { 0 }, f = { 0 }, e = { 0 }, b = { 0 };
-	char d[32], s0[64], s1[64];
+	char d[32], s0[64], s1[64], ns[48];
 
 	count_status(count);
 	xprintf(&t,
-		"[%s] %s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
+		"[%s] %s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false%s (%s)",
 		opt.config,
 		bit == ON_SUCCESS           ? "Succeeded"
 			: bit == ON_FAILURE ? "Failed"
 					    : "Aborted",
 		count[S_OK], count[S_FAILED], count[S_SKIPPED], count[S_ABORTED],
-		count[S_CONDFALSE], fmt_dur(now() - t0, d, sizeof d));
+		count[S_CONDFALSE], notsel_text(count, ns, sizeof ns),
+		fmt_dur(now() - t0, d, sizeof d));
 	summary_failed(&t, &f);
 	xputs(&e, "{");
 	jfield(&e, "event", "summary");
@@ -5625,9 +6695,12 @@ notify_summary(int failed, double t0)
 	jfield(&e, "end", rfc3339(now(), s1, sizeof s1));
 	xprintf(&e,
 		",\"counts\":{\"success\":%zu,\"failure\":%zu,\"skipped\":%zu,\"aborted\":%zu,"
-		"\"condition_false\":%zu}",
+		"\"condition_false\":%zu",
 		count[S_OK], count[S_FAILED], count[S_SKIPPED], count[S_ABORTED],
 		count[S_CONDFALSE]);
+	if (count[S_NOTSEL])
+		xprintf(&e, ",\"not_selected\":%zu", count[S_NOTSEL]);
+	xputs(&e, "}");
 	jfield_m(&e, "text", t.data);
 	xprintf(&e, ",\"failed\":%s}\n", f.data);
 	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
@@ -5725,7 +6798,7 @@ static const char *
 status_word(enum status st)
 {
 	static const char *const w[] = { "not run", "running", "succeeded", "failed", "skipped",
-		"aborted", "condition false" };
+		"aborted", "condition false", "not selected" };
 	return w[st];
 }
 
@@ -5737,18 +6810,26 @@ summary(double t0)
 	size_t i, count[S_NSTATUS] = { 0 }, ran = 0;
 	char d[32];
 
+	char ns[48];
+
 	ran = count_status(count);
+	notsel_text(count, ns, sizeof ns);
 	logmsg(count[S_FAILED] ? L_ERROR : L_INFO, NULL,
-		"Summary: %zu task%s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
+		"Summary: %zu task%s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false%s (%s)",
 		ran, ran == 1 ? "" : "s", count[S_OK], count[S_FAILED], count[S_SKIPPED],
-		count[S_ABORTED], count[S_CONDFALSE], fmt_dur(now() - t0, d, sizeof d));
+		count[S_ABORTED], count[S_CONDFALSE], ns, fmt_dur(now() - t0, d, sizeof d));
 	for (i = 0; i < cfg.ntasks; i++) {
 		struct node *n = cfg.tasks[i];
-		enum level lv = n->st == S_FAILED ? L_ERROR : n->st == S_OK ? L_INFO : L_WARN;
+		enum level lv = n->st == S_FAILED            ? L_ERROR
+			: n->st == S_OK || n->st == S_NOTSEL ? L_INFO
+							     : L_WARN;
 		if (n->st == S_PENDING)
 			continue;
-		logmsg(lv, NULL, "  %-15s %s (%s)", status_word(n->st), n->name,
-			fmt_dur(n->t1 - n->t0, d, sizeof d));
+		if (n->st == S_NOTSEL)
+			logmsg(lv, NULL, "  %-15s %s", status_word(n->st), n->name);
+		else
+			logmsg(lv, NULL, "  %-15s %s (%s)", status_word(n->st), n->name,
+				fmt_dur(n->t1 - n->t0, d, sizeof d));
 	}
 	if (R.first_failed && R.first_failed->ntail) {
 		logmsg(L_ERROR, NULL, "Last lines of %s:", R.first_failed->name);
@@ -5824,6 +6905,8 @@ plan_node(struct buf *b, const struct node *n, int depth)
 		if (n->input)
 			xprintf(b, "  [stdin from \"%s\"]", n->input->name);
 	}
+	if (n->st == S_NOTSEL)
+		xputs(b, "  (not selected)");
 	xprintf(b, "  (%s:%d:%d)\n", n->file, n->line, n->col);
 	for (i = 0; i < n->nkids; i++)
 		plan_node(b, n->kids[i], depth + 1);
@@ -5877,7 +6960,8 @@ plan(int first, int last)
  * knows one, names and texts masked. Their files were opened before the
  * pipeline file was read (reports_open). */
 
-/* Open -json and -junit for writing now: exit 2 when one cannot be. */
+/* Open -json and -junit for writing now ("-": stdout): exit 2 when one
+ * cannot be. */
 static void
 reports_open(void)
 {
@@ -5886,13 +6970,15 @@ reports_open(void)
 
 	for (i = 0; i < 2; i++)
 		if (path[i] &&
-			(*fd[i] = open(path[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
-				0)
+			(*fd[i] = !strcmp(path[i], "-")
+					? 1
+					: open(path[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+						  0644)) < 0)
 			fatal("%s: cannot write %s:", i ? "-junit" : "-json", path[i]);
 }
 
-/* Write a report into its open file (and close it); -1 after an ERROR
- * line when it could not be written. */
+/* Write a report into its open file (and close it, stdout excepted); -1
+ * after an ERROR line when it could not be written. */
 static int
 report_write(int *fd, const char *path, const struct buf *b)
 {
@@ -5900,12 +6986,13 @@ report_write(int *fd, const char *path, const struct buf *b)
 
 	write_all(*fd, b->data ? b->data : "", b->len, &ok);
 	e = errno;
-	if (close(*fd) < 0 && ok)
+	if (*fd != 1 && close(*fd) < 0 && ok)
 		ok = 0, e = errno;
 	*fd = -1;
 	if (ok)
 		return 0;
-	logmsg(L_ERROR, NULL, "cannot write %s: %s", path, strerror(e));
+	logmsg(L_ERROR, NULL, "cannot write %s: %s",
+		strcmp(path, "-") ? path : "the report to stdout", strerror(e));
 	log_flush();
 	return -1;
 }
@@ -5925,10 +7012,147 @@ report_why(const struct node *n, char *b, size_t len)
 {
 	if (n->st == S_PENDING)
 		return "not run";
+	if (n->st == S_NOTSEL)
+		return "not selected";
 	if (n->why || n->st != S_FAILED)
 		return n->why;
 	return n->code >= 0 ? exit_text(n->code, n->sig, b, len) : "failed";
 }
+
+/* Write a report to path ("-": stdout); failures are logged. */
+static void
+write_report(const char *path, struct buf *b)
+{
+	int ok = 1,
+	    fd = !strcmp(path, "-") ? 1
+				    : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd == 1) { /* -json -: stdout */
+		write_all(1, b->data, b->len, &ok);
+		if (!ok)
+			logmsg(L_ERROR, NULL, "cannot write the report to stdout: %s",
+				strerror(errno));
+		return;
+	}
+	if (fd < 0) {
+		logmsg(L_ERROR, NULL, "cannot write %s: %s", path, strerror(errno));
+		return;
+	}
+	write_all(fd, b->data, b->len, &ok);
+	if (close(fd) < 0 || !ok)
+		logmsg(L_ERROR, NULL, "cannot write %s: %s", path, strerror(errno));
+}
+
+/* ---- -list ------------------------------------------------------------- */
+
+/* A task's path joined with '/', as NAME... takes it. */
+static void
+path_text(const struct node *n, struct buf *b)
+{
+	size_t i, k;
+	const char **v = node_path(n, &k);
+
+	for (i = 0; i < k; i++)
+		xprintf(b, "%s%s", i ? "/" : "", v[i]);
+	free(v);
+}
+
+struct listing {
+	struct buf *b;       /* the output */
+	size_t width;        /* of the path column */
+	const char *ph, *at; /* phase and list of the last heading */
+};
+
+static void
+list_width(struct node *n, struct walk *w)
+{
+	struct listing *l = w->arg;
+	struct buf p = { 0 };
+
+	path_text(n, &p);
+	if (p.len > l->width)
+		l->width = p.len;
+	buf_free(&p);
+}
+
+static void
+list_task(struct node *n, struct walk *w)
+{
+	struct listing *l = w->arg;
+	struct buf p = { 0 };
+
+	if (l->at != w->list || l->ph != w->phase) {
+		l->at = w->list, l->ph = w->phase;
+		xprintf(l->b, "%s%s\n", w->phase, w->list[0] == 'c' ? " cleanup" : "");
+	}
+	path_text(n, &p);
+	if (n->desc)
+		xprintf(l->b, "  %-*s  %.*s\n", (int)l->width, p.data, (int)strcspn(n->desc, "\n"),
+			n->desc);
+	else
+		xprintf(l->b, "  %s\n", p.data);
+	buf_free(&p);
+}
+
+static void
+list_json(struct node *n, struct walk *w)
+{
+	struct buf *b = w->arg;
+	const char **v;
+	char phase[16];
+	size_t i, k;
+
+	for (i = 0; i < sizeof phase - 1 && w->phase[i]; i++)
+		phase[i] = (char)tolower((unsigned char)w->phase[i]);
+	phase[i] = '\0';
+	xputs(b, b->data[b->len - 1] == '[' ? "\n  {\"name\":" : ",\n  {\"name\":");
+	jstr(b, n->name, strlen(n->name));
+	xputs(b, ",\"path\":[");
+	v = node_path(n, &k);
+	for (i = 0; i < k; i++) {
+		xputs(b, i ? "," : "");
+		jstr(b, v[i], strlen(v[i]));
+	}
+	free(v);
+	xprintf(b, "],\"phase\":\"%s\",\"list\":\"%s\",\"description\":", phase, w->list);
+	if (n->desc)
+		jstr(b, n->desc, strlen(n->desc));
+	else
+		xputs(b, "null");
+	xputs(b, ",\"file\":");
+	jstr(b, n->file, strlen(n->file));
+	xprintf(b, ",\"line\":%d}", n->line);
+}
+
+/* -list: every task with its path (what NAME... takes) and description,
+ * by phase and list; with -json the same as JSON. Runs nothing. */
+static void
+list_tasks(void)
+{
+	struct buf b = { 0 };
+	struct listing l = { &b, 0, NULL, NULL };
+	struct walk w = { NULL, NULL, list_width, &l };
+	int last = cfg.ph[1].label ? 1 : 0, ok = 1;
+
+	if (opt.json) {
+		w.fn = list_json, w.arg = &b;
+		xputs(&b, "{\"version\":\"" WALTER_VERSION "\",\"file\":");
+		jstr(&b, opt.config, strlen(opt.config));
+		xprintf(&b, ",\"format\":\"%s\",\"tasks\":[",
+			cfg.format == FMT_BUILD_DEPLOY ? "build/deploy" : "pipeline");
+		walk_tasks(0, last, &w);
+		xputs(&b, "\n]}\n");
+		write_report(opt.json, &b);
+	} else {
+		walk_tasks(0, last, &w);
+		w.fn = list_task;
+		walk_tasks(0, last, &w);
+		write_all(1, b.data ? b.data : "", b.len, &ok);
+	}
+	buf_free(&b);
+}
+
+/* ---- -json and -junit: the tasks ---------------------------------------- */
 
 static void
 json_task(struct node *n, struct walk *w)
@@ -5952,7 +7176,7 @@ json_task(struct node *n, struct walk *w)
 	else
 		xputs(b, ",\"exit_code\":null");
 	xprintf(b, ",\"attempts\":%d", n->attempts);
-	if (n->st != S_PENDING)
+	if (n->st != S_PENDING && n->st != S_NOTSEL)
 		xprintf(b, ",\"start\":\"%s\",\"end\":\"%s\",\"duration\":%.3f",
 			rfc3339(n->t0, t0, sizeof t0), rfc3339(n->t1, t1, sizeof t1),
 			n->t1 - n->t0);
@@ -6031,9 +7255,12 @@ report_json(int first, int last, int failed, int code)
 	}
 	xprintf(&b,
 		",\"counts\":{\"success\":%zu,\"failure\":%zu,\"skipped\":%zu,\"aborted\":%zu,"
-		"\"condition_false\":%zu},\"tasks\":[",
+		"\"condition_false\":%zu",
 		count[S_OK], count[S_FAILED], count[S_SKIPPED] + count[S_PENDING], count[S_ABORTED],
 		count[S_CONDFALSE]);
+	if (count[S_NOTSEL])
+		xprintf(&b, ",\"not_selected\":%zu", count[S_NOTSEL]);
+	xputs(&b, "},\"tasks\":[");
 	if (code != 2)
 		walk_tasks(first, last, &w);
 	xputs(&b, "\n],\"notifiers\":[");
@@ -6109,7 +7336,7 @@ report_junit(int first, int last, int code)
 	int r;
 
 	failures = count[S_FAILED] + count[S_ABORTED];
-	skipped = count[S_SKIPPED] + count[S_CONDFALSE];
+	skipped = count[S_SKIPPED] + count[S_CONDFALSE] + count[S_NOTSEL];
 	if (code == 2) {
 		size_t n = strcspn(rep.errors.data ? rep.errors.data : "", "\n");
 		ran = errors = 1, failures = skipped = 0;
@@ -6348,7 +7575,7 @@ teardown(void)
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		free(R.spec_val[i]);
 	free(R.spec_val), free(R.act), free(R.queue), free(R.groups);
-	free(cfg.tasks), free(cfg.specials), free(cfg.nt);
+	free(cfg.tasks), free(cfg.specials), free(cfg.nt), free(opt.names);
 	if (strcmp(R.sh, "/bin/sh"))
 		free((char *)R.sh);
 	log_flush();
@@ -6378,7 +7605,7 @@ hold_std_fds(void)
 int
 main(int argc, char **argv)
 {
-	int first = 0, last = 0, failed, sig, code;
+	int first = 0, last = 0, failed, sig, code, d2_default;
 
 	hold_std_fds();
 	parse_flags(argc, argv);
@@ -6395,7 +7622,7 @@ main(int argc, char **argv)
 	if (strcmp(opt.mode, "local") && strcmp(opt.mode, "service"))
 		usage("invalid -mode %s (local or service)", opt.mode);
 	secrets_from_env();
-	if (!opt.check && !opt.plan) { /* what cannot be written stops us now */
+	if (!opt.check && !opt.plan && !opt.list) { /* what cannot be written stops us now */
 		reports_open();
 		rep.loading = 1; /* from here, errors are reported */
 		log_open();
@@ -6411,6 +7638,13 @@ main(int argc, char **argv)
 		first = opt.build || !opt.deploy ? 0 : 1;
 		last = opt.deploy ? 1 : 0;
 	}
+	if (opt.list) {
+		list_tasks();
+		teardown();
+		return 0;
+	}
+	if (opt.nnames || opt.from)
+		select_tasks(&first, &last); /* NAME... and -from: 7. scheduler */
 	if (opt.check || opt.plan) {
 		if (opt.plan)
 			plan(first, last);
@@ -6419,14 +7653,20 @@ main(int argc, char **argv)
 		teardown();
 		return 0;
 	}
+	d2_default = cfg.format == FMT_BUILD_DEPLOY && !opt.build && !opt.deploy && !opt.nnames &&
+		!opt.from;
+	if (d2_default && !cfg.ph[0].present && cfg.ph[1].present)
+		fatal("%s has only a deploy phase: run it with -deploy", opt.config);
 	rep.loading = 0;
 	exec_setup();
-	if (cfg.format == FMT_BUILD_DEPLOY && !opt.build && !opt.deploy && cfg.ph[1].present)
+	if (d2_default && cfg.ph[1].present)
 		logmsg(L_INFO, NULL, "running build only: the deploy phase needs -deploy");
 	R.t0 = now();
 	R.deadline = opt.timeout > 0 ? R.t0 + opt.timeout : 0;
 	notify_start();
+	prog_start(run_total(first, last));
 	failed = run_phases(first, last); /* the failure rules: 7. scheduler */
+	prog_stop();
 	summary(R.t0);
 	kill_leftovers();
 	notify_finish(failed, R.t0);

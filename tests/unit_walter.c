@@ -483,6 +483,136 @@ test_numbers(void)
 	CHECK("float: nan has no JSON", put_float(&out, ".NaN") < 0);
 }
 
+
+static void
+test_gh_escape(void)
+{
+	const char *s = "a%b\r\nc:d,e";
+
+	reset();
+	gh_escape(&out, s, strlen(s), 0);
+	CHECK_STR("gh: data escapes % CR LF only", got(), "a%25b%0D%0Ac:d,e");
+	reset();
+	gh_escape(&out, s, strlen(s), 1);
+	CHECK_STR("gh: property escapes : and , too", got(), "a%25b%0D%0Ac%3Ad%2Ce");
+	reset();
+	gh_escape(&out, "::x\0y", 5, 0);
+	CHECK("gh: NUL kept, :: untouched in data", out.len == 5 && !memcmp(out.data, "::x\0y", 5));
+}
+
+static void
+test_shell_word(void)
+{
+	reset();
+	put_shell_word(&out, "plain/path-1.0=x,y:z@h%+");
+	CHECK_STR("word: plain as is", got(), "plain/path-1.0=x,y:z@h%+");
+	reset();
+	put_shell_word(&out, "it's a $x");
+	CHECK_STR("word: quoted", got(), "'it'\\''s a $x'");
+	reset();
+	put_shell_word(&out, "");
+	CHECK_STR("word: empty", got(), "''");
+}
+
+static void
+test_cols(void)
+{
+	size_t cols = 8;
+
+	reset();
+	put_cols(&out, "ab\tc\033d", &cols);
+	CHECK_STR("cols: control bytes as ?", got(), "ab?c?d");
+	CHECK("cols: 6 used", cols == 2);
+	cols = 5;
+	reset();
+	put_cols(&out, "a\xc3\xa9\xc3\xa9z", &cols); /* a, e-acute twice, z */
+	CHECK_STR("cols: a wide character is never cut", got(), "a\xc3\xa9\xc3\xa9");
+	cols = 2;
+	reset();
+	put_cols(&out, "a\xe2\x82\xac", &cols); /* a, euro sign: 3 columns needed */
+	CHECK_STR("cols: stops before what does not fit", got(), "a");
+}
+
+/* Parse env text as file "u.env"; the entries joined with '|'. */
+static const char *
+dotenv(const char *text, size_t len, int *errors)
+{
+	struct strv v = { 0 };
+	size_t i;
+	int e = cfg.errors;
+
+	dotenv_parse("u.env", text, len, &v);
+	*errors = cfg.errors - e;
+	cfg.errors = e;
+	reset();
+	for (i = 0; i < v.n; i++)
+		xprintf(&out, "%s%s", i ? "|" : "", v.v[i]);
+	free(v.v);
+	return got();
+}
+
+static void
+test_dotenv(void)
+{
+	static const struct {
+		const char *in, *want;
+		int errors;
+	} cases[] = {
+		{ "A=1\nB=2", "A=1|B=2", 0 },
+		{ "# c\n\n  # c\nexport A=x\n", "A=x", 0 },
+		{ "A = spaced  \t# comment\n", "A=spaced", 0 },
+		{ "A=a#b\nB=a #c\n", "A=a#b|B=a", 0 },
+		{ "A='x\\n $Y # z'\n", "A=x\\n $Y # z", 0 },
+		{ "A=\"q\\\"\\n\\t\\\\\\z\"\n", "A=q\"\n\t\\\\z", 0 },
+		{ "A=\"two\nlines\"\nB=3\n", "A=two\nlines|B=3", 0 },
+		{ "A=1\nA=2\n", "A=2", 0 },
+		{ "A=\r\nB=x\r\n", "A=|B=x", 0 },
+		{ "export=1\n", "export=1", 0 },
+		{ "exportA=1\n", "exportA=1", 0 },
+		{ "1A=x\n", "", 1 },
+		{ "A x\nB=ok\n", "B=ok", 1 },
+		{ "A=\"open\nB=2\n", "", 1 },
+		{ "A='x' y\nB=1\n", "B=1", 1 },
+		{ "=x\n", "", 1 },
+		{ "A", "", 1 },
+		{ "", "", 0 },
+	};
+	size_t i;
+	int errors;
+	char name[80];
+
+	for (i = 0; i < sizeof cases / sizeof *cases; i++) {
+		snprintf(name, sizeof name, "dotenv: case %zu", i);
+		CHECK_STR(name, dotenv(cases[i].in, strlen(cases[i].in), &errors), cases[i].want);
+		snprintf(name, sizeof name, "dotenv: case %zu errors", i);
+		CHECK(name, errors == cases[i].errors);
+	}
+	CHECK_STR("dotenv: a NUL in a value is an error", dotenv("A=x\0y\nB=1\n", 10, &errors), "B=1");
+	CHECK("dotenv: NUL counted", errors == 1);
+	setenv("UW_DOTENV_SET", "outside", 1);
+	CHECK_STR("dotenv: walter's environment wins", dotenv("UW_DOTENV_SET=file\n", 19, &errors), "");
+}
+
+static void
+test_select(void)
+{
+	struct node *root = node(N_SEQ, "tasks", NULL), *g, *w, *t, *u;
+
+	g = node(N_PAR, "checks", root);
+	w = node(N_SEQ, "unit", g);
+	t = node(N_TASK, "test", w);
+	u = node(N_TASK, "a/b", g); /* a name with a slash in it */
+	CHECK("select: name", sel_matches(t, "test"));
+	CHECK("select: full path", sel_matches(t, "checks/unit/test"));
+	CHECK("select: path suffix", sel_matches(t, "unit/test"));
+	CHECK("select: wrong group", !sel_matches(t, "lint/test"));
+	CHECK("select: too long", !sel_matches(t, "x/checks/unit/test"));
+	CHECK("select: empty parts", !sel_matches(t, "/test") && !sel_matches(t, "unit/"));
+	CHECK("select: group by name", sel_matches(g, "checks") && !sel_matches(root, "tasks"));
+	CHECK("select: a name holding a slash", sel_matches(u, "a/b") && sel_matches(u, "checks/a/b"));
+	CHECK("select: not a prefix", !sel_matches(t, "tes") && !sel_matches(t, "it/test"));
+}
+
 static void
 test_counts(void)
 {
@@ -518,6 +648,11 @@ main(void)
 	test_task_path();
 	test_numbers();
 	test_counts();
+	test_gh_escape();
+	test_shell_word();
+	test_cols();
+	test_dotenv();
+	test_select();
 	buf_free(&out);
 	buf_free(&lg.msg);
 	secrets_free();
