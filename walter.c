@@ -2025,7 +2025,7 @@ tag_check(const char *file, const struct yaml_node *n, int depth)
 	if (n->kind == YAML_SCALAR && memchr(n->text, '\0', n->len)) {
 		/* every string becomes a C string: "echo a\0b; rm x" would run
 		 * "echo a" */
-		cfg_msg(1, file, n, "a string cannot hold a NUL character (\\0)");
+		cfg_msg(MSG_ERROR, file, n, "a string cannot hold a NUL character (\\0)");
 		return 1;
 	}
 	if (n->tag > YAML_TAG_SEQ) {
