@@ -10,7 +10,8 @@
  *   7. scheduler      the failure rules; sequence/parallel, the poll loop
  *   8. notifications  the worker process and what it is sent
  *   9. outputs        summary, -plan, -json, -junit, -yaml-to-json
- *  10. main           flags -> load -> run -> report -> exit status
+ *  10. service mode   -mode service: poll GitHub, build what is new
+ *  11. main           flags -> load -> run -> report -> exit status
  *
  * The globals (declared in 2. model, but arena in 1. utilities) and the
  * section that writes each (the others only read it):
@@ -21,6 +22,7 @@
  *   sec    4. log            the secrets to mask, and their automaton
  *   rep    9. outputs        the report files (4. log keeps load errors)
  *   cfg    5. config         the model: phases, notifiers, tasks
+ *   svc    5. config         the service block (for 10. service mode)
  *   R      6. executor and 7. scheduler: one run (active tasks, queue,
  *                            signals, process groups)
  *   N      8. notifications  walter's end of the worker's pipes
@@ -38,6 +40,7 @@
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
+#include <regex.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -342,6 +345,8 @@ static struct {
 	char **names;             /* NAME...: run only these tasks (NULL-ended,
 				   * on the heap) */
 	int nnames;               /* how many */
+	char **fwd;               /* the flags a service run passes on to each build */
+	size_t nfwd;              /* how many words */
 } opt = { .config = "pipeline.yml",
 	.threshold = L_INFO,
 	.mode = "local",
@@ -533,7 +538,24 @@ struct phase {
 	int present;          /* the file has this phase */
 };
 
-enum ntype { NT_FAKE, NT_SLACK, NT_HIPCHAT, NT_HIPCHAT2, NT_WEBHOOK, NT_EXEC };
+enum ntype {
+	NT_FAKE,
+	NT_SLACK,
+	NT_HIPCHAT,
+	NT_HIPCHAT2,
+	NT_WEBHOOK,
+	NT_EXEC,
+	NT_GITHUB_STATUS,
+	NT_GITLAB_STATUS,
+	NT_DISCORD,
+	NT_TEAMS,
+	NT_MATTERMOST,
+	NT_GOOGLECHAT,
+	NT_NTYPES
+};
+/* What a commit status says: the run (or a task) started, succeeded,
+ * failed, could not run (configuration), was aborted, was skipped. */
+enum cstate { CS_START, CS_OK, CS_FAIL, CS_CONFIG, CS_ABORT, CS_SKIP };
 /* The "on" words, as bits. */
 enum { ON_SUCCESS = 1, ON_FAILURE = 2, ON_SKIPPED = 4, ON_ABORTED = 8, ON_ALL = 15 };
 /* The "suppress" words, as bits. */
@@ -556,10 +578,17 @@ struct notifier {
 	const char *url;       /* the request URL, built for hipchat* */
 	const char *where;     /* "host:port" of url, for log lines */
 	const char *ctype;     /* Content-Type of the body */
-	const char *auth;      /* "Authorization: Bearer ..." or NULL */
+	const char *hdr[5];    /* extra header lines ("Authorization: ..."), NULL-ended */
 	const char *channel;   /* slack, with its '#' */
 	const char *tls_proxy; /* "host:port" of a TLS terminator, or NULL */
 	const char *command;   /* exec: the sh -c command */
+	int bad;               /* its own settings had errors */
+	/* github_status, gitlab_status */
+	const char *context; /* the status context (GitHub) or name (GitLab) */
+	const char *target;  /* target_url, or NULL */
+	const char *desc;    /* a fixed description, or NULL: walter's */
+	const char *sources; /* where defaults came from, names only (-plan) */
+	int per_task;        /* also one status per task, "context/NAME" */
 };
 
 /* The model the loader built. */
@@ -574,7 +603,32 @@ static struct {
 	size_t nspecials;         /* how many */
 	struct node **tasks;      /* every TASK, in document order */
 	size_t ntasks;            /* how many */
+	char first_error[512];    /* the first error's text, for a commit status */
 } cfg;
+
+/* The 1.x "service:" block, for -mode service (10. service mode). */
+static struct {
+	int present;               /* the file has one */
+	int github;                /* type: github; otherwise (local) the run is local */
+	const char *file;          /* where it was written */
+	int line, col;             /* where in that file */
+	int uline, ucol;           /* where "update" was written (0: not written) */
+	const char **names;        /* the settings written, for -plan */
+	size_t nnames;             /* how many */
+	const char *token;         /* Authorization: Bearer */
+	const char *from;          /* the repository's owner */
+	const char *repo;          /* its name */
+	const char *api;           /* API base URL, no trailing '/' */
+	const char *trunk;         /* the branch built on every new commit */
+	const char *update;        /* the state file as written, or NULL: the default */
+	const char *context;       /* status context */
+	const char *target;        /* status target_url, or NULL */
+	const char *tls_proxy;     /* "host:port", or NULL */
+	int forks;                 /* build pull requests from forks too */
+	int has_branch;            /* "branch" was given: */
+	regex_t branch;            /* pull requests whose head branch matches */
+	int token_line, token_col; /* where to point when the token is missing */
+} svc;
 
 /* ---- loading (5. config, one per file being read) ------------------- */
 
@@ -704,6 +758,7 @@ static struct {
 	struct buf in;  /* log bytes not yet parsed */
 	int ending;     /* the run is over: the worker may exit */
 	int dropped;    /* messages dropped because q was full */
+	int per_task;   /* some commit status notifier posts per task */
 	char host[256]; /* this machine, for events */
 } N = { .ev = -1, .log = -1 };
 
@@ -735,7 +790,7 @@ static const char usage_text[] =
 	"  -logDir DIR        also write the log to a file in DIR\n"
 	"  -junit FILE        write a JUnit XML report\n"
 	"  -json FILE         write a JSON run report (- is stdout)\n"
-	"  -mode MODE         local (default) or service\n"
+	"  -mode MODE         local (default), or service: poll GitHub, build what is new\n"
 	"  -yaml-to-json FILE print each YAML document of FILE as JSON\n"
 	"  -v, -version       print the version\n"
 	"  -h                 this help\n"
@@ -876,6 +931,30 @@ parse_bool_flag(const char *v)
 	return -1;
 }
 
+/* Does a service run pass flag name on to each build it runs? Not the
+ * file, the mode, nor the reports (each build would overwrite them). */
+static int
+passed_on(const char *name)
+{
+	static const char *const own[] = { "c", "config", "mode", "json", "junit", NULL };
+	size_t i;
+
+	for (i = 0; own[i]; i++)
+		if (!strcmp(own[i], name))
+			return 0;
+	return 1;
+}
+
+/* Keep a flag's words (value: the next word, or NULL) for passed_on. */
+static void
+fwd_add(const char *flag, const char *value)
+{
+	opt.fwd = xreallocarray(opt.fwd, opt.nfwd + 2, sizeof *opt.fwd);
+	opt.fwd[opt.nfwd++] = (char *)flag;
+	if (value)
+		opt.fwd[opt.nfwd++] = (char *)value;
+}
+
 static const struct flag *
 flag_find(const char *a)
 {
@@ -900,7 +979,7 @@ parse_flags(int argc, char **argv)
 
 	opt.names = xreallocarray(NULL, (size_t)argc + 1, sizeof *opt.names);
 	for (i = 1; i < argc; i++) {
-		char *a = argv[i], *name, *eq;
+		char *a = argv[i], *name, *eq, nm[64];
 		const struct flag *f;
 
 		if (names || a[0] != '-' || !a[1]) {
@@ -911,11 +990,15 @@ parse_flags(int argc, char **argv)
 			names = 1;
 			continue;
 		}
+		/* argv stays as given (ps shows it; a service run passes it on) */
 		name = a + 1 + (a[1] == '-');
-		if ((eq = strchr(name, '=')))
-			*eq = '\0';
+		eq = strchr(name, '=');
+		snprintf(nm, sizeof nm, "%.*s", (int)(eq ? eq - name : (long)strlen(name)), name);
+		name = nm;
 		if (!(f = flag_find(a)))
 			usage("flag provided but not defined: -%s", name);
+		if (passed_on(f->name))
+			fwd_add(a, f->kind == F_STR && !eq && i + 1 < argc ? argv[i + 1] : NULL);
 		if (f->kind == F_BOOL) {
 			int b = eq ? parse_bool_flag(eq + 1) : 1;
 			if (b < 0)
@@ -1960,6 +2043,16 @@ cfg_msg(enum sev sv, const char *file, const struct yaml_node *at, const char *f
 		fatal("out of memory");
 	diag(sv == MSG_ERROR, b.data);
 	buf_free(&b);
+	if (sv == MSG_ERROR && !cfg.first_error[0]) { /* what a commit status can say */
+		int n = at ? snprintf(cfg.first_error, sizeof cfg.first_error, "%s:%d:%d: ", file,
+				     at->line, at->col)
+			   : snprintf(cfg.first_error, sizeof cfg.first_error, "%s: ", file);
+		if (n > 0 && (size_t)n < sizeof cfg.first_error) {
+			va_start(ap, fmt);
+			vsnprintf(cfg.first_error + n, sizeof cfg.first_error - (size_t)n, fmt, ap);
+			va_end(ap);
+		}
+	}
 	if (sv == MSG_ERROR || (sv == MSG_WARN && opt.check))
 		cfg.errors++;
 }
@@ -3222,12 +3315,18 @@ require(struct ctx *c, const struct yaml_node *list)
 /* ---- notifiers, phases, the whole file ----------------------------- */
 
 static const char *const notifier_types[] = { "fake", "slack", "hipchat", "hipchat2", "webhook",
-	"exec", NULL };
+	"exec", "github_status", "gitlab_status", "discord", "teams", "mattermost", "googlechat",
+	NULL };
 
 /* The keys each type reads. fake takes anything: it is what people write
- * while a real notifier is switched off, with its settings still there. */
+ * while a real notifier is switched off, with its settings still there.
+ * The commit status types post the run's start and end whatever happens:
+ * on, summary and suppress mean nothing to them. */
 #define NT_COMMON "type", "on", "summary", "timeout", "suppress"
-static const char *const nt_known[][13] = {
+#define NT_STATUS                                                                                  \
+	"type", "timeout", "tls_proxy", "sha", "token", "api_url", "target_url", "description",    \
+		"per_task"
+static const char *const nt_known[NT_NTYPES][13] = {
 	[NT_FAKE] = { NULL },
 	[NT_SLACK] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon", "icon_url",
 		NULL },
@@ -3237,16 +3336,37 @@ static const char *const nt_known[][13] = {
 		NULL },
 	[NT_WEBHOOK] = { NT_COMMON, "tls_proxy", "url", NULL },
 	[NT_EXEC] = { NT_COMMON, "command", NULL },
+	[NT_GITHUB_STATUS] = { NT_STATUS, "repo", "context", NULL },
+	[NT_GITLAB_STATUS] = { NT_STATUS, "project", "name", NULL },
+	[NT_DISCORD] = { NT_COMMON, "tls_proxy", "url", "username", "avatar_url", NULL },
+	[NT_TEAMS] = { NT_COMMON, "tls_proxy", "url", NULL },
+	[NT_MATTERMOST] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon",
+		"icon_url", NULL },
+	[NT_GOOGLECHAT] = { NT_COMMON, "tls_proxy", "url", NULL },
 };
-/* Settings without which a type cannot send anything. */
-static const char *const nt_needs[][3] = {
+/* Settings without which a type cannot send anything (the commit status
+ * types: see nt_status, which knows their defaults). */
+static const char *const nt_needs[NT_NTYPES][3] = {
 	[NT_FAKE] = { NULL },
 	[NT_SLACK] = { "url", NULL },
 	[NT_HIPCHAT] = { "room_id", "token", NULL },
 	[NT_HIPCHAT2] = { "room_id", "token", NULL },
 	[NT_WEBHOOK] = { "url", NULL },
 	[NT_EXEC] = { "command", NULL },
+	[NT_GITHUB_STATUS] = { NULL },
+	[NT_GITLAB_STATUS] = { NULL },
+	[NT_DISCORD] = { "url", NULL },
+	[NT_TEAMS] = { "url", NULL },
+	[NT_MATTERMOST] = { "url", NULL },
+	[NT_GOOGLECHAT] = { "url", NULL },
 };
+/* Does the notifier post commit statuses (not messages)? */
+static int
+is_status(const struct notifier *nt)
+{
+	return nt->kind == NT_GITHUB_STATUS || nt->kind == NT_GITLAB_STATUS;
+}
+
 static const char *const on_words[] = { "success", "failure", "skipped", "aborted", NULL };
 static const char *const suppress_words[] = { "result", "stdout", "stderr", NULL };
 
@@ -3318,6 +3438,8 @@ nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const stru
 			nt->suppress = word_mask(c, k, v, suppress_words, "result, stdout, stderr");
 	} else if (!strcmp(key, "summary")) {
 		nt->summary = bool_val(c, k, v);
+	} else if (!strcmp(key, "per_task")) {
+		nt->per_task = bool_val(c, k, v);
 	} else if (!strcmp(key, "timeout")) {
 		double d = dur_val(c, k, v);
 		if (d <= 0 || d > 600) {
@@ -3376,7 +3498,20 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	struct url u;
 	char err[256];
 
+	if (!tok || !room) /* nt_check switched such a notifier off */
+		tok = tok ? tok : "", room = room ? room : "";
 	switch (nt->kind) {
+	case NT_DISCORD:
+	case NT_TEAMS:
+	case NT_MATTERMOST:
+	case NT_GOOGLECHAT:
+		nt->url = nt_get(nt, "url");
+		nt->ctype = nt->kind == NT_GOOGLECHAT ? "application/json; charset=UTF-8"
+						      : "application/json";
+		break;
+	case NT_GITHUB_STATUS:
+	case NT_GITLAB_STATUS:
+		break; /* nt_status built it */
 	case NT_SLACK:
 	case NT_WEBHOOK:
 		nt->url = nt_get(nt, "url");
@@ -3408,7 +3543,9 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	/* the reason names no part of the URL: a webhook URL is a secret */
 	if (url_parse(nt->url, &u, err, sizeof err) < 0) {
 		cerr(c, m, "the %s of this %s notifier is not usable: %s",
-			nt->kind == NT_HIPCHAT || nt->kind == NT_HIPCHAT2 ? "base_url" : "url",
+			nt->kind == NT_HIPCHAT || nt->kind == NT_HIPCHAT2 ? "base_url"
+				: nt->context                             ? "api_url"
+									  : "url",
 			nt->type, err);
 		return;
 	}
@@ -3418,11 +3555,185 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	url_free(&u);
 	if (nt->kind == NT_HIPCHAT2) {
 		xprintf(&b, "Authorization: Bearer %s", tok);
-		nt->auth = astrndup(b.data, b.len);
+		nt->hdr[0] = astrndup(b.data, b.len);
 		buf_free(&b);
 		if (strpbrk(tok, "\r\n"))
 			cerr(c, m, "the token of this hipchat2 notifier contains a line break");
 	}
+}
+
+/* ---- commit status notifiers: settings and their CI defaults ------- */
+
+static int git_run(const char *const *argv, struct buf *out, double timeout, int quiet, char *why,
+	size_t whylen);
+
+/* A full commit SHA: 40 (SHA-1) or 64 (SHA-256) hex digits, lower-cased
+ * in place. */
+static int
+is_sha(char *s)
+{
+	size_t n = strspn(s, "0123456789abcdefABCDEF");
+
+	if (s[n] || (n != 40 && n != 64))
+		return 0;
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+	return 1;
+}
+
+/* The commit of the work tree walter runs in; NULL with a reason. */
+static char *
+head_sha(char *why, size_t n)
+{
+	static const char *const argv[] = { "git", "rev-parse", "--verify", "-q", "HEAD", NULL };
+	struct buf out = { 0 };
+	char *r = NULL;
+
+	if (git_run(argv, &out, 10, 1, why, n) == 0 && out.len) {
+		out.data[strcspn(out.data, "\r\n")] = '\0';
+		if (is_sha(out.data))
+			r = astrdup(out.data);
+	}
+	if (!r && !*why)
+		snprintf(why, n, "no commit checked out here");
+	buf_free(&out);
+	return r;
+}
+
+/* A setting as written (not empty), else the first of vars[] that is
+ * set; its origin goes onto src ("token from $GITHUB_TOKEN"). NULL if
+ * none. */
+static const char *
+status_setting(const struct notifier *nt, const char *key, const char *const *vars, struct buf *src)
+{
+	const char *v = nt_get(nt, key), *e;
+	size_t i;
+
+	if (v && *v)
+		return v;
+	for (i = 0; vars[i]; i++)
+		if ((e = getenv(vars[i])) && *e) {
+			xprintf(src, "%s%s from $%s", src->len ? ", " : "", key, vars[i]);
+			return astrdup(e);
+		}
+	return NULL;
+}
+
+/* ", $A or $B" for a message. */
+static void
+put_vars(struct buf *b, const char *const *vars)
+{
+	size_t i;
+
+	for (i = 0; vars[i]; i++)
+		xprintf(b, "%s$%s", i ? " or " : ", or ", vars[i]);
+}
+
+/* "a github_status notifier needs \"token\": set it, or $GITHUB_TOKEN" */
+static void
+status_missing(struct ctx *c, struct notifier *nt, const struct yaml_node *m, const char *key,
+	const char *const *vars, const char *more)
+{
+	struct buf b = { 0 };
+
+	put_vars(&b, vars);
+	cerr(c, m, "a %s notifier needs \"%s\": set it%s%s", nt->type, key, b.data ? b.data : "",
+		more ? more : "");
+	buf_free(&b);
+	nt->off = 1;
+}
+
+/* github_status and gitlab_status: every setting from the file or the CI
+ * environment, checked, and the request built once:
+ *   POST {api_url}/repos/{repo}/statuses/{sha}       (GitHub)
+ *   POST {api_url}/projects/{project}/statuses/{sha} (GitLab) */
+static void
+nt_status(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
+{
+	static const char *const gh_repo[] = { "GITHUB_REPOSITORY", NULL };
+	static const char *const gh_sha[] = { "GITHUB_SHA", "GIT_COMMIT", NULL };
+	static const char *const gh_tok[] = { "GITHUB_TOKEN", NULL };
+	static const char *const gh_api[] = { "GITHUB_API_URL", NULL };
+	static const char *const gh_url[] = { "BUILD_URL", NULL };
+	static const char *const gl_proj[] = { "CI_PROJECT_ID", NULL };
+	static const char *const gl_sha[] = { "CI_COMMIT_SHA", NULL };
+	static const char *const gl_api[] = { "CI_API_V4_URL", NULL };
+	static const char *const gl_url[] = { "CI_JOB_URL", "BUILD_URL", NULL };
+	static const char *const none[] = { NULL };
+	int gl = nt->kind == NT_GITLAB_STATUS;
+	const char *repo, *tok, *api, *slash = NULL;
+	char *sha, why[256] = "";
+	struct buf src = { 0 }, b = { 0 }, more = { 0 };
+	size_t n;
+
+	repo = status_setting(nt, gl ? "project" : "repo", gl ? gl_proj : gh_repo, &src);
+	sha = (char *)status_setting(nt, "sha", gl ? gl_sha : gh_sha, &src);
+	tok = status_setting(nt, "token", gl ? none : gh_tok, &src);
+	api = status_setting(nt, "api_url", gl ? gl_api : gh_api, &src);
+	nt->target = status_setting(nt, "target_url", gl ? gl_url : gh_url, &src);
+	nt->context = nt_get(nt, gl ? "name" : "context");
+	if (!nt->context || !*nt->context)
+		nt->context = "walter";
+	nt->desc = nt_get(nt, "description");
+	if (nt->desc && !*nt->desc)
+		nt->desc = NULL;
+	if (!repo)
+		status_missing(c, nt, m, gl ? "project" : "repo", gl ? gl_proj : gh_repo, NULL);
+	if (!sha && (sha = head_sha(why, sizeof why)))
+		xprintf(&src, "%ssha from git rev-parse HEAD", src.len ? ", " : "");
+	if (!sha) {
+		xprintf(&more, ", or run it in a git work tree (git rev-parse HEAD: %s)", why);
+		status_missing(c, nt, m, "sha", gl ? gl_sha : gh_sha, more.data);
+	} else if (!is_sha(sha = astrdup(sha))) {
+		cerr(c, m, "\"sha\" of this %s notifier must be a full commit SHA (40 hex digits)",
+			nt->type);
+		nt->off = 1;
+	}
+	if (!tok)
+		status_missing(c, nt, m, "token", gl ? none : gh_tok,
+			gl ? " (a CI job token cannot post commit statuses)" : NULL);
+	else if (strpbrk(tok, "\r\n"))
+		cerr(c, m, "the token of this %s notifier contains a line break", nt->type),
+			nt->off = 1;
+	else
+		secret_add(tok);
+	if (repo && !gl &&
+		(!(slash = strchr(repo, '/')) || slash == repo || !slash[1] ||
+			strchr(slash + 1, '/'))) {
+		cerr(c, m, "\"repo\" of this github_status notifier must be OWNER/NAME");
+		nt->off = 1;
+	}
+	nt->sources = src.len ? astrndup(src.data, src.len) : NULL;
+	if (!nt->off) {
+		if (!api)
+			api = gl ? "https://gitlab.com/api/v4" : "https://api.github.com";
+		for (n = strlen(api); n && api[n - 1] == '/'; n--)
+			;
+		xput(&b, api, n);
+		if (gl) {
+			xputs(&b, "/projects/");
+			if (url_put_segment(&b, repo, strlen(repo)) < 0)
+				fatal("out of memory");
+		} else {
+			xputs(&b, "/repos/");
+			if (url_put_segment(&b, repo, (size_t)(slash - repo)) < 0 ||
+				buf_puts(&b, "/") < 0 ||
+				url_put_segment(&b, slash + 1, strlen(slash + 1)) < 0)
+				fatal("out of memory");
+		}
+		xprintf(&b, "/statuses/%s", sha);
+		nt->url = astrndup(b.data, b.len);
+		nt->ctype = "application/json";
+		b.len = 0;
+		xprintf(&b, gl ? "PRIVATE-TOKEN: %s" : "Authorization: Bearer %s", tok);
+		nt->hdr[0] = astrndup(b.data, b.len);
+		nt->hdr[1] = "User-Agent: walter/" WALTER_VERSION;
+		if (!gl) {
+			nt->hdr[2] = "Accept: application/vnd.github+json";
+			nt->hdr[3] = "X-GitHub-Api-Version: 2022-11-28";
+		}
+	}
+	buf_free(&src), buf_free(&b), buf_free(&more);
 }
 
 /* Per-type checks once every key is read. */
@@ -3449,7 +3760,9 @@ nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m, const st
 			nt->off = 1;
 		}
 	}
-	if (ch && *ch && ch[0] != '#' && ch[0] != '@') { /* @user: a direct message */
+	if (nt->kind == NT_MATTERMOST) { /* a channel's handle, no '#' */
+		nt->channel = ch && *ch ? ch : NULL;
+	} else if (ch && *ch && ch[0] != '#' && ch[0] != '@') { /* @user: a direct message */
 		struct buf b = { 0 };
 		xprintf(&b, "#%s", ch);
 		nt->channel = astrndup(b.data, b.len);
@@ -3465,6 +3778,8 @@ nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m, const st
 		nt->tls_proxy = tp;
 	}
 	nt->command = nt_get(nt, "command");
+	if (nt->kind == NT_GITHUB_STATUS || nt->kind == NT_GITLAB_STATUS)
+		nt_status(c, nt, m);
 	if (!nt->off)
 		nt_request(c, nt, m);
 }
@@ -3475,6 +3790,7 @@ nt_load(struct ctx *c, const struct yaml_node *m)
 	struct notifier *nt;
 	struct kv *kv;
 	size_t i, n;
+	int errors;
 	const struct yaml_node *ty;
 
 	if (m->kind != YAML_MAP) {
@@ -3483,7 +3799,8 @@ nt_load(struct ctx *c, const struct yaml_node *m)
 	}
 	if (!(ty = yaml_get(m, "type")) || ty->kind != YAML_SCALAR) {
 		cerr(c, m,
-			"a notifier needs a \"type\" (fake, slack, hipchat, hipchat2, webhook, exec)");
+			"a notifier needs a \"type\" (fake, slack, hipchat, hipchat2, webhook, exec, "
+			"github_status, gitlab_status, discord, teams, mattermost, googlechat)");
 		return;
 	}
 	for (i = 0; notifier_types[i] && strcmp(notifier_types[i], ty->text); i++)
@@ -3505,10 +3822,12 @@ nt_load(struct ctx *c, const struct yaml_node *m)
 	kv = pairs(c, m, &n);
 	nt->keys = amalloc((n + 1) * sizeof *nt->keys);
 	nt->vals = amalloc((n + 1) * sizeof *nt->vals);
+	errors = cfg.errors;
 	for (i = 0; i < n; i++)
 		if (strcmp(kv[i].k->text, "type"))
 			nt_key(c, nt, kv[i].k, kv[i].v);
 	nt_check(c, nt, m, kv, n);
+	nt->bad = cfg.errors != errors;
 	free(kv);
 }
 
@@ -3527,6 +3846,170 @@ nt_load_list(struct ctx *c, const struct yaml_node *v, int list)
 	}
 	for (i = 0; i < v->n; i++)
 		nt_load(c, v->child[i]);
+}
+
+/* ---- the 1.x service block (run by -mode service) ----------------- */
+
+/* Is s usable as a branch name in a refspec? (No option, no refspec or
+ * revision syntax; git check-ref-format says the rest.) */
+static int
+branch_ok(const char *s)
+{
+	const char *p;
+
+	if (!*s || *s == '-' || *s == '/' || strstr(s, ".."))
+		return 0;
+	for (p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || strchr("~^:?*[\\", *p))
+			return 0;
+	return 1;
+}
+
+/* One setting of the service block: a string with $VARs substituted
+ * (the values are secrets, as in notifiers, but the state file's path:
+ * log lines name it). */
+static const char *
+svc_str(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
+{
+	const char *s;
+
+	if (is_null(v))
+		return "";
+	if (!(s = str_val(c, k, v)))
+		return "";
+	c->secret = strcmp(k->text, "update") != 0; /* a path is no credential */
+	s = subst(c, v, s);
+	c->secret = 0;
+	return s;
+}
+
+/* Check one typed setting of the service block. */
+static void
+svc_key(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
+{
+	const char *key = k->text, *s;
+	char err[256];
+	struct url u;
+
+	if (!strcmp(key, "forks")) {
+		svc.forks = bool_val(c, k, v);
+		return;
+	}
+	s = svc_str(c, k, v);
+	if (!strcmp(key, "token")) {
+		svc.token = s, svc.token_line = v->line, svc.token_col = v->col;
+		secret_add(s);
+		if (strpbrk(s, "\r\n"))
+			cerr(c, v, "the service's token contains a line break");
+	} else if (!strcmp(key, "from")) {
+		svc.from = s;
+	} else if (!strcmp(key, "repo")) {
+		svc.repo = s;
+	} else if (!strcmp(key, "api_url") && *s) {
+		if (url_parse(s, &u, err, sizeof err) < 0)
+			cerr(c, v, "the service's api_url is not usable: %s", err);
+		else
+			url_free(&u);
+		svc.api = s;
+	} else if (!strcmp(key, "trunk") && *s) {
+		if (!branch_ok(s))
+			cerr(c, v, "\"trunk\" must be a branch name");
+		svc.trunk = s;
+	} else if (!strcmp(key, "branch") && *s) {
+		int r = regcomp(&svc.branch, s, REG_EXTENDED | REG_NOSUB);
+		if (r) {
+			regerror(r, &svc.branch, err, sizeof err);
+			cerr(c, v,
+				"\"branch\" is not a usable regular expression (POSIX extended): %s",
+				err);
+		} else {
+			svc.has_branch = 1;
+		}
+	} else if (!strcmp(key, "update") && *s) {
+		svc.update = s, svc.uline = v->line, svc.ucol = v->col;
+	} else if (!strcmp(key, "context") && *s) {
+		svc.context = s;
+	} else if (!strcmp(key, "target_url") && *s) {
+		svc.target = s;
+	} else if (!strcmp(key, "tls_proxy") && *s) {
+		const char *colon = strrchr(s, ':');
+		if (!colon || colon == s || !colon[1] ||
+			strspn(colon + 1, "0123456789") != strlen(colon + 1))
+			cerr(c, v, "\"tls_proxy\" must be host:port");
+		svc.tls_proxy = s;
+	}
+}
+
+/* service: type github or local, and its settings, checked now whatever
+ * the mode (svc_ready checks what only a service run needs). */
+static void
+svc_load(struct ctx *c, const struct yaml_node *v)
+{
+	static const char *const known[] = { "type", "token", "from", "repo", "api_url", "trunk",
+		"branch", "update", "context", "target_url", "forks", "tls_proxy", NULL };
+	const struct yaml_node *ty;
+	struct kv *kv;
+	size_t i, j, n;
+
+	if (is_null(v))
+		return;
+	if (v->kind != YAML_MAP) {
+		cerr(c, v, "\"service\" must be a mapping with a \"type\" (github or local)");
+		return;
+	}
+	svc.present = 1, svc.file = c->file, svc.line = v->line, svc.col = v->col;
+	svc.trunk = "master", svc.api = "https://api.github.com";
+	svc.context = "continuous-integraion/walter"; /* sic: what 1.x posted */
+	if (!(ty = yaml_get(v, "type")) || ty->kind != YAML_SCALAR)
+		cerr(c, ty ? ty : v, "the service block needs a \"type\" (github or local)");
+	else if (!strcmp(ty->text, "github"))
+		svc.github = 1;
+	else if (strcmp(ty->text, "local"))
+		cerr(c, ty, "unknown service type \"%s\" (github or local)", ty->text);
+	kv = pairs(c, v, &n);
+	svc.names = amalloc((n + 1) * sizeof *svc.names);
+	for (i = 0; i < n; i++) {
+		const char *key = kv[i].k->text;
+		for (j = 0; known[j] && strcmp(known[j], key); j++)
+			;
+		if (!known[j]) {
+			unknown_key(c, kv[i].k, "the service block", known);
+			continue;
+		}
+		svc.names[svc.nnames++] = known[j];
+		if (strcmp(key, "type"))
+			svc_key(c, kv[i].k, kv[i].v);
+	}
+	free(kv);
+}
+
+/* What a service run needs beyond what svc_load checked: the repository
+ * and a token ($GITHUB_TOKEN by default). Errors go to cfg.errors. */
+static void
+svc_ready(void)
+{
+	struct yaml_node at = { .line = svc.line, .col = svc.col };
+	const char *env = getenv("GITHUB_TOKEN");
+
+	if (!svc.from || !*svc.from)
+		cfg_msg(MSG_ERROR, svc.file, &at,
+			"the service block needs \"from\" (the repository's owner)");
+	if (!svc.repo || !*svc.repo)
+		cfg_msg(MSG_ERROR, svc.file, &at,
+			"the service block needs \"repo\" (the repository's name)");
+	if (svc.token && *svc.token)
+		;
+	else if (env && *env)
+		secret_add(env);
+	else
+		cfg_msg(MSG_ERROR, svc.file,
+			svc.token_line ? &(struct yaml_node){ .line = svc.token_line,
+						 .col = svc.token_col }
+				       : &at,
+			"the service block needs \"token\": set it, or $GITHUB_TOKEN");
+	if (!strcmp(opt.config, "-"))
+		cfg_msg(MSG_ERROR, svc.file, &at,
+			"-mode service reads the pipeline of each checkout: -c - cannot be used");
 }
 
 /* D0 README form: pipeline written as a mapping "stage name: {...}". */
@@ -3620,7 +4103,9 @@ load_d1(struct ctx *c, const struct yaml_node *root)
 			nt_load_list(c, v, 0);
 		else if (!strcmp(k, "notify"))
 			nt_load_list(c, v, 1);
-		else if (strcmp(k, "require") && strcmp(k, "service") && strcmp(k, "env_file"))
+		else if (!strcmp(k, "service"))
+			svc_load(c, v);
+		else if (strcmp(k, "require") && strcmp(k, "env_file"))
 			unknown_key(c, kv[i].k, "the top level", known);
 	}
 	free(kv);
@@ -3717,7 +4202,8 @@ nt_sends_output(void)
 	size_t i;
 
 	for (i = 0; i < cfg.nnt; i++)
-		if (cfg.nt[i].kind != NT_FAKE && !cfg.nt[i].off && !cfg.nt[i].summary &&
+		if (cfg.nt[i].kind != NT_FAKE && !is_status(&cfg.nt[i]) && !cfg.nt[i].off &&
+			!cfg.nt[i].summary &&
 			(cfg.nt[i].suppress & (SUP_STDOUT | SUP_STDERR)) !=
 				(SUP_STDOUT | SUP_STDERR))
 			return 1;
@@ -3809,6 +4295,8 @@ load_text(const char *file, const char *text, size_t len)
 	return 0;
 }
 
+static void notify_load_error(void);
+
 /* Read, parse and model the pipeline file; exit 2 on any error. */
 static void
 load(const char *path)
@@ -3823,6 +4311,7 @@ load(const char *path)
 	buf_free(&in);
 	if (errors) {
 		reports_config_error();
+		notify_load_error();
 		exit(2);
 	}
 }
@@ -3929,11 +4418,12 @@ close_inherited(void)
 		cloexec((int)fd);
 }
 
+/* No inherited descriptor reaches a child; INT, TERM, HUP and CHLD are
+ * noted (R.sig, R.nsig) and wake the loop through the self-pipe. */
 static void
-exec_setup(void)
+signals_setup(void)
 {
 	struct sigaction sa;
-	char *sh;
 
 	close_inherited();
 	if (xpipe(R.selfpipe) < 0)
@@ -3949,6 +4439,14 @@ exec_setup(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+exec_setup(void)
+{
+	char *sh;
+
+	signals_setup();
 #ifdef PR_SET_CHILD_SUBREAPER
 	/* Orphans of tasks (daemons, double forks) become walter's children:
 	 * reap() collects their zombies, kill_leftovers() finds them. PID 1
@@ -4479,6 +4977,149 @@ feed(struct node *n)
 	p->in = -1;
 }
 
+/* ---- git, for service mode and the commit status notifiers ---------- */
+
+/* Read what fd has into b (at most max bytes kept); 0 at EOF or on an
+ * error (then fd is closed and set to -1). */
+static int
+slurp(int *fd, struct buf *b, size_t max)
+{
+	char chunk[4096];
+	ssize_t r;
+
+	for (;;) {
+		r = read(*fd, chunk, sizeof chunk);
+		if (r > 0) {
+			if (b->len < max)
+				xput(b, chunk, (size_t)r < max - b->len ? (size_t)r : max - b->len);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return 1;
+		close(*fd);
+		*fd = -1;
+		return 0;
+	}
+}
+
+/* Log what git printed, one "[git]" line each. */
+static void
+git_log(enum level lv, const struct buf *b)
+{
+	const char *p = b->data, *e;
+
+	while (p && *p) {
+		e = p + strcspn(p, "\n");
+		if (e > p)
+			log_line(lv, "git", p, (size_t)(e - p));
+		p = *e ? e + 1 : e;
+	}
+}
+
+/* Run argv (argv[0] is "git", found in PATH; no shell) with stdin
+ * /dev/null for at most timeout seconds; a signal to walter (R.nsig)
+ * stops it. Its stdout goes into out when out is given (1 MiB at most);
+ * what else it printed is logged as "[git]" lines when it is done: ERROR
+ * if it failed, else DEBUG; nothing if quiet. Returns its exit status,
+ * or -1; unless 0, why says what went wrong (git's last line). */
+static int
+git_run(const char *const *argv, struct buf *out, double timeout, int quiet, char *why,
+	size_t whylen)
+{
+	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, st = 0, r = -1, stop = 0;
+	struct buf err = { 0 }, *o = out ? out : &err;
+	unsigned long seen = (unsigned long)R.nsig;
+	double end = now() + timeout;
+	char *path = path_lookup("git"), *last;
+	pid_t pid;
+
+	*why = '\0';
+	if (!path) {
+		snprintf(why, whylen, "git is not installed (not found in PATH)");
+		return -1;
+	}
+	if (xpipe(op) < 0 || xpipe(ep) < 0 || (pid = fork()) < 0) {
+		snprintf(why, whylen, "cannot run git: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+		child_signals();
+		if (nul >= 0 && dup2(nul, 0) >= 0 && dup2(op[1], 1) >= 0 && dup2(ep[1], 2) >= 0)
+			execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	close(op[1]), close(ep[1]);
+	op[1] = ep[1] = -1;
+	nonblock(op[0]), nonblock(ep[0]);
+	while (op[0] >= 0 || ep[0] >= 0) {
+		struct pollfd pf[3];
+		nfds_t n = 0;
+		double left = end - now();
+		if (left <= 0 && !stop) {
+			kill(pid, SIGKILL);
+			stop = 1;
+			snprintf(why, whylen, "git %s gave no answer within %gs: killed", argv[1],
+				timeout);
+		}
+		if (left <= 0)
+			break;
+		if (op[0] >= 0)
+			pf[n].fd = op[0], pf[n].events = POLLIN, pf[n++].revents = 0;
+		if (ep[0] >= 0)
+			pf[n].fd = ep[0], pf[n].events = POLLIN, pf[n++].revents = 0;
+		if (R.selfpipe[0] >= 0)
+			pf[n].fd = R.selfpipe[0], pf[n].events = POLLIN, pf[n++].revents = 0;
+		if (poll(pf, n, (int)(left * 1000) + 1) < 0 && errno != EINTR)
+			break;
+		if (op[0] >= 0)
+			slurp(&op[0], o, 1 << 20);
+		if (ep[0] >= 0)
+			slurp(&ep[0], &err, 8192);
+		if (R.selfpipe[0] >= 0) {
+			char c[64];
+			while (read(R.selfpipe[0], c, sizeof c) > 0)
+				;
+		}
+		if ((unsigned long)R.nsig != seen && !stop) {
+			kill(pid, SIGTERM);
+			stop = 1;
+			snprintf(why, whylen, "git %s stopped: walter got signal %d", argv[1],
+				(int)R.sig);
+		}
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!stop && WIFEXITED(st))
+		r = WEXITSTATUS(st);
+	else if (!stop)
+		snprintf(why, whylen, "git %s was killed by signal %d", argv[1], WTERMSIG(st));
+	if (r > 0 && err.len) { /* git's last line says why */
+		while (err.len && err.data[err.len - 1] == '\n')
+			err.data[--err.len] = '\0';
+		last = strrchr(err.data, '\n');
+		snprintf(why, whylen, "%s", last ? last + 1 : err.data);
+	} else if (r > 0) {
+		snprintf(why, whylen, "git %s: exit status %d", argv[1], r);
+	}
+	if (!quiet)
+		git_log(r == 0 ? L_DEBUG : L_ERROR, &err);
+out:
+	if (op[0] >= 0)
+		close(op[0]);
+	if (ep[0] >= 0)
+		close(ep[0]);
+	if (op[1] >= 0)
+		close(op[1]);
+	if (ep[1] >= 0)
+		close(ep[1]);
+	buf_free(&err);
+	free(path);
+	return r;
+}
+
 /* ==== 7. scheduler ================================================= */
 
 /* When a task fails:
@@ -4503,6 +5144,7 @@ feed(struct node *n)
 
 static int node_start(struct node *n);
 static void notify_task(struct node *n);
+static void notify_task_begin(struct node *n);
 static size_t notify_pollfds(struct pollfd *pf);
 static void notify_polled(const struct pollfd *pf, size_t n);
 static int notify_reaped(pid_t pid, int st);
@@ -5076,6 +5718,7 @@ task_start(struct node *n)
 	if (n->input)
 		leaves(n->input, collect_src, n);
 	act_add(n);
+	notify_task_begin(n);
 	if (opt.jobs && R.running >= opt.jobs) {
 		rt->ph = T_QUEUED;
 		R.queue = xreallocarray(R.queue, R.nqueue + 1, sizeof *R.queue);
@@ -6082,12 +6725,120 @@ task_event(struct node *n, unsigned suppress, struct buf *b)
 	buf_free(&t);
 }
 
+/* s[0..*n) cut to at most max bytes for a receiver that takes no more:
+ * its first line, "...", and its end, cut between characters. Returns s
+ * when it fits, else the text in c. */
+static const char *
+clip(const char *s, size_t *n, size_t max, struct buf *c)
+{
+	size_t head, start;
+
+	if (*n <= max)
+		return s;
+	for (head = 0; head < *n && head < max / 4 && s[head] != '\n'; head++)
+		;
+	while (head && ((unsigned char)s[head] & 0xC0) == 0x80)
+		head--;
+	start = *n - (max - head - 5);
+	while (start < *n && ((unsigned char)s[start] & 0xC0) == 0x80)
+		start++;
+	c->len = 0;
+	xput(c, s, head);
+	xputs(c, "\n...\n");
+	xput(c, s + start, *n - start);
+	*n = c->len;
+	return c->data;
+}
+
+/* Colours of today's chat services for good/danger/warning (Slack's). */
+static const char *
+hex_color(const char *color)
+{
+	return !strcmp(color, "good")      ? "#2eb886"
+		: !strcmp(color, "danger") ? "#a30200"
+					   : "#daa038";
+}
+
+/* discord, teams, mattermost, googlechat: one JSON message each (README). */
+static void
+chat_body_new(
+	const struct notifier *nt, const char *text, size_t len, const char *color, struct buf *b)
+{
+	struct buf c = { 0 };
+
+	xputs(b, "{");
+	switch (nt->kind) {
+	case NT_DISCORD: /* a result as an embed with its colour, output as text */
+		jfield(b, "username", nt_get(nt, "username"));
+		jfield(b, "avatar_url", nt_get(nt, "avatar_url"));
+		xputs(b, b->len > 1 ? "," : "");
+		if (color) {
+			text = clip(text, &len, 4000, &c);
+			xputs(b, "\"embeds\":[{\"description\":");
+			jstr(b, text, len);
+			xprintf(b, ",\"color\":%ld}]", strtol(hex_color(color) + 1, NULL, 16));
+		} else {
+			text = clip(text, &len, 2000, &c);
+			xputs(b, "\"content\":");
+			jstr(b, text, len);
+		}
+		xputs(b, ",\"allowed_mentions\":{\"parse\":[]}");
+		break;
+	case NT_TEAMS: /* an Adaptive Card, as Workflows and incoming webhooks take */
+		text = clip(text, &len, 20000, &c);
+		xputs(b,
+			"\"type\":\"message\",\"attachments\":[{\"contentType\":"
+			"\"application/vnd.microsoft.card.adaptive\",\"contentUrl\":null,"
+			"\"content\":{\"$schema\":\"http://adaptivecards.io/schemas/adaptive-card.json\","
+			"\"type\":\"AdaptiveCard\",\"version\":\"1.4\",\"body\":[{\"type\":\"TextBlock\","
+			"\"text\":");
+		jstr(b, text, len);
+		xputs(b, ",\"wrap\":true");
+		if (color)
+			xprintf(b, ",\"color\":\"%s\"",
+				!strcmp(color, "good")             ? "Good"
+					: !strcmp(color, "danger") ? "Attention"
+								   : "Warning");
+		else
+			xputs(b, ",\"fontType\":\"Monospace\"");
+		xputs(b, "}]}}]");
+		break;
+	case NT_MATTERMOST: /* Slack's JSON; the channel without '#' */
+		text = clip(text, &len, 16000, &c);
+		jfield(b, "channel", nt->channel);
+		jfield(b, "username", nt_get(nt, "username"));
+		jfield(b, "icon_emoji", nt_get(nt, "icon"));
+		jfield(b, "icon_url", nt_get(nt, "icon_url"));
+		xputs(b, b->len > 1 ? ",\"attachments\":[{" : "\"attachments\":[{");
+		if (color)
+			xprintf(b, "\"color\":\"%s\",", hex_color(color));
+		xputs(b, "\"fallback\":");
+		jstr(b, text, strcspn(text, "\n") < len ? strcspn(text, "\n") : len);
+		xputs(b, ",\"text\":");
+		jstr(b, text, len);
+		xputs(b, "}]");
+		break;
+	default: /* googlechat */
+		text = clip(text, &len, 4000, &c);
+		xputs(b, "\"text\":");
+		jstr(b, text, len);
+		break;
+	}
+	xputs(b, "}\n");
+	buf_free(&c);
+}
+
 /* The body of one chat message; color NULL for output messages. */
 static void
 chat_body(const struct notifier *nt, const char *text, size_t len, const char *color, struct buf *b)
 {
 	const char *from = nt_get(nt, "from"), *col = nt_get(nt, "color");
 	struct buf j = { 0 };
+
+	if (nt->kind >= NT_DISCORD) {
+		chat_body_new(nt, text, len, color, b);
+		return;
+	}
 
 	if (nt->kind == NT_HIPCHAT) { /* API v1: a form, the token in the URL */
 		fput(b, "room_id", nt_get(nt, "room_id"), strlen(nt_get(nt, "room_id")));
@@ -6127,6 +6878,191 @@ chat_body(const struct notifier *nt, const char *text, size_t len, const char *c
 			fatal("out of memory");
 	}
 	buf_free(&j);
+}
+
+/* ---- commit statuses (walter side; the service's too) ----------------- */
+
+/* The state words of GitHub and GitLab per enum cstate. GitLab cannot go
+ * from running to skipped: a task skipped by its condition is a success
+ * with a description that says so, on both. */
+static const char *const cs_word[2][6] = {
+	{ "pending", "success", "failure", "error", "error", "success" },
+	{ "running", "success", "failed", "failed", "canceled", "success" },
+};
+
+/* Append s[0..n) cut to at most max characters (UTF-8; "..." marks a
+ * cut): GitHub refuses a description longer than 140. */
+static void
+put_cut(struct buf *b, const char *s, size_t n, size_t max)
+{
+	size_t i, chars = 0, at3 = 0;
+
+	for (i = 0; i < n; i++) {
+		if (((unsigned char)s[i] & 0xC0) == 0x80)
+			continue;
+		if (chars == max - 3)
+			at3 = i;
+		if (chars++ == max) {
+			xput(b, s, at3);
+			xputs(b, "...");
+			return;
+		}
+	}
+	xput(b, s, n);
+}
+
+/* The JSON body of a commit status: GitHub {state, context, target_url,
+ * description}, GitLab {state, name, target_url, description}; empty
+ * values left out; what walter says is masked and cut to 140. */
+static void
+status_body(int gitlab, enum cstate cs, const char *context, const char *desc, const char *target,
+	struct buf *b)
+{
+	struct buf d = { 0 }, c = { 0 };
+	size_t n = strlen(desc);
+	const char *m = hide(desc, &n);
+
+	put_cut(&d, m, n, 140);
+	n = strlen(context);
+	m = hide(context, &n);
+	xput(&c, m, n);
+	xputs(b, "{");
+	jfield(b, "state", cs_word[gitlab][cs]);
+	jfield(b, gitlab ? "name" : "context", c.data);
+	jfield(b, "target_url", target);
+	jfield(b, "description", d.data);
+	xputs(b, "}\n");
+	buf_free(&d), buf_free(&c);
+}
+
+/* What the status of a task says, and its state. */
+static enum cstate
+task_desc(const struct node *n, struct buf *d)
+{
+	char t[32], *why = n->rt && n->rt->why[0] ? n->rt->why : NULL;
+
+	fmt_dur(n->t1 - n->t0, t, sizeof t);
+	switch (n->st) {
+	case S_OK:
+		xprintf(d, "Succeeded (%s)", t);
+		return CS_OK;
+	case S_FAILED:
+		if (why)
+			xprintf(d, "Failed: %s (%s)", why, t);
+		else if (n->code > 128)
+			xprintf(d, "Failed: killed by signal %d (%s)", n->code - 128, t);
+		else
+			xprintf(d, "Failed: exit status %d (%s)", n->code, t);
+		return CS_FAIL;
+	case S_ABORTED:
+		xprintf(d, "Aborted (%s)", t);
+		return CS_ABORT;
+	case S_CONDFALSE:
+		xputs(d, "Skipped (condition)");
+		return CS_SKIP;
+	default:
+		xputs(d, "Running");
+		return CS_START;
+	}
+}
+
+/* What the status of the run says at its end, and its state. */
+static enum cstate
+run_desc(int failed, double t0, struct buf *d)
+{
+	char t[32];
+	size_t i, nf = 0;
+
+	fmt_dur(now() - t0, t, sizeof t);
+	if (R.nsig) {
+		xprintf(d, "%s aborted by signal %d (%s)", opt.config, (int)R.sig, t);
+		return CS_ABORT;
+	}
+	if (R.timed_out) {
+		xprintf(d, "%s: -timeout expired (%s)", opt.config, t);
+		return CS_ABORT;
+	}
+	if (!failed) {
+		xprintf(d, "%s succeeded (%s)", opt.config, t);
+		return CS_OK;
+	}
+	xprintf(d, "%s failed (%s)", opt.config, t);
+	for (i = 0; i < cfg.ntasks && d->len < 200; i++)
+		if (cfg.tasks[i]->st == S_FAILED)
+			xprintf(d, "%s%s", nf++ ? ", " : ": ", cfg.tasks[i]->name);
+	return CS_FAIL;
+}
+
+static void enqueue(size_t nt, const char *label, const struct buf *body);
+
+/* Queue a commit status for each status notifier; for task n (not NULL)
+ * only to those with per_task, in the context "context/NAME". */
+static void
+status_queue(enum cstate cs, const struct node *n, const char *desc)
+{
+	struct buf b = { 0 }, c = { 0 };
+	size_t i;
+
+	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
+		const struct notifier *nt = &cfg.nt[i];
+		if (!is_status(nt) || nt->off || (n && !nt->per_task))
+			continue;
+		c.len = b.len = 0;
+		if (n)
+			xprintf(&c, "%s/%s", nt->context, n->name);
+		else
+			xputs(&c, nt->context);
+		status_body(nt->kind == NT_GITLAB_STATUS, cs, c.data, nt->desc ? nt->desc : desc,
+			nt->target, &b);
+		enqueue(i, n ? n->name : "", &b);
+	}
+	buf_free(&b), buf_free(&c);
+}
+
+/* How long a rate-limited answer asks to wait, in seconds from now t:
+ * its Retry-After, else until X-RateLimit-Reset when X-RateLimit-Remaining
+ * is 0. -1 when rs is no such answer (only a 403 or a 429 is). */
+static long long
+rate_wait(const struct http_response *rs, long long t)
+{
+	const char *ra = http_header(rs, "Retry-After"), *rem, *reset;
+	long long w;
+	char *end;
+
+	if (rs->status != 403 && rs->status != 429)
+		return -1;
+	if (ra && (w = http_retry_after(ra, t)) >= 0)
+		return w;
+	rem = http_header(rs, "X-RateLimit-Remaining");
+	reset = http_header(rs, "X-RateLimit-Reset");
+	if (!rem || !reset || strtoll(rem, &end, 10) != 0 || end == rem || *end)
+		return -1;
+	errno = 0;
+	w = strtoll(reset, &end, 10);
+	if (errno || end == reset || *end || w < 0)
+		return -1;
+	return w > t ? w - t : 0;
+}
+
+/* The "message" (or "error") of an API's JSON answer, for a log line;
+ * "" if there is none. */
+static void
+api_message(const struct buf *body, char *out, size_t n)
+{
+	char err[128];
+	struct yaml_doc *doc;
+	const struct yaml_node *r, *m = NULL;
+
+	*out = '\0';
+	if (!body->len || body->len > (1 << 20) ||
+		!(doc = yaml_parse(body->data, body->len, "answer", err, sizeof err)))
+		return;
+	r = yaml_count(doc) ? yaml_root(doc, 0) : NULL;
+	if (r && !(m = yaml_get(r, "message")))
+		m = yaml_get(r, "error");
+	if (m && m->kind == YAML_SCALAR)
+		snprintf(out, n, " (%.200s)", m->text);
+	yaml_free(doc);
 }
 
 /* ---- the queue and the pipes (walter side) ---------------------------- */
@@ -6319,24 +7255,52 @@ read_full(int fd, void *p, size_t n)
 	return 1;
 }
 
+/* Sleep s seconds (signals do not cut it short). */
+static void
+snooze(double s)
+{
+	struct timespec ts, rem;
+
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &rem) < 0 && errno == EINTR)
+		ts = rem;
+}
+
+/* POST one message. A rate-limited answer (403 or 429 with Retry-After,
+ * or no requests left until X-RateLimit-Reset) is waited for once when
+ * the wait ends within the notifier's timeout, which covers the whole. */
 static void
 deliver_http(size_t i, const char *label, const struct buf *body)
 {
 	const struct notifier *nt = &cfg.nt[i];
-	const char *hdr[2] = { nt->auth, NULL };
 	struct http_request rq;
 	struct http_response rs;
-	char err[512];
-	double t = now();
+	char err[512], msg[256] = "";
+	double t = now(), left;
+	long long wait = -1;
+	int r, tries;
 
 	memset(&rq, 0, sizeof rq);
 	rq.method = "POST", rq.url = nt->url, rq.content_type = nt->ctype;
-	rq.headers = nt->auth ? hdr : NULL;
+	rq.headers = nt->hdr[0] ? nt->hdr : NULL;
 	rq.body = body->data, rq.body_len = body->len;
 	rq.tls_proxy = nt->tls_proxy;
-	rq.timeout_ms = (int)(nt->timeout * 1000);
-	rq.connect_timeout_ms = rq.timeout_ms < 5000 ? rq.timeout_ms : 5000;
-	if (http_send(&rq, &rs, err, sizeof err) < 0) {
+	rq.want_headers = 1;
+	for (tries = 0;; tries++) {
+		left = tries ? nt->timeout - (now() - t) : nt->timeout;
+		rq.timeout_ms = left > 0.001 ? (int)(left * 1000) : 1;
+		rq.connect_timeout_ms = rq.timeout_ms < 5000 ? rq.timeout_ms : 5000;
+		r = http_send(&rq, &rs, err, sizeof err);
+		if (r < 0 || tries || (wait = rate_wait(&rs, (long long)time(NULL))) < 0 ||
+			now() - t + (double)wait >= nt->timeout - 0.1)
+			break;
+		wlog(L_WARN, label, "%s (%s) answered HTTP %d (rate limit): sending again in %llds",
+			nt->type, nt->where, rs.status, wait);
+		http_response_free(&rs);
+		snooze((double)wait);
+	}
+	if (r < 0) {
 		wlog(L_ERROR, label, "Failed to notify to %s: %s", nt->type, err);
 		if (now() - t >= nt->timeout - 0.05) {
 			W.down[i] = 1;
@@ -6344,13 +7308,20 @@ deliver_http(size_t i, const char *label, const struct buf *body)
 				"%s (%s) did not answer in time: its later messages are dropped",
 				nt->type, nt->where);
 		}
-	} else if (rs.status < 200 || rs.status > 299) {
-		wlog(L_ERROR, label, "Failed to notify to %s: %s answered HTTP %d", nt->type,
-			nt->where, rs.status);
-	} else {
+	} else if (rs.status >= 200 && rs.status <= 299) {
 		wlog(L_DEBUG, label, "Notify to %s (%s)", nt->type, nt->where);
+	} else {
+		if (is_status(nt))
+			api_message(&rs.body, msg, sizeof msg);
+		if (is_status(nt) && rs.status == 422) /* GitHub: an unknown commit, say */
+			wlog(L_WARN, label, "%s (%s) refused the status: HTTP 422%s", nt->type,
+				nt->where, msg);
+		else
+			wlog(L_ERROR, label, "Failed to notify to %s: %s answered HTTP %d%s%s",
+				nt->type, nt->where, rs.status, msg,
+				rate_wait(&rs, (long long)time(NULL)) >= 0 ? " (rate limit)" : "");
 	}
-	buf_free(&rs.body);
+	http_response_free(&rs);
 }
 
 /* What an exec command printed, as log lines (at most 10). */
@@ -6575,14 +7546,79 @@ notify_start(void)
 	nonblock(ev[1]);
 	nonblock(lp[0]);
 	N.pid = pid, N.ev = ev[1], N.log = lp[0];
+	for (i = 0; i < cfg.nnt; i++)
+		if (is_status(&cfg.nt[i]) && !cfg.nt[i].off && cfg.nt[i].per_task)
+			N.per_task = 1;
+}
+
+/* The run starts: the "start" event, a pending (GitHub) or running
+ * (GitLab) status on the commit. */
+static void
+notify_begin(void)
+{
+	struct buf d = { 0 };
+
+	xprintf(&d, "Running %s", opt.config);
+	status_queue(CS_START, NULL, d.data);
+	buf_free(&d);
+}
+
+/* Task n starts (it may still turn out skipped by its condition): a
+ * pending status of its own for per_task status notifiers. */
+static void
+notify_task_begin(struct node *n)
+{
+	if (N.per_task && N.ev >= 0)
+		status_queue(CS_START, n, "Running");
+}
+
+/* The file did not load: before exit 2, tell the commit (GitHub error,
+ * GitLab failed, with the first error as description) through each
+ * status notifier whose own settings were fine. Nothing else runs, so
+ * it is sent from here, one request each. */
+static void
+notify_load_error(void)
+{
+	struct http_request rq;
+	struct http_response rs;
+	struct buf b = { 0 };
+	char err[512];
+	size_t i;
+
+	if (opt.check || opt.plan || (!strcmp(opt.mode, "service") && svc.github))
+		return;
+	secrets_from_env();
+	for (i = 0; i < cfg.nnt; i++) {
+		const struct notifier *nt = &cfg.nt[i];
+		if (!is_status(nt) || nt->off || nt->bad || !nt->url || !nt->where)
+			continue;
+		b.len = 0;
+		status_body(nt->kind == NT_GITLAB_STATUS, CS_CONFIG, nt->context,
+			nt->desc                     ? nt->desc
+				: cfg.first_error[0] ? cfg.first_error
+						     : "configuration error",
+			nt->target, &b);
+		memset(&rq, 0, sizeof rq);
+		rq.method = "POST", rq.url = nt->url, rq.content_type = nt->ctype;
+		rq.headers = nt->hdr, rq.body = b.data, rq.body_len = b.len;
+		rq.tls_proxy = nt->tls_proxy, rq.timeout_ms = (int)(nt->timeout * 1000);
+		rq.connect_timeout_ms = rq.timeout_ms < 5000 ? rq.timeout_ms : 5000;
+		if (http_send(&rq, &rs, err, sizeof err) < 0)
+			warn("%s: the error status was not posted: %s", nt->type, err);
+		else if (rs.status / 100 != 2)
+			warn("%s: the error status was not posted: %s answered HTTP %d", nt->type,
+				nt->where, rs.status);
+		http_response_free(&rs);
+	}
+	buf_free(&b);
 }
 
 /* Does notifier nt post per-task messages about n? */
 static int
 nt_wants(const struct notifier *nt, const struct node *n)
 {
-	return nt->kind != NT_FAKE && !nt->off && !nt->summary && (nt->on & st_bit(n->st)) &&
-		!n->suppress_all && !(cfg.message_mode && !n->message);
+	return nt->kind != NT_FAKE && !is_status(nt) && !nt->off && !nt->summary &&
+		(nt->on & st_bit(n->st)) && !n->suppress_all && !(cfg.message_mode && !n->message);
 }
 
 /* Chat messages of one task, as REFERENCE 4.1/4.6: the result, then the
@@ -6624,6 +7660,10 @@ notify_task(struct node *n)
 	struct buf b = { 0 };
 	size_t i;
 
+	if (N.per_task && n->st != S_SKIPPED) { /* skipped: it never started */
+		enum cstate cs = task_desc(n, &b);
+		status_queue(cs, n, b.data);
+	}
 	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
 		const struct notifier *nt = &cfg.nt[i];
 		if (!nt_wants(nt, n))
@@ -6705,7 +7745,8 @@ notify_summary(int failed, double t0)
 	xprintf(&e, ",\"failed\":%s}\n", f.data);
 	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
 		const struct notifier *nt = &cfg.nt[i];
-		if (nt->kind == NT_FAKE || nt->off || !nt->summary || !(nt->on & bit))
+		if (nt->kind == NT_FAKE || is_status(nt) || nt->off || !nt->summary ||
+			!(nt->on & bit))
 			continue;
 		b.len = 0;
 		if (nt->kind == NT_WEBHOOK || nt->kind == NT_EXEC) {
@@ -6733,6 +7774,12 @@ notify_finish(int failed, double t0)
 	if (!N.pid && N.log < 0 && N.ev < 0)
 		goto out;
 	notify_summary(failed, t0);
+	{
+		struct buf d = { 0 };
+		enum cstate cs = run_desc(failed, t0, &d);
+		status_queue(cs, NULL, d.data);
+		buf_free(&d);
+	}
 	N.ending = 1;
 	for (i = 0; i < cfg.nnt; i++)
 		if (cfg.nt[i].kind != NT_FAKE && cfg.nt[i].timeout > limit)
@@ -6945,7 +7992,20 @@ plan(int first, int last)
 		xprintf(&b, "  %s%s", nt->type, nt->off ? " (off)" : "");
 		for (j = 0; j < nt->n; j++)
 			xprintf(&b, "%s%s", j ? ", " : " [", nt->keys[j]);
-		xprintf(&b, "%s  (%s:%d:%d)\n", nt->n ? "]" : "", nt->file, nt->line, nt->col);
+		xprintf(&b, "%s", nt->n ? "]" : "");
+		if (nt->sources) /* names of variables, never values */
+			xprintf(&b, " (%s)", nt->sources);
+		xprintf(&b, "  (%s:%d:%d)\n", nt->file, nt->line, nt->col);
+	}
+	if (svc.present) {
+		xprintf(&b, "Service\n  %s", svc.github ? "github" : "local");
+		for (k = 0; k < svc.nnames; k++)
+			xprintf(&b, "%s%s", k ? ", " : " [", svc.names[k]);
+		xprintf(&b, "%s%s  (%s:%d:%d)\n", svc.nnames ? "]" : "",
+			!svc.github                           ? " (runs locally)"
+				: strcmp(opt.mode, "service") ? " (polls with -mode service)"
+							      : " (polls)",
+			svc.file, svc.line, svc.col);
 	}
 	len = b.len; /* substituted directories may hold secrets */
 	out = hide(b.data ? b.data : "", &len);
@@ -7556,7 +8616,926 @@ yaml_to_json_main(const char *path)
 	return rc ? rc : ok ? 0 : 2;
 }
 
-/* ==== 10. main ====================================================== */
+/* ==== 10. service mode ============================================== */
+
+/* -mode service with a 1.x "service: {type: github}" block: one poll per
+ * invocation (cron runs it), as walter 1.x did, without its bugs
+ * (REFERENCE 5 and Q23):
+ *  1. lock <state>.lock (fcntl; held: exit 2 naming the holder's pid);
+ *  2. read the state; ask the API for the trunk's head commit and every
+ *     open pull request (all pages: Link rel="next", same host only);
+ *  3. queue what is new: the trunk if its SHA moved, each open pull
+ *     request whose head SHA is not the one last built (a force-push
+ *     too), whose branch matches, and which is not from a fork unless
+ *     forks: true; closed pull requests are forgotten;
+ *  4. per item: a pending status; git fetch; git checkout --detach -f
+ *     SHA; the pipeline of that checkout run by a child walter (-mode
+ *     local, its own process group, signals passed on); the final status
+ *     (error when git or the file failed); the state written for it;
+ *  5. the original HEAD checked out again; unlock.
+ * The token travels in HTTP headers only (curl reads them on its stdin):
+ * never in an argv, the log (it is a secret) or the state file. Exit
+ * status: 0 all built and succeeded (or nothing new), 1 something failed,
+ * 2 the lock, the settings, git or the API stopped the poll. */
+
+enum { SVC_PAGES = 50, SVC_WAIT_MAX = 900, SVC_BODY_MAX = 16 << 20 };
+
+/* A build the poll found to do: the trunk or a pull request. */
+struct item {
+	long pr;      /* pull request number; 0 for the trunk */
+	char sha[65]; /* the commit to build */
+	char *ref;    /* its branch (malloc'd) */
+	char *owner;  /* pull request: its head repository, "" if deleted */
+	int fork;     /* pull request from another repository */
+};
+
+/* What the state file remembers of a pull request. */
+struct saved {
+	long pr;
+	char sha[65];
+	char status[16]; /* "success", "failure", "error" */
+};
+
+/* One poll. */
+struct service {
+	char *exe;          /* walter itself, for the builds */
+	const char *argv0;  /* as it was called */
+	char *state;        /* the state file, absolute */
+	int lockfd;         /* <state>.lock, locked; -1 */
+	char *head;         /* to check out at the end: a branch or a SHA */
+	int detached;       /* head is a SHA */
+	char trunk_sha[65]; /* last trunk commit built, "" none */
+	char *trunk_branch; /* its branch in the state */
+	struct saved *sv;   /* pull requests built */
+	size_t nsv;         /* how many */
+	struct item *it;    /* what to build, in order */
+	size_t nit;         /* how many */
+	int failed;         /* an item failed */
+	int read;           /* the state was read: write it back at the end */
+	double t0;          /* when the poll started (monotonic) */
+	const char *hdr[5]; /* the API's request headers */
+	char accept[96];    /* hdr[2] */
+	char *auth;         /* "Authorization: Bearer ..." */
+};
+
+/* Wait s seconds; -1 when a signal came first. */
+static int
+svc_sleep(double s)
+{
+	double end = now() + s;
+	unsigned long seen = (unsigned long)R.nsig;
+	char c[64];
+
+	while ((unsigned long)R.nsig == seen) {
+		struct pollfd pf = { R.selfpipe[0], POLLIN, 0 };
+		double left = end - now();
+		if (left <= 0)
+			return 0;
+		if (poll(&pf, 1, (int)(left * 1000) + 1) > 0)
+			while (read(R.selfpipe[0], c, sizeof c) > 0)
+				;
+	}
+	return -1;
+}
+
+/* "GET /repos/o/r/pulls (api.github.com:443)" for log lines. */
+static void
+req_name(const char *method, const char *url, char *b, size_t n)
+{
+	struct url u;
+	char err[64];
+
+	if (url_parse(url, &u, err, sizeof err) < 0) {
+		snprintf(b, n, "%s", method);
+		return;
+	}
+	snprintf(b, n, "%s %.300s (%s:%s)", method, u.path, u.host, u.port);
+	url_free(&u);
+}
+
+/* One API request with the service's headers. A rate-limited answer is
+ * waited for (three times at most, 15 minutes each at most); a GET
+ * follows a redirect within the same host (a renamed repository). 0 when
+ * an answer came (any status, in rs; the caller frees it), -1 after
+ * logging why. */
+static int
+gh_req(struct service *sv, const char *method, const char *url, const char *accept,
+	const struct buf *body, struct http_response *rs)
+{
+	struct http_request rq;
+	char err[512], what[400], *next = NULL, loc[2048];
+	const char *h;
+	long long w;
+	int waits = 0, hops = 0, r = -1, k;
+
+	snprintf(sv->accept, sizeof sv->accept, "Accept: %s", accept);
+	memset(&rq, 0, sizeof rq);
+	rq.method = method, rq.url = url, rq.headers = sv->hdr;
+	rq.content_type = body ? "application/json" : NULL;
+	rq.body = body ? body->data : NULL, rq.body_len = body ? body->len : 0;
+	rq.tls_proxy = svc.tls_proxy, rq.timeout_ms = 30000, rq.max_body = SVC_BODY_MAX;
+	rq.want_headers = 1;
+	for (;;) {
+		req_name(method, rq.url, what, sizeof what);
+		if (http_send(&rq, rs, err, sizeof err) < 0) {
+			logmsg(L_ERROR, "service", "%s: %s", what, err);
+			break;
+		}
+		if (R.nsig)
+			break;
+		h = http_header(rs, "Location");
+		if (!body && rs->status / 100 == 3 && h && hops++ < 3) {
+			char *prev = next;
+			snprintf(loc, sizeof loc, "<%s>; rel=\"next\"", h);
+			k = http_link_next(loc, rq.url, &next, err, sizeof err);
+			free(prev); /* rq.url, maybe */
+			if (k <= 0) {
+				next = NULL;
+				logmsg(L_ERROR, "service", "%s: a redirect refused: %s", what,
+					k ? err : "no Location");
+				break;
+			}
+			logmsg(L_INFO, "service", "%s: moved (HTTP %d): following it", what,
+				rs->status);
+			rq.url = next;
+			http_response_free(rs);
+			continue;
+		}
+		if ((w = rate_wait(rs, (long long)time(NULL))) < 0 || waits++ >= 3) {
+			r = 0;
+			break;
+		}
+		if (w > SVC_WAIT_MAX) {
+			time_t t = time(NULL) + (time_t)w;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			logmsg(L_ERROR, "service",
+				"%s: rate limit (HTTP %d): no requests until %04d-%02d-%02dT%02d:%02d:%02dZ, more than 15 minutes away: stopped",
+				what, rs->status, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+				tm.tm_hour, tm.tm_min, tm.tm_sec);
+			break;
+		}
+		logmsg(L_WARN, "service", "%s: rate limit (HTTP %d): waiting %llds", what,
+			rs->status, w);
+		log_flush();
+		http_response_free(rs);
+		if (svc_sleep((double)w) < 0)
+			break;
+	}
+	free(next);
+	if (r < 0)
+		http_response_free(rs);
+	return r;
+}
+
+/* GET url; 0 with a 200 answer in rs (the caller frees it), -1 after
+ * logging why (401, 404 and the like: at once). */
+static int
+gh_get(struct service *sv, const char *url, const char *accept, struct http_response *rs)
+{
+	char what[400], msg[256];
+
+	if (gh_req(sv, "GET", url, accept, NULL, rs) < 0)
+		return -1;
+	if (rs->status == 200)
+		return 0;
+	req_name("GET", url, what, sizeof what);
+	api_message(&rs->body, msg, sizeof msg);
+	logmsg(L_ERROR, "service", "%s: HTTP %d%s", what, rs->status, msg);
+	http_response_free(rs);
+	return -1;
+}
+
+/* {api}/repos/{from}/{repo}/ with both names escaped, then tail. */
+static char *
+repo_url(const char *tail)
+{
+	struct buf b = { 0 };
+
+	xputs(&b, svc.api);
+	while (b.len && b.data[b.len - 1] == '/')
+		b.data[--b.len] = '\0';
+	xputs(&b, "/repos/");
+	if (url_put_segment(&b, svc.from, strlen(svc.from)) < 0 || buf_puts(&b, "/") < 0 ||
+		url_put_segment(&b, svc.repo, strlen(svc.repo)) < 0 || buf_puts(&b, tail) < 0)
+		fatal("out of memory");
+	return b.data;
+}
+
+/* Post a commit status; a failure is logged and changes nothing else
+ * (422, an unknown commit say, is a warning). */
+static void
+svc_status(struct service *sv, const char *sha, enum cstate cs, const char *desc)
+{
+	struct http_response rs;
+	struct buf b = { 0 }, t = { 0 };
+	char *url, msg[256];
+
+	xprintf(&t, "/statuses/%s", sha);
+	url = repo_url(t.data);
+	status_body(0, cs, svc.context, desc, svc.target, &b);
+	if (gh_req(sv, "POST", url, "application/vnd.github+json", &b, &rs) == 0) {
+		api_message(&rs.body, msg, sizeof msg);
+		if (rs.status / 100 == 2)
+			logmsg(L_DEBUG, "service", "status %s on %.7s", cs_word[0][cs], sha);
+		else
+			logmsg(rs.status == 422 ? L_WARN : L_ERROR, "service",
+				"the %s status on %.7s was refused: HTTP %d%s", cs_word[0][cs], sha,
+				rs.status, msg);
+		http_response_free(&rs);
+	}
+	free(url), buf_free(&b), buf_free(&t);
+}
+
+/* ---- the state file ------------------------------------------------- */
+
+static struct saved *
+saved_find(struct service *sv, long pr)
+{
+	size_t i;
+
+	for (i = 0; i < sv->nsv; i++)
+		if (sv->sv[i].pr == pr)
+			return &sv->sv[i];
+	return NULL;
+}
+
+/* A scalar's text if n is a string scalar, else NULL. */
+static const char *
+sval(const struct yaml_node *n)
+{
+	return n && n->kind == YAML_SCALAR && !is_null(n) ? n->text : NULL;
+}
+
+/* Read the state of the last polls; a missing or empty file is a first
+ * poll. -1 (logged) when it cannot be read or is not a state file. */
+static int
+state_read(struct service *sv)
+{
+	struct buf in = { 0 };
+	struct yaml_doc *doc;
+	const struct yaml_node *r, *v, *t, *p;
+	char err[512];
+	size_t i;
+	int ret = -1;
+
+	if (read_file(sv->state, &in) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		logmsg(L_ERROR, "service", "cannot read the state file %s: %s", sv->state,
+			strerror(errno));
+		return -1;
+	}
+	if (!in.len) {
+		buf_free(&in);
+		return 0;
+	}
+	if (!(doc = yaml_parse(in.data, in.len, sv->state, err, sizeof err))) {
+		logmsg(L_ERROR, "service", "the state file is damaged: %s", err);
+		buf_free(&in);
+		return -1;
+	}
+	r = yaml_count(doc) ? yaml_root(doc, 0) : NULL;
+	v = yaml_get(r, "walter");
+	if (!v && yaml_get(r, "time")) {
+		logmsg(L_WARN, "service",
+			"%s is the state of walter 1.x: starting afresh (the trunk and every open pull request are built)",
+			sv->state);
+		ret = 0;
+		goto out;
+	}
+	if (!sval(v) || strcmp(v->text, "2")) {
+		logmsg(L_ERROR, "service", "%s is not a walter state file (no \"walter\": 2)",
+			sv->state);
+		goto out;
+	}
+	if ((v = yaml_get(r, "status")) && sval(v) && !strcmp(v->text, "inprogress"))
+		logmsg(L_WARN, "service",
+			"the last poll did not finish (its state says inprogress and its lock is free): it crashed or was killed");
+	t = yaml_get(r, "trunk");
+	if (sval(v = yaml_get(t, "sha")) && strlen(v->text) < sizeof sv->trunk_sha)
+		snprintf(sv->trunk_sha, sizeof sv->trunk_sha, "%s", v->text);
+	if (sval(v = yaml_get(t, "branch")))
+		sv->trunk_branch = xstrdup(v->text);
+	p = yaml_get(r, "pulls");
+	for (i = 0; p && p->kind == YAML_MAP && i + 1 < p->n; i += 2) {
+		const char *num = sval(p->child[i]), *sha = sval(yaml_get(p->child[i + 1], "sha"));
+		const char *st = sval(yaml_get(p->child[i + 1], "status"));
+		char *end;
+		long pr = num ? strtol(num, &end, 10) : 0;
+		if (!num || *end || pr <= 0 || !sha || strlen(sha) >= sizeof sv->sv->sha)
+			continue;
+		sv->sv = xreallocarray(sv->sv, sv->nsv + 1, sizeof *sv->sv);
+		sv->sv[sv->nsv].pr = pr;
+		snprintf(sv->sv[sv->nsv].sha, sizeof sv->sv->sha, "%s", sha);
+		snprintf(sv->sv[sv->nsv++].status, sizeof sv->sv->status, "%s", st ? st : "");
+	}
+	ret = 0;
+out:
+	yaml_free(doc);
+	buf_free(&in);
+	return ret;
+}
+
+/* Write the state: a temp file beside it, fsync, rename, fsync of the
+ * directory, so a crash leaves the old state or the new, never half. */
+static int
+state_write(struct service *sv, const char *status)
+{
+	struct buf b = { 0 }, tmp = { 0 };
+	char t[64], *slash;
+	size_t i;
+	int fd, ok = 1;
+
+	xprintf(&b, "{\"walter\":2,\"time\":\"%s\",\"status\":\"%s\",\"succeeded\":%s,\"trunk\":{",
+		rfc3339(sv->t0, t, sizeof t), status, sv->failed ? "false" : "true");
+	jfield(&b, "branch", svc.trunk);
+	jfield(&b, "sha", sv->trunk_sha);
+	xputs(&b, "},\"pulls\":{");
+	for (i = 0; i < sv->nsv; i++) {
+		xprintf(&b, "%s\"%ld\":{", i ? "," : "", sv->sv[i].pr);
+		jfield(&b, "sha", sv->sv[i].sha);
+		jfield(&b, "status", sv->sv[i].status);
+		xputs(&b, "}");
+	}
+	xputs(&b, "}}\n");
+	xprintf(&tmp, "%s.tmp", sv->state);
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd >= 0) {
+		write_all(fd, b.data, b.len, &ok);
+		ok = ok && fsync(fd) == 0;
+		ok = close(fd) == 0 && ok;
+	}
+	if (fd < 0 || !ok || rename(tmp.data, sv->state) < 0) {
+		logmsg(L_ERROR, "service", "cannot write the state file %s: %s", sv->state,
+			strerror(errno));
+		unlink(tmp.data);
+		buf_free(&b), buf_free(&tmp);
+		return -1;
+	}
+	slash = strrchr(tmp.data, '/'); /* the rename itself is durable */
+	*slash = '\0';
+	if ((fd = open(*tmp.data ? tmp.data : "/", O_RDONLY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	buf_free(&b), buf_free(&tmp);
+	return 0;
+}
+
+/* Lock <state>.lock for this poll: fcntl, so a crash frees it. The file
+ * is opened once: closing any descriptor of it would drop the lock. */
+static int
+svc_lock(struct service *sv)
+{
+	struct buf p = { 0 };
+	struct flock fl;
+	char pid[32];
+	int fd, ok = 1;
+
+	xprintf(&p, "%s.lock", sv->state);
+	fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK, fl.l_whence = SEEK_SET;
+	if (fd < 0) {
+		logmsg(L_ERROR, "service", "cannot open %s: %s", p.data, strerror(errno));
+	} else if (fcntl(fd, F_SETLK, &fl) < 0) {
+		int e = errno;
+		if ((e == EACCES || e == EAGAIN) && fcntl(fd, F_GETLK, &fl) == 0 &&
+			fl.l_type != F_UNLCK)
+			logmsg(L_ERROR, "service",
+				"another poll (pid %ld) holds %s: nothing done this time",
+				(long)fl.l_pid, p.data);
+		else
+			logmsg(L_ERROR, "service", "cannot lock %s: %s", p.data, strerror(e));
+		close(fd);
+		fd = -1;
+	} else {
+		snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+		if (ftruncate(fd, 0) == 0)
+			write_all(fd, pid, strlen(pid), &ok);
+	}
+	buf_free(&p);
+	sv->lockfd = fd;
+	return fd < 0 ? -1 : 0;
+}
+
+/* ---- git and the work tree ------------------------------------------ */
+
+/* git ARGS..., output logged; 0 or -1 with why logged as an error. */
+static int
+svc_git(const char *const *argv, struct buf *out, double timeout, char *why, size_t n)
+{
+	int r = git_run(argv, out, timeout, 0, why, n);
+
+	if (r != 0)
+		logmsg(L_ERROR, "service", "git %s: %s", argv[1], why);
+	return r == 0 ? 0 : -1;
+}
+
+/* The first line of a command's output, as a malloc'd string. */
+static char *
+first_line(struct buf *b)
+{
+	if (!b->len)
+		return xstrdup("");
+	b->data[strcspn(b->data, "\r\n")] = '\0';
+	return xstrdup(b->data);
+}
+
+/* The state file's absolute path (the default is in the git directory,
+ * out of any checkout's reach); a warning when it is inside the work
+ * tree. Then where HEAD is, to come back to, and a clean work tree:
+ * checkout -f would throw local changes away. */
+static int
+svc_tree(struct service *sv)
+{
+	static const char *const top[] = { "git", "rev-parse", "--show-toplevel", NULL };
+	static const char *const gd[] = { "git", "rev-parse", "--absolute-git-dir", NULL };
+	static const char *const sym[] = { "git", "symbolic-ref", "-q", "HEAD", NULL };
+	static const char *const hd[] = { "git", "rev-parse", "--verify", "HEAD", NULL };
+	static const char *const dirty[] = { "git", "status", "--porcelain", "--untracked-files=no",
+		NULL };
+	struct buf o = { 0 }, p = { 0 };
+	char why[512], cwd[PATH_MAX], real[PATH_MAX], *t = NULL, *slash;
+	int r = -1;
+
+	if (svc_git(top, &o, 60, why, sizeof why) < 0)
+		goto out;
+	t = first_line(&o);
+	o.len = 0;
+	if (!getcwd(cwd, sizeof cwd)) {
+		logmsg(L_ERROR, "service", "getcwd: %s", strerror(errno));
+		goto out;
+	}
+	if (svc.update && svc.update[0] == '/') {
+		xputs(&p, svc.update);
+	} else if (svc.update) {
+		xprintf(&p, "%s/%s", cwd, svc.update);
+	} else {
+		if (svc_git(gd, &o, 60, why, sizeof why) < 0)
+			goto out;
+		char *g = first_line(&o);
+		xprintf(&p, "%s/walter-service.json", g);
+		free(g);
+		o.len = 0;
+	}
+	sv->state = xstrdup(p.data);
+	slash = strrchr(p.data, '/');
+	*slash = '\0';
+	if (svc.update && realpath(*p.data ? p.data : "/", real) &&
+		(!strcmp(real, t) || (!strncmp(real, t, strlen(t)) && real[strlen(t)] == '/')))
+		cfg_msg(MSG_WARN, svc.file,
+			&(struct yaml_node){ .line = svc.uline, .col = svc.ucol },
+			"the state file (update) is inside the work tree: a checkout or the pipeline can change or remove it; put it outside (the default is in the git directory)");
+	if (git_run(sym, &o, 60, 1, why, sizeof why) == 0 && o.len > 11 &&
+		!strncmp(o.data, "refs/heads/", 11)) {
+		char *ref = first_line(&o);
+		sv->head = xstrdup(ref + 11);
+		free(ref);
+	} else {
+		o.len = 0;
+		if (svc_git(hd, &o, 60, why, sizeof why) < 0)
+			goto out;
+		sv->head = first_line(&o);
+		sv->detached = 1;
+	}
+	o.len = 0;
+	if (svc_git(dirty, &o, 60, why, sizeof why) < 0)
+		goto out;
+	if (o.len) {
+		logmsg(L_ERROR, "service",
+			"the work tree %s has changes that checking out other commits would throw away: commit or stash them",
+			t);
+		goto out;
+	}
+	r = 0;
+out:
+	free(t), buf_free(&o), buf_free(&p);
+	return r;
+}
+
+/* ---- what to build ---------------------------------------------------- */
+
+static void
+item_add(struct service *sv, long pr, const char *sha, const char *ref, const char *owner, int fork)
+{
+	struct item *it;
+
+	sv->it = xreallocarray(sv->it, sv->nit + 1, sizeof *sv->it);
+	it = &sv->it[sv->nit++];
+	it->pr = pr, it->fork = fork;
+	snprintf(it->sha, sizeof it->sha, "%s", sha);
+	it->ref = xstrdup(ref);
+	it->owner = xstrdup(owner ? owner : "");
+}
+
+static void
+items_free(struct item *it, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(it[i].ref), free(it[i].owner);
+	free(it);
+}
+
+/* One pull request of an API page into open (number, head SHA and
+ * branch, from a fork or not); 0 if it is not usable. */
+static int
+pull_read(const struct yaml_node *p, struct item *open)
+{
+	const struct yaml_node *head = yaml_get(p, "head"), *hr = yaml_get(head, "repo");
+	const struct yaml_node *br = yaml_get(yaml_get(p, "base"), "repo");
+	const char *num = sval(yaml_get(p, "number")), *sha = sval(yaml_get(head, "sha"));
+	const char *ref = sval(yaml_get(head, "ref")), *st = sval(yaml_get(p, "state"));
+	const char *hn = sval(yaml_get(hr, "full_name")), *bn = sval(yaml_get(br, "full_name"));
+	char *end, buf[65];
+
+	if (!num || !sha || !ref || strlen(sha) >= sizeof buf || (st && strcmp(st, "open")))
+		return 0;
+	open->pr = strtol(num, &end, 10);
+	snprintf(buf, sizeof buf, "%s", sha);
+	if (*end || open->pr <= 0 || !is_sha(buf))
+		return 0;
+	snprintf(open->sha, sizeof open->sha, "%s", buf);
+	open->ref = xstrdup(ref);
+	open->owner = xstrdup(hn ? hn : "");
+	/* a deleted head repository (null) is a fork whose owner is gone */
+	open->fork = !hn || !bn || strcasecmp(hn, bn);
+	return 1;
+}
+
+/* Every open pull request, page after page (Link rel="next", on the same
+ * scheme, host and port only; at most SVC_PAGES). -1 after logging why. */
+static int
+gh_pulls(struct service *sv, struct item **out, size_t *nout)
+{
+	struct http_response rs;
+	struct yaml_doc *doc;
+	const struct yaml_node *r;
+	char err[512], *url = repo_url("/pulls?state=open&per_page=100"), *next;
+	size_t i, page;
+	int k;
+
+	*out = NULL, *nout = 0;
+	for (page = 1; url; page++) {
+		if (page > SVC_PAGES) {
+			logmsg(L_ERROR, "service",
+				"more than %d pages of open pull requests: stopped (nothing built)",
+				SVC_PAGES);
+			goto err;
+		}
+		if (gh_get(sv, url, "application/vnd.github+json", &rs) < 0)
+			goto err;
+		if (!(doc = yaml_parse(
+			      rs.body.data, rs.body.len, "pull requests", err, sizeof err)) ||
+			!yaml_count(doc) || (r = yaml_root(doc, 0))->kind != YAML_SEQ) {
+			logmsg(L_ERROR, "service",
+				"page %zu of pull requests is not a JSON list%s%s", page,
+				doc ? "" : ": ", doc ? "" : err);
+			yaml_free(doc);
+			http_response_free(&rs);
+			goto err;
+		}
+		for (i = 0; i < r->n; i++) {
+			*out = xreallocarray(*out, *nout + 1, sizeof **out);
+			if (pull_read(r->child[i], &(*out)[*nout]))
+				++*nout;
+		}
+		yaml_free(doc);
+		k = http_link_next(http_header(&rs, "Link"), url, &next, err, sizeof err);
+		http_response_free(&rs);
+		free(url);
+		url = k > 0 ? next : NULL;
+		if (k < 0) {
+			logmsg(L_ERROR, "service", "page %zu of pull requests: %s: refused", page,
+				err);
+			goto err;
+		}
+	}
+	logmsg(L_DEBUG, "service", "%zu open pull requests on %zu page%s", *nout, page - 1,
+		page == 2 ? "" : "s");
+	return 0;
+err:
+	free(url);
+	items_free(*out, *nout);
+	*out = NULL, *nout = 0;
+	return -1;
+}
+
+static int
+by_pr(const void *a, const void *b)
+{
+	long x = ((const struct item *)a)->pr, y = ((const struct item *)b)->pr;
+
+	return (x > y) - (x < y);
+}
+
+/* Step 3: the trunk if it moved, then each open pull request, in number
+ * order, not built at its head SHA yet; closed ones are forgotten. */
+static void
+svc_queue(struct service *sv, const char *trunk, struct item *open, size_t nopen)
+{
+	size_t i, j;
+
+	if (strcmp(sv->trunk_sha, trunk) || !sv->trunk_branch ||
+		strcmp(sv->trunk_branch, svc.trunk))
+		item_add(sv, 0, trunk, svc.trunk, NULL, 0);
+	qsort(open, nopen, sizeof *open, by_pr);
+	for (i = 0; i < nopen; i++) {
+		const struct item *p = &open[i];
+		const struct saved *s = saved_find(sv, p->pr);
+		if (s && !strcmp(s->sha, p->sha))
+			continue;
+		if (svc.has_branch && regexec(&svc.branch, p->ref, 0, NULL, 0)) {
+			logmsg(L_DEBUG, "service",
+				"pull request #%ld: its branch does not match \"branch\": not built",
+				p->pr);
+			continue;
+		}
+		if (p->fork && !svc.forks) {
+			logmsg(L_INFO, "service",
+				"pull request #%ld comes from a fork (%s): not built (forks: true builds them, with your environment and token)",
+				p->pr, *p->owner ? p->owner : "a deleted repository");
+			continue;
+		}
+		item_add(sv, p->pr, p->sha, p->ref, p->owner, p->fork);
+	}
+	for (i = j = 0; i < sv->nsv; i++) { /* forget what is closed */
+		size_t k;
+		for (k = 0; k < nopen && open[k].pr != sv->sv[i].pr; k++)
+			;
+		if (k < nopen)
+			sv->sv[j++] = sv->sv[i];
+		else
+			logmsg(L_DEBUG, "service", "pull request #%ld is closed: forgotten",
+				sv->sv[i].pr);
+	}
+	sv->nsv = j;
+}
+
+/* ---- one build -------------------------------------------------------- */
+
+/* Run the pipeline of the checkout: walter -mode local -c FILE and the
+ * flags this run was given, in its own process group, stdin /dev/null;
+ * walter's signals are passed on to it. Returns its exit status (128+N
+ * for signal N), -1 if it could not start (why says so). */
+static int
+run_child(struct service *sv, char *why, size_t n)
+{
+	char **argv = xreallocarray(NULL, opt.nfwd + (size_t)opt.nnames + 8, sizeof *argv);
+	unsigned long seen = (unsigned long)R.nsig;
+	size_t k = 0, i;
+	int st = 0, ep[2], e;
+	pid_t pid, w;
+
+	argv[k++] = (char *)sv->argv0;
+	argv[k++] = "-mode", argv[k++] = "local";
+	argv[k++] = "-c", argv[k++] = (char *)opt.config;
+	for (i = 0; i < opt.nfwd; i++)
+		argv[k++] = opt.fwd[i];
+	if (opt.nnames) /* NAME...: each build runs those */
+		argv[k++] = "--";
+	for (i = 0; i < (size_t)opt.nnames; i++)
+		argv[k++] = opt.names[i];
+	argv[k] = NULL;
+	log_flush();
+	fflush(NULL);
+	if (xpipe(ep) < 0 || (pid = fork()) < 0) {
+		snprintf(why, n, "cannot start walter: %s", strerror(errno));
+		free(argv);
+		return -1;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+		setpgid(0, 0);
+		child_signals();
+		if (nul >= 0 && dup2(nul, 0) >= 0)
+			execv(sv->exe, argv);
+		e = errno;
+		(void)!write(ep[1], &e, sizeof e);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	close(ep[1]);
+	free(argv);
+	while ((w = waitpid(pid, &st, WNOHANG)) == 0 || (w < 0 && errno == EINTR)) {
+		struct pollfd pf = { R.selfpipe[0], POLLIN, 0 };
+		char c[64];
+		if (poll(&pf, 1, -1) > 0)
+			while (read(R.selfpipe[0], c, sizeof c) > 0)
+				;
+		if ((unsigned long)R.nsig != seen) {
+			seen = (unsigned long)R.nsig;
+			logmsg(L_WARN, "service", "signal %d: passed on to the build", (int)R.sig);
+			log_flush();
+			kill(pid, R.sig);
+		}
+	}
+	if (read(ep[0], &e, sizeof e) == (ssize_t)sizeof e) { /* exec failed */
+		close(ep[0]);
+		snprintf(why, n, "cannot run %s: %s", sv->exe, strerror(e));
+		return -1;
+	}
+	close(ep[0]);
+	if (w < 0) {
+		snprintf(why, n, "lost the build's process: %s", strerror(errno));
+		return -1;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Remember that item it was built (its SHA and how it went). */
+static void
+svc_record(struct service *sv, const struct item *it, const char *status)
+{
+	struct saved *s;
+
+	if (!it->pr) {
+		snprintf(sv->trunk_sha, sizeof sv->trunk_sha, "%s", it->sha);
+		free(sv->trunk_branch);
+		sv->trunk_branch = xstrdup(svc.trunk);
+		return;
+	}
+	if (!(s = saved_find(sv, it->pr))) {
+		sv->sv = xreallocarray(sv->sv, sv->nsv + 1, sizeof *sv->sv);
+		s = &sv->sv[sv->nsv++];
+		s->pr = it->pr;
+	}
+	snprintf(s->sha, sizeof s->sha, "%s", it->sha);
+	snprintf(s->status, sizeof s->status, "%s", status);
+}
+
+/* Step 4 for one item: 0 built and succeeded, 1 failed (its status says
+ * why), -1 a signal stopped the poll. A git failure is not recorded:
+ * the next poll tries again; a build is, whatever it came to. */
+static int
+svc_item(struct service *sv, const struct item *it)
+{
+	char fetch[300], name[64], why[512] = "", d[32];
+	const char *const fa[] = { "git", "fetch", "-q", "--no-tags", "origin", fetch, NULL };
+	const char *const ca[] = { "git", "checkout", "-q", "--detach", "-f", it->sha, NULL };
+	const char *const ha[] = { "git", "rev-parse", "--verify", "HEAD", NULL };
+	struct buf o = { 0 }, desc = { 0 };
+	enum cstate cs;
+	double t;
+	int code;
+
+	if (it->pr) {
+		snprintf(name, sizeof name, "pull request #%ld", it->pr);
+		snprintf(fetch, sizeof fetch, "+refs/pull/%ld/head:refs/walter/pr/%ld", it->pr,
+			it->pr);
+	} else {
+		snprintf(name, sizeof name, "trunk %s", svc.trunk);
+		snprintf(fetch, sizeof fetch, "+refs/heads/%s:refs/remotes/origin/%s", svc.trunk,
+			svc.trunk);
+	}
+	logmsg(L_INFO, "service", "%s (%s) at %.7s: building", name, it->ref, it->sha);
+	xprintf(&desc, "Running %s", opt.config);
+	svc_status(sv, it->sha, CS_START, desc.data);
+	desc.len = 0;
+	if (svc_git(fa, NULL, 600, why, sizeof why) < 0 ||
+		svc_git(ca, NULL, 120, why, sizeof why) < 0 ||
+		svc_git(ha, &o, 60, why, sizeof why) < 0) {
+		xprintf(&desc, "git failed: %s", why);
+	} else if (!o.len || strncmp(o.data, it->sha, strlen(it->sha))) {
+		xprintf(&desc, "git checked out %.12s, not %.12s", o.len ? o.data : "nothing",
+			it->sha);
+		logmsg(L_ERROR, "service", "%s: %s", name, desc.data);
+	}
+	if (desc.len || R.nsig) {
+		cs = R.nsig ? CS_ABORT : CS_CONFIG;
+		if (R.nsig) {
+			desc.len = 0;
+			xprintf(&desc, "%s aborted: walter got signal %d", opt.config, (int)R.sig);
+		}
+		svc_status(sv, it->sha, cs, desc.data);
+		code = -2;
+		goto out;
+	}
+	t = now();
+	code = run_child(sv, why, sizeof why);
+	fmt_dur(now() - t, d, sizeof d);
+	if (R.nsig) {
+		cs = CS_ABORT,
+		xprintf(&desc, "%s aborted: walter got signal %d", opt.config, (int)R.sig);
+	} else if (code == 0) {
+		cs = CS_OK, xprintf(&desc, "%s succeeded (%s)", opt.config, d);
+	} else if (code == 1) {
+		cs = CS_FAIL, xprintf(&desc, "%s failed (%s)", opt.config, d);
+	} else if (code == 2) {
+		cs = CS_CONFIG,
+		xprintf(&desc, "%s does not load (configuration error)", opt.config);
+	} else if (code == 124) {
+		cs = CS_ABORT, xprintf(&desc, "%s: -timeout expired (%s)", opt.config, d);
+	} else if (code > 128) {
+		cs = CS_ABORT,
+		xprintf(&desc, "%s: walter killed by signal %d", opt.config, code - 128);
+	} else if (code < 0) {
+		cs = CS_CONFIG, xprintf(&desc, "%s", why);
+	} else {
+		cs = CS_FAIL, xprintf(&desc, "%s: walter exit status %d", opt.config, code);
+	}
+	logmsg(code ? L_ERROR : L_INFO, "service", "%s at %.7s: %s", name, it->sha, desc.data);
+	svc_status(sv, it->sha, cs, desc.data);
+	if (!R.nsig) {
+		svc_record(sv, it, cs_word[0][cs]);
+		state_write(sv, "inprogress");
+	}
+out:
+	buf_free(&o), buf_free(&desc);
+	return R.nsig ? -1 : code == 0 ? 0 : 1;
+}
+
+/* -mode service: steps 1 to 5; the exit status (a signal: main dies of
+ * it). */
+static int
+service_main(const char *argv0)
+{
+	static const char *const env_tok[] = { "GITHUB_TOKEN", NULL };
+	struct service sv;
+	struct http_response rs;
+	struct item *open = NULL;
+	struct buf a = { 0 }, b = { 0 };
+	char path[PATH_MAX], why[512], *url;
+	const char *tok = svc.token && *svc.token ? svc.token : getenv(env_tok[0]);
+	size_t i, nopen = 0;
+	ssize_t n;
+	int code = 2;
+
+	memset(&sv, 0, sizeof sv);
+	sv.lockfd = -1, sv.argv0 = argv0, sv.t0 = now();
+	if ((n = readlink("/proc/self/exe", path, sizeof path - 1)) > 0) {
+		path[n] = '\0';
+		sv.exe = xstrdup(strstr(path, " (deleted)") ? "/proc/self/exe" : path);
+	} else if (!(sv.exe = path_lookup(argv0))) {
+		logmsg(L_ERROR, "service", "cannot find walter itself (%s) to run the builds",
+			argv0);
+		return 2;
+	}
+	xprintf(&a, "Authorization: Bearer %s", tok ? tok : "");
+	sv.auth = a.data;
+	sv.hdr[0] = sv.auth, sv.hdr[1] = "User-Agent: walter/" WALTER_VERSION;
+	sv.hdr[2] = sv.accept, sv.hdr[3] = "X-GitHub-Api-Version: 2022-11-28";
+	setenv("GIT_TERMINAL_PROMPT", "0", 1); /* a credential prompt would hang */
+	if (!tok || svc_tree(&sv) < 0 || svc_lock(&sv) < 0 || state_read(&sv) < 0)
+		goto out;
+	sv.read = 1;
+	logmsg(L_INFO, "service", "polling %s/%s (trunk %s)", svc.from, svc.repo, svc.trunk);
+	if (state_write(&sv, "inprogress") < 0)
+		goto out;
+	url = repo_url("/commits/");
+	b.len = 0;
+	xputs(&b, url);
+	free(url);
+	if (url_put_segment(&b, svc.trunk, strlen(svc.trunk)) < 0)
+		fatal("out of memory");
+	if (gh_get(&sv, b.data, "application/vnd.github.sha", &rs) < 0)
+		goto out;
+	b.len = 0;
+	xput(&b, rs.body.data, rs.body.len);
+	http_response_free(&rs);
+	while (b.len && isspace((unsigned char)b.data[b.len - 1]))
+		b.data[--b.len] = '\0';
+	if (!b.len || !is_sha(b.data)) {
+		logmsg(L_ERROR, "service", "the API did not answer the trunk's commit with a SHA");
+		goto out;
+	}
+	if (gh_pulls(&sv, &open, &nopen) < 0)
+		goto out;
+	svc_queue(&sv, b.data, open, nopen);
+	if (!sv.nit)
+		logmsg(L_INFO, "service", "nothing new (trunk %s at %.7s, %zu open pull request%s)",
+			svc.trunk, b.data, nopen, nopen == 1 ? "" : "s");
+	for (i = 0; i < sv.nit && !R.nsig; i++) {
+		int r = svc_item(&sv, &sv.it[i]);
+		sv.failed |= r != 0;
+	}
+	code = sv.failed ? 1 : 0;
+out:
+	sv.failed |= code != 0;
+	if (sv.read && state_write(&sv, "finished") < 0)
+		code = 2;
+	if (sv.head) { /* step 5 */
+		const char *const ba[] = { "git", "checkout", "-q", "-f", sv.head, NULL };
+		const char *const da[] = { "git", "checkout", "-q", "--detach", "-f", sv.head,
+			NULL };
+		if (sv.nit && svc_git(sv.detached ? da : ba, NULL, 120, why, sizeof why) < 0)
+			code = 2;
+	}
+	if (sv.lockfd >= 0)
+		close(sv.lockfd);
+	items_free(open, nopen);
+	items_free(sv.it, sv.nit);
+	free(sv.exe), free(sv.state), free(sv.head), free(sv.trunk_branch), free(sv.sv),
+		free(sv.auth);
+	buf_free(&b);
+	log_flush();
+	return code;
+}
+
+/* ==== 11. main ====================================================== */
 
 /* Free what the run kept (valgrind: nothing left at exit). */
 static void
@@ -7575,7 +9554,9 @@ teardown(void)
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		free(R.spec_val[i]);
 	free(R.spec_val), free(R.act), free(R.queue), free(R.groups);
-	free(cfg.tasks), free(cfg.specials), free(cfg.nt), free(opt.names);
+	free(cfg.tasks), free(cfg.specials), free(cfg.nt), free(opt.names), free(opt.fwd);
+	if (svc.has_branch)
+		regfree(&svc.branch);
 	if (strcmp(R.sh, "/bin/sh"))
 		free((char *)R.sh);
 	log_flush();
@@ -7602,10 +9583,26 @@ hold_std_fds(void)
 			exit(2);
 }
 
+/* After a signal, die of it (as PID 1, which cannot, exit 128+N). */
+static int
+die_of(int sig, int code)
+{
+	sigset_t s;
+
+	if (!sig)
+		return code;
+	signal(sig, SIG_DFL);
+	sigemptyset(&s);
+	sigaddset(&s, sig);
+	sigprocmask(SIG_UNBLOCK, &s, NULL);
+	raise(sig);
+	return 128 + sig;
+}
+
 int
 main(int argc, char **argv)
 {
-	int first = 0, last = 0, failed, sig, code, d2_default;
+	int first = 0, last = 0, failed, sig, code, d2_default, service;
 
 	hold_std_fds();
 	parse_flags(argc, argv);
@@ -7622,14 +9619,22 @@ main(int argc, char **argv)
 	if (strcmp(opt.mode, "local") && strcmp(opt.mode, "service"))
 		usage("invalid -mode %s (local or service)", opt.mode);
 	secrets_from_env();
-	if (!opt.check && !opt.plan && !opt.list) { /* what cannot be written stops us now */
-		reports_open();
+	/* what cannot be written stops us now; under -mode service the
+	 * reports wait for the file: a poll writes none, a local run does */
+	if (!opt.check && !opt.plan && !opt.list) {
+		if (strcmp(opt.mode, "service"))
+			reports_open();
 		rep.loading = 1; /* from here, errors are reported */
 		log_open();
 	}
 	load(opt.config);
-	if (!strcmp(opt.mode, "service"))
-		fatal("-mode service is not supported yet");
+	service = !strcmp(opt.mode, "service") && svc.present && svc.github;
+	if (service)
+		svc_ready(); /* also under -check: what the poll will need */
+	if (cfg.errors) {
+		reports_config_error();
+		exit(2);
+	}
 	if (cfg.format == FMT_PIPELINE && (opt.build || opt.deploy))
 		warn("-build and -deploy are for build/deploy files; running the pipeline");
 	if (cfg.format == FMT_BUILD_DEPLOY) {
@@ -7658,12 +9663,27 @@ main(int argc, char **argv)
 	if (d2_default && !cfg.ph[0].present && cfg.ph[1].present)
 		fatal("%s has only a deploy phase: run it with -deploy", opt.config);
 	rep.loading = 0;
+	if (service) { /* 10. service mode */
+		if (opt.json || opt.junit)
+			warn("-json and -junit are not written in service mode (each build is a run of its own)");
+		signals_setup(); /* no subreaper: the builds are walters */
+		code = service_main(argv[0]);
+		teardown();
+		return die_of(R.nsig ? R.sig : 0, code);
+	}
+	if (!strcmp(opt.mode, "service")) {
+		logmsg(L_INFO, NULL,
+			"-mode service: %s has no service block of type github: running locally",
+			opt.config);
+		reports_open(); /* a run after all */
+	}
 	exec_setup();
 	if (d2_default && cfg.ph[1].present)
 		logmsg(L_INFO, NULL, "running build only: the deploy phase needs -deploy");
 	R.t0 = now();
 	R.deadline = opt.timeout > 0 ? R.t0 + opt.timeout : 0;
 	notify_start();
+	notify_begin();
 	prog_start(run_total(first, last));
 	failed = run_phases(first, last); /* the failure rules: 7. scheduler */
 	prog_stop();
@@ -7674,13 +9694,5 @@ main(int argc, char **argv)
 	code = sig ? 128 + sig : R.timed_out ? 124 : failed ? 1 : 0;
 	code = reports_write(first, last, failed, code);
 	teardown();
-	if (sig) {
-		sigset_t s;
-		signal(sig, SIG_DFL);
-		sigemptyset(&s);
-		sigaddset(&s, sig);
-		sigprocmask(SIG_UNBLOCK, &s, NULL);
-		raise(sig);
-	}
-	return code;
+	return die_of(sig, code);
 }

@@ -632,6 +632,129 @@ test_counts(void)
 	cfg.tasks = NULL, cfg.ntasks = 0;
 }
 
+/* A response parsed from raw text (its head kept), for rate_wait. */
+static int
+answer(const char *raw, struct http_response *rs)
+{
+	char err[128];
+
+	return http_parse_response(raw, strlen(raw), 1, 0, rs, err, sizeof err);
+}
+
+static void
+test_rate_wait(void)
+{
+	struct http_response rs;
+	long long t = 1700000000;
+
+	memset(&rs, 0, sizeof rs);
+	CHECK("rate: 429 Retry-After",
+		answer("HTTP/1.1 429 x\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n", &rs) == 1 &&
+			rate_wait(&rs, t) == 5);
+	http_response_free(&rs);
+	CHECK("rate: 403 Retry-After as a date",
+		answer("HTTP/1.1 403 x\r\nRetry-After: Tue, 14 Nov 2023 22:13:40 GMT\r\n"
+		       "Content-Length: 0\r\n\r\n",
+			&rs) == 1 &&
+			rate_wait(&rs, t) == 20);
+	http_response_free(&rs);
+	CHECK("rate: none left until the reset",
+		answer("HTTP/1.1 403 x\r\nX-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: 1700000030\r\n"
+		       "Content-Length: 0\r\n\r\n",
+			&rs) == 1 &&
+			rate_wait(&rs, t) == 30);
+	http_response_free(&rs);
+	CHECK("rate: a reset in the past is now",
+		answer("HTTP/1.1 429 x\r\nX-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: 1600000000\r\n"
+		       "Content-Length: 0\r\n\r\n",
+			&rs) == 1 &&
+			rate_wait(&rs, t) == 0);
+	http_response_free(&rs);
+	CHECK("rate: requests left is no rate limit",
+		answer("HTTP/1.1 403 x\r\nX-RateLimit-Remaining: 12\r\nX-RateLimit-Reset: 1700000030\r\n"
+		       "Content-Length: 0\r\n\r\n",
+			&rs) == 1 &&
+			rate_wait(&rs, t) == -1);
+	http_response_free(&rs);
+	CHECK("rate: a bare 403 is none",
+		answer("HTTP/1.1 403 x\r\nContent-Length: 0\r\n\r\n", &rs) == 1 &&
+			rate_wait(&rs, t) == -1);
+	http_response_free(&rs);
+	CHECK("rate: only 403 and 429",
+		answer("HTTP/1.1 503 x\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n", &rs) == 1 &&
+			rate_wait(&rs, t) == -1);
+	http_response_free(&rs);
+	CHECK("rate: a bad reset is none",
+		answer("HTTP/1.1 429 x\r\nX-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: soon\r\n"
+		       "Content-Length: 0\r\n\r\n",
+			&rs) == 1 &&
+			rate_wait(&rs, t) == -1);
+	http_response_free(&rs);
+}
+
+static void
+test_status_texts(void)
+{
+	char a[400], sha[80];
+	size_t i, n;
+	const char *c;
+	struct buf cb = { 0 };
+
+	reset();
+	put_cut(&out, "short", 5, 140);
+	CHECK_STR("cut: short stays", got(), "short");
+	memset(a, 'x', 140), a[140] = '\0';
+	reset();
+	put_cut(&out, a, 140, 140);
+	CHECK("cut: 140 stays", out.len == 140);
+	memset(a, 'x', 141), a[141] = '\0';
+	reset();
+	put_cut(&out, a, 141, 140);
+	CHECK("cut: 141 becomes 137 and ...", out.len == 140 && !strcmp(got() + 137, "..."));
+	for (i = 0; i < 150; i++) /* "é" twice a byte: characters count, not bytes */
+		a[2 * i] = (char)0xc3, a[2 * i + 1] = (char)0xa9;
+	reset();
+	put_cut(&out, a, 300, 140);
+	CHECK("cut: characters, not bytes", out.len == 137 * 2 + 3 && !strcmp(got() + 274, "..."));
+	reset();
+	put_cut(&out, a, 280, 140);
+	CHECK("cut: 140 characters of 2 bytes stay", out.len == 280);
+	reset();
+	status_body(0, CS_START, "walter", "Running x.yml", NULL, &out);
+	CHECK_STR("status: GitHub pending",
+		got(), "{\"state\":\"pending\",\"context\":\"walter\",\"description\":\"Running x.yml\"}\n");
+	reset();
+	status_body(1, CS_ABORT, "ci", "stop", "http://t/1", &out);
+	CHECK_STR("status: GitLab canceled", got(),
+		"{\"state\":\"canceled\",\"name\":\"ci\",\"target_url\":\"http://t/1\",\"description\":\"stop\"}\n");
+	CHECK("status: words",
+		!strcmp(cs_word[0][CS_FAIL], "failure") && !strcmp(cs_word[1][CS_FAIL], "failed") &&
+			!strcmp(cs_word[0][CS_CONFIG], "error") &&
+			!strcmp(cs_word[1][CS_START], "running") &&
+			!strcmp(cs_word[1][CS_SKIP], "success"));
+	snprintf(sha, sizeof sha, "%s", "0123456789ABCDEF0123456789abcdef01234567");
+	CHECK("sha: 40 hex, lowered", is_sha(sha) && !strcmp(sha, "0123456789abcdef0123456789abcdef01234567"));
+	snprintf(sha, sizeof sha, "%s", "0123456789abcdef0123456789abcdef0123456");
+	CHECK("sha: 39 is not", !is_sha(sha));
+	snprintf(sha, sizeof sha, "%s", "0123456789abcdef0123456789abcdef0123456g");
+	CHECK("sha: not hex", !is_sha(sha));
+	CHECK("branch: names", branch_ok("master") && branch_ok("release/1.2") && !branch_ok("-x") &&
+		!branch_ok("a..b") && !branch_ok("a b") && !branch_ok("a:b") && !branch_ok("") &&
+		!branch_ok("a~1"));
+	/* clip: the first line, "...", the end, within max, on characters */
+	n = 5;
+	CHECK("clip: short stays", clip("hello", &n, 10, &cb) != NULL && n == 5);
+	for (i = 0; i < 399; i++)
+		a[i] = i % 2 ? (char)0xa9 : (char)0xc3;
+	memcpy(a, "[t][STDOUT] x\n", 14);
+	a[399] = '\0';
+	n = 399;
+	c = clip(a, &n, 100, &cb);
+	CHECK("clip: long cut", n <= 100 && !strncmp(c, "[t][STDOUT] x\n...\n", 18) &&
+		((unsigned char)c[18] & 0xc0) != 0x80 && !memcmp(c + n - 2, a + 397, 2));
+	buf_free(&cb);
+}
+
 int
 main(void)
 {
@@ -653,6 +776,8 @@ main(void)
 	test_cols();
 	test_dotenv();
 	test_select();
+	test_rate_wait();
+	test_status_texts();
 	buf_free(&out);
 	buf_free(&lg.msg);
 	secrets_free();

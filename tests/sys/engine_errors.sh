@@ -77,6 +77,6 @@ t bad-timeout-flag [ "$rc" = 2 ]
 w -mode weird
 t bad-mode [ "$rc" = 2 ]
 w -c good.yml -mode service
-t service-not-yet sh -c '[ "$rc" = 2 ] && has err.txt "not supported yet"'
+t service-without-block-runs-locally sh -c '[ "$rc" = 0 ] && has err.txt "has no service block of type github: running locally"'
 w -c good.yml extra
 t positional-arg [ "$rc" = 2 ]
