@@ -56,6 +56,7 @@
 #endif
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -166,6 +167,31 @@ static void __attribute__((format(printf, 2, 3))) xprintf(struct buf *b, const c
 	va_end(ap);
 	if (r < 0)
 		fatal("out of memory");
+}
+
+/* Append v in decimal, without printf (-plan prints 20,000 tasks). */
+static void
+xputl(struct buf *b, long v)
+{
+	char d[24], *p = d + sizeof d;
+	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	xput(b, p, (size_t)(d + sizeof d - p));
+}
+
+/* Append v as %g does; whole numbers without printf. */
+static void
+xputg(struct buf *b, double v)
+{
+	if (v > -1e6 && v < 1e6 && v == (double)(long)v)
+		xputl(b, (long)v);
+	else
+		xprintf(b, "%g", v);
 }
 
 /* The text encoders of http_mini, dying on OOM. */
@@ -317,6 +343,8 @@ enum level { L_DEBUG, L_INFO, L_WARN, L_ERROR, L_FATAL };
 enum color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 /* -ci: how the log marks tasks for a CI system's viewer. */
 enum ci { CI_AUTO, CI_GITHUB, CI_GITLAB, CI_NONE };
+/* -shell: simple commands exec'd directly (auto) or every string to sh. */
+enum shellmode { SHELL_AUTO, SHELL_ALWAYS };
 
 /* The command line. */
 static struct {
@@ -337,6 +365,7 @@ static struct {
 	long jobs;                /* -jobs: most tasks at once, 0 no limit */
 	double timeout;           /* -timeout: seconds for the whole run, 0 none */
 	enum color color;         /* -color */
+	enum shellmode shell;     /* -shell */
 	int list;                 /* -list: print the tasks, run nothing */
 	int xtrace;               /* -x: log each command before it runs */
 	int progress;             /* -progress: 1 auto, 0 never */
@@ -392,7 +421,6 @@ static struct {
 	double ticked;       /* when the loop last looked at it */
 	size_t total;        /* tasks this run may run */
 	struct buf text;     /* what it shows */
-	struct buf frame;    /* erase + log + status, one write */
 	unsigned long draws; /* how many times it was drawn */
 } pg;
 
@@ -486,12 +514,13 @@ struct node {
 	struct node **kids;     /* groups: the entries, in order */
 	size_t nkids;           /* how many */
 	int logged;             /* log its Start/End (tasks; groups in D2) */
-	const char *command;    /* TASK: sh -c COMMAND, or NULL */
+	const char *command;    /* TASK: sh -c COMMAND (or exec'd, 6. executor), or NULL */
 	char **argv;            /* command given as a list: exec'd as is */
 	const char *script;     /* type shell: sh SCRIPT, as written */
 	const char *script_at;  /* SCRIPT from walter's directory (original) */
 	const char *dir;        /* directory: where it runs, or NULL */
 	const char *only_if;    /* run only if this sh -c succeeds, or NULL */
+	int shell;              /* shell: true: command and only_if always sh -c */
 	const char *var;        /* the name in special variables, or NULL */
 	struct waitfor wait;    /* wait_for */
 	double timeout;         /* seconds per attempt, 0 none */
@@ -685,6 +714,9 @@ struct capture {
 struct proc {
 	pid_t pid;          /* 0 once reaped */
 	int fd[2];          /* stdout, stderr read ends, -1 when closed */
+	int wr[2];          /* their write ends, held while it runs (and few
+			     * others do): its exit, not a hang-up first,
+			     * wakes walter; -1 closed */
 	struct buf part[2]; /* unfinished line per stream */
 	size_t cov[2];      /* bytes of part that end a secret cut in two */
 	int in;             /* write end feeding stdin, -1 if none */
@@ -713,6 +745,24 @@ struct task_rt {
 	char why[256];          /* failure reason when not an exit status */
 };
 
+/* A PATH lookup of direct exec (6. executor), kept for the run: name
+ * was found as file in the PATH entry after ndirs others. Those entries
+ * must look as they did then (mark), or a program put there since, which
+ * sh would find first, is missed. */
+struct dirmark {
+	ino_t ino;          /* 0: it did not exist */
+	struct timespec mt; /* its modification time */
+};
+struct exe {
+	unsigned long turn;   /* R.turn when last checked */
+	char *path;           /* the PATH value */
+	char *name;           /* the command name */
+	char *file;           /* where it was found */
+	size_t ndirs;         /* entries before that one */
+	struct dirmark *mark; /* how each of them looked */
+};
+enum { EXE_CACHE = 64 };
+
 /* One run. */
 static struct {
 	int selfpipe[2];            /* signal handler -> poll loop */
@@ -731,11 +781,22 @@ static struct {
 	pid_t *groups;              /* process groups started, for the end */
 	size_t ngroups;             /* how many */
 	const char *sh;             /* the shell for commands */
+	int null;                   /* /dev/null for stdin, -1 until opened */
+	struct exe exe[EXE_CACHE];  /* PATH lookups of direct exec */
+	size_t nexe, exe_next;      /* entries used; the next one to replace */
+	unsigned long turn;         /* turns of the poll loop (loop_once) */
+	char *pwd;                  /* "PWD=..." for direct exec here, or NULL */
+	int pwd_known;              /* pwd was worked out */
+	struct task_rt *spare;      /* a finished task's, for the next one */
+	struct pollfd *pf;          /* loop_once's poll array, */
+	struct node **who;          /* whose fd each entry is, */
+	int *what;                  /* which one (0, 1 output, 2 stdin) */
+	size_t npoll;               /* room in them */
 	struct node *first_failed;  /* its last lines end the summary */
 	char why[128];              /* why the run was aborted (cancel_run) */
 	char **spec_val;            /* per cfg.specials: NAME=VALUE, or NULL */
 	double t0;                  /* monotonic clock at the start */
-} R = { .selfpipe = { -1, -1 }, .grace = 5.0, .sh = "/bin/sh" };
+} R = { .selfpipe = { -1, -1 }, .grace = 5.0, .sh = "/bin/sh", .null = -1 };
 
 /* ---- notifications (written by 8. notifications) -------------------- */
 
@@ -785,6 +846,7 @@ static const char usage_text[] =
 	"  -timeout DUR       abort the whole run after DUR (90, 90s, 5m, 1h)\n"
 	"  -threshold LEVEL   least log level shown: DEBUG INFO WARN ERROR\n"
 	"  -color WHEN        auto, always or never (NO_COLOR is honoured)\n"
+	"  -shell WHEN        auto: simple commands run without sh; always: all via sh\n"
 	"  -progress WHEN     auto (a status line on a terminal) or never\n"
 	"  -ci KIND           auto, github, gitlab or none: CI log groups\n"
 	"  -logDir DIR        also write the log to a file in DIR\n"
@@ -874,6 +936,7 @@ static const struct flag {
 	{ "from", F_STR, &opt.from },
 	{ "threshold", F_STR, NULL },
 	{ "color", F_STR, NULL },
+	{ "shell", F_STR, NULL },
 	{ "jobs", F_STR, NULL },
 	{ "timeout", F_STR, NULL },
 	{ "progress", F_STR, NULL },
@@ -898,6 +961,13 @@ flag_value(const char *name, const char *v)
 			opt.color = COLOR_NEVER;
 		else
 			usage("invalid -color %s (auto, always, never)", v);
+	} else if (!strcmp(name, "shell")) {
+		if (!strcmp(v, "auto"))
+			opt.shell = SHELL_AUTO;
+		else if (!strcmp(v, "always"))
+			opt.shell = SHELL_ALWAYS;
+		else
+			usage("invalid -shell %s (auto, always)", v);
 	} else if (!strcmp(name, "jobs")) {
 		errno = 0;
 		opt.jobs = strtol(v, &end, 10);
@@ -1023,19 +1093,37 @@ parse_flags(int argc, char **argv)
 
 /* ==== 4. log ======================================================== */
 
+/* Write all n pieces of iov (it changes them), over short writes and
+ * EINTR; *ok becomes 0 when fd takes no more. */
 static void
-write_all(int fd, const char *p, size_t n, int *ok)
+writev_all(int fd, struct iovec *iov, int n, int *ok)
 {
-	while (n && *ok) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
+	for (;;) {
+		ssize_t w;
+		for (; n && !iov->iov_len; iov++, n--)
+			;
+		if (!n || !*ok)
+			break;
+		if ((w = writev(fd, iov, n)) < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			*ok = 0; /* closed or full: drop the log, keep running */
 			break;
 		}
-		p += w, n -= (size_t)w;
+		for (; n && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n)
+			iov->iov_base = (char *)iov->iov_base + w, iov->iov_len -= (size_t)w;
 	}
+}
+
+static void
+write_all(int fd, const char *p, size_t n, int *ok)
+{
+	struct iovec v;
+
+	v.iov_base = (char *)p, v.iov_len = n;
+	writev_all(fd, &v, 1, ok);
 }
 
 /* ---- the status line (-progress) ----------------------------------- */
@@ -1100,25 +1188,28 @@ prog_build(struct buf *b, double t)
 }
 
 /* Write log bytes (maybe none) to stderr with the status line: erase it,
- * the log, draw it again when the last drawing is 0.1 s old. One write,
- * so the terminal never shows a half-drawn state. */
+ * the log, draw it again when the last drawing is 0.1 s old. One writev
+ * (the log is not copied), so the terminal never shows a half-drawn
+ * state. */
 static void
 prog_write(const char *log, size_t n)
 {
 	double t = now();
+	struct iovec iov[3];
+	int k = 0;
 
-	pg.frame.len = 0;
 	if (pg.shown)
-		xput(&pg.frame, erase_line, sizeof erase_line - 1);
+		iov[k].iov_base = (char *)erase_line, iov[k++].iov_len = sizeof erase_line - 1;
 	pg.shown = 0;
-	xput(&pg.frame, log, n);
+	if (n)
+		iov[k].iov_base = (char *)log, iov[k++].iov_len = n;
 	if (t - pg.drawn >= 0.1) {
 		prog_build(&pg.text, t);
-		xput(&pg.frame, pg.text.data, pg.text.len);
+		iov[k].iov_base = pg.text.data, iov[k++].iov_len = pg.text.len;
 		pg.shown = 1, pg.drawn = t, pg.draws++;
 	}
-	if (pg.frame.len)
-		write_all(2, pg.frame.data, pg.frame.len, &lg.err_ok);
+	if (k)
+		writev_all(2, iov, k, &lg.err_ok);
 }
 
 /* Colours go to the terminal, never into the -logDir file: with both,
@@ -1221,7 +1312,6 @@ prog_stop(void)
 		write_all(2, erase_line, sizeof erase_line - 1, &lg.err_ok);
 	pg.shown = pg.on = 0;
 	buf_free(&pg.text);
-	buf_free(&pg.frame);
 }
 
 /* Other writers of stderr (warn, fatal) clear the line first. */
@@ -1273,6 +1363,8 @@ prefix_build(enum level lv, const char *name)
 		xprintf(&lg.fpre, "%s %s %s%s%s", lg.stamp, word[lv], name ? "[" : "",
 			name ? name : "", name ? "] " : "");
 	}
+	if (buf_grow(&lg.pre, 32) < 0) /* out_lines copies 32 bytes or more */
+		fatal("out of memory");
 	lg.pre_task = 0;
 }
 
@@ -1773,14 +1865,20 @@ log_line(enum level lv, const char *name, const char *text, size_t len)
  * read it; out_line has masked secrets. name is the task's model string,
  * which lives for the whole run, so the pointer identifies the prefix. */
 static void
-log_task_line(const char *name, const char *text, size_t len)
+task_prefix(const char *name)
 {
-	if (L_INFO < opt.threshold)
-		return;
 	if (!lg.pre_task || lg.pre_name != name || lg.pre_sec != lg.sec) {
 		prefix_build(L_INFO, name);
 		lg.pre_task = 1, lg.pre_name = name, lg.pre_sec = lg.sec;
 	}
+}
+
+static void
+log_task_line(const char *name, const char *text, size_t len)
+{
+	if (L_INFO < opt.threshold)
+		return;
+	task_prefix(name);
 	log_text(text, len);
 }
 
@@ -2000,14 +2098,25 @@ ci_error(const struct node *n, const char *reason, char *const *tail, size_t nta
 	buf_free(&b);
 }
 
-/* "1.23s", "2m03s": how long something took, for log lines. */
+/* "1.23s", "2m03s": how long something took, for log lines (every
+ * task's End line: without printf's floating point). */
 static const char *
 fmt_dur(double s, char *b, size_t n)
 {
-	if (s < 60)
-		snprintf(b, n, "%.2fs", s);
-	else
+	long c = s > 0 ? (long)(s * 100 + 0.5) : 0; /* hundredths */
+	char t[16], *p = t + sizeof t;
+
+	if (s >= 60 || n < 8) {
 		snprintf(b, n, "%ldm%02lds", (long)s / 60, (long)s % 60);
+		return b;
+	}
+	*--p = '\0', *--p = 's';
+	*--p = (char)('0' + c % 10), *--p = (char)('0' + c / 10 % 10), *--p = '.';
+	c /= 100;
+	do
+		*--p = (char)('0' + c % 10);
+	while (c /= 10);
+	memcpy(b, p, (size_t)(t + sizeof t - p));
 	return b;
 }
 
@@ -2589,7 +2698,7 @@ struct stagedef {
 static const char *const stage_keys[] = { "name", "stage_name", "type", "stage_type", "command",
 	"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all", "message",
 	"parallel", "run_after", "serial", "include", "call", "timeout", "retry", "retry_delay",
-	"env", "description", "env_file", "shell_script", NULL };
+	"env", "description", "env_file", "shell_script", "shell", NULL };
 
 /* A deprecated key or word: a note (not an error, even under -check),
  * once per run for each. */
@@ -2910,6 +3019,8 @@ stage_opt(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 		t->retry_delay = dur_val(c, k, v);
 	} else if (!strcmp(key, "env")) {
 		set_env(c, t, v);
+	} else if (!strcmp(key, "shell")) {
+		t->shell = bool_val(c, k, v);
 	}
 }
 
@@ -4362,13 +4473,33 @@ nonblock(int fd)
 		fcntl(fd, F_SETFL, f | O_NONBLOCK);
 }
 
+#ifdef __linux__
+int pipe2(int p[2], int flags); /* declared for _GNU_SOURCE only */
+#endif
+
+/* A close-on-exec pipe: one system call where pipe2 exists. */
 static int
 xpipe(int p[2])
 {
+#ifdef __linux__
+	return pipe2(p, O_CLOEXEC);
+#else
 	if (pipe(p) < 0)
 		return -1;
 	fcntl(p[0], F_SETFD, FD_CLOEXEC); /* new: no other fd flags to keep */
 	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	return 0;
+#endif
+}
+
+/* A pipe for a child's output: walter's read end non-blocking, the
+ * child's write end blocking (O_NONBLOCK in pipe2 would set both). */
+static int
+out_pipe(int p[2])
+{
+	if (xpipe(p) < 0)
+		return -1;
+	fcntl(p[0], F_SETFL, O_NONBLOCK); /* new: no other status flags to keep */
 	return 0;
 }
 
@@ -4537,48 +4668,279 @@ cap_free(struct capture **cp)
 	*cp = NULL;
 }
 
+/* ---- direct exec ----------------------------------------------------- */
+
+/* A command string that sh -c would only split into words and exec runs
+ * without the shell, as GNU make does: one exec instead of two. The rule
+ * (README "Commands"): no character the shell treats specially outside
+ * plain quotes, no backslash, $ or backquote inside double quotes, a
+ * first word that is not an assignment, a reserved word or a builtin of
+ * dash, bash or busybox sh, and a program found on an absolute PATH.
+ * Anything else, and every exec that fails, goes to sh -c, so errors (127
+ * not found, 126 not executable) are the shell's own. */
+
+/* Outside quotes, each of these makes sh do more than split words. */
+static const char sh_special[] = "|&;<>()$`\\*?[]#~{}!^\n";
+
+/* Reserved words and builtins: sh runs these itself (a builtin's
+ * output may differ from the program of that name: echo, pwd, kill). */
+static const char *const sh_words[] = { "!", ".", ":", "[", "[[", "]]", "{", "}", "alias", "bg",
+	"bind", "break", "builtin", "caller", "case", "cd", "chdir", "command", "compgen",
+	"complete", "compopt", "continue", "coproc", "declare", "dirs", "disown", "do", "done",
+	"echo", "elif", "else", "enable", "esac", "eval", "exec", "exit", "export", "false", "fc",
+	"fg", "fi", "for", "function", "getopts", "hash", "help", "history", "if", "in", "jobs",
+	"kill", "let", "local", "login", "logout", "mapfile", "popd", "printf", "pushd", "pwd",
+	"read", "readarray", "readonly", "return", "select", "set", "shift", "shopt", "source",
+	"suspend", "test", "then", "time", "times", "trap", "true", "type", "typeset", "ulimit",
+	"umask", "unalias", "unset", "until", "wait", "while", NULL };
+
+/* The words of cmd, unquoted, as a NULL-terminated argv in one
+ * allocation; NULL when the shell has more to do than split them. */
+static char **
+cmd_words(const char *cmd)
+{
+	size_t len = strlen(cmd), max = len / 2 + 2, n = 0, i;
+	char **v = xreallocarray(NULL, max + (len + 1 + sizeof *v - 1) / sizeof *v, sizeof *v);
+	char *d = (char *)(v + max), q = 0;
+	int in = 0;
+
+	for (; *cmd; cmd++) {
+		char c = *cmd;
+		if (q) {
+			if (c == q)
+				q = 0;
+			else if (q == '"' && (c == '$' || c == '`' || c == '\\'))
+				goto shell;
+			else
+				*d++ = c;
+		} else if (c == ' ' || c == '\t') {
+			if (in)
+				*d++ = '\0', in = 0;
+		} else if (strchr(sh_special, c)) {
+			goto shell;
+		} else {
+			if (!in)
+				v[n++] = d, in = 1;
+			if (c == '\'' || c == '"')
+				q = c;
+			else
+				*d++ = c;
+		}
+	}
+	if (in)
+		*d = '\0';
+	v[n] = NULL;
+	if (q || !n || !*v[0] || strchr(v[0], '='))
+		goto shell;
+	for (i = 0; sh_words[i]; i++)
+		if (!strcmp(v[0], sh_words[i]))
+			goto shell;
+	return v;
+shell:
+	free(v);
+	return NULL;
+}
+
+static void
+dir_mark(const char *dir, struct dirmark *m)
+{
+	struct stat sb;
+
+	memset(m, 0, sizeof *m);
+	if (stat(dir, &sb) == 0)
+		m->ino = sb.st_ino ? sb.st_ino : 1, m->mt = sb.st_mtim;
+}
+
+static void
+exe_free(struct exe *e)
+{
+	free(e->path), free(e->name), free(e->file), free(e->mark);
+	memset(e, 0, sizeof *e);
+}
+
+/* Is the remembered lookup still what a search of PATH would give? */
+static int
+exe_valid(const struct exe *e)
+{
+	const char *p = e->path;
+	struct buf b = { 0 };
+	struct dirmark m;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; ok && i < e->ndirs; i++, p += strcspn(p, ":") + 1) {
+		b.len = 0;
+		xput(&b, p, strcspn(p, ":"));
+		dir_mark(b.data, &m);
+		ok = m.ino == e->mark[i].ino && m.mt.tv_sec == e->mark[i].mt.tv_sec &&
+			m.mt.tv_nsec == e->mark[i].mt.tv_nsec;
+	}
+	buf_free(&b);
+	return ok;
+}
+
+/* The value of name in the task's environment: its env, else walter's;
+ * NULL if unset. */
+static const char *
+task_getenv(const struct node *n, const char *name)
+{
+	size_t i, l = strlen(name);
+
+	for (i = 0; n->env && n->env[i]; i++)
+		if (!strncmp(n->env[i], name, l) && n->env[i][l] == '=')
+			return n->env[i] + l + 1;
+	return getenv(name);
+}
+
+/* The file sh would exec for name under path (the first regular,
+ * executable one; sh skips directories and tries on after a file it may
+ * not run), malloc'd; name itself when it holds a '/'. NULL when it is
+ * not found or an empty or relative entry comes first (that depends on
+ * the task's directory: the shell decides). Lookups are remembered for
+ * the run while the entries before the file look the same. */
+static char *
+exe_find(const char *name, const char *path)
+{
+	struct exe *e, found = { 0 };
+	struct buf b = { 0 };
+	struct stat sb;
+	const char *p;
+	size_t i, len;
+	int keep = 1;
+
+	if (strchr(name, '/'))
+		return xstrdup(name);
+	for (i = 0; i < R.nexe; i++) {
+		e = &R.exe[i];
+		if (e->name && !strcmp(e->name, name) && !strcmp(e->path, path)) {
+			/* checked once a turn: 500 starts at once check once */
+			if (e->turn == R.turn || exe_valid(e))
+				return e->turn = R.turn, xstrdup(e->file);
+			exe_free(e);
+			break;
+		}
+	}
+	for (p = path; *p == '/'; p += len + 1) {
+		len = strcspn(p, ":");
+		b.len = 0;
+		xput(&b, p, len);
+		xput(&b, "/", 1);
+		xputs(&b, name);
+		if (stat(b.data, &sb) == 0) {
+			if (S_ISREG(sb.st_mode) && access(b.data, X_OK) == 0) {
+				found.file = b.data;
+				break;
+			}
+			keep = 0; /* a chmod +x there would not change its mark */
+		}
+		found.mark = xreallocarray(found.mark, found.ndirs + 1, sizeof *found.mark);
+		b.data[len] = '\0';
+		dir_mark(b.data, &found.mark[found.ndirs++]);
+		if (!p[len])
+			break;
+	}
+	if (!found.file || !keep) {
+		free(found.mark);
+		if (!found.file)
+			buf_free(&b);
+		return found.file;
+	}
+	for (i = 0; i < R.nexe && R.exe[i].name; i++) /* a free slot, */
+		;
+	if (i == R.nexe && R.nexe < EXE_CACHE)
+		R.nexe++;
+	else if (i == R.nexe) /* or the oldest */
+		i = R.exe_next++ % EXE_CACHE, exe_free(&R.exe[i]);
+	e = &R.exe[i];
+	*e = found;
+	e->turn = R.turn;
+	e->file = xstrdup(found.file);
+	e->path = xstrdup(path), e->name = xstrdup(name);
+	return found.file;
+}
+
+/* The PWD a direct exec exports, as dash does: the inherited one when it
+ * names the directory the command runs in, else that directory's real
+ * path. Returns "PWD=..." to put in the environment, or NULL when the
+ * inherited one is right; *own says the caller frees it. */
+static const char *
+exec_pwd(const struct node *n, int *own)
+{
+	const char *dir = n->dir && *n->dir ? n->dir : ".", *pwd = task_getenv(n, "PWD");
+	int here = dir[0] == '.' && !dir[1] && pwd == getenv("PWD"); /* the same every time */
+	char real[PATH_MAX];
+	struct stat a, b;
+	struct buf s = { 0 };
+
+	*own = 0;
+	if (here && R.pwd_known)
+		return R.pwd;
+	if (pwd && pwd[0] == '/' && stat(pwd, &a) == 0 && stat(dir, &b) == 0 &&
+		a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		R.pwd_known |= here;
+		return NULL;
+	}
+	if (!realpath(dir, real))
+		return NULL; /* the spawn will say why */
+	xputs(&s, "PWD=");
+	xputs(&s, real);
+	if (here)
+		return R.pwd_known = 1, R.pwd = s.data;
+	*own = 1;
+	return s.data;
+}
+
 /* ---- spawning ------------------------------------------------------- */
 
-/* Environment of a child: walter's, the task's env, special variables. */
+/* Environment of a child: walter's, the task's env, special variables,
+ * and pwd ("PWD=...") in place of any PWD when not NULL. */
 static char **
-child_env(struct node *n)
+child_env(struct node *n, const char *pwd)
 {
 	size_t ne = 0, nt = 0, ns = 0, i, j, k = 0;
 	char **env;
 
-	if (!(n->env && n->env[0]) && !R.spec_val)
+	if (!(n->env && n->env[0]) && !R.spec_val && !pwd)
 		return environ;
 	while (environ[ne])
 		ne++;
 	while (n->env && n->env[nt])
 		nt++;
-	for (i = 0; i < cfg.nspecials; i++)
+	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		ns += R.spec_val[i] != NULL;
-	env = xreallocarray(NULL, ne + nt + ns + 1, sizeof *env);
+	env = xreallocarray(NULL, ne + nt + ns + 2, sizeof *env);
 	for (i = 0; i < ne; i++) {
 		size_t l = strcspn(environ[i], "=");
 		for (j = 0; j < nt; j++)
 			if (!strncmp(n->env[j], environ[i], l + 1))
 				break;
-		if (j == nt)
+		if (j == nt && !(pwd && !strncmp(environ[i], "PWD=", 4)))
 			env[k++] = environ[i];
 	}
 	for (j = 0; j < nt; j++)
-		env[k++] = n->env[j];
-	for (i = 0; i < cfg.nspecials; i++)
+		if (!(pwd && !strncmp(n->env[j], "PWD=", 4)))
+			env[k++] = n->env[j];
+	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		if (R.spec_val[i])
 			env[k++] = R.spec_val[i];
+	if (pwd)
+		env[k++] = (char *)pwd;
 	env[k] = NULL;
 	return env;
 }
 
 /* The task's process exists: record it (its group is killed at the end). */
 static void
-spawned(pid_t pid, int out, int err, struct proc *p)
+spawned(pid_t pid, const int out[2], const int err[2], struct proc *p)
 {
-	p->pid = pid, p->fd[0] = out, p->fd[1] = err;
-	nonblock(out);
-	nonblock(err);
+	p->pid = pid, p->fd[0] = out[0], p->fd[1] = err[0];
+	p->wr[0] = out[1], p->wr[1] = err[1];
+	/* Held, the write ends save a quiet task's hang-up wake-up; but each
+	 * spawn copies walter's whole fd table in the kernel (dup_fd): with
+	 * many tasks running they would double that, and wake-ups are
+	 * shared anyway. */
+	if (R.running >= 16)
+		close(out[1]), close(err[1]), p->wr[0] = p->wr[1] = -1;
 	R.groups = xreallocarray(R.groups, R.ngroups + 1, sizeof *R.groups);
 	R.groups[R.ngroups++] = pid;
 	R.running++;
@@ -4595,6 +4957,17 @@ child_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 }
+
+/* What to start: argv from the file path, stdin from in. A direct exec
+ * (sh set) runs sh -c COMMAND instead when the exec fails, so that the
+ * error, or the run of a script without a #! line, is the shell's. */
+struct launch {
+	char *const *argv; /* the arguments */
+	const char *path;  /* the file to exec */
+	char *const *sh;   /* { "sh", "-c", COMMAND, NULL }, or NULL */
+	char **env;        /* the environment */
+	int in;            /* stdin */
+};
 
 /* What starting a task's process came to. */
 enum spawn_result {
@@ -4661,43 +5034,39 @@ spawn_prep(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *di
 	return dir && *dir ? posix_spawn_file_actions_addchdir_np(fa, dir) : 0;
 }
 
-/* Start argv in its own process group with posix_spawn (never
+/* Start l in its own process group with posix_spawn (never
  * SPAWN_NOEXEC: it reports exec and chdir failures itself). Reasons go
  * into why. */
 static enum spawn_result
-spawn_posix(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
-	size_t whylen)
+spawn_posix(struct node *n, const struct launch *l, struct proc *p, char *why, size_t whylen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, de;
-	char **env;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	pid_t pid;
 
-	if (xpipe(out) < 0 || xpipe(err) < 0) {
+	if (out_pipe(out) < 0 || out_pipe(err) < 0) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		if (out[0] >= 0)
 			close(out[0]), close(out[1]);
 		return shortage(e) ? SPAWN_SHORTAGE : SPAWN_FAILED;
 	}
-	env = child_env(n);
 	if ((e = posix_spawnattr_init(&at)) == 0) {
 		if ((e = posix_spawn_file_actions_init(&fa)) == 0) {
-			if ((e = spawn_prep(&at, &fa, n->dir, in, out[1], err[1])) == 0)
-				e = posix_spawn(&pid, path, &fa, &at, argv, env);
+			if ((e = spawn_prep(&at, &fa, n->dir, l->in, out[1], err[1])) == 0)
+				e = posix_spawn(&pid, l->path, &fa, &at, l->argv, l->env);
+			if (e && l->sh && !shortage(e))
+				e = posix_spawn(&pid, R.sh, &fa, &at, l->sh, l->env);
 			posix_spawn_file_actions_destroy(&fa);
 		}
 		posix_spawnattr_destroy(&at);
 	}
-	if (env != environ)
-		free(env);
-	close(out[1]), close(err[1]);
 	if (e == 0) {
-		spawned(pid, out[0], err[0], p);
+		spawned(pid, out, err, p);
 		return SPAWN_OK;
 	}
-	close(out[0]), close(err[0]);
+	close(out[0]), close(err[0]), close(out[1]), close(err[1]);
 	if (shortage(e)) { /* clone, or the exec error pipe, failed */
 		snprintf(why, whylen, "cannot fork: %s", strerror(e));
 		return SPAWN_SHORTAGE;
@@ -4706,7 +5075,7 @@ spawn_posix(struct node *n, char *const argv[], const char *path, int in, struct
 	if ((de = dir_error(n->dir)))
 		snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(de));
 	else
-		snprintf(why, whylen, "cannot run %s: %s", path, strerror(e));
+		snprintf(why, whylen, "cannot run %s: %s", l->sh ? R.sh : l->path, strerror(e));
 	return SPAWN_FAILED;
 }
 #else
@@ -4719,17 +5088,16 @@ struct spawn_err {
  * async-signal-safe calls. Exec errors come back on a close-on-exec pipe.
  * Reasons go into why. */
 static enum spawn_result
-spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
-	size_t whylen)
+spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, size_t whylen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
-	char **env = child_env(n);
+	const char *path = l->sh ? R.sh : l->path;
 	struct spawn_err se;
 	ssize_t r;
 	pid_t pid;
 	int e;
 
-	if (xpipe(out) < 0 || xpipe(err) < 0 || xpipe(ep) < 0) {
+	if (out_pipe(out) < 0 || out_pipe(err) < 0 || xpipe(ep) < 0) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		goto fail;
@@ -4743,26 +5111,26 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 		child_signals();
 		setpgid(0, 0);
 		se.what = 2;
-		if (dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+		if (dup2(l->in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
 			goto child_fail;
 		se.what = 0;
 		if (n->dir && *n->dir && chdir(n->dir) < 0)
 			goto child_fail;
 		se.what = 1;
-		execve(path, argv, env);
+		execve(l->path, l->argv, l->env);
+		if (l->sh)
+			execve(R.sh, l->sh, l->env);
 	child_fail:
 		se.err = errno;
 		(void)!write(ep[1], &se, sizeof se);
 		_exit(127);
 	}
 	setpgid(pid, pid); /* also in the parent: no race with a quick kill */
-	close(out[1]), close(err[1]), close(ep[1]);
-	if (env != environ)
-		free(env);
+	close(ep[1]);
 	while ((r = read(ep[0], &se, sizeof se)) < 0 && errno == EINTR)
 		;
 	close(ep[0]);
-	spawned(pid, out[0], err[0], p);
+	spawned(pid, out, err, p);
 	if (r == (ssize_t)sizeof se) {
 		if (se.what == 0)
 			snprintf(why, whylen, "cannot change directory to %s: %s", n->dir,
@@ -4773,8 +5141,6 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 	}
 	return SPAWN_OK;
 fail:
-	if (env != environ)
-		free(env);
 	if (out[0] >= 0)
 		close(out[0]), close(out[1]);
 	if (err[0] >= 0)
@@ -4871,12 +5237,139 @@ out_cut(struct node *n, int s)
 	part->len -= h;
 }
 
+/* The index of the first zero byte of w, given m = (w - ones) & ~w &
+ * high != 0 (the lowest flag of m is exact; higher ones may be false). */
+static size_t
+zero_at(uint64_t m, uint64_t w)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	(void)w;
+	return (size_t)__builtin_ctzll(m) >> 3;
+#else
+	unsigned char b[8];
+	size_t k;
+
+	(void)m;
+	memcpy(b, &w, 8);
+	for (k = 0; b[k]; k++)
+		;
+	return k;
+#endif
+}
+
+/* Copy s.. to d up to and including the first '\n' before end, finding
+ * the newline on the way (one pass instead of memchr then memcpy): eight
+ * bytes at a time for the first 32, then sixteen (long lines). Both may
+ * be read or written up to 15 bytes past the line: the caller has room
+ * there. Returns the bytes copied, 0 when no newline comes before end. */
+static size_t
+copy_line(char *d, const char *s, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u,
+		       nls = 0x0a0a0a0a0a0a0a0au;
+	const char *p = s, *e8 = end - s > 32 ? s + 32 : end;
+	uint64_t x, y, mx, my;
+	size_t k;
+
+	for (; p < e8; p += 8, d += 8) {
+		memcpy(&x, p, 8);
+		memcpy(d, &x, 8);
+		x ^= nls; /* a newline is now a zero byte */
+		if ((mx = (x - ones) & ~x & high)) {
+			k = zero_at(mx, x);
+			return p + k < end ? (size_t)(p + k + 1 - s) : 0;
+		}
+	}
+	for (; p < end; p += 16, d += 16) {
+		memcpy(&x, p, 8);
+		memcpy(&y, p + 8, 8);
+		memcpy(d, &x, 8);
+		memcpy(d + 8, &y, 8);
+		x ^= nls, y ^= nls;
+		mx = (x - ones) & ~x & high;
+		my = (y - ones) & ~y & high;
+		if (!(mx | my))
+			continue;
+		k = mx ? zero_at(mx, x) : 8 + zero_at(my, y);
+		return p + k < end ? (size_t)(p + k + 1 - s) : 0;
+	}
+	return 0;
+}
+
+/* Room in the log buffer for n bytes and the slack out_lines writes
+ * into; returns where the next byte goes, *lim the last place a line may
+ * start with n more to come, *full where the buffer should be written. */
+static char *
+log_room(size_t n, char **lim, char **full)
+{
+	if (buf_grow(&lg.out, n + 40) < 0)
+		fatal("out of memory");
+	*lim = lg.out.data + lg.out.cap - 41;
+	*full = lg.out.data + 65536;
+	return lg.out.data + lg.out.len;
+}
+
+/* The fast path of out_data (INFO lines shown, no secrets to mask): every
+ * whole line of p..end into the log with the task's prefix, in one pass
+ * per line (p..end+16 is readable). The summary's tail and the combined
+ * capture are taken once per read, not per line. Returns where the
+ * unfinished last line starts (end if none). */
+static const char *
+out_lines(struct node *n, const char *p, const char *end)
+{
+	enum { RING = 16 }; /* a power of two >= TAIL_LINES */
+	const char *start = p, *pre, *at[RING];
+	size_t pl, k, i, lines = 0;
+	char *d, *lim, *full;
+
+	task_prefix(n->name);
+	pre = lg.pre.data, pl = lg.pre.len;
+	d = log_room(pl + (size_t)(end - p), &lim, &full);
+	for (;; lines++) {
+		/* room for the rest of the read with a prefix per line would be
+		 * too much for many short lines: room for one more line */
+		if (d + pl + (end - p) > lim) {
+			lg.out.len = (size_t)(d - lg.out.data);
+			d = log_room(pl + (size_t)(end - p), &lim, &full);
+		}
+		memcpy(d, pre, 32); /* one fixed-size copy for most prefixes */
+		for (i = 32; i < pl; i += 8)
+			memcpy(d + i, pre + i, 8);
+		if (!(k = copy_line(d + pl, p, end)))
+			break;
+		at[lines % RING] = p; /* where the last lines start, for the tail */
+		d += pl + k;
+		p += k;
+		if (d >= full) {
+			lg.out.len = (size_t)(d - lg.out.data);
+			log_flush();
+			d = lg.out.data + lg.out.len;
+		}
+	}
+	lg.out.len = (size_t)(d - lg.out.data);
+	*d = '\0';
+	if (!lines)
+		return p;
+	if ((n->need & CAP_COMB) && !n->rt->cond) {
+		if (!n->cap[2])
+			n->cap[2] = cap_new();
+		if (cap_write(n->cap[2], start, (size_t)(p - start)) < 0)
+			task_fail_io(n, "combined");
+	}
+	for (i = lines > TAIL_LINES ? lines - TAIL_LINES : 0; i < lines; i++) {
+		const char *b = at[i % RING], *e = i + 1 < lines ? at[(i + 1) % RING] : p;
+		tail_add(n->rt, b, (size_t)(e - b - 1));
+	}
+	return p;
+}
+
+/* Output of a task's stream s: kept where needed, logged line by line. */
 static void
 out_data(struct node *n, int s, const char *p, size_t len)
 {
 	struct buf *part = &n->rt->p.part[s];
 	unsigned bit = s ? CAP_ERR : CAP_OUT;
-	const char *nl;
+	const char *nl, *end = p + len;
 
 	if ((n->need & bit) && !n->rt->cond) {
 		if (!n->cap[s])
@@ -4884,15 +5377,19 @@ out_data(struct node *n, int s, const char *p, size_t len)
 		if (cap_write(n->cap[s], p, len) < 0)
 			task_fail_io(n, s ? "stderr" : "stdout");
 	}
-	while (len) {
+	while (p < end) {
 		size_t take;
-		if (!(nl = memchr(p, '\n', len))) {
+		if (!part->len && !sec.n && L_INFO >= opt.threshold && !log_plain_copy() &&
+			(p = out_lines(n, p, end)) == end)
+			break;
+		if (!(nl = memchr(p, '\n', (size_t)(end - p)))) {
 			/* up to LINE_MAX_LOG, or on while out_cut holds it all */
-			take = part->len < LINE_MAX_LOG ? LINE_MAX_LOG - part->len : len;
-			if (take > len)
-				take = len;
+			size_t left = (size_t)(end - p);
+			take = part->len < LINE_MAX_LOG ? LINE_MAX_LOG - part->len : left;
+			if (take > left)
+				take = left;
 			xput(part, p, take);
-			p += take, len -= take;
+			p += take;
 			if (part->len >= LINE_MAX_LOG) /* very long line: split */
 				out_cut(n, s);
 			continue;
@@ -4905,29 +5402,32 @@ out_data(struct node *n, int s, const char *p, size_t len)
 		} else {
 			out_line(n, s, p, take);
 		}
-		p = nl + 1, len -= take + 1;
+		p = nl + 1;
 	}
 }
 
 /* Read what the pipe of stream s has now. Returns 0 at EOF or error (fd
- * closed). last: the task's process has ended, so this is the last read:
- * take everything it wrote (a grandchild still holding the pipe open may
- * be writing on: stop at what is there now, and at 1 MiB), log the
- * unterminated last line and close the pipe. */
+ * closed). Once the task's process is reaped this is the last read:
+ * everything it wrote is taken (the write ends walter held are closed
+ * first, so EOF can come; what it left running may still hold the pipe
+ * and write on: stop at what is there now, and at 1 MiB), the
+ * unterminated last line is logged and the pipe closed. */
 static int
-drain(struct node *n, int s, int last)
+drain(struct node *n, int s)
 {
-	static char chunk[65536];
+	static char chunk[65536 + 16]; /* out_lines reads up to 15 bytes past */
 	struct proc *p = &n->rt->p;
 	ssize_t r;
-	int reads = 0;
+	int reads = 0, last = !p->pid;
 
 	log_clock(); /* one clock read per batch of lines, not one per line */
+	if (!p->pid && p->wr[s] >= 0)
+		close(p->wr[s]), p->wr[s] = -1; /* reaped: let EOF come */
 	for (;;) {
-		r = read(p->fd[s], chunk, sizeof chunk);
+		r = read(p->fd[s], chunk, sizeof chunk - 16);
 		if (r > 0) {
 			out_data(n, s, chunk, (size_t)r);
-			if (!last && (size_t)r < sizeof chunk)
+			if (!last && (size_t)r < sizeof chunk - 16)
 				return 1;
 			if (last && ++reads == 16)
 				break;
@@ -5306,9 +5806,12 @@ task_release(struct node *n)
 
 	if (rt) {
 		struct proc *p = &rt->p;
-		for (i = 0; i < 2; i++)
+		for (i = 0; i < 2; i++) {
 			if (p->fd[i] >= 0)
 				close(p->fd[i]);
+			if (p->wr[i] >= 0)
+				close(p->wr[i]);
+		}
 		if (p->in >= 0)
 			close(p->in);
 		buf_free(&p->part[0]);
@@ -5323,7 +5826,10 @@ task_release(struct node *n)
 		}
 		for (i = 0; i < rt->ntail; i++)
 			free(rt->tail[i]);
-		free(rt);
+		if (R.spare) /* one kept: musl returns a lone block's page */
+			free(rt);
+		else
+			R.spare = rt;
 		n->rt = NULL;
 	}
 	if (n->input)
@@ -5569,8 +6075,11 @@ stdin_for(struct node *n, int *fd)
 	for (i = 0; i < p->nsrc; i++)
 		if (p->src[i]->cap[0])
 			total += p->src[i]->cap[0]->size;
-	if (total == 0 || n->rt->cond)
-		return empty_stdin();
+	if (total == 0 || n->rt->cond) { /* one empty stdin for the run */
+		if (R.null < 0)
+			R.null = empty_stdin();
+		return R.null;
+	}
 	if (xpipe(pp) < 0)
 		return -1;
 	nonblock(pp[1]);
@@ -5579,41 +6088,74 @@ stdin_for(struct node *n, int *fd)
 	return pp[0];
 }
 
+/* A command string run directly (6. executor, direct exec): its words
+ * into l->argv (malloc'd, as l->path is), l->sh set, and the PWD to
+ * export into *pwd (*own: malloc'd). 0: it goes to the shell. */
+static int
+direct(struct node *n, struct launch *l, const char **pwd, int *own)
+{
+	const char *path = task_getenv(n, "PATH");
+	char **w;
+
+	if (n->shell || opt.shell == SHELL_ALWAYS || !path || !(w = cmd_words(l->sh[2])))
+		return 0;
+	if (!(l->path = exe_find(w[0], path))) {
+		free(w);
+		return 0;
+	}
+	l->argv = w;
+	*pwd = exec_pwd(n, own);
+	return 1;
+}
+
 /* Start a process for the task's only_if (cond) or its command. */
 static int
 task_spawn(struct node *n, int cond)
 {
 	struct task_rt *rt = n->rt;
-	char *args[4], **argv = args, *path;
+	char *sh[4] = { "sh", "-c", NULL, NULL }, *script[3] = { "sh", NULL, NULL };
+	struct launch l = { sh, NULL, NULL, NULL, -1 };
+	const char *pwd = NULL;
+	char *path = NULL;
 	enum spawn_result r;
-	int in, pipe_in;
+	int pipe_in, own = 0, is_direct = 0;
 
 	rt->cond = cond;
 	if (cond || n->command) {
-		args[0] = "sh", args[1] = "-c", args[2] = (char *)(cond ? n->only_if : n->command);
-		args[3] = NULL, path = xstrdup(R.sh);
+		sh[2] = (char *)(cond ? n->only_if : n->command);
+		l.sh = sh;
+		if (!(is_direct = direct(n, &l, &pwd, &own)))
+			l.sh = NULL, l.path = R.sh;
 	} else if (n->script) {
-		args[0] = "sh", args[1] = (char *)n->script_at, args[2] = NULL,
-		path = xstrdup(R.sh);
+		script[1] = (char *)n->script_at;
+		l.argv = script, l.path = R.sh;
 	} else {
-		argv = n->argv;
-		if (!(path = path_lookup(argv[0]))) {
-			snprintf(rt->why, sizeof rt->why, "command not found: %s", argv[0]);
+		l.argv = n->argv;
+		if (!(l.path = path = path_lookup(n->argv[0]))) {
+			snprintf(rt->why, sizeof rt->why, "command not found: %s", n->argv[0]);
 			return -1;
 		}
 	}
-	if ((in = stdin_for(n, &pipe_in)) < 0) {
+	if ((l.in = stdin_for(n, &pipe_in)) < 0) {
 		r = errno == EMFILE || errno == ENFILE ? SPAWN_SHORTAGE : SPAWN_FAILED;
 		snprintf(rt->why, sizeof rt->why, "cannot set up stdin: %s", strerror(errno));
 	} else {
+		l.env = child_env(n, pwd);
 #ifdef WALTER_SPAWN
-		r = spawn_posix(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+		r = spawn_posix(n, &l, &rt->p, rt->why, sizeof rt->why);
 #else
-		r = spawn_fork(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+		r = spawn_fork(n, &l, &rt->p, rt->why, sizeof rt->why);
 #endif
-		close(in);
+		if (l.env != environ)
+			free(l.env);
+		if (l.in != R.null)
+			close(l.in);
 	}
 	free(path);
+	if (is_direct)
+		free((char *)l.path), free((char **)l.argv);
+	if (own)
+		free((char *)pwd);
 	if ((r == SPAWN_FAILED || r == SPAWN_SHORTAGE) && rt->p.in >= 0)
 		close(rt->p.in), rt->p.in = -1;
 	if (r == SPAWN_SHORTAGE && R.running > 0) {
@@ -5638,7 +6180,7 @@ task_run(struct node *n)
 	rt->timed_out = 0, rt->term_at = 0, rt->kill_sent = 0;
 	if (n->attempts++ == 0) {
 		ci_open(n);
-		logmsg(L_INFO, n->name, "Start task");
+		log_line(L_INFO, n->name, "Start task", 10);
 	}
 	if (!n->command && !n->argv && !n->script) {
 		task_result(n, S_OK);
@@ -5710,9 +6252,10 @@ task_start(struct node *n)
 		skip_tree(n);
 		return 1;
 	}
-	n->rt = rt = xmalloc(sizeof *rt);
+	n->rt = rt = R.spare ? R.spare : xmalloc(sizeof *rt);
+	R.spare = NULL;
 	memset(rt, 0, sizeof *rt);
-	rt->p.fd[0] = rt->p.fd[1] = rt->p.in = -1;
+	rt->p.fd[0] = rt->p.fd[1] = rt->p.wr[0] = rt->p.wr[1] = rt->p.in = -1;
 	n->st = S_RUNNING;
 	n->t0 = now();
 	if (n->input)
@@ -5819,11 +6362,11 @@ reap(void)
 			struct proc *p = &n->rt->p;
 			p->pid = 0, p->status = st;
 			R.running--;
-			/* all it wrote is in the pipes now: read it to the end */
+			/* all it wrote is in the pipes now: the last read */
 			if (p->fd[0] >= 0)
-				drain(n, 0, 1);
+				drain(n, 0);
 			if (p->fd[1] >= 0)
-				drain(n, 1, 1);
+				drain(n, 1);
 			if (p->in >= 0)
 				close(p->in), p->in = -1;
 			if (kill(-pid, 0) < 0) /* group empty: forget it */
@@ -6012,9 +6555,13 @@ loop_once(void)
 	double next = timers(), t;
 	int ms;
 
-	pf = xreallocarray(NULL, 3 * R.nact + 3, sizeof *pf);
-	who = xreallocarray(NULL, 3 * R.nact + 1, sizeof *who);
-	what = xreallocarray(NULL, 3 * R.nact + 1, sizeof *what);
+	if (R.npoll < 3 * R.nact + 3) { /* kept from turn to turn */
+		R.npoll = 3 * R.nact + 3;
+		R.pf = xreallocarray(R.pf, R.npoll, sizeof *R.pf);
+		R.who = xreallocarray(R.who, R.npoll, sizeof *R.who);
+		R.what = xreallocarray(R.what, R.npoll, sizeof *R.what);
+	}
+	pf = R.pf, who = R.who, what = R.what;
 	pf[0].fd = R.selfpipe[0], pf[0].events = POLLIN;
 	for (i = 0; i < R.nact; i++) {
 		struct proc *p = &R.act[i]->rt->p;
@@ -6032,7 +6579,9 @@ loop_once(void)
 	if (prog_due() < next)
 		next = prog_due();
 	ms = next <= t ? 0 : (int)((next - t) * 1000) + 1;
-	if (poll(pf, n + nn, ms) > 0) {
+	ms = poll(pf, n + nn, ms);
+	R.turn++; /* PATH lookups are checked again after a wait */
+	if (ms > 0) {
 		notify_polled(pf + n, nn);
 		for (i = 1; i < n; i++) {
 			if (!pf[i].revents || who[i]->st != S_RUNNING || !who[i]->rt)
@@ -6041,16 +6590,15 @@ loop_once(void)
 				if (who[i]->rt->p.in >= 0)
 					feed(who[i]);
 			} else if (who[i]->rt->p.fd[what[i]] == pf[i].fd) {
-				drain(who[i], what[i], 0);
+				drain(who[i], what[i]);
 			}
 		}
-		if (pf[0].revents) {
+		if (pf[0].revents) { /* what is left wakes the next poll */
 			unsigned char b[64];
-			while (read(R.selfpipe[0], b, sizeof b) > 0)
+			while (read(R.selfpipe[0], b, sizeof b) == (ssize_t)sizeof b)
 				;
 		}
 	}
-	free(pf), free(who), free(what);
 	reap();
 	on_walter_signal();
 	prog_tick();
@@ -7920,41 +8468,82 @@ walk_tasks(int first, int last, struct walk *w)
 
 /* ---- -plan ------------------------------------------------------------- */
 
+/* " [what value]" */
+static void
+plan_note(struct buf *b, const char *what, const char *value)
+{
+	xputs(b, "  [");
+	xputs(b, what);
+	xputs(b, value);
+	xput(b, "]", 1);
+}
+
+/* One node and what is under it, as lines of b; appended directly, not
+ * printf'd: -plan of 20,000 tasks spent most of its time in printf. */
 static void
 plan_node(struct buf *b, const struct node *n, int depth)
 {
 	static const char *const kw[] = { "task", "serial", "parallel" };
 	const char *cmd = n->command;
-	size_t i;
+	size_t i, l;
+	int d;
 
-	xprintf(b, "%*s%s \"%s\"", 2 * depth, "", kw[n->kind], n->name);
+	for (d = 0; d < depth; d++)
+		xput(b, "  ", 2);
+	xputs(b, kw[n->kind]);
+	xput(b, " \"", 2);
+	xputs(b, n->name);
+	xput(b, "\"", 1);
 	if (n->kind == N_TASK) {
-		if (cmd)
-			xprintf(b, ": sh -c %.*s%s", (int)strcspn(cmd, "\n"), cmd,
-				strchr(cmd, '\n') && cmd[strcspn(cmd, "\n") + 1] ? " ..." : "");
-		else if (n->script)
-			xprintf(b, ": sh %s", n->script);
-		else if (n->argv)
-			for (i = 0; n->argv[i]; i++)
-				xprintf(b, "%s%s", i ? " " : ": ", n->argv[i]);
-		else
+		if (cmd) {
+			char **w = n->shell || opt.shell == SHELL_ALWAYS ? NULL : cmd_words(cmd);
+			xputs(b, w ? ": " : ": sh -c "); /* a simple command runs directly */
+			free(w);
+			xput(b, cmd, l = strcspn(cmd, "\n"));
+			if (cmd[l] && cmd[l + 1])
+				xputs(b, " ...");
+		} else if (n->script) {
+			xputs(b, ": sh ");
+			xputs(b, n->script);
+		} else if (n->argv) {
+			for (i = 0; n->argv[i]; i++) {
+				xputs(b, i ? " " : ": ");
+				xputs(b, n->argv[i]);
+			}
+		} else {
 			xputs(b, ": (no command)");
+		}
 		if (n->dir)
-			xprintf(b, "  [directory %s]", n->dir);
+			plan_note(b, "directory ", n->dir);
 		if (n->only_if)
-			xprintf(b, "  [only_if %s]", n->only_if);
+			plan_note(b, "only_if ", n->only_if);
 		if (n->wait.set)
 			xputs(b, "  [wait_for]");
-		if (n->timeout > 0)
-			xprintf(b, "  [timeout %gs]", n->timeout);
-		if (n->retry)
-			xprintf(b, "  [retry %ld]", n->retry);
-		if (n->input)
-			xprintf(b, "  [stdin from \"%s\"]", n->input->name);
+		if (n->timeout > 0) {
+			xputs(b, "  [timeout ");
+			xputg(b, n->timeout);
+			xputs(b, "s]");
+		}
+		if (n->retry) {
+			xputs(b, "  [retry ");
+			xputl(b, n->retry);
+			xput(b, "]", 1);
+		}
+		if (n->input) {
+			xputs(b, "  [stdin from \"");
+			xputs(b, n->input->name);
+			xputs(b, "\"]");
+		}
 	}
 	if (n->st == S_NOTSEL)
 		xputs(b, "  (not selected)");
-	xprintf(b, "  (%s:%d:%d)\n", n->file, n->line, n->col);
+	xputs(b, "  (");
+	xputs(b, n->file);
+	xput(b, ":", 1);
+	xputl(b, n->line);
+	xput(b, ":", 1);
+	xputl(b, n->col);
+	xputs(b, ")\n");
 	for (i = 0; i < n->nkids; i++)
 		plan_node(b, n->kids[i], depth + 1);
 }
@@ -9559,6 +10148,12 @@ teardown(void)
 		regfree(&svc.branch);
 	if (strcmp(R.sh, "/bin/sh"))
 		free((char *)R.sh);
+	for (i = 0; i < R.nexe; i++)
+		exe_free(&R.exe[i]);
+	free(R.pwd);
+	free(R.spare), free(R.pf), free(R.who), free(R.what);
+	if (R.null >= 0)
+		close(R.null);
 	log_flush();
 	buf_free(&lg.out);
 	buf_free(&lg.pre);

@@ -632,6 +632,61 @@ test_counts(void)
 	cfg.tasks = NULL, cfg.ntasks = 0;
 }
 
+/* cmd_words: the words a command string is exec'd with, "|"-joined, or
+ * NULL when sh -c must run it. */
+static void
+test_cmd_words(void)
+{
+	static const struct {
+		const char *cmd, *want;
+	} cases[] = { { "/bin/true stage 1", "/bin/true|stage|1" },
+		{ "  make \t -C dir  all ", "make|-C|dir|all" },
+		{ "echo_x 'a  b' \"c d\" e'f g'h", "echo_x|a  b|c d|ef gh" },
+		{ "prog '' \"\" x", "prog|||x" }, { "prog 'it\"s' \"it's\"", "prog|it\"s|it's" },
+		{ "prog 'a$b' '`x`' 'a\\b' '*' '#' '~' '|;&<>(){}[]!^'",
+			"prog|a$b|`x`|a\\b|*|#|~||;&<>(){}[]!^" },
+		{ "prog CC=gcc --opt=1 %d , : @ + -", "prog|CC=gcc|--opt=1|%d|,|:|@|+|-" },
+		{ "pr\xc3\xa9g \x01\r", "pr\xc3\xa9g|\x01\r" }, { "sh -c 'exit 0'", "sh|-c|exit 0" },
+		{ "./script", "./script" }, { "/usr/bin/echo x", "/usr/bin/echo|x" },
+		/* to the shell: syntax */
+		{ "", NULL }, { "   ", NULL }, { "a | b", NULL }, { "a && b", NULL }, { "a;b", NULL },
+		{ "a > f", NULL }, { "a < f", NULL }, { "(a)", NULL }, { "a $HOME", NULL },
+		{ "a ${X}", NULL }, { "a `b`", NULL }, { "a \\ b", NULL }, { "a *.c", NULL },
+		{ "a ?", NULL }, { "a [x]", NULL }, { "a ~", NULL }, { "a #c", NULL },
+		{ "a {b,c}", NULL }, { "a !x", NULL }, { "a ^b", NULL }, { "a\nb", NULL },
+		{ "a \"$X\"", NULL }, { "a \"`b`\"", NULL }, { "a \"\\\\\"", NULL },
+		{ "a 'open", NULL }, { "a \"open", NULL }, { "'' x", NULL }, { "X=1 prog", NULL },
+		{ "a=b", NULL },
+		/* to the shell: reserved words and builtins */
+		{ "if x", NULL }, { "for x", NULL }, { "while x", NULL }, { "until x", NULL },
+		{ "case x", NULL }, { "time x", NULL }, { "function f", NULL }, { "cd dir", NULL },
+		{ "exit 3", NULL }, { "export X", NULL }, { ". ./f", NULL }, { ": x", NULL },
+		{ "set -e", NULL }, { "exec x", NULL }, { "eval x", NULL }, { "test -d .", NULL },
+		{ "[ -d . ]", NULL }, { "echo x", NULL }, { "printf x", NULL }, { "pwd", NULL },
+		{ "true", NULL }, { "false", NULL }, { "kill -9 1", NULL }, { "read x", NULL },
+		{ "ulimit -n", NULL }, { "umask", NULL }, { "wait", NULL }, { "source f", NULL },
+		{ "'cd' dir", NULL }, { "\"exit\"", NULL }, { "command -v x", NULL },
+		{ "type x", NULL }, { "hash", NULL }, { "trap x", NULL }, { "shift", NULL } };
+	size_t i, k;
+	char name[128];
+
+	for (i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char **w = cmd_words(cases[i].cmd);
+		struct buf b = { 0 };
+		for (k = 0; w && w[k]; k++) {
+			xputs(&b, k ? "|" : "");
+			xputs(&b, w[k]);
+		}
+		snprintf(name, sizeof name, "cmd_words: \"%s\"", cases[i].cmd);
+		if (cases[i].want)
+			CHECK_STR(name, w ? (b.data ? b.data : "") : NULL, cases[i].want);
+		else
+			CHECK(name, w == NULL);
+		free(w);
+		buf_free(&b);
+	}
+}
+
 /* A response parsed from raw text (its head kept), for rate_wait. */
 static int
 answer(const char *raw, struct http_response *rs)
@@ -771,6 +826,7 @@ main(void)
 	test_task_path();
 	test_numbers();
 	test_counts();
+	test_cmd_words();
 	test_gh_escape();
 	test_shell_word();
 	test_cols();
