@@ -535,7 +535,6 @@ struct node {
 	unsigned need;          /* CAP_*: output kept for later use */
 	enum status st;         /* run time: where it is, how it ended */
 	int code;               /* exit status, 128+N for signal N, -1 none */
-	int sig;                /* the signal that ended it, 0 none */
 	char *why;              /* final: why, beyond code (task_why), or NULL */
 	int attempts;           /* times its command started */
 	double t0, t1;          /* monotonic start and end */
@@ -1955,14 +1954,16 @@ sig_name(int sig, char *b, size_t n)
 	return b;
 }
 
-/* How a command ended: "exit status 7", "killed by SIGKILL". */
+/* How a command ended, from its status (128+N when signal N ended it,
+ * as the shell says it: the same for a program run directly and for
+ * sh -c running it): "exit status 7", "killed by SIGKILL". */
 static const char *
-exit_text(int code, int sig, char *b, size_t n)
+exit_text(int code, char *b, size_t n)
 {
 	char s[32];
 
-	if (sig)
-		snprintf(b, n, "killed by %s", sig_name(sig, s, sizeof s));
+	if (code > 128)
+		snprintf(b, n, "killed by %s", sig_name(code - 128, s, sizeof s));
 	else
 		snprintf(b, n, "exit status %d", code);
 	return b;
@@ -5725,7 +5726,7 @@ static void abort_active(void);
 static const char *
 fail_reason(const struct node *n, char *b, size_t len)
 {
-	return n->why ? n->why : exit_text(n->code, n->sig, b, len);
+	return n->why ? n->why : exit_text(n->code, b, len);
 }
 
 static void
@@ -5862,8 +5863,7 @@ task_result(struct node *n, enum status st)
 
 	if (st == S_FAILED && command_failed(rt) && n->attempts <= n->retry && !R.cancel) {
 		logmsg(L_WARN, n->name, "attempt %d failed (%s), retrying in %gs", n->attempts,
-			rt->why[0] ? rt->why : exit_text(n->code, n->sig, e, sizeof e),
-			n->retry_delay);
+			rt->why[0] ? rt->why : exit_text(n->code, e, sizeof e), n->retry_delay);
 		rt->why[0] = '\0';
 		rt->ph = T_RETRY;
 		rt->wake = now() + n->retry_delay;
@@ -6293,7 +6293,6 @@ task_exited(struct node *n)
 	int st = rt->p.status;
 
 	n->code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
-	n->sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 	if (rt->abort) {
 		task_result(n, S_ABORTED);
 	} else if (rt->why[0] && !rt->timed_out) {
@@ -8665,7 +8664,7 @@ report_why(const struct node *n, char *b, size_t len)
 		return "not selected";
 	if (n->why || n->st != S_FAILED)
 		return n->why;
-	return n->code >= 0 ? exit_text(n->code, n->sig, b, len) : "failed";
+	return n->code >= 0 ? exit_text(n->code, b, len) : "failed";
 }
 
 /* Write a report to path ("-": stdout); failures are logged. */
@@ -8863,7 +8862,7 @@ run_result(int failed, int code, struct buf *why)
 	if (R.first_failed) {
 		const struct node *f = R.first_failed;
 		xprintf(why, "\"%s\" failed: %s", f->name,
-			f->why ? f->why : exit_text(f->code, f->sig, e, sizeof e));
+			f->why ? f->why : exit_text(f->code, e, sizeof e));
 	}
 	return "failure";
 }
