@@ -131,12 +131,12 @@ for name, cmd, kind in cases:
 
 # The one difference, on purpose: sh -c running a program that a signal
 # kills reports it ("Terminated") and exits 128+N; run directly, walter
-# sees the signal itself. Both log "killed by signal 15".
+# sees the signal itself. Both log "killed by SIGTERM".
 a = run("sh -c 'kill -TERM $$'", False)
 b = run("sh -c 'kill -TERM $$'", True)
 say(a[0] == b[0] == 1 and a[2] == b"" and b[2] == b"Terminated\n"
     and [l for l in b[3] if "Terminated" not in l] == a[3]
-    and any("Task failed: killed by signal 15" in l for l in a[3]), "killed-by-signal",
+    and any("Task failed: killed by SIGTERM" in l for l in a[3]), "killed-by-signal",
     "direct %r, sh %r" % (a, b))
 
 # the path taken: a direct exec has walter as parent, sh -c has sh (the
