@@ -130,7 +130,11 @@ pipeline:
   - name: check
     command: |
       a=0; p=
-      for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && [ "$4" = $PPID ] && a=$((a+1)) && p=$1; done
+      i=0
+      while [ -z "$p" ] && [ $i -lt 500 ]; do # not exec'd yet under load: 5 s at most
+        for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && [ "$4" = $PPID ] && a=$((a+1)) && p=$1; done
+        [ -n "$p" ] || sleep 0.01; i=$((i+1))
+      done
       [ -n "$p" ] && kill $p
       i=0; while [ -n "$p" ] && [ -e /proc/$p ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
       z=0
@@ -151,8 +155,12 @@ pipeline:
     command: (exec sleep 30 &); echo ppid=$PPID
   - name: check
     command: |
-      p=
-      for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && p=$1; done
+      p= i=0
+      # under load the orphan may not have exec'd sleep yet: look again, 5 s at most
+      while [ -z "$p" ] && [ $i -lt 500 ]; do
+        for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && p=$1; done
+        [ -n "$p" ] || sleep 0.01; i=$((i+1))
+      done
       [ -n "$p" ] && kill $p
       i=0; while [ -n "$p" ] && [ -e /proc/$p ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
       n=0
