@@ -46,6 +46,10 @@
 #include <sys/socket.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#ifndef WALTER_POLL /* -DWALTER_POLL: poll() even where epoll exists */
+#define WALTER_EPOLL 1
+#include <sys/epoll.h>
+#endif
 #endif
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -227,6 +231,88 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A map from process ids (> 0) to pointers: open addressing, linear
+ * probing, deletion by backward shift (no tombstones), so a lookup costs
+ * the same after a million insertions and deletions as after ten. */
+struct pidmap {
+	pid_t *key; /* 0: a free slot */
+	void **val; /* the pointer stored under key */
+	size_t cap; /* slots, a power of two (0 before the first put) */
+	size_t n;   /* keys stored */
+};
+
+static size_t
+pm_slot(const struct pidmap *m, pid_t k)
+{
+	return (size_t)((uint32_t)k * 2654435761u) & (m->cap - 1);
+}
+
+/* The pointer stored under k, or NULL. */
+static void *
+pm_get(const struct pidmap *m, pid_t k)
+{
+	size_t i;
+
+	if (!m->n)
+		return NULL;
+	for (i = pm_slot(m, k); m->key[i]; i = (i + 1) & (m->cap - 1))
+		if (m->key[i] == k)
+			return m->val[i];
+	return NULL;
+}
+
+static void
+pm_put(struct pidmap *m, pid_t k, void *v)
+{
+	size_t i;
+
+	if (2 * (m->n + 1) > m->cap) { /* at most half full */
+		struct pidmap old = *m;
+		m->cap = m->cap ? 2 * m->cap : 64;
+		m->key = xreallocarray(NULL, m->cap, sizeof *m->key);
+		m->val = xreallocarray(NULL, m->cap, sizeof *m->val);
+		memset(m->key, 0, m->cap * sizeof *m->key);
+		m->n = 0;
+		for (i = 0; i < old.cap; i++)
+			if (old.key[i])
+				pm_put(m, old.key[i], old.val[i]);
+		free(old.key), free(old.val);
+	}
+	for (i = pm_slot(m, k); m->key[i] && m->key[i] != k; i = (i + 1) & (m->cap - 1))
+		;
+	m->n += !m->key[i];
+	m->key[i] = k, m->val[i] = v;
+}
+
+static void
+pm_del(struct pidmap *m, pid_t k)
+{
+	size_t i, j, h, mask = m->cap - 1;
+
+	if (!m->n)
+		return;
+	for (i = pm_slot(m, k); m->key[i] != k; i = (i + 1) & mask)
+		if (!m->key[i])
+			return;
+	/* pull back each later key of the run that may not stay behind the hole */
+	for (j = (i + 1) & mask; m->key[j]; j = (j + 1) & mask) {
+		h = pm_slot(m, m->key[j]);
+		if (((j - h) & mask) >= ((j - i) & mask)) {
+			m->key[i] = m->key[j], m->val[i] = m->val[j];
+			i = j;
+		}
+	}
+	m->key[i] = 0;
+	m->n--;
+}
+
+static void
+pm_free(struct pidmap *m)
+{
+	free(m->key), free(m->val);
+	memset(m, 0, sizeof *m);
+}
+
 /* Read a whole file ("-" is stdin) into b. -1 with errno on failure. */
 static int
 read_file(const char *path, struct buf *b)
@@ -308,8 +394,13 @@ static struct {
 	const char *yaml_to_json; /* -yaml-to-json: the file to print, or NULL */
 	long jobs;                /* -jobs: most tasks at once, 0 no limit */
 	double timeout;           /* -timeout: seconds for the whole run, 0 none */
+	double cleanup_timeout;   /* -cleanup-timeout: the cleanup's budget after an abort */
 	enum color color;         /* -color */
-} opt = { .config = "pipeline.yml", .threshold = L_INFO, .mode = "local", .color = COLOR_AUTO };
+} opt = { .config = "pipeline.yml",
+	.threshold = L_INFO,
+	.mode = "local",
+	.color = COLOR_AUTO,
+	.cleanup_timeout = 300 };
 
 /* ---- the log (written by 4. log) ------------------------------------ */
 
@@ -397,7 +488,9 @@ struct node {
 	struct capture *cap[3]; /* kept stdout, stderr, combined (need) */
 	char **tail;            /* failed: the last lines of its output */
 	size_t ntail;           /* how many */
-	size_t idx;             /* sequences: the next entry to start */
+	size_t idx;             /* groups: the next entry to start */
+	size_t ndone;           /* groups: entries that reached their status */
+	int more;               /* parallel: in R.more, entries left to start */
 	int failed;             /* sequences: an entry failed */
 };
 
@@ -522,6 +615,9 @@ struct proc {
 /* A task while it runs (node.rt). */
 struct task_rt {
 	enum tphase ph;         /* where it is */
+	size_t ai;              /* its index in R.act */
+	size_t hi;              /* its index in R.heap plus 1, 0 when not there */
+	double due;             /* when task_timers must look at it, 0 never */
 	int cond;               /* the process is only_if, not the command */
 	struct proc p;          /* the process */
 	double wake;            /* wait_for poll, delay end or retry time */
@@ -537,9 +633,44 @@ struct task_rt {
 	char why[256];          /* failure reason when not an exit status */
 };
 
-/* One run. */
+/* What a descriptor the loop watches is for. */
+enum wkind {
+	WK_NONE,  /* not watched */
+	WK_SELF,  /* the self-pipe: a signal came */
+	WK_OUT,   /* a task's stdout */
+	WK_ERR,   /* a task's stderr */
+	WK_IN,    /* a task's stdin, fed from captured output */
+	WK_NLOG,  /* the notification worker's log lines */
+	WK_NEV,   /* the notification worker's event pipe, while q is not empty */
+};
+
+/* The loop's view of one descriptor (R.watch, indexed by fd). A ready
+ * event carries fd and gen; gen changes whenever the fd is watched or
+ * unwatched, so an event that was read before its fd was closed (or
+ * closed and reused) within the same wake-up is recognised and dropped. */
+struct watch {
+	enum wkind kind; /* what it is for */
+	struct node *n;  /* the task, for WK_OUT, WK_ERR, WK_IN */
+	unsigned gen;    /* changes at each watch and unwatch */
+	short events;    /* POLLIN or POLLOUT; 0 not watched */
+};
+
+/* One run. The loop's work per wake-up is proportional to what is ready,
+ * not to what is running: descriptors are watched with epoll where it
+ * exists (R.watch gives what each is for), exited processes are found by
+ * pid in R.pids, timers are the heap R.heap ordered by task_rt.due, and
+ * a group counts its finished entries (node.ndone). */
 static struct {
 	int selfpipe[2];            /* signal handler -> poll loop */
+	int epfd;                   /* the epoll instance, -1 where there is none */
+	struct watch *watch;        /* per fd: what the loop watches it for */
+	size_t nwatch;              /* entries in watch */
+	struct pidmap pids;         /* pid -> the task whose process it is */
+	struct node **heap;         /* tasks with a timer, earliest due first */
+	size_t nheap;               /* how many */
+	struct node **more;         /* parallel groups with entries left to start */
+	size_t nmore;               /* how many */
+	int burst;                  /* entries parallel groups may start this turn */
 	volatile sig_atomic_t sig;  /* the last INT/TERM/HUP */
 	volatile sig_atomic_t nsig; /* how many of them */
 	struct node **act;          /* tasks started and not finished */
@@ -550,16 +681,19 @@ static struct {
 	long running;               /* processes alive */
 	int cancel;                 /* the list is aborted: start nothing */
 	int timed_out;              /* -timeout expired */
+	int in_cleanup;             /* a cleanup list is running */
+	double cleanup_end;         /* after an abort: the cleanup's end, 0 none yet */
+	int cleanup_over;           /* the cleanup ran past cleanup_end: stopped */
 	double grace;               /* seconds from SIGTERM to SIGKILL */
 	double deadline;            /* -timeout as monotonic time, 0 none */
-	pid_t *groups;              /* process groups started, for the end */
-	size_t ngroups;             /* how many */
+	pid_t *linger;              /* groups that outlived their task's process */
+	size_t nlinger;             /* how many */
 	const char *sh;             /* the shell for commands */
 	struct node *first_failed;  /* its last lines end the summary */
 	char **spec_val;            /* per cfg.specials: NAME=VALUE, or NULL */
 	time_t started;             /* wall clock at the start, for reports */
 	double t0;                  /* monotonic clock at the start */
-} R = { .selfpipe = { -1, -1 }, .grace = 5.0, .sh = "/bin/sh" };
+} R = { .selfpipe = { -1, -1 }, .epfd = -1, .grace = 5.0, .sh = "/bin/sh" };
 
 /* ---- notifications (written by 8. notifications) -------------------- */
 
@@ -602,6 +736,7 @@ static const char usage_text[] =
 	"  -plan              print what would run, run nothing\n"
 	"  -jobs N            run at most N tasks at once\n"
 	"  -timeout DUR       abort the whole run after DUR (90, 90s, 5m, 1h)\n"
+	"  -cleanup-timeout DUR  after an abort, stop the cleanup after DUR (5m)\n"
 	"  -threshold LEVEL   least log level shown: DEBUG INFO WARN ERROR\n"
 	"  -color WHEN        auto, always or never (NO_COLOR is honoured)\n"
 	"  -logDir DIR        also write the log to a file in DIR\n"
@@ -690,6 +825,7 @@ static const struct flag {
 	{ "color", F_STR, NULL },
 	{ "jobs", F_STR, NULL },
 	{ "timeout", F_STR, NULL },
+	{ "cleanup-timeout", F_STR, NULL },
 };
 
 /* Values that need checking beyond "is a string". */
@@ -718,6 +854,9 @@ flag_value(const char *name, const char *v)
 	} else if (!strcmp(name, "timeout")) {
 		if ((opt.timeout = parse_duration(v)) <= 0)
 			usage("invalid -timeout %s (like 90, 90s, 5m, 1h)", v);
+	} else if (!strcmp(name, "cleanup-timeout")) {
+		if ((opt.cleanup_timeout = parse_duration(v)) <= 0)
+			usage("invalid -cleanup-timeout %s (like 30s, 5m)", v);
 	}
 }
 
@@ -2629,6 +2768,185 @@ xpipe(int p[2])
 	return 0;
 }
 
+/* ---- the descriptors the loop watches ------------------------------- */
+
+/* With epoll a wake-up costs what is ready; poll(), the fallback where
+ * there is no epoll (or when it fails: out of watches), costs every
+ * watched descriptor. Either way R.watch says what an fd is for. */
+static void ev_ready(int fd, unsigned gen);
+
+/* Watch fd for events (POLLIN or POLLOUT) as kind, for task n; events 0
+ * stops watching it (call that before closing it). */
+static void
+ev_set(int fd, enum wkind kind, struct node *n, short events)
+{
+	struct watch *w;
+
+	if (fd < 0)
+		return;
+	if ((size_t)fd >= R.nwatch) {
+		size_t cap = R.nwatch ? R.nwatch : 64;
+		while (cap <= (size_t)fd)
+			cap *= 2;
+		R.watch = xreallocarray(R.watch, cap, sizeof *R.watch);
+		memset(R.watch + R.nwatch, 0, (cap - R.nwatch) * sizeof *R.watch);
+		R.nwatch = cap;
+	}
+	w = &R.watch[fd];
+	if (!w->events != !events)
+		w->gen++;
+#ifdef WALTER_EPOLL
+	if (R.epfd >= 0 && (w->events || events) && w->events != events) {
+		struct epoll_event e;
+		int op = !events ? EPOLL_CTL_DEL : w->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+		memset(&e, 0, sizeof e);
+		e.events = events == POLLOUT ? EPOLLOUT : EPOLLIN;
+		e.data.u64 = (uint64_t)w->gen << 32 | (uint32_t)fd;
+		if (epoll_ctl(R.epfd, op, fd, &e) < 0 && op != EPOLL_CTL_DEL) {
+			close(R.epfd); /* out of watches: poll() from now on */
+			R.epfd = -1;
+		}
+	}
+#endif
+	w->kind = events ? kind : WK_NONE;
+	w->n = events ? n : NULL;
+	w->events = events;
+}
+
+/* Stop watching *fd, close it, mark it closed. */
+static void
+fd_drop(int *fd)
+{
+	if (*fd < 0)
+		return;
+	ev_set(*fd, WK_NONE, NULL, 0);
+	close(*fd);
+	*fd = -1;
+}
+
+/* Wait at most ms (-1: no limit) and hand each ready fd to ev_ready. */
+static void
+ev_wait(int ms)
+{
+	struct pollfd *pf;
+	unsigned *gen;
+	size_t i, n = 0;
+
+#ifdef WALTER_EPOLL
+	if (R.epfd >= 0) {
+		struct epoll_event ev[256];
+		int k = epoll_wait(R.epfd, ev, 256, ms), j;
+		for (j = 0; j < k; j++)
+			ev_ready((int)(uint32_t)ev[j].data.u64, (unsigned)(ev[j].data.u64 >> 32));
+		return;
+	}
+#endif
+	for (i = 0; i < R.nwatch; i++)
+		n += R.watch[i].events != 0;
+	pf = xreallocarray(NULL, n, sizeof *pf);
+	gen = xreallocarray(NULL, n, sizeof *gen);
+	for (n = 0, i = 0; i < R.nwatch; i++)
+		if (R.watch[i].events) {
+			pf[n].fd = (int)i, pf[n].events = R.watch[i].events, pf[n].revents = 0;
+			gen[n++] = R.watch[i].gen;
+		}
+	if (poll(pf, n, ms) > 0)
+		for (i = 0; i < n; i++)
+			if (pf[i].revents)
+				ev_ready(pf[i].fd, gen[i]);
+	free(pf), free(gen);
+}
+
+/* ---- timers: a heap of tasks ordered by task_rt.due ------------------ */
+
+static void
+heap_put(size_t i, struct node *n)
+{
+	R.heap[i] = n;
+	n->rt->hi = i + 1;
+}
+
+/* Move the entry at i up or down to where its due time belongs. */
+static void
+heap_fix(size_t i)
+{
+	struct node *n = R.heap[i];
+	double d = n->rt->due;
+	size_t c;
+
+	while (i > 0 && R.heap[(i - 1) / 2]->rt->due > d) {
+		heap_put(i, R.heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	while ((c = 2 * i + 1) < R.nheap) {
+		if (c + 1 < R.nheap && R.heap[c + 1]->rt->due < R.heap[c]->rt->due)
+			c++;
+		if (R.heap[c]->rt->due >= d)
+			break;
+		heap_put(i, R.heap[c]);
+		i = c;
+	}
+	heap_put(i, n);
+}
+
+static void
+tm_del(struct node *n)
+{
+	size_t i = n->rt->hi;
+	struct node *last;
+
+	if (!i)
+		return;
+	n->rt->hi = 0;
+	last = R.heap[--R.nheap];
+	if (i - 1 < R.nheap) {
+		heap_put(i - 1, last);
+		heap_fix(i - 1);
+	}
+}
+
+/* When must task_timers look at this task next? 0: never (it waits for
+ * its process, a -jobs slot or a descriptor). */
+static double
+task_due(const struct task_rt *rt)
+{
+	double d = 0;
+
+	if (rt->p.pid > 0) {
+		if (rt->deadline && !rt->term_at)
+			d = rt->deadline;
+		if (rt->term_at && !rt->kill_sent)
+			d = rt->term_at + R.grace;
+		return d;
+	}
+	if (rt->abort || rt->ph == T_RETRY || rt->ph == T_WAIT)
+		d = rt->wake;
+	if (rt->ph == T_WAIT && rt->wait_end && (!d || rt->wait_end < d))
+		d = rt->wait_end;
+	return d;
+}
+
+/* Put task n where its state says in the heap (out of it: no timer). */
+static void
+tm_set(struct node *n)
+{
+	struct task_rt *rt = n->rt;
+
+	if (!rt)
+		return;
+	if (!(rt->due = task_due(rt))) {
+		tm_del(n);
+		return;
+	}
+	if (!rt->hi) {
+		if (!(R.nheap & (R.nheap - 1))) /* 0, 1, 2, 4...: double */
+			R.heap = xreallocarray(R.heap, R.nheap ? 2 * R.nheap : 1, sizeof *R.heap);
+		R.heap[R.nheap++] = n;
+		rt->hi = R.nheap;
+	}
+	heap_fix(rt->hi - 1);
+}
+
 /* First PATH entry holding an executable name; NULL if none. */
 static char *
 path_lookup(const char *name)
@@ -2686,6 +3004,10 @@ exec_setup(void)
 		fatal("pipe:");
 	nonblock(R.selfpipe[0]);
 	nonblock(R.selfpipe[1]);
+#ifdef WALTER_EPOLL
+	R.epfd = epoll_create1(EPOLL_CLOEXEC); /* -1: poll() instead */
+#endif
+	ev_set(R.selfpipe[0], WK_SELF, NULL, POLLIN);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -2820,15 +3142,17 @@ child_env(struct node *n)
 	return env;
 }
 
-/* The task's process exists: record it (its group is killed at the end). */
+/* The task's process exists: record it, watch its output. */
 static void
-spawned(pid_t pid, int out, int err, struct proc *p)
+spawned(struct node *n, pid_t pid, int out, int err, struct proc *p)
 {
 	p->pid = pid, p->fd[0] = out, p->fd[1] = err;
 	nonblock(out);
 	nonblock(err);
-	R.groups = xreallocarray(R.groups, R.ngroups + 1, sizeof *R.groups);
-	R.groups[R.ngroups++] = pid;
+	ev_set(out, WK_OUT, n, POLLIN);
+	ev_set(err, WK_ERR, n, POLLIN);
+	ev_set(p->in, WK_IN, n, POLLOUT);
+	pm_put(&R.pids, pid, n);
 	R.running++;
 }
 
@@ -2942,7 +3266,7 @@ spawn_posix(struct node *n, char *const argv[], const char *path, int in, struct
 		free(env);
 	close(out[1]), close(err[1]);
 	if (e == 0) {
-		spawned(pid, out[0], err[0], p);
+		spawned(n, pid, out[0], err[0], p);
 		return SPAWN_OK;
 	}
 	close(out[0]), close(err[0]);
@@ -3010,7 +3334,7 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 	while ((r = read(ep[0], &se, sizeof se)) < 0 && errno == EINTR)
 		;
 	close(ep[0]);
-	spawned(pid, out[0], err[0], p);
+	spawned(n, pid, out[0], err[0], p);
 	if (r == (ssize_t)sizeof se) {
 		if (se.what == 0)
 			snprintf(why, whylen, "cannot change directory to %s: %s", n->dir,
@@ -3147,8 +3471,7 @@ drain(struct node *n, int s)
 	if (p->part[s].len)
 		out_line(n, p->part[s].data, p->part[s].len);
 	buf_free(&p->part[s]);
-	close(p->fd[s]);
-	p->fd[s] = -1;
+	fd_drop(&p->fd[s]);
 	return 0;
 }
 
@@ -3177,8 +3500,7 @@ feed(struct node *n)
 		if (w < r)
 			return;
 	}
-	close(p->in);
-	p->in = -1;
+	fd_drop(&p->in);
 }
 
 /* ==== 7. scheduler ================================================= */
@@ -3205,27 +3527,28 @@ feed(struct node *n)
 
 static int node_start(struct node *n);
 static void notify_task(struct node *n);
-static size_t notify_pollfds(struct pollfd *pf);
-static void notify_polled(const struct pollfd *pf, size_t n);
+static void nlog_read(void);
+static void nq_pump(void);
 static int notify_reaped(pid_t pid, int st);
 
 static void
 act_add(struct node *n)
 {
-	R.act = xreallocarray(R.act, R.nact + 1, sizeof *R.act);
+	if (!(R.nact & (R.nact - 1))) /* 0, 1, 2, 4...: double */
+		R.act = xreallocarray(R.act, R.nact ? 2 * R.nact : 1, sizeof *R.act);
+	n->rt->ai = R.nact;
 	R.act[R.nact++] = n;
 }
 
 static void
 act_del(struct node *n)
 {
-	size_t i;
+	size_t i = n->rt->ai;
 
-	for (i = 0; i < R.nact; i++)
-		if (R.act[i] == n) {
-			R.act[i] = R.act[--R.nact];
-			return;
-		}
+	if (i < R.nact && R.act[i] == n) {
+		R.act[i] = R.act[--R.nact];
+		R.act[i]->rt->ai = i;
+	}
 }
 
 static void
@@ -3326,14 +3649,13 @@ task_release(struct node *n)
 
 	if (rt) {
 		struct proc *p = &rt->p;
-		for (i = 0; i < 2; i++)
-			if (p->fd[i] >= 0)
-				close(p->fd[i]);
-		if (p->in >= 0)
-			close(p->in);
+		fd_drop(&p->fd[0]);
+		fd_drop(&p->fd[1]);
+		fd_drop(&p->in);
 		buf_free(&p->part[0]);
 		buf_free(&p->part[1]);
 		free(p->src);
+		tm_del(n);
 		act_del(n);
 		if (n->st == S_FAILED && rt->ntail) {
 			n->tail = xreallocarray(NULL, rt->ntail, sizeof *n->tail);
@@ -3378,10 +3700,13 @@ task_result(struct node *n, enum status st)
 		rt->why[0] = '\0';
 		rt->ph = T_RETRY;
 		rt->wake = now() + n->retry_delay;
+		tm_set(n);
 		return;
 	}
 	n->st = st;
 	n->t1 = now();
+	if (n->parent)
+		n->parent->ndone++;
 	log_status(n);
 	set_specials(n);
 	notify_task(n); /* before task_release: it may post the output */
@@ -3407,6 +3732,8 @@ skip_tree(struct node *n)
 		task_result(n, S_SKIPPED);
 		return;
 	}
+	if (n->parent)
+		n->parent->ndone++;
 	if (n->logged)
 		log_status(n);
 	for (i = 0; i < n->nkids; i++)
@@ -3423,6 +3750,8 @@ group_finish(struct node *g)
 		if (g->kids[i]->st == S_FAILED)
 			g->st = S_FAILED;
 	g->t1 = now();
+	if (g->parent)
+		g->parent->ndone++;
 	if (g->logged) {
 		char d[32];
 		if (g->st == S_OK)
@@ -3460,22 +3789,40 @@ seq_advance(struct node *s)
 	return 1;
 }
 
+/* Start the entries of a parallel group, PAR_BURST at a time: between
+ * bursts the loop reaps what ended and closes its pipes. A spawn costs
+ * the kernel every descriptor walter has open (the child's copy of the
+ * table, closed again at exec), so starting 5,000 entries in one go
+ * would cost 5,000 x 10,000 closes; in bursts the open descriptors are
+ * those of the tasks that really run. The first call starts a burst,
+ * R.more the next ones; later calls, one per finished entry, count.
+ * Returns 1 when every entry ended. */
+enum { PAR_BURST = 32 };
+
 static int
 par_advance(struct node *g)
 {
-	size_t i, done = 0;
-
-	for (i = 0; i < g->nkids; i++) {
-		struct node *k = g->kids[i];
-		if (k->st == S_PENDING) {
-			if (R.cancel)
-				skip_tree(k);
-			else
-				node_start(k);
+	while (g->idx < g->nkids) {
+		struct node *k = g->kids[g->idx];
+		if (k->st == S_PENDING && !R.cancel && !R.burst) {
+			if (!g->more) {
+				R.more = xreallocarray(R.more, R.nmore + 1, sizeof *R.more);
+				R.more[R.nmore++] = g;
+				g->more = 1;
+			}
+			return 0;
 		}
-		done += k->st != S_PENDING && k->st != S_RUNNING;
+		g->idx++;
+		if (k->st != S_PENDING)
+			continue;
+		if (R.cancel) {
+			skip_tree(k);
+		} else {
+			R.burst--;
+			node_start(k);
+		}
 	}
-	if (done < g->nkids)
+	if (g->ndone < g->nkids)
 		return 0;
 	group_finish(g);
 	return 1;
@@ -3588,6 +3935,8 @@ task_run(struct node *n)
 	rt->deadline = n->timeout > 0 ? now() + n->timeout : 0;
 	if (task_spawn(n, 0) < 0 && !rt->p.pid)
 		task_result(n, S_FAILED);
+	else
+		tm_set(n);
 }
 
 static void
@@ -3600,6 +3949,8 @@ task_cond(struct node *n)
 	n->rt->ph = T_COND;
 	if (task_spawn(n, 1) < 0 && !n->rt->p.pid)
 		task_result(n, S_FAILED);
+	else
+		tm_set(n);
 }
 
 static void
@@ -3624,6 +3975,7 @@ task_wait(struct node *n)
 		rt->wake = now();
 	}
 	rt->wait_end = w->timeout > 0 ? now() + w->timeout : 0;
+	tm_set(n);
 }
 
 static void
@@ -3723,6 +4075,8 @@ dispatch_queue(void)
 		}
 		if (n->st != S_RUNNING)
 			parent_step(n);
+		else
+			tm_set(n);
 	}
 	if (R.qhead > 0 && R.qhead * 2 >= R.nqueue) {
 		memmove(R.queue, R.queue + R.qhead, (R.nqueue - R.qhead) * sizeof *R.queue);
@@ -3731,50 +4085,92 @@ dispatch_queue(void)
 	}
 }
 
+/* Members of group g left: is it empty? (EPERM: someone is there.) */
+static int
+group_empty(pid_t g)
+{
+	return kill(-g, 0) < 0 && errno == ESRCH;
+}
+
+/* The process that led group g (task n's) was reaped: forget g once the
+ * group is empty, so that its id, which the kernel may then reuse, is
+ * never signalled; a group with members left lingers until they are
+ * gone (orphan_reaped). */
+static void
+group_ended(pid_t g)
+{
+	if (group_empty(g))
+		return;
+	R.linger = xreallocarray(R.linger, R.nlinger + 1, sizeof *R.linger);
+	R.linger[R.nlinger++] = g;
+}
+
+/* An orphan (a process a task left, adopted as subreaper) was reaped:
+ * it may have been the last of a lingering group. */
+static void
+orphan_reaped(void)
+{
+	size_t i;
+
+	for (i = 0; i < R.nlinger;)
+		if (group_empty(R.linger[i]))
+			R.linger[i] = R.linger[--R.nlinger];
+		else
+			i++;
+}
+
 static void
 reap(void)
 {
 	pid_t pid;
 	int st;
-	size_t i;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		struct node *n;
+		struct proc *p;
+		int s;
 		if (notify_reaped(pid, st))
 			continue; /* the notification worker: its status is not ours */
-		for (i = 0; i < R.nact; i++)
-			if (R.act[i]->rt->p.pid == pid)
-				break;
-		if (i == R.nact)
+		if (!(n = pm_get(&R.pids, pid))) {
+			orphan_reaped();
 			continue; /* an orphan we adopted as subreaper or PID 1 */
-		{
-			struct node *n = R.act[i];
-			struct proc *p = &n->rt->p;
-			p->pid = 0, p->status = st;
-			R.running--;
-			if (p->fd[0] >= 0)
-				drain(n, 0);
-			if (p->fd[1] >= 0)
-				drain(n, 1);
-			if (p->in >= 0)
-				close(p->in), p->in = -1;
-			if (kill(-pid, 0) < 0) /* group empty: forget it */
-				for (size_t g = 0; g < R.ngroups; g++)
-					if (R.groups[g] == pid)
-						R.groups[g] = R.groups[--R.ngroups];
-			task_exited(n);
-			if (n->st != S_RUNNING)
-				parent_step(n);
 		}
+		pm_del(&R.pids, pid);
+		p = &n->rt->p;
+		p->pid = 0, p->status = st;
+		R.running--;
+		/* what is in the pipes now is the process's; a daemon that
+		 * holds them gets EPIPE from here on */
+		for (s = 0; s < 2; s++) {
+			if (p->fd[s] >= 0 && drain(n, s) && p->part[s].len)
+				out_line(n, p->part[s].data, p->part[s].len);
+			buf_free(&p->part[s]);
+			fd_drop(&p->fd[s]);
+		}
+		fd_drop(&p->in);
+		group_ended(pid);
+		task_exited(n);
+		if (n->st != S_RUNNING)
+			parent_step(n);
+		else
+			tm_set(n);
 	}
 	dispatch_queue();
 }
 
+/* SIGTERM to the task's process group, once; SIGKILL follows after
+ * R.grace (task_timers). A stopped group is continued, or it would never
+ * see the TERM. */
 static void
-term_group(struct task_rt *rt)
+term_group(struct node *n)
 {
+	struct task_rt *rt = n->rt;
+
 	if (rt->p.pid > 0 && !rt->term_at) {
 		kill(-rt->p.pid, SIGTERM);
+		kill(-rt->p.pid, SIGCONT);
 		rt->term_at = now();
+		tm_set(n);
 	}
 }
 
@@ -3784,12 +4180,14 @@ abort_active(void)
 	size_t i;
 
 	for (i = 0; i < R.nact; i++) {
-		struct task_rt *rt = R.act[i]->rt;
-		rt->abort = 1;
-		if (rt->p.pid > 0)
-			term_group(rt);
-		else
-			rt->wake = now(); /* waiting or queued: end it in timers() */
+		struct node *n = R.act[i];
+		n->rt->abort = 1;
+		if (n->rt->p.pid > 0) {
+			term_group(n);
+		} else {
+			n->rt->wake = now(); /* waiting or queued: end it in timers() */
+			tm_set(n);
+		}
 	}
 }
 
@@ -3842,7 +4240,9 @@ wait_met(struct node *n)
 	return w->want == W_ABSENT ? !there : there;
 }
 
-/* Timers of one task; returns 1 if the task finished. */
+/* Timers of one task; returns 1 if the task finished. Whatever it
+ * leaves running has its next due time in the future (tm_set), so the
+ * loop in timers() cannot spin. */
 static int
 task_timers(struct node *n, double t)
 {
@@ -3856,21 +4256,22 @@ task_timers(struct node *n, double t)
 		if (rt->deadline && t >= rt->deadline && !rt->term_at) {
 			rt->timed_out = 1;
 			logmsg(L_WARN, n->name, "timed out after %gs: stopping it", n->timeout);
-			term_group(rt);
+			term_group(n);
 		}
 		if (rt->term_at && !rt->kill_sent && t >= rt->term_at + R.grace) {
 			kill(-rt->p.pid, SIGKILL);
 			rt->kill_sent = 1;
 		}
+		tm_set(n);
 		return 0;
 	}
 	if (rt->ph == T_RETRY && t >= rt->wake) {
 		task_run(n);
 		return n->st != S_RUNNING;
 	}
-	if (rt->ph != T_WAIT || t < rt->wake)
-		return 0;
-	if (wait_met(n)) {
+	if (rt->ph != T_WAIT)
+		return tm_set(n), 0;
+	if (t >= rt->wake && wait_met(n)) {
 		task_run(n);
 		return n->st != S_RUNNING;
 	}
@@ -3879,110 +4280,164 @@ task_timers(struct node *n, double t)
 		task_result(n, S_FAILED);
 		return 1;
 	}
-	rt->wake = t + 0.02;
+	if (t >= rt->wake)
+		rt->wake = t + 0.02;
+	tm_set(n);
 	return 0;
 }
 
-static double
-timers(void)
+/* The run's own deadlines: -timeout, then the cleanup's budget. */
+static void
+run_timers(double t)
 {
-	double t = now(), next = t + 1;
-	size_t i;
+	char d[32];
 
-	if (opt.timeout > 0 && R.deadline && t >= R.deadline && !R.timed_out) {
+	if (R.deadline && t >= R.deadline && !R.timed_out) {
 		R.timed_out = 1;
-		logmsg(L_ERROR, NULL, "the run took longer than -timeout %gs: aborting",
-			opt.timeout);
+		if (!R.in_cleanup) {
+			logmsg(L_ERROR, NULL, "the run took longer than -timeout %gs: aborting",
+				opt.timeout);
+			R.cancel = 1;
+			abort_active();
+		} else if (!R.cleanup_end) {
+			R.cleanup_end = t + opt.cleanup_timeout;
+			logmsg(L_ERROR, NULL,
+				"the run took longer than -timeout %gs: the cleanup may take %s more (-cleanup-timeout)",
+				opt.timeout, fmt_dur(opt.cleanup_timeout, d, sizeof d));
+		}
+	}
+	if (R.in_cleanup && R.cleanup_end && t >= R.cleanup_end && !R.cleanup_over) {
+		R.cleanup_over = 1;
+		logmsg(L_ERROR, NULL, "the cleanup took longer than -cleanup-timeout %s: stopping it",
+			fmt_dur(opt.cleanup_timeout, d, sizeof d));
 		R.cancel = 1;
 		abort_active();
 	}
-	for (i = 0; i < R.nact;) {
-		struct node *n = R.act[i];
-		struct task_rt *rt = n->rt;
-		if (task_timers(n, t)) {
+}
+
+/* Run every timer that is due; returns when the next one is (0: none). */
+static double
+timers(void)
+{
+	double t = now(), next;
+
+	run_timers(t);
+	while (R.nheap && R.heap[0]->rt->due <= t) {
+		struct node *n = R.heap[0];
+		if (task_timers(n, t))
 			parent_step(n);
-			continue; /* n left R.act; R.act[i] is another task now */
-		}
-		if (rt->p.pid > 0) {
-			if (rt->deadline && !rt->term_at && rt->deadline < next)
-				next = rt->deadline;
-			if (rt->term_at && !rt->kill_sent && rt->term_at + R.grace < next)
-				next = rt->term_at + R.grace;
-		} else if ((rt->ph == T_WAIT || rt->ph == T_RETRY || rt->abort) &&
-			rt->wake < next) {
-			next = rt->wake;
-		}
-		i++;
 	}
-	if (opt.timeout > 0 && R.deadline && !R.timed_out && R.deadline < next)
+	next = R.nheap ? R.heap[0]->rt->due : 0;
+	if (R.deadline && !R.timed_out && (!next || R.deadline < next))
 		next = R.deadline;
+	if (R.in_cleanup && R.cleanup_end && !R.cleanup_over && (!next || R.cleanup_end < next))
+		next = R.cleanup_end;
 	return next;
 }
 
+/* A signal came (R.nsig counts them): the first aborts the run, but lets
+ * a cleanup list that is running finish within -cleanup-timeout; the
+ * second stops everything and skips the cleanup. */
 static void
 on_walter_signal(void)
 {
 	static int seen;
+	char d[32];
 
 	if (R.nsig == seen)
 		return;
 	seen = R.nsig;
+	if (seen == 1 && R.in_cleanup) {
+		if (!R.cleanup_end)
+			R.cleanup_end = now() + opt.cleanup_timeout;
+		logmsg(L_WARN, NULL,
+			"received signal %d: letting the cleanup finish (at most %s more; a second signal stops it)",
+			(int)R.sig, fmt_dur(R.cleanup_end - now(), d, sizeof d));
+		return;
+	}
 	logmsg(L_WARN, NULL, "received signal %d: aborting running tasks%s", (int)R.sig,
 		seen > 1 ? " and skipping cleanup" : "");
 	R.cancel = 1;
 	abort_active();
 }
 
-/* One turn of the loop: wait for output, exits, signals or a timer. */
+/* The next burst of each parallel group that has entries left to start. */
 static void
-loop_once(void)
+more_start(void)
 {
-	struct pollfd *pf;
-	struct node **who;
-	int *what;
-	size_t i, n = 1, nn;
+	size_t i, n = R.nmore;
+	struct node **g;
+
+	R.burst = PAR_BURST;
+	if (!n)
+		return;
+	g = R.more, R.more = NULL, R.nmore = 0;
+	for (i = 0; i < n; i++) {
+		g[i]->more = 0;
+		if (g[i]->st == S_RUNNING && par_advance(g[i]))
+			parent_step(g[i]);
+	}
+	free(g);
+}
+
+/* A descriptor the loop watches is ready (ev_wait). */
+static void
+ev_ready(int fd, unsigned gen)
+{
+	struct watch *w = (size_t)fd < R.nwatch ? &R.watch[fd] : NULL;
+	struct node *n;
+	unsigned char b[64];
+
+	if (!w || !w->events || w->gen != gen)
+		return; /* unwatched (and maybe reused) since the event */
+	n = w->n;
+	switch (w->kind) {
+	case WK_SELF:
+		while (read(fd, b, sizeof b) > 0)
+			;
+		break;
+	case WK_OUT:
+	case WK_ERR:
+		drain(n, w->kind == WK_ERR);
+		break;
+	case WK_IN:
+		feed(n);
+		break;
+	case WK_NLOG:
+		nlog_read();
+		break;
+	case WK_NEV:
+		nq_pump();
+		break;
+	case WK_NONE:
+		break;
+	}
+}
+
+/* One turn of the loop for the list root: run what is due, wait for
+ * output, exits, signals or the next timer, handle them. */
+static void
+loop_once(struct node *root)
+{
 	double next = timers(), t;
 	int ms;
 
-	pf = xreallocarray(NULL, 3 * R.nact + 3, sizeof *pf);
-	who = xreallocarray(NULL, 3 * R.nact + 1, sizeof *who);
-	what = xreallocarray(NULL, 3 * R.nact + 1, sizeof *what);
-	pf[0].fd = R.selfpipe[0], pf[0].events = POLLIN;
-	for (i = 0; i < R.nact; i++) {
-		struct proc *p = &R.act[i]->rt->p;
-		int s;
-		for (s = 0; s < 2; s++)
-			if (p->fd[s] >= 0 && p->pid > 0)
-				pf[n].fd = p->fd[s], pf[n].events = POLLIN, who[n] = R.act[i],
-				what[n++] = s;
-		if (p->in >= 0 && p->pid > 0)
-			pf[n].fd = p->in, pf[n].events = POLLOUT, who[n] = R.act[i], what[n++] = 2;
-	}
-	nn = notify_pollfds(pf + n);
+	if (root->st != S_RUNNING)
+		return; /* a timer ended the list: no wait */
 	log_flush();
 	t = now();
-	ms = next <= t ? 0 : (int)((next - t) * 1000) + 1;
-	if (poll(pf, n + nn, ms) > 0) {
-		notify_polled(pf + n, nn);
-		for (i = 1; i < n; i++) {
-			if (!pf[i].revents || who[i]->st != S_RUNNING || !who[i]->rt)
-				continue;
-			if (what[i] == 2) {
-				if (who[i]->rt->p.in >= 0)
-					feed(who[i]);
-			} else if (who[i]->rt->p.fd[what[i]] == pf[i].fd) {
-				drain(who[i], what[i]);
-			}
-		}
-		if (pf[0].revents) {
-			unsigned char b[64];
-			while (read(R.selfpipe[0], b, sizeof b) > 0)
-				;
-		}
-	}
-	free(pf), free(who), free(what);
+	if (R.nmore)
+		ms = 0; /* entries left to start: only look at what is ready */
+	else if (!next)
+		ms = -1;
+	else if (next - t > 1e6)
+		ms = 1000000000;
+	else if ((ms = next <= t ? 0 : (int)((next - t) * 1000)) < (next - t) * 1000)
+		ms++; /* round up: never wake before the deadline */
+	ev_wait(ms);
 	reap();
 	on_walter_signal();
+	more_start();
 }
 
 /* Run one list (a phase's tasks or cleanup) to the end. */
@@ -3990,9 +4445,14 @@ static int
 run_list(struct node *root, int cleanup)
 {
 	R.cancel = R.nsig > cleanup || (R.timed_out && !cleanup);
+	R.in_cleanup = cleanup;
+	R.burst = PAR_BURST;
+	if (cleanup && (R.nsig || R.timed_out) && !R.cleanup_end)
+		R.cleanup_end = now() + opt.cleanup_timeout; /* the budget starts */
 	if (!node_start(root))
 		while (root->st == S_RUNNING)
-			loop_once();
+			loop_once(root);
+	R.in_cleanup = 0;
 	return root->st == S_FAILED;
 }
 
@@ -4005,19 +4465,19 @@ kill_leftovers(void)
 	pid_t pid;
 	int st;
 
-	for (i = 0; i < R.ngroups; i++)
-		kill(-R.groups[i], SIGTERM);
+	for (i = 0; i < R.nlinger; i++)
+		kill(-R.linger[i], SIGTERM);
 	do {
-		for (alive = 0, i = 0; i < R.ngroups; i++)
-			alive += kill(-R.groups[i], 0) == 0;
+		for (alive = 0, i = 0; i < R.nlinger; i++)
+			alive += kill(-R.linger[i], 0) == 0;
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 			notify_reaped(pid, st);
 		if (alive)
 			nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
 	} while (alive && now() < end);
-	for (i = 0; i < R.ngroups; i++)
-		kill(-R.groups[i], SIGKILL);
-	R.ngroups = 0;
+	for (i = 0; i < R.nlinger; i++)
+		kill(-R.linger[i], SIGKILL);
+	R.nlinger = 0;
 }
 
 /* How many tasks ended in each status; returns how many were reached. */
@@ -4397,16 +4857,18 @@ nq_pump(void)
 		w = write(N.ev, N.q.data + N.qoff, N.q.len - N.qoff);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && errno == EAGAIN)
+		if (w < 0 && errno == EAGAIN) {
+			ev_set(N.ev, WK_NEV, NULL, POLLOUT);
 			return;
+		}
 		if (w < 0) { /* EPIPE: the worker is gone (reported by notify_reaped) */
-			close(N.ev);
-			N.ev = -1;
+			fd_drop(&N.ev);
 			break;
 		}
 		N.qoff += (size_t)w;
 	}
 	N.q.len = N.qoff = 0;
+	ev_set(N.ev, WK_NEV, NULL, 0);
 }
 
 static void
@@ -4473,39 +4935,10 @@ nlog_read(void)
 			continue;
 		if (r < 0 && errno == EAGAIN)
 			break;
-		close(N.log); /* EOF: the worker is done */
-		N.log = -1;
+		fd_drop(&N.log); /* EOF: the worker is done */
 		break;
 	}
 	nlog_parse();
-}
-
-/* pollfds the loop watches for notifications; returns how many. */
-static size_t
-notify_pollfds(struct pollfd *pf)
-{
-	size_t n = 0;
-
-	if (N.log >= 0)
-		pf[n].fd = N.log, pf[n].events = POLLIN, pf[n++].revents = 0;
-	if (N.ev >= 0 && N.qoff < N.q.len)
-		pf[n].fd = N.ev, pf[n].events = POLLOUT, pf[n++].revents = 0;
-	return n;
-}
-
-static void
-notify_polled(const struct pollfd *pf, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (!pf[i].revents)
-			continue;
-		if (pf[i].fd == N.log)
-			nlog_read();
-		else if (pf[i].fd == N.ev)
-			nq_pump();
-	}
 }
 
 static void
@@ -4524,8 +4957,7 @@ notify_reaped(pid_t pid, int st)
 	N.pid = 0;
 	if (!N.ending || !WIFEXITED(st) || WEXITSTATUS(st))
 		worker_died(WIFSIGNALED(st), WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-	if (N.ev >= 0)
-		close(N.ev), N.ev = -1;
+	fd_drop(&N.ev);
 	return 1;
 }
 
@@ -4832,6 +5264,7 @@ notify_start(void)
 	nonblock(ev[1]);
 	nonblock(lp[0]);
 	N.pid = pid, N.ev = ev[1], N.log = lp[0];
+	ev_set(N.log, WK_NLOG, NULL, POLLIN);
 }
 
 /* Does notifier nt post per-task messages about n? */
@@ -4992,23 +5425,13 @@ notify_finish(int failed, double t0)
 			limit = cfg.nt[i].timeout;
 	end = now() + limit + 2;
 	while (N.log >= 0 && (unsigned long)R.nsig == seen) {
-		struct pollfd pf[3];
-		size_t n;
 		double left = end - now();
 		if (N.ev >= 0 && N.qoff == N.q.len)
-			close(N.ev), N.ev = -1; /* all handed over: EOF ends the worker */
+			fd_drop(&N.ev); /* all handed over: EOF ends the worker */
 		if (left <= 0)
 			break;
-		n = notify_pollfds(pf);
-		pf[n].fd = R.selfpipe[0], pf[n].events = POLLIN, pf[n].revents = 0;
 		log_flush();
-		if (poll(pf, n + 1, (int)(left * 1000) + 1) > 0) {
-			unsigned char c[64];
-			notify_polled(pf, n);
-			if (pf[n].revents)
-				while (read(R.selfpipe[0], c, sizeof c) > 0)
-					;
-		}
+		ev_wait((int)(left * 1000) + 1);
 	}
 	if (N.log >= 0 && (unsigned long)R.nsig != seen)
 		logmsg(L_WARN, NULL, "signal %d: notifications still unsent are dropped",
@@ -5033,10 +5456,8 @@ notify_finish(int failed, double t0)
 	}
 	if (N.log >= 0)
 		nlog_read(); /* what it said before it was stopped */
-	if (N.log >= 0)
-		close(N.log), N.log = -1;
-	if (N.ev >= 0)
-		close(N.ev), N.ev = -1;
+	fd_drop(&N.log);
+	fd_drop(&N.ev);
 out:
 	buf_free(&N.q), buf_free(&N.in);
 }
@@ -5517,7 +5938,11 @@ teardown(void)
 	}
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		free(R.spec_val[i]);
-	free(R.spec_val), free(R.act), free(R.queue), free(R.groups);
+	free(R.spec_val), free(R.act), free(R.queue), free(R.linger), free(R.heap), free(R.watch);
+	free(R.more);
+	pm_free(&R.pids);
+	if (R.epfd >= 0)
+		close(R.epfd);
 	free(cfg.tasks), free(cfg.specials), free(cfg.nt);
 	if (strcmp(R.sh, "/bin/sh"))
 		free((char *)R.sh);
