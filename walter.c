@@ -4497,7 +4497,7 @@ count_status(size_t count[S_NSTATUS])
 static int
 run_phases(int first, int last)
 {
-	int i, failed = 0, f;
+	int i, failed = 0, f, stopped;
 	char d[32];
 
 	for (i = first; i <= last && !failed && !R.nsig && !R.timed_out; i++) {
@@ -4521,8 +4521,10 @@ run_phases(int first, int last)
 		t = now();
 		logmsg(L_INFO, NULL, "%s cleanup started", ph->label);
 		f = run_list(ph->cleanup, 1);
-		logmsg(f ? L_ERROR : L_INFO, NULL, "%s cleanup %s (%s)", ph->label,
-			f ? "failed" : "succeeded", fmt_dur(now() - t, d, sizeof d));
+		stopped = R.cleanup_over || R.nsig > 1;
+		logmsg(f ? L_ERROR : stopped ? L_WARN : L_INFO, NULL, "%s cleanup %s (%s)", ph->label,
+			f ? "failed" : stopped ? "aborted" : "succeeded",
+			fmt_dur(now() - t, d, sizeof d));
 		failed |= f;
 	}
 	return failed;
