@@ -2233,6 +2233,11 @@ nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const stru
 		nt->keys[nt->n] = astrdup(key);
 		nt->vals[nt->n++] = astrndup(b.data ? b.data : "", b.len);
 		buf_free(&b);
+	} else if (v->kind == YAML_SCALAR && nt->kind == NT_EXEC && !strcmp(key, "command")) {
+		/* left to the shell, which reads $VAR from the environment:
+		 * a substituted secret would show in /proc/PID/cmdline */
+		nt->keys[nt->n] = astrdup(key);
+		nt->vals[nt->n++] = is_null(v) ? "" : astrndup(v->text, v->len);
 	} else if (v->kind == YAML_SCALAR) {
 		nt->keys[nt->n] = astrdup(key);
 		c->secret = 1; /* a $TOKEN in a notifier is a secret */
@@ -6029,7 +6034,10 @@ main(int argc, char **argv)
 	if (opt.junit)
 		report_junit(first, last);
 	teardown();
-	if (sig) {
+	if (sig && getpid() != 1) {
+		/* (PID 1 cannot die of a signal it sends itself: in a PID
+		 * namespace the kernel drops it, and under qemu-user the
+		 * emulator waits forever; it exits 128+N instead) */
 		sigset_t s;
 		signal(sig, SIG_DFL);
 		sigemptyset(&s);
