@@ -569,6 +569,20 @@ struct kv {
 	const struct yaml_node *k, *v;
 };
 
+/* An included file, read once however often it is included. */
+struct incl {
+	const char *path;             /* as written (after $VAR substitution) */
+	const char *real;             /* its real path, for include cycles */
+	const struct yaml_node *root; /* its document, NULL when empty */
+	int bad;                      /* unreadable or not YAML (reported) */
+};
+
+/* Entries (tasks, groups, includes) a load may expand to: includes are
+ * bounded like aliases, by what one file at YAML_MAX_NODES could hold
+ * (a task takes at least three nodes), so a file that includes another
+ * twice at every level fails at once instead of growing for minutes. */
+enum { MAX_ENTRIES = YAML_MAX_NODES / 4 };
+
 /* Load-time context: the file being read and what is open around it. */
 struct ctx {
 	const char *file;       /* the file being read */
@@ -578,6 +592,9 @@ struct ctx {
 	size_t depth;           /* how many */
 	struct yaml_doc **docs; /* kept until loading ends */
 	size_t ndocs;           /* how many */
+	struct incl *incl;      /* the files included so far */
+	size_t nincl;           /* how many */
+	size_t entries;         /* list entries expanded so far (MAX_ENTRIES) */
 	enum format format;     /* of the main file */
 	int nest;               /* groups open around the current one */
 	int secret;             /* substituted values are secrets (notifiers) */
@@ -1991,6 +2008,18 @@ open_doc(struct ctx *c, const char *path, struct buf *in, int *bad)
 	return NULL;
 }
 
+/* The file included as path before, or NULL. */
+static const struct incl *
+incl_find(const struct ctx *c, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < c->nincl; i++)
+		if (!strcmp(c->incl[i].path, path))
+			return &c->incl[i];
+	return NULL;
+}
+
 static void
 include(struct ctx *c, const struct yaml_node *item, const struct yaml_node *pathv, struct vec *out)
 {
@@ -1998,6 +2027,8 @@ include(struct ctx *c, const struct yaml_node *item, const struct yaml_node *pat
 	const char *path, *saved = c->file;
 	char real[PATH_MAX];
 	const struct yaml_node *root;
+	const struct incl *inc;
+	struct incl *add;
 	size_t i;
 	int bad;
 
@@ -2008,31 +2039,37 @@ include(struct ctx *c, const struct yaml_node *item, const struct yaml_node *pat
 		return;
 	}
 	path = subst(c, pathv, pathv->text);
-	if (!realpath(path, real) || read_file(path, &in) < 0) {
-		cerr(c, pathv, "include %s: %s", path, strerror(errno));
-		buf_free(&in);
-		return;
+	if (!(inc = incl_find(c, path))) {
+		if (!realpath(path, real) || read_file(path, &in) < 0) {
+			cerr(c, pathv, "include %s: %s", path, strerror(errno));
+			buf_free(&in);
+			return;
+		}
+		root = open_doc(c, path, &in, &bad);
+		c->incl = xreallocarray(c->incl, c->nincl + 1, sizeof *c->incl);
+		add = &c->incl[c->nincl++];
+		add->path = astrdup(path), add->real = astrdup(real);
+		add->root = root, add->bad = bad;
+		inc = add;
 	}
 	for (i = 0; i < c->depth; i++)
-		if (!strcmp(c->stack[i], real)) {
+		if (!strcmp(c->stack[i], inc->real)) {
 			cerr(c, pathv, "include cycle: %s includes itself", path);
-			buf_free(&in);
 			return;
 		}
 	if (c->depth >= 64) {
 		cerr(c, pathv, "includes nested more than 64 deep");
-		buf_free(&in);
 		return;
 	}
-	root = open_doc(c, path, &in, &bad);
-	if (bad)
-		return;
-	c->file = astrdup(path);
+	if (inc->bad)
+		return; /* reported when it was read */
+	root = inc->root;
+	c->file = inc->path;
 	if (root && !is_null(root) && root->kind != YAML_SEQ)
 		cerr(c, root, "an included file must be a list of tasks");
 	else if (root && root->kind == YAML_SEQ) {
 		c->stack = xreallocarray(c->stack, c->depth + 1, sizeof *c->stack);
-		c->stack[c->depth++] = astrdup(real);
+		c->stack[c->depth++] = inc->real;
 		add_entries(c, root, out);
 		c->depth--;
 	}
@@ -2047,6 +2084,14 @@ add_entries(struct ctx *c, const struct yaml_node *seq, struct vec *out)
 	for (i = 0; seq->kind == YAML_SEQ && i < seq->n; i++) {
 		const struct yaml_node *e = seq->child[i], *inc;
 		struct node *n;
+		if (c->entries > MAX_ENTRIES)
+			return; /* said once, below */
+		if (++c->entries > MAX_ENTRIES) {
+			cerr(c, e,
+				"more than %d tasks and includes after expanding includes (is a file included many times over?)",
+				MAX_ENTRIES);
+			return;
+		}
 		if (e->kind == YAML_MAP && (inc = yaml_get(e, "include")))
 			include(c, e, inc, out);
 		else if ((n = stage(c, e, NULL)))
@@ -2685,7 +2730,7 @@ load_text(const char *file, const char *text, size_t len)
 	}
 	for (i = 0; i < c.ndocs; i++)
 		yaml_free(c.docs[i]);
-	free(c.docs), free(c.defs), free(c.stack);
+	free(c.docs), free(c.defs), free(c.stack), free(c.incl);
 	if (cfg.errors)
 		return cfg.errors;
 	for (i = 0; i < 2; i++) {
