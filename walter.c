@@ -629,6 +629,19 @@ struct proc {
 	int status;         /* waitpid status once reaped */
 };
 
+/* A wait_for port check under way: the host's addresses, resolved in a
+ * child process (getaddrinfo may wait 10 s for a DNS server that does
+ * not answer: never in the loop), then a non-blocking connect to each in
+ * turn, watched by the loop like any descriptor. */
+struct probe {
+	pid_t pid;       /* the resolver child, 0 none */
+	int fd;          /* its pipe, or the socket connecting; -1 none */
+	struct buf got;  /* resolved addresses (struct addr records) */
+	size_t next;     /* offset in got of the address to try next */
+	double end;      /* this step gives up then (resolve, connect) */
+	double resolved; /* when got was filled (kept 1 s), 0 never */
+};
+
 /* A task while it runs (node.rt). */
 struct task_rt {
 	enum tphase ph;         /* where it is */
@@ -647,6 +660,7 @@ struct task_rt {
 	int deferred;           /* queued after EMFILE/EAGAIN, not for -jobs */
 	char *tail[TAIL_LINES]; /* last lines of output, for the summary */
 	size_t ntail;           /* how many */
+	struct probe pr;        /* wait_for: the port check under way */
 	char why[256];          /* failure reason when not an exit status */
 };
 
@@ -659,6 +673,7 @@ enum wkind {
 	WK_IN,    /* a task's stdin, fed from captured output */
 	WK_NLOG,  /* the notification worker's log lines */
 	WK_NEV,   /* the notification worker's event pipe, while q is not empty */
+	WK_PROBE, /* wait_for: a resolver's pipe or a connecting socket */
 };
 
 /* The loop's view of one descriptor (R.watch, indexed by fd). A ready
@@ -667,7 +682,7 @@ enum wkind {
  * closed and reused) within the same wake-up is recognised and dropped. */
 struct watch {
 	enum wkind kind; /* what it is for */
-	struct node *n;  /* the task, for WK_OUT, WK_ERR, WK_IN */
+	struct node *n;  /* the task, for WK_OUT, WK_ERR, WK_IN, WK_PROBE */
 	unsigned gen;    /* changes at each watch and unwatch */
 	short events;    /* POLLIN or POLLOUT; 0 not watched */
 };
@@ -2969,9 +2984,12 @@ task_due(const struct task_rt *rt)
 			d = rt->term_at + R.grace;
 		return d;
 	}
-	if (rt->abort || rt->ph == T_RETRY || rt->ph == T_WAIT)
-		d = rt->wake;
-	if (rt->ph == T_WAIT && rt->wait_end && (!d || rt->wait_end < d))
+	if (rt->abort || rt->ph == T_RETRY)
+		return rt->wake;
+	if (rt->ph != T_WAIT)
+		return 0;
+	d = rt->pr.end ? rt->pr.end : rt->wake;
+	if (rt->wait_end && rt->wait_end < d)
 		d = rt->wait_end;
 	return d;
 }
@@ -3041,6 +3059,37 @@ close_inherited(void)
 		max = 4096;
 	for (fd = 3; fd < max; fd++)
 		cloexec((int)fd);
+}
+
+/* In a forked child that does not exec (the notification worker, the
+ * guardian, a resolver): close every descriptor but 0-2, a and b, so it
+ * holds no task's pipe open. */
+static void
+close_except(int a, int b)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int *fds = NULL;
+	size_t k = 0, i;
+	long fd, max;
+
+	if (!d) {
+		max = sysconf(_SC_OPEN_MAX);
+		for (fd = 3; fd < (max < 0 || max > 65536 ? 65536 : max); fd++)
+			if (fd != a && fd != b)
+				close((int)fd);
+		return;
+	}
+	while ((e = readdir(d)))
+		if ((fd = atol(e->d_name)) > 2 && fd != a && fd != b && fd != dirfd(d)) {
+			if (!(k & (k - 1))) /* 0, 1, 2, 4...: double */
+				fds = xreallocarray(fds, k ? 2 * k : 1, sizeof *fds);
+			fds[k++] = (int)fd;
+		}
+	closedir(d);
+	for (i = 0; i < k; i++)
+		close(fds[i]);
+	free(fds);
 }
 
 static void
@@ -3579,6 +3628,7 @@ static int node_start(struct node *n);
 static void notify_task(struct node *n);
 static void nlog_read(void);
 static void nq_pump(void);
+static void probe_stop(struct probe *pr);
 static int notify_reaped(pid_t pid, int st);
 
 static void
@@ -3705,6 +3755,8 @@ task_release(struct node *n)
 		buf_free(&p->part[0]);
 		buf_free(&p->part[1]);
 		free(p->src);
+		probe_stop(&rt->pr);
+		buf_free(&rt->pr.got);
 		tm_del(n);
 		act_del(n);
 		if (n->st == S_FAILED && rt->ntail) {
@@ -4048,7 +4100,7 @@ task_start(struct node *n)
 	}
 	n->rt = rt = xmalloc(sizeof *rt);
 	memset(rt, 0, sizeof *rt);
-	rt->p.fd[0] = rt->p.fd[1] = rt->p.in = -1;
+	rt->p.fd[0] = rt->p.fd[1] = rt->p.in = rt->pr.fd = -1;
 	n->st = S_RUNNING;
 	n->t0 = now();
 	if (n->input)
@@ -4186,6 +4238,10 @@ reap(void)
 			continue; /* an orphan we adopted as subreaper or PID 1 */
 		}
 		pm_del(&R.pids, pid);
+		if (pid != n->rt->p.pid) {
+			n->rt->pr.pid = 0; /* a wait_for resolver: its pipe says it all */
+			continue;
+		}
 		p = &n->rt->p;
 		p->pid = 0, p->status = st;
 		R.running--;
@@ -4241,53 +4297,239 @@ abort_active(void)
 	}
 }
 
-/* Port reachable? A short non-blocking connect. */
-static int
-port_open(const char *host, long port)
-{
-	struct addrinfo hints, *res, *ai;
-	char ps[16];
-	int ok = 0;
+/* ---- wait_for: a delay, a file, or a port checked without blocking -- */
 
+/* One resolved address, as a resolver writes it into its pipe. */
+struct addr {
+	int family, socktype, protocol;
+	socklen_t len;
+	struct sockaddr_storage sa;
+};
+
+enum { ADDR_MAX = 16 }; /* addresses of a host tried, at most */
+#define RESOLVE_TIME 5.0 /* seconds a resolver may take per attempt */
+#define CONNECT_TIME 0.2 /* seconds a connect may take per address */
+
+static void
+addrs_of(const struct addrinfo *ai, struct buf *out)
+{
+	struct addr a;
+	int k = 0;
+
+	for (; ai && k < ADDR_MAX; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof a.sa)
+			continue;
+		memset(&a, 0, sizeof a);
+		a.family = ai->ai_family, a.socktype = ai->ai_socktype;
+		a.protocol = ai->ai_protocol, a.len = ai->ai_addrlen;
+		memcpy(&a.sa, ai->ai_addr, ai->ai_addrlen);
+		xput(out, &a, sizeof a);
+		k++;
+	}
+}
+
+/* The resolver child: look the host up, write its addresses, exit. It
+ * holds nothing of walter's (no task pipe stays open because of it) and
+ * dies with walter. */
+static void __attribute__((noreturn)) resolver(pid_t parent, const char *host, const char *port, int fd)
+{
+	struct addrinfo hints, *res;
+	struct buf b = { 0 };
+	int ok = 1;
+
+#ifdef PR_SET_PDEATHSIG
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)
+		_exit(1);
+#endif
+	(void)parent;
+	child_signals();
+	signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	close_except(fd, -1);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
-	snprintf(ps, sizeof ps, "%ld", port);
-	if (getaddrinfo(host, ps, &hints, &res) != 0)
-		return 0;
-	for (ai = res; ai && !ok; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		struct pollfd pf;
-		int e = 0;
-		socklen_t el = sizeof e;
-		if (fd < 0)
+	if (getaddrinfo(host, port, &hints, &res) == 0) {
+		addrs_of(res, &b);
+		write_all(fd, b.data ? b.data : "", b.len, &ok);
+	}
+	_exit(0);
+}
+
+/* Stop what the port check has under way (the resolver is killed: its
+ * zombie is reaped as any stray child). */
+static void
+probe_stop(struct probe *pr)
+{
+	if (pr->pid > 0) {
+		kill(pr->pid, SIGKILL);
+		pm_del(&R.pids, pr->pid);
+		pr->pid = 0;
+	}
+	fd_drop(&pr->fd);
+	pr->end = 0;
+}
+
+/* The condition was checked: met runs the command; otherwise look again
+ * in 20 ms (the wait_for timeout is a timer of its own). */
+static void
+wait_result(struct node *n, int there)
+{
+	struct task_rt *rt = n->rt;
+
+	if (there != (n->wait.want == W_ABSENT)) {
+		task_run(n);
+		return;
+	}
+	rt->wake = now() + 0.02;
+	tm_set(n);
+}
+
+/* Connect to the next resolved address; none left: the port is closed. */
+static void
+probe_next(struct node *n)
+{
+	struct probe *pr = &n->rt->pr;
+	struct addr a;
+	int fd;
+
+	while (pr->next + sizeof a <= pr->got.len) {
+		memcpy(&a, pr->got.data + pr->next, sizeof a);
+		pr->next += sizeof a;
+		if ((fd = socket(a.family, a.socktype, a.protocol)) < 0)
 			continue;
 		cloexec(fd);
 		nonblock(fd);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			ok = 1;
-		else if (errno == EINPROGRESS) {
-			pf.fd = fd, pf.events = POLLOUT;
-			if (poll(&pf, 1, 200) == 1 &&
-				getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && !e)
-				ok = 1;
+		if (connect(fd, (struct sockaddr *)&a.sa, a.len) == 0) {
+			close(fd);
+			wait_result(n, 1);
+			return;
+		}
+		if (errno == EINPROGRESS) {
+			pr->fd = fd;
+			ev_set(fd, WK_PROBE, n, POLLOUT);
+			pr->end = now() + CONNECT_TIME;
+			tm_set(n);
+			return;
 		}
 		close(fd);
 	}
-	freeaddrinfo(res);
-	return ok;
+	wait_result(n, 0);
 }
 
-static int
-wait_met(struct node *n)
+/* Start a port check: addresses known within the last second are tried
+ * again; a numeric host needs no lookup; a name goes to a resolver. */
+static void
+probe_start(struct node *n)
 {
-	struct waitfor *w = &n->wait;
-	struct stat sb;
-	int there;
+	struct probe *pr = &n->rt->pr;
+	struct addrinfo hints, *res;
+	char port[16];
+	pid_t pid, me = getpid();
+	int pp[2] = { -1, -1 };
 
-	if (w->delay > 0)
-		return 1; /* the wake time was the delay */
-	there = w->file ? stat(w->file, &sb) == 0 : port_open(w->host, w->port);
-	return w->want == W_ABSENT ? !there : there;
+	pr->next = 0;
+	if (pr->resolved && now() < pr->resolved + 1) {
+		probe_next(n);
+		return;
+	}
+	pr->got.len = 0;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST;
+	snprintf(port, sizeof port, "%ld", n->wait.port);
+	if (getaddrinfo(n->wait.host, port, &hints, &res) == 0) {
+		addrs_of(res, &pr->got);
+		freeaddrinfo(res);
+		pr->resolved = now();
+		probe_next(n);
+		return;
+	}
+	if (xpipe(pp) < 0 || (pid = fork()) < 0) {
+		if (pp[0] >= 0)
+			close(pp[0]), close(pp[1]);
+		pr->resolved = now(); /* no addresses: closed, try again in 1 s */
+		probe_next(n);
+		return;
+	}
+	if (pid == 0)
+		resolver(me, n->wait.host, port, pp[1]);
+	close(pp[1]);
+	nonblock(pp[0]);
+	pr->pid = pid;
+	pm_put(&R.pids, pid, n);
+	pr->fd = pp[0];
+	ev_set(pr->fd, WK_PROBE, n, POLLIN);
+	pr->end = now() + RESOLVE_TIME;
+	tm_set(n);
+}
+
+/* The port check's descriptor is ready: the resolver wrote (or ended),
+ * or a connect finished. */
+static void
+probe_ready(struct node *n)
+{
+	struct probe *pr = &n->rt->pr;
+	char chunk[4096];
+	ssize_t r;
+	int e = 0;
+	socklen_t el = sizeof e;
+
+	if (R.watch[pr->fd].events == POLLOUT) { /* connected, or refused */
+		if (getsockopt(pr->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+			e = errno;
+		fd_drop(&pr->fd);
+		pr->end = 0;
+		if (!e)
+			wait_result(n, 1);
+		else
+			probe_next(n);
+		return;
+	}
+	while ((r = read(pr->fd, chunk, sizeof chunk)) > 0)
+		if (pr->got.len < ADDR_MAX * sizeof(struct addr))
+			xput(&pr->got, chunk, (size_t)r);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	fd_drop(&pr->fd); /* the resolver is done (reap() collects it) */
+	pr->end = 0;
+	pr->got.len -= pr->got.len % sizeof(struct addr);
+	pr->resolved = now();
+	probe_next(n);
+}
+
+/* A wait_for's time came: its delay is over, or look at the file, or
+ * start a port check; a port check step that ran out of time gives up
+ * (a lookup: no address this time; a connect: the next address). */
+static void
+wait_tick(struct node *n, double t)
+{
+	struct task_rt *rt = n->rt;
+	struct probe *pr = &rt->pr;
+	struct stat sb;
+
+	if (pr->end && t >= pr->end) {
+		int lookup = pr->pid > 0 || R.watch[pr->fd].events == POLLIN;
+		probe_stop(pr);
+		if (lookup)
+			pr->got.len = 0, pr->resolved = t;
+		probe_next(n);
+	} else if (!pr->end && t >= rt->wake) {
+		if (n->wait.delay > 0)
+			task_run(n); /* the wake time was the delay */
+		else if (n->wait.file)
+			wait_result(n, stat(n->wait.file, &sb) == 0);
+		else
+			probe_start(n);
+	}
+	if (n->st != S_RUNNING || rt->ph != T_WAIT)
+		return;
+	if (rt->wait_end && t >= rt->wait_end) {
+		snprintf(rt->why, sizeof rt->why, "wait_for timed out after %gs", n->wait.timeout);
+		task_result(n, S_FAILED);
+		return;
+	}
+	tm_set(n);
 }
 
 /* Timers of one task; returns 1 if the task finished. Whatever it
@@ -4315,25 +4557,13 @@ task_timers(struct node *n, double t)
 		tm_set(n);
 		return 0;
 	}
-	if (rt->ph == T_RETRY && t >= rt->wake) {
+	if (rt->ph == T_RETRY && t >= rt->wake)
 		task_run(n);
-		return n->st != S_RUNNING;
-	}
-	if (rt->ph != T_WAIT)
-		return tm_set(n), 0;
-	if (t >= rt->wake && wait_met(n)) {
-		task_run(n);
-		return n->st != S_RUNNING;
-	}
-	if (rt->wait_end && t >= rt->wait_end) {
-		snprintf(rt->why, sizeof rt->why, "wait_for timed out after %gs", n->wait.timeout);
-		task_result(n, S_FAILED);
-		return 1;
-	}
-	if (t >= rt->wake)
-		rt->wake = t + 0.02;
-	tm_set(n);
-	return 0;
+	else if (rt->ph == T_WAIT)
+		wait_tick(n, t);
+	else
+		tm_set(n);
+	return n->st != S_RUNNING;
 }
 
 /* The run's own deadlines: -timeout, then the cleanup's budget. */
@@ -4458,6 +4688,11 @@ ev_ready(int fd, unsigned gen)
 		break;
 	case WK_NEV:
 		nq_pump();
+		break;
+	case WK_PROBE:
+		probe_ready(n);
+		if (n->st != S_RUNNING)
+			parent_step(n);
 		break;
 	case WK_NONE:
 		break;
@@ -5219,30 +5454,6 @@ out:
 			close(ep[e]);
 	}
 	buf_free(&output);
-}
-
-/* Close every descriptor but 0-2 and the two pipes. */
-static void
-close_except(int a, int b)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int fds[256], k = 0, i;
-	long fd, max;
-
-	if (!d) {
-		max = sysconf(_SC_OPEN_MAX);
-		for (fd = 3; fd < (max < 0 || max > 4096 ? 4096 : max); fd++)
-			if (fd != a && fd != b)
-				close((int)fd);
-		return;
-	}
-	while ((e = readdir(d)) && k < 256)
-		if ((fd = atol(e->d_name)) > 2 && fd != a && fd != b && fd != dirfd(d))
-			fds[k++] = (int)fd;
-	closedir(d);
-	for (i = 0; i < k; i++)
-		close(fds[i]);
 }
 
 static void __attribute__((noreturn)) worker(int ev, int logw)

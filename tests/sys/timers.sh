@@ -73,3 +73,82 @@ cleanup:
 Y
 w -c sigc2.yml
 t second-signal-stops-cleanup sh -c '[ $rc = 143 ] && has err.txt "[c] aborted" && [ ! -e d-ran ] && [ $(took) -lt 300 ]'
+
+# ---- wait_for never blocks the loop: a DNS server that never answers ------
+# A private mount namespace whose /etc/resolv.conf names a UDP socket on a
+# loopback address of this test's own that reads queries and never
+# answers (as root, where unshare -m works; CI runs as root).
+dns_ok=0
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	a=127.$(($$ % 200 + 20)).$(($$ / 200 % 250 + 1)).53
+	python3 - "$a" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+open("dns.ready", "w").close()
+end = time.monotonic() + 120
+while time.monotonic() < end:
+    s.settimeout(1)
+    try:
+        s.recvfrom(4096)
+        open("dns.asked", "w").close()
+    except OSError:
+        pass
+PY
+	dnspid=$!
+	wait_file dns.ready && echo "nameserver $a" > resolv.test && dns_ok=1
+fi
+# dw ARGS: walter with that resolver
+dw() {
+	unshare -m sh -c 'mount --bind resolv.test /etc/resolv.conf && exec "$@"' sh "$WALTER" "$@" \
+		>out.txt 2>err.txt </dev/null
+}
+if [ $dns_ok = 1 ]; then
+	cat > dns.yml <<'Y'
+pipeline:
+  - name: g
+    parallel:
+      - name: w
+        wait_for: host=walter-test.example port=80 state=ready
+        command: echo never
+      - name: ticker
+        command: for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.25; done
+Y
+	dw -c dns.yml -timeout 1; rc=$?
+	t dns-timeout-on-time sh -c '[ $rc = 124 ] && [ $(took) -lt 140 ] && [ -e dns.asked ]'
+	# the other task's lines came as they were printed, and it was still
+	# running (2 s of ticks) when the run was aborted at 1 s
+	t dns-output-not-held sh -c 'grep -n "tick 2\|took longer than -timeout" err.txt | head -1 | grep -q "tick 2" &&
+		has err.txt "[ticker] aborted"'
+	printf 'pipeline:\n  - name: w\n    wait_for:\n      host: walter-test.example\n      port: 80\n      state: ready\n      timeout: 0.5\n' > dnst.yml
+	dw -c dnst.yml; rc=$?
+	t dns-wait-for-timeout sh -c '[ $rc = 1 ] && has err.txt "[w] Task failed: wait_for timed out after 0.5s" && [ $(took) -lt 90 ]'
+	# SIGTERM is handled at once
+	printf 'pipeline:\n  - name: w\n    wait_for: host=walter-test.example port=80 state=ready\n    command: echo never\ncleanup:\n  - name: c\n    command: echo cleaned\n' > dnss.yml
+	unshare -m sh -c 'mount --bind resolv.test /etc/resolv.conf && exec "$@"' sh "$WALTER" -c dnss.yml \
+		>out.txt 2>err.txt </dev/null &
+	wp=$!
+	wait_line err.txt "wait_for: walter-test.example:80 ready"
+	kill -TERM $wp
+	wait $wp; rc=$?
+	t dns-signal-at-once sh -c '[ $rc = 143 ] && has err.txt "[c] cleaned" && [ $(took) -lt 100 ]'
+	kill $dnspid 2>/dev/null
+	wait $dnspid 2>/dev/null
+else
+	echo "skip dns-*: needs root and unshare -m (a private /etc/resolv.conf)"
+fi
+
+# ---- wait_for on a port: a closed port, then one that opens --------------
+port=$(free_port)
+cat > port.yml <<Y
+pipeline:
+  - name: g
+    parallel:
+      - name: w
+        wait_for: host=localhost port=$port state=ready
+        command: echo port is up
+      - name: opener
+        command: sleep 0.3; python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",$port)); s.listen(); time.sleep(3)' & touch opened; wait
+Y
+w -c port.yml -timeout 10
+t wait-for-port-opens sh -c '[ $rc = 0 ] && has err.txt "[w] port is up"'
