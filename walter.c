@@ -3629,6 +3629,7 @@ static void notify_task(struct node *n);
 static void nlog_read(void);
 static void nq_pump(void);
 static void probe_stop(struct probe *pr);
+static void term_group(struct node *n);
 static int notify_reaped(pid_t pid, int st);
 
 static void
@@ -4221,16 +4222,38 @@ orphan_reaped(void)
 			i++;
 }
 
+/* A child stopped. Tasks run in background process groups, so one that
+ * reads the terminal (or writes to it under "stty tostop") is stopped by
+ * SIGTTIN (SIGTTOU) and would wait forever: it fails, saying why, and
+ * is stopped like an aborted task (SIGTERM with SIGCONT, then SIGKILL).
+ * Other stops (SIGSTOP, someone's choice) are left alone. */
+static void
+stopped(pid_t pid, int sig)
+{
+	struct node *n = pm_get(&R.pids, pid);
+
+	if (!n || pid != n->rt->p.pid || (sig != SIGTTIN && sig != SIGTTOU))
+		return;
+	if (!n->rt->why[0])
+		snprintf(n->rt->why, sizeof n->rt->why, "it tried to %s the terminal (stopped by %s)",
+			sig == SIGTTIN ? "read from" : "write to", sig == SIGTTIN ? "SIGTTIN" : "SIGTTOU");
+	term_group(n);
+}
+
 static void
 reap(void)
 {
 	pid_t pid;
 	int st;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+	while ((pid = waitpid(-1, &st, WNOHANG | WUNTRACED)) > 0) {
 		struct node *n;
 		struct proc *p;
 		int s;
+		if (WIFSTOPPED(st)) {
+			stopped(pid, WSTOPSIG(st));
+			continue;
+		}
 		if (notify_reaped(pid, st))
 			continue; /* the notification worker: its status is not ours */
 		if (!(n = pm_get(&R.pids, pid))) {
