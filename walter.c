@@ -313,6 +313,24 @@ pm_free(struct pidmap *m)
 	memset(m, 0, sizeof *m);
 }
 
+/* 1 when n bytes were read, 0 at EOF before any, -1 otherwise. */
+static int
+read_full(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = read(fd, (char *)p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return got || r < 0 ? -1 : 0;
+		got += (size_t)r;
+	}
+	return 1;
+}
+
 /* Read a whole file ("-" is stdin) into b. -1 with errno on failure. */
 static int
 read_file(const char *path, struct buf *b)
@@ -475,6 +493,8 @@ struct node {
 	long retry;             /* attempts after the first one */
 	char **env;             /* NAME=VALUE added to the environment */
 	int report_full;        /* report_full_output: notify the output */
+	int keep;               /* keep_running: what it leaves survives walter */
+	size_t num;             /* tasks: its place in cfg.tasks, from 1 */
 	int suppress_all;       /* send no notification about it */
 	int message;            /* D0 "message": notify (with message_mode) */
 	struct node *input;     /* D2: whose stdout is this task's stdin */
@@ -674,6 +694,7 @@ enum wkind {
 	WK_NLOG,  /* the notification worker's log lines */
 	WK_NEV,   /* the notification worker's event pipe, while q is not empty */
 	WK_PROBE, /* wait_for: a resolver's pipe or a connecting socket */
+	WK_GUARD, /* the guardian's pipe, while gq is not empty */
 };
 
 /* The loop's view of one descriptor (R.watch, indexed by fd). A ready
@@ -685,6 +706,13 @@ struct watch {
 	struct node *n;  /* the task, for WK_OUT, WK_ERR, WK_IN, WK_PROBE */
 	unsigned gen;    /* changes at each watch and unwatch */
 	short events;    /* POLLIN or POLLOUT; 0 not watched */
+};
+
+/* A process group whose leader (a task's process) was reaped while
+ * members were left: signalled at the end until it is empty. */
+struct lgroup {
+	pid_t g;       /* the group id (the task process's pid) */
+	struct node *n; /* the task */
 };
 
 /* One run. The loop's work per wake-up is proportional to what is ready,
@@ -718,14 +746,19 @@ static struct {
 	int cleanup_over;           /* the cleanup ran past cleanup_end: stopped */
 	double grace;               /* seconds from SIGTERM to SIGKILL */
 	double deadline;            /* -timeout as monotonic time, 0 none */
-	pid_t *linger;              /* groups that outlived their task's process */
+	struct lgroup *linger;      /* groups that outlived their task's process */
 	size_t nlinger;             /* how many */
+	char runid[48];             /* "PID.TIME": this run, in WALTER_TASK_ID */
+	int subreaper;              /* orphans of tasks come to walter */
+	pid_t guard;                /* the guardian, 0 none */
+	int gfd;                    /* its pipe, write end, -1 none */
+	struct buf gq;              /* records it has not taken yet */
 	const char *sh;             /* the shell for commands */
 	struct node *first_failed;  /* its last lines end the summary */
 	char **spec_val;            /* per cfg.specials: NAME=VALUE, or NULL */
 	time_t started;             /* wall clock at the start, for reports */
 	double t0;                  /* monotonic clock at the start */
-} R = { .selfpipe = { -1, -1 }, .epfd = -1, .grace = 5.0, .sh = "/bin/sh" };
+} R = { .selfpipe = { -1, -1 }, .epfd = -1, .gfd = -1, .grace = 5.0, .sh = "/bin/sh" };
 
 /* ---- notifications (written by 8. notifications) -------------------- */
 
@@ -1723,7 +1756,7 @@ struct stagedef {
 static const char *const stage_keys[] = { "name", "stage_name", "type", "stage_type", "command",
 	"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all", "message",
 	"parallel", "run_after", "serial", "include", "call", "timeout", "retry", "retry_delay",
-	"env", NULL };
+	"env", "keep_running", NULL };
 
 static void
 deprecated(struct ctx *c, const struct yaml_node *k, const char *use)
@@ -1868,6 +1901,8 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 		t->retry_delay = dur_val(c, k, v);
 	} else if (!strcmp(key, "env")) {
 		set_env(c, t, v);
+	} else if (!strcmp(key, "keep_running")) {
+		t->keep = bool_val(c, k, v);
 	}
 }
 
@@ -1986,9 +2021,9 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 		g = group(c, sd.kidkind, t->name, sd.kids, d2);
 		c->file = saved;
 		if (d2 && !t->command && !t->argv && !t->script) {
-			if (t->only_if || t->wait.set || t->timeout > 0)
+			if (t->only_if || t->wait.set || t->timeout > 0 || t->keep)
 				cwarn(c, m,
-					"only_if, wait_for and timeout apply to tasks, not to the group \"%s\"",
+					"only_if, wait_for, timeout and keep_running apply to tasks, not to the group \"%s\"",
 					t->name);
 			return g;
 		}
@@ -2688,6 +2723,7 @@ collect_tasks(struct node *n)
 	}
 	cfg.tasks = xreallocarray(cfg.tasks, cfg.ntasks + 1, sizeof *cfg.tasks);
 	cfg.tasks[cfg.ntasks++] = n;
+	n->num = cfg.ntasks;
 	if (n->report_full && nt_sends_output())
 		n->need |= CAP_OUT | CAP_ERR; /* kept until notify_task read them */
 	if (!cfg.nspecials)
@@ -3092,6 +3128,248 @@ close_except(int a, int b)
 	free(fds);
 }
 
+/* In a forked child before exec (async-signal-safe): no blocked signals,
+ * and SIGPIPE back to its default, which walter ignores for itself. */
+static void
+child_signals(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+/* The name of each task's mark: WALTER_TASK_ID=RUN.N, RUN this run's
+ * R.runid, N the task's number (0: the notification worker). Inherited
+ * by whatever the task starts, in any session, under any parent: how
+ * walter and its guardian find what a task left running. */
+#define MARK "WALTER_TASK_ID"
+
+static int
+is_mark(const char *var)
+{
+	return !strncmp(var, MARK "=", sizeof MARK);
+}
+
+/* ---- what tasks leave running: /proc, marks, the guardian ----------- */
+
+/* A process as /proc shows it. */
+struct pinfo {
+	pid_t pid, ppid, pgrp;
+	char state; /* 'Z' zombie, 'T' stopped... */
+};
+
+/* pid's parent, group and state; -1 when it is gone (or no /proc). */
+static int
+proc_stat(pid_t pid, struct pinfo *pi)
+{
+	char path[64], b[1024], *p;
+	int fd, ppid, pgrp;
+	ssize_t r;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	r = read(fd, b, sizeof b - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	b[r] = '\0';
+	if (!(p = strrchr(b, ')')) || sscanf(p + 1, " %c %d %d", &pi->state, &ppid, &pgrp) != 3)
+		return -1;
+	pi->pid = pid, pi->ppid = (pid_t)ppid, pi->pgrp = (pid_t)pgrp;
+	return 0;
+}
+
+/* The task number of pid's mark when the mark is this run's (0: the
+ * notification worker); -1 for none (a cleared or unreadable
+ * environment, another run's mark). */
+static long
+proc_mark(pid_t pid)
+{
+	char path[64], *p, *end;
+	struct buf b = { 0 };
+	size_t rl = strlen(R.runid);
+	long num = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/environ", (long)pid);
+	if (read_file(path, &b) == 0)
+		for (p = b.data; p && p < b.data + b.len; p += strlen(p) + 1)
+			if (is_mark(p) && !strncmp(p + sizeof MARK, R.runid, rl) &&
+				p[sizeof MARK + rl] == '.') {
+				num = strtol(p + sizeof MARK + rl + 1, &end, 10);
+				if (*end || num < 0 || (size_t)num > cfg.ntasks)
+					num = -1;
+			}
+	buf_free(&b);
+	return num;
+}
+
+/* Every process in /proc, zombies left out; -1 without /proc. */
+static int
+proc_all(struct pinfo **out, size_t *n)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	struct pinfo pi;
+	char *end;
+	long pid;
+
+	*out = NULL, *n = 0;
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || proc_stat((pid_t)pid, &pi) < 0 || pi.state == 'Z')
+			continue;
+		if (!(*n & (*n - 1)))
+			*out = xreallocarray(*out, *n ? 2 * *n : 1, sizeof **out);
+		(*out)[(*n)++] = pi;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* The guardian: a process forked when the run starts, before any task,
+ * holding the read end of a pipe from walter. walter tells it each
+ * process group it starts ('G') and each one that is empty again
+ * ('F'), and says 'Q' when it ends cleanly. If the pipe closes without
+ * 'Q', walter died (SIGKILL, a crash): the guardian kills every group
+ * it knows and every process with this run's mark (WALTER_TASK_ID),
+ * except what keep_running tasks left, then exits. It is in a group of
+ * its own and ignores the terminal's signals, holds no other fd (and
+ * /dev/null on 0-2), and walter reaps it at the end. */
+struct grec {
+	int32_t op, pid;
+};
+
+static void __attribute__((noreturn)) guardian(int fd)
+{
+	struct pidmap groups = { 0 };
+	struct pinfo *all;
+	struct grec g;
+	size_t i, n, found = 1;
+	int r, quit = 0, nul, k;
+	long num;
+
+	setpgid(0, 0);
+	signal(SIGINT, SIG_IGN), signal(SIGTERM, SIG_IGN), signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN), signal(SIGTSTP, SIG_IGN), signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN), signal(SIGCHLD, SIG_DFL);
+	child_signals();
+	close_except(fd, -1);
+	if ((nul = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
+		if (nul > 2)
+			close(nul);
+	}
+	while ((r = read_full(fd, &g, sizeof g)) == 1) {
+		if (g.op == 'G')
+			pm_put(&groups, g.pid, &groups);
+		else if (g.op == 'F')
+			pm_del(&groups, g.pid);
+		else if (g.op == 'Q')
+			quit = 1;
+	}
+	if (quit)
+		_exit(0);
+	for (i = 0; i < groups.cap; i++)
+		if (groups.key[i])
+			kill(-groups.key[i], SIGKILL);
+	for (k = 0; k < 100 && found && proc_all(&all, &n) == 0; k++) { /* 2 s at most */
+		for (found = 0, i = 0; i < n; i++)
+			if ((num = proc_mark(all[i].pid)) == 0 ||
+				(num > 0 && !cfg.tasks[num - 1]->keep)) {
+				kill(all[i].pid, SIGKILL);
+				found++;
+			}
+		free(all);
+		if (found)
+			nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+	}
+	_exit(0);
+}
+
+/* Start the guardian; without one a SIGKILL of walter leaves tasks. */
+static void
+guard_start(void)
+{
+	int p[2];
+	pid_t pid;
+
+	fflush(NULL); /* nothing buffered is written twice */
+	if (xpipe(p) < 0 || (pid = fork()) < 0) {
+		warn("cannot start the guardian (a SIGKILL of walter would leave tasks running):");
+		return;
+	}
+	if (pid == 0)
+		guardian(p[0]);
+	close(p[0]);
+	nonblock(p[1]);
+	R.guard = pid, R.gfd = p[1];
+}
+
+/* Tell the guardian: written by guard_pump once per turn of the loop. */
+static void
+guard_send(int op, pid_t pid)
+{
+	struct grec g;
+
+	if (R.gfd < 0)
+		return;
+	g.op = op, g.pid = pid;
+	xput(&R.gq, &g, sizeof g);
+}
+
+static void
+guard_pump(void)
+{
+	ssize_t w = 0;
+	size_t off = 0;
+
+	while (R.gfd >= 0 && off < R.gq.len) {
+		if ((w = write(R.gfd, R.gq.data + off, R.gq.len - off)) < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off) {
+		memmove(R.gq.data, R.gq.data + off, R.gq.len - off);
+		R.gq.len -= off;
+	}
+	if (w < 0 && errno != EAGAIN) { /* the guardian is gone */
+		fd_drop(&R.gfd);
+		R.gq.len = 0;
+		logmsg(L_WARN, NULL, "the guardian ended early: a SIGKILL of walter would leave tasks running");
+	}
+	ev_set(R.gfd, WK_GUARD, NULL, R.gq.len ? POLLOUT : 0);
+}
+
+/* The run ended cleanly: the guardian's 'Q', then it exits. */
+static void
+guard_end(void)
+{
+	struct grec g = { 'Q', 0 };
+	struct pollfd pf;
+	int st, ok = 1;
+
+	if (R.gfd >= 0) {
+		R.gq.len = 0; /* what it has not taken no longer matters */
+		ev_set(R.gfd, WK_GUARD, NULL, 0);
+		pf.fd = R.gfd, pf.events = POLLOUT;
+		if (poll(&pf, 1, 1000) == 1)
+			write_all(R.gfd, (const char *)&g, sizeof g, &ok);
+		fd_drop(&R.gfd);
+	}
+	if (R.guard > 0) {
+		while (waitpid(R.guard, &st, 0) < 0 && errno == EINTR)
+			;
+		R.guard = 0;
+	}
+}
+
 static void
 exec_setup(void)
 {
@@ -3120,13 +3398,16 @@ exec_setup(void)
 	/* Orphans of tasks (daemons, double forks) become walter's children:
 	 * reap() collects their zombies, kill_leftovers() finds them. PID 1
 	 * is a reaper anyway. */
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	R.subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
 #endif
+	R.subreaper |= getpid() == 1;
 	if ((sh = path_lookup("sh")))
 		R.sh = sh;
 	if (cfg.nspecials)
 		R.spec_val = xreallocarray(NULL, cfg.nspecials, sizeof *R.spec_val),
 		memset(R.spec_val, 0, cfg.nspecials * sizeof *R.spec_val);
+	snprintf(R.runid, sizeof R.runid, "%ld.%lld", (long)getpid(), (long long)time(NULL));
+	guard_start();
 }
 
 /* ---- captures ------------------------------------------------------- */
@@ -3208,35 +3489,38 @@ cap_free(struct capture **cp)
 
 /* ---- spawning ------------------------------------------------------- */
 
-/* Environment of a child: walter's, the task's env, special variables. */
+/* Environment of a child: walter's, the task's env, special variables,
+ * the task's mark (the array is the caller's to free). */
 static char **
 child_env(struct node *n)
 {
+	static char mark[96];
 	size_t ne = 0, nt = 0, ns = 0, i, j, k = 0;
 	char **env;
 
-	if (!(n->env && n->env[0]) && !R.spec_val)
-		return environ;
 	while (environ[ne])
 		ne++;
 	while (n->env && n->env[nt])
 		nt++;
 	for (i = 0; i < cfg.nspecials; i++)
 		ns += R.spec_val[i] != NULL;
-	env = xreallocarray(NULL, ne + nt + ns + 1, sizeof *env);
+	env = xreallocarray(NULL, ne + nt + ns + 2, sizeof *env);
 	for (i = 0; i < ne; i++) {
 		size_t l = strcspn(environ[i], "=");
 		for (j = 0; j < nt; j++)
 			if (!strncmp(n->env[j], environ[i], l + 1))
 				break;
-		if (j == nt)
+		if (j == nt && !is_mark(environ[i]))
 			env[k++] = environ[i];
 	}
 	for (j = 0; j < nt; j++)
-		env[k++] = n->env[j];
+		if (!is_mark(n->env[j]))
+			env[k++] = n->env[j];
 	for (i = 0; i < cfg.nspecials; i++)
 		if (R.spec_val[i])
 			env[k++] = R.spec_val[i];
+	snprintf(mark, sizeof mark, MARK "=%s.%zu", R.runid, n->num);
+	env[k++] = mark;
 	env[k] = NULL;
 	return env;
 }
@@ -3252,19 +3536,9 @@ spawned(struct node *n, pid_t pid, int out, int err, struct proc *p)
 	ev_set(err, WK_ERR, n, POLLIN);
 	ev_set(p->in, WK_IN, n, POLLOUT);
 	pm_put(&R.pids, pid, n);
+	if (!n->keep)
+		guard_send('G', pid);
 	R.running++;
-}
-
-/* In a forked child before exec (async-signal-safe): no blocked signals,
- * and SIGPIPE back to its default, which walter ignores for itself. */
-static void
-child_signals(void)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
 }
 
 /* What starting a task's process came to. */
@@ -3361,8 +3635,7 @@ spawn_posix(struct node *n, char *const argv[], const char *path, int in, struct
 		}
 		posix_spawnattr_destroy(&at);
 	}
-	if (env != environ)
-		free(env);
+	free(env);
 	close(out[1]), close(err[1]);
 	if (e == 0) {
 		spawned(n, pid, out[0], err[0], p);
@@ -3397,7 +3670,7 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 	char **env = child_env(n);
 	struct spawn_err se;
 	ssize_t r;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 	int e;
 
 	if (xpipe(out) < 0 || xpipe(err) < 0 || xpipe(ep) < 0) {
@@ -3413,6 +3686,12 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 	if (pid == 0) {
 		child_signals();
 		setpgid(0, 0);
+#ifdef PR_SET_PDEATHSIG
+		if (!n->keep) /* it dies with walter (the guardian kills the rest) */
+			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != parent)
+			_exit(127);
+#endif
 		se.what = 2;
 		if (dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
 			goto child_fail;
@@ -3428,8 +3707,7 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 	}
 	setpgid(pid, pid); /* also in the parent: no race with a quick kill */
 	close(out[1]), close(err[1]), close(ep[1]);
-	if (env != environ)
-		free(env);
+	free(env);
 	while ((r = read(ep[0], &se, sizeof se)) < 0 && errno == EINTR)
 		;
 	close(ep[0]);
@@ -3444,8 +3722,7 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 	}
 	return SPAWN_OK;
 fail:
-	if (env != environ)
-		free(env);
+	free(env);
 	if (out[0] >= 0)
 		close(out[0]), close(out[1]);
 	if (err[0] >= 0)
@@ -4200,12 +4477,16 @@ group_empty(pid_t g)
  * never signalled; a group with members left lingers until they are
  * gone (orphan_reaped). */
 static void
-group_ended(pid_t g)
+group_ended(pid_t g, struct node *n)
 {
-	if (group_empty(g))
+	if (n->keep)
+		return; /* not the guardian's, not killed at the end */
+	if (group_empty(g)) {
+		guard_send('F', g);
 		return;
+	}
 	R.linger = xreallocarray(R.linger, R.nlinger + 1, sizeof *R.linger);
-	R.linger[R.nlinger++] = g;
+	R.linger[R.nlinger].g = g, R.linger[R.nlinger++].n = n;
 }
 
 /* An orphan (a process a task left, adopted as subreaper) was reaped:
@@ -4216,10 +4497,12 @@ orphan_reaped(void)
 	size_t i;
 
 	for (i = 0; i < R.nlinger;)
-		if (group_empty(R.linger[i]))
+		if (group_empty(R.linger[i].g)) {
+			guard_send('F', R.linger[i].g);
 			R.linger[i] = R.linger[--R.nlinger];
-		else
+		} else {
 			i++;
+		}
 }
 
 /* A child stopped. Tasks run in background process groups, so one that
@@ -4277,7 +4560,7 @@ reap(void)
 			fd_drop(&p->fd[s]);
 		}
 		fd_drop(&p->in);
-		group_ended(pid);
+		group_ended(pid, n);
 		task_exited(n);
 		if (n->st != S_RUNNING)
 			parent_step(n);
@@ -4379,13 +4662,17 @@ static void __attribute__((noreturn)) resolver(pid_t parent, const char *host, c
 	_exit(0);
 }
 
-/* Stop what the port check has under way (the resolver is killed: its
- * zombie is reaped as any stray child). */
+/* Stop what the port check has under way (the resolver is killed and
+ * reaped: SIGKILL is quick). */
 static void
 probe_stop(struct probe *pr)
 {
-	if (pr->pid > 0) {
+	int st;
+
+	if (pr->pid > 0) { /* never left to outlive walter, nor a zombie */
 		kill(pr->pid, SIGKILL);
+		while (waitpid(pr->pid, &st, 0) < 0 && errno == EINTR)
+			;
 		pm_del(&R.pids, pr->pid);
 		pr->pid = 0;
 	}
@@ -4712,6 +4999,9 @@ ev_ready(int fd, unsigned gen)
 	case WK_NEV:
 		nq_pump();
 		break;
+	case WK_GUARD:
+		guard_pump();
+		break;
 	case WK_PROBE:
 		probe_ready(n);
 		if (n->st != S_RUNNING)
@@ -4733,6 +5023,8 @@ loop_once(struct node *root)
 	if (root->st != S_RUNNING)
 		return; /* a timer ended the list: no wait */
 	log_flush();
+	if (R.gq.len)
+		guard_pump();
 	t = now();
 	if (R.nmore)
 		ms = 0; /* entries left to start: only look at what is ready */
@@ -4764,27 +5056,222 @@ run_list(struct node *root, int cleanup)
 	return root->st == S_FAILED;
 }
 
-/* Stop what tasks left running in the background; grace, then KILL. */
+/* ---- what tasks left running: stopped at the end ------------------- */
+
+/* A process left running, and who left it. */
+struct left {
+	pid_t pid;
+	struct node *n; /* the task; NULL when it cannot be told */
+	int cls;        /* LEFT_* */
+};
+enum { LEFT_STOP, LEFT_KEEP, LEFT_WORKER, LEFT_OURS };
+
+/* The children of pid (the kernel's list, where it has one: -1 if not). */
+static int
+proc_children(pid_t pid, pid_t **out, size_t *n)
+{
+	char path[96], *p, *end;
+	struct buf b = { 0 };
+	long c;
+
+	snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
+	if (read_file(path, &b) < 0)
+		return buf_free(&b), -1;
+	for (p = b.data; p && *p; p = end) {
+		c = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (!(*n & (*n - 1)))
+			*out = xreallocarray(*out, *n ? 2 * *n : 1, sizeof **out);
+		(*out)[(*n)++] = (pid_t)c;
+	}
+	buf_free(&b);
+	return 0;
+}
+
+/* Every live process below walter, each after its parent: by the
+ * kernel's children lists, else by a scan of /proc. -1 without /proc. */
+static int
+descendants(struct pinfo **out, size_t *n)
+{
+	struct pinfo *all, pi;
+	struct pidmap in = { 0 };
+	pid_t *kids = NULL, me = getpid();
+	size_t nk = 0, i, j, nall, before;
+
+	*out = NULL, *n = 0;
+	if (proc_children(me, &kids, &nk) == 0) {
+		for (i = 0; i < nk; i++) /* kids grows as each one's children are read */
+			if (proc_stat(kids[i], &pi) == 0 && pi.state != 'Z') {
+				if (!(*n & (*n - 1)))
+					*out = xreallocarray(*out, *n ? 2 * *n : 1, sizeof **out);
+				(*out)[(*n)++] = pi;
+				proc_children(kids[i], &kids, &nk);
+			}
+		free(kids);
+		return 0;
+	}
+	free(kids);
+	if (proc_all(&all, &nall) < 0)
+		return -1;
+	pm_put(&in, me, &in);
+	do { /* a pass per generation: parents come first */
+		before = *n;
+		for (j = 0; j < nall; j++)
+			if (!pm_get(&in, all[j].pid) && pm_get(&in, all[j].ppid)) {
+				pm_put(&in, all[j].pid, &in);
+				if (!(*n & (*n - 1)))
+					*out = xreallocarray(*out, *n ? 2 * *n : 1, sizeof **out);
+				(*out)[(*n)++] = all[j];
+			}
+	} while (*n > before);
+	free(all), pm_free(&in);
+	return 0;
+}
+
+/* What is left running now: below walter (orphans come to it) and,
+ * where they do not (no subreaper), anywhere with this run's mark. Each
+ * is told to a task by its mark, else by a lingering group it is in,
+ * else by its parent; what keep_running tasks left and what the worker
+ * runs are classed apart. -1 without /proc. */
+static int
+leftovers(struct left **out, size_t *n)
+{
+	struct pinfo *d, *all;
+	struct pidmap at = { 0 }; /* pid -> its entry in out, plus 1 */
+	size_t nd, nall, i, j;
+	long num;
+
+	*out = NULL, *n = 0;
+	if (descendants(&d, &nd) < 0)
+		return -1;
+	if (!R.subreaper && proc_all(&all, &nall) == 0) {
+		for (j = 0; j < nall; j++) {
+			for (i = 0; i < nd && d[i].pid != all[j].pid; i++)
+				;
+			if (i == nd && proc_mark(all[j].pid) >= 0) {
+				d = xreallocarray(d, nd + 1, sizeof *d);
+				d[nd++] = all[j];
+			}
+		}
+		free(all);
+	}
+	*out = xreallocarray(NULL, nd ? nd : 1, sizeof **out);
+	for (i = 0; i < nd; i++) {
+		struct left *l = &(*out)[i], *up = NULL;
+		size_t k = (size_t)pm_get(&at, d[i].ppid);
+		if (k)
+			up = &(*out)[k - 1];
+		l->pid = d[i].pid, l->n = up ? up->n : NULL, l->cls = up ? up->cls : LEFT_STOP;
+		if (d[i].pid == R.guard || d[i].pid == N.pid || (up && up->cls != LEFT_STOP)) {
+			l->cls = d[i].pid == N.pid ? LEFT_WORKER : up && up->cls != LEFT_STOP ? up->cls : LEFT_OURS;
+		} else if ((num = proc_mark(d[i].pid)) == 0) {
+			l->cls = LEFT_WORKER;
+		} else if (num > 0) {
+			l->n = cfg.tasks[num - 1];
+		} else {
+			for (j = 0; j < R.nlinger && R.linger[j].g != d[i].pgrp; j++)
+				;
+			if (j < R.nlinger)
+				l->n = R.linger[j].n;
+		}
+		if (l->cls == LEFT_STOP && l->n && l->n->keep)
+			l->cls = LEFT_KEEP;
+		pm_put(&at, d[i].pid, (void *)(i + 1));
+	}
+	*n = nd;
+	free(d), pm_free(&at);
+	return 0;
+}
+
+/* pid's command line, spaces for NULs, cut at 100 bytes. */
 static void
-kill_leftovers(void)
+proc_cmdline(pid_t pid, char *s, size_t size)
+{
+	char path[64];
+	struct buf b = { 0 };
+	size_t i;
+
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+	s[0] = '\0';
+	if (read_file(path, &b) == 0 && b.len) {
+		for (i = 0; i < b.len; i++)
+			if (!b.data[i] || b.data[i] == '\n')
+				b.data[i] = ' ';
+		while (b.len && b.data[b.len - 1] == ' ')
+			b.len--;
+		snprintf(s, size, "%.*s%s", (int)(b.len > 100 ? 100 : b.len), b.data,
+			b.len > 100 ? "..." : "");
+	}
+	buf_free(&b);
+}
+
+/* Stop what the tasks (and, with worker, the notifiers) left running:
+ * each one named once, with its pid, command and task, SIGTERM (and
+ * SIGCONT: a stopped process would never see the TERM), SIGKILL after
+ * R.grace, until none is left (or 2 s more: a process in the kernel's
+ * uninterruptible sleep cannot be helped). Without /proc: the groups
+ * that outlived their tasks, as far as group ids tell. */
+static void
+kill_leftovers(int worker)
 {
 	double end = now() + R.grace;
-	size_t i, alive;
+	struct pidmap named = { 0 };
+	struct left *l;
+	size_t n, i, alive;
 	pid_t pid;
-	int st;
+	int st, sig;
+	char cmd[128];
 
+	for (;;) {
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			notify_reaped(pid, st);
+		if (leftovers(&l, &n) < 0)
+			break;
+		sig = now() < end ? SIGTERM : SIGKILL;
+		for (alive = 0, i = 0; i < n; i++) {
+			if (l[i].cls == LEFT_KEEP || l[i].cls == LEFT_OURS ||
+				(l[i].cls == LEFT_WORKER && !worker))
+				continue;
+			alive++;
+			if (!pm_get(&named, l[i].pid)) {
+				pm_put(&named, l[i].pid, &named);
+				proc_cmdline(l[i].pid, cmd, sizeof cmd);
+				if (l[i].n)
+					logmsg(L_WARN, l[i].n->name, "left running: pid %ld (%s): stopping it",
+						(long)l[i].pid, cmd);
+				else
+					logmsg(L_WARN, NULL, "left running by %s: pid %ld (%s): stopping it",
+						l[i].cls == LEFT_WORKER ? "a notifier" : "a task",
+						(long)l[i].pid, cmd);
+			} else if (sig == SIGTERM) {
+				continue;
+			}
+			kill(l[i].pid, sig);
+			kill(l[i].pid, SIGCONT);
+		}
+		free(l);
+		log_flush();
+		if (!alive || now() > end + 2)
+			break;
+		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+	}
+	pm_free(&named);
+	if (!access("/proc/self", F_OK))
+		return;
 	for (i = 0; i < R.nlinger; i++)
-		kill(-R.linger[i], SIGTERM);
+		kill(-R.linger[i].g, SIGTERM);
 	do {
 		for (alive = 0, i = 0; i < R.nlinger; i++)
-			alive += kill(-R.linger[i], 0) == 0;
+			alive += !group_empty(R.linger[i].g);
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 			notify_reaped(pid, st);
 		if (alive)
 			nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
 	} while (alive && now() < end);
 	for (i = 0; i < R.nlinger; i++)
-		kill(-R.linger[i], SIGKILL);
+		if (!group_empty(R.linger[i].g))
+			kill(-R.linger[i].g, SIGKILL);
 	R.nlinger = 0;
 }
 
@@ -5299,24 +5786,6 @@ wlog(enum level lv, const char *name, const char *fmt, ...)
 	buf_free(&b);
 }
 
-/* 1 when n bytes were read, 0 at EOF before any, -1 otherwise. */
-static int
-read_full(int fd, void *p, size_t n)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < n) {
-		r = read(fd, (char *)p + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return got || r < 0 ? -1 : 0;
-		got += (size_t)r;
-	}
-	return 1;
-}
-
 static void
 deliver_http(size_t i, const char *label, const struct buf *body)
 {
@@ -5479,13 +5948,22 @@ out:
 	buf_free(&output);
 }
 
-static void __attribute__((noreturn)) worker(int ev, int logw)
+static void __attribute__((noreturn)) worker(pid_t parent, int ev, int logw)
 {
 	struct buf label = { 0 }, body = { 0 };
 	struct wire_ev h;
 	sigset_t none;
+	char mark[96];
 	int r;
 
+#ifdef PR_SET_PDEATHSIG
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* it dies with walter */
+	if (getppid() != parent)
+		_exit(1);
+#endif
+	(void)parent;
+	snprintf(mark, sizeof mark, "%s.0", R.runid); /* what it runs carries the mark */
+	setenv(MARK, mark, 1);
 	setpgid(0, 0);
 	signal(SIGCHLD, SIG_DFL), signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
@@ -5522,7 +6000,7 @@ notify_start(void)
 {
 	int ev[2] = { -1, -1 }, lp[2] = { -1, -1 };
 	size_t i;
-	pid_t pid;
+	pid_t pid, me = getpid();
 
 	for (i = 0; i < cfg.nnt && (cfg.nt[i].kind == NT_FAKE || cfg.nt[i].off); i++)
 		;
@@ -5544,8 +6022,9 @@ notify_start(void)
 		return;
 	}
 	if (pid == 0)
-		worker(ev[0], lp[1]);
+		worker(me, ev[0], lp[1]);
 	setpgid(pid, pid); /* also here: no race with an early kill */
+	guard_send('G', pid);
 	close(ev[0]), close(lp[1]);
 	nonblock(ev[1]);
 	nonblock(lp[0]);
@@ -6303,9 +6782,11 @@ main(int argc, char **argv)
 	R.deadline = opt.timeout > 0 ? R.t0 + opt.timeout : 0;
 	notify_start();
 	failed = run_phases(first, last); /* the failure rules: 7. scheduler */
+	kill_leftovers(0);
 	summary(R.t0);
-	kill_leftovers();
 	notify_finish(failed, R.t0);
+	kill_leftovers(1); /* what notifier commands left */
+	guard_end();
 	sig = R.nsig ? R.sig : 0;
 	code = sig ? 128 + sig : R.timed_out ? 124 : failed ? 1 : 0;
 	if (opt.json)

@@ -3,7 +3,8 @@
 # that never answers; the cleanup after an abort is bounded by
 # -cleanup-timeout; a signal during cleanup lets it finish. Durations
 # are walter's own (its summary line), with margins far below the
-# seconds the old loop lost.
+# seconds the old loop lost (a lookup that never answers took 5 s and more:
+# those bounds are 2.5 s, for a loaded machine).
 . "$top/tests/sys/lib.sh"
 
 # took: the run's duration from the summary line of err.txt, in 1/100 s
@@ -115,14 +116,14 @@ pipeline:
         command: for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.25; done
 Y
 	dw -c dns.yml -timeout 1; rc=$?
-	t dns-timeout-on-time sh -c '[ $rc = 124 ] && [ $(took) -lt 140 ] && [ -e dns.asked ]'
+	t dns-timeout-on-time sh -c '[ $rc = 124 ] && [ $(took) -lt 250 ] && [ -e dns.asked ]'
 	# the other task's lines came as they were printed, and it was still
 	# running (2 s of ticks) when the run was aborted at 1 s
 	t dns-output-not-held sh -c 'grep -n "tick 2\|took longer than -timeout" err.txt | head -1 | grep -q "tick 2" &&
 		has err.txt "[ticker] aborted"'
 	printf 'pipeline:\n  - name: w\n    wait_for:\n      host: walter-test.example\n      port: 80\n      state: ready\n      timeout: 0.5\n' > dnst.yml
 	dw -c dnst.yml; rc=$?
-	t dns-wait-for-timeout sh -c '[ $rc = 1 ] && has err.txt "[w] Task failed: wait_for timed out after 0.5s" && [ $(took) -lt 90 ]'
+	t dns-wait-for-timeout sh -c '[ $rc = 1 ] && has err.txt "[w] Task failed: wait_for timed out after 0.5s" && [ $(took) -lt 250 ]'
 	# SIGTERM is handled at once
 	printf 'pipeline:\n  - name: w\n    wait_for: host=walter-test.example port=80 state=ready\n    command: echo never\ncleanup:\n  - name: c\n    command: echo cleaned\n' > dnss.yml
 	unshare -m sh -c 'mount --bind resolv.test /etc/resolv.conf && exec "$@"' sh "$WALTER" -c dnss.yml \
@@ -131,7 +132,7 @@ Y
 	wait_line err.txt "wait_for: walter-test.example:80 ready"
 	kill -TERM $wp
 	wait $wp; rc=$?
-	t dns-signal-at-once sh -c '[ $rc = 143 ] && has err.txt "[c] cleaned" && [ $(took) -lt 100 ]'
+	t dns-signal-at-once sh -c '[ $rc = 143 ] && has err.txt "[c] cleaned" && [ $(took) -lt 250 ]'
 	kill $dnspid 2>/dev/null
 	wait $dnspid 2>/dev/null
 else
