@@ -771,24 +771,36 @@ struct wire_log {
 	uint32_t level, nname, ntext;
 };
 
+/* One event for the worker, as it goes down the pipe (wire_ev, label,
+ * body), in walter's queue until the worker has taken all of it. */
+struct nmsg {
+	struct nmsg *next; /* the next one in the queue */
+	size_t len;        /* bytes in data */
+	int summary;       /* a summary: never dropped */
+	char data[];       /* what goes down the pipe */
+};
+
 /* walter's end of the worker. */
 static struct {
-	pid_t pid;      /* the worker until reaped, else 0 */
-	int ev;         /* event pipe, write end */
-	int log;        /* log pipe, read end */
-	struct buf q;   /* events the worker has not taken yet */
-	size_t qoff;    /* how much of q it took */
-	struct buf in;  /* log bytes not yet parsed */
-	int ending;     /* the run is over: the worker may exit */
-	int dropped;    /* messages dropped because q was full */
-	char host[256]; /* this machine, for events */
+	pid_t pid;          /* the worker until reaped, else 0 */
+	int ev;             /* event pipe, write end */
+	int log;            /* log pipe, read end */
+	struct nmsg *head;  /* events the worker has not taken yet, oldest first */
+	struct nmsg *tail;  /* the newest */
+	size_t qbytes;      /* bytes in the queue (at most NQ_MAX, summaries aside) */
+	size_t qoff;        /* how much of head it took */
+	struct buf in;      /* log bytes not yet parsed */
+	int ending;         /* the run is over: the worker may exit */
+	size_t dropped;     /* task messages dropped because the queue was full */
+	char host[256];     /* this machine, for events */
 } N = { .ev = -1, .log = -1 };
 
 /* The worker's own state (in the worker process only). */
 static struct {
 	int log;    /* log pipe write end, -1 once broken */
 	char *down; /* per notifier: timed out, drop the rest */
-} W = { .log = -1 };
+	int sp[2];  /* self-pipe: SIGCHLD wakes exec_wait */
+} W = { .log = -1, .sp = { -1, -1 } };
 
 /* ==== 3. options ==================================================== */
 
@@ -5340,9 +5352,11 @@ run_phases(int first, int last)
  *  - walter builds the bodies (it knows the tasks and their output) and
  *    appends them to a queue that the poll loop writes into the event
  *    pipe as fast as the worker takes it, never blocking (bounded: past
- *    NQ_MAX bytes new messages are dropped with an error);
+ *    NQ_MAX bytes the oldest task messages are dropped, never a
+ *    summary, and the end of the run says how many);
  *  - the worker sends them in order with http_send (its curl children
- *    live and are waited for inside it) or runs the exec command, and
+ *    live and are waited for inside it) or runs the exec command (woken
+ *    by its pipes and by SIGCHLD, never by a polling period), and
  *    reports its log lines over a second pipe that the poll loop reads
  *    and logs as walter lines;
  *  - at the end walter queues the summaries, closes the event pipe and
@@ -5354,9 +5368,15 @@ run_phases(int first, int last)
  *    per message;
  *  - reap()'s waitpid(-1) hands the worker's status to notify_reaped;
  *  - the worker has its own process group: Ctrl-C on the terminal reaches
- *    walter, which still wants its cleanup messages sent. */
+ *    walter, which still wants its cleanup messages sent; it dies with
+ *    walter (PR_SET_PDEATHSIG) and the guardian knows its group;
+ *  - it carries the mark WALTER_TASK_ID=RUN.0, so what its commands
+ *    leave is found and stopped at the end like a task's. */
 
-enum { NQ_MAX = 16 << 20, OUT_CAP = 64 << 10, WLOG_MAX = 2048 };
+/* NQ_MAX bounds walter's queue (what the worker has not taken yet): past
+ * it the oldest task messages are dropped, never a summary, and the end
+ * of the run says how many. */
+enum { NQ_MAX = 4 << 20, OUT_CAP = 64 << 10, WLOG_MAX = 2048 };
 
 /* ---- formatting (walter side) --------------------------------------- */
 
@@ -5644,47 +5664,97 @@ chat_body(const struct notifier *nt, const char *text, size_t len, const char *c
 
 /* ---- the queue and the pipes (walter side) ---------------------------- */
 
-/* Hand as much of the queue to the worker as the pipe takes now. */
+/* Take the oldest message off the queue. */
+static void
+nq_pop(void)
+{
+	struct nmsg *m = N.head;
+
+	N.head = m->next;
+	if (!N.head)
+		N.tail = NULL;
+	N.qbytes -= m->len;
+	N.qoff = 0;
+	free(m);
+}
+
+/* Hand as much of the queue to the worker as the pipe takes now; the
+ * loop watches the pipe while something is left. */
 static void
 nq_pump(void)
 {
 	ssize_t w;
 
-	while (N.ev >= 0 && N.qoff < N.q.len) {
-		w = write(N.ev, N.q.data + N.qoff, N.q.len - N.qoff);
+	while (N.ev >= 0 && N.head) {
+		w = write(N.ev, N.head->data + N.qoff, N.head->len - N.qoff);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && errno == EAGAIN) {
-			ev_set(N.ev, WK_NEV, NULL, POLLOUT);
-			return;
-		}
+		if (w < 0 && errno == EAGAIN)
+			break;
 		if (w < 0) { /* EPIPE: the worker is gone (reported by notify_reaped) */
 			fd_drop(&N.ev);
 			break;
 		}
-		N.qoff += (size_t)w;
+		if ((N.qoff += (size_t)w) == N.head->len)
+			nq_pop();
 	}
-	N.q.len = N.qoff = 0;
-	ev_set(N.ev, WK_NEV, NULL, 0);
+	if (N.ev < 0)
+		while (N.head)
+			nq_pop();
+	ev_set(N.ev, WK_NEV, NULL, N.head ? POLLOUT : 0);
+}
+
+/* Past NQ_MAX: drop the oldest task messages the worker has not begun
+ * to take, until the queue fits again (or only summaries are left). */
+static void
+nq_trim(void)
+{
+	struct nmsg *prev = N.head && N.qoff ? N.head : NULL; /* (one half-sent stays) */
+	struct nmsg *m = prev ? prev->next : N.head, *next;
+
+	while (N.qbytes > NQ_MAX && m) {
+		next = m->next;
+		if (m->summary) {
+			prev = m, m = next;
+			continue;
+		}
+		if (prev)
+			prev->next = next;
+		else
+			N.head = next;
+		if (N.tail == m)
+			N.tail = prev;
+		N.qbytes -= m->len;
+		N.dropped++;
+		free(m);
+		m = next;
+	}
 }
 
 static void
-enqueue(size_t nt, const char *label, const struct buf *body)
+enqueue(size_t nt, const char *label, const struct buf *body, int summary)
 {
 	struct wire_ev h;
+	struct nmsg *m;
+	size_t nl = strlen(label), len;
 
 	if (N.ev < 0 || !body->len)
 		return;
-	if (N.q.len - N.qoff + body->len > NQ_MAX) {
-		if (!N.dropped++)
-			logmsg(L_ERROR, label,
-				"notifications are piling up (slow receivers): dropping new ones");
-		return;
-	}
-	h.nt = (uint32_t)nt, h.nlabel = (uint32_t)strlen(label), h.nbody = (uint32_t)body->len;
-	xput(&N.q, &h, sizeof h);
-	xput(&N.q, label, h.nlabel);
-	xput(&N.q, body->data, body->len);
+	h.nt = (uint32_t)nt, h.nlabel = (uint32_t)nl, h.nbody = (uint32_t)body->len;
+	len = sizeof h + nl + body->len;
+	m = xmalloc(sizeof *m + len);
+	m->next = NULL, m->len = len, m->summary = summary;
+	memcpy(m->data, &h, sizeof h);
+	memcpy(m->data + sizeof h, label, nl);
+	memcpy(m->data + sizeof h + nl, body->data, body->len);
+	if (N.tail)
+		N.tail->next = m;
+	else
+		N.head = m;
+	N.tail = m;
+	N.qbytes += len;
+	if (N.qbytes > NQ_MAX)
+		nq_trim();
 	nq_pump();
 }
 
@@ -5834,8 +5904,22 @@ exec_output(enum level lv, const char *label, struct buf *out)
 	}
 }
 
+/* In the worker: SIGCHLD ends exec_wait's poll at once. */
+static void
+on_wchld(int sig)
+{
+	int e = errno;
+	char c = 0;
+
+	(void)sig;
+	(void)!write(W.sp[1], &c, 1);
+	errno = e;
+}
+
 /* Run the exec command; 0 exited, 1 timed out. Waits for the command's
- * exit, not for EOF: something it started may keep the pipe open. */
+ * exit, not for EOF: something it started may keep the pipe open. Event
+ * driven: its pipes and SIGCHLD (the worker's self-pipe) wake it, so an
+ * event costs what the command takes, not a polling period. */
 static int
 exec_wait(pid_t pid, int in, int out, const struct buf *body, double deadline, int *st,
 	struct buf *output)
@@ -5845,8 +5929,8 @@ exec_wait(pid_t pid, int in, int out, const struct buf *body, double deadline, i
 	ssize_t r;
 
 	for (;;) {
-		struct pollfd pf[2];
-		nfds_t n = 0;
+		struct pollfd pf[3];
+		nfds_t n = 0, i;
 		double left = deadline - now();
 		pid_t w = waitpid(pid, st, WNOHANG);
 		if (w == pid || (w < 0 && errno != EINTR))
@@ -5857,22 +5941,30 @@ exec_wait(pid_t pid, int in, int out, const struct buf *body, double deadline, i
 			pf[n].fd = in, pf[n].events = POLLOUT, pf[n++].revents = 0;
 		if (out >= 0)
 			pf[n].fd = out, pf[n].events = POLLIN, pf[n++].revents = 0;
-		if (poll(pf, n, left < 0.05 ? (int)(left * 1000) + 1 : 50) <= 0)
+		if (W.sp[0] >= 0)
+			pf[n].fd = W.sp[0], pf[n].events = POLLIN, pf[n++].revents = 0;
+		if (poll(pf, n, W.sp[0] >= 0 || left < 0.05 ? (int)(left * 1000) + 1 : 50) <= 0)
 			continue;
-		if (in >= 0 && pf[0].revents) {
-			r = write(in, body->data + off, body->len - off);
-			if (r > 0)
-				off += (size_t)r;
-			if (off == body->len || (r < 0 && errno != EAGAIN && errno != EINTR))
-				close(in), in = -1; /* all given, or it does not read */
-		}
-		if (out >= 0 && pf[n - 1].fd == out && pf[n - 1].revents) {
-			while ((r = read(out, chunk, sizeof chunk)) < 0 && errno == EINTR)
-				;
-			if (r > 0 && output->len < 4096)
-				xput(output, chunk, (size_t)r);
-			else if (r == 0 || (r < 0 && errno != EAGAIN))
-				close(out), out = -1;
+		for (i = 0; i < n; i++) {
+			if (!pf[i].revents)
+				continue;
+			if (pf[i].fd == in) {
+				r = write(in, body->data + off, body->len - off);
+				if (r > 0)
+					off += (size_t)r;
+				if (off == body->len || (r < 0 && errno != EAGAIN && errno != EINTR))
+					close(in), in = -1; /* all given, or it does not read */
+			} else if (pf[i].fd == out) {
+				while ((r = read(out, chunk, sizeof chunk)) < 0 && errno == EINTR)
+					;
+				if (r > 0 && output->len < 4096)
+					xput(output, chunk, (size_t)r);
+				else if (r == 0 || (r < 0 && errno != EAGAIN))
+					close(out), out = -1;
+			} else {
+				while (read(W.sp[0], chunk, sizeof chunk) > 0)
+					;
+			}
 		}
 	}
 	if (in >= 0)
@@ -5970,6 +6062,16 @@ static void __attribute__((noreturn)) worker(pid_t parent, int ev, int logw)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close_except(ev, logw);
+	if (xpipe(W.sp) == 0) { /* else exec_wait polls every 50 ms */
+		struct sigaction sa;
+		nonblock(W.sp[0]);
+		nonblock(W.sp[1]);
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_wchld;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESTART;
+		sigaction(SIGCHLD, &sa, NULL);
+	}
 	W.log = logw;
 	W.down = xmalloc(cfg.nnt);
 	memset(W.down, 0, cfg.nnt);
@@ -6055,7 +6157,7 @@ chat_task(size_t i, struct node *n)
 		result_text(n, &t);
 		len = t.len, m = hide(t.data, &len);
 		chat_body(nt, m, len, bit_color(st_bit(n->st)), &b);
-		enqueue(i, n->name, &b);
+		enqueue(i, n->name, &b, 0);
 	}
 	for (s = 0; s < 2 && n->report_full; s++) {
 		if ((nt->suppress & (s ? SUP_STDERR : SUP_STDOUT)) || !n->cap[s] ||
@@ -6066,7 +6168,7 @@ chat_task(size_t i, struct node *n)
 		cap_tail(n->cap[s], &t);
 		len = t.len, m = hide(t.data, &len);
 		chat_body(nt, m, len, NULL, &b);
-		enqueue(i, n->name, &b);
+		enqueue(i, n->name, &b, 0);
 	}
 	buf_free(&t), buf_free(&b);
 }
@@ -6088,7 +6190,7 @@ notify_task(struct node *n)
 		} else if (!(nt->suppress & SUP_RESULT)) {
 			b.len = 0;
 			task_event(n, nt->suppress, &b);
-			enqueue(i, n->name, &b);
+			enqueue(i, n->name, &b, 0);
 		}
 	}
 	buf_free(&b);
@@ -6166,7 +6268,7 @@ notify_summary(int failed, double t0)
 			const char *m = hide(t.data, &len);
 			chat_body(nt, m, len, bit_color(bit), &b);
 		}
-		enqueue(i, "", &b);
+		enqueue(i, "", &b, 1);
 	}
 	buf_free(&t), buf_free(&f), buf_free(&e), buf_free(&b);
 }
@@ -6185,13 +6287,17 @@ notify_finish(int failed, double t0)
 		goto out;
 	notify_summary(failed, t0);
 	N.ending = 1;
+	if (N.dropped)
+		logmsg(L_ERROR, NULL,
+			"notifications: %zu task messages dropped, the oldest first: the receivers were too slow (at most %d MiB wait)",
+			N.dropped, NQ_MAX >> 20);
 	for (i = 0; i < cfg.nnt; i++)
 		if (cfg.nt[i].kind != NT_FAKE && cfg.nt[i].timeout > limit)
 			limit = cfg.nt[i].timeout;
 	end = now() + limit + 2;
 	while (N.log >= 0 && (unsigned long)R.nsig == seen) {
 		double left = end - now();
-		if (N.ev >= 0 && N.qoff == N.q.len)
+		if (N.ev >= 0 && !N.head)
 			fd_drop(&N.ev); /* all handed over: EOF ends the worker */
 		if (left <= 0)
 			break;
@@ -6224,7 +6330,9 @@ notify_finish(int failed, double t0)
 	fd_drop(&N.log);
 	fd_drop(&N.ev);
 out:
-	buf_free(&N.q), buf_free(&N.in);
+	while (N.head)
+		nq_pop();
+	buf_free(&N.in);
 }
 
 /* ==== 9. outputs ==================================================== */
