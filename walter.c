@@ -711,7 +711,7 @@ struct watch {
 /* A process group whose leader (a task's process) was reaped while
  * members were left: signalled at the end until it is empty. */
 struct lgroup {
-	pid_t g;       /* the group id (the task process's pid) */
+	pid_t g;        /* the group id (the task process's pid) */
 	struct node *n; /* the task */
 };
 
@@ -782,17 +782,17 @@ struct nmsg {
 
 /* walter's end of the worker. */
 static struct {
-	pid_t pid;          /* the worker until reaped, else 0 */
-	int ev;             /* event pipe, write end */
-	int log;            /* log pipe, read end */
-	struct nmsg *head;  /* events the worker has not taken yet, oldest first */
-	struct nmsg *tail;  /* the newest */
-	size_t qbytes;      /* bytes in the queue (at most NQ_MAX, summaries aside) */
-	size_t qoff;        /* how much of head it took */
-	struct buf in;      /* log bytes not yet parsed */
-	int ending;         /* the run is over: the worker may exit */
-	size_t dropped;     /* task messages dropped because the queue was full */
-	char host[256];     /* this machine, for events */
+	pid_t pid;         /* the worker until reaped, else 0 */
+	int ev;            /* event pipe, write end */
+	int log;           /* log pipe, read end */
+	struct nmsg *head; /* events the worker has not taken yet, oldest first */
+	struct nmsg *tail; /* the newest */
+	size_t qbytes;     /* bytes in the queue (at most NQ_MAX, summaries aside) */
+	size_t qoff;       /* how much of head it took */
+	struct buf in;     /* log bytes not yet parsed */
+	int ending;        /* the run is over: the worker may exit */
+	size_t dropped;    /* task messages dropped because the queue was full */
+	char host[256];    /* this machine, for events */
 } N = { .ev = -1, .log = -1 };
 
 /* The worker's own state (in the worker process only). */
@@ -3262,7 +3262,7 @@ static void __attribute__((noreturn)) guardian(int fd)
 	struct pinfo *all;
 	struct grec g;
 	size_t i, n, found = 1;
-	int r, quit = 0, nul, k;
+	int quit = 0, nul, k;
 	long num;
 
 	setpgid(0, 0);
@@ -3276,7 +3276,7 @@ static void __attribute__((noreturn)) guardian(int fd)
 		if (nul > 2)
 			close(nul);
 	}
-	while ((r = read_full(fd, &g, sizeof g)) == 1) {
+	while (read_full(fd, &g, sizeof g) == 1) {
 		if (g.op == 'G')
 			pm_put(&groups, g.pid, &groups);
 		else if (g.op == 'F')
@@ -3354,7 +3354,8 @@ guard_pump(void)
 	if (w < 0 && errno != EAGAIN) { /* the guardian is gone */
 		fd_drop(&R.gfd);
 		R.gq.len = 0;
-		logmsg(L_WARN, NULL, "the guardian ended early: a SIGKILL of walter would leave tasks running");
+		logmsg(L_WARN, NULL,
+			"the guardian ended early: a SIGKILL of walter would leave tasks running");
 	}
 	ev_set(R.gfd, WK_GUARD, NULL, R.gq.len ? POLLOUT : 0);
 }
@@ -4530,8 +4531,10 @@ stopped(pid_t pid, int sig)
 	if (!n || pid != n->rt->p.pid || (sig != SIGTTIN && sig != SIGTTOU))
 		return;
 	if (!n->rt->why[0])
-		snprintf(n->rt->why, sizeof n->rt->why, "it tried to %s the terminal (stopped by %s)",
-			sig == SIGTTIN ? "read from" : "write to", sig == SIGTTIN ? "SIGTTIN" : "SIGTTOU");
+		snprintf(n->rt->why, sizeof n->rt->why,
+			"it tried to %s the terminal (stopped by %s)",
+			sig == SIGTTIN ? "read from" : "write to",
+			sig == SIGTTIN ? "SIGTTIN" : "SIGTTOU");
 	term_group(n);
 }
 
@@ -4624,7 +4627,7 @@ struct addr {
 	struct sockaddr_storage sa;
 };
 
-enum { ADDR_MAX = 16 }; /* addresses of a host tried, at most */
+enum { ADDR_MAX = 16 };  /* addresses of a host tried, at most */
 #define RESOLVE_TIME 5.0 /* seconds a resolver may take per attempt */
 #define CONNECT_TIME 0.2 /* seconds a connect may take per address */
 
@@ -4649,7 +4652,8 @@ addrs_of(const struct addrinfo *ai, struct buf *out)
 /* The resolver child: look the host up, write its addresses, exit. It
  * holds nothing of walter's (no task pipe stays open because of it) and
  * dies with walter. */
-static void __attribute__((noreturn)) resolver(pid_t parent, const char *host, const char *port, int fd)
+static void __attribute__((noreturn))
+resolver(pid_t parent, const char *host, const char *port, int fd)
 {
 	struct addrinfo hints, *res;
 	struct buf b = { 0 };
@@ -4910,7 +4914,8 @@ run_timers(double t)
 	}
 	if (R.in_cleanup && R.cleanup_end && t >= R.cleanup_end && !R.cleanup_over) {
 		R.cleanup_over = 1;
-		logmsg(L_ERROR, NULL, "the cleanup took longer than -cleanup-timeout %s: stopping it",
+		logmsg(L_ERROR, NULL,
+			"the cleanup took longer than -cleanup-timeout %s: stopping it",
 			fmt_dur(opt.cleanup_timeout, d, sizeof d));
 		R.cancel = 1;
 		abort_active();
@@ -5176,7 +5181,9 @@ leftovers(struct left **out, size_t *n)
 			up = &(*out)[k - 1];
 		l->pid = d[i].pid, l->n = up ? up->n : NULL, l->cls = up ? up->cls : LEFT_STOP;
 		if (d[i].pid == R.guard || d[i].pid == N.pid || (up && up->cls != LEFT_STOP)) {
-			l->cls = d[i].pid == N.pid ? LEFT_WORKER : up && up->cls != LEFT_STOP ? up->cls : LEFT_OURS;
+			l->cls = d[i].pid == N.pid           ? LEFT_WORKER
+				: up && up->cls != LEFT_STOP ? up->cls
+							     : LEFT_OURS;
 		} else if ((num = proc_mark(d[i].pid)) == 0) {
 			l->cls = LEFT_WORKER;
 		} else if (num > 0) {
@@ -5250,10 +5257,12 @@ kill_leftovers(int worker)
 				pm_put(&named, l[i].pid, &named);
 				proc_cmdline(l[i].pid, cmd, sizeof cmd);
 				if (l[i].n)
-					logmsg(L_WARN, l[i].n->name, "left running: pid %ld (%s): stopping it",
+					logmsg(L_WARN, l[i].n->name,
+						"left running: pid %ld (%s): stopping it",
 						(long)l[i].pid, cmd);
 				else
-					logmsg(L_WARN, NULL, "left running by %s: pid %ld (%s): stopping it",
+					logmsg(L_WARN, NULL,
+						"left running by %s: pid %ld (%s): stopping it",
 						l[i].cls == LEFT_WORKER ? "a notifier" : "a task",
 						(long)l[i].pid, cmd);
 			} else if (sig == SIGTERM) {
@@ -5329,8 +5338,13 @@ run_phases(int first, int last)
 		logmsg(L_INFO, NULL, "%s cleanup started", ph->label);
 		f = run_list(ph->cleanup, 1);
 		stopped = R.cleanup_over || R.nsig > 1;
-		logmsg(f ? L_ERROR : stopped ? L_WARN : L_INFO, NULL, "%s cleanup %s (%s)", ph->label,
-			f ? "failed" : stopped ? "aborted" : "succeeded",
+		logmsg(f                  ? L_ERROR
+				: stopped ? L_WARN
+					  : L_INFO,
+			NULL, "%s cleanup %s (%s)", ph->label,
+			f                 ? "failed"
+				: stopped ? "aborted"
+					  : "succeeded",
 			fmt_dur(now() - t, d, sizeof d));
 		failed |= f;
 	}
@@ -5952,7 +5966,8 @@ exec_wait(pid_t pid, int in, int out, const struct buf *body, double deadline, i
 				r = write(in, body->data + off, body->len - off);
 				if (r > 0)
 					off += (size_t)r;
-				if (off == body->len || (r < 0 && errno != EAGAIN && errno != EINTR))
+				if (off == body->len ||
+					(r < 0 && errno != EAGAIN && errno != EINTR))
 					close(in), in = -1; /* all given, or it does not read */
 			} else if (pf[i].fd == out) {
 				while ((r = read(out, chunk, sizeof chunk)) < 0 && errno == EINTR)
