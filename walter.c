@@ -4190,7 +4190,7 @@ seq_advance(struct node *s)
  * those of the tasks that really run. The first call starts a burst,
  * R.more the next ones; later calls, one per finished entry, count.
  * Returns 1 when every entry ended. */
-enum { PAR_BURST = 32 };
+enum { PAR_BURST = 16 };
 
 static int
 par_advance(struct node *g)
