@@ -10,14 +10,18 @@
  *   7. scheduler      the failure rules; sequence/parallel, the poll loop
  *   8. notifications  the worker process and what it is sent
  *   9. outputs        summary, -plan, -json, -junit, -yaml-to-json
- *  10. main           flags -> load -> run -> report -> exit status
+ *  10. service mode   -mode service: poll GitHub, build what is new
+ *  11. main           flags -> load -> run -> report -> exit status
  *
  * The globals (declared in 2. model, but arena in 1. utilities) and the
  * section that writes each (the others only read it):
  *   opt    3. options        the command line
  *   lg     4. log            pending output, the clock and prefix caches
+ *   pg     4. log            the live status line on a terminal
+ *   ci     4. log            the CI log format and the group open now
  *   sec    4. log            the secret values to mask
  *   cfg    5. config         the model: phases, notifiers, tasks
+ *   svc    5. config         the service block (for 10. service mode)
  *   R      6. executor and 7. scheduler: one run (active tasks, queue,
  *                            signals, process groups)
  *   N      8. notifications  walter's end of the worker's pipes
@@ -35,6 +39,7 @@
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
+#include <regex.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -43,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -66,12 +72,15 @@ extern char **environ;
 
 /* ==== 1. utilities ================================================== */
 
+static void prog_erase(void);
+
 static void
 vmsg(const char *fmt, va_list ap)
 {
 	size_t n = strlen(fmt);
 	int e = errno;
 
+	prog_erase();
 	fputs("walter: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	if (n && fmt[n - 1] == ':')
@@ -393,6 +402,8 @@ enum format { FMT_NONE, FMT_PIPELINE, FMT_BUILD_DEPLOY };
 
 enum level { L_DEBUG, L_INFO, L_WARN, L_ERROR, L_FATAL };
 enum color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
+/* -ci: how the log marks tasks for a CI system's viewer. */
+enum ci { CI_AUTO, CI_GITHUB, CI_GITLAB, CI_NONE };
 
 /* The command line. */
 static struct {
@@ -414,11 +425,23 @@ static struct {
 	double timeout;           /* -timeout: seconds for the whole run, 0 none */
 	double cleanup_timeout;   /* -cleanup-timeout: the cleanup's budget after an abort */
 	enum color color;         /* -color */
+	int list;                 /* -list: print the tasks, run nothing */
+	int xtrace;               /* -x: log each command before it runs */
+	int progress;             /* -progress: 1 auto, 0 never */
+	enum ci ci;               /* -ci */
+	const char *from;         /* -from: run from this task on, or NULL */
+	char **names;             /* NAME...: run only these tasks (NULL-ended,
+				   * on the heap) */
+	int nnames;               /* how many */
+	char **fwd;               /* the flags a service run passes on to each build */
+	size_t nfwd;              /* how many words */
 } opt = { .config = "pipeline.yml",
 	.threshold = L_INFO,
 	.mode = "local",
 	.color = COLOR_AUTO,
-	.cleanup_timeout = 300 };
+	.cleanup_timeout = 300,
+	.progress = 1,
+	.ci = CI_AUTO };
 
 /* ---- the log (written by 4. log) ------------------------------------ */
 
@@ -438,6 +461,27 @@ static struct {
 	time_t pre_sec;       /* the second pre was built in */
 } lg = { .err_ok = 1, .file = -1, .sec = (time_t)-1, .pre_sec = (time_t)-1 };
 
+/* -ci: the CI system the log is written for (GitHub groups, GitLab
+ * sections) and the group open now. */
+static struct {
+	enum ci kind;            /* CI_GITHUB, CI_GITLAB or CI_NONE (resolved) */
+	int sections;            /* groups opened so far */
+	const struct node *open; /* the task whose group is open, or NULL */
+} ci = { .kind = CI_NONE };
+
+/* The live status line at the bottom of a terminal (-progress): erased
+ * before log output is written, drawn again at most 10 times a second. */
+static struct {
+	int on;              /* stderr is a terminal and -progress allows it */
+	int shown;           /* the line is on the screen now */
+	double drawn;        /* when it was last drawn */
+	double ticked;       /* when the loop last looked at it */
+	size_t total;        /* tasks this run may run */
+	struct buf text;     /* what it shows */
+	struct buf frame;    /* erase + log + status, one write */
+	unsigned long draws; /* how many times it was drawn */
+} pg;
+
 /* Secrets: shown as *** in the log, reports and notifications. */
 static struct {
 	char **v;       /* the values to hide (4 bytes or more) */
@@ -449,7 +493,17 @@ static struct {
 
 enum kind { N_TASK, N_SEQ, N_PAR };
 /* A node's state; S_NSTATUS sizes an array of counts per status. */
-enum status { S_PENDING, S_RUNNING, S_OK, S_FAILED, S_SKIPPED, S_ABORTED, S_CONDFALSE, S_NSTATUS };
+enum status {
+	S_PENDING,
+	S_RUNNING,
+	S_OK,
+	S_FAILED,
+	S_SKIPPED,
+	S_ABORTED,
+	S_CONDFALSE,
+	S_NOTSEL, /* NAME... or -from left it out */
+	S_NSTATUS
+};
 enum wstate { W_NONE, W_PRESENT, W_ABSENT };
 /* The kinds of special variables (struct special); the first three index
  * node.cap and name the output a task keeps for later (node.need). */
@@ -475,6 +529,7 @@ struct capture;
 struct node {
 	enum kind kind;         /* N_TASK, N_SEQ or N_PAR */
 	const char *name;       /* as written, or "line N" */
+	const char *desc;       /* description, or NULL */
 	const char *file;       /* the file it was written in */
 	int line, col;          /* where in that file */
 	struct node *parent;    /* the group it is in; NULL for a phase's list */
@@ -483,7 +538,8 @@ struct node {
 	int logged;             /* log its Start/End (tasks; groups in D2) */
 	const char *command;    /* TASK: sh -c COMMAND, or NULL */
 	char **argv;            /* command given as a list: exec'd as is */
-	const char *script;     /* type shell: sh SCRIPT */
+	const char *script;     /* type shell: sh SCRIPT, as written */
+	const char *script_at;  /* SCRIPT from walter's directory (original) */
 	const char *dir;        /* directory: where it runs, or NULL */
 	const char *only_if;    /* run only if this sh -c succeeds, or NULL */
 	const char *var;        /* the name in special variables, or NULL */
@@ -512,6 +568,8 @@ struct node {
 	size_t ndone;           /* groups: entries that reached their status */
 	int more;               /* parallel: in R.more, entries left to start */
 	int failed;             /* sequences: an entry failed */
+	int sel;                /* NAME... or -from chose it */
+	int section;            /* -ci: its output is in a group (GitLab: the number) */
 };
 
 /* A special variable (D1): __OUT["name"], __ERR["name"], __COMBINED["name"]
@@ -532,7 +590,24 @@ struct phase {
 	int present;          /* the file has this phase */
 };
 
-enum ntype { NT_FAKE, NT_SLACK, NT_HIPCHAT, NT_HIPCHAT2, NT_WEBHOOK, NT_EXEC };
+enum ntype {
+	NT_FAKE,
+	NT_SLACK,
+	NT_HIPCHAT,
+	NT_HIPCHAT2,
+	NT_WEBHOOK,
+	NT_EXEC,
+	NT_GITHUB_STATUS,
+	NT_GITLAB_STATUS,
+	NT_DISCORD,
+	NT_TEAMS,
+	NT_MATTERMOST,
+	NT_GOOGLECHAT,
+	NT_NTYPES
+};
+/* What a commit status says: the run (or a task) started, succeeded,
+ * failed, could not run (configuration), was aborted, was skipped. */
+enum cstate { CS_START, CS_OK, CS_FAIL, CS_CONFIG, CS_ABORT, CS_SKIP };
 /* The "on" words, as bits. */
 enum { ON_SUCCESS = 1, ON_FAILURE = 2, ON_SKIPPED = 4, ON_ABORTED = 8, ON_ALL = 15 };
 /* The "suppress" words, as bits. */
@@ -555,10 +630,17 @@ struct notifier {
 	const char *url;       /* the request URL, built for hipchat* */
 	const char *where;     /* "host:port" of url, for log lines */
 	const char *ctype;     /* Content-Type of the body */
-	const char *auth;      /* "Authorization: Bearer ..." or NULL */
+	const char *hdr[5];    /* extra header lines ("Authorization: ..."), NULL-ended */
 	const char *channel;   /* slack, with its '#' */
 	const char *tls_proxy; /* "host:port" of a TLS terminator, or NULL */
 	const char *command;   /* exec: the sh -c command */
+	int bad;               /* its own settings had errors */
+	/* github_status, gitlab_status */
+	const char *context; /* the status context (GitHub) or name (GitLab) */
+	const char *target;  /* target_url, or NULL */
+	const char *desc;    /* a fixed description, or NULL: walter's */
+	const char *sources; /* where defaults came from, names only (-plan) */
+	int per_task;        /* also one status per task, "context/NAME" */
 };
 
 /* The model the loader built. */
@@ -573,7 +655,32 @@ static struct {
 	size_t nspecials;         /* how many */
 	struct node **tasks;      /* every TASK, in document order */
 	size_t ntasks;            /* how many */
+	char first_error[512];    /* the first error's text, for a commit status */
 } cfg;
+
+/* The 1.x "service:" block, for -mode service (10. service mode). */
+static struct {
+	int present;               /* the file has one */
+	int github;                /* type: github; otherwise (local) the run is local */
+	const char *file;          /* where it was written */
+	int line, col;             /* where in that file */
+	int uline, ucol;           /* where "update" was written (0: not written) */
+	const char **names;        /* the settings written, for -plan */
+	size_t nnames;             /* how many */
+	const char *token;         /* Authorization: Bearer */
+	const char *from;          /* the repository's owner */
+	const char *repo;          /* its name */
+	const char *api;           /* API base URL, no trailing '/' */
+	const char *trunk;         /* the branch built on every new commit */
+	const char *update;        /* the state file as written, or NULL: the default */
+	const char *context;       /* status context */
+	const char *target;        /* status target_url, or NULL */
+	const char *tls_proxy;     /* "host:port", or NULL */
+	int forks;                 /* build pull requests from forks too */
+	int has_branch;            /* "branch" was given: */
+	regex_t branch;            /* pull requests whose head branch matches */
+	int token_line, token_col; /* where to point when the token is missing */
+} svc;
 
 /* ---- loading (5. config, one per file being read) ------------------- */
 
@@ -603,6 +710,12 @@ struct incl {
  * twice at every level fails at once instead of growing for minutes. */
 enum { MAX_ENTRIES = YAML_MAX_NODES / 4 };
 
+/* A list of NAME=VALUE strings (env_file), later names replacing earlier. */
+struct strv {
+	char **v; /* the strings (in the arena), v itself on the heap */
+	size_t n; /* how many */
+};
+
 /* Load-time context: the file being read and what is open around it. */
 struct ctx {
 	const char *file;       /* the file being read */
@@ -618,6 +731,7 @@ struct ctx {
 	enum format format;     /* of the main file */
 	int nest;               /* groups open around the current one */
 	int secret;             /* substituted values are secrets (notifiers) */
+	struct strv topenv;     /* the top-level env_file, for every task */
 };
 
 /* ---- a run (written by 6. executor and 7. scheduler) ---------------- */
@@ -792,6 +906,7 @@ static struct {
 	struct buf in;     /* log bytes not yet parsed */
 	int ending;        /* the run is over: the worker may exit */
 	size_t dropped;    /* task messages dropped because the queue was full */
+	int per_task;      /* some commit status notifier posts per task */
 	char host[256];    /* this machine, for events */
 } N = { .ev = -1, .log = -1 };
 
@@ -805,21 +920,27 @@ static struct {
 /* ==== 3. options ==================================================== */
 
 static const char usage_text[] =
-	"usage: walter [flags]\n"
+	"usage: walter [flags] [NAME...]\n"
+	"  NAME...            run only these tasks (a name or a group/name path)\n"
 	"  -c, -config FILE   pipeline file (default pipeline.yml; - reads stdin)\n"
 	"  -build, -deploy    phases of a build/deploy file to run\n"
+	"  -from NAME         run from task NAME on\n"
 	"  -f                 force: run every stage even after a failure\n"
 	"  -check             validate the file strictly, run nothing\n"
 	"  -plan              print what would run, run nothing\n"
+	"  -list              list the tasks and their descriptions, run nothing\n"
+	"  -x                 log each command before it runs\n"
 	"  -jobs N            run at most N tasks at once\n"
 	"  -timeout DUR       abort the whole run after DUR (90, 90s, 5m, 1h)\n"
 	"  -cleanup-timeout DUR  after an abort, stop the cleanup after DUR (5m)\n"
 	"  -threshold LEVEL   least log level shown: DEBUG INFO WARN ERROR\n"
 	"  -color WHEN        auto, always or never (NO_COLOR is honoured)\n"
+	"  -progress WHEN     auto (a status line on a terminal) or never\n"
+	"  -ci KIND           auto, github, gitlab or none: CI log groups\n"
 	"  -logDir DIR        also write the log to a file in DIR\n"
 	"  -junit FILE        write a JUnit XML report\n"
-	"  -json FILE         write a JSON run report\n"
-	"  -mode MODE         local (default) or service\n"
+	"  -json FILE         write a JSON run report (- is stdout)\n"
+	"  -mode MODE         local (default), or service: poll GitHub, build what is new\n"
 	"  -yaml-to-json FILE print each YAML document of FILE as JSON\n"
 	"  -v, -version       print the version\n"
 	"  -h                 this help\n"
@@ -898,11 +1019,16 @@ static const struct flag {
 	{ "junit", F_STR, &opt.junit },
 	{ "json", F_STR, &opt.json },
 	{ "yaml-to-json", F_STR, &opt.yaml_to_json },
+	{ "list", F_BOOL, &opt.list },
+	{ "x", F_BOOL, &opt.xtrace },
+	{ "from", F_STR, &opt.from },
 	{ "threshold", F_STR, NULL },
 	{ "color", F_STR, NULL },
 	{ "jobs", F_STR, NULL },
 	{ "timeout", F_STR, NULL },
 	{ "cleanup-timeout", F_STR, NULL },
+	{ "progress", F_STR, NULL },
+	{ "ci", F_STR, NULL },
 };
 
 /* Values that need checking beyond "is a string". */
@@ -934,6 +1060,18 @@ flag_value(const char *name, const char *v)
 	} else if (!strcmp(name, "cleanup-timeout")) {
 		if ((opt.cleanup_timeout = parse_duration(v)) <= 0)
 			usage("invalid -cleanup-timeout %s (like 30s, 5m)", v);
+	} else if (!strcmp(name, "progress")) {
+		if (strcmp(v, "auto") && strcmp(v, "never"))
+			usage("invalid -progress %s (auto, never)", v);
+		opt.progress = !strcmp(v, "auto");
+	} else if (!strcmp(name, "ci")) {
+		static const char *const kinds[] = { "auto", "github", "gitlab", "none" };
+		size_t k;
+		for (k = 0; k < 4 && strcmp(v, kinds[k]); k++)
+			;
+		if (k == 4)
+			usage("invalid -ci %s (auto, github, gitlab, none)", v);
+		opt.ci = (enum ci)k;
 	}
 }
 
@@ -947,37 +1085,84 @@ parse_bool_flag(const char *v)
 	return -1;
 }
 
-/* Go's flag rules: -x or --x, "-x v" or "-x=v", booleans only "-b=v",
- * parsing stops at the first non-flag or after "--". */
+/* Does a service run pass flag name on to each build it runs? Not the
+ * file, the mode, nor the reports (each build would overwrite them). */
+static int
+passed_on(const char *name)
+{
+	static const char *const own[] = { "c", "config", "mode", "json", "junit", NULL };
+	size_t i;
+
+	for (i = 0; own[i]; i++)
+		if (!strcmp(own[i], name))
+			return 0;
+	return 1;
+}
+
+/* Keep a flag's words (value: the next word, or NULL) for passed_on. */
+static void
+fwd_add(const char *flag, const char *value)
+{
+	opt.fwd = xreallocarray(opt.fwd, opt.nfwd + 2, sizeof *opt.fwd);
+	opt.fwd[opt.nfwd++] = (char *)flag;
+	if (value)
+		opt.fwd[opt.nfwd++] = (char *)value;
+}
+
+static const struct flag *
+flag_find(const char *a)
+{
+	const char *name = a + 1 + (a[1] == '-');
+	size_t k, n = strcspn(name, "=");
+
+	for (k = 0; k < sizeof flags / sizeof *flags; k++)
+		if (strlen(flags[k].name) == n && !strncmp(flags[k].name, name, n))
+			return &flags[k];
+	return NULL;
+}
+
+/* Go's flag rules: -x or --x, "-x v" or "-x=v", booleans only "-b=v".
+ * Other arguments are task names (NAME...), before or after flags as in
+ * make; after "--" everything is a name. One extension: -json followed
+ * by nothing or by a flag means -json - (stdout), so "-list -json" reads
+ * naturally. */
 static void
 parse_flags(int argc, char **argv)
 {
-	int i;
-	size_t k;
+	int i, names = 0;
 
+	opt.names = xreallocarray(NULL, (size_t)argc + 1, sizeof *opt.names);
 	for (i = 1; i < argc; i++) {
-		char *a = argv[i], *name, *eq;
-		const struct flag *f = NULL;
+		char *a = argv[i], *name, *eq, nm[64];
+		const struct flag *f;
 
-		if (a[0] != '-' || !a[1])
-			break;
-		if (!strcmp(a, "--")) {
-			i++;
-			break;
+		if (names || a[0] != '-' || !a[1]) {
+			opt.names[opt.nnames++] = a;
+			continue;
 		}
+		if (!strcmp(a, "--")) {
+			names = 1;
+			continue;
+		}
+		/* argv stays as given (ps shows it; a service run passes it on) */
 		name = a + 1 + (a[1] == '-');
-		if ((eq = strchr(name, '=')))
-			*eq = '\0';
-		for (k = 0; k < sizeof flags / sizeof *flags; k++)
-			if (!strcmp(flags[k].name, name))
-				f = &flags[k];
-		if (!f)
+		eq = strchr(name, '=');
+		snprintf(nm, sizeof nm, "%.*s", (int)(eq ? eq - name : (long)strlen(name)), name);
+		name = nm;
+		if (!(f = flag_find(a)))
 			usage("flag provided but not defined: -%s", name);
+		if (passed_on(f->name))
+			fwd_add(a, f->kind == F_STR && !eq && i + 1 < argc ? argv[i + 1] : NULL);
 		if (f->kind == F_BOOL) {
 			int b = eq ? parse_bool_flag(eq + 1) : 1;
 			if (b < 0)
 				usage("invalid boolean value for flag -%s", name);
 			*(int *)f->dst = b;
+			continue;
+		}
+		if (!eq && f->dst == &opt.json &&
+			(i + 1 >= argc || (argv[i + 1][0] == '-' && flag_find(argv[i + 1])))) {
+			opt.json = "-";
 			continue;
 		}
 		if (!eq && i + 1 >= argc)
@@ -987,8 +1172,7 @@ parse_flags(int argc, char **argv)
 		else
 			flag_value(name, eq ? eq + 1 : argv[++i]);
 	}
-	if (i < argc)
-		usage("unexpected argument %s (flags only)", argv[i]);
+	opt.names[opt.nnames] = NULL;
 }
 
 /* ==== 4. log ======================================================== */
@@ -1008,6 +1192,89 @@ write_all(int fd, const char *p, size_t n, int *ok)
 	}
 }
 
+/* ---- the status line (-progress) ----------------------------------- */
+
+/* Erase the line the cursor is on: the status line, never a log line
+ * (log lines end in a newline, so the cursor is at an empty line). */
+static const char erase_line[] = "\r\033[K";
+
+/* Terminal columns; 80 when the terminal does not say. */
+static size_t
+term_width(void)
+{
+#ifdef TIOCGWINSZ
+	struct winsize ws;
+
+	if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		return ws.ws_col;
+#endif
+	return 80;
+}
+
+/* Append s to b while it fits in *cols columns: control bytes become
+ * '?', a non-ASCII character counts as two columns (wide ones do). */
+static void
+put_cols(struct buf *b, const char *s, size_t *cols)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		size_t w = c < 0x80 ? 1 : (c & 0xC0) == 0x80 ? 0 : 2;
+		if (w > *cols)
+			break;
+		xput(b, c < 0x20 || c == 0x7F ? "?" : s, 1);
+		*cols -= w;
+	}
+}
+
+/* "[3/7 done] build 12s, test 3s": what the run is doing at time t. */
+static void
+prog_build(struct buf *b, double t)
+{
+	size_t i, done = 0, cols = term_width() - 1;
+	char tmp[64];
+
+	for (i = 0; i < cfg.ntasks; i++)
+		done += cfg.tasks[i]->st > S_RUNNING && cfg.tasks[i]->st != S_NOTSEL;
+	b->len = 0;
+	snprintf(tmp, sizeof tmp, "[%zu/%zu done]", done, pg.total);
+	put_cols(b, tmp, &cols);
+	for (i = 0; i < R.nact && cols > 4; i++) {
+		const struct node *n = R.act[i];
+		long e = (long)(t - n->t0);
+		if (!n->rt || n->rt->ph == T_QUEUED)
+			continue;
+		put_cols(b, b->data[b->len - 1] == ']' ? " " : ", ", &cols);
+		put_cols(b, n->name, &cols);
+		if (e < 60)
+			snprintf(tmp, sizeof tmp, " %lds", e);
+		else
+			snprintf(tmp, sizeof tmp, " %ldm%02lds", e / 60, e % 60);
+		put_cols(b, tmp, &cols);
+	}
+}
+
+/* Write log bytes (maybe none) to stderr with the status line: erase it,
+ * the log, draw it again when the last drawing is 0.1 s old. One write,
+ * so the terminal never shows a half-drawn state. */
+static void
+prog_write(const char *log, size_t n)
+{
+	double t = now();
+
+	pg.frame.len = 0;
+	if (pg.shown)
+		xput(&pg.frame, erase_line, sizeof erase_line - 1);
+	pg.shown = 0;
+	xput(&pg.frame, log, n);
+	if (t - pg.drawn >= 0.1) {
+		prog_build(&pg.text, t);
+		xput(&pg.frame, pg.text.data, pg.text.len);
+		pg.shown = 1, pg.drawn = t, pg.draws++;
+	}
+	if (pg.frame.len)
+		write_all(2, pg.frame.data, pg.frame.len, &lg.err_ok);
+}
+
 static void
 log_flush(void)
 {
@@ -1015,7 +1282,10 @@ log_flush(void)
 
 	if (!lg.out.len)
 		return;
-	write_all(2, lg.out.data, lg.out.len, &lg.err_ok);
+	if (pg.on)
+		prog_write(lg.out.data, lg.out.len);
+	else
+		write_all(2, lg.out.data, lg.out.len, &lg.err_ok);
 	if (lg.file >= 0) {
 		write_all(lg.file, lg.out.data, lg.out.len, &fok);
 		if (!fok) {
@@ -1024,6 +1294,59 @@ log_flush(void)
 		}
 	}
 	lg.out.len = 0;
+}
+
+/* The loop's turn: redraw the status line if what it says changed and
+ * the last drawing is 0.1 s old. */
+static void
+prog_tick(void)
+{
+	double t = now();
+	struct buf b = { 0 };
+
+	if (!pg.on)
+		return;
+	pg.ticked = t;
+	if (lg.out.len) {
+		log_flush();
+		return;
+	}
+	if (t - pg.drawn < 0.1)
+		return;
+	prog_build(&b, t);
+	if (!pg.shown || b.len != pg.text.len || memcmp(b.data, pg.text.data, b.len))
+		prog_write("", 0);
+	buf_free(&b);
+}
+
+/* When the loop should wake up next for the status line. */
+static double
+prog_due(void)
+{
+	if (!pg.on)
+		return HUGE_VAL;
+	return pg.shown ? pg.ticked + 0.25 : pg.drawn + 0.1;
+}
+
+/* Take the status line off the screen for good (the run is over). */
+static void
+prog_stop(void)
+{
+	log_flush();
+	if (pg.shown)
+		write_all(2, erase_line, sizeof erase_line - 1, &lg.err_ok);
+	pg.shown = pg.on = 0;
+	buf_free(&pg.text);
+	buf_free(&pg.frame);
+}
+
+/* Other writers of stderr (warn, fatal) clear the line first. */
+static void
+prog_erase(void)
+{
+	if (pg.shown)
+		write_all(2, erase_line, sizeof erase_line - 1, &lg.err_ok);
+	pg.shown = 0;
 }
 
 /* Refresh the cached clock string: localtime once a second, not per line. */
@@ -1227,8 +1550,14 @@ log_open(void)
 	struct tm tm;
 	time_t t = time(NULL);
 
+	const char *gh = getenv("GITHUB_ACTIONS"), *gl = getenv("GITLAB_CI");
+
 	lg.color =
 		opt.color == COLOR_ALWAYS || (opt.color == COLOR_AUTO && isatty(2) && !(nc && *nc));
+	ci.kind = opt.ci != CI_AUTO         ? opt.ci
+		: gh && !strcmp(gh, "true") ? CI_GITHUB
+		: gl && !strcmp(gl, "true") ? CI_GITLAB
+					    : CI_NONE;
 	if (!opt.logdir)
 		return;
 	localtime_r(&t, &tm);
@@ -1238,6 +1567,134 @@ log_open(void)
 	lg.file = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (lg.file < 0)
 		fatal("-logDir: cannot create %s:", path);
+}
+
+/* The status line goes on when stderr is a terminal that can erase a
+ * line (not TERM=dumb) and -progress allows it; total is how many tasks
+ * the run may run. */
+static void
+prog_start(size_t total)
+{
+	const char *term = getenv("TERM");
+
+	pg.on = opt.progress && isatty(2) && !(term && !strcmp(term, "dumb"));
+	pg.total = total;
+	pg.drawn = -1;
+}
+
+/* ---- CI log formats (-ci) ------------------------------------------- */
+
+/* Bytes that go into the log as they are: no prefix, no newline added,
+ * not masked (callers mask what a task or the file said). */
+static void
+log_raw(const char *s, size_t n)
+{
+	xput(&lg.out, s, n);
+}
+
+/* GitHub workflow command text: %, CR and LF escaped, and in a property
+ * value also ':' and ','. (A line of the log starts with the clock, so a
+ * task's output can never pass for a command.) */
+static void
+gh_escape(struct buf *b, const char *s, size_t n, int prop)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '%' || c == '\r' || c == '\n' || (prop && (c == ':' || c == ',')))
+			xprintf(b, "%%%02X", c);
+		else
+			xput(b, s + i, 1);
+	}
+}
+
+/* A task runs alone (so its output can be one collapsible group) when
+ * no parallel group with two entries or more holds it, or with -jobs 1. */
+static int
+runs_alone(const struct node *n)
+{
+	const struct node *p;
+
+	if (opt.jobs == 1)
+		return 1;
+	for (p = n->parent; p; p = p->parent)
+		if (p->kind == N_PAR && p->nkids > 1)
+			return 0;
+	return 1;
+}
+
+/* Before a task's "Start task": open its group (GitHub ::group::, a GitLab
+ * section whose header is the Start line itself). */
+static void
+ci_open(struct node *n)
+{
+	struct buf b = { 0 };
+	size_t len = strlen(n->name);
+	const char *name = n->name;
+
+	if (ci.kind == CI_NONE || ci.open || L_INFO < opt.threshold || !runs_alone(n) ||
+		(!n->command && !n->argv && !n->script)) /* nothing to hold */
+		return;
+	if (sec.n)
+		name = mask(name, &len);
+	ci.open = n;
+	n->section = ++ci.sections;
+	if (ci.kind == CI_GITHUB) {
+		xputs(&b, "::group::");
+		gh_escape(&b, name, len, 0);
+		xput(&b, "\n", 1);
+	} else {
+		xprintf(&b, "\033[0Ksection_start:%lld:walter_task_%d[collapsed=true]\r\033[0K",
+			(long long)time(NULL), n->section);
+	}
+	log_raw(b.data, b.len);
+	buf_free(&b);
+}
+
+/* Before a task's final line (End task, Task failed...): close its group,
+ * so the result shows when the group is collapsed. */
+static void
+ci_close(struct node *n)
+{
+	struct buf b = { 0 };
+
+	if (ci.open != n)
+		return;
+	ci.open = NULL;
+	if (ci.kind == CI_GITHUB)
+		xputs(&b, "::endgroup::\n");
+	else
+		xprintf(&b, "\033[0Ksection_end:%lld:walter_task_%d\r\033[0K",
+			(long long)time(NULL), n->section);
+	log_raw(b.data, b.len);
+	buf_free(&b);
+}
+
+/* GitHub: a failed task as an annotation, its reason and its last lines
+ * (already masked, as the log shows them). */
+static void
+ci_error(const struct node *n, const char *reason, char *const *tail, size_t ntail)
+{
+	struct buf b = { 0 };
+	size_t i, len = strlen(n->name);
+	const char *s = sec.n ? mask(n->name, &len) : n->name;
+
+	if (ci.kind != CI_GITHUB)
+		return;
+	xputs(&b, "::error title=");
+	gh_escape(&b, s, len, 1);
+	xputs(&b, "::");
+	len = strlen(reason);
+	s = sec.n ? mask(reason, &len) : reason;
+	gh_escape(&b, s, len, 0);
+	for (i = 0; i < ntail; i++) {
+		xputs(&b, "%0A");
+		gh_escape(&b, tail[i], strlen(tail[i]), 0);
+	}
+	xput(&b, "\n", 1);
+	log_raw(b.data, b.len);
+	buf_free(&b);
 }
 
 /* "1.23s", "2m03s": how long something took, for log lines. */
@@ -1253,26 +1710,49 @@ fmt_dur(double s, char *b, size_t n)
 
 /* ==== 5. config ==================================================== */
 
+/* How bad a load-time message is. */
+enum sev {
+	MSG_ERROR, /* the file cannot run: exit 2 */
+	MSG_WARN,  /* a warning, an error under -check (unknown keys...) */
+	MSG_SOFT,  /* a warning even under -check: a notifier setting whose
+		    * variable is unset (the CI host has it, a laptop not) */
+	MSG_NOTE,  /* a deprecation: never an error, hidden by -threshold WARN */
+};
+
 static void __attribute__((format(printf, 4, 5)))
-cfg_msg(int is_err, const char *file, const struct yaml_node *at, const char *fmt, ...)
+cfg_msg(enum sev sv, const char *file, const struct yaml_node *at, const char *fmt, ...)
 {
+	static const char *const word[] = { "", "warning: ", "warning: ", "note: " };
 	va_list ap;
 
+	if (sv == MSG_NOTE && opt.threshold > L_INFO)
+		return;
 	if (at)
-		fprintf(stderr, "walter: %s:%d:%d: %s", file, at->line, at->col,
-			is_err ? "" : "warning: ");
+		fprintf(stderr, "walter: %s:%d:%d: %s", file, at->line, at->col, word[sv]);
 	else
-		fprintf(stderr, "walter: %s: %s", file, is_err ? "" : "warning: ");
+		fprintf(stderr, "walter: %s: %s", file, word[sv]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	if (is_err || opt.check)
+	if (sv == MSG_ERROR && !cfg.first_error[0]) { /* what a commit status can say */
+		int n = at ? snprintf(cfg.first_error, sizeof cfg.first_error, "%s:%d:%d: ", file,
+				     at->line, at->col)
+			   : snprintf(cfg.first_error, sizeof cfg.first_error, "%s: ", file);
+		if (n > 0 && (size_t)n < sizeof cfg.first_error) {
+			va_start(ap, fmt);
+			vsnprintf(cfg.first_error + n, sizeof cfg.first_error - (size_t)n, fmt, ap);
+			va_end(ap);
+		}
+	}
+	if (sv == MSG_ERROR || (sv == MSG_WARN && opt.check))
 		cfg.errors++;
 }
 
-#define cerr(c, at, ...)  cfg_msg(1, (c)->file, (at), __VA_ARGS__)
-#define cwarn(c, at, ...) cfg_msg(0, (c)->file, (at), __VA_ARGS__)
+#define cerr(c, at, ...)  cfg_msg(MSG_ERROR, (c)->file, (at), __VA_ARGS__)
+#define cwarn(c, at, ...) cfg_msg(MSG_WARN, (c)->file, (at), __VA_ARGS__)
+#define csoft(c, at, ...) cfg_msg(MSG_SOFT, (c)->file, (at), __VA_ARGS__)
+#define cnote(c, at, ...) cfg_msg(MSG_NOTE, (c)->file, (at), __VA_ARGS__)
 
 static size_t
 edit_distance(const char *a, const char *b)
@@ -1328,10 +1808,10 @@ tag_check(const char *file, const struct yaml_node *n, int depth)
 
 	if (n->tag > YAML_TAG_SEQ) {
 		if (!strncmp(t, yamlorg, sizeof yamlorg - 1))
-			cfg_msg(1, file, n, "tag !!%s is not supported (%s)",
+			cfg_msg(MSG_ERROR, file, n, "tag !!%s is not supported (%s)",
 				t + sizeof yamlorg - 1, why);
 		else
-			cfg_msg(1, file, n, "tag %s%s%s is not supported (%s)",
+			cfg_msg(MSG_ERROR, file, n, "tag %s%s%s is not supported (%s)",
 				*t == '!' ? "" : "!<", t, *t == '!' ? "" : ">", why);
 		return 1;
 	}
@@ -1491,8 +1971,10 @@ subst(struct ctx *c, const struct yaml_node *at, const char *s)
 			xputs(&b, val);
 			if (c->secret)
 				secret_add(val);
-		} else
-			cwarn(c, at, "NO environment variable: $%s", name);
+		} else {
+			cfg_msg(c->secret ? MSG_SOFT : MSG_WARN, c->file, at,
+				"NO environment variable: $%s", name);
+		}
 		p += n + 2 * (size_t)brace;
 	}
 	r = astrndup(b.data ? b.data : "", b.len);
@@ -1763,21 +2245,29 @@ struct stagedef {
 	const char *kidsfile;
 	enum kind kidkind;
 	int has_call;
+	const struct yaml_node *shell_key; /* the 0.x README's shell_script: FILE */
+	struct strv fileenv;               /* its env_file */
 };
 
 static const char *const stage_keys[] = { "name", "stage_name", "type", "stage_type", "command",
 	"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all", "message",
 	"parallel", "run_after", "serial", "include", "call", "timeout", "retry", "retry_delay",
-	"env", "keep_running", NULL };
+	"env", "description", "env_file", "shell_script", "keep_running", NULL };
 
+/* A deprecated key or word: a note (not an error, even under -check),
+ * once per run for each. */
 static void
 deprecated(struct ctx *c, const struct yaml_node *k, const char *use)
 {
-	static char said[3];
-	int i = !strcmp(k->text, "stage_name") ? 0 : !strcmp(k->text, "stage_type") ? 1 : 2;
+	static const char *const old[] = { "stage_name", "stage_type", "run_after", "shell_script",
+		NULL };
+	static char said[5];
+	int i;
 
+	for (i = 0; old[i] && strcmp(old[i], k->text); i++)
+		;
 	if (!said[i]++)
-		cwarn(c, k, "\"%s\" is deprecated, please use \"%s\" instead", k->text, use);
+		cnote(c, k, "\"%s\" is deprecated, please use %s instead", k->text, use);
 }
 
 static void
@@ -1836,6 +2326,258 @@ set_env(struct ctx *c, struct node *t, const struct yaml_node *v)
 	free(kv);
 }
 
+/* ---- env_file: dotenv lines ---------------------------------------- */
+
+/* Add NAME=VALUE to v, replacing an entry of the same NAME. */
+static void
+strv_set(struct strv *v, char *kv)
+{
+	size_t i, l = strcspn(kv, "=") + 1;
+
+	for (i = 0; i < v->n; i++)
+		if (!strncmp(v->v[i], kv, l)) {
+			v->v[i] = kv;
+			return;
+		}
+	v->v = xreallocarray(v->v, v->n + 1, sizeof *v->v);
+	v->v[v->n++] = kv;
+}
+
+/* Reading an env file: where the reader is. */
+struct dotenv {
+	const char *file;    /* for messages */
+	const char *p, *end; /* the text left */
+	const char *ls;      /* where the current line starts */
+	int line;            /* its number */
+};
+
+static void __attribute__((format(printf, 3, 4)))
+dotenv_err(struct dotenv *d, const char *at, const char *fmt, ...)
+{
+	struct yaml_node n = { 0 };
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	n.line = d->line, n.col = (int)(at - d->ls) + 1;
+	cfg_msg(MSG_ERROR, d->file, &n, "%s", msg);
+}
+
+static void
+dotenv_blanks(struct dotenv *d, int cr)
+{
+	while (d->p < d->end && (*d->p == ' ' || *d->p == '\t' || (cr && *d->p == '\r')))
+		d->p++;
+}
+
+/* On to the start of the next line. */
+static void
+dotenv_next(struct dotenv *d)
+{
+	const char *nl = memchr(d->p, '\n', (size_t)(d->end - d->p));
+
+	d->p = nl ? nl + 1 : d->end;
+	d->line++, d->ls = d->p;
+}
+
+/* A value in quotes: literal between single quotes; between double
+ * quotes \n \r \t \" \\ are escapes (other backslashes stay). It may
+ * span lines. 0, or -1 (reported) when the file ends first. */
+static int
+dotenv_quoted(struct dotenv *d, struct buf *val)
+{
+	static const char esc[] = "nrt\"\\", out[] = "\n\r\t\"\\";
+	const char *q = d->p++, *qls = d->ls, *e;
+	int qline = d->line;
+
+	for (; d->p < d->end && *d->p != *q; d->p++) {
+		if (*d->p == '\n')
+			d->line++, d->ls = d->p + 1;
+		if (*q == '"' && *d->p == '\\' && d->p + 1 < d->end && d->p[1] &&
+			(e = strchr(esc, d->p[1]))) {
+			xput(val, out + (e - esc), 1);
+			d->p++;
+			continue;
+		}
+		xput(val, d->p, 1);
+	}
+	if (d->p == d->end) {
+		d->line = qline, d->ls = qls;
+		dotenv_err(d, q, "the quote is not closed");
+		return -1;
+	}
+	d->p++;
+	dotenv_blanks(d, 1);
+	if (d->p < d->end && *d->p != '\n' && *d->p != '#') {
+		dotenv_err(d, d->p, "unexpected text after the closing quote");
+		return 1;
+	}
+	return 0;
+}
+
+/* The value after "NAME=": 0, 1 when the line is bad, -1 to stop. An
+ * unquoted value ends at a newline or " #" and is trimmed. */
+static int
+dotenv_value(struct dotenv *d, struct buf *val)
+{
+	const char *vs = d->p, *ve;
+
+	val->len = 0;
+	if (d->p < d->end && (*d->p == '"' || *d->p == '\''))
+		return dotenv_quoted(d, val);
+	while (d->p < d->end && *d->p != '\n' &&
+		!(*d->p == '#' && d->p > vs && (d->p[-1] == ' ' || d->p[-1] == '\t')))
+		d->p++;
+	for (ve = d->p; ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r');)
+		ve--;
+	xput(val, vs, (size_t)(ve - vs));
+	return 0;
+}
+
+/* Parse the text of env file `file` into out, as dotenv tools read it:
+ * blank lines and # comments skipped, an optional "export " prefix,
+ * NAME = VALUE (dotenv_value). A NAME set in walter's environment keeps
+ * that value, as with dotenv tools. Problems are located errors in the
+ * env file. */
+static void
+dotenv_parse(const char *file, const char *s, size_t len, struct strv *out)
+{
+	struct dotenv d = { file, s, s + len, s, 1 };
+	struct buf val = { 0 }, kv = { 0 };
+	const char *k;
+	int r = 0;
+
+	for (; d.p < d.end && r >= 0; dotenv_next(&d)) {
+		dotenv_blanks(&d, 1);
+		if (d.end - d.p > 6 && !memcmp(d.p, "export", 6) &&
+			(d.p[6] == ' ' || d.p[6] == '\t'))
+			d.p += 6, dotenv_blanks(&d, 0);
+		if (d.p == d.end || *d.p == '\n' || *d.p == '#')
+			continue;
+		for (k = d.p; d.p < d.end && (isalnum((unsigned char)*d.p) || *d.p == '_'); d.p++)
+			;
+		kv.len = 0;
+		xput(&kv, k, (size_t)(d.p - k));
+		dotenv_blanks(&d, 0);
+		if (!kv.len || isdigit((unsigned char)*k)) {
+			dotenv_err(&d, k, "expected NAME=VALUE (NAME: letters, digits, _)");
+			continue;
+		}
+		if (d.p == d.end || *d.p != '=') {
+			dotenv_err(&d, d.p, "expected \"=\" after the name");
+			continue;
+		}
+		d.p++;
+		dotenv_blanks(&d, 0);
+		if ((r = dotenv_value(&d, &val)) != 0)
+			continue;
+		if (val.len && memchr(val.data, '\0', val.len)) {
+			dotenv_err(&d, k, "the value of %s holds a NUL byte", kv.data);
+			continue;
+		}
+		if (getenv(kv.data)) /* walter's environment wins */
+			continue;
+		if (secret_name(kv.data, kv.len))
+			secret_add(val.data ? val.data : "");
+		xput(&kv, "=", 1);
+		xput(&kv, val.data ? val.data : "", val.len);
+		strv_set(out, astrndup(kv.data, kv.len));
+	}
+	buf_free(&val);
+	buf_free(&kv);
+}
+
+/* env_file: a path or a list of paths (relative to walter's directory,
+ * $VAR substituted), read in order into out. */
+static void
+env_file(struct ctx *c, const struct yaml_node *v, struct strv *out)
+{
+	size_t i, nv = v->kind == YAML_SEQ ? v->n : 1;
+
+	if (v->kind == YAML_MAP) {
+		cerr(c, v, "\"env_file\" must be a file path or a list of them");
+		return;
+	}
+	for (i = 0; i < nv; i++) {
+		const struct yaml_node *f = v->kind == YAML_SEQ ? v->child[i] : v;
+		struct buf in = { 0 };
+		const char *path;
+		if (f->kind != YAML_SCALAR || !f->len) {
+			cerr(c, f, "\"env_file\" must be a file path or a list of them");
+			continue;
+		}
+		path = subst(c, f, f->text);
+		if (read_file(path, &in) < 0)
+			cerr(c, f, "env_file %s: %s", path, strerror(errno));
+		else
+			dotenv_parse(astrdup(path), in.data ? in.data : "", in.len, out);
+		buf_free(&in);
+	}
+}
+
+/* A task's environment: the top-level env_file, its own env_file, then
+ * its env, each replacing names of the one before. */
+static void
+env_compose(struct ctx *c, struct stagedef *sd)
+{
+	struct node *t = sd->t;
+	struct strv v = { 0 };
+	size_t i;
+
+	if (!c->topenv.n && !sd->fileenv.n)
+		return;
+	for (i = 0; i < c->topenv.n; i++)
+		strv_set(&v, c->topenv.v[i]);
+	for (i = 0; i < sd->fileenv.n; i++)
+		strv_set(&v, sd->fileenv.v[i]);
+	for (i = 0; t->env && t->env[i]; i++)
+		strv_set(&v, t->env[i]);
+	t->env = amalloc((v.n + 1) * sizeof *t->env);
+	if (v.n)
+		memcpy(t->env, v.v, v.n * sizeof *t->env);
+	free(v.v);
+	free(sd->fileenv.v);
+	sd->fileenv.v = NULL, sd->fileenv.n = 0;
+}
+
+/* The keys of a stage/task that only set an option of its task. */
+static void
+stage_opt(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const struct yaml_node *v)
+{
+	struct node *t = sd->t;
+	const char *key = k->text;
+
+	if (!strcmp(key, "shell_script")) { /* the 0.x README's shell stage */
+		deprecated(c, k, "\"type: shell\" and \"file\"");
+		if (!t->script)
+			t->script = str_val(c, k, v);
+		sd->shell_key = k;
+	} else if (!strcmp(key, "description")) {
+		t->desc = str_val(c, k, v);
+	} else if (!strcmp(key, "env_file")) {
+		env_file(c, v, &sd->fileenv);
+	} else if (!strcmp(key, "report_full_output")) {
+		t->report_full = bool_val(c, k, v);
+	} else if (!strcmp(key, "suppress_all")) {
+		t->suppress_all = bool_val(c, k, v);
+	} else if (!strcmp(key, "message")) {
+		t->message = bool_val(c, k, v);
+		cfg.message_mode = 1;
+	} else if (!strcmp(key, "timeout")) {
+		t->timeout = dur_val(c, k, v);
+	} else if (!strcmp(key, "retry")) {
+		t->retry = int_val(c, k, v, 0, 1000);
+	} else if (!strcmp(key, "retry_delay")) {
+		t->retry_delay = dur_val(c, k, v);
+	} else if (!strcmp(key, "env")) {
+		set_env(c, t, v);
+	} else if (!strcmp(key, "keep_running")) {
+		t->keep = bool_val(c, k, v);
+	}
+}
+
 /* One key of a stage/task mapping into sd. */
 static void
 stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const struct yaml_node *v)
@@ -1856,12 +2598,12 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 	}
 	if (!strcmp(key, "name") || !strcmp(key, "stage_name")) {
 		if (key[0] == 's')
-			deprecated(c, k, "name");
+			deprecated(c, k, "\"name\"");
 		if (key[0] == 'n' || !t->name)
 			t->name = str_val(c, k, v);
 	} else if (!strcmp(key, "type") || !strcmp(key, "stage_type")) {
 		if (key[0] == 's')
-			deprecated(c, k, "type");
+			deprecated(c, k, "\"type\"");
 		if (key[0] == 't' || !sd->type)
 			sd->type = v;
 	} else if (!strcmp(key, "command")) {
@@ -1882,17 +2624,10 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 			t->only_if = subst_specials(c, v, t->only_if);
 	} else if (!strcmp(key, "wait_for")) {
 		wait_parse(c, &t->wait, v);
-	} else if (!strcmp(key, "report_full_output")) {
-		t->report_full = bool_val(c, k, v);
-	} else if (!strcmp(key, "suppress_all")) {
-		t->suppress_all = bool_val(c, k, v);
-	} else if (!strcmp(key, "message")) {
-		t->message = bool_val(c, k, v);
-		cfg.message_mode = 1;
 	} else if (!strcmp(key, "parallel") || !strcmp(key, "run_after") ||
 		!strcmp(key, "serial")) {
 		if (!strcmp(key, "run_after"))
-			deprecated(c, k, "parallel");
+			deprecated(c, k, "\"parallel\"");
 		if (sd->kids && strcmp(key, "run_after")) {
 			if (sd->kidkind == N_PAR && !strcmp(key, "serial"))
 				cerr(c, k, "a task cannot have both \"parallel\" and \"serial\"");
@@ -1905,16 +2640,8 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 		cerr(c, k, "\"include\" must be the only key of its entry");
 	} else if (!strcmp(key, "call")) {
 		sd->has_call = 1;
-	} else if (!strcmp(key, "timeout")) {
-		t->timeout = dur_val(c, k, v);
-	} else if (!strcmp(key, "retry")) {
-		t->retry = int_val(c, k, v, 0, 1000);
-	} else if (!strcmp(key, "retry_delay")) {
-		t->retry_delay = dur_val(c, k, v);
-	} else if (!strcmp(key, "env")) {
-		set_env(c, t, v);
-	} else if (!strcmp(key, "keep_running")) {
-		t->keep = bool_val(c, k, v);
+	} else {
+		stage_opt(c, sd, k, v);
 	}
 }
 
@@ -1969,13 +2696,15 @@ static void
 stage_type(struct ctx *c, struct stagedef *sd)
 {
 	struct node *t = sd->t;
-	const char *ty = sd->type && sd->type->kind == YAML_SCALAR ? sd->type->text : "command";
+	const char *ty = sd->type && sd->type->kind == YAML_SCALAR ? sd->type->text
+		: sd->shell_key                                    ? "shell"
+								   : "command";
 
 	if (sd->type && sd->type->kind != YAML_SCALAR)
 		cerr(c, sd->type, "\"type\" must be command or shell");
 	else if (!strcmp(ty, "shell") || !strcmp(ty, "shell_script")) {
 		if (!strcmp(ty, "shell_script"))
-			cwarn(c, sd->type, "type \"shell_script\" means \"shell\"");
+			deprecated(c, sd->type, "\"shell\"");
 		if (!t->script)
 			cerr(c, sd->type, "a shell stage needs \"file\" (the script to run)");
 		if (t->command || t->argv)
@@ -1985,8 +2714,21 @@ stage_type(struct ctx *c, struct stagedef *sd)
 	} else if (strcmp(ty, "command")) {
 		cerr(c, sd->type, "No specified stage type: '%s' (use command or shell)", ty);
 	} else if (t->script) {
-		cwarn(c, sd->type, "\"file\" is only used by shell stages");
+		cwarn(c, sd->type, "\"%s\" is only used by shell stages",
+			sd->shell_key ? "shell_script" : "file");
 		t->script = NULL;
+	}
+	if (t->script && t->script[0] != '/' && t->dir && *t->dir) {
+		/* the script is found from walter's directory, as the original
+		 * did, while it runs in "directory" */
+		char cwd[PATH_MAX];
+		struct buf b = { 0 };
+		if (getcwd(cwd, sizeof cwd))
+			xprintf(&b, "%s/%s", strcmp(cwd, "/") ? cwd : "", t->script);
+		t->script_at = b.data ? astrndup(b.data, b.len) : t->script;
+		buf_free(&b);
+	} else {
+		t->script_at = t->script;
 	}
 }
 
@@ -2019,6 +2761,7 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 			stage_key(c, &sd, kv[i].k, kv[i].v);
 	free(kv);
 	stage_type(c, &sd);
+	env_compose(c, &sd);
 	if (!t->name) {
 		char b[64];
 		snprintf(b, sizeof b, "line %d", m->line);
@@ -2032,7 +2775,12 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 		c->file = sd.kidsfile;
 		g = group(c, sd.kidkind, t->name, sd.kids, d2);
 		c->file = saved;
-		if (d2 && !t->command && !t->argv && !t->script) {
+		g->desc = t->desc;
+		if (d2) { /* walter 2: parallel and serial win over command */
+			if (t->command || t->argv || t->script)
+				cwarn(c, m,
+					"\"command\" is ignored: \"%s\" is a %s group (as in walter 2)",
+					t->name, sd.kidkind == N_PAR ? "parallel" : "serial");
 			if (t->only_if || t->wait.set || t->timeout > 0 || t->keep)
 				cwarn(c, m,
 					"only_if, wait_for, timeout and keep_running apply to tasks, not to the group \"%s\"",
@@ -2041,6 +2789,7 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 		}
 	}
 	s = new_node(c, N_SEQ, t->name, m);
+	s->desc = t->desc;
 	s->logged = 0;
 	vec_add(&v, t);
 	vec_add(&v, g);
@@ -2082,8 +2831,46 @@ incl_find(const struct ctx *c, const char *path)
 	return NULL;
 }
 
+static void include(struct ctx *c, const struct yaml_node *pathv, struct vec *out);
+
+/* An include entry with a name (walter 2 accepted one): the included
+ * tasks as a serial group of that name, so the log says where they are. */
 static void
-include(struct ctx *c, const struct yaml_node *item, const struct yaml_node *pathv, struct vec *out)
+include_named(
+	struct ctx *c, const struct yaml_node *item, const struct yaml_node *pathv, struct vec *out)
+{
+	const struct yaml_node *nm = yaml_get(item, "name"), *ds = yaml_get(item, "description");
+	struct kv *kv;
+	size_t i, n;
+	struct node *g;
+	struct vec v = { 0 };
+
+	kv = pairs(c, item, &n);
+	for (i = 0; i < n; i++)
+		if (strcmp(kv[i].k->text, "include") && strcmp(kv[i].k->text, "name") &&
+			strcmp(kv[i].k->text, "description"))
+			cerr(c, kv[i].k,
+				"\"include\" takes only \"name\" and \"description\" beside it, not \"%s\"",
+				kv[i].k->text);
+	free(kv);
+	if (!nm) {
+		include(c, pathv, out);
+		return;
+	}
+	g = new_node(c, N_SEQ, str_val(c, nm, nm), item);
+	g->logged = c->format == FMT_BUILD_DEPLOY;
+	if (ds)
+		g->desc = str_val(c, ds, ds);
+	if (!g->name)
+		g->name = "include";
+	include(c, pathv, &v);
+	adopt(g, &v);
+	vec_add(out, g);
+}
+
+/* Splice the tasks of the file pathv names into out. */
+static void
+include(struct ctx *c, const struct yaml_node *pathv, struct vec *out)
 {
 	struct buf in = { 0 };
 	const char *path, *saved = c->file;
@@ -2094,8 +2881,6 @@ include(struct ctx *c, const struct yaml_node *item, const struct yaml_node *pat
 	size_t i;
 	int bad;
 
-	if (item->n != 2)
-		cerr(c, item, "\"include\" must be the only key of its entry");
 	if (pathv->kind != YAML_SCALAR || !pathv->len) {
 		cerr(c, pathv, "\"include\" takes a file path");
 		return;
@@ -2155,7 +2940,7 @@ add_entries(struct ctx *c, const struct yaml_node *seq, struct vec *out)
 			return;
 		}
 		if (e->kind == YAML_MAP && (inc = yaml_get(e, "include")))
-			include(c, e, inc, out);
+			include_named(c, e, inc, out);
 		else if ((n = stage(c, e, NULL)))
 			vec_add(out, n);
 	}
@@ -2193,7 +2978,7 @@ require(struct ctx *c, const struct yaml_node *list)
 		ns = root ? yaml_get(root, "namespace") : NULL;
 		st = root ? yaml_get(root, "stages") : NULL;
 		if (!ns || ns->kind != YAML_SCALAR || !ns->len || !st || st->kind != YAML_SEQ) {
-			cfg_msg(1, file, root,
+			cfg_msg(MSG_ERROR, file, root,
 				"a required file needs \"namespace\" (a name) and \"stages\" (a list)");
 			continue;
 		}
@@ -2203,12 +2988,12 @@ require(struct ctx *c, const struct yaml_node *list)
 			d = e->kind == YAML_MAP && e->n == 2 ? e->child[1] : NULL;
 			nm = d && d->kind == YAML_MAP ? yaml_get(d, "name") : NULL;
 			if (!nm || nm->kind != YAML_SCALAR) {
-				cfg_msg(1, file, e,
+				cfg_msg(MSG_ERROR, file, e,
 					"each stage definition must be \"def:\" with a \"name\"");
 				continue;
 			}
 			if (yaml_get(d, "call"))
-				cfg_msg(1, file, d,
+				cfg_msg(MSG_ERROR, file, d,
 					"a stage definition cannot itself use \"call\"");
 			xprintf(&key, "%s::%s", ns->text, nm->text);
 			c->defs = xreallocarray(c->defs, c->ndefs + 1, sizeof *c->defs);
@@ -2223,12 +3008,18 @@ require(struct ctx *c, const struct yaml_node *list)
 /* ---- notifiers, phases, the whole file ----------------------------- */
 
 static const char *const notifier_types[] = { "fake", "slack", "hipchat", "hipchat2", "webhook",
-	"exec", NULL };
+	"exec", "github_status", "gitlab_status", "discord", "teams", "mattermost", "googlechat",
+	NULL };
 
 /* The keys each type reads. fake takes anything: it is what people write
- * while a real notifier is switched off, with its settings still there. */
+ * while a real notifier is switched off, with its settings still there.
+ * The commit status types post the run's start and end whatever happens:
+ * on, summary and suppress mean nothing to them. */
 #define NT_COMMON "type", "on", "summary", "timeout", "suppress"
-static const char *const nt_known[][13] = {
+#define NT_STATUS                                                                                  \
+	"type", "timeout", "tls_proxy", "sha", "token", "api_url", "target_url", "description",    \
+		"per_task"
+static const char *const nt_known[NT_NTYPES][13] = {
 	[NT_FAKE] = { NULL },
 	[NT_SLACK] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon", "icon_url",
 		NULL },
@@ -2238,16 +3029,37 @@ static const char *const nt_known[][13] = {
 		NULL },
 	[NT_WEBHOOK] = { NT_COMMON, "tls_proxy", "url", NULL },
 	[NT_EXEC] = { NT_COMMON, "command", NULL },
+	[NT_GITHUB_STATUS] = { NT_STATUS, "repo", "context", NULL },
+	[NT_GITLAB_STATUS] = { NT_STATUS, "project", "name", NULL },
+	[NT_DISCORD] = { NT_COMMON, "tls_proxy", "url", "username", "avatar_url", NULL },
+	[NT_TEAMS] = { NT_COMMON, "tls_proxy", "url", NULL },
+	[NT_MATTERMOST] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon",
+		"icon_url", NULL },
+	[NT_GOOGLECHAT] = { NT_COMMON, "tls_proxy", "url", NULL },
 };
-/* Settings without which a type cannot send anything. */
-static const char *const nt_needs[][3] = {
+/* Settings without which a type cannot send anything (the commit status
+ * types: see nt_status, which knows their defaults). */
+static const char *const nt_needs[NT_NTYPES][3] = {
 	[NT_FAKE] = { NULL },
 	[NT_SLACK] = { "url", NULL },
 	[NT_HIPCHAT] = { "room_id", "token", NULL },
 	[NT_HIPCHAT2] = { "room_id", "token", NULL },
 	[NT_WEBHOOK] = { "url", NULL },
 	[NT_EXEC] = { "command", NULL },
+	[NT_GITHUB_STATUS] = { NULL },
+	[NT_GITLAB_STATUS] = { NULL },
+	[NT_DISCORD] = { "url", NULL },
+	[NT_TEAMS] = { "url", NULL },
+	[NT_MATTERMOST] = { "url", NULL },
+	[NT_GOOGLECHAT] = { "url", NULL },
 };
+/* Does the notifier post commit statuses (not messages)? */
+static int
+is_status(const struct notifier *nt)
+{
+	return nt->kind == NT_GITHUB_STATUS || nt->kind == NT_GITLAB_STATUS;
+}
+
 static const char *const on_words[] = { "success", "failure", "skipped", "aborted", NULL };
 static const char *const suppress_words[] = { "result", "stdout", "stderr", NULL };
 
@@ -2319,6 +3131,8 @@ nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const stru
 			nt->suppress = word_mask(c, k, v, suppress_words, "result, stdout, stderr");
 	} else if (!strcmp(key, "summary")) {
 		nt->summary = bool_val(c, k, v);
+	} else if (!strcmp(key, "per_task")) {
+		nt->per_task = bool_val(c, k, v);
 	} else if (!strcmp(key, "timeout")) {
 		double d = dur_val(c, k, v);
 		if (d <= 0 || d > 600) {
@@ -2382,7 +3196,20 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	struct url u;
 	char err[256];
 
+	if (!tok || !room) /* nt_check switched such a notifier off */
+		tok = tok ? tok : "", room = room ? room : "";
 	switch (nt->kind) {
+	case NT_DISCORD:
+	case NT_TEAMS:
+	case NT_MATTERMOST:
+	case NT_GOOGLECHAT:
+		nt->url = nt_get(nt, "url");
+		nt->ctype = nt->kind == NT_GOOGLECHAT ? "application/json; charset=UTF-8"
+						      : "application/json";
+		break;
+	case NT_GITHUB_STATUS:
+	case NT_GITLAB_STATUS:
+		break; /* nt_status built it */
 	case NT_SLACK:
 	case NT_WEBHOOK:
 		nt->url = nt_get(nt, "url");
@@ -2414,7 +3241,9 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	/* the reason names no part of the URL: a webhook URL is a secret */
 	if (url_parse(nt->url, &u, err, sizeof err) < 0) {
 		cerr(c, m, "the %s of this %s notifier is not usable: %s",
-			nt->kind == NT_HIPCHAT || nt->kind == NT_HIPCHAT2 ? "base_url" : "url",
+			nt->kind == NT_HIPCHAT || nt->kind == NT_HIPCHAT2 ? "base_url"
+				: nt->context                             ? "api_url"
+									  : "url",
 			nt->type, err);
 		return;
 	}
@@ -2424,11 +3253,185 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 	url_free(&u);
 	if (nt->kind == NT_HIPCHAT2) {
 		xprintf(&b, "Authorization: Bearer %s", tok);
-		nt->auth = astrndup(b.data, b.len);
+		nt->hdr[0] = astrndup(b.data, b.len);
 		buf_free(&b);
 		if (strpbrk(tok, "\r\n"))
 			cerr(c, m, "the token of this hipchat2 notifier contains a line break");
 	}
+}
+
+/* ---- commit status notifiers: settings and their CI defaults ------- */
+
+static int git_run(const char *const *argv, struct buf *out, double timeout, int quiet, char *why,
+	size_t whylen);
+
+/* A full commit SHA: 40 (SHA-1) or 64 (SHA-256) hex digits, lower-cased
+ * in place. */
+static int
+is_sha(char *s)
+{
+	size_t n = strspn(s, "0123456789abcdefABCDEF");
+
+	if (s[n] || (n != 40 && n != 64))
+		return 0;
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+	return 1;
+}
+
+/* The commit of the work tree walter runs in; NULL with a reason. */
+static char *
+head_sha(char *why, size_t n)
+{
+	static const char *const argv[] = { "git", "rev-parse", "--verify", "-q", "HEAD", NULL };
+	struct buf out = { 0 };
+	char *r = NULL;
+
+	if (git_run(argv, &out, 10, 1, why, n) == 0 && out.len) {
+		out.data[strcspn(out.data, "\r\n")] = '\0';
+		if (is_sha(out.data))
+			r = astrdup(out.data);
+	}
+	if (!r && !*why)
+		snprintf(why, n, "no commit checked out here");
+	buf_free(&out);
+	return r;
+}
+
+/* A setting as written (not empty), else the first of vars[] that is
+ * set; its origin goes onto src ("token from $GITHUB_TOKEN"). NULL if
+ * none. */
+static const char *
+status_setting(const struct notifier *nt, const char *key, const char *const *vars, struct buf *src)
+{
+	const char *v = nt_get(nt, key), *e;
+	size_t i;
+
+	if (v && *v)
+		return v;
+	for (i = 0; vars[i]; i++)
+		if ((e = getenv(vars[i])) && *e) {
+			xprintf(src, "%s%s from $%s", src->len ? ", " : "", key, vars[i]);
+			return astrdup(e);
+		}
+	return NULL;
+}
+
+/* ", $A or $B" for a message. */
+static void
+put_vars(struct buf *b, const char *const *vars)
+{
+	size_t i;
+
+	for (i = 0; vars[i]; i++)
+		xprintf(b, "%s$%s", i ? " or " : ", or ", vars[i]);
+}
+
+/* "a github_status notifier needs \"token\": set it, or $GITHUB_TOKEN" */
+static void
+status_missing(struct ctx *c, struct notifier *nt, const struct yaml_node *m, const char *key,
+	const char *const *vars, const char *more)
+{
+	struct buf b = { 0 };
+
+	put_vars(&b, vars);
+	cerr(c, m, "a %s notifier needs \"%s\": set it%s%s", nt->type, key, b.data ? b.data : "",
+		more ? more : "");
+	buf_free(&b);
+	nt->off = 1;
+}
+
+/* github_status and gitlab_status: every setting from the file or the CI
+ * environment, checked, and the request built once:
+ *   POST {api_url}/repos/{repo}/statuses/{sha}       (GitHub)
+ *   POST {api_url}/projects/{project}/statuses/{sha} (GitLab) */
+static void
+nt_status(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
+{
+	static const char *const gh_repo[] = { "GITHUB_REPOSITORY", NULL };
+	static const char *const gh_sha[] = { "GITHUB_SHA", "GIT_COMMIT", NULL };
+	static const char *const gh_tok[] = { "GITHUB_TOKEN", NULL };
+	static const char *const gh_api[] = { "GITHUB_API_URL", NULL };
+	static const char *const gh_url[] = { "BUILD_URL", NULL };
+	static const char *const gl_proj[] = { "CI_PROJECT_ID", NULL };
+	static const char *const gl_sha[] = { "CI_COMMIT_SHA", NULL };
+	static const char *const gl_api[] = { "CI_API_V4_URL", NULL };
+	static const char *const gl_url[] = { "CI_JOB_URL", "BUILD_URL", NULL };
+	static const char *const none[] = { NULL };
+	int gl = nt->kind == NT_GITLAB_STATUS;
+	const char *repo, *tok, *api, *slash = NULL;
+	char *sha, why[256] = "";
+	struct buf src = { 0 }, b = { 0 }, more = { 0 };
+	size_t n;
+
+	repo = status_setting(nt, gl ? "project" : "repo", gl ? gl_proj : gh_repo, &src);
+	sha = (char *)status_setting(nt, "sha", gl ? gl_sha : gh_sha, &src);
+	tok = status_setting(nt, "token", gl ? none : gh_tok, &src);
+	api = status_setting(nt, "api_url", gl ? gl_api : gh_api, &src);
+	nt->target = status_setting(nt, "target_url", gl ? gl_url : gh_url, &src);
+	nt->context = nt_get(nt, gl ? "name" : "context");
+	if (!nt->context || !*nt->context)
+		nt->context = "walter";
+	nt->desc = nt_get(nt, "description");
+	if (nt->desc && !*nt->desc)
+		nt->desc = NULL;
+	if (!repo)
+		status_missing(c, nt, m, gl ? "project" : "repo", gl ? gl_proj : gh_repo, NULL);
+	if (!sha && (sha = head_sha(why, sizeof why)))
+		xprintf(&src, "%ssha from git rev-parse HEAD", src.len ? ", " : "");
+	if (!sha) {
+		xprintf(&more, ", or run it in a git work tree (git rev-parse HEAD: %s)", why);
+		status_missing(c, nt, m, "sha", gl ? gl_sha : gh_sha, more.data);
+	} else if (!is_sha(sha = astrdup(sha))) {
+		cerr(c, m, "\"sha\" of this %s notifier must be a full commit SHA (40 hex digits)",
+			nt->type);
+		nt->off = 1;
+	}
+	if (!tok)
+		status_missing(c, nt, m, "token", gl ? none : gh_tok,
+			gl ? " (a CI job token cannot post commit statuses)" : NULL);
+	else if (strpbrk(tok, "\r\n"))
+		cerr(c, m, "the token of this %s notifier contains a line break", nt->type),
+			nt->off = 1;
+	else
+		secret_add(tok);
+	if (repo && !gl &&
+		(!(slash = strchr(repo, '/')) || slash == repo || !slash[1] ||
+			strchr(slash + 1, '/'))) {
+		cerr(c, m, "\"repo\" of this github_status notifier must be OWNER/NAME");
+		nt->off = 1;
+	}
+	nt->sources = src.len ? astrndup(src.data, src.len) : NULL;
+	if (!nt->off) {
+		if (!api)
+			api = gl ? "https://gitlab.com/api/v4" : "https://api.github.com";
+		for (n = strlen(api); n && api[n - 1] == '/'; n--)
+			;
+		xput(&b, api, n);
+		if (gl) {
+			xputs(&b, "/projects/");
+			if (url_put_segment(&b, repo, strlen(repo)) < 0)
+				fatal("out of memory");
+		} else {
+			xputs(&b, "/repos/");
+			if (url_put_segment(&b, repo, (size_t)(slash - repo)) < 0 ||
+				buf_puts(&b, "/") < 0 ||
+				url_put_segment(&b, slash + 1, strlen(slash + 1)) < 0)
+				fatal("out of memory");
+		}
+		xprintf(&b, "/statuses/%s", sha);
+		nt->url = astrndup(b.data, b.len);
+		nt->ctype = "application/json";
+		b.len = 0;
+		xprintf(&b, gl ? "PRIVATE-TOKEN: %s" : "Authorization: Bearer %s", tok);
+		nt->hdr[0] = astrndup(b.data, b.len);
+		nt->hdr[1] = "User-Agent: walter/" WALTER_VERSION;
+		if (!gl) {
+			nt->hdr[2] = "Accept: application/vnd.github+json";
+			nt->hdr[3] = "X-GitHub-Api-Version: 2022-11-28";
+		}
+	}
+	buf_free(&src), buf_free(&b), buf_free(&more);
 }
 
 /* Per-type checks once every key is read. */
@@ -2449,13 +3452,15 @@ nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m, const st
 		} else if (!*v) {
 			for (j = 0; j < n && strcmp(kv[j].k->text, need[i]); j++)
 				;
-			cwarn(c, j < n ? kv[j].v : m,
+			csoft(c, j < n ? kv[j].v : m,
 				"\"%s\" of this %s notifier is empty (an unset variable?): it sends nothing",
 				need[i], nt->type);
 			nt->off = 1;
 		}
 	}
-	if (ch && *ch && ch[0] != '#' && ch[0] != '@') { /* @user: a direct message */
+	if (nt->kind == NT_MATTERMOST) { /* a channel's handle, no '#' */
+		nt->channel = ch && *ch ? ch : NULL;
+	} else if (ch && *ch && ch[0] != '#' && ch[0] != '@') { /* @user: a direct message */
 		struct buf b = { 0 };
 		xprintf(&b, "#%s", ch);
 		nt->channel = astrndup(b.data, b.len);
@@ -2471,6 +3476,8 @@ nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m, const st
 		nt->tls_proxy = tp;
 	}
 	nt->command = nt_get(nt, "command");
+	if (nt->kind == NT_GITHUB_STATUS || nt->kind == NT_GITLAB_STATUS)
+		nt_status(c, nt, m);
 	if (!nt->off)
 		nt_request(c, nt, m);
 }
@@ -2481,6 +3488,7 @@ nt_load(struct ctx *c, const struct yaml_node *m)
 	struct notifier *nt;
 	struct kv *kv;
 	size_t i, n;
+	int errors;
 	const struct yaml_node *ty;
 
 	if (m->kind != YAML_MAP) {
@@ -2489,7 +3497,8 @@ nt_load(struct ctx *c, const struct yaml_node *m)
 	}
 	if (!(ty = yaml_get(m, "type")) || ty->kind != YAML_SCALAR) {
 		cerr(c, m,
-			"a notifier needs a \"type\" (fake, slack, hipchat, hipchat2, webhook, exec)");
+			"a notifier needs a \"type\" (fake, slack, hipchat, hipchat2, webhook, exec, "
+			"github_status, gitlab_status, discord, teams, mattermost, googlechat)");
 		return;
 	}
 	for (i = 0; notifier_types[i] && strcmp(notifier_types[i], ty->text); i++)
@@ -2511,10 +3520,12 @@ nt_load(struct ctx *c, const struct yaml_node *m)
 	kv = pairs(c, m, &n);
 	nt->keys = amalloc((n + 1) * sizeof *nt->keys);
 	nt->vals = amalloc((n + 1) * sizeof *nt->vals);
+	errors = cfg.errors;
 	for (i = 0; i < n; i++)
 		if (strcmp(kv[i].k->text, "type"))
 			nt_key(c, nt, kv[i].k, kv[i].v);
 	nt_check(c, nt, m, kv, n);
+	nt->bad = cfg.errors != errors;
 	free(kv);
 }
 
@@ -2533,6 +3544,170 @@ nt_load_list(struct ctx *c, const struct yaml_node *v, int list)
 	}
 	for (i = 0; i < v->n; i++)
 		nt_load(c, v->child[i]);
+}
+
+/* ---- the 1.x service block (run by -mode service) ----------------- */
+
+/* Is s usable as a branch name in a refspec? (No option, no refspec or
+ * revision syntax; git check-ref-format says the rest.) */
+static int
+branch_ok(const char *s)
+{
+	const char *p;
+
+	if (!*s || *s == '-' || *s == '/' || strstr(s, ".."))
+		return 0;
+	for (p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || strchr("~^:?*[\\", *p))
+			return 0;
+	return 1;
+}
+
+/* One setting of the service block: a string with $VARs substituted
+ * (the values are secrets, as in notifiers, but the state file's path:
+ * log lines name it). */
+static const char *
+svc_str(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
+{
+	const char *s;
+
+	if (is_null(v))
+		return "";
+	if (!(s = str_val(c, k, v)))
+		return "";
+	c->secret = strcmp(k->text, "update") != 0; /* a path is no credential */
+	s = subst(c, v, s);
+	c->secret = 0;
+	return s;
+}
+
+/* Check one typed setting of the service block. */
+static void
+svc_key(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
+{
+	const char *key = k->text, *s;
+	char err[256];
+	struct url u;
+
+	if (!strcmp(key, "forks")) {
+		svc.forks = bool_val(c, k, v);
+		return;
+	}
+	s = svc_str(c, k, v);
+	if (!strcmp(key, "token")) {
+		svc.token = s, svc.token_line = v->line, svc.token_col = v->col;
+		secret_add(s);
+		if (strpbrk(s, "\r\n"))
+			cerr(c, v, "the service's token contains a line break");
+	} else if (!strcmp(key, "from")) {
+		svc.from = s;
+	} else if (!strcmp(key, "repo")) {
+		svc.repo = s;
+	} else if (!strcmp(key, "api_url") && *s) {
+		if (url_parse(s, &u, err, sizeof err) < 0)
+			cerr(c, v, "the service's api_url is not usable: %s", err);
+		else
+			url_free(&u);
+		svc.api = s;
+	} else if (!strcmp(key, "trunk") && *s) {
+		if (!branch_ok(s))
+			cerr(c, v, "\"trunk\" must be a branch name");
+		svc.trunk = s;
+	} else if (!strcmp(key, "branch") && *s) {
+		int r = regcomp(&svc.branch, s, REG_EXTENDED | REG_NOSUB);
+		if (r) {
+			regerror(r, &svc.branch, err, sizeof err);
+			cerr(c, v,
+				"\"branch\" is not a usable regular expression (POSIX extended): %s",
+				err);
+		} else {
+			svc.has_branch = 1;
+		}
+	} else if (!strcmp(key, "update") && *s) {
+		svc.update = s, svc.uline = v->line, svc.ucol = v->col;
+	} else if (!strcmp(key, "context") && *s) {
+		svc.context = s;
+	} else if (!strcmp(key, "target_url") && *s) {
+		svc.target = s;
+	} else if (!strcmp(key, "tls_proxy") && *s) {
+		const char *colon = strrchr(s, ':');
+		if (!colon || colon == s || !colon[1] ||
+			strspn(colon + 1, "0123456789") != strlen(colon + 1))
+			cerr(c, v, "\"tls_proxy\" must be host:port");
+		svc.tls_proxy = s;
+	}
+}
+
+/* service: type github or local, and its settings, checked now whatever
+ * the mode (svc_ready checks what only a service run needs). */
+static void
+svc_load(struct ctx *c, const struct yaml_node *v)
+{
+	static const char *const known[] = { "type", "token", "from", "repo", "api_url", "trunk",
+		"branch", "update", "context", "target_url", "forks", "tls_proxy", NULL };
+	const struct yaml_node *ty;
+	struct kv *kv;
+	size_t i, j, n;
+
+	if (is_null(v))
+		return;
+	if (v->kind != YAML_MAP) {
+		cerr(c, v, "\"service\" must be a mapping with a \"type\" (github or local)");
+		return;
+	}
+	svc.present = 1, svc.file = c->file, svc.line = v->line, svc.col = v->col;
+	svc.trunk = "master", svc.api = "https://api.github.com";
+	svc.context = "continuous-integraion/walter"; /* sic: what 1.x posted */
+	if (!(ty = yaml_get(v, "type")) || ty->kind != YAML_SCALAR)
+		cerr(c, ty ? ty : v, "the service block needs a \"type\" (github or local)");
+	else if (!strcmp(ty->text, "github"))
+		svc.github = 1;
+	else if (strcmp(ty->text, "local"))
+		cerr(c, ty, "unknown service type \"%s\" (github or local)", ty->text);
+	kv = pairs(c, v, &n);
+	svc.names = amalloc((n + 1) * sizeof *svc.names);
+	for (i = 0; i < n; i++) {
+		const char *key = kv[i].k->text;
+		for (j = 0; known[j] && strcmp(known[j], key); j++)
+			;
+		if (!known[j]) {
+			unknown_key(c, kv[i].k, "the service block", known);
+			continue;
+		}
+		svc.names[svc.nnames++] = known[j];
+		if (strcmp(key, "type"))
+			svc_key(c, kv[i].k, kv[i].v);
+	}
+	free(kv);
+}
+
+/* What a service run needs beyond what svc_load checked: the repository
+ * and a token ($GITHUB_TOKEN by default). Errors go to cfg.errors. */
+static void
+svc_ready(void)
+{
+	struct yaml_node at = { .line = svc.line, .col = svc.col };
+	const char *env = getenv("GITHUB_TOKEN");
+
+	if (!svc.from || !*svc.from)
+		cfg_msg(MSG_ERROR, svc.file, &at,
+			"the service block needs \"from\" (the repository's owner)");
+	if (!svc.repo || !*svc.repo)
+		cfg_msg(MSG_ERROR, svc.file, &at,
+			"the service block needs \"repo\" (the repository's name)");
+	if (svc.token && *svc.token)
+		;
+	else if (env && *env)
+		secret_add(env);
+	else
+		cfg_msg(MSG_ERROR, svc.file,
+			svc.token_line ? &(struct yaml_node){ .line = svc.token_line,
+						 .col = svc.token_col }
+				       : &at,
+			"the service block needs \"token\": set it, or $GITHUB_TOKEN");
+	if (!strcmp(opt.config, "-"))
+		cfg_msg(MSG_ERROR, svc.file, &at,
+			"-mode service reads the pipeline of each checkout: -c - cannot be used");
 }
 
 /* D0 README form: pipeline written as a mapping "stage name: {...}". */
@@ -2605,11 +3780,13 @@ static void
 load_d1(struct ctx *c, const struct yaml_node *root)
 {
 	static const char *const known[] = { "pipeline", "cleanup", "messenger", "notify",
-		"service", "require", NULL };
-	const struct yaml_node *pl = NULL, *cl = NULL, *req;
+		"service", "require", "env_file", NULL };
+	const struct yaml_node *pl = NULL, *cl = NULL, *req, *ef;
 	struct kv *kv;
 	size_t i, n;
 
+	if ((ef = yaml_get(root, "env_file")) && !is_null(ef))
+		env_file(c, ef, &c->topenv);
 	if ((req = yaml_get(root, "require")))
 		require(c, req);
 	kv = pairs(c, root, &n);
@@ -2624,7 +3801,9 @@ load_d1(struct ctx *c, const struct yaml_node *root)
 			nt_load_list(c, v, 0);
 		else if (!strcmp(k, "notify"))
 			nt_load_list(c, v, 1);
-		else if (strcmp(k, "require") && strcmp(k, "service"))
+		else if (!strcmp(k, "service"))
+			svc_load(c, v);
+		else if (strcmp(k, "require") && strcmp(k, "env_file"))
 			unknown_key(c, kv[i].k, "the top level", known);
 	}
 	free(kv);
@@ -2639,8 +3818,9 @@ load_d1(struct ctx *c, const struct yaml_node *root)
 static void
 load_d2(struct ctx *c, const struct yaml_node *root)
 {
-	static const char *const known[] = { "build", "deploy", "notify", "messenger", NULL };
-	const struct yaml_node *b = NULL, *d = NULL;
+	static const char *const known[] = { "build", "deploy", "notify", "messenger", "env_file",
+		NULL };
+	const struct yaml_node *b = NULL, *d = NULL, *ef;
 	struct kv *kv;
 	size_t i, n;
 
@@ -2649,9 +3829,13 @@ load_d2(struct ctx *c, const struct yaml_node *root)
 		phase_load(c, &cfg.ph[1], "Deploy", NULL);
 		return;
 	}
+	if ((ef = yaml_get(root, "env_file")) && !is_null(ef))
+		env_file(c, ef, &c->topenv);
 	kv = pairs(c, root, &n);
 	for (i = 0; i < n; i++) {
 		const char *k = kv[i].k->text;
+		if (!strcmp(k, "env_file"))
+			continue;
 		if (!strcmp(k, "build"))
 			b = kv[i].v;
 		else if (!strcmp(k, "deploy"))
@@ -2716,7 +3900,8 @@ nt_sends_output(void)
 	size_t i;
 
 	for (i = 0; i < cfg.nnt; i++)
-		if (cfg.nt[i].kind != NT_FAKE && !cfg.nt[i].off && !cfg.nt[i].summary &&
+		if (cfg.nt[i].kind != NT_FAKE && !is_status(&cfg.nt[i]) && !cfg.nt[i].off &&
+			!cfg.nt[i].summary &&
 			(cfg.nt[i].suppress & (SUP_STDOUT | SUP_STDERR)) !=
 				(SUP_STDOUT | SUP_STDERR))
 			return 1;
@@ -2781,7 +3966,7 @@ load_text(const char *file, const char *text, size_t len)
 	if (root && root->kind == YAML_SEQ)
 		has_bd = 1;
 	if (!root || (!has_pl && !has_bd) || (root->kind != YAML_MAP && root->kind != YAML_SEQ))
-		cfg_msg(1, c.file, root, "no pipeline, build or deploy section");
+		cfg_msg(MSG_ERROR, c.file, root, "no pipeline, build or deploy section");
 	else if (has_pl && has_bd)
 		cerr(&c, root, "ambiguous configuration (both pipeline and build/deploy)");
 	else if (!tag_check(c.file, root, 0)) {
@@ -2793,7 +3978,7 @@ load_text(const char *file, const char *text, size_t len)
 	}
 	for (i = 0; i < c.ndocs; i++)
 		yaml_free(c.docs[i]);
-	free(c.docs), free(c.defs), free(c.stack), free(c.incl);
+	free(c.docs), free(c.defs), free(c.stack), free(c.topenv.v), free(c.incl);
 	if (cfg.errors)
 		return cfg.errors;
 	for (i = 0; i < 2; i++) {
@@ -2809,6 +3994,8 @@ load_text(const char *file, const char *text, size_t len)
 	return 0;
 }
 
+static void notify_load_error(void);
+
 /* Read, parse and model the pipeline file; exit 2 on any error. */
 static void
 load(const char *path)
@@ -2821,8 +4008,10 @@ load(const char *path)
 		fatal("%s:", file);
 	errors = load_text(file, in.data ? in.data : "", in.len);
 	buf_free(&in);
-	if (errors)
+	if (errors) {
+		notify_load_error();
 		exit(2);
+	}
 }
 
 /* ==== 6. executor ================================================== */
@@ -3383,11 +4572,12 @@ guard_end(void)
 	}
 }
 
+/* No inherited descriptor reaches a child; INT, TERM, HUP and CHLD are
+ * noted (R.sig, R.nsig) and wake the loop through the self-pipe. */
 static void
-exec_setup(void)
+signals_setup(void)
 {
 	struct sigaction sa;
-	char *sh;
 
 	close_inherited();
 	if (xpipe(R.selfpipe) < 0)
@@ -3407,6 +4597,14 @@ exec_setup(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+exec_setup(void)
+{
+	char *sh;
+
+	signals_setup();
 #ifdef PR_SET_CHILD_SUBREAPER
 	/* Orphans of tasks (daemons, double forks) become walter's children:
 	 * reap() collects their zombies, kill_leftovers() finds them. PID 1
@@ -3892,6 +5090,149 @@ feed(struct node *n)
 	fd_drop(&p->in);
 }
 
+/* ---- git, for service mode and the commit status notifiers ---------- */
+
+/* Read what fd has into b (at most max bytes kept); 0 at EOF or on an
+ * error (then fd is closed and set to -1). */
+static int
+slurp(int *fd, struct buf *b, size_t max)
+{
+	char chunk[4096];
+	ssize_t r;
+
+	for (;;) {
+		r = read(*fd, chunk, sizeof chunk);
+		if (r > 0) {
+			if (b->len < max)
+				xput(b, chunk, (size_t)r < max - b->len ? (size_t)r : max - b->len);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return 1;
+		close(*fd);
+		*fd = -1;
+		return 0;
+	}
+}
+
+/* Log what git printed, one "[git]" line each. */
+static void
+git_log(enum level lv, const struct buf *b)
+{
+	const char *p = b->data, *e;
+
+	while (p && *p) {
+		e = p + strcspn(p, "\n");
+		if (e > p)
+			log_line(lv, "git", p, (size_t)(e - p));
+		p = *e ? e + 1 : e;
+	}
+}
+
+/* Run argv (argv[0] is "git", found in PATH; no shell) with stdin
+ * /dev/null for at most timeout seconds; a signal to walter (R.nsig)
+ * stops it. Its stdout goes into out when out is given (1 MiB at most);
+ * what else it printed is logged as "[git]" lines when it is done: ERROR
+ * if it failed, else DEBUG; nothing if quiet. Returns its exit status,
+ * or -1; unless 0, why says what went wrong (git's last line). */
+static int
+git_run(const char *const *argv, struct buf *out, double timeout, int quiet, char *why,
+	size_t whylen)
+{
+	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, st = 0, r = -1, stop = 0;
+	struct buf err = { 0 }, *o = out ? out : &err;
+	unsigned long seen = (unsigned long)R.nsig;
+	double end = now() + timeout;
+	char *path = path_lookup("git"), *last;
+	pid_t pid;
+
+	*why = '\0';
+	if (!path) {
+		snprintf(why, whylen, "git is not installed (not found in PATH)");
+		return -1;
+	}
+	if (xpipe(op) < 0 || xpipe(ep) < 0 || (pid = fork()) < 0) {
+		snprintf(why, whylen, "cannot run git: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+		child_signals();
+		if (nul >= 0 && dup2(nul, 0) >= 0 && dup2(op[1], 1) >= 0 && dup2(ep[1], 2) >= 0)
+			execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	close(op[1]), close(ep[1]);
+	op[1] = ep[1] = -1;
+	nonblock(op[0]), nonblock(ep[0]);
+	while (op[0] >= 0 || ep[0] >= 0) {
+		struct pollfd pf[3];
+		nfds_t n = 0;
+		double left = end - now();
+		if (left <= 0 && !stop) {
+			kill(pid, SIGKILL);
+			stop = 1;
+			snprintf(why, whylen, "git %s gave no answer within %gs: killed", argv[1],
+				timeout);
+		}
+		if (left <= 0)
+			break;
+		if (op[0] >= 0)
+			pf[n].fd = op[0], pf[n].events = POLLIN, pf[n++].revents = 0;
+		if (ep[0] >= 0)
+			pf[n].fd = ep[0], pf[n].events = POLLIN, pf[n++].revents = 0;
+		if (R.selfpipe[0] >= 0)
+			pf[n].fd = R.selfpipe[0], pf[n].events = POLLIN, pf[n++].revents = 0;
+		if (poll(pf, n, (int)(left * 1000) + 1) < 0 && errno != EINTR)
+			break;
+		if (op[0] >= 0)
+			slurp(&op[0], o, 1 << 20);
+		if (ep[0] >= 0)
+			slurp(&ep[0], &err, 8192);
+		if (R.selfpipe[0] >= 0) {
+			char c[64];
+			while (read(R.selfpipe[0], c, sizeof c) > 0)
+				;
+		}
+		if ((unsigned long)R.nsig != seen && !stop) {
+			kill(pid, SIGTERM);
+			stop = 1;
+			snprintf(why, whylen, "git %s stopped: walter got signal %d", argv[1],
+				(int)R.sig);
+		}
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!stop && WIFEXITED(st))
+		r = WEXITSTATUS(st);
+	else if (!stop)
+		snprintf(why, whylen, "git %s was killed by signal %d", argv[1], WTERMSIG(st));
+	if (r > 0 && err.len) { /* git's last line says why */
+		while (err.len && err.data[err.len - 1] == '\n')
+			err.data[--err.len] = '\0';
+		last = strrchr(err.data, '\n');
+		snprintf(why, whylen, "%s", last ? last + 1 : err.data);
+	} else if (r > 0) {
+		snprintf(why, whylen, "git %s: exit status %d", argv[1], r);
+	}
+	if (!quiet)
+		git_log(r == 0 ? L_DEBUG : L_ERROR, &err);
+out:
+	if (op[0] >= 0)
+		close(op[0]);
+	if (ep[0] >= 0)
+		close(ep[0]);
+	if (op[1] >= 0)
+		close(op[1]);
+	if (ep[1] >= 0)
+		close(ep[1]);
+	buf_free(&err);
+	free(path);
+	return r;
+}
+
 /* ==== 7. scheduler ================================================= */
 
 /* When a task fails:
@@ -3920,6 +5261,7 @@ static void nlog_read(void);
 static void nq_pump(void);
 static void probe_stop(struct probe *pr);
 static void term_group(struct node *n);
+static void notify_task_begin(struct node *n);
 static int notify_reaped(pid_t pid, int st);
 
 static void
@@ -3993,10 +5335,23 @@ set_specials(struct node *n)
 	}
 }
 
+/* Why failed task n failed: its reason, or how its command ended. */
+static const char *
+fail_reason(const struct node *n, char *b, size_t len)
+{
+	if (n->rt && n->rt->why[0])
+		snprintf(b, len, "%s", n->rt->why);
+	else if (n->code > 128)
+		snprintf(b, len, "killed by signal %d", n->code - 128);
+	else
+		snprintf(b, len, "exit status %d", n->code);
+	return b;
+}
+
 static void
 log_status(struct node *n)
 {
-	char d[32], *why = n->rt && n->rt->why[0] ? n->rt->why : NULL;
+	char d[32], why[300];
 
 	fmt_dur(n->t1 - n->t0, d, sizeof d);
 	switch (n->st) {
@@ -4004,13 +5359,8 @@ log_status(struct node *n)
 		logmsg(L_INFO, n->name, "End task (%s)", d);
 		break;
 	case S_FAILED:
-		if (why)
-			logmsg(L_ERROR, n->name, "Task failed: %s (%s)", why, d);
-		else if (n->code > 128)
-			logmsg(L_ERROR, n->name, "Task failed: killed by signal %d (%s)",
-				n->code - 128, d);
-		else
-			logmsg(L_ERROR, n->name, "Task failed: exit status %d (%s)", n->code, d);
+		logmsg(L_ERROR, n->name, "Task failed: %s (%s)", fail_reason(n, why, sizeof why),
+			d);
 		break;
 	case S_ABORTED:
 		logmsg(L_WARN, n->name, "aborted (%s)", d);
@@ -4100,7 +5450,13 @@ task_result(struct node *n, enum status st)
 	n->t1 = now();
 	if (n->parent)
 		n->parent->ndone++;
+	ci_close(n);
 	log_status(n);
+	if (st == S_FAILED && ci.kind == CI_GITHUB) {
+		char why[300];
+		ci_error(n, fail_reason(n, why, sizeof why), rt ? rt->tail : NULL,
+			rt ? rt->ntail : 0);
+	}
 	set_specials(n);
 	notify_task(n); /* before task_release: it may post the output */
 	if (st == S_FAILED && !R.first_failed)
@@ -4206,8 +5562,10 @@ par_advance(struct node *g)
 			return 0;
 		}
 		g->idx++;
-		if (k->st != S_PENDING)
+		if (k->st != S_PENDING) { /* "not selected" before the run: ended */
+			g->ndone += k->st != S_RUNNING;
 			continue;
+		}
 		if (R.cancel) {
 			skip_tree(k);
 		} else {
@@ -4233,6 +5591,66 @@ parent_step(struct node *n)
 }
 
 /* ---- a task's steps: only_if, wait_for, command, retries ------------ */
+
+/* An argument as sh would need it written: as is when plain, else in
+ * single quotes. */
+static void
+put_shell_word(struct buf *b, const char *a)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789_@%+=:,./-";
+	const char *p;
+
+	if (*a && !a[strspn(a, plain)]) {
+		xputs(b, a);
+		return;
+	}
+	xput(b, "'", 1);
+	for (p = a; *p; p++)
+		if (*p == '\'')
+			xputs(b, "'\\''");
+		else
+			xput(b, p, 1);
+	xput(b, "'", 1);
+}
+
+/* -x: "[name] + COMMAND" (each line of a multi-line command with its
+ * own "+ ", cut at 64 KiB as output lines are), masked, before the
+ * command or the only_if (cond) starts; at DEBUG level without -x. */
+static void
+log_command(struct node *n, int cond)
+{
+	enum level lv = opt.xtrace ? L_INFO : L_DEBUG;
+	struct buf b = { 0 };
+	const char *cmd = cond ? n->only_if : n->command, *p, *e;
+	size_t i;
+
+	if (lv < opt.threshold)
+		return;
+	if (cmd) {
+		for (p = cmd; *p; p = *e ? e + 1 : e) {
+			e = p + strcspn(p, "\n");
+			b.len = 0;
+			xputs(&b, cond ? "only_if + " : "+ ");
+			xput(&b, p, (size_t)(e - p));
+			log_line(lv, n->name, b.data, b.len < LINE_MAX_LOG ? b.len : LINE_MAX_LOG);
+		}
+	} else {
+		xputs(&b, "+ ");
+		if (n->script) {
+			xputs(&b, "sh ");
+			put_shell_word(&b, n->script);
+		} else {
+			for (i = 0; n->argv[i]; i++) {
+				if (i)
+					xput(&b, " ", 1);
+				put_shell_word(&b, n->argv[i]);
+			}
+		}
+		log_line(lv, n->name, b.data, b.len < LINE_MAX_LOG ? b.len : LINE_MAX_LOG);
+	}
+	buf_free(&b);
+}
 
 static void task_wait(struct node *n);
 
@@ -4272,7 +5690,8 @@ task_spawn(struct node *n, int cond)
 		args[0] = "sh", args[1] = "-c", args[2] = (char *)(cond ? n->only_if : n->command);
 		args[3] = NULL, path = xstrdup(R.sh);
 	} else if (n->script) {
-		args[0] = "sh", args[1] = (char *)n->script, args[2] = NULL, path = xstrdup(R.sh);
+		args[0] = "sh", args[1] = (char *)n->script_at, args[2] = NULL,
+		path = xstrdup(R.sh);
 	} else {
 		argv = n->argv;
 		if (!(path = path_lookup(argv[0]))) {
@@ -4314,13 +5733,16 @@ task_run(struct node *n)
 
 	rt->ph = T_RUN;
 	rt->timed_out = 0, rt->term_at = 0, rt->kill_sent = 0;
-	if (n->attempts++ == 0)
+	if (n->attempts++ == 0) {
+		ci_open(n);
 		logmsg(L_INFO, n->name, "Start task");
+	}
 	if (!n->command && !n->argv && !n->script) {
 		task_result(n, S_OK);
 		return;
 	}
-	if (n->script && stat(n->script, &sb) < 0) {
+	log_command(n, 0);
+	if (n->script && stat(n->script_at, &sb) < 0) {
 		snprintf(rt->why, sizeof rt->why, "file: %s does not exist", n->script);
 		task_result(n, S_FAILED);
 		return;
@@ -4340,6 +5762,7 @@ task_cond(struct node *n)
 		return;
 	}
 	n->rt->ph = T_COND;
+	log_command(n, 1);
 	if (task_spawn(n, 1) < 0 && !n->rt->p.pid)
 		task_result(n, S_FAILED);
 	else
@@ -4397,6 +5820,7 @@ task_start(struct node *n)
 	if (n->input)
 		leaves(n->input, collect_src, n);
 	act_add(n);
+	notify_task_begin(n);
 	if (opt.jobs && R.running >= opt.jobs) {
 		rt->ph = T_QUEUED;
 		R.queue = xreallocarray(R.queue, R.nqueue + 1, sizeof *R.queue);
@@ -5043,6 +6467,8 @@ loop_once(struct node *root)
 	if (R.gq.len)
 		guard_pump();
 	t = now();
+	if (prog_due() < HUGE_VAL && (!next || prog_due() < next))
+		next = prog_due(); /* the status line's next frame */
 	if (R.nmore)
 		ms = 0; /* entries left to start: only look at what is ready */
 	else if (!next)
@@ -5055,6 +6481,7 @@ loop_once(struct node *root)
 	reap();
 	on_walter_signal();
 	more_start();
+	prog_tick();
 }
 
 /* Run one list (a phase's tasks or cleanup) to the end. */
@@ -5294,6 +6721,290 @@ kill_leftovers(int worker)
 		if (!group_empty(R.linger[i].g))
 			kill(-R.linger[i].g, SIGKILL);
 	R.nlinger = 0;
+}
+
+/* ---- selection: NAME... and -from ------------------------------------ */
+
+/* ", N not selected" for the summaries when NAME... or -from left
+ * tasks out, else "" (so a full run's summary reads as it always did). */
+static const char *
+notsel_text(const size_t count[S_NSTATUS], char *b, size_t n)
+{
+	*b = '\0';
+	if (count[S_NOTSEL])
+		snprintf(b, n, ", %zu not selected", count[S_NOTSEL]);
+	return b;
+}
+
+/* The names from the phase's list down to n, outermost first, the
+ * wrappers of a D1 stage with children once (as task_path does); *k is
+ * how many. The caller frees the array. */
+static const char **
+node_path(const struct node *n, size_t *k)
+{
+	const struct node *p;
+	const char **v, *last = NULL, *t;
+	size_t depth = 0, i;
+
+	for (p = n; p->parent; p = p->parent)
+		depth++;
+	v = xreallocarray(NULL, depth + 1, sizeof *v);
+	for (*k = 0, p = n; p->parent; p = p->parent)
+		if (!last || strcmp(last, p->name))
+			v[(*k)++] = last = p->name;
+	for (i = 0; i < *k / 2; i++)
+		t = v[i], v[i] = v[*k - 1 - i], v[*k - 1 - i] = t;
+	return v;
+}
+
+/* Does sel name n: its name, or a path "group/name" that ends n's path?
+ * (Compared name by name from the end, so a name may hold a '/'.) */
+static int
+sel_matches(const struct node *n, const char *sel)
+{
+	const char **v;
+	size_t k, i, len = strlen(sel);
+	int ok = 0;
+
+	if (!n->parent)
+		return 0; /* a phase's list */
+	if (!strcmp(n->name, sel))
+		return 1;
+	if (!strchr(sel, '/'))
+		return 0;
+	v = node_path(n, &k);
+	for (i = k; i > 0; i--) {
+		size_t m = strlen(v[i - 1]);
+		if (m > len || strncmp(sel + len - m, v[i - 1], m))
+			break;
+		if (!(len -= m)) {
+			ok = 1;
+			break;
+		}
+		if (sel[len - 1] != '/' || len == 1)
+			break;
+		len--;
+	}
+	free(v);
+	return ok;
+}
+
+static void
+sel_mark(struct node *n)
+{
+	size_t i;
+
+	n->sel = 1;
+	for (i = 0; i < n->nkids; i++)
+		sel_mark(n->kids[i]);
+}
+
+/* Mark what each of the names selects under n; hit[j] |= bit when name
+ * j matched there. */
+static void
+sel_names(struct node *n, char *hit, int bit)
+{
+	size_t i;
+	int j, any = 0;
+
+	for (j = 0; j < opt.nnames; j++)
+		if (sel_matches(n, opt.names[j]))
+			hit[j] |= (char)bit, any = 1;
+	if (any)
+		sel_mark(n);
+	for (i = 0; i < n->nkids; i++)
+		sel_names(n->kids[i], hit, bit);
+}
+
+/* Does any node under n match sel? */
+static int
+sel_any(const struct node *n, const char *sel)
+{
+	size_t i;
+
+	if (sel_matches(n, sel))
+		return 1;
+	for (i = 0; i < n->nkids; i++)
+		if (sel_any(n->kids[i], sel))
+			return 1;
+	return 0;
+}
+
+/* -from: the first node named sel in document order, and everything
+ * after it; *on says the start was passed. Returns 1 once found. */
+static int
+sel_from(struct node *n, const char *sel, int *on)
+{
+	size_t i;
+	int found = 0;
+
+	if (!*on && sel_matches(n, sel))
+		*on = found = 1;
+	if (*on && n->kind == N_TASK)
+		n->sel = 1;
+	for (i = 0; i < n->nkids; i++)
+		found |= sel_from(n->kids[i], sel, on);
+	return found;
+}
+
+/* Everything under n that was not selected becomes "not selected"
+ * (groups too, when nothing under them was); 1 if nothing was. */
+static int
+sel_apply(struct node *n)
+{
+	size_t i;
+	int none = 1;
+
+	if (n->sel && n->kind == N_TASK)
+		return 0;
+	if (n->kind == N_TASK) {
+		n->st = S_NOTSEL;
+		if (n->input) /* it will not read its input's output */
+			leaves(n->input, release_one, n);
+		return 1;
+	}
+	for (i = 0; i < n->nkids; i++)
+		none &= sel_apply(n->kids[i]);
+	if (none && n->parent)
+		n->st = S_NOTSEL;
+	return none;
+}
+
+/* The closest name or path to sel among the nodes under n (for a
+ * did-you-mean); *bd is the distance to beat. */
+static void
+sel_closest(const struct node *n, const char *sel, const char **best, size_t *bd, struct buf *b)
+{
+	size_t i, k, d;
+
+	if (n->parent) {
+		const char **v = node_path(n, &k);
+		if ((d = edit_distance(sel, n->name)) < *bd)
+			*bd = d, *best = n->name;
+		b->len = 0;
+		for (i = 0; i < k; i++)
+			xprintf(b, "%s%s", i ? "/" : "", v[i]);
+		free(v);
+		if (k > 1 && (d = edit_distance(sel, b->data)) < *bd)
+			*bd = d, *best = astrndup(b->data, b->len);
+	}
+	for (i = 0; i < n->nkids; i++)
+		sel_closest(n->kids[i], sel, best, bd, b);
+}
+
+static void
+sel_unknown(const char *what, const char *sel)
+{
+	const char *best = NULL;
+	size_t bd = 3, i;
+	struct buf b = { 0 };
+
+	for (i = 0; i < 2; i++)
+		if (cfg.ph[i].label) {
+			sel_closest(cfg.ph[i].main, sel, &best, &bd, &b);
+			sel_closest(cfg.ph[i].cleanup, sel, &best, &bd, &b);
+		}
+	buf_free(&b);
+	if (best)
+		warn("%sno task \"%s\" in %s (did you mean \"%s\"?)", what, sel, opt.config, best);
+	else
+		warn("%sno task \"%s\" in %s (-list shows them)", what, sel, opt.config);
+}
+
+/* Where -from's task is when it is not in a main list that runs. */
+static void
+from_missing(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (cfg.ph[i].label && sel_any(cfg.ph[i].main, opt.from)) {
+			warn("-from: task \"%s\" is in the %s phase, which these flags do not run (add -%s)",
+				opt.from, i ? "deploy" : "build", i ? "deploy" : "build");
+			return;
+		}
+	for (i = 0; i < 2; i++)
+		if (cfg.ph[i].label && sel_any(cfg.ph[i].cleanup, opt.from)) {
+			warn("-from: \"%s\" is a cleanup task (cleanup lists always run)",
+				opt.from);
+			return;
+		}
+	sel_unknown("-from: ", opt.from);
+}
+
+/* NAME... and -from: mark what runs (the cleanup lists always run) and,
+ * without -build or -deploy, pick the phases that hold the names. Exits
+ * 2 on a name that names nothing or a phase the flags leave out. */
+static void
+select_tasks(int *first, int *last)
+{
+	char *hit = xmalloc((size_t)opt.nnames + 1);
+	int i, j, lo = 2, hi = -1, bad = 0, on = 0, from_ph = -1;
+	int phflags = cfg.format == FMT_BUILD_DEPLOY && (opt.build || opt.deploy);
+
+	memset(hit, 0, (size_t)opt.nnames + 1);
+	for (i = 0; i < 2; i++)
+		if (cfg.ph[i].label) {
+			sel_names(cfg.ph[i].main, hit, 1 << i);
+			sel_names(cfg.ph[i].cleanup, hit, 1 << i);
+		}
+	for (j = 0; j < opt.nnames; j++) {
+		if (!hit[j]) {
+			sel_unknown("", opt.names[j]);
+			bad = 1;
+		}
+		for (i = 0; i < 2; i++) {
+			if (!(hit[j] & (1 << i)))
+				continue;
+			if (phflags && (i < *first || i > *last)) {
+				warn("task \"%s\" is in the %s phase, which these flags do not run (add -%s)",
+					opt.names[j], i ? "deploy" : "build",
+					i ? "deploy" : "build");
+				bad = 1;
+			}
+			lo = i < lo ? i : lo, hi = i > hi ? i : hi;
+		}
+	}
+	free(hit);
+	for (i = phflags ? *first : 0; opt.from && i <= (phflags ? *last : 1); i++)
+		if (cfg.ph[i].label && from_ph < 0 && sel_from(cfg.ph[i].main, opt.from, &on))
+			from_ph = i;
+		else if (cfg.ph[i].label && from_ph >= 0)
+			sel_mark(cfg.ph[i].main);
+	if (opt.from && from_ph < 0) {
+		from_missing();
+		bad = 1;
+	} else if (opt.from) {
+		lo = from_ph < lo ? from_ph : lo, hi = from_ph > hi ? from_ph : hi;
+	}
+	if (bad)
+		exit(2);
+	if (!phflags && cfg.format == FMT_BUILD_DEPLOY)
+		*first = lo, *last = hi;
+	for (i = *first; i <= *last; i++)
+		sel_apply(cfg.ph[i].main);
+}
+
+/* How many tasks the phases first..last may run (the status line's total). */
+static size_t
+tasks_under(const struct node *n)
+{
+	size_t i, k = n->kind == N_TASK && n->st != S_NOTSEL;
+
+	for (i = 0; i < n->nkids; i++)
+		k += tasks_under(n->kids[i]);
+	return k;
+}
+
+static size_t
+run_total(int first, int last)
+{
+	size_t k = 0;
+	int i;
+
+	for (i = first; i <= last; i++)
+		k += tasks_under(cfg.ph[i].main) + tasks_under(cfg.ph[i].cleanup);
+	return k;
 }
 
 /* How many tasks ended in each status; returns how many were reached. */
@@ -5629,12 +7340,120 @@ task_event(struct node *n, unsigned suppress, struct buf *b)
 	buf_free(&t);
 }
 
+/* s[0..*n) cut to at most max bytes for a receiver that takes no more:
+ * its first line, "...", and its end, cut between characters. Returns s
+ * when it fits, else the text in c. */
+static const char *
+clip(const char *s, size_t *n, size_t max, struct buf *c)
+{
+	size_t head, start;
+
+	if (*n <= max)
+		return s;
+	for (head = 0; head < *n && head < max / 4 && s[head] != '\n'; head++)
+		;
+	while (head && ((unsigned char)s[head] & 0xC0) == 0x80)
+		head--;
+	start = *n - (max - head - 5);
+	while (start < *n && ((unsigned char)s[start] & 0xC0) == 0x80)
+		start++;
+	c->len = 0;
+	xput(c, s, head);
+	xputs(c, "\n...\n");
+	xput(c, s + start, *n - start);
+	*n = c->len;
+	return c->data;
+}
+
+/* Colours of today's chat services for good/danger/warning (Slack's). */
+static const char *
+hex_color(const char *color)
+{
+	return !strcmp(color, "good")      ? "#2eb886"
+		: !strcmp(color, "danger") ? "#a30200"
+					   : "#daa038";
+}
+
+/* discord, teams, mattermost, googlechat: one JSON message each (README). */
+static void
+chat_body_new(
+	const struct notifier *nt, const char *text, size_t len, const char *color, struct buf *b)
+{
+	struct buf c = { 0 };
+
+	xputs(b, "{");
+	switch (nt->kind) {
+	case NT_DISCORD: /* a result as an embed with its colour, output as text */
+		jfield(b, "username", nt_get(nt, "username"));
+		jfield(b, "avatar_url", nt_get(nt, "avatar_url"));
+		xputs(b, b->len > 1 ? "," : "");
+		if (color) {
+			text = clip(text, &len, 4000, &c);
+			xputs(b, "\"embeds\":[{\"description\":");
+			jstr(b, text, len);
+			xprintf(b, ",\"color\":%ld}]", strtol(hex_color(color) + 1, NULL, 16));
+		} else {
+			text = clip(text, &len, 2000, &c);
+			xputs(b, "\"content\":");
+			jstr(b, text, len);
+		}
+		xputs(b, ",\"allowed_mentions\":{\"parse\":[]}");
+		break;
+	case NT_TEAMS: /* an Adaptive Card, as Workflows and incoming webhooks take */
+		text = clip(text, &len, 20000, &c);
+		xputs(b,
+			"\"type\":\"message\",\"attachments\":[{\"contentType\":"
+			"\"application/vnd.microsoft.card.adaptive\",\"contentUrl\":null,"
+			"\"content\":{\"$schema\":\"http://adaptivecards.io/schemas/adaptive-card.json\","
+			"\"type\":\"AdaptiveCard\",\"version\":\"1.4\",\"body\":[{\"type\":\"TextBlock\","
+			"\"text\":");
+		jstr(b, text, len);
+		xputs(b, ",\"wrap\":true");
+		if (color)
+			xprintf(b, ",\"color\":\"%s\"",
+				!strcmp(color, "good")             ? "Good"
+					: !strcmp(color, "danger") ? "Attention"
+								   : "Warning");
+		else
+			xputs(b, ",\"fontType\":\"Monospace\"");
+		xputs(b, "}]}}]");
+		break;
+	case NT_MATTERMOST: /* Slack's JSON; the channel without '#' */
+		text = clip(text, &len, 16000, &c);
+		jfield(b, "channel", nt->channel);
+		jfield(b, "username", nt_get(nt, "username"));
+		jfield(b, "icon_emoji", nt_get(nt, "icon"));
+		jfield(b, "icon_url", nt_get(nt, "icon_url"));
+		xputs(b, b->len > 1 ? ",\"attachments\":[{" : "\"attachments\":[{");
+		if (color)
+			xprintf(b, "\"color\":\"%s\",", hex_color(color));
+		xputs(b, "\"fallback\":");
+		jstr(b, text, strcspn(text, "\n") < len ? strcspn(text, "\n") : len);
+		xputs(b, ",\"text\":");
+		jstr(b, text, len);
+		xputs(b, "}]");
+		break;
+	default: /* googlechat */
+		text = clip(text, &len, 4000, &c);
+		xputs(b, "\"text\":");
+		jstr(b, text, len);
+		break;
+	}
+	xputs(b, "}\n");
+	buf_free(&c);
+}
+
 /* The body of one chat message; color NULL for output messages. */
 static void
 chat_body(const struct notifier *nt, const char *text, size_t len, const char *color, struct buf *b)
 {
 	const char *from = nt_get(nt, "from"), *col = nt_get(nt, "color");
 	struct buf j = { 0 };
+
+	if (nt->kind >= NT_DISCORD) {
+		chat_body_new(nt, text, len, color, b);
+		return;
+	}
 
 	if (nt->kind == NT_HIPCHAT) { /* API v1: a form, the token in the URL */
 		fput(b, "room_id", nt_get(nt, "room_id"), strlen(nt_get(nt, "room_id")));
@@ -5674,6 +7493,191 @@ chat_body(const struct notifier *nt, const char *text, size_t len, const char *c
 			fatal("out of memory");
 	}
 	buf_free(&j);
+}
+
+/* ---- commit statuses (walter side; the service's too) ----------------- */
+
+/* The state words of GitHub and GitLab per enum cstate. GitLab cannot go
+ * from running to skipped: a task skipped by its condition is a success
+ * with a description that says so, on both. */
+static const char *const cs_word[2][6] = {
+	{ "pending", "success", "failure", "error", "error", "success" },
+	{ "running", "success", "failed", "failed", "canceled", "success" },
+};
+
+/* Append s[0..n) cut to at most max characters (UTF-8; "..." marks a
+ * cut): GitHub refuses a description longer than 140. */
+static void
+put_cut(struct buf *b, const char *s, size_t n, size_t max)
+{
+	size_t i, chars = 0, at3 = 0;
+
+	for (i = 0; i < n; i++) {
+		if (((unsigned char)s[i] & 0xC0) == 0x80)
+			continue;
+		if (chars == max - 3)
+			at3 = i;
+		if (chars++ == max) {
+			xput(b, s, at3);
+			xputs(b, "...");
+			return;
+		}
+	}
+	xput(b, s, n);
+}
+
+/* The JSON body of a commit status: GitHub {state, context, target_url,
+ * description}, GitLab {state, name, target_url, description}; empty
+ * values left out; what walter says is masked and cut to 140. */
+static void
+status_body(int gitlab, enum cstate cs, const char *context, const char *desc, const char *target,
+	struct buf *b)
+{
+	struct buf d = { 0 }, c = { 0 };
+	size_t n = strlen(desc);
+	const char *m = hide(desc, &n);
+
+	put_cut(&d, m, n, 140);
+	n = strlen(context);
+	m = hide(context, &n);
+	xput(&c, m, n);
+	xputs(b, "{");
+	jfield(b, "state", cs_word[gitlab][cs]);
+	jfield(b, gitlab ? "name" : "context", c.data);
+	jfield(b, "target_url", target);
+	jfield(b, "description", d.data);
+	xputs(b, "}\n");
+	buf_free(&d), buf_free(&c);
+}
+
+/* What the status of a task says, and its state. */
+static enum cstate
+task_desc(const struct node *n, struct buf *d)
+{
+	char t[32], *why = n->rt && n->rt->why[0] ? n->rt->why : NULL;
+
+	fmt_dur(n->t1 - n->t0, t, sizeof t);
+	switch (n->st) {
+	case S_OK:
+		xprintf(d, "Succeeded (%s)", t);
+		return CS_OK;
+	case S_FAILED:
+		if (why)
+			xprintf(d, "Failed: %s (%s)", why, t);
+		else if (n->code > 128)
+			xprintf(d, "Failed: killed by signal %d (%s)", n->code - 128, t);
+		else
+			xprintf(d, "Failed: exit status %d (%s)", n->code, t);
+		return CS_FAIL;
+	case S_ABORTED:
+		xprintf(d, "Aborted (%s)", t);
+		return CS_ABORT;
+	case S_CONDFALSE:
+		xputs(d, "Skipped (condition)");
+		return CS_SKIP;
+	default:
+		xputs(d, "Running");
+		return CS_START;
+	}
+}
+
+/* What the status of the run says at its end, and its state. */
+static enum cstate
+run_desc(int failed, double t0, struct buf *d)
+{
+	char t[32];
+	size_t i, nf = 0;
+
+	fmt_dur(now() - t0, t, sizeof t);
+	if (R.nsig) {
+		xprintf(d, "%s aborted by signal %d (%s)", opt.config, (int)R.sig, t);
+		return CS_ABORT;
+	}
+	if (R.timed_out) {
+		xprintf(d, "%s: -timeout expired (%s)", opt.config, t);
+		return CS_ABORT;
+	}
+	if (!failed) {
+		xprintf(d, "%s succeeded (%s)", opt.config, t);
+		return CS_OK;
+	}
+	xprintf(d, "%s failed (%s)", opt.config, t);
+	for (i = 0; i < cfg.ntasks && d->len < 200; i++)
+		if (cfg.tasks[i]->st == S_FAILED)
+			xprintf(d, "%s%s", nf++ ? ", " : ": ", cfg.tasks[i]->name);
+	return CS_FAIL;
+}
+
+static void enqueue(size_t nt, const char *label, const struct buf *body, int summary);
+
+/* Queue a commit status for each status notifier; for task n (not NULL)
+ * only to those with per_task, in the context "context/NAME". */
+static void
+status_queue(enum cstate cs, const struct node *n, const char *desc)
+{
+	struct buf b = { 0 }, c = { 0 };
+	size_t i;
+
+	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
+		const struct notifier *nt = &cfg.nt[i];
+		if (!is_status(nt) || nt->off || (n && !nt->per_task))
+			continue;
+		c.len = b.len = 0;
+		if (n)
+			xprintf(&c, "%s/%s", nt->context, n->name);
+		else
+			xputs(&c, nt->context);
+		status_body(nt->kind == NT_GITLAB_STATUS, cs, c.data, nt->desc ? nt->desc : desc,
+			nt->target, &b);
+		enqueue(i, n ? n->name : "", &b, !n); /* the run's status is never dropped */
+	}
+	buf_free(&b), buf_free(&c);
+}
+
+/* How long a rate-limited answer asks to wait, in seconds from now t:
+ * its Retry-After, else until X-RateLimit-Reset when X-RateLimit-Remaining
+ * is 0. -1 when rs is no such answer (only a 403 or a 429 is). */
+static long long
+rate_wait(const struct http_response *rs, long long t)
+{
+	const char *ra = http_header(rs, "Retry-After"), *rem, *reset;
+	long long w;
+	char *end;
+
+	if (rs->status != 403 && rs->status != 429)
+		return -1;
+	if (ra && (w = http_retry_after(ra, t)) >= 0)
+		return w;
+	rem = http_header(rs, "X-RateLimit-Remaining");
+	reset = http_header(rs, "X-RateLimit-Reset");
+	if (!rem || !reset || strtoll(rem, &end, 10) != 0 || end == rem || *end)
+		return -1;
+	errno = 0;
+	w = strtoll(reset, &end, 10);
+	if (errno || end == reset || *end || w < 0)
+		return -1;
+	return w > t ? w - t : 0;
+}
+
+/* The "message" (or "error") of an API's JSON answer, for a log line;
+ * "" if there is none. */
+static void
+api_message(const struct buf *body, char *out, size_t n)
+{
+	char err[128];
+	struct yaml_doc *doc;
+	const struct yaml_node *r, *m = NULL;
+
+	*out = '\0';
+	if (!body->len || body->len > (1 << 20) ||
+		!(doc = yaml_parse(body->data, body->len, "answer", err, sizeof err)))
+		return;
+	r = yaml_count(doc) ? yaml_root(doc, 0) : NULL;
+	if (r && !(m = yaml_get(r, "message")))
+		m = yaml_get(r, "error");
+	if (m && m->kind == YAML_SCALAR)
+		snprintf(out, n, " (%.200s)", m->text);
+	yaml_free(doc);
 }
 
 /* ---- the queue and the pipes (walter side) ---------------------------- */
@@ -5870,24 +7874,52 @@ wlog(enum level lv, const char *name, const char *fmt, ...)
 	buf_free(&b);
 }
 
+/* Sleep s seconds (signals do not cut it short). */
+static void
+snooze(double s)
+{
+	struct timespec ts, rem;
+
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &rem) < 0 && errno == EINTR)
+		ts = rem;
+}
+
+/* POST one message. A rate-limited answer (403 or 429 with Retry-After,
+ * or no requests left until X-RateLimit-Reset) is waited for once when
+ * the wait ends within the notifier's timeout, which covers the whole. */
 static void
 deliver_http(size_t i, const char *label, const struct buf *body)
 {
 	const struct notifier *nt = &cfg.nt[i];
-	const char *hdr[2] = { nt->auth, NULL };
 	struct http_request rq;
 	struct http_response rs;
-	char err[512];
-	double t = now();
+	char err[512], msg[256] = "";
+	double t = now(), left;
+	long long wait = -1;
+	int r, tries;
 
 	memset(&rq, 0, sizeof rq);
 	rq.method = "POST", rq.url = nt->url, rq.content_type = nt->ctype;
-	rq.headers = nt->auth ? hdr : NULL;
+	rq.headers = nt->hdr[0] ? nt->hdr : NULL;
 	rq.body = body->data, rq.body_len = body->len;
 	rq.tls_proxy = nt->tls_proxy;
-	rq.timeout_ms = (int)(nt->timeout * 1000);
-	rq.connect_timeout_ms = rq.timeout_ms < 5000 ? rq.timeout_ms : 5000;
-	if (http_send(&rq, &rs, err, sizeof err) < 0) {
+	rq.want_headers = 1;
+	for (tries = 0;; tries++) {
+		left = tries ? nt->timeout - (now() - t) : nt->timeout;
+		rq.timeout_ms = left > 0.001 ? (int)(left * 1000) : 1;
+		rq.connect_timeout_ms = rq.timeout_ms < 5000 ? rq.timeout_ms : 5000;
+		r = http_send(&rq, &rs, err, sizeof err);
+		if (r < 0 || tries || (wait = rate_wait(&rs, (long long)time(NULL))) < 0 ||
+			now() - t + (double)wait >= nt->timeout - 0.1)
+			break;
+		wlog(L_WARN, label, "%s (%s) answered HTTP %d (rate limit): sending again in %llds",
+			nt->type, nt->where, rs.status, wait);
+		http_response_free(&rs);
+		snooze((double)wait);
+	}
+	if (r < 0) {
 		wlog(L_ERROR, label, "Failed to notify to %s: %s", nt->type, err);
 		if (now() - t >= nt->timeout - 0.05) {
 			W.down[i] = 1;
@@ -5895,13 +7927,20 @@ deliver_http(size_t i, const char *label, const struct buf *body)
 				"%s (%s) did not answer in time: its later messages are dropped",
 				nt->type, nt->where);
 		}
-	} else if (rs.status < 200 || rs.status > 299) {
-		wlog(L_ERROR, label, "Failed to notify to %s: %s answered HTTP %d", nt->type,
-			nt->where, rs.status);
-	} else {
+	} else if (rs.status >= 200 && rs.status <= 299) {
 		wlog(L_DEBUG, label, "Notify to %s (%s)", nt->type, nt->where);
+	} else {
+		if (is_status(nt))
+			api_message(&rs.body, msg, sizeof msg);
+		if (is_status(nt) && rs.status == 422) /* GitHub: an unknown commit, say */
+			wlog(L_WARN, label, "%s (%s) refused the status: HTTP 422%s", nt->type,
+				nt->where, msg);
+		else
+			wlog(L_ERROR, label, "Failed to notify to %s: %s answered HTTP %d%s%s",
+				nt->type, nt->where, rs.status, msg,
+				rate_wait(&rs, (long long)time(NULL)) >= 0 ? " (rate limit)" : "");
 	}
-	buf_free(&rs.body);
+	http_response_free(&rs);
 }
 
 /* What an exec command printed, as log lines (at most 10). */
@@ -6147,14 +8186,79 @@ notify_start(void)
 	nonblock(lp[0]);
 	N.pid = pid, N.ev = ev[1], N.log = lp[0];
 	ev_set(N.log, WK_NLOG, NULL, POLLIN);
+	for (i = 0; i < cfg.nnt; i++)
+		if (is_status(&cfg.nt[i]) && !cfg.nt[i].off && cfg.nt[i].per_task)
+			N.per_task = 1;
+}
+
+/* The run starts: the "start" event, a pending (GitHub) or running
+ * (GitLab) status on the commit. */
+static void
+notify_begin(void)
+{
+	struct buf d = { 0 };
+
+	xprintf(&d, "Running %s", opt.config);
+	status_queue(CS_START, NULL, d.data);
+	buf_free(&d);
+}
+
+/* Task n starts (it may still turn out skipped by its condition): a
+ * pending status of its own for per_task status notifiers. */
+static void
+notify_task_begin(struct node *n)
+{
+	if (N.per_task && N.ev >= 0)
+		status_queue(CS_START, n, "Running");
+}
+
+/* The file did not load: before exit 2, tell the commit (GitHub error,
+ * GitLab failed, with the first error as description) through each
+ * status notifier whose own settings were fine. Nothing else runs, so
+ * it is sent from here, one request each. */
+static void
+notify_load_error(void)
+{
+	struct http_request rq;
+	struct http_response rs;
+	struct buf b = { 0 };
+	char err[512];
+	size_t i;
+
+	if (opt.check || opt.plan || (!strcmp(opt.mode, "service") && svc.github))
+		return;
+	secrets_from_env();
+	for (i = 0; i < cfg.nnt; i++) {
+		const struct notifier *nt = &cfg.nt[i];
+		if (!is_status(nt) || nt->off || nt->bad || !nt->url || !nt->where)
+			continue;
+		b.len = 0;
+		status_body(nt->kind == NT_GITLAB_STATUS, CS_CONFIG, nt->context,
+			nt->desc                     ? nt->desc
+				: cfg.first_error[0] ? cfg.first_error
+						     : "configuration error",
+			nt->target, &b);
+		memset(&rq, 0, sizeof rq);
+		rq.method = "POST", rq.url = nt->url, rq.content_type = nt->ctype;
+		rq.headers = nt->hdr, rq.body = b.data, rq.body_len = b.len;
+		rq.tls_proxy = nt->tls_proxy, rq.timeout_ms = (int)(nt->timeout * 1000);
+		rq.connect_timeout_ms = rq.timeout_ms < 5000 ? rq.timeout_ms : 5000;
+		if (http_send(&rq, &rs, err, sizeof err) < 0)
+			warn("%s: the error status was not posted: %s", nt->type, err);
+		else if (rs.status / 100 != 2)
+			warn("%s: the error status was not posted: %s answered HTTP %d", nt->type,
+				nt->where, rs.status);
+		http_response_free(&rs);
+	}
+	buf_free(&b);
 }
 
 /* Does notifier nt post per-task messages about n? */
 static int
 nt_wants(const struct notifier *nt, const struct node *n)
 {
-	return nt->kind != NT_FAKE && !nt->off && !nt->summary && (nt->on & st_bit(n->st)) &&
-		!n->suppress_all && !(cfg.message_mode && !n->message);
+	return nt->kind != NT_FAKE && !is_status(nt) && !nt->off && !nt->summary &&
+		(nt->on & st_bit(n->st)) && !n->suppress_all && !(cfg.message_mode && !n->message);
 }
 
 /* Chat messages of one task, as REFERENCE 4.1/4.6: the result, then the
@@ -6196,6 +8300,10 @@ notify_task(struct node *n)
 	struct buf b = { 0 };
 	size_t i;
 
+	if (N.per_task && n->st != S_SKIPPED) { /* skipped: it never started */
+		enum cstate cs = task_desc(n, &b);
+		status_queue(cs, n, b.data);
+	}
 	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
 		const struct notifier *nt = &cfg.nt[i];
 		if (!nt_wants(nt, n))
@@ -6243,17 +8351,18 @@ notify_summary(int failed, double t0)
 	size_t i, count[S_NSTATUS] = { 0 };
 	unsigned bit = R.nsig || R.timed_out ? ON_ABORTED : failed ? ON_FAILURE : ON_SUCCESS;
 	struct buf t = { 0 }, f = { 0 }, e = { 0 }, b = { 0 };
-	char d[32], s0[64], s1[64];
+	char d[32], s0[64], s1[64], ns[48];
 
 	count_status(count);
 	xprintf(&t,
-		"[%s] %s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
+		"[%s] %s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false%s (%s)",
 		opt.config,
 		bit == ON_SUCCESS           ? "Succeeded"
 			: bit == ON_FAILURE ? "Failed"
 					    : "Aborted",
 		count[S_OK], count[S_FAILED], count[S_SKIPPED], count[S_ABORTED],
-		count[S_CONDFALSE], fmt_dur(now() - t0, d, sizeof d));
+		count[S_CONDFALSE], notsel_text(count, ns, sizeof ns),
+		fmt_dur(now() - t0, d, sizeof d));
 	summary_failed(&t, &f);
 	xputs(&e, "{");
 	jfield(&e, "event", "summary");
@@ -6266,14 +8375,18 @@ notify_summary(int failed, double t0)
 	jfield(&e, "end", rfc3339(now(), s1, sizeof s1));
 	xprintf(&e,
 		",\"counts\":{\"success\":%zu,\"failure\":%zu,\"skipped\":%zu,\"aborted\":%zu,"
-		"\"condition_false\":%zu}",
+		"\"condition_false\":%zu",
 		count[S_OK], count[S_FAILED], count[S_SKIPPED], count[S_ABORTED],
 		count[S_CONDFALSE]);
+	if (count[S_NOTSEL])
+		xprintf(&e, ",\"not_selected\":%zu", count[S_NOTSEL]);
+	xputs(&e, "}");
 	jfield_m(&e, "text", t.data);
 	xprintf(&e, ",\"failed\":%s}\n", f.data);
 	for (i = 0; N.ev >= 0 && i < cfg.nnt; i++) {
 		const struct notifier *nt = &cfg.nt[i];
-		if (nt->kind == NT_FAKE || nt->off || !nt->summary || !(nt->on & bit))
+		if (nt->kind == NT_FAKE || is_status(nt) || nt->off || !nt->summary ||
+			!(nt->on & bit))
 			continue;
 		b.len = 0;
 		if (nt->kind == NT_WEBHOOK || nt->kind == NT_EXEC) {
@@ -6301,6 +8414,12 @@ notify_finish(int failed, double t0)
 	if (!N.pid && N.log < 0 && N.ev < 0)
 		goto out;
 	notify_summary(failed, t0);
+	{
+		struct buf d = { 0 };
+		enum cstate cs = run_desc(failed, t0, &d);
+		status_queue(cs, NULL, d.data);
+		buf_free(&d);
+	}
 	N.ending = 1;
 	if (N.dropped)
 		logmsg(L_ERROR, NULL,
@@ -6360,7 +8479,7 @@ static const char *
 status_word(enum status st)
 {
 	static const char *const w[] = { "not run", "running", "succeeded", "failed", "skipped",
-		"aborted", "condition false" };
+		"aborted", "condition false", "not selected" };
 	return w[st];
 }
 
@@ -6372,18 +8491,26 @@ summary(double t0)
 	size_t i, count[S_NSTATUS] = { 0 }, ran = 0;
 	char d[32];
 
+	char ns[48];
+
 	ran = count_status(count);
+	notsel_text(count, ns, sizeof ns);
 	logmsg(count[S_FAILED] ? L_ERROR : L_INFO, NULL,
-		"Summary: %zu task%s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false (%s)",
+		"Summary: %zu task%s: %zu succeeded, %zu failed, %zu skipped, %zu aborted, %zu condition false%s (%s)",
 		ran, ran == 1 ? "" : "s", count[S_OK], count[S_FAILED], count[S_SKIPPED],
-		count[S_ABORTED], count[S_CONDFALSE], fmt_dur(now() - t0, d, sizeof d));
+		count[S_ABORTED], count[S_CONDFALSE], ns, fmt_dur(now() - t0, d, sizeof d));
 	for (i = 0; i < cfg.ntasks; i++) {
 		struct node *n = cfg.tasks[i];
-		enum level lv = n->st == S_FAILED ? L_ERROR : n->st == S_OK ? L_INFO : L_WARN;
+		enum level lv = n->st == S_FAILED            ? L_ERROR
+			: n->st == S_OK || n->st == S_NOTSEL ? L_INFO
+							     : L_WARN;
 		if (n->st == S_PENDING)
 			continue;
-		logmsg(lv, NULL, "  %-15s %s (%s)", status_word(n->st), n->name,
-			fmt_dur(n->t1 - n->t0, d, sizeof d));
+		if (n->st == S_NOTSEL)
+			logmsg(lv, NULL, "  %-15s %s", status_word(n->st), n->name);
+		else
+			logmsg(lv, NULL, "  %-15s %s (%s)", status_word(n->st), n->name,
+				fmt_dur(n->t1 - n->t0, d, sizeof d));
 	}
 	if (R.first_failed && R.first_failed->ntail) {
 		logmsg(L_ERROR, NULL, "Last lines of %s:", R.first_failed->name);
@@ -6459,6 +8586,8 @@ plan_node(struct buf *b, const struct node *n, int depth)
 		if (n->input)
 			xprintf(b, "  [stdin from \"%s\"]", n->input->name);
 	}
+	if (n->st == S_NOTSEL)
+		xputs(b, "  (not selected)");
 	xprintf(b, "  (%s:%d:%d)\n", n->file, n->line, n->col);
 	for (i = 0; i < n->nkids; i++)
 		plan_node(b, n->kids[i], depth + 1);
@@ -6496,9 +8625,155 @@ plan(int first, int last)
 		xprintf(&b, "  %s%s", nt->type, nt->off ? " (off)" : "");
 		for (j = 0; j < nt->n; j++)
 			xprintf(&b, "%s%s", j ? ", " : " [", nt->keys[j]);
-		xprintf(&b, "%s  (%s:%d:%d)\n", nt->n ? "]" : "", nt->file, nt->line, nt->col);
+		xprintf(&b, "%s", nt->n ? "]" : "");
+		if (nt->sources) /* names of variables, never values */
+			xprintf(&b, " (%s)", nt->sources);
+		xprintf(&b, "  (%s:%d:%d)\n", nt->file, nt->line, nt->col);
+	}
+	if (svc.present) {
+		xprintf(&b, "Service\n  %s", svc.github ? "github" : "local");
+		for (k = 0; k < svc.nnames; k++)
+			xprintf(&b, "%s%s", k ? ", " : " [", svc.names[k]);
+		xprintf(&b, "%s%s  (%s:%d:%d)\n", svc.nnames ? "]" : "",
+			!svc.github                           ? " (runs locally)"
+				: strcmp(opt.mode, "service") ? " (polls with -mode service)"
+							      : " (polls)",
+			svc.file, svc.line, svc.col);
 	}
 	write_all(1, b.data ? b.data : "", b.len, &ok);
+	buf_free(&b);
+}
+
+/* Write a report to path ("-": stdout); failures are logged. */
+static void
+write_report(const char *path, struct buf *b)
+{
+	int ok = 1,
+	    fd = !strcmp(path, "-") ? 1
+				    : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd == 1) { /* -json -: stdout */
+		write_all(1, b->data, b->len, &ok);
+		if (!ok)
+			logmsg(L_ERROR, NULL, "cannot write the report to stdout: %s",
+				strerror(errno));
+		return;
+	}
+	if (fd < 0) {
+		logmsg(L_ERROR, NULL, "cannot write %s: %s", path, strerror(errno));
+		return;
+	}
+	write_all(fd, b->data, b->len, &ok);
+	if (close(fd) < 0 || !ok)
+		logmsg(L_ERROR, NULL, "cannot write %s: %s", path, strerror(errno));
+}
+
+/* ---- -list ------------------------------------------------------------- */
+
+/* A task's path joined with '/', as NAME... takes it. */
+static void
+path_text(const struct node *n, struct buf *b)
+{
+	size_t i, k;
+	const char **v = node_path(n, &k);
+
+	for (i = 0; i < k; i++)
+		xprintf(b, "%s%s", i ? "/" : "", v[i]);
+	free(v);
+}
+
+struct listing {
+	struct buf *b;       /* the output */
+	size_t width;        /* of the path column */
+	const char *ph, *at; /* phase and list of the last heading */
+};
+
+static void
+list_width(struct node *n, struct walk *w)
+{
+	struct listing *l = w->arg;
+	struct buf p = { 0 };
+
+	path_text(n, &p);
+	if (p.len > l->width)
+		l->width = p.len;
+	buf_free(&p);
+}
+
+static void
+list_task(struct node *n, struct walk *w)
+{
+	struct listing *l = w->arg;
+	struct buf p = { 0 };
+
+	if (l->at != w->list || l->ph != w->phase) {
+		l->at = w->list, l->ph = w->phase;
+		xprintf(l->b, "%s%s\n", w->phase, w->list[0] == 'c' ? " cleanup" : "");
+	}
+	path_text(n, &p);
+	if (n->desc)
+		xprintf(l->b, "  %-*s  %.*s\n", (int)l->width, p.data, (int)strcspn(n->desc, "\n"),
+			n->desc);
+	else
+		xprintf(l->b, "  %s\n", p.data);
+	buf_free(&p);
+}
+
+static void
+list_json(struct node *n, struct walk *w)
+{
+	struct buf *b = w->arg;
+	const char **v;
+	char phase[16];
+	size_t i, k;
+
+	for (i = 0; i < sizeof phase - 1 && w->phase[i]; i++)
+		phase[i] = (char)tolower((unsigned char)w->phase[i]);
+	phase[i] = '\0';
+	xputs(b, b->data[b->len - 1] == '[' ? "\n  {\"name\":" : ",\n  {\"name\":");
+	jstr(b, n->name, strlen(n->name));
+	xputs(b, ",\"path\":[");
+	v = node_path(n, &k);
+	for (i = 0; i < k; i++) {
+		xputs(b, i ? "," : "");
+		jstr(b, v[i], strlen(v[i]));
+	}
+	free(v);
+	xprintf(b, "],\"phase\":\"%s\",\"list\":\"%s\",\"description\":", phase, w->list);
+	if (n->desc)
+		jstr(b, n->desc, strlen(n->desc));
+	else
+		xputs(b, "null");
+	xputs(b, ",\"file\":");
+	jstr(b, n->file, strlen(n->file));
+	xprintf(b, ",\"line\":%d}", n->line);
+}
+
+/* -list: every task with its path (what NAME... takes) and description,
+ * by phase and list; with -json the same as JSON. Runs nothing. */
+static void
+list_tasks(void)
+{
+	struct buf b = { 0 };
+	struct listing l = { &b, 0, NULL, NULL };
+	struct walk w = { NULL, NULL, list_width, &l };
+	int last = cfg.ph[1].label ? 1 : 0, ok = 1;
+
+	if (opt.json) {
+		w.fn = list_json, w.arg = &b;
+		xputs(&b, "{\"version\":\"" WALTER_VERSION "\",\"file\":");
+		jstr(&b, opt.config, strlen(opt.config));
+		xprintf(&b, ",\"format\":\"%s\",\"tasks\":[",
+			cfg.format == FMT_BUILD_DEPLOY ? "build/deploy" : "pipeline");
+		walk_tasks(0, last, &w);
+		xputs(&b, "\n]}\n");
+		write_report(opt.json, &b);
+	} else {
+		walk_tasks(0, last, &w);
+		w.fn = list_task;
+		walk_tasks(0, last, &w);
+		write_all(1, b.data ? b.data : "", b.len, &ok);
+	}
 	buf_free(&b);
 }
 
@@ -6508,7 +8783,7 @@ static void
 json_task(struct node *n, struct walk *w)
 {
 	struct buf *b = w->arg;
-	const char *status = status_word(n->st);
+	const char *status = n->st == S_NOTSEL ? "not_selected" : status_word(n->st);
 	size_t i;
 
 	xputs(b, b->data[b->len - 1] == '[' ? "\n  {" : ",\n  {");
@@ -6524,7 +8799,7 @@ json_task(struct node *n, struct walk *w)
 	jstr(b, status, strlen(status));
 	if (n->code >= 0)
 		xprintf(b, ",\"exit_code\":%d", n->code);
-	if (n->st != S_PENDING)
+	if (n->st != S_PENDING && n->st != S_NOTSEL)
 		xprintf(b, ",\"start\":%.3f,\"duration\":%.3f", n->t0 - R.t0, n->t1 - n->t0);
 	if (n->attempts > 1)
 		xprintf(b, ",\"attempts\":%d", n->attempts);
@@ -6544,20 +8819,6 @@ static const char *
 run_status(int failed)
 {
 	return R.nsig ? "killed" : R.timed_out ? "timed out" : failed ? "failed" : "succeeded";
-}
-
-static void
-write_report(const char *path, struct buf *b)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ok = 1;
-
-	if (fd < 0) {
-		logmsg(L_ERROR, NULL, "cannot write %s: %s", path, strerror(errno));
-		return;
-	}
-	write_all(fd, b->data, b->len, &ok);
-	if (close(fd) < 0 || !ok)
-		logmsg(L_ERROR, NULL, "cannot write %s: %s", path, strerror(errno));
 }
 
 static void
@@ -6635,13 +8896,14 @@ report_junit(int first, int last)
 	ran = count_status(count);
 	xprintf(&b,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		"<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n"
+		"<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n"
 		"  <testsuite name=\"",
-		ran, count[S_FAILED], count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE],
-		now() - R.t0);
+		ran, count[S_FAILED], now() - R.t0);
 	xml_text(&b, opt.config);
-	xprintf(&b, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", ran, count[S_FAILED],
-		count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE]);
+	/* (junit-10.xsd: errors is required, skipped only on testsuite) */
+	xprintf(&b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\">\n", ran,
+		count[S_FAILED],
+		count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE] + count[S_NOTSEL]);
 	xputs(&b,
 		"    <properties><property name=\"walter.version\" value=\"" WALTER_VERSION
 		"\"/></properties>\n");
@@ -6808,7 +9070,926 @@ yaml_to_json_main(const char *path)
 	return rc ? rc : ok ? 0 : 2;
 }
 
-/* ==== 10. main ====================================================== */
+/* ==== 10. service mode ============================================== */
+
+/* -mode service with a 1.x "service: {type: github}" block: one poll per
+ * invocation (cron runs it), as walter 1.x did, without its bugs
+ * (REFERENCE 5 and Q23):
+ *  1. lock <state>.lock (fcntl; held: exit 2 naming the holder's pid);
+ *  2. read the state; ask the API for the trunk's head commit and every
+ *     open pull request (all pages: Link rel="next", same host only);
+ *  3. queue what is new: the trunk if its SHA moved, each open pull
+ *     request whose head SHA is not the one last built (a force-push
+ *     too), whose branch matches, and which is not from a fork unless
+ *     forks: true; closed pull requests are forgotten;
+ *  4. per item: a pending status; git fetch; git checkout --detach -f
+ *     SHA; the pipeline of that checkout run by a child walter (-mode
+ *     local, its own process group, signals passed on); the final status
+ *     (error when git or the file failed); the state written for it;
+ *  5. the original HEAD checked out again; unlock.
+ * The token travels in HTTP headers only (curl reads them on its stdin):
+ * never in an argv, the log (it is a secret) or the state file. Exit
+ * status: 0 all built and succeeded (or nothing new), 1 something failed,
+ * 2 the lock, the settings, git or the API stopped the poll. */
+
+enum { SVC_PAGES = 50, SVC_WAIT_MAX = 900, SVC_BODY_MAX = 16 << 20 };
+
+/* A build the poll found to do: the trunk or a pull request. */
+struct item {
+	long pr;      /* pull request number; 0 for the trunk */
+	char sha[65]; /* the commit to build */
+	char *ref;    /* its branch (malloc'd) */
+	char *owner;  /* pull request: its head repository, "" if deleted */
+	int fork;     /* pull request from another repository */
+};
+
+/* What the state file remembers of a pull request. */
+struct saved {
+	long pr;
+	char sha[65];
+	char status[16]; /* "success", "failure", "error" */
+};
+
+/* One poll. */
+struct service {
+	char *exe;          /* walter itself, for the builds */
+	const char *argv0;  /* as it was called */
+	char *state;        /* the state file, absolute */
+	int lockfd;         /* <state>.lock, locked; -1 */
+	char *head;         /* to check out at the end: a branch or a SHA */
+	int detached;       /* head is a SHA */
+	char trunk_sha[65]; /* last trunk commit built, "" none */
+	char *trunk_branch; /* its branch in the state */
+	struct saved *sv;   /* pull requests built */
+	size_t nsv;         /* how many */
+	struct item *it;    /* what to build, in order */
+	size_t nit;         /* how many */
+	int failed;         /* an item failed */
+	int read;           /* the state was read: write it back at the end */
+	double t0;          /* when the poll started (monotonic) */
+	const char *hdr[5]; /* the API's request headers */
+	char accept[96];    /* hdr[2] */
+	char *auth;         /* "Authorization: Bearer ..." */
+};
+
+/* Wait s seconds; -1 when a signal came first. */
+static int
+svc_sleep(double s)
+{
+	double end = now() + s;
+	unsigned long seen = (unsigned long)R.nsig;
+	char c[64];
+
+	while ((unsigned long)R.nsig == seen) {
+		struct pollfd pf = { R.selfpipe[0], POLLIN, 0 };
+		double left = end - now();
+		if (left <= 0)
+			return 0;
+		if (poll(&pf, 1, (int)(left * 1000) + 1) > 0)
+			while (read(R.selfpipe[0], c, sizeof c) > 0)
+				;
+	}
+	return -1;
+}
+
+/* "GET /repos/o/r/pulls (api.github.com:443)" for log lines. */
+static void
+req_name(const char *method, const char *url, char *b, size_t n)
+{
+	struct url u;
+	char err[64];
+
+	if (url_parse(url, &u, err, sizeof err) < 0) {
+		snprintf(b, n, "%s", method);
+		return;
+	}
+	snprintf(b, n, "%s %.300s (%s:%s)", method, u.path, u.host, u.port);
+	url_free(&u);
+}
+
+/* One API request with the service's headers. A rate-limited answer is
+ * waited for (three times at most, 15 minutes each at most); a GET
+ * follows a redirect within the same host (a renamed repository). 0 when
+ * an answer came (any status, in rs; the caller frees it), -1 after
+ * logging why. */
+static int
+gh_req(struct service *sv, const char *method, const char *url, const char *accept,
+	const struct buf *body, struct http_response *rs)
+{
+	struct http_request rq;
+	char err[512], what[400], *next = NULL, loc[2048];
+	const char *h;
+	long long w;
+	int waits = 0, hops = 0, r = -1, k;
+
+	snprintf(sv->accept, sizeof sv->accept, "Accept: %s", accept);
+	memset(&rq, 0, sizeof rq);
+	rq.method = method, rq.url = url, rq.headers = sv->hdr;
+	rq.content_type = body ? "application/json" : NULL;
+	rq.body = body ? body->data : NULL, rq.body_len = body ? body->len : 0;
+	rq.tls_proxy = svc.tls_proxy, rq.timeout_ms = 30000, rq.max_body = SVC_BODY_MAX;
+	rq.want_headers = 1;
+	for (;;) {
+		req_name(method, rq.url, what, sizeof what);
+		if (http_send(&rq, rs, err, sizeof err) < 0) {
+			logmsg(L_ERROR, "service", "%s: %s", what, err);
+			break;
+		}
+		if (R.nsig)
+			break;
+		h = http_header(rs, "Location");
+		if (!body && rs->status / 100 == 3 && h && hops++ < 3) {
+			char *prev = next;
+			snprintf(loc, sizeof loc, "<%s>; rel=\"next\"", h);
+			k = http_link_next(loc, rq.url, &next, err, sizeof err);
+			free(prev); /* rq.url, maybe */
+			if (k <= 0) {
+				next = NULL;
+				logmsg(L_ERROR, "service", "%s: a redirect refused: %s", what,
+					k ? err : "no Location");
+				break;
+			}
+			logmsg(L_INFO, "service", "%s: moved (HTTP %d): following it", what,
+				rs->status);
+			rq.url = next;
+			http_response_free(rs);
+			continue;
+		}
+		if ((w = rate_wait(rs, (long long)time(NULL))) < 0 || waits++ >= 3) {
+			r = 0;
+			break;
+		}
+		if (w > SVC_WAIT_MAX) {
+			time_t t = time(NULL) + (time_t)w;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			logmsg(L_ERROR, "service",
+				"%s: rate limit (HTTP %d): no requests until %04d-%02d-%02dT%02d:%02d:%02dZ, more than 15 minutes away: stopped",
+				what, rs->status, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+				tm.tm_hour, tm.tm_min, tm.tm_sec);
+			break;
+		}
+		logmsg(L_WARN, "service", "%s: rate limit (HTTP %d): waiting %llds", what,
+			rs->status, w);
+		log_flush();
+		http_response_free(rs);
+		if (svc_sleep((double)w) < 0)
+			break;
+	}
+	free(next);
+	if (r < 0)
+		http_response_free(rs);
+	return r;
+}
+
+/* GET url; 0 with a 200 answer in rs (the caller frees it), -1 after
+ * logging why (401, 404 and the like: at once). */
+static int
+gh_get(struct service *sv, const char *url, const char *accept, struct http_response *rs)
+{
+	char what[400], msg[256];
+
+	if (gh_req(sv, "GET", url, accept, NULL, rs) < 0)
+		return -1;
+	if (rs->status == 200)
+		return 0;
+	req_name("GET", url, what, sizeof what);
+	api_message(&rs->body, msg, sizeof msg);
+	logmsg(L_ERROR, "service", "%s: HTTP %d%s", what, rs->status, msg);
+	http_response_free(rs);
+	return -1;
+}
+
+/* {api}/repos/{from}/{repo}/ with both names escaped, then tail. */
+static char *
+repo_url(const char *tail)
+{
+	struct buf b = { 0 };
+
+	xputs(&b, svc.api);
+	while (b.len && b.data[b.len - 1] == '/')
+		b.data[--b.len] = '\0';
+	xputs(&b, "/repos/");
+	if (url_put_segment(&b, svc.from, strlen(svc.from)) < 0 || buf_puts(&b, "/") < 0 ||
+		url_put_segment(&b, svc.repo, strlen(svc.repo)) < 0 || buf_puts(&b, tail) < 0)
+		fatal("out of memory");
+	return b.data;
+}
+
+/* Post a commit status; a failure is logged and changes nothing else
+ * (422, an unknown commit say, is a warning). */
+static void
+svc_status(struct service *sv, const char *sha, enum cstate cs, const char *desc)
+{
+	struct http_response rs;
+	struct buf b = { 0 }, t = { 0 };
+	char *url, msg[256];
+
+	xprintf(&t, "/statuses/%s", sha);
+	url = repo_url(t.data);
+	status_body(0, cs, svc.context, desc, svc.target, &b);
+	if (gh_req(sv, "POST", url, "application/vnd.github+json", &b, &rs) == 0) {
+		api_message(&rs.body, msg, sizeof msg);
+		if (rs.status / 100 == 2)
+			logmsg(L_DEBUG, "service", "status %s on %.7s", cs_word[0][cs], sha);
+		else
+			logmsg(rs.status == 422 ? L_WARN : L_ERROR, "service",
+				"the %s status on %.7s was refused: HTTP %d%s", cs_word[0][cs], sha,
+				rs.status, msg);
+		http_response_free(&rs);
+	}
+	free(url), buf_free(&b), buf_free(&t);
+}
+
+/* ---- the state file ------------------------------------------------- */
+
+static struct saved *
+saved_find(struct service *sv, long pr)
+{
+	size_t i;
+
+	for (i = 0; i < sv->nsv; i++)
+		if (sv->sv[i].pr == pr)
+			return &sv->sv[i];
+	return NULL;
+}
+
+/* A scalar's text if n is a string scalar, else NULL. */
+static const char *
+sval(const struct yaml_node *n)
+{
+	return n && n->kind == YAML_SCALAR && !is_null(n) ? n->text : NULL;
+}
+
+/* Read the state of the last polls; a missing or empty file is a first
+ * poll. -1 (logged) when it cannot be read or is not a state file. */
+static int
+state_read(struct service *sv)
+{
+	struct buf in = { 0 };
+	struct yaml_doc *doc;
+	const struct yaml_node *r, *v, *t, *p;
+	char err[512];
+	size_t i;
+	int ret = -1;
+
+	if (read_file(sv->state, &in) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		logmsg(L_ERROR, "service", "cannot read the state file %s: %s", sv->state,
+			strerror(errno));
+		return -1;
+	}
+	if (!in.len) {
+		buf_free(&in);
+		return 0;
+	}
+	if (!(doc = yaml_parse(in.data, in.len, sv->state, err, sizeof err))) {
+		logmsg(L_ERROR, "service", "the state file is damaged: %s", err);
+		buf_free(&in);
+		return -1;
+	}
+	r = yaml_count(doc) ? yaml_root(doc, 0) : NULL;
+	v = yaml_get(r, "walter");
+	if (!v && yaml_get(r, "time")) {
+		logmsg(L_WARN, "service",
+			"%s is the state of walter 1.x: starting afresh (the trunk and every open pull request are built)",
+			sv->state);
+		ret = 0;
+		goto out;
+	}
+	if (!sval(v) || strcmp(v->text, "2")) {
+		logmsg(L_ERROR, "service", "%s is not a walter state file (no \"walter\": 2)",
+			sv->state);
+		goto out;
+	}
+	if ((v = yaml_get(r, "status")) && sval(v) && !strcmp(v->text, "inprogress"))
+		logmsg(L_WARN, "service",
+			"the last poll did not finish (its state says inprogress and its lock is free): it crashed or was killed");
+	t = yaml_get(r, "trunk");
+	if (sval(v = yaml_get(t, "sha")) && strlen(v->text) < sizeof sv->trunk_sha)
+		snprintf(sv->trunk_sha, sizeof sv->trunk_sha, "%s", v->text);
+	if (sval(v = yaml_get(t, "branch")))
+		sv->trunk_branch = xstrdup(v->text);
+	p = yaml_get(r, "pulls");
+	for (i = 0; p && p->kind == YAML_MAP && i + 1 < p->n; i += 2) {
+		const char *num = sval(p->child[i]), *sha = sval(yaml_get(p->child[i + 1], "sha"));
+		const char *st = sval(yaml_get(p->child[i + 1], "status"));
+		char *end;
+		long pr = num ? strtol(num, &end, 10) : 0;
+		if (!num || *end || pr <= 0 || !sha || strlen(sha) >= sizeof sv->sv->sha)
+			continue;
+		sv->sv = xreallocarray(sv->sv, sv->nsv + 1, sizeof *sv->sv);
+		sv->sv[sv->nsv].pr = pr;
+		snprintf(sv->sv[sv->nsv].sha, sizeof sv->sv->sha, "%s", sha);
+		snprintf(sv->sv[sv->nsv++].status, sizeof sv->sv->status, "%s", st ? st : "");
+	}
+	ret = 0;
+out:
+	yaml_free(doc);
+	buf_free(&in);
+	return ret;
+}
+
+/* Write the state: a temp file beside it, fsync, rename, fsync of the
+ * directory, so a crash leaves the old state or the new, never half. */
+static int
+state_write(struct service *sv, const char *status)
+{
+	struct buf b = { 0 }, tmp = { 0 };
+	char t[64], *slash;
+	size_t i;
+	int fd, ok = 1;
+
+	xprintf(&b, "{\"walter\":2,\"time\":\"%s\",\"status\":\"%s\",\"succeeded\":%s,\"trunk\":{",
+		rfc3339(sv->t0, t, sizeof t), status, sv->failed ? "false" : "true");
+	jfield(&b, "branch", svc.trunk);
+	jfield(&b, "sha", sv->trunk_sha);
+	xputs(&b, "},\"pulls\":{");
+	for (i = 0; i < sv->nsv; i++) {
+		xprintf(&b, "%s\"%ld\":{", i ? "," : "", sv->sv[i].pr);
+		jfield(&b, "sha", sv->sv[i].sha);
+		jfield(&b, "status", sv->sv[i].status);
+		xputs(&b, "}");
+	}
+	xputs(&b, "}}\n");
+	xprintf(&tmp, "%s.tmp", sv->state);
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd >= 0) {
+		write_all(fd, b.data, b.len, &ok);
+		ok = ok && fsync(fd) == 0;
+		ok = close(fd) == 0 && ok;
+	}
+	if (fd < 0 || !ok || rename(tmp.data, sv->state) < 0) {
+		logmsg(L_ERROR, "service", "cannot write the state file %s: %s", sv->state,
+			strerror(errno));
+		unlink(tmp.data);
+		buf_free(&b), buf_free(&tmp);
+		return -1;
+	}
+	slash = strrchr(tmp.data, '/'); /* the rename itself is durable */
+	*slash = '\0';
+	if ((fd = open(*tmp.data ? tmp.data : "/", O_RDONLY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	buf_free(&b), buf_free(&tmp);
+	return 0;
+}
+
+/* Lock <state>.lock for this poll: fcntl, so a crash frees it. The file
+ * is opened once: closing any descriptor of it would drop the lock. */
+static int
+svc_lock(struct service *sv)
+{
+	struct buf p = { 0 };
+	struct flock fl;
+	char pid[32];
+	int fd, ok = 1;
+
+	xprintf(&p, "%s.lock", sv->state);
+	fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK, fl.l_whence = SEEK_SET;
+	if (fd < 0) {
+		logmsg(L_ERROR, "service", "cannot open %s: %s", p.data, strerror(errno));
+	} else if (fcntl(fd, F_SETLK, &fl) < 0) {
+		int e = errno;
+		if ((e == EACCES || e == EAGAIN) && fcntl(fd, F_GETLK, &fl) == 0 &&
+			fl.l_type != F_UNLCK)
+			logmsg(L_ERROR, "service",
+				"another poll (pid %ld) holds %s: nothing done this time",
+				(long)fl.l_pid, p.data);
+		else
+			logmsg(L_ERROR, "service", "cannot lock %s: %s", p.data, strerror(e));
+		close(fd);
+		fd = -1;
+	} else {
+		snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+		if (ftruncate(fd, 0) == 0)
+			write_all(fd, pid, strlen(pid), &ok);
+	}
+	buf_free(&p);
+	sv->lockfd = fd;
+	return fd < 0 ? -1 : 0;
+}
+
+/* ---- git and the work tree ------------------------------------------ */
+
+/* git ARGS..., output logged; 0 or -1 with why logged as an error. */
+static int
+svc_git(const char *const *argv, struct buf *out, double timeout, char *why, size_t n)
+{
+	int r = git_run(argv, out, timeout, 0, why, n);
+
+	if (r != 0)
+		logmsg(L_ERROR, "service", "git %s: %s", argv[1], why);
+	return r == 0 ? 0 : -1;
+}
+
+/* The first line of a command's output, as a malloc'd string. */
+static char *
+first_line(struct buf *b)
+{
+	if (!b->len)
+		return xstrdup("");
+	b->data[strcspn(b->data, "\r\n")] = '\0';
+	return xstrdup(b->data);
+}
+
+/* The state file's absolute path (the default is in the git directory,
+ * out of any checkout's reach); a warning when it is inside the work
+ * tree. Then where HEAD is, to come back to, and a clean work tree:
+ * checkout -f would throw local changes away. */
+static int
+svc_tree(struct service *sv)
+{
+	static const char *const top[] = { "git", "rev-parse", "--show-toplevel", NULL };
+	static const char *const gd[] = { "git", "rev-parse", "--absolute-git-dir", NULL };
+	static const char *const sym[] = { "git", "symbolic-ref", "-q", "HEAD", NULL };
+	static const char *const hd[] = { "git", "rev-parse", "--verify", "HEAD", NULL };
+	static const char *const dirty[] = { "git", "status", "--porcelain", "--untracked-files=no",
+		NULL };
+	struct buf o = { 0 }, p = { 0 };
+	char why[512], cwd[PATH_MAX], real[PATH_MAX], *t = NULL, *slash;
+	int r = -1;
+
+	if (svc_git(top, &o, 60, why, sizeof why) < 0)
+		goto out;
+	t = first_line(&o);
+	o.len = 0;
+	if (!getcwd(cwd, sizeof cwd)) {
+		logmsg(L_ERROR, "service", "getcwd: %s", strerror(errno));
+		goto out;
+	}
+	if (svc.update && svc.update[0] == '/') {
+		xputs(&p, svc.update);
+	} else if (svc.update) {
+		xprintf(&p, "%s/%s", cwd, svc.update);
+	} else {
+		if (svc_git(gd, &o, 60, why, sizeof why) < 0)
+			goto out;
+		char *g = first_line(&o);
+		xprintf(&p, "%s/walter-service.json", g);
+		free(g);
+		o.len = 0;
+	}
+	sv->state = xstrdup(p.data);
+	slash = strrchr(p.data, '/');
+	*slash = '\0';
+	if (svc.update && realpath(*p.data ? p.data : "/", real) &&
+		(!strcmp(real, t) || (!strncmp(real, t, strlen(t)) && real[strlen(t)] == '/')))
+		cfg_msg(MSG_WARN, svc.file,
+			&(struct yaml_node){ .line = svc.uline, .col = svc.ucol },
+			"the state file (update) is inside the work tree: a checkout or the pipeline can change or remove it; put it outside (the default is in the git directory)");
+	if (git_run(sym, &o, 60, 1, why, sizeof why) == 0 && o.len > 11 &&
+		!strncmp(o.data, "refs/heads/", 11)) {
+		char *ref = first_line(&o);
+		sv->head = xstrdup(ref + 11);
+		free(ref);
+	} else {
+		o.len = 0;
+		if (svc_git(hd, &o, 60, why, sizeof why) < 0)
+			goto out;
+		sv->head = first_line(&o);
+		sv->detached = 1;
+	}
+	o.len = 0;
+	if (svc_git(dirty, &o, 60, why, sizeof why) < 0)
+		goto out;
+	if (o.len) {
+		logmsg(L_ERROR, "service",
+			"the work tree %s has changes that checking out other commits would throw away: commit or stash them",
+			t);
+		goto out;
+	}
+	r = 0;
+out:
+	free(t), buf_free(&o), buf_free(&p);
+	return r;
+}
+
+/* ---- what to build ---------------------------------------------------- */
+
+static void
+item_add(struct service *sv, long pr, const char *sha, const char *ref, const char *owner, int fork)
+{
+	struct item *it;
+
+	sv->it = xreallocarray(sv->it, sv->nit + 1, sizeof *sv->it);
+	it = &sv->it[sv->nit++];
+	it->pr = pr, it->fork = fork;
+	snprintf(it->sha, sizeof it->sha, "%s", sha);
+	it->ref = xstrdup(ref);
+	it->owner = xstrdup(owner ? owner : "");
+}
+
+static void
+items_free(struct item *it, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(it[i].ref), free(it[i].owner);
+	free(it);
+}
+
+/* One pull request of an API page into open (number, head SHA and
+ * branch, from a fork or not); 0 if it is not usable. */
+static int
+pull_read(const struct yaml_node *p, struct item *open)
+{
+	const struct yaml_node *head = yaml_get(p, "head"), *hr = yaml_get(head, "repo");
+	const struct yaml_node *br = yaml_get(yaml_get(p, "base"), "repo");
+	const char *num = sval(yaml_get(p, "number")), *sha = sval(yaml_get(head, "sha"));
+	const char *ref = sval(yaml_get(head, "ref")), *st = sval(yaml_get(p, "state"));
+	const char *hn = sval(yaml_get(hr, "full_name")), *bn = sval(yaml_get(br, "full_name"));
+	char *end, buf[65];
+
+	if (!num || !sha || !ref || strlen(sha) >= sizeof buf || (st && strcmp(st, "open")))
+		return 0;
+	open->pr = strtol(num, &end, 10);
+	snprintf(buf, sizeof buf, "%s", sha);
+	if (*end || open->pr <= 0 || !is_sha(buf))
+		return 0;
+	snprintf(open->sha, sizeof open->sha, "%s", buf);
+	open->ref = xstrdup(ref);
+	open->owner = xstrdup(hn ? hn : "");
+	/* a deleted head repository (null) is a fork whose owner is gone */
+	open->fork = !hn || !bn || strcasecmp(hn, bn);
+	return 1;
+}
+
+/* Every open pull request, page after page (Link rel="next", on the same
+ * scheme, host and port only; at most SVC_PAGES). -1 after logging why. */
+static int
+gh_pulls(struct service *sv, struct item **out, size_t *nout)
+{
+	struct http_response rs;
+	struct yaml_doc *doc;
+	const struct yaml_node *r;
+	char err[512], *url = repo_url("/pulls?state=open&per_page=100"), *next;
+	size_t i, page;
+	int k;
+
+	*out = NULL, *nout = 0;
+	for (page = 1; url; page++) {
+		if (page > SVC_PAGES) {
+			logmsg(L_ERROR, "service",
+				"more than %d pages of open pull requests: stopped (nothing built)",
+				SVC_PAGES);
+			goto err;
+		}
+		if (gh_get(sv, url, "application/vnd.github+json", &rs) < 0)
+			goto err;
+		if (!(doc = yaml_parse(
+			      rs.body.data, rs.body.len, "pull requests", err, sizeof err)) ||
+			!yaml_count(doc) || (r = yaml_root(doc, 0))->kind != YAML_SEQ) {
+			logmsg(L_ERROR, "service",
+				"page %zu of pull requests is not a JSON list%s%s", page,
+				doc ? "" : ": ", doc ? "" : err);
+			yaml_free(doc);
+			http_response_free(&rs);
+			goto err;
+		}
+		for (i = 0; i < r->n; i++) {
+			*out = xreallocarray(*out, *nout + 1, sizeof **out);
+			if (pull_read(r->child[i], &(*out)[*nout]))
+				++*nout;
+		}
+		yaml_free(doc);
+		k = http_link_next(http_header(&rs, "Link"), url, &next, err, sizeof err);
+		http_response_free(&rs);
+		free(url);
+		url = k > 0 ? next : NULL;
+		if (k < 0) {
+			logmsg(L_ERROR, "service", "page %zu of pull requests: %s: refused", page,
+				err);
+			goto err;
+		}
+	}
+	logmsg(L_DEBUG, "service", "%zu open pull requests on %zu page%s", *nout, page - 1,
+		page == 2 ? "" : "s");
+	return 0;
+err:
+	free(url);
+	items_free(*out, *nout);
+	*out = NULL, *nout = 0;
+	return -1;
+}
+
+static int
+by_pr(const void *a, const void *b)
+{
+	long x = ((const struct item *)a)->pr, y = ((const struct item *)b)->pr;
+
+	return (x > y) - (x < y);
+}
+
+/* Step 3: the trunk if it moved, then each open pull request, in number
+ * order, not built at its head SHA yet; closed ones are forgotten. */
+static void
+svc_queue(struct service *sv, const char *trunk, struct item *open, size_t nopen)
+{
+	size_t i, j;
+
+	if (strcmp(sv->trunk_sha, trunk) || !sv->trunk_branch ||
+		strcmp(sv->trunk_branch, svc.trunk))
+		item_add(sv, 0, trunk, svc.trunk, NULL, 0);
+	qsort(open, nopen, sizeof *open, by_pr);
+	for (i = 0; i < nopen; i++) {
+		const struct item *p = &open[i];
+		const struct saved *s = saved_find(sv, p->pr);
+		if (s && !strcmp(s->sha, p->sha))
+			continue;
+		if (svc.has_branch && regexec(&svc.branch, p->ref, 0, NULL, 0)) {
+			logmsg(L_DEBUG, "service",
+				"pull request #%ld: its branch does not match \"branch\": not built",
+				p->pr);
+			continue;
+		}
+		if (p->fork && !svc.forks) {
+			logmsg(L_INFO, "service",
+				"pull request #%ld comes from a fork (%s): not built (forks: true builds them, with your environment and token)",
+				p->pr, *p->owner ? p->owner : "a deleted repository");
+			continue;
+		}
+		item_add(sv, p->pr, p->sha, p->ref, p->owner, p->fork);
+	}
+	for (i = j = 0; i < sv->nsv; i++) { /* forget what is closed */
+		size_t k;
+		for (k = 0; k < nopen && open[k].pr != sv->sv[i].pr; k++)
+			;
+		if (k < nopen)
+			sv->sv[j++] = sv->sv[i];
+		else
+			logmsg(L_DEBUG, "service", "pull request #%ld is closed: forgotten",
+				sv->sv[i].pr);
+	}
+	sv->nsv = j;
+}
+
+/* ---- one build -------------------------------------------------------- */
+
+/* Run the pipeline of the checkout: walter -mode local -c FILE and the
+ * flags this run was given, in its own process group, stdin /dev/null;
+ * walter's signals are passed on to it. Returns its exit status (128+N
+ * for signal N), -1 if it could not start (why says so). */
+static int
+run_child(struct service *sv, char *why, size_t n)
+{
+	char **argv = xreallocarray(NULL, opt.nfwd + (size_t)opt.nnames + 8, sizeof *argv);
+	unsigned long seen = (unsigned long)R.nsig;
+	size_t k = 0, i;
+	int st = 0, ep[2], e;
+	pid_t pid, w;
+
+	argv[k++] = (char *)sv->argv0;
+	argv[k++] = "-mode", argv[k++] = "local";
+	argv[k++] = "-c", argv[k++] = (char *)opt.config;
+	for (i = 0; i < opt.nfwd; i++)
+		argv[k++] = opt.fwd[i];
+	if (opt.nnames) /* NAME...: each build runs those */
+		argv[k++] = "--";
+	for (i = 0; i < (size_t)opt.nnames; i++)
+		argv[k++] = opt.names[i];
+	argv[k] = NULL;
+	log_flush();
+	fflush(NULL);
+	if (xpipe(ep) < 0 || (pid = fork()) < 0) {
+		snprintf(why, n, "cannot start walter: %s", strerror(errno));
+		free(argv);
+		return -1;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+		setpgid(0, 0);
+		child_signals();
+		if (nul >= 0 && dup2(nul, 0) >= 0)
+			execv(sv->exe, argv);
+		e = errno;
+		(void)!write(ep[1], &e, sizeof e);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	close(ep[1]);
+	free(argv);
+	while ((w = waitpid(pid, &st, WNOHANG)) == 0 || (w < 0 && errno == EINTR)) {
+		struct pollfd pf = { R.selfpipe[0], POLLIN, 0 };
+		char c[64];
+		if (poll(&pf, 1, -1) > 0)
+			while (read(R.selfpipe[0], c, sizeof c) > 0)
+				;
+		if ((unsigned long)R.nsig != seen) {
+			seen = (unsigned long)R.nsig;
+			logmsg(L_WARN, "service", "signal %d: passed on to the build", (int)R.sig);
+			log_flush();
+			kill(pid, R.sig);
+		}
+	}
+	if (read(ep[0], &e, sizeof e) == (ssize_t)sizeof e) { /* exec failed */
+		close(ep[0]);
+		snprintf(why, n, "cannot run %s: %s", sv->exe, strerror(e));
+		return -1;
+	}
+	close(ep[0]);
+	if (w < 0) {
+		snprintf(why, n, "lost the build's process: %s", strerror(errno));
+		return -1;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Remember that item it was built (its SHA and how it went). */
+static void
+svc_record(struct service *sv, const struct item *it, const char *status)
+{
+	struct saved *s;
+
+	if (!it->pr) {
+		snprintf(sv->trunk_sha, sizeof sv->trunk_sha, "%s", it->sha);
+		free(sv->trunk_branch);
+		sv->trunk_branch = xstrdup(svc.trunk);
+		return;
+	}
+	if (!(s = saved_find(sv, it->pr))) {
+		sv->sv = xreallocarray(sv->sv, sv->nsv + 1, sizeof *sv->sv);
+		s = &sv->sv[sv->nsv++];
+		s->pr = it->pr;
+	}
+	snprintf(s->sha, sizeof s->sha, "%s", it->sha);
+	snprintf(s->status, sizeof s->status, "%s", status);
+}
+
+/* Step 4 for one item: 0 built and succeeded, 1 failed (its status says
+ * why), -1 a signal stopped the poll. A git failure is not recorded:
+ * the next poll tries again; a build is, whatever it came to. */
+static int
+svc_item(struct service *sv, const struct item *it)
+{
+	char fetch[300], name[64], why[512] = "", d[32];
+	const char *const fa[] = { "git", "fetch", "-q", "--no-tags", "origin", fetch, NULL };
+	const char *const ca[] = { "git", "checkout", "-q", "--detach", "-f", it->sha, NULL };
+	const char *const ha[] = { "git", "rev-parse", "--verify", "HEAD", NULL };
+	struct buf o = { 0 }, desc = { 0 };
+	enum cstate cs;
+	double t;
+	int code;
+
+	if (it->pr) {
+		snprintf(name, sizeof name, "pull request #%ld", it->pr);
+		snprintf(fetch, sizeof fetch, "+refs/pull/%ld/head:refs/walter/pr/%ld", it->pr,
+			it->pr);
+	} else {
+		snprintf(name, sizeof name, "trunk %s", svc.trunk);
+		snprintf(fetch, sizeof fetch, "+refs/heads/%s:refs/remotes/origin/%s", svc.trunk,
+			svc.trunk);
+	}
+	logmsg(L_INFO, "service", "%s (%s) at %.7s: building", name, it->ref, it->sha);
+	xprintf(&desc, "Running %s", opt.config);
+	svc_status(sv, it->sha, CS_START, desc.data);
+	desc.len = 0;
+	if (svc_git(fa, NULL, 600, why, sizeof why) < 0 ||
+		svc_git(ca, NULL, 120, why, sizeof why) < 0 ||
+		svc_git(ha, &o, 60, why, sizeof why) < 0) {
+		xprintf(&desc, "git failed: %s", why);
+	} else if (!o.len || strncmp(o.data, it->sha, strlen(it->sha))) {
+		xprintf(&desc, "git checked out %.12s, not %.12s", o.len ? o.data : "nothing",
+			it->sha);
+		logmsg(L_ERROR, "service", "%s: %s", name, desc.data);
+	}
+	if (desc.len || R.nsig) {
+		cs = R.nsig ? CS_ABORT : CS_CONFIG;
+		if (R.nsig) {
+			desc.len = 0;
+			xprintf(&desc, "%s aborted: walter got signal %d", opt.config, (int)R.sig);
+		}
+		svc_status(sv, it->sha, cs, desc.data);
+		code = -2;
+		goto out;
+	}
+	t = now();
+	code = run_child(sv, why, sizeof why);
+	fmt_dur(now() - t, d, sizeof d);
+	if (R.nsig) {
+		cs = CS_ABORT,
+		xprintf(&desc, "%s aborted: walter got signal %d", opt.config, (int)R.sig);
+	} else if (code == 0) {
+		cs = CS_OK, xprintf(&desc, "%s succeeded (%s)", opt.config, d);
+	} else if (code == 1) {
+		cs = CS_FAIL, xprintf(&desc, "%s failed (%s)", opt.config, d);
+	} else if (code == 2) {
+		cs = CS_CONFIG,
+		xprintf(&desc, "%s does not load (configuration error)", opt.config);
+	} else if (code == 124) {
+		cs = CS_ABORT, xprintf(&desc, "%s: -timeout expired (%s)", opt.config, d);
+	} else if (code > 128) {
+		cs = CS_ABORT,
+		xprintf(&desc, "%s: walter killed by signal %d", opt.config, code - 128);
+	} else if (code < 0) {
+		cs = CS_CONFIG, xprintf(&desc, "%s", why);
+	} else {
+		cs = CS_FAIL, xprintf(&desc, "%s: walter exit status %d", opt.config, code);
+	}
+	logmsg(code ? L_ERROR : L_INFO, "service", "%s at %.7s: %s", name, it->sha, desc.data);
+	svc_status(sv, it->sha, cs, desc.data);
+	if (!R.nsig) {
+		svc_record(sv, it, cs_word[0][cs]);
+		state_write(sv, "inprogress");
+	}
+out:
+	buf_free(&o), buf_free(&desc);
+	return R.nsig ? -1 : code == 0 ? 0 : 1;
+}
+
+/* -mode service: steps 1 to 5; the exit status (a signal: main dies of
+ * it). */
+static int
+service_main(const char *argv0)
+{
+	static const char *const env_tok[] = { "GITHUB_TOKEN", NULL };
+	struct service sv;
+	struct http_response rs;
+	struct item *open = NULL;
+	struct buf a = { 0 }, b = { 0 };
+	char path[PATH_MAX], why[512], *url;
+	const char *tok = svc.token && *svc.token ? svc.token : getenv(env_tok[0]);
+	size_t i, nopen = 0;
+	ssize_t n;
+	int code = 2;
+
+	memset(&sv, 0, sizeof sv);
+	sv.lockfd = -1, sv.argv0 = argv0, sv.t0 = now();
+	if ((n = readlink("/proc/self/exe", path, sizeof path - 1)) > 0) {
+		path[n] = '\0';
+		sv.exe = xstrdup(strstr(path, " (deleted)") ? "/proc/self/exe" : path);
+	} else if (!(sv.exe = path_lookup(argv0))) {
+		logmsg(L_ERROR, "service", "cannot find walter itself (%s) to run the builds",
+			argv0);
+		return 2;
+	}
+	xprintf(&a, "Authorization: Bearer %s", tok ? tok : "");
+	sv.auth = a.data;
+	sv.hdr[0] = sv.auth, sv.hdr[1] = "User-Agent: walter/" WALTER_VERSION;
+	sv.hdr[2] = sv.accept, sv.hdr[3] = "X-GitHub-Api-Version: 2022-11-28";
+	setenv("GIT_TERMINAL_PROMPT", "0", 1); /* a credential prompt would hang */
+	if (!tok || svc_tree(&sv) < 0 || svc_lock(&sv) < 0 || state_read(&sv) < 0)
+		goto out;
+	sv.read = 1;
+	logmsg(L_INFO, "service", "polling %s/%s (trunk %s)", svc.from, svc.repo, svc.trunk);
+	if (state_write(&sv, "inprogress") < 0)
+		goto out;
+	url = repo_url("/commits/");
+	b.len = 0;
+	xputs(&b, url);
+	free(url);
+	if (url_put_segment(&b, svc.trunk, strlen(svc.trunk)) < 0)
+		fatal("out of memory");
+	if (gh_get(&sv, b.data, "application/vnd.github.sha", &rs) < 0)
+		goto out;
+	b.len = 0;
+	xput(&b, rs.body.data, rs.body.len);
+	http_response_free(&rs);
+	while (b.len && isspace((unsigned char)b.data[b.len - 1]))
+		b.data[--b.len] = '\0';
+	if (!b.len || !is_sha(b.data)) {
+		logmsg(L_ERROR, "service", "the API did not answer the trunk's commit with a SHA");
+		goto out;
+	}
+	if (gh_pulls(&sv, &open, &nopen) < 0)
+		goto out;
+	svc_queue(&sv, b.data, open, nopen);
+	if (!sv.nit)
+		logmsg(L_INFO, "service", "nothing new (trunk %s at %.7s, %zu open pull request%s)",
+			svc.trunk, b.data, nopen, nopen == 1 ? "" : "s");
+	for (i = 0; i < sv.nit && !R.nsig; i++) {
+		int r = svc_item(&sv, &sv.it[i]);
+		sv.failed |= r != 0;
+	}
+	code = sv.failed ? 1 : 0;
+out:
+	sv.failed |= code != 0;
+	if (sv.read && state_write(&sv, "finished") < 0)
+		code = 2;
+	if (sv.head) { /* step 5 */
+		const char *const ba[] = { "git", "checkout", "-q", "-f", sv.head, NULL };
+		const char *const da[] = { "git", "checkout", "-q", "--detach", "-f", sv.head,
+			NULL };
+		if (sv.nit && svc_git(sv.detached ? da : ba, NULL, 120, why, sizeof why) < 0)
+			code = 2;
+	}
+	if (sv.lockfd >= 0)
+		close(sv.lockfd);
+	items_free(open, nopen);
+	items_free(sv.it, sv.nit);
+	free(sv.exe), free(sv.state), free(sv.head), free(sv.trunk_branch), free(sv.sv),
+		free(sv.auth);
+	buf_free(&b);
+	log_flush();
+	return code;
+}
+
+/* ==== 11. main ====================================================== */
 
 /* Free what the run kept (valgrind: nothing left at exit). */
 static void
@@ -6831,7 +10012,9 @@ teardown(void)
 	pm_free(&R.pids);
 	if (R.epfd >= 0)
 		close(R.epfd);
-	free(cfg.tasks), free(cfg.specials), free(cfg.nt);
+	free(cfg.tasks), free(cfg.specials), free(cfg.nt), free(opt.names), free(opt.fwd);
+	if (svc.has_branch)
+		regfree(&svc.branch);
 	if (strcmp(R.sh, "/bin/sh"))
 		free((char *)R.sh);
 	log_flush();
@@ -6857,10 +10040,30 @@ hold_std_fds(void)
 			exit(2);
 }
 
+/* After a signal, die of it. PID 1 cannot die of a signal it sends
+ * itself (in a PID namespace the kernel drops it, and under qemu-user
+ * the emulator waits forever), so it exits 128+N without trying. */
+static int
+die_of(int sig, int code)
+{
+	sigset_t s;
+
+	if (!sig)
+		return code;
+	if (getpid() == 1)
+		return 128 + sig;
+	signal(sig, SIG_DFL);
+	sigemptyset(&s);
+	sigaddset(&s, sig);
+	sigprocmask(SIG_UNBLOCK, &s, NULL);
+	raise(sig);
+	return 128 + sig;
+}
+
 int
 main(int argc, char **argv)
 {
-	int first = 0, last = 0, failed, sig, code;
+	int first = 0, last = 0, failed, sig, code, d2_default, service;
 
 	hold_std_fds();
 	parse_flags(argc, argv);
@@ -6878,8 +10081,11 @@ main(int argc, char **argv)
 		usage("invalid -mode %s (local or service)", opt.mode);
 	load(opt.config);
 	secrets_from_env();
-	if (!strcmp(opt.mode, "service"))
-		fatal("-mode service is not supported yet");
+	service = !strcmp(opt.mode, "service") && svc.present && svc.github;
+	if (service)
+		svc_ready(); /* also under -check: what the poll will need */
+	if (cfg.errors)
+		exit(2);
 	if (cfg.format == FMT_PIPELINE && (opt.build || opt.deploy))
 		warn("-build and -deploy are for build/deploy files; running the pipeline");
 	if (cfg.format == FMT_BUILD_DEPLOY) {
@@ -6888,6 +10094,13 @@ main(int argc, char **argv)
 		first = opt.build || !opt.deploy ? 0 : 1;
 		last = opt.deploy ? 1 : 0;
 	}
+	if (opt.list) {
+		list_tasks();
+		teardown();
+		return 0;
+	}
+	if (opt.nnames || opt.from)
+		select_tasks(&first, &last); /* NAME... and -from: 7. scheduler */
 	if (opt.check || opt.plan) {
 		if (opt.plan)
 			plan(first, last);
@@ -6896,15 +10109,34 @@ main(int argc, char **argv)
 		teardown();
 		return 0;
 	}
+	d2_default = cfg.format == FMT_BUILD_DEPLOY && !opt.build && !opt.deploy && !opt.nnames &&
+		!opt.from;
+	if (d2_default && !cfg.ph[0].present && cfg.ph[1].present)
+		fatal("%s has only a deploy phase: run it with -deploy", opt.config);
 	log_open();
+	if (service) { /* 10. service mode */
+		if (opt.json || opt.junit)
+			warn("-json and -junit are not written in service mode (each build is a run of its own)");
+		signals_setup(); /* no subreaper: the builds are walters */
+		code = service_main(argv[0]);
+		teardown();
+		return die_of(R.nsig ? R.sig : 0, code);
+	}
+	if (!strcmp(opt.mode, "service"))
+		logmsg(L_INFO, NULL,
+			"-mode service: %s has no service block of type github: running locally",
+			opt.config);
 	exec_setup();
-	if (cfg.format == FMT_BUILD_DEPLOY && !opt.build && !opt.deploy && cfg.ph[1].present)
+	if (d2_default && cfg.ph[1].present)
 		logmsg(L_INFO, NULL, "running build only: the deploy phase needs -deploy");
 	R.t0 = now();
 	R.started = time(NULL);
 	R.deadline = opt.timeout > 0 ? R.t0 + opt.timeout : 0;
 	notify_start();
+	notify_begin();
+	prog_start(run_total(first, last));
 	failed = run_phases(first, last); /* the failure rules: 7. scheduler */
+	prog_stop();
 	kill_leftovers(0);
 	summary(R.t0);
 	notify_finish(failed, R.t0);
@@ -6917,16 +10149,5 @@ main(int argc, char **argv)
 	if (opt.junit)
 		report_junit(first, last);
 	teardown();
-	if (sig && getpid() != 1) {
-		/* (PID 1 cannot die of a signal it sends itself: in a PID
-		 * namespace the kernel drops it, and under qemu-user the
-		 * emulator waits forever; it exits 128+N instead) */
-		sigset_t s;
-		signal(sig, SIG_DFL);
-		sigemptyset(&s);
-		sigaddset(&s, sig);
-		sigprocmask(SIG_UNBLOCK, &s, NULL);
-		raise(sig);
-	}
-	return code;
+	return die_of(sig, code);
 }

@@ -282,6 +282,136 @@ test_numbers(void)
 	CHECK("float: nan has no JSON", put_float(&out, ".NaN") < 0);
 }
 
+
+static void
+test_gh_escape(void)
+{
+	const char *s = "a%b\r\nc:d,e";
+
+	reset();
+	gh_escape(&out, s, strlen(s), 0);
+	CHECK_STR("gh: data escapes % CR LF only", got(), "a%25b%0D%0Ac:d,e");
+	reset();
+	gh_escape(&out, s, strlen(s), 1);
+	CHECK_STR("gh: property escapes : and , too", got(), "a%25b%0D%0Ac%3Ad%2Ce");
+	reset();
+	gh_escape(&out, "::x\0y", 5, 0);
+	CHECK("gh: NUL kept, :: untouched in data", out.len == 5 && !memcmp(out.data, "::x\0y", 5));
+}
+
+static void
+test_shell_word(void)
+{
+	reset();
+	put_shell_word(&out, "plain/path-1.0=x,y:z@h%+");
+	CHECK_STR("word: plain as is", got(), "plain/path-1.0=x,y:z@h%+");
+	reset();
+	put_shell_word(&out, "it's a $x");
+	CHECK_STR("word: quoted", got(), "'it'\\''s a $x'");
+	reset();
+	put_shell_word(&out, "");
+	CHECK_STR("word: empty", got(), "''");
+}
+
+static void
+test_cols(void)
+{
+	size_t cols = 8;
+
+	reset();
+	put_cols(&out, "ab\tc\033d", &cols);
+	CHECK_STR("cols: control bytes as ?", got(), "ab?c?d");
+	CHECK("cols: 6 used", cols == 2);
+	cols = 5;
+	reset();
+	put_cols(&out, "a\xc3\xa9\xc3\xa9z", &cols); /* a, e-acute twice, z */
+	CHECK_STR("cols: a wide character is never cut", got(), "a\xc3\xa9\xc3\xa9");
+	cols = 2;
+	reset();
+	put_cols(&out, "a\xe2\x82\xac", &cols); /* a, euro sign: 3 columns needed */
+	CHECK_STR("cols: stops before what does not fit", got(), "a");
+}
+
+/* Parse env text as file "u.env"; the entries joined with '|'. */
+static const char *
+dotenv(const char *text, size_t len, int *errors)
+{
+	struct strv v = { 0 };
+	size_t i;
+	int e = cfg.errors;
+
+	dotenv_parse("u.env", text, len, &v);
+	*errors = cfg.errors - e;
+	cfg.errors = e;
+	reset();
+	for (i = 0; i < v.n; i++)
+		xprintf(&out, "%s%s", i ? "|" : "", v.v[i]);
+	free(v.v);
+	return got();
+}
+
+static void
+test_dotenv(void)
+{
+	static const struct {
+		const char *in, *want;
+		int errors;
+	} cases[] = {
+		{ "A=1\nB=2", "A=1|B=2", 0 },
+		{ "# c\n\n  # c\nexport A=x\n", "A=x", 0 },
+		{ "A = spaced  \t# comment\n", "A=spaced", 0 },
+		{ "A=a#b\nB=a #c\n", "A=a#b|B=a", 0 },
+		{ "A='x\\n $Y # z'\n", "A=x\\n $Y # z", 0 },
+		{ "A=\"q\\\"\\n\\t\\\\\\z\"\n", "A=q\"\n\t\\\\z", 0 },
+		{ "A=\"two\nlines\"\nB=3\n", "A=two\nlines|B=3", 0 },
+		{ "A=1\nA=2\n", "A=2", 0 },
+		{ "A=\r\nB=x\r\n", "A=|B=x", 0 },
+		{ "export=1\n", "export=1", 0 },
+		{ "exportA=1\n", "exportA=1", 0 },
+		{ "1A=x\n", "", 1 },
+		{ "A x\nB=ok\n", "B=ok", 1 },
+		{ "A=\"open\nB=2\n", "", 1 },
+		{ "A='x' y\nB=1\n", "B=1", 1 },
+		{ "=x\n", "", 1 },
+		{ "A", "", 1 },
+		{ "", "", 0 },
+	};
+	size_t i;
+	int errors;
+	char name[80];
+
+	for (i = 0; i < sizeof cases / sizeof *cases; i++) {
+		snprintf(name, sizeof name, "dotenv: case %zu", i);
+		CHECK_STR(name, dotenv(cases[i].in, strlen(cases[i].in), &errors), cases[i].want);
+		snprintf(name, sizeof name, "dotenv: case %zu errors", i);
+		CHECK(name, errors == cases[i].errors);
+	}
+	CHECK_STR("dotenv: a NUL in a value is an error", dotenv("A=x\0y\nB=1\n", 10, &errors), "B=1");
+	CHECK("dotenv: NUL counted", errors == 1);
+	setenv("UW_DOTENV_SET", "outside", 1);
+	CHECK_STR("dotenv: walter's environment wins", dotenv("UW_DOTENV_SET=file\n", 19, &errors), "");
+}
+
+static void
+test_select(void)
+{
+	struct node *root = node(N_SEQ, "tasks", NULL), *g, *w, *t, *u;
+
+	g = node(N_PAR, "checks", root);
+	w = node(N_SEQ, "unit", g);
+	t = node(N_TASK, "test", w);
+	u = node(N_TASK, "a/b", g); /* a name with a slash in it */
+	CHECK("select: name", sel_matches(t, "test"));
+	CHECK("select: full path", sel_matches(t, "checks/unit/test"));
+	CHECK("select: path suffix", sel_matches(t, "unit/test"));
+	CHECK("select: wrong group", !sel_matches(t, "lint/test"));
+	CHECK("select: too long", !sel_matches(t, "x/checks/unit/test"));
+	CHECK("select: empty parts", !sel_matches(t, "/test") && !sel_matches(t, "unit/"));
+	CHECK("select: group by name", sel_matches(g, "checks") && !sel_matches(root, "tasks"));
+	CHECK("select: a name holding a slash", sel_matches(u, "a/b") && sel_matches(u, "checks/a/b"));
+	CHECK("select: not a prefix", !sel_matches(t, "tes") && !sel_matches(t, "it/test"));
+}
+
 static void
 test_counts(void)
 {
@@ -301,6 +431,129 @@ test_counts(void)
 	cfg.tasks = NULL, cfg.ntasks = 0;
 }
 
+/* A response parsed from raw text (its head kept), for rate_wait. */
+static int
+answer(const char *raw, struct http_response *rs)
+{
+	char err[128];
+
+	return http_parse_response(raw, strlen(raw), 1, 0, rs, err, sizeof err);
+}
+
+static void
+test_rate_wait(void)
+{
+	struct http_response rs;
+	long long t = 1700000000;
+
+	memset(&rs, 0, sizeof rs);
+	CHECK("rate: 429 Retry-After",
+		answer("HTTP/1.1 429 x\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n", &rs) == 1 &&
+			rate_wait(&rs, t) == 5);
+	http_response_free(&rs);
+	CHECK("rate: 403 Retry-After as a date",
+		answer("HTTP/1.1 403 x\r\nRetry-After: Tue, 14 Nov 2023 22:13:40 GMT\r\n"
+		       "Content-Length: 0\r\n\r\n",
+			&rs) == 1 &&
+			rate_wait(&rs, t) == 20);
+	http_response_free(&rs);
+	CHECK("rate: none left until the reset",
+		answer("HTTP/1.1 403 x\r\nX-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: 1700000030\r\n"
+		       "Content-Length: 0\r\n\r\n",
+			&rs) == 1 &&
+			rate_wait(&rs, t) == 30);
+	http_response_free(&rs);
+	CHECK("rate: a reset in the past is now",
+		answer("HTTP/1.1 429 x\r\nX-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: 1600000000\r\n"
+		       "Content-Length: 0\r\n\r\n",
+			&rs) == 1 &&
+			rate_wait(&rs, t) == 0);
+	http_response_free(&rs);
+	CHECK("rate: requests left is no rate limit",
+		answer("HTTP/1.1 403 x\r\nX-RateLimit-Remaining: 12\r\nX-RateLimit-Reset: 1700000030\r\n"
+		       "Content-Length: 0\r\n\r\n",
+			&rs) == 1 &&
+			rate_wait(&rs, t) == -1);
+	http_response_free(&rs);
+	CHECK("rate: a bare 403 is none",
+		answer("HTTP/1.1 403 x\r\nContent-Length: 0\r\n\r\n", &rs) == 1 &&
+			rate_wait(&rs, t) == -1);
+	http_response_free(&rs);
+	CHECK("rate: only 403 and 429",
+		answer("HTTP/1.1 503 x\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n", &rs) == 1 &&
+			rate_wait(&rs, t) == -1);
+	http_response_free(&rs);
+	CHECK("rate: a bad reset is none",
+		answer("HTTP/1.1 429 x\r\nX-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: soon\r\n"
+		       "Content-Length: 0\r\n\r\n",
+			&rs) == 1 &&
+			rate_wait(&rs, t) == -1);
+	http_response_free(&rs);
+}
+
+static void
+test_status_texts(void)
+{
+	char a[400], sha[80];
+	size_t i, n;
+	const char *c;
+	struct buf cb = { 0 };
+
+	reset();
+	put_cut(&out, "short", 5, 140);
+	CHECK_STR("cut: short stays", got(), "short");
+	memset(a, 'x', 140), a[140] = '\0';
+	reset();
+	put_cut(&out, a, 140, 140);
+	CHECK("cut: 140 stays", out.len == 140);
+	memset(a, 'x', 141), a[141] = '\0';
+	reset();
+	put_cut(&out, a, 141, 140);
+	CHECK("cut: 141 becomes 137 and ...", out.len == 140 && !strcmp(got() + 137, "..."));
+	for (i = 0; i < 150; i++) /* "é" twice a byte: characters count, not bytes */
+		a[2 * i] = (char)0xc3, a[2 * i + 1] = (char)0xa9;
+	reset();
+	put_cut(&out, a, 300, 140);
+	CHECK("cut: characters, not bytes", out.len == 137 * 2 + 3 && !strcmp(got() + 274, "..."));
+	reset();
+	put_cut(&out, a, 280, 140);
+	CHECK("cut: 140 characters of 2 bytes stay", out.len == 280);
+	reset();
+	status_body(0, CS_START, "walter", "Running x.yml", NULL, &out);
+	CHECK_STR("status: GitHub pending",
+		got(), "{\"state\":\"pending\",\"context\":\"walter\",\"description\":\"Running x.yml\"}\n");
+	reset();
+	status_body(1, CS_ABORT, "ci", "stop", "http://t/1", &out);
+	CHECK_STR("status: GitLab canceled", got(),
+		"{\"state\":\"canceled\",\"name\":\"ci\",\"target_url\":\"http://t/1\",\"description\":\"stop\"}\n");
+	CHECK("status: words",
+		!strcmp(cs_word[0][CS_FAIL], "failure") && !strcmp(cs_word[1][CS_FAIL], "failed") &&
+			!strcmp(cs_word[0][CS_CONFIG], "error") &&
+			!strcmp(cs_word[1][CS_START], "running") &&
+			!strcmp(cs_word[1][CS_SKIP], "success"));
+	snprintf(sha, sizeof sha, "%s", "0123456789ABCDEF0123456789abcdef01234567");
+	CHECK("sha: 40 hex, lowered", is_sha(sha) && !strcmp(sha, "0123456789abcdef0123456789abcdef01234567"));
+	snprintf(sha, sizeof sha, "%s", "0123456789abcdef0123456789abcdef0123456");
+	CHECK("sha: 39 is not", !is_sha(sha));
+	snprintf(sha, sizeof sha, "%s", "0123456789abcdef0123456789abcdef0123456g");
+	CHECK("sha: not hex", !is_sha(sha));
+	CHECK("branch: names", branch_ok("master") && branch_ok("release/1.2") && !branch_ok("-x") &&
+		!branch_ok("a..b") && !branch_ok("a b") && !branch_ok("a:b") && !branch_ok("") &&
+		!branch_ok("a~1"));
+	/* clip: the first line, "...", the end, within max, on characters */
+	n = 5;
+	CHECK("clip: short stays", clip("hello", &n, 10, &cb) != NULL && n == 5);
+	for (i = 0; i < 399; i++)
+		a[i] = i % 2 ? (char)0xa9 : (char)0xc3;
+	memcpy(a, "[t][STDOUT] x\n", 14);
+	a[399] = '\0';
+	n = 399;
+	c = clip(a, &n, 100, &cb);
+	CHECK("clip: long cut", n <= 100 && !strncmp(c, "[t][STDOUT] x\n...\n", 18) &&
+		((unsigned char)c[18] & 0xc0) != 0x80 && !memcmp(c + n - 2, a + 397, 2));
+	buf_free(&cb);
+}
+
 int
 main(void)
 {
@@ -315,6 +568,13 @@ main(void)
 	test_task_path();
 	test_numbers();
 	test_counts();
+	test_gh_escape();
+	test_shell_word();
+	test_cols();
+	test_dotenv();
+	test_select();
+	test_rate_wait();
+	test_status_texts();
 	buf_free(&out);
 	for (size_t i = 0; i < sec.n; i++)
 		free(sec.v[i]);

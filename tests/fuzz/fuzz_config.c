@@ -10,6 +10,9 @@ reset(void)
 {
 	free(cfg.tasks), free(cfg.specials), free(cfg.nt);
 	memset(&cfg, 0, sizeof cfg);
+	if (svc.has_branch)
+		regfree(&svc.branch);
+	memset(&svc, 0, sizeof svc);
 	arena_free();
 }
 
@@ -19,6 +22,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc, (void)argv;
 	/* run with -close_fd_mask=2: walter's located messages are noise here */
 	setenv("FUZZ_VAR", "value", 1);
+	/* a commit status notifier without a sha would run git rev-parse */
+	setenv("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567", 1);
+	setenv("CI_COMMIT_SHA", "0123456789abcdef0123456789abcdef01234567", 1);
 	return 0;
 }
 

@@ -16,7 +16,7 @@ t seed-deprecation-hints sh -c 'grep -q "\"stage_name\" is deprecated, please us
   grep -q "\"stage_type\" is deprecated, please use \"type\"" err.txt &&
   grep -q "\"run_after\" is deprecated, please use \"parallel\"" err.txt &&
   [ "$(grep -c deprecated err.txt)" = 3 ]'
-t seed-warning-located has err.txt "walter: seed.yml:5:5: warning: \"stage_name\" is deprecated"
+t seed-note-located has err.txt "walter: seed.yml:5:5: note: \"stage_name\" is deprecated"
 t log-shape sh -c 'grep -qE "^[0-9]{2}:[0-9]{2}:[0-9]{2}  INFO \[command_stage_4\] hello, world, command_stage_4$" err.txt'
 t phase-lines sh -c 'grep -q " INFO Pipeline started$" err.txt && grep -qE " INFO Pipeline succeeded \([0-9.]+s\)$" err.txt &&
   grep -q " INFO Pipeline cleanup started$" err.txt'

@@ -36,7 +36,7 @@ err yaml-tab 'walter: yaml-tab.yml:' 'pipeline:\n\t- name: a\n'
 err two-docs 'a pipeline file holds one YAML document' 'pipeline: []\n---\npipeline: []\n'
 err merge-bad 'a merge key (<<) takes a mapping' 'pipeline:\n  - <<: 3\n    name: a\n'
 err parallel-and-serial 'cannot have both "parallel" and "serial"' 'build:\n  tasks:\n    - name: g\n      parallel: []\n      serial: []\n'
-err include-not-only '"include" must be the only key' 'build:\n  tasks:\n    - include: x.yml\n      name: y\n'
+err include-not-only '"include" takes only "name" and "description" beside it, not "command"' 'build:\n  tasks:\n    - include: x.yml\n      command: y\n'
 
 # tags: the config layer rejects one it does not understand, never runs the
 # text behind it, and keeps the core schema's tags
@@ -77,6 +77,6 @@ t bad-timeout-flag [ "$rc" = 2 ]
 w -mode weird
 t bad-mode [ "$rc" = 2 ]
 w -c good.yml -mode service
-t service-not-yet sh -c '[ "$rc" = 2 ] && has err.txt "not supported yet"'
+t service-without-block-runs-locally sh -c '[ "$rc" = 0 ] && has err.txt "has no service block of type github: running locally"'
 w -c good.yml extra
 t positional-arg [ "$rc" = 2 ]

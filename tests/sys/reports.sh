@@ -33,7 +33,7 @@ assert t["bad <&>"]["last_lines"] == ["why it broke"]
 assert t["later"]["status"] == "skipped" and t["clean"]["list"] == "cleanup"
 assert r["notifiers"] == [], r["notifiers"]
 d = m.parse("r.xml")
-s = d.getElementsByTagName("testsuites")[0]
+s = d.getElementsByTagName("testsuite")[0]
 assert s.getAttribute("tests") == "4" and s.getAttribute("failures") == "1" and s.getAttribute("skipped") == "1"
 cases = {c.getAttribute("name"): c for c in d.getElementsByTagName("testcase")}
 f = cases["bad <&>"].getElementsByTagName("failure")[0]

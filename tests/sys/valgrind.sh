@@ -61,3 +61,12 @@ printf 'pipeline:\n  - name: x\n    comand: y\n  - name: [bad]\n' > bad.yml
 vg config-errors -c bad.yml
 vg yaml-to-json -yaml-to-json d2.yml
 vg plan -plan -c d2.yml
+# daily use: names, -from, -list, -x, CI groups and annotations, env_file
+printf 'A=1\nB="two\nlines"\nMY_TOKEN=tok12345\n' > v.env
+printf 'env_file: v.env\nbuild:\n  tasks:\n    - name: a\n      env_file: [v.env]\n      command: echo "$B"\n    - name: g\n      include: inc.yml\n  cleanup:\n    - name: c\n      command: "true"\ndeploy:\n  tasks:\n    - name: d\n      command: exit 2\n' > daily.yml
+printf -- '- name: i\n  command: echo "$MY_TOKEN"\n' > inc.yml
+GITHUB_ACTIONS=true vg daily-names -c daily.yml -x g/i d
+vg daily-from -c daily.yml -ci gitlab -from a -build -deploy -json - -junit r2.xml
+vg daily-list -c daily.yml -list
+vg daily-list-json -c daily.yml -list -json
+vg daily-unknown -c daily.yml nosuchtask -from nope
