@@ -6574,7 +6574,8 @@ descendants(struct pinfo **out, size_t *n)
 }
 
 /* What is left running now: below walter (orphans come to it) and,
- * where they do not (no subreaper), anywhere with this run's mark. Each
+ * where they do not (no subreaper), anywhere with this run's mark or in
+ * a lingering group. Each
  * is told to a task by its mark, else by a lingering group it is in,
  * else by its parent; what keep_running tasks left and what the worker
  * runs are classed apart. -1 without /proc. */
@@ -6583,7 +6584,7 @@ leftovers(struct left **out, size_t *n)
 {
 	struct pinfo *d, *all;
 	struct pidmap at = { 0 }; /* pid -> its entry in out, plus 1 */
-	size_t nd, nall, i, j;
+	size_t nd, nall, i, j, k;
 	long num;
 
 	*out = NULL, *n = 0;
@@ -6593,7 +6594,9 @@ leftovers(struct left **out, size_t *n)
 		for (j = 0; j < nall; j++) {
 			for (i = 0; i < nd && d[i].pid != all[j].pid; i++)
 				;
-			if (i == nd && proc_mark(all[j].pid) >= 0) {
+			for (k = 0; i == nd && k < R.nlinger && R.linger[k].g != all[j].pgrp; k++)
+				;
+			if (i == nd && (k < R.nlinger || proc_mark(all[j].pid) >= 0)) {
 				d = xreallocarray(d, nd + 1, sizeof *d);
 				d[nd++] = all[j];
 			}
@@ -6603,8 +6606,7 @@ leftovers(struct left **out, size_t *n)
 	*out = xreallocarray(NULL, nd ? nd : 1, sizeof **out);
 	for (i = 0; i < nd; i++) {
 		struct left *l = &(*out)[i], *up = NULL;
-		size_t k = (size_t)pm_get(&at, d[i].ppid);
-		if (k)
+		if ((k = (size_t)pm_get(&at, d[i].ppid)))
 			up = &(*out)[k - 1];
 		l->pid = d[i].pid, l->n = up ? up->n : NULL, l->cls = up ? up->cls : LEFT_STOP;
 		if (d[i].pid == R.guard || d[i].pid == N.pid || (up && up->cls != LEFT_STOP)) {
