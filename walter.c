@@ -1,13 +1,16 @@
 /* walter.c - run a YAML build/deploy pipeline.
  *
  * Contents, in data-flow order:
- *   1. utilities      die/warn, checked allocation, the arena, whole files
+ *   1. utilities      die/warn, checked allocation, the arena, whole
+ *                     files, a pid map
  *   2. model          every shared type and all state; the formats legend
  *   3. options        Go-style flags into opt
  *   4. log            "HH:MM:SS  INFO [name] text" lines, batched; secrets
  *   5. config         YAML tree -> phases of TASK/SEQUENCE/PARALLEL nodes
- *   6. executor       spawn, captures, output lines, stdin
- *   7. scheduler      the failure rules; sequence/parallel, the poll loop
+ *   6. executor       the loop's descriptors and timers; the guardian;
+ *                     spawn, captures, output lines, stdin
+ *   7. scheduler      the failure rules; sequence/parallel, wait_for,
+ *                     the loop; what tasks leave running
  *   8. notifications  the worker process and what it is sent
  *   9. outputs        summary, -plan, -json, -junit, -yaml-to-json
  *  10. service mode   -mode service: poll GitHub, build what is new
@@ -23,7 +26,8 @@
  *   cfg    5. config         the model: phases, notifiers, tasks
  *   svc    5. config         the service block (for 10. service mode)
  *   R      6. executor and 7. scheduler: one run (active tasks, queue,
- *                            signals, process groups)
+ *                            watched fds, pids, timers, signals, lingering
+ *                            groups, the guardian)
  *   N      8. notifications  walter's end of the worker's pipes
  *   W      8. notifications  the worker's own state (in the worker)
  *   arena  1. utilities      the memory the model lives in
