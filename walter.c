@@ -4361,7 +4361,7 @@ is_mark(const char *var)
 
 /* A process as /proc shows it. */
 struct pinfo {
-	pid_t pid, ppid, pgrp;
+	pid_t pid, ppid, pgrp, sid;
 	char state; /* 'Z' zombie, 'T' stopped... */
 };
 
@@ -4370,7 +4370,7 @@ static int
 proc_stat(pid_t pid, struct pinfo *pi)
 {
 	char path[64], b[1024], *p;
-	int fd, ppid, pgrp;
+	int fd, ppid, pgrp, sid;
 	ssize_t r;
 
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
@@ -4381,9 +4381,10 @@ proc_stat(pid_t pid, struct pinfo *pi)
 	if (r <= 0)
 		return -1;
 	b[r] = '\0';
-	if (!(p = strrchr(b, ')')) || sscanf(p + 1, " %c %d %d", &pi->state, &ppid, &pgrp) != 3)
+	if (!(p = strrchr(b, ')')) ||
+		sscanf(p + 1, " %c %d %d %d", &pi->state, &ppid, &pgrp, &sid) != 4)
 		return -1;
-	pi->pid = pid, pi->ppid = (pid_t)ppid, pi->pgrp = (pid_t)pgrp;
+	pi->pid = pid, pi->ppid = (pid_t)ppid, pi->pgrp = (pid_t)pgrp, pi->sid = (pid_t)sid;
 	return 0;
 }
 
@@ -4440,8 +4441,10 @@ proc_all(struct pinfo **out, size_t *n)
  * holding the read end of a pipe from walter. walter tells it each
  * process group it starts ('G') and each one that is empty again
  * ('F'), and says 'Q' when it ends cleanly. If the pipe closes without
- * 'Q', walter died (SIGKILL, a crash): the guardian kills every group
- * it knows and every process with this run's mark (WALTER_TASK_ID),
+ * 'Q', walter died (SIGKILL, a crash): the guardian kills every member
+ * of the groups it knows (in walter's session: a group that emptied
+ * without walter seeing it may have given its id to someone else's new
+ * session) and every process with this run's mark (WALTER_TASK_ID),
  * except what keep_running tasks left, then exits. It is in a group of
  * its own and ignores the terminal's signals, holds no other fd (and
  * /dev/null on 0-2), and walter reaps it at the end. */
@@ -4456,6 +4459,7 @@ static void __attribute__((noreturn)) guardian(int fd)
 	struct grec g;
 	size_t i, n, found = 1;
 	int quit = 0, nul, k;
+	pid_t sid = getsid(0);
 	long num;
 
 	setpgid(0, 0);
@@ -4479,12 +4483,14 @@ static void __attribute__((noreturn)) guardian(int fd)
 	}
 	if (quit)
 		_exit(0);
-	for (i = 0; i < groups.cap; i++)
-		if (groups.key[i])
-			kill(-groups.key[i], SIGKILL);
+	if (access("/proc/self", F_OK) < 0) /* no /proc: as far as group ids tell */
+		for (i = 0; i < groups.cap; i++)
+			if (groups.key[i])
+				kill(-groups.key[i], SIGKILL);
 	for (k = 0; k < 100 && found && proc_all(&all, &n) == 0; k++) { /* 2 s at most */
 		for (found = 0, i = 0; i < n; i++)
-			if ((num = proc_mark(all[i].pid)) == 0 ||
+			if ((pm_get(&groups, all[i].pgrp) && all[i].sid == sid) ||
+				(num = proc_mark(all[i].pid)) == 0 ||
 				(num > 0 && !cfg.tasks[num - 1]->keep)) {
 				kill(all[i].pid, SIGKILL);
 				found++;
@@ -6579,7 +6585,9 @@ descendants(struct pinfo **out, size_t *n)
 
 /* What is left running now: below walter (orphans come to it) and,
  * where they do not (no subreaper), anywhere with this run's mark or in
- * a lingering group. Each
+ * a lingering group (in walter's session: without a subreaper walter may
+ * not see a group empty, and its id may lead someone else's session
+ * since). Each
  * is told to a task by its mark, else by a lingering group it is in,
  * else by its parent; what keep_running tasks left and what the worker
  * runs are classed apart. -1 without /proc. */
@@ -6598,7 +6606,9 @@ leftovers(struct left **out, size_t *n)
 		for (j = 0; j < nall; j++) {
 			for (i = 0; i < nd && d[i].pid != all[j].pid; i++)
 				;
-			for (k = 0; i == nd && k < R.nlinger && R.linger[k].g != all[j].pgrp; k++)
+			for (k = 0; i == nd && k < R.nlinger &&
+				(R.linger[k].g != all[j].pgrp || all[j].sid != getsid(0));
+				k++)
 				;
 			if (i == nd && (k < R.nlinger || proc_mark(all[j].pid) >= 0)) {
 				d = xreallocarray(d, nd + 1, sizeof *d);
