@@ -22,7 +22,8 @@
  *   lg     4. log            pending output, the clock and prefix caches
  *   pg     4. log            the live status line on a terminal
  *   ci     4. log            the CI log format and the group open now
- *   sec    4. log            the secret values to mask
+ *   sec    4. log            the secrets to mask, and their automaton
+ *   rep    9. outputs        the report files (4. log keeps load errors)
  *   cfg    5. config         the model: phases, notifiers, tasks
  *   svc    5. config         the service block (for 10. service mode)
  *   R      6. executor and 7. scheduler: one run (active tasks, queue,
@@ -63,6 +64,7 @@
 #endif
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,30 +78,39 @@ extern char **environ;
 
 /* ==== 1. utilities ================================================== */
 
+static void diag(int is_err, const char *msg);
+static void reports_config_error(void);
 static void prog_erase(void);
+static const char *mask(const char *s, size_t *n);
+static const char *mask_name(const char *s);
 
 static void
-vmsg(const char *fmt, va_list ap)
+vmsg(int is_err, const char *fmt, va_list ap)
 {
 	size_t n = strlen(fmt);
 	int e = errno;
+	struct buf b = { 0 };
 
-	prog_erase();
-	fputs("walter: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	if (n && fmt[n - 1] == ':')
-		fprintf(stderr, " %s", strerror(e));
-	fputc('\n', stderr);
+	if (buf_vprintf(&b, fmt, ap) < 0 ||
+		(n && fmt[n - 1] == ':' && buf_printf(&b, " %s", strerror(e)) < 0)) {
+		buf_free(&b);
+		diag(is_err, fmt); /* out of memory: the format says enough */
+		return;
+	}
+	diag(is_err, b.data);
+	buf_free(&b);
 }
 
-/* Print "walter: msg" (": strerror" when fmt ends in ':'), exit 2. */
+/* Print "walter: msg" (": strerror" when fmt ends in ':'), exit 2 (while
+ * the file is loaded, with a report of the error: reports_config_error). */
 static void __attribute__((noreturn, format(printf, 1, 2))) fatal(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(fmt, ap);
+	vmsg(1, fmt, ap);
 	va_end(ap);
+	reports_config_error();
 	exit(2);
 }
 
@@ -108,7 +119,7 @@ static void __attribute__((format(printf, 1, 2))) warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(fmt, ap);
+	vmsg(0, fmt, ap);
 	va_end(ap);
 }
 
@@ -166,6 +177,31 @@ static void __attribute__((format(printf, 2, 3))) xprintf(struct buf *b, const c
 		fatal("out of memory");
 }
 
+/* Append v in decimal, without printf (-plan prints 20,000 tasks). */
+static void
+xputl(struct buf *b, long v)
+{
+	char d[24], *p = d + sizeof d;
+	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	xput(b, p, (size_t)(d + sizeof d - p));
+}
+
+/* Append v as %g does; whole numbers without printf. */
+static void
+xputg(struct buf *b, double v)
+{
+	if (v > -1e6 && v < 1e6 && v == (double)(long)v)
+		xputl(b, (long)v);
+	else
+		xprintf(b, "%g", v);
+}
+
 /* The text encoders of http_mini, dying on OOM. */
 static void
 jstr(struct buf *b, const char *s, size_t n)
@@ -175,9 +211,16 @@ jstr(struct buf *b, const char *s, size_t n)
 }
 
 static void
-xml_text(struct buf *b, const char *s)
+xml_text(struct buf *b, const char *s, size_t n)
 {
-	if (xml_put_text(b, s, strlen(s)) < 0)
+	if (xml_put_text(b, s, n) < 0)
+		fatal("out of memory");
+}
+
+static void
+xml_attr(struct buf *b, const char *s, size_t n)
+{
+	if (xml_put_attr(b, s, n) < 0)
 		fatal("out of memory");
 }
 
@@ -408,6 +451,8 @@ enum level { L_DEBUG, L_INFO, L_WARN, L_ERROR, L_FATAL };
 enum color { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 /* -ci: how the log marks tasks for a CI system's viewer. */
 enum ci { CI_AUTO, CI_GITHUB, CI_GITLAB, CI_NONE };
+/* -shell: simple commands exec'd directly (auto) or every string to sh. */
+enum shellmode { SHELL_AUTO, SHELL_ALWAYS };
 
 /* The command line. */
 static struct {
@@ -429,6 +474,7 @@ static struct {
 	double timeout;           /* -timeout: seconds for the whole run, 0 none */
 	double cleanup_timeout;   /* -cleanup-timeout: the cleanup's budget after an abort */
 	enum color color;         /* -color */
+	enum shellmode shell;     /* -shell */
 	int list;                 /* -list: print the tasks, run nothing */
 	int xtrace;               /* -x: log each command before it runs */
 	int progress;             /* -progress: 1 auto, 0 never */
@@ -460,6 +506,9 @@ static struct {
 	time_t sec;           /* second that stamp shows */
 	char stamp[16];       /* "HH:MM:SS" */
 	struct buf pre;       /* prefix of the last line */
+	struct buf fout;      /* with colours: the file's copy of out, without */
+	struct buf fpre;      /* and of pre */
+	struct buf msg;       /* the text of logmsg */
 	int pre_task;         /* pre is INFO for task pre_name at second pre_sec */
 	const char *pre_name; /* the task pre was built for */
 	time_t pre_sec;       /* the second pre was built in */
@@ -482,16 +531,51 @@ static struct {
 	double ticked;       /* when the loop last looked at it */
 	size_t total;        /* tasks this run may run */
 	struct buf text;     /* what it shows */
-	struct buf frame;    /* erase + log + status, one write */
 	unsigned long draws; /* how many times it was drawn */
 } pg;
 
-/* Secrets: shown as *** in the log, reports and notifications. */
+/* A byte range [a, b) of a text that holds (part of) a secret. */
+struct cover {
+	size_t a, b;
+};
+
+/* Secrets: shown as *** in the log, reports and notifications. Each line
+ * (4 bytes or more) of a secret value is a pattern; all patterns form one
+ * Aho-Corasick automaton (4. log says how), built by the first masking
+ * after a value was added. */
 static struct {
-	char **v;       /* the values to hide (4 bytes or more) */
-	size_t n;       /* how many */
-	struct buf out; /* the last masked text */
+	char **v;                  /* the patterns */
+	size_t n;                  /* how many */
+	size_t longest;            /* the longest pattern's length */
+	int built;                 /* the automaton is that of v[0..n) */
+	uint32_t nst;              /* its states; 0 is the root */
+	uint32_t root[256];        /* the root's edges (0: none) */
+	unsigned char *lab;        /* lab[s]: the byte from s to s + 1 (when run[s]) */
+	uint32_t *run;             /* edges from s that go to the next state, in a row */
+	uint32_t *fail;            /* the longest proper suffix that is a state */
+	uint32_t *depth;           /* the length of the prefix a state stands for */
+	uint32_t *hit;             /* the longest pattern ending at a state, 0 none */
+	uint32_t *ekid;            /* other edges of s: ekid[s] .. ekid[s + 1] */
+	unsigned char *elab;       /* their bytes */
+	uint32_t *eto;             /* and the states they go to */
+	size_t wm;                 /* skip: the window, the shortest pattern (at most 64) */
+	unsigned char shift[4096]; /* skip: how far a window may move, by its last 2 bytes */
+	struct cover *cv;          /* the last scan's covered ranges, in order */
+	size_t ncv, cvcap;         /* how many; room */
+	struct buf out;            /* the last masked text */
+	struct buf name;           /* the last masked name (mask_name) */
 } sec;
+
+/* ---- reports (written by 9. outputs; errors by 4. log) ------------- */
+
+/* The -json and -junit files are opened before the pipeline file is
+ * read: a path that cannot be written is a usage error before anything
+ * runs, and a configuration error still gets a report that says so. */
+static struct {
+	int json, junit;   /* the open files, or -1 */
+	int loading;       /* the file is being loaded: an error is reported */
+	struct buf errors; /* what walter said was wrong while loading, by line */
+} rep = { -1, -1, 0, { 0 } };
 
 /* ---- the pipeline (written by 5. config; run fields by 7. scheduler) - */
 
@@ -540,12 +624,13 @@ struct node {
 	struct node **kids;     /* groups: the entries, in order */
 	size_t nkids;           /* how many */
 	int logged;             /* log its Start/End (tasks; groups in D2) */
-	const char *command;    /* TASK: sh -c COMMAND, or NULL */
+	const char *command;    /* TASK: sh -c COMMAND (or exec'd, 6. executor), or NULL */
 	char **argv;            /* command given as a list: exec'd as is */
 	const char *script;     /* type shell: sh SCRIPT, as written */
 	const char *script_at;  /* SCRIPT from walter's directory (original) */
 	const char *dir;        /* directory: where it runs, or NULL */
 	const char *only_if;    /* run only if this sh -c succeeds, or NULL */
+	int shell;              /* shell: true: command and only_if always sh -c */
 	const char *var;        /* the name in special variables, or NULL */
 	struct waitfor wait;    /* wait_for */
 	double timeout;         /* seconds per attempt, 0 none */
@@ -562,6 +647,7 @@ struct node {
 	unsigned need;          /* CAP_*: output kept for later use */
 	enum status st;         /* run time: where it is, how it ended */
 	int code;               /* exit status, 128+N for signal N, -1 none */
+	char *why;              /* final: why, beyond code (task_why), or NULL */
 	int attempts;           /* times its command started */
 	double t0, t1;          /* monotonic start and end */
 	struct task_rt *rt;     /* while it runs; NULL otherwise */
@@ -758,7 +844,11 @@ struct capture {
 struct proc {
 	pid_t pid;          /* 0 once reaped */
 	int fd[2];          /* stdout, stderr read ends, -1 when closed */
+	int wr[2];          /* their write ends, held while it runs (and few
+			     * others do): its exit, not a hang-up first,
+			     * wakes walter; -1 closed */
 	struct buf part[2]; /* unfinished line per stream */
+	size_t cov[2];      /* bytes of part that end a secret cut in two */
 	int in;             /* write end feeding stdin, -1 if none */
 	struct node **src;  /* stdin: output leaves of the input, in order */
 	size_t nsrc;        /* how many */
@@ -833,6 +923,24 @@ struct lgroup {
 	struct node *n; /* the task */
 };
 
+/* A PATH lookup of direct exec (6. executor), kept for the run: name
+ * was found as file in the PATH entry after ndirs others. Those entries
+ * must look as they did then (mark), or a program put there since, which
+ * sh would find first, is missed. */
+struct dirmark {
+	ino_t ino;          /* 0: it did not exist */
+	struct timespec mt; /* its modification time */
+};
+struct exe {
+	unsigned long turn;   /* R.turn when last checked */
+	char *path;           /* the PATH value */
+	char *name;           /* the command name */
+	char *file;           /* where it was found */
+	size_t ndirs;         /* entries before that one */
+	struct dirmark *mark; /* how each of them looked */
+};
+enum { EXE_CACHE = 64 };
+
 /* One run. The loop's work per wake-up is proportional to what is ready,
  * not to what is running: descriptors are watched with epoll where it
  * exists (R.watch gives what each is for), exited processes are found by
@@ -872,11 +980,21 @@ static struct {
 	int gfd;                    /* its pipe, write end, -1 none */
 	struct buf gq;              /* records it has not taken yet */
 	const char *sh;             /* the shell for commands */
+	int null;                   /* /dev/null for stdin, -1 until opened */
+	struct exe exe[EXE_CACHE];  /* PATH lookups of direct exec */
+	size_t nexe, exe_next;      /* entries used; the next one to replace */
+	unsigned long turn;         /* turns of the poll loop (loop_once) */
+	char *pwd;                  /* "PWD=..." for direct exec here, or NULL */
+	int pwd_known;              /* pwd was worked out */
+	struct task_rt *spare;      /* a finished task's, for the next one */
+	struct pollfd *pf;          /* ev_wait's poll array (no epoll), */
+	unsigned *pgen;             /* the watch generation of each entry */
+	size_t npoll;               /* room in them */
 	struct node *first_failed;  /* its last lines end the summary */
+	char why[128];              /* why the run was aborted (cancel_run) */
 	char **spec_val;            /* per cfg.specials: NAME=VALUE, or NULL */
-	time_t started;             /* wall clock at the start, for reports */
 	double t0;                  /* monotonic clock at the start */
-} R = { .selfpipe = { -1, -1 }, .epfd = -1, .gfd = -1, .grace = 5.0, .sh = "/bin/sh" };
+} R = { .selfpipe = { -1, -1 }, .epfd = -1, .gfd = -1, .grace = 5.0, .sh = "/bin/sh", .null = -1 };
 
 /* ---- notifications (written by 8. notifications) -------------------- */
 
@@ -939,6 +1057,7 @@ static const char usage_text[] =
 	"  -cleanup-timeout DUR  after an abort, stop the cleanup after DUR (5m)\n"
 	"  -threshold LEVEL   least log level shown: DEBUG INFO WARN ERROR\n"
 	"  -color WHEN        auto, always or never (NO_COLOR is honoured)\n"
+	"  -shell WHEN        auto: simple commands run without sh; always: all via sh\n"
 	"  -progress WHEN     auto (a status line on a terminal) or never\n"
 	"  -ci KIND           auto, github, gitlab or none: CI log groups\n"
 	"  -logDir DIR        also write the log to a file in DIR\n"
@@ -1028,6 +1147,7 @@ static const struct flag {
 	{ "from", F_STR, &opt.from },
 	{ "threshold", F_STR, NULL },
 	{ "color", F_STR, NULL },
+	{ "shell", F_STR, NULL },
 	{ "jobs", F_STR, NULL },
 	{ "timeout", F_STR, NULL },
 	{ "cleanup-timeout", F_STR, NULL },
@@ -1053,6 +1173,13 @@ flag_value(const char *name, const char *v)
 			opt.color = COLOR_NEVER;
 		else
 			usage("invalid -color %s (auto, always, never)", v);
+	} else if (!strcmp(name, "shell")) {
+		if (!strcmp(v, "auto"))
+			opt.shell = SHELL_AUTO;
+		else if (!strcmp(v, "always"))
+			opt.shell = SHELL_ALWAYS;
+		else
+			usage("invalid -shell %s (auto, always)", v);
 	} else if (!strcmp(name, "jobs")) {
 		errno = 0;
 		opt.jobs = strtol(v, &end, 10);
@@ -1181,19 +1308,37 @@ parse_flags(int argc, char **argv)
 
 /* ==== 4. log ======================================================== */
 
+/* Write all n pieces of iov (it changes them), over short writes and
+ * EINTR; *ok becomes 0 when fd takes no more. */
 static void
-write_all(int fd, const char *p, size_t n, int *ok)
+writev_all(int fd, struct iovec *iov, int n, int *ok)
 {
-	while (n && *ok) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
+	for (;;) {
+		ssize_t w;
+		for (; n && !iov->iov_len; iov++, n--)
+			;
+		if (!n || !*ok)
+			break;
+		if ((w = writev(fd, iov, n)) < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			*ok = 0; /* closed or full: drop the log, keep running */
 			break;
 		}
-		p += w, n -= (size_t)w;
+		for (; n && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n)
+			iov->iov_base = (char *)iov->iov_base + w, iov->iov_len -= (size_t)w;
 	}
+}
+
+static void
+write_all(int fd, const char *p, size_t n, int *ok)
+{
+	struct iovec v;
+
+	v.iov_base = (char *)p, v.iov_len = n;
+	writev_all(fd, &v, 1, ok);
 }
 
 /* ---- the status line (-progress) ----------------------------------- */
@@ -1248,7 +1393,7 @@ prog_build(struct buf *b, double t)
 		if (!n->rt || n->rt->ph == T_QUEUED)
 			continue;
 		put_cols(b, b->data[b->len - 1] == ']' ? " " : ", ", &cols);
-		put_cols(b, n->name, &cols);
+		put_cols(b, mask_name(n->name), &cols);
 		if (e < 60)
 			snprintf(tmp, sizeof tmp, " %lds", e);
 		else
@@ -1258,30 +1403,42 @@ prog_build(struct buf *b, double t)
 }
 
 /* Write log bytes (maybe none) to stderr with the status line: erase it,
- * the log, draw it again when the last drawing is 0.1 s old. One write,
- * so the terminal never shows a half-drawn state. */
+ * the log, draw it again when the last drawing is 0.1 s old. One writev
+ * (the log is not copied), so the terminal never shows a half-drawn
+ * state. */
 static void
 prog_write(const char *log, size_t n)
 {
 	double t = now();
+	struct iovec iov[3];
+	int k = 0;
 
-	pg.frame.len = 0;
 	if (pg.shown)
-		xput(&pg.frame, erase_line, sizeof erase_line - 1);
+		iov[k].iov_base = (char *)erase_line, iov[k++].iov_len = sizeof erase_line - 1;
 	pg.shown = 0;
-	xput(&pg.frame, log, n);
+	if (n)
+		iov[k].iov_base = (char *)log, iov[k++].iov_len = n;
 	if (t - pg.drawn >= 0.1) {
 		prog_build(&pg.text, t);
-		xput(&pg.frame, pg.text.data, pg.text.len);
+		iov[k].iov_base = pg.text.data, iov[k++].iov_len = pg.text.len;
 		pg.shown = 1, pg.drawn = t, pg.draws++;
 	}
-	if (pg.frame.len)
-		write_all(2, pg.frame.data, pg.frame.len, &lg.err_ok);
+	if (k)
+		writev_all(2, iov, k, &lg.err_ok);
+}
+
+/* Colours go to the terminal, never into the -logDir file: with both,
+ * the file has its own copy of the lines (fout). */
+static int
+log_plain_copy(void)
+{
+	return lg.color && lg.file >= 0;
 }
 
 static void
 log_flush(void)
 {
+	const struct buf *f = log_plain_copy() ? &lg.fout : &lg.out;
 	int fok = lg.file >= 0;
 
 	if (!lg.out.len)
@@ -1291,13 +1448,42 @@ log_flush(void)
 	else
 		write_all(2, lg.out.data, lg.out.len, &lg.err_ok);
 	if (lg.file >= 0) {
-		write_all(lg.file, lg.out.data, lg.out.len, &fok);
+		write_all(lg.file, f->data, f->len, &fok);
 		if (!fok) {
 			close(lg.file);
 			lg.file = -1;
 		}
 	}
-	lg.out.len = 0;
+	lg.out.len = lg.fout.len = 0;
+}
+
+/* A message of walter's own, before the log starts or outside it
+ * ("walter: FILE:LINE:COL: msg"): to stderr and the -logDir file, secrets
+ * masked; while loading, errors are kept for the reports. Allocates
+ * nothing it cannot do without: fatal("out of memory") comes here. */
+static void
+diag(int is_err, const char *msg)
+{
+	static int again; /* out of memory while masking: say it as it is */
+	size_t n = strlen(msg);
+	int fok = lg.file >= 0, i;
+
+	log_flush();
+	prog_erase();
+	if (!again++)
+		msg = mask(msg, &n);
+	for (i = 0; i < 2; i++) {
+		int fd = i ? lg.file : 2, *ok = i ? &fok : &lg.err_ok;
+		if (fd < 0)
+			continue;
+		write_all(fd, "walter: ", 8, ok);
+		write_all(fd, msg, n, ok);
+		write_all(fd, "\n", 1, ok);
+	}
+	if (is_err && rep.loading && (rep.json >= 0 || rep.junit >= 0) &&
+		buf_put(&rep.errors, msg, n) == 0)
+		(void)buf_put(&rep.errors, "\n", 1);
+	again--;
 }
 
 /* The loop's turn: redraw the status line if what it says changed and
@@ -1341,7 +1527,6 @@ prog_stop(void)
 		write_all(2, erase_line, sizeof erase_line - 1, &lg.err_ok);
 	pg.shown = pg.on = 0;
 	buf_free(&pg.text);
-	buf_free(&pg.frame);
 }
 
 /* Other writers of stderr (warn, fatal) clear the line first. */
@@ -1383,11 +1568,36 @@ prefix_build(enum level lv, const char *name)
 		xputs(&lg.pre, word[lv]);
 	xput(&lg.pre, " ", 1);
 	if (name) {
+		name = mask_name(name);
 		xput(&lg.pre, "[", 1);
 		xputs(&lg.pre, name);
 		xput(&lg.pre, "] ", 2);
 	}
+	if (log_plain_copy()) {
+		lg.fpre.len = 0;
+		xprintf(&lg.fpre, "%s %s %s%s%s", lg.stamp, word[lv], name ? "[" : "",
+			name ? name : "", name ? "] " : "");
+	}
+	if (buf_grow(&lg.pre, 32) < 0) /* out_lines copies 32 bytes or more */
+		fatal("out of memory");
 	lg.pre_task = 0;
+}
+
+/* Append prefix pre and text to o as one line. */
+static void
+line_put(struct buf *o, const struct buf *pre, const char *text, size_t len)
+{
+	size_t n = pre->len + len + 1;
+	char *d;
+
+	if (buf_grow(o, n) < 0)
+		fatal("out of memory");
+	d = o->data + o->len;
+	memcpy(d, pre->data, pre->len);
+	memcpy(d + pre->len, text, len);
+	d[n - 1] = '\n';
+	o->len += n;
+	o->data[o->len] = '\0';
 }
 
 /* Append the prefix and one line of text: two copies, no allocation once
@@ -1395,36 +1605,39 @@ prefix_build(enum level lv, const char *name)
 static void
 log_text(const char *text, size_t len)
 {
-	size_t n = lg.pre.len + len + 1;
-	char *d;
-
-	if (buf_grow(&lg.out, n) < 0)
-		fatal("out of memory");
-	d = lg.out.data + lg.out.len;
-	memcpy(d, lg.pre.data, lg.pre.len);
-	memcpy(d + lg.pre.len, text, len);
-	d[n - 1] = '\n';
-	lg.out.len += n;
-	lg.out.data[lg.out.len] = '\0';
+	line_put(&lg.out, &lg.pre, text, len);
+	if (log_plain_copy())
+		line_put(&lg.fout, &lg.fpre, text, len);
 	if (lg.out.len >= 65536)
 		log_flush();
 }
 
 /* ---- secrets: shown as *** in the log, reports and notifications ---- */
 
-/* Remember a value to hide; short values would mask half the log. */
+/* Remember the lines of a secret value as patterns: output is logged line
+ * by line, so a multi-line value (a PEM key) is hidden line by line; a
+ * line shorter than 4 bytes would mask half the log. */
 static void
 secret_add(const char *v)
 {
-	size_t i;
-
-	if (!v || strlen(v) < 4)
-		return;
-	for (i = 0; i < sec.n; i++)
-		if (!strcmp(sec.v[i], v))
-			return;
-	sec.v = xreallocarray(sec.v, sec.n + 1, sizeof *sec.v);
-	sec.v[sec.n++] = xstrdup(v);
+	while (v && *v) {
+		size_t len = strcspn(v, "\n"), m = len, i;
+		if (m && v[m - 1] == '\r')
+			m--;
+		for (i = 0; m >= 4 && i < sec.n; i++)
+			if (strlen(sec.v[i]) == m && !memcmp(sec.v[i], v, m))
+				break;
+		if (m >= 4 && i == sec.n) {
+			sec.v = xreallocarray(sec.v, sec.n + 1, sizeof *sec.v);
+			sec.v[sec.n] = xmalloc(m + 1);
+			memcpy(sec.v[sec.n], v, m);
+			sec.v[sec.n++][m] = '\0';
+			sec.built = 0;
+			if (m > sec.longest)
+				sec.longest = m;
+		}
+		v += len + (v[len] == '\n');
+	}
 }
 
 /* Environment variables whose names say they hold a secret. */
@@ -1459,47 +1672,394 @@ secrets_from_env(void)
 	}
 }
 
-static const char *
-find(const char *s, size_t n, const char *w, size_t m)
+/* The automaton. Masking is one pass over the text whatever the number
+ * and length of the secrets:
+ *  - a state is a prefix of some pattern. Patterns are inserted sorted,
+ *    so a new state's first child is mostly the state made right after
+ *    it: lab[s] is that edge's byte and run[s] counts such edges in a
+ *    row (with no pattern ending before the last), which the scan
+ *    compares 16 bytes at a time: a long secret costs little more than a
+ *    short one. Other edges are listed per state (ekid, elab, eto), the
+ *    root's in a table of 256 that also lets the scan skip every byte
+ *    that begins no secret;
+ *  - hit[s] is the longest pattern that ends at s (itself, or through
+ *    the failure links), so a scan yields covered ranges; overlapping
+ *    ones merge, and each range is shown as one "***";
+ *  - at the root, where the scan spends most of its time, a window of wm
+ *    bytes (the shortest pattern, at most 64) moves over the text as in
+ *    Wu and Manber's search: a pair of bytes that ends no pattern's first
+ *    wm bytes at their end lets it move on by as much as shift[] says,
+ *    so text that merely looks like secrets is passed over many bytes at
+ *    a step. */
+static void
+secrets_free_automaton(void)
 {
-	const char *p = s, *end = s + n;
+	free(sec.lab), free(sec.run), free(sec.fail), free(sec.depth), free(sec.hit);
+	free(sec.ekid), free(sec.elab), free(sec.eto);
+	sec.lab = NULL, sec.elab = NULL;
+	sec.run = sec.fail = sec.depth = sec.hit = sec.ekid = sec.eto = NULL;
+	sec.nst = 0;
+	memset(sec.root, 0, sizeof sec.root);
+}
 
-	while (m && (size_t)(end - p) >= m &&
-		(p = memchr(p, w[0], (size_t)(end - p - (ptrdiff_t)m + 1)))) {
-		if (!memcmp(p, w, m))
-			return p;
-		p++;
+static int
+pattern_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The state s goes to on byte c, through failure links. */
+static uint32_t
+ac_next(uint32_t s, unsigned char c)
+{
+	for (;;) {
+		uint32_t e;
+		if (!s)
+			return sec.root[c];
+		if (sec.run[s] && sec.lab[s] == c)
+			return s + 1;
+		for (e = sec.ekid[s]; e < sec.ekid[s + 1]; e++)
+			if (sec.elab[e] == c)
+				return sec.eto[e];
+		s = sec.fail[s];
 	}
-	return NULL;
+}
+
+/* The trie of the sorted patterns: a pattern shares with the one before
+ * it their common prefix (path holds that one's states) and adds one
+ * state per byte after it. Edges to other than the next state are
+ * collected in (efrom, elab, eto) and grouped by state afterwards. */
+static uint32_t *
+ac_trie(uint32_t *efrom, size_t *pne)
+{
+	uint32_t *path = calloc(sec.longest + 1, sizeof *path);
+	const char *prev = "";
+	size_t i, ne = 0;
+
+	if (!path)
+		fatal("out of memory");
+	sec.nst = 1;
+	for (i = 0; i < sec.n; i++) {
+		const char *p = sec.v[i];
+		size_t l = 0, m = strlen(p);
+		uint32_t s;
+		while (p[l] && p[l] == prev[l])
+			l++;
+		for (s = path[l]; l < m; l++) {
+			uint32_t t = sec.nst++;
+			sec.depth[t] = (uint32_t)(l + 1);
+			if (t == s + 1) {
+				sec.lab[s] = (unsigned char)p[l], sec.run[s] = 1;
+			} else {
+				efrom[ne] = s, sec.elab[ne] = (unsigned char)p[l],
+				sec.eto[ne++] = t;
+			}
+			path[l + 1] = s = t;
+		}
+		sec.hit[s] = (uint32_t)m;
+		prev = p;
+	}
+	*pne = ne;
+	return path;
+}
+
+/* t is s's child on byte c: its failure link, and the longest pattern
+ * ending there. Breadth first, so every shallower state is done. */
+static void
+ac_link(uint32_t s, uint32_t t, unsigned char c, uint32_t *queue, size_t *tail)
+{
+	sec.fail[t] = s ? ac_next(sec.fail[s], c) : 0;
+	if (!sec.hit[t])
+		sec.hit[t] = sec.hit[sec.fail[t]];
+	queue[(*tail)++] = t;
+}
+
+/* Group the other edges by state (ekid), fill the root's table, then the
+ * failure links breadth first and the runs. */
+static void
+ac_links(const uint32_t *efrom, size_t ne, uint32_t *queue)
+{
+	unsigned char *lab2 = xmalloc(ne + 1);
+	uint32_t *to2 = xreallocarray(NULL, ne + 1, sizeof *to2), s, e;
+	size_t i, head = 0, tail = 0;
+
+	for (i = 0; i < ne; i++)
+		sec.ekid[efrom[i] + 1]++;
+	for (s = 0; s < sec.nst; s++)
+		sec.ekid[s + 1] += sec.ekid[s];
+	for (i = 0; i < ne; i++) { /* ekid[s] moves to the end of s's edges */
+		e = sec.ekid[efrom[i]]++;
+		lab2[e] = sec.elab[i], to2[e] = sec.eto[i];
+	}
+	for (s = sec.nst; s > 0; s--)
+		sec.ekid[s] = sec.ekid[s - 1];
+	sec.ekid[0] = 0;
+	if (ne)
+		memcpy(sec.elab, lab2, ne), memcpy(sec.eto, to2, ne * sizeof *to2);
+	free(lab2), free(to2);
+	if (sec.run[0])
+		sec.root[sec.lab[0]] = 1;
+	for (e = sec.ekid[0]; e < sec.ekid[1]; e++)
+		sec.root[sec.elab[e]] = sec.eto[e];
+	queue[tail++] = 0;
+	while (head < tail) {
+		s = queue[head++];
+		if (sec.run[s])
+			ac_link(s, s + 1, sec.lab[s], queue, &tail);
+		for (e = sec.ekid[s]; e < sec.ekid[s + 1]; e++)
+			ac_link(s, sec.eto[e], sec.elab[e], queue, &tail);
+	}
+	for (s = sec.nst; s-- > 0;)
+		if (sec.run[s] && sec.run[s + 1] && !sec.hit[s + 1])
+			sec.run[s] += sec.run[s + 1];
+}
+
+/* The hash of the 2 bytes that end a window. */
+#define PAIR(a, b) ((((unsigned)(a) << 4) ^ (unsigned)(b)) & 4095u)
+
+/* The skip table: a window of wm bytes may move on by wm - 1 unless its
+ * last 2 bytes are 2 bytes of some pattern's first wm (then by as many
+ * as follow them there). */
+static void
+ac_shift(void)
+{
+	size_t i, q;
+
+	sec.wm = 64;
+	for (i = 0; i < sec.n; i++)
+		if (strlen(sec.v[i]) < sec.wm)
+			sec.wm = strlen(sec.v[i]);
+	memset(sec.shift, (int)(sec.wm - 1), sizeof sec.shift);
+	for (i = 0; i < sec.n; i++)
+		for (q = 1; q < sec.wm; q++) {
+			unsigned char *sh = &sec.shift[PAIR(sec.v[i][q - 1], sec.v[i][q])];
+			if (*sh > sec.wm - 1 - q)
+				*sh = (unsigned char)(sec.wm - 1 - q);
+		}
+}
+
+/* The first place from i where a secret may begin (n if none). */
+static size_t
+ac_skip(const unsigned char *s, size_t n, size_t i)
+{
+	size_t m = sec.wm, e;
+	unsigned char sh;
+
+	if (n - i >= m) {
+		for (e = i + m - 1; e < n; e += sh)
+			if (!(sh = sec.shift[PAIR(s[e - 1], s[e])]))
+				return e + 1 - m;
+		i = e + 1 - m; /* no secret begins before */
+	}
+	while (i < n && !sec.root[s[i]])
+		i++;
+	return i;
+}
+
+static void
+ac_build(void)
+{
+	size_t i, total = 1, ne;
+	uint32_t *efrom, *queue;
+
+	secrets_free_automaton();
+	qsort(sec.v, sec.n, sizeof *sec.v, pattern_cmp);
+	for (i = 0; i < sec.n; i++)
+		total += strlen(sec.v[i]);
+	if (total > UINT32_MAX - 2)
+		fatal("out of memory");
+	sec.lab = xmalloc(total + 1);
+	sec.elab = xmalloc(total + 1);
+	sec.run = xreallocarray(NULL, total + 1, sizeof *sec.run);
+	sec.fail = xreallocarray(NULL, total, sizeof *sec.fail);
+	sec.depth = xreallocarray(NULL, total, sizeof *sec.depth);
+	sec.hit = xreallocarray(NULL, total, sizeof *sec.hit);
+	sec.ekid = xreallocarray(NULL, total + 1, sizeof *sec.ekid);
+	sec.eto = xreallocarray(NULL, total, sizeof *sec.eto);
+	memset(sec.run, 0, (total + 1) * sizeof *sec.run);
+	memset(sec.fail, 0, total * sizeof *sec.fail);
+	memset(sec.depth, 0, total * sizeof *sec.depth);
+	memset(sec.hit, 0, total * sizeof *sec.hit);
+	memset(sec.ekid, 0, (total + 1) * sizeof *sec.ekid);
+	efrom = xreallocarray(NULL, total, sizeof *efrom);
+	free(ac_trie(efrom, &ne));
+	queue = xreallocarray(NULL, sec.nst, sizeof *queue);
+	ac_links(efrom, ne, queue);
+	free(efrom), free(queue);
+	ac_shift();
+	sec.built = 1;
+}
+
+/* [a, b) holds a secret: merge it with the ranges it overlaps (ranges
+ * that only touch stay apart: two secrets in a row show as two). */
+static void
+cover_add(size_t a, size_t b)
+{
+	while (sec.ncv && sec.cv[sec.ncv - 1].b > a) {
+		struct cover *l = &sec.cv[--sec.ncv];
+		if (l->a < a)
+			a = l->a;
+		if (l->b > b)
+			b = l->b;
+	}
+	if (sec.ncv == sec.cvcap) {
+		sec.cvcap = sec.cvcap ? 2 * sec.cvcap : 16;
+		sec.cv = xreallocarray(sec.cv, sec.cvcap, sizeof *sec.cv);
+	}
+	sec.cv[sec.ncv].a = a, sec.cv[sec.ncv++].b = b;
+}
+
+/* Scan s[0..n) into the covered ranges (sec.cv), the first cov bytes
+ * counting as covered already. Returns how many bytes at the end may
+ * still begin a secret that the text after them would complete. */
+static size_t
+ac_scan(const unsigned char *s, size_t n, size_t cov)
+{
+	uint32_t st = 0;
+	size_t i = 0;
+
+	if (!sec.built)
+		ac_build();
+	sec.ncv = 0;
+	if (cov)
+		cover_add(0, cov);
+	while (i < n) {
+		if (!st) { /* most bytes begin no secret */
+			if ((i = ac_skip(s, n, i)) == n)
+				break;
+			st = sec.root[s[i++]];
+		} else if (sec.run[st] && sec.lab[st] == s[i]) {
+			/* along a run of single edges: 16 bytes at a time */
+			const unsigned char *l = sec.lab + st;
+			size_t k = 1, m = sec.run[st] < n - i ? sec.run[st] : n - i;
+			uint64_t x[2], y[2];
+			while (k + 16 <= m) {
+				memcpy(x, s + i + k, 16), memcpy(y, l + k, 16);
+				if ((x[0] ^ y[0]) | (x[1] ^ y[1]))
+					break;
+				k += 16;
+			}
+			while (k + 8 <= m) {
+				memcpy(x, s + i + k, 8), memcpy(y, l + k, 8);
+				if (x[0] != y[0])
+					break;
+				k += 8;
+			}
+			while (k < m && s[i + k] == l[k])
+				k++;
+			st += (uint32_t)k, i += k;
+		} else {
+			st = ac_next(st, s[i++]);
+		}
+		if (sec.hit[st])
+			cover_add(i - sec.hit[st], i);
+	}
+	return sec.depth[st];
+}
+
+/* s[from..to) with each covered range as "***", into o. */
+static void
+cover_put(struct buf *o, const char *s, size_t from, size_t to)
+{
+	size_t j, p = from;
+
+	o->len = 0;
+	if (buf_grow(o, to - from) < 0)
+		fatal("out of memory");
+	for (j = 0; j < sec.ncv && sec.cv[j].a < to; j++) {
+		if (sec.cv[j].b <= p)
+			continue;
+		if (sec.cv[j].a > p)
+			xput(o, s + p, sec.cv[j].a - p);
+		xputs(o, "***");
+		p = sec.cv[j].b < to ? sec.cv[j].b : to;
+	}
+	xput(o, s + p, to - p);
 }
 
 /* s[0..*n) with every secret replaced by "***": s itself when nothing is
- * to hide, else text in a buffer valid until the next call. */
+ * to hide, else text in a buffer valid until the next call. cov: the
+ * first cov bytes hold the end of a secret (see mask_cut). */
+static const char *
+mask_from(const char *s, size_t *n, size_t cov)
+{
+	if (!sec.n)
+		return s;
+	ac_scan((const unsigned char *)s, *n, cov);
+	if (!sec.ncv)
+		return s;
+	cover_put(&sec.out, s, 0, *n);
+	*n = sec.out.len;
+	return sec.out.data;
+}
+
 static const char *
 mask(const char *s, size_t *n)
 {
-	size_t i, j, len = *n;
+	return mask_from(s, n, 0);
+}
 
-	for (i = 0; i < sec.n && !find(s, len, sec.v[i], strlen(sec.v[i])); i++)
-		;
-	if (i == sec.n)
+/* A task's name as the log shows it, secrets masked; valid until the
+ * next call (a buffer of its own: the line's text may be in sec.out). */
+static const char *
+mask_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!sec.n)
 		return s;
-	sec.out.len = 0;
-	for (j = 0; j < len;) {
-		for (i = 0; i < sec.n; i++) {
-			size_t m = strlen(sec.v[i]);
-			if (m <= len - j && !memcmp(s + j, sec.v[i], m))
-				break;
-		}
-		if (i < sec.n) {
-			xputs(&sec.out, "***");
-			j += strlen(sec.v[i]);
-		} else {
-			xput(&sec.out, s + j++, 1);
-		}
+	ac_scan((const unsigned char *)s, n, 0);
+	if (!sec.ncv)
+		return s;
+	cover_put(&sec.name, s, 0, n);
+	return sec.name.data;
+}
+
+/* A line too long for one log line: how much of s[0..n) to log now, masked
+ * into sec.out; 0 when all of it may still begin a secret. What is kept
+ * back begins with the bytes that may begin one; when a secret straddles
+ * the cut, *cov says how much of the rest it covers. */
+static size_t
+mask_cut(const char *s, size_t n, size_t *cov)
+{
+	size_t h = n - ac_scan((const unsigned char *)s, n, *cov), j;
+
+	if (!h)
+		return 0;
+	*cov = 0;
+	for (j = 0; j < sec.ncv; j++)
+		if (sec.cv[j].a < h && sec.cv[j].b > h)
+			*cov = sec.cv[j].b - h;
+	cover_put(&sec.out, s, 0, h);
+	return h;
+}
+
+/* The end s[from..n) of a text cut out of a longer one, masked as part
+ * of s[0..n) (s before from is context), into sec.out. */
+static const char *
+mask_tail(const char *s, size_t n, size_t from, size_t *len)
+{
+	if (!sec.n) {
+		*len = n - from;
+		return s + from;
 	}
-	*n = sec.out.len;
+	ac_scan((const unsigned char *)s, n, 0);
+	cover_put(&sec.out, s, from, n);
+	*len = sec.out.len;
 	return sec.out.data;
+}
+
+static void
+secrets_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < sec.n; i++)
+		free(sec.v[i]);
+	free(sec.v), free(sec.cv);
+	secrets_free_automaton();
+	buf_free(&sec.out), buf_free(&sec.name);
+	memset(&sec, 0, sizeof sec);
 }
 
 /* Append one log line, secrets masked; text may hold several lines only
@@ -1520,37 +2080,49 @@ log_line(enum level lv, const char *name, const char *text, size_t len)
  * read it; out_line has masked secrets. name is the task's model string,
  * which lives for the whole run, so the pointer identifies the prefix. */
 static void
-log_task_line(const char *name, const char *text, size_t len)
+task_prefix(const char *name)
 {
-	if (L_INFO < opt.threshold)
-		return;
 	if (!lg.pre_task || lg.pre_name != name || lg.pre_sec != lg.sec) {
 		prefix_build(L_INFO, name);
 		lg.pre_task = 1, lg.pre_name = name, lg.pre_sec = lg.sec;
 	}
+}
+
+static void
+log_task_line(const char *name, const char *text, size_t len)
+{
+	if (L_INFO < opt.threshold)
+		return;
+	task_prefix(name);
 	log_text(text, len);
 }
 
+/* A line of walter's own; never cut (a cut could halve a secret). */
 static void __attribute__((format(printf, 3, 4)))
 logmsg(enum level lv, const char *name, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
-	int n;
+	int r;
 
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (n < 0)
+	if (lv < opt.threshold)
 		return;
-	log_line(lv, name, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+	lg.msg.len = 0;
+	va_start(ap, fmt);
+	r = buf_vprintf(&lg.msg, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		fatal("out of memory");
+	log_line(lv, name, lg.msg.data, lg.msg.len);
 }
 
+/* Colours, and the -logDir file: a new file of a name of its own
+ * (O_EXCL: a file or a link planted at that name is never written
+ * through), or a usage error before anything runs. */
 static void
 log_open(void)
 {
 	const char *nc = getenv("NO_COLOR");
-	char path[PATH_MAX];
+	struct buf path = { 0 };
 	struct tm tm;
 	time_t t = time(NULL);
 
@@ -1565,12 +2137,52 @@ log_open(void)
 	if (!opt.logdir)
 		return;
 	localtime_r(&t, &tm);
-	snprintf(path, sizeof path, "%s/walter-%04d%02d%02d-%02d%02d%02d-%ld.log", opt.logdir,
-		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		(long)getpid());
-	lg.file = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	xprintf(&path, "%s/walter-%04d%02d%02d-%02d%02d%02d-%ld.log", opt.logdir, tm.tm_year + 1900,
+		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)getpid());
+	if (path.len >= PATH_MAX)
+		fatal("-logDir: the log file's path would be %zu bytes long, more than %d: %s",
+			path.len, PATH_MAX - 1, opt.logdir);
+	lg.file = open(path.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (lg.file < 0)
-		fatal("-logDir: cannot create %s:", path);
+		fatal("-logDir: cannot create %s:", path.data);
+	buf_free(&path);
+}
+
+/* "SIGTERM" for the usual signals, else "signal N". */
+static const char *
+sig_name(int sig, char *b, size_t n)
+{
+	static const struct {
+		int sig;
+		const char *name;
+	} t[] = { { SIGHUP, "SIGHUP" }, { SIGINT, "SIGINT" }, { SIGQUIT, "SIGQUIT" },
+		{ SIGILL, "SIGILL" }, { SIGTRAP, "SIGTRAP" }, { SIGABRT, "SIGABRT" },
+		{ SIGBUS, "SIGBUS" }, { SIGFPE, "SIGFPE" }, { SIGKILL, "SIGKILL" },
+		{ SIGUSR1, "SIGUSR1" }, { SIGSEGV, "SIGSEGV" }, { SIGUSR2, "SIGUSR2" },
+		{ SIGPIPE, "SIGPIPE" }, { SIGALRM, "SIGALRM" }, { SIGTERM, "SIGTERM" },
+		{ SIGXCPU, "SIGXCPU" }, { SIGXFSZ, "SIGXFSZ" }, { SIGSYS, "SIGSYS" } };
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof *t; i++)
+		if (t[i].sig == sig)
+			return t[i].name;
+	snprintf(b, n, "signal %d", sig);
+	return b;
+}
+
+/* How a command ended, from its status (128+N when signal N ended it,
+ * as the shell says it: the same for a program run directly and for
+ * sh -c running it): "exit status 7", "killed by SIGKILL". */
+static const char *
+exit_text(int code, char *b, size_t n)
+{
+	char s[32];
+
+	if (code > 128)
+		snprintf(b, n, "killed by %s", sig_name(code - 128, s, sizeof s));
+	else
+		snprintf(b, n, "exit status %d", code);
+	return b;
 }
 
 /* The status line goes on when stderr is a terminal that can erase a
@@ -1594,6 +2206,8 @@ static void
 log_raw(const char *s, size_t n)
 {
 	xput(&lg.out, s, n);
+	if (log_plain_copy())
+		xput(&lg.fout, s, n);
 }
 
 /* GitHub workflow command text: %, CR and LF escaped, and in a property
@@ -1701,14 +2315,25 @@ ci_error(const struct node *n, const char *reason, char *const *tail, size_t nta
 	buf_free(&b);
 }
 
-/* "1.23s", "2m03s": how long something took, for log lines. */
+/* "1.23s", "2m03s": how long something took, for log lines (every
+ * task's End line: without printf's floating point). */
 static const char *
 fmt_dur(double s, char *b, size_t n)
 {
-	if (s < 60)
-		snprintf(b, n, "%.2fs", s);
-	else
+	long c = s > 0 ? (long)(s * 100 + 0.5) : 0; /* hundredths */
+	char t[16], *p = t + sizeof t;
+
+	if (s >= 60 || n < 8) {
 		snprintf(b, n, "%ldm%02lds", (long)s / 60, (long)s % 60);
+		return b;
+	}
+	*--p = '\0', *--p = 's';
+	*--p = (char)('0' + c % 10), *--p = (char)('0' + c / 10 % 10), *--p = '.';
+	c /= 100;
+	do
+		*--p = (char)('0' + c % 10);
+	while (c /= 10);
+	memcpy(b, p, (size_t)(t + sizeof t - p));
 	return b;
 }
 
@@ -1727,18 +2352,23 @@ static void __attribute__((format(printf, 4, 5)))
 cfg_msg(enum sev sv, const char *file, const struct yaml_node *at, const char *fmt, ...)
 {
 	static const char *const word[] = { "", "warning: ", "warning: ", "note: " };
+	struct buf b = { 0 };
 	va_list ap;
+	int r;
 
 	if (sv == MSG_NOTE && opt.threshold > L_INFO)
 		return;
 	if (at)
-		fprintf(stderr, "walter: %s:%d:%d: %s", file, at->line, at->col, word[sv]);
+		xprintf(&b, "%s:%d:%d: %s", file, at->line, at->col, word[sv]);
 	else
-		fprintf(stderr, "walter: %s: %s", file, word[sv]);
+		xprintf(&b, "%s: %s", file, word[sv]);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	r = buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (r < 0)
+		fatal("out of memory");
+	diag(sv == MSG_ERROR, b.data);
+	buf_free(&b);
 	if (sv == MSG_ERROR && !cfg.first_error[0]) { /* what a commit status can say */
 		int n = at ? snprintf(cfg.first_error, sizeof cfg.first_error, "%s:%d:%d: ", file,
 				     at->line, at->col)
@@ -1801,7 +2431,8 @@ unknown_key(struct ctx *c, const struct yaml_node *k, const char *where, const c
 /* A tag on a pipeline value is an error unless it is a core-schema tag
  * (!!str, !!int, ...) or "!": "command: !vault x" or GitLab's "!reference
  * [...]" mean something walter does not do, so it must not run the text.
- * Reports the first such tag in file's tree and returns 1. */
+ * So is a NUL in any key or value. Reports the first such tag or NUL in
+ * file's tree and returns 1. */
 static int
 tag_check(const char *file, const struct yaml_node *n, int depth)
 {
@@ -1810,6 +2441,12 @@ tag_check(const char *file, const struct yaml_node *n, int depth)
 	const char *t = n->tagname;
 	size_t i;
 
+	if (n->kind == YAML_SCALAR && memchr(n->text, '\0', n->len)) {
+		/* every string becomes a C string: "echo a\0b; rm x" would run
+		 * "echo a" */
+		cfg_msg(MSG_ERROR, file, n, "a string cannot hold a NUL character (\\0)");
+		return 1;
+	}
 	if (n->tag > YAML_TAG_SEQ) {
 		if (!strncmp(t, yamlorg, sizeof yamlorg - 1))
 			cfg_msg(MSG_ERROR, file, n, "tag !!%s is not supported (%s)",
@@ -2066,44 +2703,60 @@ subst_specials(struct ctx *c, const struct yaml_node *at, const char *s)
 
 /* ---- wait_for ------------------------------------------------------- */
 
-static void
+/* One key=value of wait_for; -1 when the value was bad (reported). */
+static int
 wait_set(struct ctx *c, struct waitfor *w, const struct yaml_node *at, const char *key,
 	const char *val)
 {
 	char *end;
 
-	if (!strcmp(key, "host"))
+	if (!strcmp(key, "host")) {
 		w->host = val;
-	else if (!strcmp(key, "file"))
+	} else if (!strcmp(key, "file")) {
 		w->file = val;
-	else if (!strcmp(key, "state"))
+	} else if (!strcmp(key, "state")) {
 		w->state = val;
-	else if (!strcmp(key, "port")) {
+	} else if (!strcmp(key, "port")) {
 		errno = 0;
 		w->port = strtol(val, &end, 10);
-		if (errno || end == val || *end || w->port > 65535)
-			cerr(c, at, "wait_for: port must be a number from 1 to 65535");
+		if (errno || end == val || *end || w->port < 1 || w->port > 65535) {
+			cerr(c, at, "wait_for: port must be a number from 1 to 65535, not \"%s\"",
+				val);
+			return -1;
+		}
 	} else if (!strcmp(key, "delay")) {
 		errno = 0;
 		w->delay = strtod(val, &end);
-		if (errno || end == val || *end || !isfinite(w->delay))
-			cerr(c, at, "wait_for: delay must be a number of seconds");
+		if (errno || end == val || *end || !isfinite(w->delay)) {
+			cerr(c, at, "wait_for: delay must be a number of seconds, not \"%s\"", val);
+			return -1;
+		}
 	} else if (!strcmp(key, "timeout")) {
-		if ((w->timeout = parse_duration(val)) < 0)
-			cerr(c, at, "wait_for: timeout must be a duration like 30, 30s or 5m");
+		if ((w->timeout = parse_duration(val)) < 0) {
+			cerr(c, at,
+				"wait_for: timeout must be a duration like 30, 30s or 5m, not \"%s\"",
+				val);
+			return -1;
+		}
 	} else {
 		cerr(c, at, "No wait_for property such as: %s", key);
+		return -1;
 	}
+	return 0;
 }
 
-/* The D2 rules and messages, checked at load time. */
+/* The D2 rules and messages, checked at load time; after a bad value
+ * (bad) only the state word is still checked, so that each mistake is
+ * reported once, not again as a rule it breaks. */
 static void
-wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at)
+wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at, int bad)
 {
-	const char *st = w->state ? w->state : "";
-	const char *msg = NULL;
+	static const char states[] = "present, ready, absent or unready";
+	const char *st = w->state, *msg = NULL;
 
-	if (w->port && w->file)
+	if (bad)
+		;
+	else if (w->port && w->file)
 		msg = "wait_for: cannot use port and file at the same time";
 	else if (w->port && w->delay)
 		msg = "wait_for: cannot use port and delay at the same time";
@@ -2111,8 +2764,6 @@ wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at)
 		msg = "wait_for: cannot use file and delay at the same time";
 	else if (w->delay < 0)
 		msg = "wait_for: delay must be positive";
-	else if (w->port < 0)
-		msg = "wait_for: port must be positive";
 	else if (w->port && !w->host)
 		msg = "wait_for: cannot use port without host";
 	else if (w->host && !w->port)
@@ -2121,12 +2772,15 @@ wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at)
 		cerr(c, at, "%s", msg);
 		return;
 	}
-	if (!strcmp(st, "present") || !strcmp(st, "ready"))
+	if (st && (!strcmp(st, "present") || !strcmp(st, "ready")))
 		w->want = W_PRESENT;
-	else if (!strcmp(st, "absent") || !strcmp(st, "unready"))
+	else if (st && (!strcmp(st, "absent") || !strcmp(st, "unready")))
 		w->want = W_ABSENT;
-	else if (w->delay == 0)
-		cerr(c, at, "wait_for: state does not support %s", st);
+	else if (st && w->delay == 0)
+		cerr(c, at, "wait_for: state does not support %s (use %s)", st, states);
+	else if (!st && !bad && (w->host || w->port || w->file))
+		cerr(c, at, "wait_for: a %s check needs a state (%s)", w->file ? "file" : "port",
+			states);
 	w->set = 1;
 }
 
@@ -2136,6 +2790,7 @@ wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 	static const char *const known[] = { "host", "port", "file", "state", "delay", "timeout",
 		NULL };
 	size_t i, n;
+	int bad = 0;
 
 	memset(w, 0, sizeof *w);
 	if (v->kind == YAML_SCALAR) {
@@ -2146,10 +2801,11 @@ wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 			char *eq = strchr(tok, '=');
 			if (!eq || !eq[1] || eq == tok || strchr(eq + 1, '=')) {
 				cerr(c, v, "Given segment does not have two segments: %s", tok);
+				bad = 1;
 				continue;
 			}
 			*eq = '\0';
-			wait_set(c, w, v, tok, eq + 1);
+			bad |= wait_set(c, w, v, tok, eq + 1) < 0;
 		}
 	} else if (v->kind == YAML_MAP) {
 		struct kv *kv = pairs(c, v, &n);
@@ -2163,7 +2819,10 @@ wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 				continue;
 			}
 			if ((val = str_val(c, kv[i].k, kv[i].v)))
-				wait_set(c, w, kv[i].v, kv[i].k->text, subst(c, kv[i].v, val));
+				bad |= wait_set(c, w, kv[i].v, kv[i].k->text,
+					       subst(c, kv[i].v, val)) < 0;
+			else
+				bad = 1;
 		}
 		free(kv);
 	} else {
@@ -2173,7 +2832,7 @@ wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 	}
 	if (strstr(v->kind == YAML_SCALAR ? v->text : "", "__OUT["))
 		cerr(c, v, "special variables are not available in wait_for");
-	wait_check(c, w, v);
+	wait_check(c, w, v, bad);
 }
 
 /* ---- stages and tasks ------------------------------------------------ */
@@ -2256,7 +2915,7 @@ struct stagedef {
 static const char *const stage_keys[] = { "name", "stage_name", "type", "stage_type", "command",
 	"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all", "message",
 	"parallel", "run_after", "serial", "include", "call", "timeout", "retry", "retry_delay",
-	"env", "description", "env_file", "shell_script", "keep_running", NULL };
+	"env", "description", "env_file", "shell_script", "keep_running", "shell", NULL };
 
 /* A deprecated key or word: a note (not an error, even under -check),
  * once per run for each. */
@@ -2579,6 +3238,8 @@ stage_opt(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 		set_env(c, t, v);
 	} else if (!strcmp(key, "keep_running")) {
 		t->keep = bool_val(c, k, v);
+	} else if (!strcmp(key, "shell")) {
+		t->shell = bool_val(c, k, v);
 	}
 }
 
@@ -2818,7 +3479,7 @@ open_doc(struct ctx *c, const char *path, struct buf *in, int *bad)
 			*bad = 1;
 		return yaml_count(doc) && !*bad ? yaml_root(doc, 0) : NULL;
 	}
-	fprintf(stderr, "walter: %s\n", err);
+	diag(1, err);
 	cfg.errors++;
 	return NULL;
 }
@@ -3266,7 +3927,10 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 
 /* ---- commit status notifiers: settings and their CI defaults ------- */
 
-static int git_run(const char *const *argv, struct buf *out, double timeout, int quiet, char *why,
+/* git_run's flags: log nothing; a signal to walter stops git only when
+ * it is the second (putting the work tree back after a signal). */
+enum { GIT_QUIET = 1, GIT_FINISH = 2 };
+static int git_run(const char *const *argv, struct buf *out, double timeout, int flags, char *why,
 	size_t whylen);
 
 /* A full commit SHA: 40 (SHA-1) or 64 (SHA-256) hex digits, lower-cased
@@ -3291,7 +3955,7 @@ head_sha(char *why, size_t n)
 	struct buf out = { 0 };
 	char *r = NULL;
 
-	if (git_run(argv, &out, 10, 1, why, n) == 0 && out.len) {
+	if (git_run(argv, &out, 10, GIT_QUIET, why, n) == 0 && out.len) {
 		out.data[strcspn(out.data, "\r\n")] = '\0';
 		if (is_sha(out.data))
 			r = astrdup(out.data);
@@ -3957,7 +4621,7 @@ load_text(const char *file, const char *text, size_t len)
 
 	c.file = file;
 	if (!(doc = yaml_parse(text, len, c.file, err, sizeof err))) {
-		fprintf(stderr, "walter: %s\n", err);
+		diag(1, err);
 		return ++cfg.errors;
 	}
 	c.docs = xreallocarray(NULL, 1, sizeof *c.docs);
@@ -4013,6 +4677,7 @@ load(const char *path)
 	errors = load_text(file, in.data ? in.data : "", in.len);
 	buf_free(&in);
 	if (errors) {
+		reports_config_error();
 		notify_load_error();
 		exit(2);
 	}
@@ -4064,13 +4729,33 @@ nonblock(int fd)
 		fcntl(fd, F_SETFL, f | O_NONBLOCK);
 }
 
+#ifdef __linux__
+int pipe2(int p[2], int flags); /* declared for _GNU_SOURCE only */
+#endif
+
+/* A close-on-exec pipe: one system call where pipe2 exists. */
 static int
 xpipe(int p[2])
 {
+#ifdef __linux__
+	return pipe2(p, O_CLOEXEC);
+#else
 	if (pipe(p) < 0)
 		return -1;
 	fcntl(p[0], F_SETFD, FD_CLOEXEC); /* new: no other fd flags to keep */
 	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	return 0;
+#endif
+}
+
+/* A pipe for a child's output: walter's read end non-blocking, the
+ * child's write end blocking (O_NONBLOCK in pipe2 would set both). */
+static int
+out_pipe(int p[2])
+{
+	if (xpipe(p) < 0)
+		return -1;
+	fcntl(p[0], F_SETFL, O_NONBLOCK); /* new: no other status flags to keep */
 	return 0;
 }
 
@@ -4134,8 +4819,6 @@ fd_drop(int *fd)
 static void
 ev_wait(int ms)
 {
-	struct pollfd *pf;
-	unsigned *gen;
 	size_t i, n = 0;
 
 #ifdef WALTER_EPOLL
@@ -4147,20 +4830,20 @@ ev_wait(int ms)
 		return;
 	}
 #endif
+	if (R.npoll < R.nwatch) { /* kept from turn to turn */
+		R.npoll = R.nwatch;
+		R.pf = xreallocarray(R.pf, R.npoll, sizeof *R.pf);
+		R.pgen = xreallocarray(R.pgen, R.npoll, sizeof *R.pgen);
+	}
 	for (i = 0; i < R.nwatch; i++)
-		n += R.watch[i].events != 0;
-	pf = xreallocarray(NULL, n, sizeof *pf);
-	gen = xreallocarray(NULL, n, sizeof *gen);
-	for (n = 0, i = 0; i < R.nwatch; i++)
 		if (R.watch[i].events) {
-			pf[n].fd = (int)i, pf[n].events = R.watch[i].events, pf[n].revents = 0;
-			gen[n++] = R.watch[i].gen;
+			R.pf[n].fd = (int)i, R.pf[n].events = R.watch[i].events, R.pf[n].revents = 0;
+			R.pgen[n++] = R.watch[i].gen;
 		}
-	if (poll(pf, n, ms) > 0)
+	if (poll(R.pf, n, ms) > 0)
 		for (i = 0; i < n; i++)
-			if (pf[i].revents)
-				ev_ready(pf[i].fd, gen[i]);
-	free(pf), free(gen);
+			if (R.pf[i].revents)
+				ev_ready(R.pf[i].fd, R.pgen[i]);
 }
 
 /* ---- timers: a heap of tasks ordered by task_rt.due ------------------ */
@@ -4708,12 +5391,235 @@ cap_free(struct capture **cp)
 	*cp = NULL;
 }
 
+/* ---- direct exec ----------------------------------------------------- */
+
+/* A command string that sh -c would only split into words and exec runs
+ * without the shell, as GNU make does: one exec instead of two. The rule
+ * (README "Commands"): no character the shell treats specially outside
+ * plain quotes, no backslash, $ or backquote inside double quotes, a
+ * first word that is not an assignment, a reserved word or a builtin of
+ * dash, bash or busybox sh, and a program found on an absolute PATH.
+ * Anything else, and every exec that fails, goes to sh -c, so errors (127
+ * not found, 126 not executable) are the shell's own. */
+
+/* Outside quotes, each of these makes sh do more than split words. */
+static const char sh_special[] = "|&;<>()$`\\*?[]#~{}!^\n";
+
+/* Reserved words and builtins: sh runs these itself (a builtin's
+ * output may differ from the program of that name: echo, pwd, kill). */
+static const char *const sh_words[] = { "!", ".", ":", "[", "[[", "]]", "{", "}", "alias", "bg",
+	"bind", "break", "builtin", "caller", "case", "cd", "chdir", "command", "compgen",
+	"complete", "compopt", "continue", "coproc", "declare", "dirs", "disown", "do", "done",
+	"echo", "elif", "else", "enable", "esac", "eval", "exec", "exit", "export", "false", "fc",
+	"fg", "fi", "for", "function", "getopts", "hash", "help", "history", "if", "in", "jobs",
+	"kill", "let", "local", "login", "logout", "mapfile", "popd", "printf", "pushd", "pwd",
+	"read", "readarray", "readonly", "return", "select", "set", "shift", "shopt", "source",
+	"suspend", "test", "then", "time", "times", "trap", "true", "type", "typeset", "ulimit",
+	"umask", "unalias", "unset", "until", "wait", "while", NULL };
+
+/* The words of cmd, unquoted, as a NULL-terminated argv in one
+ * allocation; NULL when the shell has more to do than split them. */
+static char **
+cmd_words(const char *cmd)
+{
+	size_t len = strlen(cmd), max = len / 2 + 2, n = 0, i;
+	char **v = xreallocarray(NULL, max + (len + 1 + sizeof *v - 1) / sizeof *v, sizeof *v);
+	char *d = (char *)(v + max), q = 0;
+	int in = 0;
+
+	for (; *cmd; cmd++) {
+		char c = *cmd;
+		if (q) {
+			if (c == q)
+				q = 0;
+			else if (q == '"' && (c == '$' || c == '`' || c == '\\'))
+				goto shell;
+			else
+				*d++ = c;
+		} else if (c == ' ' || c == '\t') {
+			if (in)
+				*d++ = '\0', in = 0;
+		} else if (strchr(sh_special, c)) {
+			goto shell;
+		} else {
+			if (!in)
+				v[n++] = d, in = 1;
+			if (c == '\'' || c == '"')
+				q = c;
+			else
+				*d++ = c;
+		}
+	}
+	if (in)
+		*d = '\0';
+	v[n] = NULL;
+	if (q || !n || !*v[0] || strchr(v[0], '='))
+		goto shell;
+	for (i = 0; sh_words[i]; i++)
+		if (!strcmp(v[0], sh_words[i]))
+			goto shell;
+	return v;
+shell:
+	free(v);
+	return NULL;
+}
+
+static void
+dir_mark(const char *dir, struct dirmark *m)
+{
+	struct stat sb;
+
+	memset(m, 0, sizeof *m);
+	if (stat(dir, &sb) == 0)
+		m->ino = sb.st_ino ? sb.st_ino : 1, m->mt = sb.st_mtim;
+}
+
+static void
+exe_free(struct exe *e)
+{
+	free(e->path), free(e->name), free(e->file), free(e->mark);
+	memset(e, 0, sizeof *e);
+}
+
+/* Is the remembered lookup still what a search of PATH would give? */
+static int
+exe_valid(const struct exe *e)
+{
+	const char *p = e->path;
+	struct buf b = { 0 };
+	struct dirmark m;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; ok && i < e->ndirs; i++, p += strcspn(p, ":") + 1) {
+		b.len = 0;
+		xput(&b, p, strcspn(p, ":"));
+		dir_mark(b.data, &m);
+		ok = m.ino == e->mark[i].ino && m.mt.tv_sec == e->mark[i].mt.tv_sec &&
+			m.mt.tv_nsec == e->mark[i].mt.tv_nsec;
+	}
+	buf_free(&b);
+	return ok;
+}
+
+/* The value of name in the task's environment: its env, else walter's;
+ * NULL if unset. */
+static const char *
+task_getenv(const struct node *n, const char *name)
+{
+	size_t i, l = strlen(name);
+
+	for (i = 0; n->env && n->env[i]; i++)
+		if (!strncmp(n->env[i], name, l) && n->env[i][l] == '=')
+			return n->env[i] + l + 1;
+	return getenv(name);
+}
+
+/* The file sh would exec for name under path (the first regular,
+ * executable one; sh skips directories and tries on after a file it may
+ * not run), malloc'd; name itself when it holds a '/'. NULL when it is
+ * not found or an empty or relative entry comes first (that depends on
+ * the task's directory: the shell decides). Lookups are remembered for
+ * the run while the entries before the file look the same. */
+static char *
+exe_find(const char *name, const char *path)
+{
+	struct exe *e, found = { 0 };
+	struct buf b = { 0 };
+	struct stat sb;
+	const char *p;
+	size_t i, len;
+	int keep = 1;
+
+	if (strchr(name, '/'))
+		return xstrdup(name);
+	for (i = 0; i < R.nexe; i++) {
+		e = &R.exe[i];
+		if (e->name && !strcmp(e->name, name) && !strcmp(e->path, path)) {
+			/* checked once a turn: 500 starts at once check once */
+			if (e->turn == R.turn || exe_valid(e))
+				return e->turn = R.turn, xstrdup(e->file);
+			exe_free(e);
+			break;
+		}
+	}
+	for (p = path; *p == '/'; p += len + 1) {
+		len = strcspn(p, ":");
+		b.len = 0;
+		xput(&b, p, len);
+		xput(&b, "/", 1);
+		xputs(&b, name);
+		if (stat(b.data, &sb) == 0) {
+			if (S_ISREG(sb.st_mode) && access(b.data, X_OK) == 0) {
+				found.file = b.data;
+				break;
+			}
+			keep = 0; /* a chmod +x there would not change its mark */
+		}
+		found.mark = xreallocarray(found.mark, found.ndirs + 1, sizeof *found.mark);
+		b.data[len] = '\0';
+		dir_mark(b.data, &found.mark[found.ndirs++]);
+		if (!p[len])
+			break;
+	}
+	if (!found.file || !keep) {
+		free(found.mark);
+		if (!found.file)
+			buf_free(&b);
+		return found.file;
+	}
+	for (i = 0; i < R.nexe && R.exe[i].name; i++) /* a free slot, */
+		;
+	if (i == R.nexe && R.nexe < EXE_CACHE)
+		R.nexe++;
+	else if (i == R.nexe) /* or the oldest */
+		i = R.exe_next++ % EXE_CACHE, exe_free(&R.exe[i]);
+	e = &R.exe[i];
+	*e = found;
+	e->turn = R.turn;
+	e->file = xstrdup(found.file);
+	e->path = xstrdup(path), e->name = xstrdup(name);
+	return found.file;
+}
+
+/* The PWD a direct exec exports, as dash does: the inherited one when it
+ * names the directory the command runs in, else that directory's real
+ * path. Returns "PWD=..." to put in the environment, or NULL when the
+ * inherited one is right; *own says the caller frees it. */
+static const char *
+exec_pwd(const struct node *n, int *own)
+{
+	const char *dir = n->dir && *n->dir ? n->dir : ".", *pwd = task_getenv(n, "PWD");
+	int here = dir[0] == '.' && !dir[1] && pwd == getenv("PWD"); /* the same every time */
+	char real[PATH_MAX];
+	struct stat a, b;
+	struct buf s = { 0 };
+
+	*own = 0;
+	if (here && R.pwd_known)
+		return R.pwd;
+	if (pwd && pwd[0] == '/' && stat(pwd, &a) == 0 && stat(dir, &b) == 0 &&
+		a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		R.pwd_known |= here;
+		return NULL;
+	}
+	if (!realpath(dir, real))
+		return NULL; /* the spawn will say why */
+	xputs(&s, "PWD=");
+	xputs(&s, real);
+	if (here)
+		return R.pwd_known = 1, R.pwd = s.data;
+	*own = 1;
+	return s.data;
+}
+
 /* ---- spawning ------------------------------------------------------- */
 
 /* Environment of a child: walter's, the task's env, special variables,
- * the task's mark (the array is the caller's to free). */
+ * pwd ("PWD=...") in place of any PWD when not NULL, and the task's mark
+ * (the array is the caller's to free). */
 static char **
-child_env(struct node *n)
+child_env(struct node *n, const char *pwd)
 {
 	static char mark[96];
 	size_t ne = 0, nt = 0, ns = 0, i, j, k = 0;
@@ -4723,23 +5629,25 @@ child_env(struct node *n)
 		ne++;
 	while (n->env && n->env[nt])
 		nt++;
-	for (i = 0; i < cfg.nspecials; i++)
+	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		ns += R.spec_val[i] != NULL;
-	env = xreallocarray(NULL, ne + nt + ns + 2, sizeof *env);
+	env = xreallocarray(NULL, ne + nt + ns + 3, sizeof *env);
 	for (i = 0; i < ne; i++) {
 		size_t l = strcspn(environ[i], "=");
 		for (j = 0; j < nt; j++)
 			if (!strncmp(n->env[j], environ[i], l + 1))
 				break;
-		if (j == nt && !is_mark(environ[i]))
+		if (j == nt && !is_mark(environ[i]) && !(pwd && !strncmp(environ[i], "PWD=", 4)))
 			env[k++] = environ[i];
 	}
 	for (j = 0; j < nt; j++)
-		if (!is_mark(n->env[j]))
+		if (!is_mark(n->env[j]) && !(pwd && !strncmp(n->env[j], "PWD=", 4)))
 			env[k++] = n->env[j];
-	for (i = 0; i < cfg.nspecials; i++)
+	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		if (R.spec_val[i])
 			env[k++] = R.spec_val[i];
+	if (pwd)
+		env[k++] = (char *)pwd;
 	snprintf(mark, sizeof mark, MARK "=%s.%zu", R.runid, n->num);
 	env[k++] = mark;
 	env[k] = NULL;
@@ -4748,13 +5656,18 @@ child_env(struct node *n)
 
 /* The task's process exists: record it, watch its output. */
 static void
-spawned(struct node *n, pid_t pid, int out, int err, struct proc *p)
+spawned(struct node *n, pid_t pid, const int out[2], const int err[2], struct proc *p)
 {
-	p->pid = pid, p->fd[0] = out, p->fd[1] = err;
-	nonblock(out);
-	nonblock(err);
-	ev_set(out, WK_OUT, n, POLLIN);
-	ev_set(err, WK_ERR, n, POLLIN);
+	p->pid = pid, p->fd[0] = out[0], p->fd[1] = err[0];
+	p->wr[0] = out[1], p->wr[1] = err[1];
+	/* Held, the write ends save a quiet task's hang-up wake-up; but each
+	 * spawn copies walter's whole fd table in the kernel (dup_fd): with
+	 * many tasks running they would double that, and wake-ups are
+	 * shared anyway. */
+	if (R.running >= 16)
+		close(out[1]), close(err[1]), p->wr[0] = p->wr[1] = -1;
+	ev_set(out[0], WK_OUT, n, POLLIN);
+	ev_set(err[0], WK_ERR, n, POLLIN);
 	ev_set(p->in, WK_IN, n, POLLOUT);
 	pm_put(&R.pids, pid, n);
 	if (!n->keep)
@@ -4762,6 +5675,16 @@ spawned(struct node *n, pid_t pid, int out, int err, struct proc *p)
 	R.running++;
 }
 
+/* What to start: argv from the file path, stdin from in. A direct exec
+ * (sh set) runs sh -c COMMAND instead when the exec fails, so that the
+ * error, or the run of a script without a #! line, is the shell's. */
+struct launch {
+	char *const *argv; /* the arguments */
+	const char *path;  /* the file to exec */
+	char *const *sh;   /* { "sh", "-c", COMMAND, NULL }, or NULL */
+	char **env;        /* the environment */
+	int in;            /* stdin */
+};
 /* What starting a task's process came to. */
 enum spawn_result {
 	SPAWN_OK,       /* it runs */
@@ -4827,42 +5750,39 @@ spawn_prep(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *di
 	return dir && *dir ? posix_spawn_file_actions_addchdir_np(fa, dir) : 0;
 }
 
-/* Start argv in its own process group with posix_spawn (never
+/* Start l in its own process group with posix_spawn (never
  * SPAWN_NOEXEC: it reports exec and chdir failures itself). Reasons go
  * into why. */
 static enum spawn_result
-spawn_posix(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
-	size_t whylen)
+spawn_posix(struct node *n, const struct launch *l, struct proc *p, char *why, size_t whylen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, de;
-	char **env;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	pid_t pid;
 
-	if (xpipe(out) < 0 || xpipe(err) < 0) {
+	if (out_pipe(out) < 0 || out_pipe(err) < 0) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		if (out[0] >= 0)
 			close(out[0]), close(out[1]);
 		return shortage(e) ? SPAWN_SHORTAGE : SPAWN_FAILED;
 	}
-	env = child_env(n);
 	if ((e = posix_spawnattr_init(&at)) == 0) {
 		if ((e = posix_spawn_file_actions_init(&fa)) == 0) {
-			if ((e = spawn_prep(&at, &fa, n->dir, in, out[1], err[1])) == 0)
-				e = posix_spawn(&pid, path, &fa, &at, argv, env);
+			if ((e = spawn_prep(&at, &fa, n->dir, l->in, out[1], err[1])) == 0)
+				e = posix_spawn(&pid, l->path, &fa, &at, l->argv, l->env);
+			if (e && l->sh && !shortage(e))
+				e = posix_spawn(&pid, R.sh, &fa, &at, l->sh, l->env);
 			posix_spawn_file_actions_destroy(&fa);
 		}
 		posix_spawnattr_destroy(&at);
 	}
-	free(env);
-	close(out[1]), close(err[1]);
 	if (e == 0) {
-		spawned(n, pid, out[0], err[0], p);
+		spawned(n, pid, out, err, p);
 		return SPAWN_OK;
 	}
-	close(out[0]), close(err[0]);
+	close(out[0]), close(err[0]), close(out[1]), close(err[1]);
 	if (shortage(e)) { /* clone, or the exec error pipe, failed */
 		snprintf(why, whylen, "cannot fork: %s", strerror(e));
 		return SPAWN_SHORTAGE;
@@ -4871,7 +5791,7 @@ spawn_posix(struct node *n, char *const argv[], const char *path, int in, struct
 	if ((de = dir_error(n->dir)))
 		snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(de));
 	else
-		snprintf(why, whylen, "cannot run %s: %s", path, strerror(e));
+		snprintf(why, whylen, "cannot run %s: %s", l->sh ? R.sh : l->path, strerror(e));
 	return SPAWN_FAILED;
 }
 #else
@@ -4884,17 +5804,16 @@ struct spawn_err {
  * async-signal-safe calls. Exec errors come back on a close-on-exec pipe.
  * Reasons go into why. */
 static enum spawn_result
-spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct proc *p, char *why,
-	size_t whylen)
+spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, size_t whylen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
-	char **env = child_env(n);
+	const char *path = l->sh ? R.sh : l->path;
 	struct spawn_err se;
 	ssize_t r;
 	pid_t pid, parent = getpid();
 	int e;
 
-	if (xpipe(out) < 0 || xpipe(err) < 0 || xpipe(ep) < 0) {
+	if (out_pipe(out) < 0 || out_pipe(err) < 0 || xpipe(ep) < 0) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		goto fail;
@@ -4914,25 +5833,26 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 			_exit(127);
 #endif
 		se.what = 2;
-		if (dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+		if (dup2(l->in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
 			goto child_fail;
 		se.what = 0;
 		if (n->dir && *n->dir && chdir(n->dir) < 0)
 			goto child_fail;
 		se.what = 1;
-		execve(path, argv, env);
+		execve(l->path, l->argv, l->env);
+		if (l->sh)
+			execve(R.sh, l->sh, l->env);
 	child_fail:
 		se.err = errno;
 		(void)!write(ep[1], &se, sizeof se);
 		_exit(127);
 	}
 	setpgid(pid, pid); /* also in the parent: no race with a quick kill */
-	close(out[1]), close(err[1]), close(ep[1]);
-	free(env);
+	close(ep[1]);
 	while ((r = read(ep[0], &se, sizeof se)) < 0 && errno == EINTR)
 		;
 	close(ep[0]);
-	spawned(n, pid, out[0], err[0], p);
+	spawned(n, pid, out, err, p);
 	if (r == (ssize_t)sizeof se) {
 		if (se.what == 0)
 			snprintf(why, whylen, "cannot change directory to %s: %s", n->dir,
@@ -4943,7 +5863,6 @@ spawn_fork(struct node *n, char *const argv[], const char *path, int in, struct 
 	}
 	return SPAWN_OK;
 fail:
-	free(env);
 	if (out[0] >= 0)
 		close(out[0]), close(out[1]);
 	if (err[0] >= 0)
@@ -4963,9 +5882,13 @@ tail_add(struct task_rt *rt, const char *s, size_t n)
 {
 	enum { TAIL_LEN = 200 };
 	char *t;
+	int i;
 
-	if (n > TAIL_LEN)
+	if (n > TAIL_LEN) { /* never inside a character: back to its first byte */
 		n = TAIL_LEN;
+		for (i = 0; i < 3 && n && ((unsigned char)s[n] & 0xc0) == 0x80; i++)
+			n--;
+	}
 	if (rt->ntail == TAIL_LINES) {
 		t = rt->tail[0];
 		memmove(rt->tail, rt->tail + 1, (TAIL_LINES - 1) * sizeof *rt->tail);
@@ -4986,13 +5909,11 @@ task_fail_io(struct node *n, const char *what)
 			strerror(errno));
 }
 
-/* One whole line of child output: log it (stamped with the clock drain
- * read), keep it where needed. */
+/* One line of child output, secrets masked: log it (stamped with the
+ * clock drain read), keep it where needed. */
 static void
-out_line(struct node *n, const char *s, size_t len)
+out_text(struct node *n, const char *s, size_t len)
 {
-	if (sec.n)
-		s = mask(s, &len);
 	log_task_line(n->name, s, len);
 	tail_add(n->rt, s, len);
 	if ((n->need & CAP_COMB) && !n->rt->cond) {
@@ -5003,12 +5924,174 @@ out_line(struct node *n, const char *s, size_t len)
 	}
 }
 
+/* The rest of a line on stream s (its end, or the unterminated last
+ * line): masked, then out. */
+static void
+out_line(struct node *n, int s, const char *p, size_t len)
+{
+	size_t *cov = &n->rt->p.cov[s];
+
+	p = mask_from(p, &len, *cov);
+	*cov = 0;
+	out_text(n, p, len);
+}
+
+/* The unfinished line of stream s reached LINE_MAX_LOG: log it as a line
+ * of its own. With secrets to hide, the bytes that may begin one stay
+ * for the next piece (mask_cut), so a secret is never logged in two
+ * halves. */
+static void
+out_cut(struct node *n, int s)
+{
+	struct proc *p = &n->rt->p;
+	struct buf *part = &p->part[s];
+	size_t h;
+
+	if (!sec.n) {
+		out_text(n, part->data, part->len);
+		part->len = 0;
+		return;
+	}
+	if (!(h = mask_cut(part->data, part->len, &p->cov[s])))
+		return; /* a secret longer than a piece may be beginning: read on */
+	out_text(n, sec.out.data, sec.out.len);
+	memmove(part->data, part->data + h, part->len - h);
+	part->len -= h;
+}
+
+/* The index of the first zero byte of w, given m = (w - ones) & ~w &
+ * high != 0 (the lowest flag of m is exact; higher ones may be false). */
+static size_t
+zero_at(uint64_t m, uint64_t w)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	(void)w;
+	return (size_t)__builtin_ctzll(m) >> 3;
+#else
+	unsigned char b[8];
+	size_t k;
+
+	(void)m;
+	memcpy(b, &w, 8);
+	for (k = 0; b[k]; k++)
+		;
+	return k;
+#endif
+}
+
+/* Copy s.. to d up to and including the first '\n' before end, finding
+ * the newline on the way (one pass instead of memchr then memcpy): eight
+ * bytes at a time for the first 32, then sixteen (long lines). Both may
+ * be read or written up to 15 bytes past the line: the caller has room
+ * there. Returns the bytes copied, 0 when no newline comes before end. */
+static size_t
+copy_line(char *d, const char *s, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u,
+		       nls = 0x0a0a0a0a0a0a0a0au;
+	const char *p = s, *e8 = end - s > 32 ? s + 32 : end;
+	uint64_t x, y, mx, my;
+	size_t k;
+
+	for (; p < e8; p += 8, d += 8) {
+		memcpy(&x, p, 8);
+		memcpy(d, &x, 8);
+		x ^= nls; /* a newline is now a zero byte */
+		if ((mx = (x - ones) & ~x & high)) {
+			k = zero_at(mx, x);
+			return p + k < end ? (size_t)(p + k + 1 - s) : 0;
+		}
+	}
+	for (; p < end; p += 16, d += 16) {
+		memcpy(&x, p, 8);
+		memcpy(&y, p + 8, 8);
+		memcpy(d, &x, 8);
+		memcpy(d + 8, &y, 8);
+		x ^= nls, y ^= nls;
+		mx = (x - ones) & ~x & high;
+		my = (y - ones) & ~y & high;
+		if (!(mx | my))
+			continue;
+		k = mx ? zero_at(mx, x) : 8 + zero_at(my, y);
+		return p + k < end ? (size_t)(p + k + 1 - s) : 0;
+	}
+	return 0;
+}
+
+/* Room in the log buffer for n bytes and the slack out_lines writes
+ * into; returns where the next byte goes, *lim the last place a line may
+ * start with n more to come, *full where the buffer should be written. */
+static char *
+log_room(size_t n, char **lim, char **full)
+{
+	if (buf_grow(&lg.out, n + 40) < 0)
+		fatal("out of memory");
+	*lim = lg.out.data + lg.out.cap - 41;
+	*full = lg.out.data + 65536;
+	return lg.out.data + lg.out.len;
+}
+
+/* The fast path of out_data (INFO lines shown, no secrets to mask): every
+ * whole line of p..end into the log with the task's prefix, in one pass
+ * per line (p..end+16 is readable). The summary's tail and the combined
+ * capture are taken once per read, not per line. Returns where the
+ * unfinished last line starts (end if none). */
+static const char *
+out_lines(struct node *n, const char *p, const char *end)
+{
+	enum { RING = 16 }; /* a power of two >= TAIL_LINES */
+	const char *start = p, *pre, *at[RING];
+	size_t pl, k, i, lines = 0;
+	char *d, *lim, *full;
+
+	task_prefix(n->name);
+	pre = lg.pre.data, pl = lg.pre.len;
+	d = log_room(pl + (size_t)(end - p), &lim, &full);
+	for (;; lines++) {
+		/* room for the rest of the read with a prefix per line would be
+		 * too much for many short lines: room for one more line */
+		if (d + pl + (end - p) > lim) {
+			lg.out.len = (size_t)(d - lg.out.data);
+			d = log_room(pl + (size_t)(end - p), &lim, &full);
+		}
+		memcpy(d, pre, 32); /* one fixed-size copy for most prefixes */
+		for (i = 32; i < pl; i += 8)
+			memcpy(d + i, pre + i, 8);
+		if (!(k = copy_line(d + pl, p, end)))
+			break;
+		at[lines % RING] = p; /* where the last lines start, for the tail */
+		d += pl + k;
+		p += k;
+		if (d >= full) {
+			lg.out.len = (size_t)(d - lg.out.data);
+			log_flush();
+			d = lg.out.data + lg.out.len;
+		}
+	}
+	lg.out.len = (size_t)(d - lg.out.data);
+	*d = '\0';
+	if (!lines)
+		return p;
+	if ((n->need & CAP_COMB) && !n->rt->cond) {
+		if (!n->cap[2])
+			n->cap[2] = cap_new();
+		if (cap_write(n->cap[2], start, (size_t)(p - start)) < 0)
+			task_fail_io(n, "combined");
+	}
+	for (i = lines > TAIL_LINES ? lines - TAIL_LINES : 0; i < lines; i++) {
+		const char *b = at[i % RING], *e = i + 1 < lines ? at[(i + 1) % RING] : p;
+		tail_add(n->rt, b, (size_t)(e - b - 1));
+	}
+	return p;
+}
+
+/* Output of a task's stream s: kept where needed, logged line by line. */
 static void
 out_data(struct node *n, int s, const char *p, size_t len)
 {
 	struct buf *part = &n->rt->p.part[s];
 	unsigned bit = s ? CAP_ERR : CAP_OUT;
-	const char *nl;
+	const char *nl, *end = p + len;
 
 	if ((n->need & bit) && !n->rt->cond) {
 		if (!n->cap[s])
@@ -5016,58 +6099,72 @@ out_data(struct node *n, int s, const char *p, size_t len)
 		if (cap_write(n->cap[s], p, len) < 0)
 			task_fail_io(n, s ? "stderr" : "stdout");
 	}
-	while (len) {
+	while (p < end) {
 		size_t take;
-		if (!(nl = memchr(p, '\n', len))) {
-			take = len;
-			if (part->len + take > LINE_MAX_LOG)
-				take = LINE_MAX_LOG - part->len;
+		if (!part->len && !sec.n && L_INFO >= opt.threshold && !log_plain_copy() &&
+			(p = out_lines(n, p, end)) == end)
+			break;
+		if (!(nl = memchr(p, '\n', (size_t)(end - p)))) {
+			/* up to LINE_MAX_LOG, or on while out_cut holds it all */
+			size_t left = (size_t)(end - p);
+			take = part->len < LINE_MAX_LOG ? LINE_MAX_LOG - part->len : left;
+			if (take > left)
+				take = left;
 			xput(part, p, take);
-			p += take, len -= take;
-			if (part->len >= LINE_MAX_LOG) { /* very long line: split */
-				out_line(n, part->data, part->len);
-				part->len = 0;
-			}
+			p += take;
+			if (part->len >= LINE_MAX_LOG) /* very long line: split */
+				out_cut(n, s);
 			continue;
 		}
 		take = (size_t)(nl - p);
 		if (part->len) {
 			xput(part, p, take);
-			out_line(n, part->data, part->len);
+			out_line(n, s, part->data, part->len);
 			part->len = 0;
 		} else {
-			out_line(n, p, take);
+			out_line(n, s, p, take);
 		}
-		p = nl + 1, len -= take + 1;
+		p = nl + 1;
 	}
 }
 
-/* Read what a pipe has now. Returns 0 at EOF or error (fd closed). */
+/* Read what the pipe of stream s has now. Returns 0 at EOF or error (fd
+ * closed). Once the task's process is reaped this is the last read:
+ * everything it wrote is taken (the write ends walter held are closed
+ * first, so EOF can come; what it left running may still hold the pipe
+ * and write on: stop at what is there now, and at 1 MiB), the
+ * unterminated last line is logged and the pipe closed. */
 static int
 drain(struct node *n, int s)
 {
-	static char chunk[65536];
+	static char chunk[65536 + 16]; /* out_lines reads up to 15 bytes past */
 	struct proc *p = &n->rt->p;
 	ssize_t r;
+	int reads = 0, last = !p->pid;
 
 	log_clock(); /* one clock read per batch of lines, not one per line */
+	if (!p->pid && p->wr[s] >= 0)
+		close(p->wr[s]), p->wr[s] = -1; /* reaped: let EOF come */
 	for (;;) {
-		r = read(p->fd[s], chunk, sizeof chunk);
+		r = read(p->fd[s], chunk, sizeof chunk - 16);
 		if (r > 0) {
 			out_data(n, s, chunk, (size_t)r);
-			if ((size_t)r < sizeof chunk)
+			if (!last && (size_t)r < sizeof chunk - 16)
 				return 1;
+			if (last && ++reads == 16)
+				break;
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && errno == EAGAIN)
+		if (r < 0 && errno == EAGAIN && !last)
 			return 1;
 		break;
 	}
 	if (p->part[s].len)
-		out_line(n, p->part[s].data, p->part[s].len);
+		out_line(n, s, p->part[s].data, p->part[s].len);
 	buf_free(&p->part[s]);
+	p->cov[s] = 0;
 	fd_drop(&p->fd[s]);
 	return 0;
 }
@@ -5143,12 +6240,13 @@ git_log(enum level lv, const struct buf *b)
 
 /* Run argv (argv[0] is "git", found in PATH; no shell) with stdin
  * /dev/null for at most timeout seconds; a signal to walter (R.nsig)
- * stops it. Its stdout goes into out when out is given (1 MiB at most);
- * what else it printed is logged as "[git]" lines when it is done: ERROR
- * if it failed, else DEBUG; nothing if quiet. Returns its exit status,
- * or -1; unless 0, why says what went wrong (git's last line). */
+ * stops it (with GIT_FINISH only a second one). Its stdout goes into out
+ * when out is given (1 MiB at most); what else it printed is logged as
+ * "[git]" lines when it is done: ERROR if it failed, else DEBUG; nothing
+ * with GIT_QUIET. Returns its exit status, or -1; unless 0, why says what
+ * went wrong (git's last line). */
 static int
-git_run(const char *const *argv, struct buf *out, double timeout, int quiet, char *why,
+git_run(const char *const *argv, struct buf *out, double timeout, int flags, char *why,
 	size_t whylen)
 {
 	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, st = 0, r = -1, stop = 0;
@@ -5206,7 +6304,7 @@ git_run(const char *const *argv, struct buf *out, double timeout, int quiet, cha
 			while (read(R.selfpipe[0], c, sizeof c) > 0)
 				;
 		}
-		if ((unsigned long)R.nsig != seen && !stop) {
+		if ((unsigned long)R.nsig != seen && !stop && (!(flags & GIT_FINISH) || R.nsig > 1)) {
 			kill(pid, SIGTERM);
 			stop = 1;
 			snprintf(why, whylen, "git %s stopped: walter got signal %d", argv[1],
@@ -5227,7 +6325,7 @@ git_run(const char *const *argv, struct buf *out, double timeout, int quiet, cha
 	} else if (r > 0) {
 		snprintf(why, whylen, "git %s: exit status %d", argv[1], r);
 	}
-	if (!quiet)
+	if (!(flags & GIT_QUIET))
 		git_log(r == 0 ? L_DEBUG : L_ERROR, &err);
 out:
 	if (op[0] >= 0)
@@ -5345,23 +6443,19 @@ set_specials(struct node *n)
 	}
 }
 
+static void abort_active(void);
+
 /* Why failed task n failed: its reason, or how its command ended. */
 static const char *
 fail_reason(const struct node *n, char *b, size_t len)
 {
-	if (n->rt && n->rt->why[0])
-		snprintf(b, len, "%s", n->rt->why);
-	else if (n->code > 128)
-		snprintf(b, len, "killed by signal %d", n->code - 128);
-	else
-		snprintf(b, len, "exit status %d", n->code);
-	return b;
+	return n->why ? n->why : exit_text(n->code, b, len);
 }
 
 static void
 log_status(struct node *n)
 {
-	char d[32], why[300];
+	char d[32], e[64];
 
 	fmt_dur(n->t1 - n->t0, d, sizeof d);
 	switch (n->st) {
@@ -5369,8 +6463,7 @@ log_status(struct node *n)
 		logmsg(L_INFO, n->name, "End task (%s)", d);
 		break;
 	case S_FAILED:
-		logmsg(L_ERROR, n->name, "Task failed: %s (%s)", fail_reason(n, why, sizeof why),
-			d);
+		logmsg(L_ERROR, n->name, "Task failed: %s (%s)", fail_reason(n, e, sizeof e), d);
 		break;
 	case S_ABORTED:
 		logmsg(L_WARN, n->name, "aborted (%s)", d);
@@ -5387,7 +6480,44 @@ log_status(struct node *n)
 	}
 }
 
-static void abort_active(void);
+/* Why task n came to its final status, beyond its exit status: a failure
+ * that is not one (could not start, timed out, wait_for gave up), what
+ * aborted it, why it was skipped. NULL when the exit status says it. */
+static char *
+task_why(const struct node *n)
+{
+	const char *r = n->rt && n->rt->why[0] ? n->rt->why : NULL;
+	char b[300];
+
+	switch (n->st) {
+	case S_ABORTED:
+		r = R.why[0] ? R.why : "the run was aborted";
+		break;
+	case S_SKIPPED:
+		r = R.cancel && R.why[0] ? R.why : "a previous task failed";
+		break;
+	case S_CONDFALSE:
+		snprintf(b, sizeof b, "only_if failed: exit status %d", n->code);
+		r = b;
+		break;
+	default:
+		break;
+	}
+	return r ? xstrdup(r) : NULL;
+}
+
+/* The run is being aborted (a signal, -timeout, a 2.x failure): stop
+ * what runs, start nothing; tasks that end now say why (task_why). */
+static void __attribute__((format(printf, 1, 2))) cancel_run(const char *fmt, ...)
+{
+	va_list ap;
+
+	R.cancel = 1;
+	va_start(ap, fmt);
+	vsnprintf(R.why, sizeof R.why, fmt, ap);
+	va_end(ap);
+	abort_active();
+}
 
 /* Task n is over: close its pipes, free its line buffers and the output
  * it kept (stdout stays while a later task still reads it; the last
@@ -5400,6 +6530,9 @@ task_release(struct node *n)
 
 	if (rt) {
 		struct proc *p = &rt->p;
+		for (i = 0; i < 2; i++)
+			if (p->wr[i] >= 0)
+				close(p->wr[i]);
 		fd_drop(&p->fd[0]);
 		fd_drop(&p->fd[1]);
 		fd_drop(&p->in);
@@ -5410,7 +6543,7 @@ task_release(struct node *n)
 		buf_free(&rt->pr.got);
 		tm_del(n);
 		act_del(n);
-		if (n->st == S_FAILED && rt->ntail) {
+		if ((n->st == S_FAILED || n->st == S_ABORTED) && rt->ntail) {
 			n->tail = xreallocarray(NULL, rt->ntail, sizeof *n->tail);
 			memcpy(n->tail, rt->tail, rt->ntail * sizeof *n->tail);
 			n->ntail = rt->ntail;
@@ -5418,7 +6551,10 @@ task_release(struct node *n)
 		}
 		for (i = 0; i < rt->ntail; i++)
 			free(rt->tail[i]);
-		free(rt);
+		if (R.spare) /* one kept: musl returns a lone block's page */
+			free(rt);
+		else
+			R.spare = rt;
 		n->rt = NULL;
 	}
 	if (n->input)
@@ -5447,9 +6583,11 @@ task_result(struct node *n, enum status st)
 {
 	struct task_rt *rt = n->rt;
 
+	char e[64];
+
 	if (st == S_FAILED && command_failed(rt) && n->attempts <= n->retry && !R.cancel) {
 		logmsg(L_WARN, n->name, "attempt %d failed (%s), retrying in %gs", n->attempts,
-			rt->timed_out ? "timed out" : "exit status", n->retry_delay);
+			rt->why[0] ? rt->why : exit_text(n->code, e, sizeof e), n->retry_delay);
 		rt->why[0] = '\0';
 		rt->ph = T_RETRY;
 		rt->wake = now() + n->retry_delay;
@@ -5460,6 +6598,7 @@ task_result(struct node *n, enum status st)
 	n->t1 = now();
 	if (n->parent)
 		n->parent->ndone++;
+	n->why = task_why(n);
 	ci_close(n);
 	log_status(n);
 	if (st == S_FAILED && ci.kind == CI_GITHUB) {
@@ -5472,10 +6611,8 @@ task_result(struct node *n, enum status st)
 	if (st == S_FAILED && !R.first_failed)
 		R.first_failed = n;
 	task_release(n);
-	if (st == S_FAILED && cfg.format == FMT_BUILD_DEPLOY && !opt.force && !R.cancel) {
-		R.cancel = 1;
-		abort_active();
-	}
+	if (st == S_FAILED && cfg.format == FMT_BUILD_DEPLOY && !opt.force && !R.cancel)
+		cancel_run("\"%s\" failed", n->name);
 }
 
 static void
@@ -5664,6 +6801,19 @@ log_command(struct node *n, int cond)
 
 static void task_wait(struct node *n);
 
+/* An empty stdin: /dev/null, or where there is none (a bootstrap chroot)
+ * a pipe already closed at the other end. -1 with errno. */
+static int
+empty_stdin(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), p[2];
+
+	if (fd >= 0 || errno == EMFILE || errno == ENFILE || xpipe(p) < 0)
+		return fd;
+	close(p[1]);
+	return p[0];
+}
+
 static int
 stdin_for(struct node *n, int *fd)
 {
@@ -5676,8 +6826,11 @@ stdin_for(struct node *n, int *fd)
 	for (i = 0; i < p->nsrc; i++)
 		if (p->src[i]->cap[0])
 			total += p->src[i]->cap[0]->size;
-	if (total == 0 || n->rt->cond)
-		return open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (total == 0 || n->rt->cond) { /* one empty stdin for the run */
+		if (R.null < 0)
+			R.null = empty_stdin();
+		return R.null;
+	}
 	if (xpipe(pp) < 0)
 		return -1;
 	nonblock(pp[1]);
@@ -5686,41 +6839,74 @@ stdin_for(struct node *n, int *fd)
 	return pp[0];
 }
 
+/* A command string run directly (6. executor, direct exec): its words
+ * into l->argv (malloc'd, as l->path is), l->sh set, and the PWD to
+ * export into *pwd (*own: malloc'd). 0: it goes to the shell. */
+static int
+direct(struct node *n, struct launch *l, const char **pwd, int *own)
+{
+	const char *path = task_getenv(n, "PATH");
+	char **w;
+
+	if (n->shell || opt.shell == SHELL_ALWAYS || !path || !(w = cmd_words(l->sh[2])))
+		return 0;
+	if (!(l->path = exe_find(w[0], path))) {
+		free(w);
+		return 0;
+	}
+	l->argv = w;
+	*pwd = exec_pwd(n, own);
+	return 1;
+}
+
 /* Start a process for the task's only_if (cond) or its command. */
 static int
 task_spawn(struct node *n, int cond)
 {
 	struct task_rt *rt = n->rt;
-	char *args[4], **argv = args, *path;
+	char *sh[4] = { "sh", "-c", NULL, NULL }, *script[3] = { "sh", NULL, NULL };
+	struct launch l = { sh, NULL, NULL, NULL, -1 };
+	const char *pwd = NULL;
+	char *path = NULL;
 	enum spawn_result r;
-	int in, pipe_in;
+	int pipe_in, own = 0, is_direct = 0;
 
 	rt->cond = cond;
 	if (cond || n->command) {
-		args[0] = "sh", args[1] = "-c", args[2] = (char *)(cond ? n->only_if : n->command);
-		args[3] = NULL, path = xstrdup(R.sh);
+		sh[2] = (char *)(cond ? n->only_if : n->command);
+		l.sh = sh;
+		if (!(is_direct = direct(n, &l, &pwd, &own)))
+			l.sh = NULL, l.path = R.sh;
 	} else if (n->script) {
-		args[0] = "sh", args[1] = (char *)n->script_at, args[2] = NULL,
-		path = xstrdup(R.sh);
+		script[1] = (char *)n->script_at;
+		l.argv = script, l.path = R.sh;
 	} else {
-		argv = n->argv;
-		if (!(path = path_lookup(argv[0]))) {
-			snprintf(rt->why, sizeof rt->why, "command not found: %s", argv[0]);
+		l.argv = n->argv;
+		if (!(l.path = path = path_lookup(n->argv[0]))) {
+			snprintf(rt->why, sizeof rt->why, "command not found: %s", n->argv[0]);
 			return -1;
 		}
 	}
-	if ((in = stdin_for(n, &pipe_in)) < 0) {
+	if ((l.in = stdin_for(n, &pipe_in)) < 0) {
 		r = errno == EMFILE || errno == ENFILE ? SPAWN_SHORTAGE : SPAWN_FAILED;
 		snprintf(rt->why, sizeof rt->why, "cannot set up stdin: %s", strerror(errno));
 	} else {
+		l.env = child_env(n, pwd);
 #ifdef WALTER_SPAWN
-		r = spawn_posix(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+		r = spawn_posix(n, &l, &rt->p, rt->why, sizeof rt->why);
 #else
-		r = spawn_fork(n, argv, path, in, &rt->p, rt->why, sizeof rt->why);
+		r = spawn_fork(n, &l, &rt->p, rt->why, sizeof rt->why);
 #endif
-		close(in);
+		if (l.env != environ)
+			free(l.env);
+		if (l.in != R.null)
+			close(l.in);
 	}
 	free(path);
+	if (is_direct)
+		free((char *)l.path), free((char **)l.argv);
+	if (own)
+		free((char *)pwd);
 	if ((r == SPAWN_FAILED || r == SPAWN_SHORTAGE) && rt->p.in >= 0)
 		close(rt->p.in), rt->p.in = -1;
 	if (r == SPAWN_SHORTAGE && R.running > 0) {
@@ -5745,7 +6931,7 @@ task_run(struct node *n)
 	rt->timed_out = 0, rt->term_at = 0, rt->kill_sent = 0;
 	if (n->attempts++ == 0) {
 		ci_open(n);
-		logmsg(L_INFO, n->name, "Start task");
+		log_line(L_INFO, n->name, "Start task", 10);
 	}
 	if (!n->command && !n->argv && !n->script) {
 		task_result(n, S_OK);
@@ -5822,9 +7008,10 @@ task_start(struct node *n)
 		skip_tree(n);
 		return 1;
 	}
-	n->rt = rt = xmalloc(sizeof *rt);
+	n->rt = rt = R.spare ? R.spare : xmalloc(sizeof *rt);
+	R.spare = NULL;
 	memset(rt, 0, sizeof *rt);
-	rt->p.fd[0] = rt->p.fd[1] = rt->p.in = rt->pr.fd = -1;
+	rt->p.fd[0] = rt->p.fd[1] = rt->p.wr[0] = rt->p.wr[1] = rt->p.in = rt->pr.fd = -1;
 	n->st = S_RUNNING;
 	n->t0 = now();
 	if (n->input)
@@ -6000,14 +7187,11 @@ reap(void)
 		p = &n->rt->p;
 		p->pid = 0, p->status = st;
 		R.running--;
-		/* what is in the pipes now is the process's; a daemon that
-		 * holds them gets EPIPE from here on */
-		for (s = 0; s < 2; s++) {
-			if (p->fd[s] >= 0 && drain(n, s) && p->part[s].len)
-				out_line(n, p->part[s].data, p->part[s].len);
-			buf_free(&p->part[s]);
-			fd_drop(&p->fd[s]);
-		}
+		/* all it wrote is in the pipes now: the last read (drain
+		 * closes them; a daemon that holds them gets EPIPE from here on) */
+		for (s = 0; s < 2; s++)
+			if (p->fd[s] >= 0)
+				drain(n, s);
 		fd_drop(&p->in);
 		group_ended(pid, n);
 		task_exited(n);
@@ -6337,8 +7521,7 @@ run_timers(double t)
 		if (!R.in_cleanup) {
 			logmsg(L_ERROR, NULL, "the run took longer than -timeout %gs: aborting",
 				opt.timeout);
-			R.cancel = 1;
-			abort_active();
+			cancel_run("the run took longer than -timeout %gs", opt.timeout);
 		} else if (!R.cleanup_end) {
 			R.cleanup_end = t + opt.cleanup_timeout;
 			logmsg(L_ERROR, NULL,
@@ -6351,8 +7534,8 @@ run_timers(double t)
 		logmsg(L_ERROR, NULL,
 			"the cleanup took longer than -cleanup-timeout %s: stopping it",
 			fmt_dur(opt.cleanup_timeout, d, sizeof d));
-		R.cancel = 1;
-		abort_active();
+		cancel_run("the cleanup took longer than -cleanup-timeout %s",
+			fmt_dur(opt.cleanup_timeout, d, sizeof d));
 	}
 }
 
@@ -6383,7 +7566,7 @@ static void
 on_walter_signal(void)
 {
 	static int seen;
-	char d[32];
+	char d[32], b[32];
 
 	if (R.nsig == seen)
 		return;
@@ -6398,8 +7581,7 @@ on_walter_signal(void)
 	}
 	logmsg(L_WARN, NULL, "received signal %d: aborting running tasks%s", (int)R.sig,
 		seen > 1 ? " and skipping cleanup" : "");
-	R.cancel = 1;
-	abort_active();
+	cancel_run("received %s", sig_name(R.sig, b, sizeof b));
 }
 
 /* The next burst of each parallel group that has entries left to start. */
@@ -6433,8 +7615,8 @@ ev_ready(int fd, unsigned gen)
 		return; /* unwatched (and maybe reused) since the event */
 	n = w->n;
 	switch (w->kind) {
-	case WK_SELF:
-		while (read(fd, b, sizeof b) > 0)
+	case WK_SELF: /* what is left wakes the next wait */
+		while (read(fd, b, sizeof b) == (ssize_t)sizeof b)
 			;
 		break;
 	case WK_OUT:
@@ -6488,6 +7670,7 @@ loop_once(struct node *root)
 	else if ((ms = next <= t ? 0 : (int)((next - t) * 1000)) < (next - t) * 1000)
 		ms++; /* round up: never wake before the deadline */
 	ev_wait(ms);
+	R.turn++; /* PATH lookups are checked again after a wait */
 	reap();
 	on_walter_signal();
 	more_start();
@@ -7035,27 +8218,33 @@ count_status(size_t count[S_NSTATUS])
 	return cfg.ntasks - count[S_PENDING];
 }
 
+/* "Build failed", "Pipeline cleanup aborted" (a second signal stopped
+ * it), "Deploy succeeded", with how long the list took. */
+static void
+list_end(const char *label, const char *list, int failed, double t0)
+{
+	const char *how = failed ? "failed" : R.cancel ? "aborted" : "succeeded";
+	char d[32];
+
+	logmsg(failed              ? L_ERROR
+			: R.cancel ? L_WARN
+				   : L_INFO,
+		NULL, "%s%s %s (%s)", label, list, how, fmt_dur(now() - t0, d, sizeof d));
+}
+
 /* Run the selected phases in order: main list, then its cleanup always;
  * a failed build stops before deploy. Returns 1 if anything failed. */
 static int
 run_phases(int first, int last)
 {
-	int i, failed = 0, f, stopped;
-	char d[32];
+	int i, failed = 0, f;
 
 	for (i = first; i <= last && !failed && !R.nsig && !R.timed_out; i++) {
 		struct phase *ph = &cfg.ph[i];
 		double t = now();
 		logmsg(L_INFO, NULL, "%s started", ph->label);
 		f = run_list(ph->main, 0);
-		logmsg(f                                ? L_ERROR
-				: R.nsig || R.timed_out ? L_WARN
-							: L_INFO,
-			NULL, "%s %s (%s)", ph->label,
-			f                               ? "failed"
-				: R.nsig || R.timed_out ? "aborted"
-							: "succeeded",
-			fmt_dur(now() - t, d, sizeof d));
+		list_end(ph->label, "", f, t);
 		failed |= f;
 		if (R.nsig > 1) {
 			logmsg(L_WARN, NULL, "%s cleanup skipped (second signal)", ph->label);
@@ -7064,15 +8253,7 @@ run_phases(int first, int last)
 		t = now();
 		logmsg(L_INFO, NULL, "%s cleanup started", ph->label);
 		f = run_list(ph->cleanup, 1);
-		stopped = R.cleanup_over || R.nsig > 1;
-		logmsg(f                  ? L_ERROR
-				: stopped ? L_WARN
-					  : L_INFO,
-			NULL, "%s cleanup %s (%s)", ph->label,
-			f                 ? "failed"
-				: stopped ? "aborted"
-					  : "succeeded",
-			fmt_dur(now() - t, d, sizeof d));
+		list_end(ph->label, " cleanup", f, t);
 		failed |= f;
 	}
 	return failed;
@@ -7214,6 +8395,25 @@ bit_word(unsigned bit)
 				    : "skipped";
 }
 
+/* This machine's name, for events and reports (looked up once). */
+static const char *
+host_name(void)
+{
+	if (!N.host[0] && gethostname(N.host, sizeof N.host - 1) < 0)
+		snprintf(N.host, sizeof N.host, "localhost");
+	return N.host;
+}
+
+/* The word of a status in the event and the reports; a task that was
+ * never reached counts as skipped. */
+static const char *
+st_word(enum status st)
+{
+	return st == S_CONDFALSE ? "condition_false"
+		: st == S_NOTSEL ? "not_selected"
+				 : bit_word(st_bit(st));
+}
+
 /* A monotonic time as RFC 3339 UTC wall-clock time. */
 static const char *
 rfc3339(double mono, char *b, size_t n)
@@ -7232,28 +8432,37 @@ rfc3339(double mono, char *b, size_t n)
 	return b;
 }
 
-/* The last OUT_CAP bytes of a capture, from a line start when cut. */
+/* The last OUT_CAP bytes of a capture, from a line start when cut, with
+ * secrets masked: the masking sees the bytes before the cut too, so a
+ * secret cut in two is hidden all the same. */
 static void
 cap_tail(struct capture *c, struct buf *out)
 {
+	size_t pre = c && sec.n ? sec.longest : 0, from, len;
 	off_t off = c && c->size > OUT_CAP ? c->size - OUT_CAP : 0;
+	struct buf raw = { 0 };
+	const char *m;
 	ssize_t r;
 	char *nl;
 
-	if (!c || !c->size || buf_grow(out, OUT_CAP + 8) < 0)
+	if (!c || !c->size)
 		return;
+	if ((off_t)pre > off)
+		pre = (size_t)off;
+	if (buf_grow(&raw, OUT_CAP + pre) < 0)
+		fatal("out of memory");
+	if ((r = cap_read(c, off - (off_t)pre, raw.data, (size_t)(c->size - off) + pre)) <= 0 ||
+		(size_t)r <= pre)
+		goto out;
+	from = pre;
+	if (off && (nl = memchr(raw.data + pre, '\n', (size_t)r - pre)) && nl < raw.data + r - 1)
+		from = (size_t)(nl + 1 - raw.data);
+	m = mask_tail(raw.data, (size_t)r, from, &len);
 	if (off)
 		xputs(out, "...\n");
-	if ((r = cap_read(c, off, out->data + out->len, (size_t)(c->size - off))) <= 0)
-		return;
-	if (off && (nl = memchr(out->data + out->len, '\n', (size_t)r)) &&
-		nl < out->data + out->len + r - 1) {
-		size_t skip = (size_t)(nl + 1 - (out->data + out->len));
-		memmove(out->data + out->len, nl + 1, (size_t)r - skip);
-		r -= (ssize_t)skip;
-	}
-	out->len += (size_t)r;
-	out->data[out->len] = '\0';
+	xput(out, m, len);
+out:
+	buf_free(&raw);
 }
 
 /* Which phase and list a task is in: "build", cleanup or not. */
@@ -7289,7 +8498,7 @@ path_names(const struct node *n, const char *below, struct buf *b)
 		return;
 	if (b->data[b->len - 1] != '[')
 		xput(b, ",", 1);
-	jstr(b, n->name, strlen(n->name));
+	jstr_m(b, n->name, strlen(n->name));
 }
 
 /* The names from the phase's list down to the task, as a JSON array; the
@@ -7324,13 +8533,13 @@ task_event(struct node *n, unsigned suppress, struct buf *b)
 	jfield(b, "event", "task");
 	jfield(b, "version", WALTER_VERSION);
 	jfield(b, "file", opt.config);
-	jfield(b, "host", N.host);
+	jfield(b, "host", host_name());
 	jfield(b, "phase", phase);
 	xprintf(b, ",\"cleanup\":%s", cleanup ? "true" : "false");
 	jfield_m(b, "name", n->name);
 	xputs(b, ",\"path\":");
 	task_path(n, b);
-	jfield(b, "status", n->st == S_CONDFALSE ? "condition_false" : bit_word(st_bit(n->st)));
+	jfield(b, "status", st_word(n->st));
 	if (n->code >= 0 && n->st != S_CONDFALSE && n->st != S_SKIPPED)
 		xprintf(b, ",\"exit_code\":%d", n->code);
 	else
@@ -7340,17 +8549,16 @@ task_event(struct node *n, unsigned suppress, struct buf *b)
 	jfield(b, "end", rfc3339(n->t1, t1, sizeof t1));
 	result_text(n, &t);
 	jfield_m(b, "text", t.data);
-	if (n->rt && n->rt->why[0])
-		jfield_m(b, "reason", n->rt->why);
+	jfield_m(b, "reason", n->why);
 	if (n->report_full && !(suppress & SUP_STDOUT)) {
-		t.len = 0, cap_tail(n->cap[0], &t);
+		t.len = 0, cap_tail(n->cap[0], &t); /* masked */
 		xputs(b, ",\"stdout\":");
-		jstr_m(b, t.len ? t.data : "", t.len);
+		jstr(b, t.len ? t.data : "", t.len);
 	}
 	if (n->report_full && !(suppress & SUP_STDERR)) {
 		t.len = 0, cap_tail(n->cap[1], &t);
 		xputs(b, ",\"stderr\":");
-		jstr_m(b, t.len ? t.data : "", t.len);
+		jstr(b, t.len ? t.data : "", t.len);
 	}
 	xputs(b, "}\n");
 	buf_free(&t);
@@ -8178,8 +9386,7 @@ notify_start(void)
 		;
 	if (i == cfg.nnt)
 		return;
-	if (gethostname(N.host, sizeof N.host - 1) < 0)
-		snprintf(N.host, sizeof N.host, "localhost");
+	host_name();
 	log_flush();
 	fflush(NULL); /* nothing buffered is written twice */
 	if (xpipe(ev) < 0 || xpipe(lp) < 0 || (pid = fork()) < 0) {
@@ -8384,7 +9591,7 @@ notify_summary(int failed, double t0)
 	jfield(&e, "event", "summary");
 	jfield(&e, "version", WALTER_VERSION);
 	jfield(&e, "file", opt.config);
-	jfield(&e, "host", N.host);
+	jfield(&e, "host", host_name());
 	jfield(&e, "status", bit_word(bit));
 	xprintf(&e, ",\"duration\":%.3f", now() - t0);
 	jfield(&e, "start", rfc3339(t0, s0, sizeof s0));
@@ -8570,41 +9777,82 @@ walk_tasks(int first, int last, struct walk *w)
 
 /* ---- -plan ------------------------------------------------------------- */
 
+/* " [what value]" */
+static void
+plan_note(struct buf *b, const char *what, const char *value)
+{
+	xputs(b, "  [");
+	xputs(b, what);
+	xputs(b, value);
+	xput(b, "]", 1);
+}
+
+/* One node and what is under it, as lines of b; appended directly, not
+ * printf'd: -plan of 20,000 tasks spent most of its time in printf. */
 static void
 plan_node(struct buf *b, const struct node *n, int depth)
 {
 	static const char *const kw[] = { "task", "serial", "parallel" };
 	const char *cmd = n->command;
-	size_t i;
+	size_t i, l;
+	int d;
 
-	xprintf(b, "%*s%s \"%s\"", 2 * depth, "", kw[n->kind], n->name);
+	for (d = 0; d < depth; d++)
+		xput(b, "  ", 2);
+	xputs(b, kw[n->kind]);
+	xput(b, " \"", 2);
+	xputs(b, n->name);
+	xput(b, "\"", 1);
 	if (n->kind == N_TASK) {
-		if (cmd)
-			xprintf(b, ": sh -c %.*s%s", (int)strcspn(cmd, "\n"), cmd,
-				strchr(cmd, '\n') && cmd[strcspn(cmd, "\n") + 1] ? " ..." : "");
-		else if (n->script)
-			xprintf(b, ": sh %s", n->script);
-		else if (n->argv)
-			for (i = 0; n->argv[i]; i++)
-				xprintf(b, "%s%s", i ? " " : ": ", n->argv[i]);
-		else
+		if (cmd) {
+			char **w = n->shell || opt.shell == SHELL_ALWAYS ? NULL : cmd_words(cmd);
+			xputs(b, w ? ": " : ": sh -c "); /* a simple command runs directly */
+			free(w);
+			xput(b, cmd, l = strcspn(cmd, "\n"));
+			if (cmd[l] && cmd[l + 1])
+				xputs(b, " ...");
+		} else if (n->script) {
+			xputs(b, ": sh ");
+			xputs(b, n->script);
+		} else if (n->argv) {
+			for (i = 0; n->argv[i]; i++) {
+				xputs(b, i ? " " : ": ");
+				xputs(b, n->argv[i]);
+			}
+		} else {
 			xputs(b, ": (no command)");
+		}
 		if (n->dir)
-			xprintf(b, "  [directory %s]", n->dir);
+			plan_note(b, "directory ", n->dir);
 		if (n->only_if)
-			xprintf(b, "  [only_if %s]", n->only_if);
+			plan_note(b, "only_if ", n->only_if);
 		if (n->wait.set)
 			xputs(b, "  [wait_for]");
-		if (n->timeout > 0)
-			xprintf(b, "  [timeout %gs]", n->timeout);
-		if (n->retry)
-			xprintf(b, "  [retry %ld]", n->retry);
-		if (n->input)
-			xprintf(b, "  [stdin from \"%s\"]", n->input->name);
+		if (n->timeout > 0) {
+			xputs(b, "  [timeout ");
+			xputg(b, n->timeout);
+			xputs(b, "s]");
+		}
+		if (n->retry) {
+			xputs(b, "  [retry ");
+			xputl(b, n->retry);
+			xput(b, "]", 1);
+		}
+		if (n->input) {
+			xputs(b, "  [stdin from \"");
+			xputs(b, n->input->name);
+			xputs(b, "\"]");
+		}
 	}
 	if (n->st == S_NOTSEL)
 		xputs(b, "  (not selected)");
-	xprintf(b, "  (%s:%d:%d)\n", n->file, n->line, n->col);
+	xputs(b, "  (");
+	xputs(b, n->file);
+	xput(b, ":", 1);
+	xputl(b, n->line);
+	xput(b, ":", 1);
+	xputl(b, n->col);
+	xputs(b, ")\n");
 	for (i = 0; i < n->nkids; i++)
 		plan_node(b, n->kids[i], depth + 1);
 }
@@ -8615,7 +9863,8 @@ plan(int first, int last)
 {
 	struct buf b = { 0 };
 	int i, ok = 1;
-	size_t k;
+	size_t k, len;
+	const char *out;
 
 	for (i = 0; i < 2; i++) {
 		const struct phase *ph = &cfg.ph[i];
@@ -8656,8 +9905,76 @@ plan(int first, int last)
 							      : " (polls)",
 			svc.file, svc.line, svc.col);
 	}
-	write_all(1, b.data ? b.data : "", b.len, &ok);
+	len = b.len; /* substituted directories may hold secrets */
+	out = hide(b.data ? b.data : "", &len);
+	write_all(1, out, len, &ok);
 	buf_free(&b);
+}
+
+/* ---- -json and -junit --------------------------------------------------- */
+
+/* Both reports speak the event's language (README): the status words of
+ * st_word, lowercase phases, RFC 3339 UTC times, a reason when walter
+ * knows one, names and texts masked. Their files were opened before the
+ * pipeline file was read (reports_open). */
+
+/* Open -json and -junit for writing now ("-": stdout): exit 2 when one
+ * cannot be. */
+static void
+reports_open(void)
+{
+	const char *path[2] = { opt.json, opt.junit };
+	int *fd[2] = { &rep.json, &rep.junit }, i;
+
+	for (i = 0; i < 2; i++)
+		if (path[i] &&
+			(*fd[i] = !strcmp(path[i], "-")
+					? 1
+					: open(path[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+						  0644)) < 0)
+			fatal("%s: cannot write %s:", i ? "-junit" : "-json", path[i]);
+}
+
+/* Write a report into its open file (and close it, stdout excepted); -1
+ * after an ERROR line when it could not be written. */
+static int
+report_write(int *fd, const char *path, const struct buf *b)
+{
+	int ok = 1, e;
+
+	write_all(*fd, b->data ? b->data : "", b->len, &ok);
+	e = errno;
+	if (*fd != 1 && close(*fd) < 0 && ok)
+		ok = 0, e = errno;
+	*fd = -1;
+	if (ok)
+		return 0;
+	logmsg(L_ERROR, NULL, "cannot write %s: %s",
+		strcmp(path, "-") ? path : "the report to stdout", strerror(e));
+	log_flush();
+	return -1;
+}
+
+/* "text" as a JSON field, masked. */
+static void
+jfield_said(struct buf *b, const char *key, const char *text, size_t n)
+{
+	xprintf(b, ",\"%s\":", key);
+	jstr_m(b, text, n);
+}
+
+/* Why task n ended as it did, for the reports: the reason, else how its
+ * command ended; NULL for a success. */
+static const char *
+report_why(const struct node *n, char *b, size_t len)
+{
+	if (n->st == S_PENDING)
+		return "not run";
+	if (n->st == S_NOTSEL)
+		return "not selected";
+	if (n->why || n->st != S_FAILED)
+		return n->why;
+	return n->code >= 0 ? exit_text(n->code, b, len) : "failed";
 }
 
 /* Write a report to path ("-": stdout); failures are logged. */
@@ -8793,140 +10110,251 @@ list_tasks(void)
 	buf_free(&b);
 }
 
-/* ---- -json ------------------------------------------------------------- */
+/* ---- -json and -junit: the tasks ---------------------------------------- */
 
 static void
 json_task(struct node *n, struct walk *w)
 {
 	struct buf *b = w->arg;
-	const char *status = n->st == S_NOTSEL ? "not_selected" : status_word(n->st);
+	char t0[64], t1[64], e[64];
+	const char *why = report_why(n, e, sizeof e);
+	int cleanup;
+	const char *phase = task_phase(n, &cleanup);
 	size_t i;
 
-	xputs(b, b->data[b->len - 1] == '[' ? "\n  {" : ",\n  {");
-	xputs(b, "\"name\":");
-	jstr(b, n->name, strlen(n->name));
-	xputs(b, ",\"phase\":");
-	jstr(b, w->phase, strlen(w->phase));
-	xputs(b, ",\"list\":");
-	jstr(b, w->list, strlen(w->list));
-	xputs(b, ",\"file\":");
+	xputs(b, b->data[b->len - 1] == '[' ? "\n  {\"name\":" : ",\n  {\"name\":");
+	jstr_m(b, n->name, strlen(n->name));
+	xputs(b, ",\"path\":");
+	task_path(n, b);
+	xprintf(b, ",\"phase\":\"%s\",\"cleanup\":%s,\"file\":", phase, cleanup ? "true" : "false");
 	jstr(b, n->file, strlen(n->file));
-	xprintf(b, ",\"line\":%d,\"status\":", n->line);
-	jstr(b, status, strlen(status));
-	if (n->code >= 0)
+	xprintf(b, ",\"line\":%d,\"status\":\"%s\"", n->line, st_word(n->st));
+	if (n->code >= 0 && n->st != S_CONDFALSE && n->st != S_SKIPPED)
 		xprintf(b, ",\"exit_code\":%d", n->code);
+	else
+		xputs(b, ",\"exit_code\":null");
+	xprintf(b, ",\"attempts\":%d", n->attempts);
 	if (n->st != S_PENDING && n->st != S_NOTSEL)
-		xprintf(b, ",\"start\":%.3f,\"duration\":%.3f", n->t0 - R.t0, n->t1 - n->t0);
-	if (n->attempts > 1)
-		xprintf(b, ",\"attempts\":%d", n->attempts);
+		xprintf(b, ",\"start\":\"%s\",\"end\":\"%s\",\"duration\":%.3f",
+			rfc3339(n->t0, t0, sizeof t0), rfc3339(n->t1, t1, sizeof t1),
+			n->t1 - n->t0);
+	if (why)
+		jfield_said(b, "reason", why, strlen(why));
 	if (n->ntail) {
 		xputs(b, ",\"last_lines\":[");
 		for (i = 0; i < n->ntail; i++) {
 			if (i)
 				xput(b, ",", 1);
-			jstr(b, n->tail[i], strlen(n->tail[i]));
+			jstr(b, n->tail[i], strlen(n->tail[i])); /* masked when logged */
 		}
 		xput(b, "]", 1);
 	}
 	xput(b, "}", 1);
 }
 
+/* The run's result word and reason. */
 static const char *
-run_status(int failed)
+run_result(int failed, int code, struct buf *why)
 {
-	return R.nsig ? "killed" : R.timed_out ? "timed out" : failed ? "failed" : "succeeded";
+	char e[64];
+
+	if (code == 2 && rep.errors.len) {
+		xputs(why, "configuration error: ");
+		xput(why, rep.errors.data, strcspn(rep.errors.data, "\n"));
+		return "failure";
+	}
+	if (R.nsig || R.timed_out) {
+		xputs(why, R.why);
+		return "aborted";
+	}
+	if (!failed)
+		return "success";
+	if (R.first_failed) {
+		const struct node *f = R.first_failed;
+		xprintf(why, "\"%s\" failed: %s", f->name,
+			f->why ? f->why : exit_text(f->code, e, sizeof e));
+	}
+	return "failure";
 }
 
-static void
+/* The -json report; rep.errors instead of tasks after a configuration
+ * error (code 2). */
+static int
 report_json(int first, int last, int failed, int code)
 {
-	struct buf b = { 0 };
+	struct buf b = { 0 }, why = { 0 };
 	struct walk w = { NULL, NULL, json_task, &b };
-	char when[64];
-	struct tm tm;
-	size_t i;
+	size_t i, count[S_NSTATUS];
+	char t0[64], t1[64];
+	const char *status = run_result(failed, code, &why), *p;
+	int r;
 
-	localtime_r(&R.started, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	count_status(count);
 	xputs(&b, "{\"version\":\"" WALTER_VERSION "\",\"file\":");
 	jstr(&b, opt.config, strlen(opt.config));
+	if (cfg.format)
+		xprintf(&b, ",\"format\":\"%s\"",
+			cfg.format == FMT_BUILD_DEPLOY ? "build/deploy" : "pipeline");
+	jfield(&b, "host", host_name());
 	xprintf(&b,
-		",\"format\":\"%s\",\"started\":\"%s\",\"duration\":%.3f,\"status\":\"%s\",\"exit_code\":%d,\"tasks\":[",
-		cfg.format == FMT_BUILD_DEPLOY ? "build/deploy" : "pipeline", when, now() - R.t0,
-		run_status(failed), code);
-	walk_tasks(first, last, &w);
+		",\"status\":\"%s\",\"exit_code\":%d,\"start\":\"%s\",\"end\":\"%s\",\"duration\":%.3f",
+		status, code, rfc3339(R.t0, t0, sizeof t0), rfc3339(now(), t1, sizeof t1),
+		now() - R.t0);
+	if (why.len)
+		jfield_said(&b, "reason", why.data, why.len);
+	if (code == 2) {
+		xputs(&b, ",\"errors\":[");
+		for (p = rep.errors.data; p && *p; p += strcspn(p, "\n") + 1) {
+			if (p != rep.errors.data)
+				xput(&b, ",", 1);
+			jstr(&b, p, strcspn(p, "\n")); /* masked when said */
+		}
+		xput(&b, "]", 1);
+	}
+	xprintf(&b,
+		",\"counts\":{\"success\":%zu,\"failure\":%zu,\"skipped\":%zu,\"aborted\":%zu,"
+		"\"condition_false\":%zu",
+		count[S_OK], count[S_FAILED], count[S_SKIPPED] + count[S_PENDING], count[S_ABORTED],
+		count[S_CONDFALSE]);
+	if (count[S_NOTSEL])
+		xprintf(&b, ",\"not_selected\":%zu", count[S_NOTSEL]);
+	xputs(&b, "},\"tasks\":[");
+	if (code != 2)
+		walk_tasks(first, last, &w);
 	xputs(&b, "\n],\"notifiers\":[");
-	for (i = 0; i < cfg.nnt; i++) {
+	for (i = 0; code != 2 && i < cfg.nnt; i++) {
 		xputs(&b, i ? ",{\"type\":" : "{\"type\":");
 		jstr(&b, cfg.nt[i].type, strlen(cfg.nt[i].type));
 		xprintf(&b, ",\"line\":%d,\"off\":%s}", cfg.nt[i].line,
 			cfg.nt[i].off ? "true" : "false");
 	}
 	xputs(&b, "]}\n");
-	write_report(opt.json, &b);
-	buf_free(&b);
+	r = report_write(&rep.json, opt.json, &b);
+	buf_free(&b), buf_free(&why);
+	return r;
 }
 
-/* ---- -junit ------------------------------------------------------------ */
+/* A masked attribute value. */
+static void
+xml_attr_said(struct buf *b, const char *s, size_t n)
+{
+	s = hide(s, &n);
+	xml_attr(b, s, n);
+}
 
+/* One test case per task reached: a failure or an abort is a <failure>
+ * (the reason, the last lines), skipped and condition false <skipped>. */
 static void
 junit_task(struct node *n, struct walk *w)
 {
 	struct buf *b = w->arg;
-	char why[64];
+	char e[64];
+	const char *why = report_why(n, e, sizeof e);
+	int cleanup;
+	const char *phase = task_phase(n, &cleanup);
 	size_t i;
 
 	if (n->st == S_PENDING)
 		return;
 	xputs(b, "    <testcase name=\"");
-	xml_text(b, n->name);
-	xputs(b, "\" classname=\"");
-	xml_text(b, w->phase);
-	xprintf(b, ".%s\" time=\"%.3f\"", w->list, n->t1 - n->t0);
+	xml_attr_said(b, n->name, strlen(n->name));
+	xprintf(b, "\" classname=\"%s.%s\" time=\"%.3f\"", phase, cleanup ? "cleanup" : "tasks",
+		n->t1 - n->t0);
 	if (n->st == S_OK) {
 		xputs(b, "/>\n");
 		return;
 	}
-	xputs(b, ">\n");
-	if (n->st == S_FAILED) {
-		snprintf(why, sizeof why, n->code >= 0 ? "exit status %d" : "failed", n->code);
-		xprintf(b, "      <failure message=\"%s\">", why);
+	if (n->st == S_FAILED || n->st == S_ABORTED) {
+		xprintf(b, ">\n      <failure type=\"%s\" message=\"", st_word(n->st));
+		if (n->st == S_ABORTED)
+			xputs(b, "aborted: ");
+		xml_attr_said(b, why, strlen(why));
+		xputs(b, "\">");
 		for (i = 0; i < n->ntail; i++) {
-			xml_text(b, n->tail[i]);
+			xml_text(b, n->tail[i], strlen(n->tail[i])); /* masked when logged */
 			xput(b, "\n", 1);
 		}
-		xputs(b, "</failure>\n");
-	} else {
-		xprintf(b, "      <skipped message=\"%s\"/>\n", status_word(n->st));
+		xputs(b, "</failure>\n    </testcase>\n");
+		return;
 	}
-	xputs(b, "    </testcase>\n");
+	xprintf(b, ">\n      <skipped type=\"%s\" message=\"", st_word(n->st));
+	xml_attr_said(b, why ? why : "skipped", strlen(why ? why : "skipped"));
+	xputs(b, "\"/>\n    </testcase>\n");
 }
 
-static void
-report_junit(int first, int last)
+/* The -junit report, valid against Jenkins' xunit schema (junit-10.xsd);
+ * after a configuration error (code 2), one test case with the error. */
+static int
+report_junit(int first, int last, int code)
 {
-	struct buf b = { 0 };
-	struct walk w = { NULL, NULL, junit_task, &b };
-	size_t count[S_NSTATUS], ran;
+	struct buf b = { 0 }, cases = { 0 };
+	struct walk w = { NULL, NULL, junit_task, &cases };
+	size_t count[S_NSTATUS], ran = count_status(count), failures, skipped, errors = 0;
+	char t0[64];
+	int r;
 
-	ran = count_status(count);
+	failures = count[S_FAILED] + count[S_ABORTED];
+	skipped = count[S_SKIPPED] + count[S_CONDFALSE] + count[S_NOTSEL];
+	if (code == 2) {
+		size_t n = strcspn(rep.errors.data ? rep.errors.data : "", "\n");
+		ran = errors = 1, failures = skipped = 0;
+		xputs(&cases, "    <testcase name=\"");
+		xml_attr_said(&cases, opt.config, strlen(opt.config));
+		xputs(&cases,
+			"\" classname=\"walter.configuration\" time=\"0.000\">\n"
+			"      <error type=\"configuration\" message=\"");
+		xml_attr(&cases, n ? rep.errors.data : "configuration error",
+			n ? n : strlen("configuration error"));
+		xputs(&cases, "\">");
+		xml_text(&cases, rep.errors.data ? rep.errors.data : "", rep.errors.len);
+		xputs(&cases, "</error>\n    </testcase>\n");
+	} else {
+		walk_tasks(first, last, &w);
+	}
 	xprintf(&b,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		"<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n"
+		"<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n"
 		"  <testsuite name=\"",
-		ran, count[S_FAILED], now() - R.t0);
-	xml_text(&b, opt.config);
-	/* (junit-10.xsd: errors is required, skipped only on testsuite) */
-	xprintf(&b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\">\n", ran,
-		count[S_FAILED],
-		count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE] + count[S_NOTSEL]);
+		ran, failures, errors, now() - R.t0);
+	xml_attr_said(&b, opt.config, strlen(opt.config));
+	xprintf(&b,
+		"\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
+		ran, failures, errors, skipped, now() - R.t0, rfc3339(R.t0, t0, sizeof t0));
+	xml_attr(&b, host_name(), strlen(host_name()));
 	xputs(&b,
-		"    <properties><property name=\"walter.version\" value=\"" WALTER_VERSION
+		"\">\n    <properties><property name=\"walter.version\" value=\"" WALTER_VERSION
 		"\"/></properties>\n");
-	walk_tasks(first, last, &w);
+	xput(&b, cases.data ? cases.data : "", cases.len);
 	xputs(&b, "  </testsuite>\n</testsuites>\n");
-	write_report(opt.junit, &b);
-	buf_free(&b);
+	r = report_write(&rep.junit, opt.junit, &b);
+	buf_free(&b), buf_free(&cases);
+	return r;
+}
+
+/* Write the reports that were asked for; returns the exit status, at
+ * least 1 when one could not be written. JUnit first: the JSON report
+ * holds the exit status. */
+static int
+reports_write(int first, int last, int failed, int code)
+{
+	if (rep.junit >= 0 && report_junit(first, last, code) < 0 && !code)
+		code = 1;
+	if (rep.json >= 0 && report_json(first, last, failed, code) < 0 && !code)
+		code = 1;
+	return code;
+}
+
+/* A configuration error (or any fatal error) while the file is loaded:
+ * the reports say so, so the CI shows why. */
+static void
+reports_config_error(void)
+{
+	if (!rep.loading)
+		return;
+	rep.loading = 0;
+	if (!R.t0)
+		R.t0 = now();
+	reports_write(0, -1, 1, 2);
 }
 
 /* ---- -yaml-to-json ------------------------------------------------ */
@@ -9494,9 +10922,9 @@ svc_lock(struct service *sv)
 
 /* git ARGS..., output logged; 0 or -1 with why logged as an error. */
 static int
-svc_git(const char *const *argv, struct buf *out, double timeout, char *why, size_t n)
+svc_git(const char *const *argv, struct buf *out, double timeout, int flags, char *why, size_t n)
 {
-	int r = git_run(argv, out, timeout, 0, why, n);
+	int r = git_run(argv, out, timeout, flags, why, n);
 
 	if (r != 0)
 		logmsg(L_ERROR, "service", "git %s: %s", argv[1], why);
@@ -9530,7 +10958,7 @@ svc_tree(struct service *sv)
 	char why[512], cwd[PATH_MAX], real[PATH_MAX], *t = NULL, *slash;
 	int r = -1;
 
-	if (svc_git(top, &o, 60, why, sizeof why) < 0)
+	if (svc_git(top, &o, 60, 0, why, sizeof why) < 0)
 		goto out;
 	t = first_line(&o);
 	o.len = 0;
@@ -9543,7 +10971,7 @@ svc_tree(struct service *sv)
 	} else if (svc.update) {
 		xprintf(&p, "%s/%s", cwd, svc.update);
 	} else {
-		if (svc_git(gd, &o, 60, why, sizeof why) < 0)
+		if (svc_git(gd, &o, 60, 0, why, sizeof why) < 0)
 			goto out;
 		char *g = first_line(&o);
 		xprintf(&p, "%s/walter-service.json", g);
@@ -9558,20 +10986,20 @@ svc_tree(struct service *sv)
 		cfg_msg(MSG_WARN, svc.file,
 			&(struct yaml_node){ .line = svc.uline, .col = svc.ucol },
 			"the state file (update) is inside the work tree: a checkout or the pipeline can change or remove it; put it outside (the default is in the git directory)");
-	if (git_run(sym, &o, 60, 1, why, sizeof why) == 0 && o.len > 11 &&
+	if (git_run(sym, &o, 60, GIT_QUIET, why, sizeof why) == 0 && o.len > 11 &&
 		!strncmp(o.data, "refs/heads/", 11)) {
 		char *ref = first_line(&o);
 		sv->head = xstrdup(ref + 11);
 		free(ref);
 	} else {
 		o.len = 0;
-		if (svc_git(hd, &o, 60, why, sizeof why) < 0)
+		if (svc_git(hd, &o, 60, 0, why, sizeof why) < 0)
 			goto out;
 		sv->head = first_line(&o);
 		sv->detached = 1;
 	}
 	o.len = 0;
-	if (svc_git(dirty, &o, 60, why, sizeof why) < 0)
+	if (svc_git(dirty, &o, 60, 0, why, sizeof why) < 0)
 		goto out;
 	if (o.len) {
 		logmsg(L_ERROR, "service",
@@ -9865,9 +11293,9 @@ svc_item(struct service *sv, const struct item *it)
 	xprintf(&desc, "Running %s", opt.config);
 	svc_status(sv, it->sha, CS_START, desc.data);
 	desc.len = 0;
-	if (svc_git(fa, NULL, 600, why, sizeof why) < 0 ||
-		svc_git(ca, NULL, 120, why, sizeof why) < 0 ||
-		svc_git(ha, &o, 60, why, sizeof why) < 0) {
+	if (svc_git(fa, NULL, 600, 0, why, sizeof why) < 0 ||
+		svc_git(ca, NULL, 120, 0, why, sizeof why) < 0 ||
+		svc_git(ha, &o, 60, 0, why, sizeof why) < 0) {
 		xprintf(&desc, "git failed: %s", why);
 	} else if (!o.len || strncmp(o.data, it->sha, strlen(it->sha))) {
 		xprintf(&desc, "git checked out %.12s, not %.12s", o.len ? o.data : "nothing",
@@ -9991,7 +11419,7 @@ out:
 		const char *const ba[] = { "git", "checkout", "-q", "-f", sv.head, NULL };
 		const char *const da[] = { "git", "checkout", "-q", "--detach", "-f", sv.head,
 			NULL };
-		if (sv.nit && svc_git(sv.detached ? da : ba, NULL, 120, why, sizeof why) < 0)
+		if (sv.nit && svc_git(sv.detached ? da : ba, NULL, 120, GIT_FINISH, why, sizeof why) < 0)
 			code = 2;
 	}
 	if (sv.lockfd >= 0)
@@ -10019,7 +11447,7 @@ teardown(void)
 			cap_free(&n->cap[k]);
 		for (k = 0; k < n->ntail; k++)
 			free(n->tail[k]);
-		free(n->tail);
+		free(n->tail), free(n->why);
 	}
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		free(R.spec_val[i]);
@@ -10033,13 +11461,20 @@ teardown(void)
 		regfree(&svc.branch);
 	if (strcmp(R.sh, "/bin/sh"))
 		free((char *)R.sh);
+	for (i = 0; i < R.nexe; i++)
+		exe_free(&R.exe[i]);
+	free(R.pwd);
+	free(R.spare), free(R.pf), free(R.pgen);
+	if (R.null >= 0)
+		close(R.null);
 	log_flush();
 	buf_free(&lg.out);
 	buf_free(&lg.pre);
-	for (i = 0; i < sec.n; i++)
-		free(sec.v[i]);
-	free(sec.v);
-	buf_free(&sec.out);
+	buf_free(&lg.fout);
+	buf_free(&lg.fpre);
+	buf_free(&lg.msg);
+	buf_free(&rep.errors);
+	secrets_free();
 	arena_free();
 }
 
@@ -10095,13 +11530,23 @@ main(int argc, char **argv)
 		return yaml_to_json_main(opt.yaml_to_json);
 	if (strcmp(opt.mode, "local") && strcmp(opt.mode, "service"))
 		usage("invalid -mode %s (local or service)", opt.mode);
-	load(opt.config);
 	secrets_from_env();
+	/* what cannot be written stops us now; under -mode service the
+	 * reports wait for the file: a poll writes none, a local run does */
+	if (!opt.check && !opt.plan && !opt.list) {
+		if (strcmp(opt.mode, "service"))
+			reports_open();
+		rep.loading = 1; /* from here, errors are reported */
+		log_open();
+	}
+	load(opt.config);
 	service = !strcmp(opt.mode, "service") && svc.present && svc.github;
 	if (service)
 		svc_ready(); /* also under -check: what the poll will need */
-	if (cfg.errors)
+	if (cfg.errors) {
+		reports_config_error();
 		exit(2);
+	}
 	if (cfg.format == FMT_PIPELINE && (opt.build || opt.deploy))
 		warn("-build and -deploy are for build/deploy files; running the pipeline");
 	if (cfg.format == FMT_BUILD_DEPLOY) {
@@ -10129,7 +11574,7 @@ main(int argc, char **argv)
 		!opt.from;
 	if (d2_default && !cfg.ph[0].present && cfg.ph[1].present)
 		fatal("%s has only a deploy phase: run it with -deploy", opt.config);
-	log_open();
+	rep.loading = 0;
 	if (service) { /* 10. service mode */
 		if (opt.json || opt.junit)
 			warn("-json and -junit are not written in service mode (each build is a run of its own)");
@@ -10138,15 +11583,16 @@ main(int argc, char **argv)
 		teardown();
 		return die_of(R.nsig ? R.sig : 0, code);
 	}
-	if (!strcmp(opt.mode, "service"))
+	if (!strcmp(opt.mode, "service")) {
 		logmsg(L_INFO, NULL,
 			"-mode service: %s has no service block of type github: running locally",
 			opt.config);
+		reports_open(); /* a run after all */
+	}
 	exec_setup();
 	if (d2_default && cfg.ph[1].present)
 		logmsg(L_INFO, NULL, "running build only: the deploy phase needs -deploy");
 	R.t0 = now();
-	R.started = time(NULL);
 	R.deadline = opt.timeout > 0 ? R.t0 + opt.timeout : 0;
 	notify_start();
 	notify_begin();
@@ -10160,10 +11606,7 @@ main(int argc, char **argv)
 	guard_end();
 	sig = R.nsig ? R.sig : 0;
 	code = sig ? 128 + sig : R.timed_out ? 124 : failed ? 1 : 0;
-	if (opt.json)
-		report_json(first, last, failed, code);
-	if (opt.junit)
-		report_junit(first, last);
+	code = reports_write(first, last, failed, code);
 	teardown();
 	return die_of(sig, code);
 }

@@ -30,7 +30,7 @@ done < h.txt
 t docs-flags-defined [ ! -e unknown.txt ]
 
 # every new key of the pipeline file has an example in both documents
-for k in description env_file; do
+for k in description env_file shell; do
 	grep -q "^ *$k: " "$top/README.md" || echo "README: $k" >> nokey.txt
 	grep -q "$k: " "$top/walter.1" || echo "walter.1: $k" >> nokey.txt
 done

@@ -1,0 +1,216 @@
+# Direct exec: a simple command string runs without sh, with the results
+# sh -c gives. Each command of the table runs twice, as written and with
+# "shell: true"; exit status, stdout, stderr (captured apart through
+# __OUT/__ERR), the task's log lines and the environment must be equal,
+# and the process that ran it must be the one the rule says (walter's
+# child for a direct exec, sh's otherwise).
+. "$top/tests/sys/lib.sh"
+
+mkdir -p tree/sub bin1 bin2
+ln -s sub tree/link
+printf 'echo from a script without a hash-bang line\nexit 4\n' > tree/noshebang
+printf '#!/nonexistent/interpreter\necho never\n' > tree/badinterp
+printf '#!/bin/sh\necho "script args: $*"; echo "to stderr" >&2; exit 5\n' > tree/script
+printf 'echo not executable\n' > tree/noexec
+mkdir tree/adir
+chmod +x tree/noshebang tree/badinterp tree/script tree/adir
+
+python3 - "$WALTER" > results.txt 2>&1 <<'PY'
+import os, re, subprocess, sys
+walter = sys.argv[1]
+top = os.getcwd()
+# who: "direct" (walter runs it itself), "shell" (sh -c), or "" (not checked)
+cases = [
+    ("program-with-args", "/bin/echo hello world", "direct"),
+    ("single-quotes", "/bin/echo 'a  b' 'c\"d' e'f g'h", "direct"),
+    ("double-quotes", "/bin/echo \"a  b\" \"it's\" x\"y z\"", "direct"),
+    ("empty-arguments", "/bin/echo '' \"\" x", "direct"),
+    ("tabs-and-blanks", "  /bin/echo\t a \t b  ", "direct"),
+    ("utf8-and-bytes", "/bin/echo h\u00e9llo \u2603 \x01ctl", "direct"),
+    ("found-on-path", "uname -s", "direct"),
+    ("exit-status", "sh -c 'exit 7'", "direct"),
+    ("killed-by-signal", "sh -c 'kill -TERM $$'", "direct"),
+    ("program-error", "ls /nonexistent-walter-dir", "direct"),
+    ("stdin-is-empty", "wc -c", "direct"),
+    ("environment", "env", "direct"),
+    ("script-with-hashbang", "./script one 'two three'", "direct"),
+    ("script-without-hashbang", "./noshebang", "direct"),
+    ("missing-interpreter", "./badinterp", "direct"),
+    ("not-found", "walter-no-such-program --flag", "shell"),
+    ("not-found-with-slash", "./walter-no-such-program", "direct"),
+    ("not-executable", "./noexec", "direct"),
+    ("a-directory", "./adir", "direct"),
+    ("a-directory-on-path", "sub", "shell"),
+    ("keyword-if", "if true; then /bin/echo yes; fi", "shell"),
+    ("builtin-cd", "cd sub", "shell"),
+    ("builtin-exit", "exit 3", "shell"),
+    ("builtin-echo-escapes", "echo 'a\\tb'", "shell"),
+    ("builtin-test", "test -d sub", "shell"),
+    ("builtin-bracket", "[ -d sub ]", "shell"),
+    ("builtin-pwd", "pwd", "shell"),
+    ("builtin-true", "true --help", "shell"),
+    ("builtin-dot", ". ./script", "shell"),
+    ("builtin-kill", "kill -l 15", "shell"),
+    ("builtin-printf", "printf '%s\\n' x", "shell"),
+    ("assignment", "FOO=1 env", "shell"),
+    ("variable", "/bin/echo $HOME", "shell"),
+    ("variable-in-double-quotes", "/bin/echo \"$HOME\"", "shell"),
+    ("backslash", "/bin/echo a\\ b", "shell"),
+    ("backslash-in-double-quotes", "/bin/echo \"a\\\\b\"", "shell"),
+    ("glob", "/bin/echo *", "shell"),
+    ("tilde", "/bin/echo ~", "shell"),
+    ("comment", "/bin/echo a #b", "shell"),
+    ("pipe", "/bin/echo a | tr a b", "shell"),
+    ("redirect", "/bin/echo a >&2", "shell"),
+    ("and-list", "/bin/echo a && /bin/echo b", "shell"),
+    ("subshell", "(/bin/echo a)", "shell"),
+    ("braces", "/bin/echo {a,b}", "shell"),
+    ("bang", "! /bin/false", "shell"),
+    ("unterminated-quote", "/bin/echo 'abc", "shell"),
+    ("newline", "/bin/echo a\n/bin/echo b", "shell"),
+    ("empty-first-word", "'' x", "shell"),
+]
+
+def yq(s):
+    """A YAML double-quoted scalar."""
+    out = '"'
+    for c in s:
+        if c in '"\\':
+            out += "\\" + c
+        elif ord(c) < 32 or c == "\x7f":
+            out += "\\x%02x" % ord(c)
+        else:
+            out += c
+    return out + '"'
+
+def run(cmd, shell, extra="", args=(), env=None):
+    y = ("pipeline:\n  - name: t\n    command: %s\n    shell: %s\n%s"
+         "  - name: show\n"
+         "    command: printf %%s \"__OUT[\"t\"]\" > ../out.txt; printf %%s \"__ERR[\"t\"]\" > ../err.txt\n"
+         % (yq(cmd), "true" if shell else "false", extra))
+    with open("case.yml", "w") as f:
+        f.write(y)
+    for p in ("out.txt", "err.txt"):
+        if os.path.exists(p):
+            os.unlink(p)
+    p = subprocess.run([walter, "-f", "-c", "../case.yml"] + list(args), cwd="tree",
+                       stdin=subprocess.DEVNULL, capture_output=True, env=env)
+    log = p.stderr.decode("utf-8", "replace")
+    log = re.sub(r"(?m)^\d\d:\d\d:\d\d ", "HH:MM:SS ", log)
+    log = re.sub(r"\(\d+(\.\d+)?s\)", "(Ns)", log)
+    # the run's id (walter's pid and start time) differs from run to run
+    log = re.sub(r"WALTER_TASK_ID=\d+\.\d+\.", "WALTER_TASK_ID=RUN.", log)
+    tl = [l for l in log.splitlines() if "[t]" in l]
+    out = open("out.txt", "rb").read() if os.path.exists("out.txt") else None
+    err = open("err.txt", "rb").read() if os.path.exists("err.txt") else None
+    if out is not None:
+        out = re.sub(rb"(?m)^WALTER_TASK_ID=\d+\.\d+\.", b"WALTER_TASK_ID=RUN.", out)
+    return p.returncode, out, err, tl
+
+def say(ok, name, why=""):
+    print(("ok %s" % name) if ok else ("FAIL %s: %s" % (name, why)))
+
+def same(name, cmd, extra="", args=(), env=None, sort=False):
+    a = run(cmd, False, extra, args, env)
+    b = run(cmd, True, extra, args, env)
+    if sort:
+        a = (a[0], b"\n".join(sorted(a[1].split(b"\n"))), a[2], sorted(a[3]))
+        b = (b[0], b"\n".join(sorted(b[1].split(b"\n"))), b[2], sorted(b[3]))
+    for i, what in enumerate(("exit status", "stdout", "stderr", "log")):
+        if a[i] != b[i]:
+            say(0, name, "%s differs: direct %r, sh %r" % (what, a[i], b[i]))
+            return a
+    say(1, name)
+    return a
+
+# who ran it: the parent of a direct exec is walter; sh's child has sh
+who = "python3 -c \"import os; print(open('/proc/' + str(os.getppid()) + '/comm').read().strip())\""
+def parent(shell=False, args=(), env=None):
+    _, out, _, _ = run(who, shell, args=args, env=env)
+    return (out or b"").strip().decode()
+
+for name, cmd, kind in cases:
+    if name != "killed-by-signal":
+        same(name, cmd, sort=(name == "environment"))
+
+# The one difference, on purpose: sh -c running a program that a signal
+# kills reports it ("Terminated") and exits 128+N; run directly, walter
+# sees the signal itself. Both log "killed by SIGTERM".
+a = run("sh -c 'kill -TERM $$'", False)
+b = run("sh -c 'kill -TERM $$'", True)
+say(a[0] == b[0] == 1 and a[2] == b"" and b[2] == b"Terminated\n"
+    and [l for l in b[3] if "Terminated" not in l] == a[3]
+    and any("Task failed: killed by SIGTERM" in l for l in a[3]), "killed-by-signal",
+    "direct %r, sh %r" % (a, b))
+
+# the path taken: a direct exec has walter as parent, sh -c has sh (the
+# rule itself, case by case, is unit_walter's cmd_words table)
+# (under test-cross the walter process is the emulator, which the wrapper
+# script execs: its comm is the emulator's)
+me = os.path.basename(os.environ.get("WALTER_EMU") or walter)[:15]  # the kernel's comm
+say(parent() == me, "direct-exec-is-direct", parent())
+say(parent(shell=True) == "sh", "shell-true-uses-sh", parent(shell=True))
+say(parent(args=["-shell", "always"]) == "sh", "shell-always-uses-sh", parent(args=["-shell", "always"]))
+say(parent(args=["-shell", "auto"]) == me, "shell-auto-is-direct")
+# a relative PATH entry first: the shell decides (it depends on the directory)
+e = dict(os.environ, PATH="bin:" + os.environ["PATH"])
+say(parent(env=e) == "sh", "relative-path-entry-uses-sh", parent(env=e))
+e = dict(os.environ, PATH=":" + os.environ["PATH"])
+say(parent(env=e) == "sh", "empty-path-entry-uses-sh", parent(env=e))
+# directory and environment: PWD as dash exports it, through a symlink too
+for d in ("sub", "link", "../tree/link"):
+    same("environment-in-directory-" + d.replace("/", "_").replace(".", ""), "env",
+         extra="    directory: %s\n" % d, sort=True)
+same("environment-with-task-env", "env", extra="    env:\n      FOO: bar\n      PWD: /\n", sort=True)
+e = dict(os.environ); e.pop("PWD", None)
+same("environment-without-pwd", "env", env=e, sort=True)
+e = dict(os.environ, PWD="/nonexistent")
+same("environment-with-wrong-pwd", "env", env=e, sort=True)
+same("bad-directory", "/bin/echo x", extra="    directory: nonexistent\n")
+same("only-if-direct", "/bin/echo ran", extra="    only_if: /bin/false\n")
+PY
+cat results.txt
+
+# PATH lookups are remembered, but a program put earlier in PATH mid-run
+# is found (as sh finds it), and one removed falls back to sh (127).
+p="$PWD/bin1:$PWD/bin2:$PATH"
+printf '#!/bin/sh\necho two\n' > bin2/prog
+chmod +x bin2/prog
+cat > cache.yml <<Y
+pipeline:
+  - name: first
+    command: prog
+  - name: add
+    command: printf '#!/bin/sh\necho one\n' > bin1/prog; chmod +x bin1/prog
+  - name: second
+    command: prog
+  - name: remove
+    command: rm bin1/prog bin2/prog
+  - name: third
+    command: prog
+Y
+PATH=$p w -f -c cache.yml
+t path-cache-first sh -c 'has err.txt "[first] two"'
+t path-cache-sees-new-program sh -c 'has err.txt "[second] one"'
+t path-cache-removed-program sh -c 'has err.txt "[third] sh: 1: prog: not found" && has err.txt "[third] Task failed: exit status 127"'
+
+# -plan shows the command as written, with "sh -c" when it goes to sh
+cat > plan.yml <<'Y'
+pipeline:
+  - name: simple
+    command: /bin/echo 'a b'
+    timeout: 1.5
+  - name: forced
+    command: /bin/echo hi
+    shell: true
+    timeout: 90
+  - name: syntax
+    command: /bin/echo $HOME
+    timeout: 1000000
+Y
+w -plan -c plan.yml
+t plan-simple-as-written sh -c 'grep -q "^    task \"simple\": /bin/echo '"'a b'"'  \[timeout 1.5s\]" out.txt'
+t plan-shell-true sh -c 'grep -q "^    task \"forced\": sh -c /bin/echo hi  \[timeout 90s\]" out.txt'
+t plan-syntax sh -c 'grep -q "task \"syntax\": sh -c /bin/echo \$HOME  \[timeout 1e+06s\]" out.txt'
+w -plan -shell always -c plan.yml
+t plan-shell-always sh -c 'grep -q "task \"simple\": sh -c /bin/echo" out.txt'
