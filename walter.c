@@ -4837,7 +4837,8 @@ ev_wait(int ms)
 	}
 	for (i = 0; i < R.nwatch; i++)
 		if (R.watch[i].events) {
-			R.pf[n].fd = (int)i, R.pf[n].events = R.watch[i].events, R.pf[n].revents = 0;
+			R.pf[n].fd = (int)i, R.pf[n].events = R.watch[i].events,
+			R.pf[n].revents = 0;
 			R.pgen[n++] = R.watch[i].gen;
 		}
 	if (poll(R.pf, n, ms) > 0)
@@ -6304,7 +6305,8 @@ git_run(const char *const *argv, struct buf *out, double timeout, int flags, cha
 			while (read(R.selfpipe[0], c, sizeof c) > 0)
 				;
 		}
-		if ((unsigned long)R.nsig != seen && !stop && (!(flags & GIT_FINISH) || R.nsig > 1)) {
+		if ((unsigned long)R.nsig != seen && !stop &&
+			(!(flags & GIT_FINISH) || R.nsig > 1)) {
 			kill(pid, SIGTERM);
 			stop = 1;
 			snprintf(why, whylen, "git %s stopped: walter got signal %d", argv[1],
@@ -11419,7 +11421,8 @@ out:
 		const char *const ba[] = { "git", "checkout", "-q", "-f", sv.head, NULL };
 		const char *const da[] = { "git", "checkout", "-q", "--detach", "-f", sv.head,
 			NULL };
-		if (sv.nit && svc_git(sv.detached ? da : ba, NULL, 120, GIT_FINISH, why, sizeof why) < 0)
+		if (sv.nit &&
+			svc_git(sv.detached ? da : ba, NULL, 120, GIT_FINISH, why, sizeof why) < 0)
 			code = 2;
 	}
 	if (sv.lockfd >= 0)
