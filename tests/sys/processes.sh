@@ -42,15 +42,15 @@ pipeline:
   - name: daemon
     command: |
       (setsid sh -c 'touch d.up; exec sleep 41.1' </dev/null >/dev/null 2>&1 &)
-      while [ ! -e d.up ]; do sleep 0.01; done
+      i=0; while [ ! -e d.up ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
   - name: envless
     command: |
       env -i sh -c 'touch e.up; exec sleep 41.2' </dev/null >/dev/null 2>&1 &
-      while [ ! -e e.up ]; do sleep 0.01; done
+      i=0; while [ ! -e e.up ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
   - name: stubborn
     command: |
       sh -c 'trap "" TERM; touch s.up; while :; do sleep 0.05; done; : 41.3' </dev/null >/dev/null 2>&1 &
-      while [ ! -e s.up ]; do sleep 0.01; done
+      i=0; while [ ! -e s.up ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
 Y
 w -c left.yml
 t leftovers-stopped sh -c '[ $rc = 0 ] && [ -z "$(procs_with "sleep 41.1")$(procs_with "sleep 41.2")$(procs_with "41.3")" ]'
@@ -68,13 +68,13 @@ pipeline:
     command: |
       (setsid sh -c 'echo $$ > k1.pid; exec sleep 42.1' </dev/null >/dev/null 2>&1 &)
       sh -c 'echo $$ > k2.pid; exec sleep 42.2' </dev/null >/dev/null 2>&1 &
-      while [ ! -s k1.pid ] || [ ! -s k2.pid ]; do sleep 0.01; done
+      i=0; while { [ ! -s k1.pid ] || [ ! -s k2.pid ]; } && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
   - name: client
     command: kill -0 $(cat k1.pid) && kill -0 $(cat k2.pid) && echo both up
   - name: other
     command: |
       sh -c 'echo $$ > o.pid; exec sleep 42.3' </dev/null >/dev/null 2>&1 &
-      while [ ! -s o.pid ]; do sleep 0.01; done
+      i=0; while [ ! -s o.pid ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
 Y
 w -c keep.yml
 t keep-running-usable-later has err.txt "[client] both up"
@@ -160,7 +160,10 @@ i=0; while [ ! -s x.pid ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
 [ "$(cat x.pid)" = "$g" ] || echo "pid $g was taken: no reuse" > x.term
 if [ "$2" = kill ]; then kill -9 $wp; else touch release; fi
 wait $wp
-i=0; while [ $i -lt 50 ]; do sleep 0.02; i=$((i+1)); done # (the guardian's time, 1 s)
+# the guardian (a fork of walter: its command line) is done when it is gone
+guardian() { for d in /proc/[0-9]*; do case $( (tr '\0' ' ' < "$d/cmdline") 2>/dev/null) in *reuse.yml*) echo "${d#/proc/}" ;; esac; done; }
+i=0; while [ -n "$(guardian)" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
+[ -z "$(guardian)" ] || echo "the guardian is still there"
 if kill -0 "$(cat x.pid)" 2>/dev/null && [ ! -e x.term ]; then echo same-id-untouched; fi
 kill "$(cat x.pid)" 2>/dev/null
 SH
