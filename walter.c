@@ -4804,13 +4804,19 @@ ev_set(int fd, enum wkind kind, struct node *n, short events)
 	w->events = events;
 }
 
-/* Stop watching *fd, close it, mark it closed. */
+/* Stop watching *fd, close it, mark it closed. The close ends an epoll
+ * watch by itself (an EPOLL_CTL_DEL would be one more system call per
+ * pipe): no other descriptor refers to the file, but for an instant in a
+ * child between fork and exec, whose stale events the new gen drops. */
 static void
 fd_drop(int *fd)
 {
+	struct watch *w;
+
 	if (*fd < 0)
 		return;
-	ev_set(*fd, WK_NONE, NULL, 0);
+	if ((size_t)*fd < R.nwatch && (w = &R.watch[*fd])->events)
+		w->gen++, w->kind = WK_NONE, w->n = NULL, w->events = 0;
 	close(*fd);
 	*fd = -1;
 }
