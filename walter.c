@@ -3927,10 +3927,10 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 
 /* ---- commit status notifiers: settings and their CI defaults ------- */
 
-/* git_run's flags: log nothing; a signal to walter stops git only when
+/* git_run's how (flags): log nothing; a signal to walter stops git only when
  * it is the second (putting the work tree back after a signal). */
 enum { GIT_QUIET = 1, GIT_FINISH = 2 };
-static int git_run(const char *const *argv, struct buf *out, double timeout, int flags, char *why,
+static int git_run(const char *const *argv, struct buf *out, double timeout, int how, char *why,
 	size_t whylen);
 
 /* A full commit SHA: 40 (SHA-1) or 64 (SHA-256) hex digits, lower-cased
@@ -6253,8 +6253,7 @@ git_log(enum level lv, const struct buf *b)
  * with GIT_QUIET. Returns its exit status, or -1; unless 0, why says what
  * went wrong (git's last line). */
 static int
-git_run(const char *const *argv, struct buf *out, double timeout, int flags, char *why,
-	size_t whylen)
+git_run(const char *const *argv, struct buf *out, double timeout, int how, char *why, size_t whylen)
 {
 	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, st = 0, r = -1, stop = 0;
 	struct buf err = { 0 }, *o = out ? out : &err;
@@ -6311,8 +6310,7 @@ git_run(const char *const *argv, struct buf *out, double timeout, int flags, cha
 			while (read(R.selfpipe[0], c, sizeof c) > 0)
 				;
 		}
-		if ((unsigned long)R.nsig != seen && !stop &&
-			(!(flags & GIT_FINISH) || R.nsig > 1)) {
+		if ((unsigned long)R.nsig != seen && !stop && (!(how & GIT_FINISH) || R.nsig > 1)) {
 			kill(pid, SIGTERM);
 			stop = 1;
 			snprintf(why, whylen, "git %s stopped: walter got signal %d", argv[1],
@@ -6333,7 +6331,7 @@ git_run(const char *const *argv, struct buf *out, double timeout, int flags, cha
 	} else if (r > 0) {
 		snprintf(why, whylen, "git %s: exit status %d", argv[1], r);
 	}
-	if (!(flags & GIT_QUIET))
+	if (!(how & GIT_QUIET))
 		git_log(r == 0 ? L_DEBUG : L_ERROR, &err);
 out:
 	if (op[0] >= 0)
@@ -10930,9 +10928,9 @@ svc_lock(struct service *sv)
 
 /* git ARGS..., output logged; 0 or -1 with why logged as an error. */
 static int
-svc_git(const char *const *argv, struct buf *out, double timeout, int flags, char *why, size_t n)
+svc_git(const char *const *argv, struct buf *out, double timeout, int how, char *why, size_t n)
 {
-	int r = git_run(argv, out, timeout, flags, why, n);
+	int r = git_run(argv, out, timeout, how, why, n);
 
 	if (r != 0)
 		logmsg(L_ERROR, "service", "git %s: %s", argv[1], why);
