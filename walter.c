@@ -1,13 +1,16 @@
 /* walter.c - run a YAML build/deploy pipeline.
  *
  * Contents, in data-flow order:
- *   1. utilities      die/warn, checked allocation, the arena, whole files
+ *   1. utilities      die/warn, checked allocation, the arena, whole
+ *                     files, a pid map
  *   2. model          every shared type and all state; the formats legend
  *   3. options        Go-style flags into opt
  *   4. log            "HH:MM:SS  INFO [name] text" lines, batched; secrets
  *   5. config         YAML tree -> phases of TASK/SEQUENCE/PARALLEL nodes
- *   6. executor       spawn, captures, output lines, stdin
- *   7. scheduler      the failure rules; sequence/parallel, the poll loop
+ *   6. executor       the loop's descriptors and timers; the guardian;
+ *                     spawn, captures, output lines, stdin
+ *   7. scheduler      the failure rules; sequence/parallel, wait_for,
+ *                     the loop; what tasks leave running
  *   8. notifications  the worker process and what it is sent
  *   9. outputs        summary, -plan, -json, -junit, -yaml-to-json
  *  10. service mode   -mode service: poll GitHub, build what is new
@@ -24,7 +27,8 @@
  *   cfg    5. config         the model: phases, notifiers, tasks
  *   svc    5. config         the service block (for 10. service mode)
  *   R      6. executor and 7. scheduler: one run (active tasks, queue,
- *                            signals, process groups)
+ *                            watched fds, pids, timers, signals, lingering
+ *                            groups, the guardian)
  *   N      8. notifications  walter's end of the worker's pipes
  *   W      8. notifications  the worker's own state (in the worker)
  *   arena  1. utilities      the memory the model lives in
@@ -53,6 +57,10 @@
 #include <sys/socket.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#ifndef WALTER_POLL /* -DWALTER_POLL: poll() even where epoll exists */
+#define WALTER_EPOLL 1
+#include <sys/epoll.h>
+#endif
 #endif
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -279,6 +287,106 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A map from process ids (> 0) to pointers: open addressing, linear
+ * probing, deletion by backward shift (no tombstones), so a lookup costs
+ * the same after a million insertions and deletions as after ten. */
+struct pidmap {
+	pid_t *key; /* 0: a free slot */
+	void **val; /* the pointer stored under key */
+	size_t cap; /* slots, a power of two (0 before the first put) */
+	size_t n;   /* keys stored */
+};
+
+static size_t
+pm_slot(const struct pidmap *m, pid_t k)
+{
+	return (size_t)((uint32_t)k * 2654435761u) & (m->cap - 1);
+}
+
+/* The pointer stored under k, or NULL. */
+static void *
+pm_get(const struct pidmap *m, pid_t k)
+{
+	size_t i;
+
+	if (!m->n)
+		return NULL;
+	for (i = pm_slot(m, k); m->key[i]; i = (i + 1) & (m->cap - 1))
+		if (m->key[i] == k)
+			return m->val[i];
+	return NULL;
+}
+
+static void
+pm_put(struct pidmap *m, pid_t k, void *v)
+{
+	size_t i;
+
+	if (2 * (m->n + 1) > m->cap) { /* at most half full */
+		struct pidmap old = *m;
+		m->cap = m->cap ? 2 * m->cap : 64;
+		m->key = xreallocarray(NULL, m->cap, sizeof *m->key);
+		m->val = xreallocarray(NULL, m->cap, sizeof *m->val);
+		memset(m->key, 0, m->cap * sizeof *m->key);
+		m->n = 0;
+		for (i = 0; i < old.cap; i++)
+			if (old.key[i])
+				pm_put(m, old.key[i], old.val[i]);
+		free(old.key), free(old.val);
+	}
+	for (i = pm_slot(m, k); m->key[i] && m->key[i] != k; i = (i + 1) & (m->cap - 1))
+		;
+	m->n += !m->key[i];
+	m->key[i] = k, m->val[i] = v;
+}
+
+static void
+pm_del(struct pidmap *m, pid_t k)
+{
+	size_t i, j, h, mask = m->cap - 1;
+
+	if (!m->n)
+		return;
+	for (i = pm_slot(m, k); m->key[i] != k; i = (i + 1) & mask)
+		if (!m->key[i])
+			return;
+	/* pull back each later key of the run that may not stay behind the hole */
+	for (j = (i + 1) & mask; m->key[j]; j = (j + 1) & mask) {
+		h = pm_slot(m, m->key[j]);
+		if (((j - h) & mask) >= ((j - i) & mask)) {
+			m->key[i] = m->key[j], m->val[i] = m->val[j];
+			i = j;
+		}
+	}
+	m->key[i] = 0;
+	m->n--;
+}
+
+static void
+pm_free(struct pidmap *m)
+{
+	free(m->key), free(m->val);
+	memset(m, 0, sizeof *m);
+}
+
+/* 1 when n bytes were read, 0 at EOF before any, -1 otherwise. */
+static int
+read_full(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = read(fd, (char *)p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return got || r < 0 ? -1 : 0;
+		got += (size_t)r;
+	}
+	return 1;
+}
+
 /* Read a whole file ("-" is stdin) into b. -1 with errno on failure. */
 static int
 read_file(const char *path, struct buf *b)
@@ -364,6 +472,7 @@ static struct {
 	const char *yaml_to_json; /* -yaml-to-json: the file to print, or NULL */
 	long jobs;                /* -jobs: most tasks at once, 0 no limit */
 	double timeout;           /* -timeout: seconds for the whole run, 0 none */
+	double cleanup_timeout;   /* -cleanup-timeout: the cleanup's budget after an abort */
 	enum color color;         /* -color */
 	enum shellmode shell;     /* -shell */
 	int list;                 /* -list: print the tasks, run nothing */
@@ -380,6 +489,7 @@ static struct {
 	.threshold = L_INFO,
 	.mode = "local",
 	.color = COLOR_AUTO,
+	.cleanup_timeout = 300,
 	.progress = 1,
 	.ci = CI_AUTO };
 
@@ -528,6 +638,8 @@ struct node {
 	long retry;             /* attempts after the first one */
 	char **env;             /* NAME=VALUE added to the environment */
 	int report_full;        /* report_full_output: notify the output */
+	int keep;               /* keep_running: what it leaves survives walter */
+	size_t num;             /* tasks: its place in cfg.tasks, from 1 */
 	int suppress_all;       /* send no notification about it */
 	int message;            /* D0 "message": notify (with message_mode) */
 	struct node *input;     /* D2: whose stdout is this task's stdin */
@@ -542,7 +654,9 @@ struct node {
 	struct capture *cap[3]; /* kept stdout, stderr, combined (need) */
 	char **tail;            /* failed: the last lines of its output */
 	size_t ntail;           /* how many */
-	size_t idx;             /* sequences: the next entry to start */
+	size_t idx;             /* groups: the next entry to start */
+	size_t ndone;           /* groups: entries that reached their status */
+	int more;               /* parallel: in R.more, entries left to start */
 	int failed;             /* sequences: an entry failed */
 	int sel;                /* NAME... or -from chose it */
 	int section;            /* -ci: its output is in a group (GitLab: the number) */
@@ -672,6 +786,20 @@ struct kv {
 	const struct yaml_node *k, *v;
 };
 
+/* An included file, read once however often it is included. */
+struct incl {
+	const char *path;             /* as written (after $VAR substitution) */
+	const char *real;             /* its real path, for include cycles */
+	const struct yaml_node *root; /* its document, NULL when empty */
+	int bad;                      /* unreadable or not YAML (reported) */
+};
+
+/* Entries (tasks, groups, includes) a load may expand to: includes are
+ * bounded like aliases, by what one file at YAML_MAX_NODES could hold
+ * (a task takes at least three nodes), so a file that includes another
+ * twice at every level fails at once instead of growing for minutes. */
+enum { MAX_ENTRIES = YAML_MAX_NODES / 4 };
+
 /* A list of NAME=VALUE strings (env_file), later names replacing earlier. */
 struct strv {
 	char **v; /* the strings (in the arena), v itself on the heap */
@@ -687,6 +815,9 @@ struct ctx {
 	size_t depth;           /* how many */
 	struct yaml_doc **docs; /* kept until loading ends */
 	size_t ndocs;           /* how many */
+	struct incl *incl;      /* the files included so far */
+	size_t nincl;           /* how many */
+	size_t entries;         /* list entries expanded so far (MAX_ENTRIES) */
 	enum format format;     /* of the main file */
 	int nest;               /* groups open around the current one */
 	int secret;             /* substituted values are secrets (notifiers) */
@@ -726,9 +857,25 @@ struct proc {
 	int status;         /* waitpid status once reaped */
 };
 
+/* A wait_for port check under way: the host's addresses, resolved in a
+ * child process (getaddrinfo may wait 10 s for a DNS server that does
+ * not answer: never in the loop), then a non-blocking connect to each in
+ * turn, watched by the loop like any descriptor. */
+struct probe {
+	pid_t pid;       /* the resolver child, 0 none */
+	int fd;          /* its pipe, or the socket connecting; -1 none */
+	struct buf got;  /* resolved addresses (struct addr records) */
+	size_t next;     /* offset in got of the address to try next */
+	double end;      /* this step gives up then (resolve, connect) */
+	double resolved; /* when got was filled (kept 1 s), 0 never */
+};
+
 /* A task while it runs (node.rt). */
 struct task_rt {
 	enum tphase ph;         /* where it is */
+	size_t ai;              /* its index in R.act */
+	size_t hi;              /* its index in R.heap plus 1, 0 when not there */
+	double due;             /* when task_timers must look at it, 0 never */
 	int cond;               /* the process is only_if, not the command */
 	struct proc p;          /* the process */
 	double wake;            /* wait_for poll, delay end or retry time */
@@ -741,7 +888,39 @@ struct task_rt {
 	int deferred;           /* queued after EMFILE/EAGAIN, not for -jobs */
 	char *tail[TAIL_LINES]; /* last lines of output, for the summary */
 	size_t ntail;           /* how many */
+	struct probe pr;        /* wait_for: the port check under way */
 	char why[256];          /* failure reason when not an exit status */
+};
+
+/* What a descriptor the loop watches is for. */
+enum wkind {
+	WK_NONE,  /* not watched */
+	WK_SELF,  /* the self-pipe: a signal came */
+	WK_OUT,   /* a task's stdout */
+	WK_ERR,   /* a task's stderr */
+	WK_IN,    /* a task's stdin, fed from captured output */
+	WK_NLOG,  /* the notification worker's log lines */
+	WK_NEV,   /* the notification worker's event pipe, while q is not empty */
+	WK_PROBE, /* wait_for: a resolver's pipe or a connecting socket */
+	WK_GUARD, /* the guardian's pipe, while gq is not empty */
+};
+
+/* The loop's view of one descriptor (R.watch, indexed by fd). A ready
+ * event carries fd and gen; gen changes whenever the fd is watched or
+ * unwatched, so an event that was read before its fd was closed (or
+ * closed and reused) within the same wake-up is recognised and dropped. */
+struct watch {
+	enum wkind kind; /* what it is for */
+	struct node *n;  /* the task, for WK_OUT, WK_ERR, WK_IN, WK_PROBE */
+	unsigned gen;    /* changes at each watch and unwatch */
+	short events;    /* POLLIN or POLLOUT; 0 not watched */
+};
+
+/* A process group whose leader (a task's process) was reaped while
+ * members were left: signalled at the end until it is empty. */
+struct lgroup {
+	pid_t g;        /* the group id (the task process's pid) */
+	struct node *n; /* the task */
 };
 
 /* A PATH lookup of direct exec (6. executor), kept for the run: name
@@ -762,9 +941,22 @@ struct exe {
 };
 enum { EXE_CACHE = 64 };
 
-/* One run. */
+/* One run. The loop's work per wake-up is proportional to what is ready,
+ * not to what is running: descriptors are watched with epoll where it
+ * exists (R.watch gives what each is for), exited processes are found by
+ * pid in R.pids, timers are the heap R.heap ordered by task_rt.due, and
+ * a group counts its finished entries (node.ndone). */
 static struct {
 	int selfpipe[2];            /* signal handler -> poll loop */
+	int epfd;                   /* the epoll instance, -1 where there is none */
+	struct watch *watch;        /* per fd: what the loop watches it for */
+	size_t nwatch;              /* entries in watch */
+	struct pidmap pids;         /* pid -> the task whose process it is */
+	struct node **heap;         /* tasks with a timer, earliest due first */
+	size_t nheap;               /* how many */
+	struct node **more;         /* parallel groups with entries left to start */
+	size_t nmore;               /* how many */
+	int burst;                  /* entries parallel groups may start this turn */
 	volatile sig_atomic_t sig;  /* the last INT/TERM/HUP */
 	volatile sig_atomic_t nsig; /* how many of them */
 	struct node **act;          /* tasks started and not finished */
@@ -775,10 +967,18 @@ static struct {
 	long running;               /* processes alive */
 	int cancel;                 /* the list is aborted: start nothing */
 	int timed_out;              /* -timeout expired */
+	int in_cleanup;             /* a cleanup list is running */
+	double cleanup_end;         /* after an abort: the cleanup's end, 0 none yet */
+	int cleanup_over;           /* the cleanup ran past cleanup_end: stopped */
 	double grace;               /* seconds from SIGTERM to SIGKILL */
 	double deadline;            /* -timeout as monotonic time, 0 none */
-	pid_t *groups;              /* process groups started, for the end */
-	size_t ngroups;             /* how many */
+	struct lgroup *linger;      /* groups that outlived their task's process */
+	size_t nlinger;             /* how many */
+	char runid[48];             /* "PID.TIME": this run, in WALTER_TASK_ID */
+	int subreaper;              /* orphans of tasks come to walter */
+	pid_t guard;                /* the guardian, 0 none */
+	int gfd;                    /* its pipe, write end, -1 none */
+	struct buf gq;              /* records it has not taken yet */
 	const char *sh;             /* the shell for commands */
 	int null;                   /* /dev/null for stdin, -1 until opened */
 	struct exe exe[EXE_CACHE];  /* PATH lookups of direct exec */
@@ -787,15 +987,14 @@ static struct {
 	char *pwd;                  /* "PWD=..." for direct exec here, or NULL */
 	int pwd_known;              /* pwd was worked out */
 	struct task_rt *spare;      /* a finished task's, for the next one */
-	struct pollfd *pf;          /* loop_once's poll array, */
-	struct node **who;          /* whose fd each entry is, */
-	int *what;                  /* which one (0, 1 output, 2 stdin) */
+	struct pollfd *pf;          /* ev_wait's poll array (no epoll), */
+	unsigned *pgen;             /* the watch generation of each entry */
 	size_t npoll;               /* room in them */
 	struct node *first_failed;  /* its last lines end the summary */
 	char why[128];              /* why the run was aborted (cancel_run) */
 	char **spec_val;            /* per cfg.specials: NAME=VALUE, or NULL */
 	double t0;                  /* monotonic clock at the start */
-} R = { .selfpipe = { -1, -1 }, .grace = 5.0, .sh = "/bin/sh", .null = -1 };
+} R = { .selfpipe = { -1, -1 }, .epfd = -1, .gfd = -1, .grace = 5.0, .sh = "/bin/sh", .null = -1 };
 
 /* ---- notifications (written by 8. notifications) -------------------- */
 
@@ -808,25 +1007,37 @@ struct wire_log {
 	uint32_t level, nname, ntext;
 };
 
+/* One event for the worker, as it goes down the pipe (wire_ev, label,
+ * body), in walter's queue until the worker has taken all of it. */
+struct nmsg {
+	struct nmsg *next; /* the next one in the queue */
+	size_t len;        /* bytes in data */
+	int summary;       /* a summary: never dropped */
+	char data[];       /* what goes down the pipe */
+};
+
 /* walter's end of the worker. */
 static struct {
-	pid_t pid;      /* the worker until reaped, else 0 */
-	int ev;         /* event pipe, write end */
-	int log;        /* log pipe, read end */
-	struct buf q;   /* events the worker has not taken yet */
-	size_t qoff;    /* how much of q it took */
-	struct buf in;  /* log bytes not yet parsed */
-	int ending;     /* the run is over: the worker may exit */
-	int dropped;    /* messages dropped because q was full */
-	int per_task;   /* some commit status notifier posts per task */
-	char host[256]; /* this machine, for events */
+	pid_t pid;         /* the worker until reaped, else 0 */
+	int ev;            /* event pipe, write end */
+	int log;           /* log pipe, read end */
+	struct nmsg *head; /* events the worker has not taken yet, oldest first */
+	struct nmsg *tail; /* the newest */
+	size_t qbytes;     /* bytes in the queue (at most NQ_MAX, summaries aside) */
+	size_t qoff;       /* how much of head it took */
+	struct buf in;     /* log bytes not yet parsed */
+	int ending;        /* the run is over: the worker may exit */
+	size_t dropped;    /* task messages dropped because the queue was full */
+	int per_task;      /* some commit status notifier posts per task */
+	char host[256];    /* this machine, for events */
 } N = { .ev = -1, .log = -1 };
 
 /* The worker's own state (in the worker process only). */
 static struct {
 	int log;    /* log pipe write end, -1 once broken */
 	char *down; /* per notifier: timed out, drop the rest */
-} W = { .log = -1 };
+	int sp[2];  /* self-pipe: SIGCHLD wakes exec_wait */
+} W = { .log = -1, .sp = { -1, -1 } };
 
 /* ==== 3. options ==================================================== */
 
@@ -843,6 +1054,7 @@ static const char usage_text[] =
 	"  -x                 log each command before it runs\n"
 	"  -jobs N            run at most N tasks at once\n"
 	"  -timeout DUR       abort the whole run after DUR (90, 90s, 5m, 1h)\n"
+	"  -cleanup-timeout DUR  after an abort, stop the cleanup after DUR (5m)\n"
 	"  -threshold LEVEL   least log level shown: DEBUG INFO WARN ERROR\n"
 	"  -color WHEN        auto, always or never (NO_COLOR is honoured)\n"
 	"  -shell WHEN        auto: simple commands run without sh; always: all via sh\n"
@@ -938,6 +1150,7 @@ static const struct flag {
 	{ "shell", F_STR, NULL },
 	{ "jobs", F_STR, NULL },
 	{ "timeout", F_STR, NULL },
+	{ "cleanup-timeout", F_STR, NULL },
 	{ "progress", F_STR, NULL },
 	{ "ci", F_STR, NULL },
 };
@@ -975,6 +1188,9 @@ flag_value(const char *name, const char *v)
 	} else if (!strcmp(name, "timeout")) {
 		if ((opt.timeout = parse_duration(v)) <= 0)
 			usage("invalid -timeout %s (like 90, 90s, 5m, 1h)", v);
+	} else if (!strcmp(name, "cleanup-timeout")) {
+		if ((opt.cleanup_timeout = parse_duration(v)) <= 0)
+			usage("invalid -cleanup-timeout %s (like 30s, 5m)", v);
 	} else if (!strcmp(name, "progress")) {
 		if (strcmp(v, "auto") && strcmp(v, "never"))
 			usage("invalid -progress %s (auto, never)", v);
@@ -2699,7 +2915,7 @@ struct stagedef {
 static const char *const stage_keys[] = { "name", "stage_name", "type", "stage_type", "command",
 	"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all", "message",
 	"parallel", "run_after", "serial", "include", "call", "timeout", "retry", "retry_delay",
-	"env", "description", "env_file", "shell_script", "shell", NULL };
+	"env", "description", "env_file", "shell_script", "keep_running", "shell", NULL };
 
 /* A deprecated key or word: a note (not an error, even under -check),
  * once per run for each. */
@@ -3020,6 +3236,8 @@ stage_opt(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 		t->retry_delay = dur_val(c, k, v);
 	} else if (!strcmp(key, "env")) {
 		set_env(c, t, v);
+	} else if (!strcmp(key, "keep_running")) {
+		t->keep = bool_val(c, k, v);
 	} else if (!strcmp(key, "shell")) {
 		t->shell = bool_val(c, k, v);
 	}
@@ -3228,9 +3446,9 @@ stage(struct ctx *c, const struct yaml_node *m, const char *name)
 				cwarn(c, m,
 					"\"command\" is ignored: \"%s\" is a %s group (as in walter 2)",
 					t->name, sd.kidkind == N_PAR ? "parallel" : "serial");
-			if (t->only_if || t->wait.set || t->timeout > 0)
+			if (t->only_if || t->wait.set || t->timeout > 0 || t->keep)
 				cwarn(c, m,
-					"only_if, wait_for and timeout apply to tasks, not to the group \"%s\"",
+					"only_if, wait_for, timeout and keep_running apply to tasks, not to the group \"%s\"",
 					t->name);
 			return g;
 		}
@@ -3263,6 +3481,18 @@ open_doc(struct ctx *c, const char *path, struct buf *in, int *bad)
 	}
 	diag(1, err);
 	cfg.errors++;
+	return NULL;
+}
+
+/* The file included as path before, or NULL. */
+static const struct incl *
+incl_find(const struct ctx *c, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < c->nincl; i++)
+		if (!strcmp(c->incl[i].path, path))
+			return &c->incl[i];
 	return NULL;
 }
 
@@ -3311,6 +3541,8 @@ include(struct ctx *c, const struct yaml_node *pathv, struct vec *out)
 	const char *path, *saved = c->file;
 	char real[PATH_MAX];
 	const struct yaml_node *root;
+	const struct incl *inc;
+	struct incl *add;
 	size_t i;
 	int bad;
 
@@ -3319,31 +3551,37 @@ include(struct ctx *c, const struct yaml_node *pathv, struct vec *out)
 		return;
 	}
 	path = subst(c, pathv, pathv->text);
-	if (!realpath(path, real) || read_file(path, &in) < 0) {
-		cerr(c, pathv, "include %s: %s", path, strerror(errno));
-		buf_free(&in);
-		return;
+	if (!(inc = incl_find(c, path))) {
+		if (!realpath(path, real) || read_file(path, &in) < 0) {
+			cerr(c, pathv, "include %s: %s", path, strerror(errno));
+			buf_free(&in);
+			return;
+		}
+		root = open_doc(c, path, &in, &bad);
+		c->incl = xreallocarray(c->incl, c->nincl + 1, sizeof *c->incl);
+		add = &c->incl[c->nincl++];
+		add->path = astrdup(path), add->real = astrdup(real);
+		add->root = root, add->bad = bad;
+		inc = add;
 	}
 	for (i = 0; i < c->depth; i++)
-		if (!strcmp(c->stack[i], real)) {
+		if (!strcmp(c->stack[i], inc->real)) {
 			cerr(c, pathv, "include cycle: %s includes itself", path);
-			buf_free(&in);
 			return;
 		}
 	if (c->depth >= 64) {
 		cerr(c, pathv, "includes nested more than 64 deep");
-		buf_free(&in);
 		return;
 	}
-	root = open_doc(c, path, &in, &bad);
-	if (bad)
-		return;
-	c->file = astrdup(path);
+	if (inc->bad)
+		return; /* reported when it was read */
+	root = inc->root;
+	c->file = inc->path;
 	if (root && !is_null(root) && root->kind != YAML_SEQ)
 		cerr(c, root, "an included file must be a list of tasks");
 	else if (root && root->kind == YAML_SEQ) {
 		c->stack = xreallocarray(c->stack, c->depth + 1, sizeof *c->stack);
-		c->stack[c->depth++] = astrdup(real);
+		c->stack[c->depth++] = inc->real;
 		add_entries(c, root, out);
 		c->depth--;
 	}
@@ -3358,6 +3596,14 @@ add_entries(struct ctx *c, const struct yaml_node *seq, struct vec *out)
 	for (i = 0; seq->kind == YAML_SEQ && i < seq->n; i++) {
 		const struct yaml_node *e = seq->child[i], *inc;
 		struct node *n;
+		if (c->entries > MAX_ENTRIES)
+			return; /* said once, below */
+		if (++c->entries > MAX_ENTRIES) {
+			cerr(c, e,
+				"more than %d tasks and includes after expanding includes (is a file included many times over?)",
+				MAX_ENTRIES);
+			return;
+		}
 		if (e->kind == YAML_MAP && (inc = yaml_get(e, "include")))
 			include_named(c, e, inc, out);
 		else if ((n = stage(c, e, NULL)))
@@ -3573,6 +3819,11 @@ nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const stru
 		nt->keys[nt->n] = astrdup(key);
 		nt->vals[nt->n++] = astrndup(b.data ? b.data : "", b.len);
 		buf_free(&b);
+	} else if (v->kind == YAML_SCALAR && nt->kind == NT_EXEC && !strcmp(key, "command")) {
+		/* left to the shell, which reads $VAR from the environment:
+		 * a substituted secret would show in /proc/PID/cmdline */
+		nt->keys[nt->n] = astrdup(key);
+		nt->vals[nt->n++] = is_null(v) ? "" : astrndup(v->text, v->len);
 	} else if (v->kind == YAML_SCALAR) {
 		nt->keys[nt->n] = astrdup(key);
 		c->secret = 1; /* a $TOKEN in a notifier is a secret */
@@ -3676,7 +3927,10 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 
 /* ---- commit status notifiers: settings and their CI defaults ------- */
 
-static int git_run(const char *const *argv, struct buf *out, double timeout, int quiet, char *why,
+/* git_run's how (flags): log nothing; a signal to walter stops git only when
+ * it is the second (putting the work tree back after a signal). */
+enum { GIT_QUIET = 1, GIT_FINISH = 2 };
+static int git_run(const char *const *argv, struct buf *out, double timeout, int how, char *why,
 	size_t whylen);
 
 /* A full commit SHA: 40 (SHA-1) or 64 (SHA-256) hex digits, lower-cased
@@ -3701,7 +3955,7 @@ head_sha(char *why, size_t n)
 	struct buf out = { 0 };
 	char *r = NULL;
 
-	if (git_run(argv, &out, 10, 1, why, n) == 0 && out.len) {
+	if (git_run(argv, &out, 10, GIT_QUIET, why, n) == 0 && out.len) {
 		out.data[strcspn(out.data, "\r\n")] = '\0';
 		if (is_sha(out.data))
 			r = astrdup(out.data);
@@ -4334,6 +4588,7 @@ collect_tasks(struct node *n)
 	}
 	cfg.tasks = xreallocarray(cfg.tasks, cfg.ntasks + 1, sizeof *cfg.tasks);
 	cfg.tasks[cfg.ntasks++] = n;
+	n->num = cfg.ntasks;
 	if (n->report_full && nt_sends_output())
 		n->need |= CAP_OUT | CAP_ERR; /* kept until notify_task read them */
 	if (!cfg.nspecials)
@@ -4391,7 +4646,7 @@ load_text(const char *file, const char *text, size_t len)
 	}
 	for (i = 0; i < c.ndocs; i++)
 		yaml_free(c.docs[i]);
-	free(c.docs), free(c.defs), free(c.stack), free(c.topenv.v);
+	free(c.docs), free(c.defs), free(c.stack), free(c.topenv.v), free(c.incl);
 	if (cfg.errors)
 		return cfg.errors;
 	for (i = 0; i < 2; i++) {
@@ -4504,6 +4759,193 @@ out_pipe(int p[2])
 	return 0;
 }
 
+/* ---- the descriptors the loop watches ------------------------------- */
+
+/* With epoll a wake-up costs what is ready; poll(), the fallback where
+ * there is no epoll (or when it fails: out of watches), costs every
+ * watched descriptor. Either way R.watch says what an fd is for. */
+static void ev_ready(int fd, unsigned gen);
+
+/* Watch fd for events (POLLIN or POLLOUT) as kind, for task n; events 0
+ * stops watching it (call that before closing it). */
+static void
+ev_set(int fd, enum wkind kind, struct node *n, short events)
+{
+	struct watch *w;
+
+	if (fd < 0)
+		return;
+	if ((size_t)fd >= R.nwatch) {
+		size_t cap = R.nwatch ? R.nwatch : 64;
+		while (cap <= (size_t)fd)
+			cap *= 2;
+		R.watch = xreallocarray(R.watch, cap, sizeof *R.watch);
+		memset(R.watch + R.nwatch, 0, (cap - R.nwatch) * sizeof *R.watch);
+		R.nwatch = cap;
+	}
+	w = &R.watch[fd];
+	if (!w->events != !events)
+		w->gen++;
+#ifdef WALTER_EPOLL
+	if (R.epfd >= 0 && (w->events || events) && w->events != events) {
+		struct epoll_event e;
+		int op = !events ? EPOLL_CTL_DEL : w->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+		memset(&e, 0, sizeof e);
+		e.events = events == POLLOUT ? EPOLLOUT : EPOLLIN;
+		e.data.u64 = (uint64_t)w->gen << 32 | (uint32_t)fd;
+		if (epoll_ctl(R.epfd, op, fd, &e) < 0 && op != EPOLL_CTL_DEL) {
+			close(R.epfd); /* out of watches: poll() from now on */
+			R.epfd = -1;
+		}
+	}
+#endif
+	w->kind = events ? kind : WK_NONE;
+	w->n = events ? n : NULL;
+	w->events = events;
+}
+
+/* Stop watching *fd, close it, mark it closed. The close ends an epoll
+ * watch by itself (an EPOLL_CTL_DEL would be one more system call per
+ * pipe): no other descriptor refers to the file, but for an instant in a
+ * child between fork and exec, whose stale events the new gen drops. */
+static void
+fd_drop(int *fd)
+{
+	struct watch *w;
+
+	if (*fd < 0)
+		return;
+	if ((size_t)*fd < R.nwatch && (w = &R.watch[*fd])->events)
+		w->gen++, w->kind = WK_NONE, w->n = NULL, w->events = 0;
+	close(*fd);
+	*fd = -1;
+}
+
+/* Wait at most ms (-1: no limit) and hand each ready fd to ev_ready. */
+static void
+ev_wait(int ms)
+{
+	size_t i, n = 0;
+
+#ifdef WALTER_EPOLL
+	if (R.epfd >= 0) {
+		struct epoll_event ev[256];
+		int k = epoll_wait(R.epfd, ev, 256, ms), j;
+		for (j = 0; j < k; j++)
+			ev_ready((int)(uint32_t)ev[j].data.u64, (unsigned)(ev[j].data.u64 >> 32));
+		return;
+	}
+#endif
+	if (R.npoll < R.nwatch) { /* kept from turn to turn */
+		R.npoll = R.nwatch;
+		R.pf = xreallocarray(R.pf, R.npoll, sizeof *R.pf);
+		R.pgen = xreallocarray(R.pgen, R.npoll, sizeof *R.pgen);
+	}
+	for (i = 0; i < R.nwatch; i++)
+		if (R.watch[i].events) {
+			R.pf[n].fd = (int)i, R.pf[n].events = R.watch[i].events,
+			R.pf[n].revents = 0;
+			R.pgen[n++] = R.watch[i].gen;
+		}
+	if (poll(R.pf, n, ms) > 0)
+		for (i = 0; i < n; i++)
+			if (R.pf[i].revents)
+				ev_ready(R.pf[i].fd, R.pgen[i]);
+}
+
+/* ---- timers: a heap of tasks ordered by task_rt.due ------------------ */
+
+static void
+heap_put(size_t i, struct node *n)
+{
+	R.heap[i] = n;
+	n->rt->hi = i + 1;
+}
+
+/* Move the entry at i up or down to where its due time belongs. */
+static void
+heap_fix(size_t i)
+{
+	struct node *n = R.heap[i];
+	double d = n->rt->due;
+	size_t c;
+
+	while (i > 0 && R.heap[(i - 1) / 2]->rt->due > d) {
+		heap_put(i, R.heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	while ((c = 2 * i + 1) < R.nheap) {
+		if (c + 1 < R.nheap && R.heap[c + 1]->rt->due < R.heap[c]->rt->due)
+			c++;
+		if (R.heap[c]->rt->due >= d)
+			break;
+		heap_put(i, R.heap[c]);
+		i = c;
+	}
+	heap_put(i, n);
+}
+
+static void
+tm_del(struct node *n)
+{
+	size_t i = n->rt->hi;
+	struct node *last;
+
+	if (!i)
+		return;
+	n->rt->hi = 0;
+	last = R.heap[--R.nheap];
+	if (i - 1 < R.nheap) {
+		heap_put(i - 1, last);
+		heap_fix(i - 1);
+	}
+}
+
+/* When must task_timers look at this task next? 0: never (it waits for
+ * its process, a -jobs slot or a descriptor). */
+static double
+task_due(const struct task_rt *rt)
+{
+	double d = 0;
+
+	if (rt->p.pid > 0) {
+		if (rt->deadline && !rt->term_at)
+			d = rt->deadline;
+		if (rt->term_at && !rt->kill_sent)
+			d = rt->term_at + R.grace;
+		return d;
+	}
+	if (rt->abort || rt->ph == T_RETRY)
+		return rt->wake;
+	if (rt->ph != T_WAIT)
+		return 0;
+	d = rt->pr.end ? rt->pr.end : rt->wake;
+	if (rt->wait_end && rt->wait_end < d)
+		d = rt->wait_end;
+	return d;
+}
+
+/* Put task n where its state says in the heap (out of it: no timer). */
+static void
+tm_set(struct node *n)
+{
+	struct task_rt *rt = n->rt;
+
+	if (!rt)
+		return;
+	if (!(rt->due = task_due(rt))) {
+		tm_del(n);
+		return;
+	}
+	if (!rt->hi) {
+		if (!(R.nheap & (R.nheap - 1))) /* 0, 1, 2, 4...: double */
+			R.heap = xreallocarray(R.heap, R.nheap ? 2 * R.nheap : 1, sizeof *R.heap);
+		R.heap[R.nheap++] = n;
+		rt->hi = R.nheap;
+	}
+	heap_fix(rt->hi - 1);
+}
+
 /* First PATH entry holding an executable name; NULL if none. */
 static char *
 path_lookup(const char *name)
@@ -4550,6 +4992,286 @@ close_inherited(void)
 		cloexec((int)fd);
 }
 
+/* In a forked child that does not exec (the notification worker, the
+ * guardian, a resolver): close every descriptor but 0-2, a and b, so it
+ * holds no task's pipe open. */
+static void
+close_except(int a, int b)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int *fds = NULL;
+	size_t k = 0, i;
+	long fd, max;
+
+	if (!d) {
+		max = sysconf(_SC_OPEN_MAX);
+		for (fd = 3; fd < (max < 0 || max > 65536 ? 65536 : max); fd++)
+			if (fd != a && fd != b)
+				close((int)fd);
+		return;
+	}
+	while ((e = readdir(d)))
+		if ((fd = atol(e->d_name)) > 2 && fd != a && fd != b && fd != dirfd(d)) {
+			if (!(k & (k - 1))) /* 0, 1, 2, 4...: double */
+				fds = xreallocarray(fds, k ? 2 * k : 1, sizeof *fds);
+			fds[k++] = (int)fd;
+		}
+	closedir(d);
+	for (i = 0; i < k; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+/* In a forked child before exec (async-signal-safe): no blocked signals,
+ * and SIGPIPE back to its default, which walter ignores for itself. */
+static void
+child_signals(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+/* The name of each task's mark: WALTER_TASK_ID=RUN.N, RUN this run's
+ * R.runid, N the task's number (0: the notification worker). Inherited
+ * by whatever the task starts, in any session, under any parent: how
+ * walter and its guardian find what a task left running. */
+#define MARK "WALTER_TASK_ID"
+
+static int
+is_mark(const char *var)
+{
+	return !strncmp(var, MARK "=", sizeof MARK);
+}
+
+/* ---- what tasks leave running: /proc, marks, the guardian ----------- */
+
+/* A process as /proc shows it. */
+struct pinfo {
+	pid_t pid, ppid, pgrp, sid;
+	char state; /* 'Z' zombie, 'T' stopped... */
+};
+
+/* pid's parent, group and state; -1 when it is gone (or no /proc). */
+static int
+proc_stat(pid_t pid, struct pinfo *pi)
+{
+	char path[64], b[1024], *p;
+	int fd, ppid, pgrp, sid;
+	ssize_t r;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	r = read(fd, b, sizeof b - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	b[r] = '\0';
+	if (!(p = strrchr(b, ')')) ||
+		sscanf(p + 1, " %c %d %d %d", &pi->state, &ppid, &pgrp, &sid) != 4)
+		return -1;
+	pi->pid = pid, pi->ppid = (pid_t)ppid, pi->pgrp = (pid_t)pgrp, pi->sid = (pid_t)sid;
+	return 0;
+}
+
+/* The task number of pid's mark when the mark is this run's (0: the
+ * notification worker); -1 for none (a cleared or unreadable
+ * environment, another run's mark). */
+static long
+proc_mark(pid_t pid)
+{
+	char path[64], *p, *end;
+	struct buf b = { 0 };
+	size_t rl = strlen(R.runid);
+	long num = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/environ", (long)pid);
+	if (read_file(path, &b) == 0)
+		for (p = b.data; p && p < b.data + b.len; p += strlen(p) + 1)
+			if (is_mark(p) && !strncmp(p + sizeof MARK, R.runid, rl) &&
+				p[sizeof MARK + rl] == '.') {
+				num = strtol(p + sizeof MARK + rl + 1, &end, 10);
+				if (*end || num < 0 || (size_t)num > cfg.ntasks)
+					num = -1;
+			}
+	buf_free(&b);
+	return num;
+}
+
+/* Every process in /proc, zombies left out; -1 without /proc. */
+static int
+proc_all(struct pinfo **out, size_t *n)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	struct pinfo pi;
+	char *end;
+	long pid;
+
+	*out = NULL, *n = 0;
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || proc_stat((pid_t)pid, &pi) < 0 || pi.state == 'Z')
+			continue;
+		if (!(*n & (*n - 1)))
+			*out = xreallocarray(*out, *n ? 2 * *n : 1, sizeof **out);
+		(*out)[(*n)++] = pi;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* The guardian: a process forked when the run starts, before any task,
+ * holding the read end of a pipe from walter. walter tells it each
+ * process group it starts ('G') and each one that is empty again
+ * ('F'), and says 'Q' when it ends cleanly. If the pipe closes without
+ * 'Q', walter died (SIGKILL, a crash): the guardian kills every member
+ * of the groups it knows (in walter's session: a group that emptied
+ * without walter seeing it may have given its id to someone else's new
+ * session) and every process with this run's mark (WALTER_TASK_ID),
+ * except what keep_running tasks left, then exits. It is in a group of
+ * its own and ignores the terminal's signals, holds no other fd (and
+ * /dev/null on 0-2), and walter reaps it at the end. */
+struct grec {
+	int32_t op, pid;
+};
+
+static void __attribute__((noreturn)) guardian(int fd)
+{
+	struct pidmap groups = { 0 };
+	struct pinfo *all;
+	struct grec g;
+	size_t i, n, found = 1;
+	int quit = 0, nul, k;
+	pid_t sid = getsid(0);
+	long num;
+
+	setpgid(0, 0);
+	signal(SIGINT, SIG_IGN), signal(SIGTERM, SIG_IGN), signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN), signal(SIGTSTP, SIG_IGN), signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN), signal(SIGCHLD, SIG_DFL);
+	child_signals();
+	close_except(fd, -1);
+	if ((nul = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
+		if (nul > 2)
+			close(nul);
+	}
+	while (read_full(fd, &g, sizeof g) == 1) {
+		if (g.op == 'G')
+			pm_put(&groups, g.pid, &groups);
+		else if (g.op == 'F')
+			pm_del(&groups, g.pid);
+		else if (g.op == 'Q')
+			quit = 1;
+	}
+	if (quit)
+		_exit(0);
+	if (access("/proc/self", F_OK) < 0) /* no /proc: as far as group ids tell */
+		for (i = 0; i < groups.cap; i++)
+			if (groups.key[i])
+				kill(-groups.key[i], SIGKILL);
+	for (k = 0; k < 100 && found && proc_all(&all, &n) == 0; k++) { /* 2 s at most */
+		for (found = 0, i = 0; i < n; i++)
+			if ((pm_get(&groups, all[i].pgrp) && all[i].sid == sid) ||
+				(num = proc_mark(all[i].pid)) == 0 ||
+				(num > 0 && !cfg.tasks[num - 1]->keep)) {
+				kill(all[i].pid, SIGKILL);
+				found++;
+			}
+		free(all);
+		if (found)
+			nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+	}
+	_exit(0);
+}
+
+/* Start the guardian; without one a SIGKILL of walter leaves tasks. */
+static void
+guard_start(void)
+{
+	int p[2];
+	pid_t pid;
+
+	fflush(NULL); /* nothing buffered is written twice */
+	if (xpipe(p) < 0 || (pid = fork()) < 0) {
+		warn("cannot start the guardian (a SIGKILL of walter would leave tasks running):");
+		return;
+	}
+	if (pid == 0)
+		guardian(p[0]);
+	close(p[0]);
+	nonblock(p[1]);
+	R.guard = pid, R.gfd = p[1];
+}
+
+/* Tell the guardian: written by guard_pump once per turn of the loop. */
+static void
+guard_send(int op, pid_t pid)
+{
+	struct grec g;
+
+	if (R.gfd < 0)
+		return;
+	g.op = op, g.pid = pid;
+	xput(&R.gq, &g, sizeof g);
+}
+
+static void
+guard_pump(void)
+{
+	ssize_t w = 0;
+	size_t off = 0;
+
+	while (R.gfd >= 0 && off < R.gq.len) {
+		if ((w = write(R.gfd, R.gq.data + off, R.gq.len - off)) < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off) {
+		memmove(R.gq.data, R.gq.data + off, R.gq.len - off);
+		R.gq.len -= off;
+	}
+	if (w < 0 && errno != EAGAIN) { /* the guardian is gone */
+		fd_drop(&R.gfd);
+		R.gq.len = 0;
+		logmsg(L_WARN, NULL,
+			"the guardian ended early: a SIGKILL of walter would leave tasks running");
+	}
+	ev_set(R.gfd, WK_GUARD, NULL, R.gq.len ? POLLOUT : 0);
+}
+
+/* The run ended cleanly: the guardian's 'Q', then it exits. */
+static void
+guard_end(void)
+{
+	struct grec g = { 'Q', 0 };
+	struct pollfd pf;
+	int st, ok = 1;
+
+	if (R.gfd >= 0) {
+		R.gq.len = 0; /* what it has not taken no longer matters */
+		ev_set(R.gfd, WK_GUARD, NULL, 0);
+		pf.fd = R.gfd, pf.events = POLLOUT;
+		if (poll(&pf, 1, 1000) == 1)
+			write_all(R.gfd, (const char *)&g, sizeof g, &ok);
+		fd_drop(&R.gfd);
+	}
+	if (R.guard > 0) {
+		while (waitpid(R.guard, &st, 0) < 0 && errno == EINTR)
+			;
+		R.guard = 0;
+	}
+}
+
 /* No inherited descriptor reaches a child; INT, TERM, HUP and CHLD are
  * noted (R.sig, R.nsig) and wake the loop through the self-pipe. */
 static void
@@ -4562,6 +5284,10 @@ signals_setup(void)
 		fatal("pipe:");
 	nonblock(R.selfpipe[0]);
 	nonblock(R.selfpipe[1]);
+#ifdef WALTER_EPOLL
+	R.epfd = epoll_create1(EPOLL_CLOEXEC); /* -1: poll() instead */
+#endif
+	ev_set(R.selfpipe[0], WK_SELF, NULL, POLLIN);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -4583,13 +5309,16 @@ exec_setup(void)
 	/* Orphans of tasks (daemons, double forks) become walter's children:
 	 * reap() collects their zombies, kill_leftovers() finds them. PID 1
 	 * is a reaper anyway. */
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	R.subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
 #endif
+	R.subreaper |= getpid() == 1;
 	if ((sh = path_lookup("sh")))
 		R.sh = sh;
 	if (cfg.nspecials)
 		R.spec_val = xreallocarray(NULL, cfg.nspecials, sizeof *R.spec_val),
 		memset(R.spec_val, 0, cfg.nspecials * sizeof *R.spec_val);
+	snprintf(R.runid, sizeof R.runid, "%ld.%lld", (long)getpid(), (long long)time(NULL));
+	guard_start();
 }
 
 /* ---- captures ------------------------------------------------------- */
@@ -4894,45 +5623,47 @@ exec_pwd(const struct node *n, int *own)
 /* ---- spawning ------------------------------------------------------- */
 
 /* Environment of a child: walter's, the task's env, special variables,
- * and pwd ("PWD=...") in place of any PWD when not NULL. */
+ * pwd ("PWD=...") in place of any PWD when not NULL, and the task's mark
+ * (the array is the caller's to free). */
 static char **
 child_env(struct node *n, const char *pwd)
 {
+	static char mark[96];
 	size_t ne = 0, nt = 0, ns = 0, i, j, k = 0;
 	char **env;
 
-	if (!(n->env && n->env[0]) && !R.spec_val && !pwd)
-		return environ;
 	while (environ[ne])
 		ne++;
 	while (n->env && n->env[nt])
 		nt++;
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		ns += R.spec_val[i] != NULL;
-	env = xreallocarray(NULL, ne + nt + ns + 2, sizeof *env);
+	env = xreallocarray(NULL, ne + nt + ns + 3, sizeof *env);
 	for (i = 0; i < ne; i++) {
 		size_t l = strcspn(environ[i], "=");
 		for (j = 0; j < nt; j++)
 			if (!strncmp(n->env[j], environ[i], l + 1))
 				break;
-		if (j == nt && !(pwd && !strncmp(environ[i], "PWD=", 4)))
+		if (j == nt && !is_mark(environ[i]) && !(pwd && !strncmp(environ[i], "PWD=", 4)))
 			env[k++] = environ[i];
 	}
 	for (j = 0; j < nt; j++)
-		if (!(pwd && !strncmp(n->env[j], "PWD=", 4)))
+		if (!is_mark(n->env[j]) && !(pwd && !strncmp(n->env[j], "PWD=", 4)))
 			env[k++] = n->env[j];
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		if (R.spec_val[i])
 			env[k++] = R.spec_val[i];
 	if (pwd)
 		env[k++] = (char *)pwd;
+	snprintf(mark, sizeof mark, MARK "=%s.%zu", R.runid, n->num);
+	env[k++] = mark;
 	env[k] = NULL;
 	return env;
 }
 
-/* The task's process exists: record it (its group is killed at the end). */
+/* The task's process exists: record it, watch its output. */
 static void
-spawned(pid_t pid, const int out[2], const int err[2], struct proc *p)
+spawned(struct node *n, pid_t pid, const int out[2], const int err[2], struct proc *p)
 {
 	p->pid = pid, p->fd[0] = out[0], p->fd[1] = err[0];
 	p->wr[0] = out[1], p->wr[1] = err[1];
@@ -4942,21 +5673,13 @@ spawned(pid_t pid, const int out[2], const int err[2], struct proc *p)
 	 * shared anyway. */
 	if (R.running >= 16)
 		close(out[1]), close(err[1]), p->wr[0] = p->wr[1] = -1;
-	R.groups = xreallocarray(R.groups, R.ngroups + 1, sizeof *R.groups);
-	R.groups[R.ngroups++] = pid;
+	ev_set(out[0], WK_OUT, n, POLLIN);
+	ev_set(err[0], WK_ERR, n, POLLIN);
+	ev_set(p->in, WK_IN, n, POLLOUT);
+	pm_put(&R.pids, pid, n);
+	if (!n->keep)
+		guard_send('G', pid);
 	R.running++;
-}
-
-/* In a forked child before exec (async-signal-safe): no blocked signals,
- * and SIGPIPE back to its default, which walter ignores for itself. */
-static void
-child_signals(void)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
 }
 
 /* What to start: argv from the file path, stdin from in. A direct exec
@@ -4969,7 +5692,6 @@ struct launch {
 	char **env;        /* the environment */
 	int in;            /* stdin */
 };
-
 /* What starting a task's process came to. */
 enum spawn_result {
 	SPAWN_OK,       /* it runs */
@@ -5064,7 +5786,7 @@ spawn_posix(struct node *n, const struct launch *l, struct proc *p, char *why, s
 		posix_spawnattr_destroy(&at);
 	}
 	if (e == 0) {
-		spawned(pid, out, err, p);
+		spawned(n, pid, out, err, p);
 		return SPAWN_OK;
 	}
 	close(out[0]), close(err[0]), close(out[1]), close(err[1]);
@@ -5095,7 +5817,7 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	const char *path = l->sh ? R.sh : l->path;
 	struct spawn_err se;
 	ssize_t r;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 	int e;
 
 	if (out_pipe(out) < 0 || out_pipe(err) < 0 || xpipe(ep) < 0) {
@@ -5111,6 +5833,12 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	if (pid == 0) {
 		child_signals();
 		setpgid(0, 0);
+#ifdef PR_SET_PDEATHSIG
+		if (!n->keep) /* it dies with walter (the guardian kills the rest) */
+			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != parent)
+			_exit(127);
+#endif
 		se.what = 2;
 		if (dup2(l->in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
 			goto child_fail;
@@ -5131,7 +5859,7 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	while ((r = read(ep[0], &se, sizeof se)) < 0 && errno == EINTR)
 		;
 	close(ep[0]);
-	spawned(pid, out, err, p);
+	spawned(n, pid, out, err, p);
 	if (r == (ssize_t)sizeof se) {
 		if (se.what == 0)
 			snprintf(why, whylen, "cannot change directory to %s: %s", n->dir,
@@ -5444,8 +6172,7 @@ drain(struct node *n, int s)
 		out_line(n, s, p->part[s].data, p->part[s].len);
 	buf_free(&p->part[s]);
 	p->cov[s] = 0;
-	close(p->fd[s]);
-	p->fd[s] = -1;
+	fd_drop(&p->fd[s]);
 	return 0;
 }
 
@@ -5474,8 +6201,7 @@ feed(struct node *n)
 		if (w < r)
 			return;
 	}
-	close(p->in);
-	p->in = -1;
+	fd_drop(&p->in);
 }
 
 /* ---- git, for service mode and the commit status notifiers ---------- */
@@ -5521,13 +6247,13 @@ git_log(enum level lv, const struct buf *b)
 
 /* Run argv (argv[0] is "git", found in PATH; no shell) with stdin
  * /dev/null for at most timeout seconds; a signal to walter (R.nsig)
- * stops it. Its stdout goes into out when out is given (1 MiB at most);
- * what else it printed is logged as "[git]" lines when it is done: ERROR
- * if it failed, else DEBUG; nothing if quiet. Returns its exit status,
- * or -1; unless 0, why says what went wrong (git's last line). */
+ * stops it (with GIT_FINISH only a second one). Its stdout goes into out
+ * when out is given (1 MiB at most); what else it printed is logged as
+ * "[git]" lines when it is done: ERROR if it failed, else DEBUG; nothing
+ * with GIT_QUIET. Returns its exit status, or -1; unless 0, why says what
+ * went wrong (git's last line). */
 static int
-git_run(const char *const *argv, struct buf *out, double timeout, int quiet, char *why,
-	size_t whylen)
+git_run(const char *const *argv, struct buf *out, double timeout, int how, char *why, size_t whylen)
 {
 	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, st = 0, r = -1, stop = 0;
 	struct buf err = { 0 }, *o = out ? out : &err;
@@ -5584,7 +6310,7 @@ git_run(const char *const *argv, struct buf *out, double timeout, int quiet, cha
 			while (read(R.selfpipe[0], c, sizeof c) > 0)
 				;
 		}
-		if ((unsigned long)R.nsig != seen && !stop) {
+		if ((unsigned long)R.nsig != seen && !stop && (!(how & GIT_FINISH) || R.nsig > 1)) {
 			kill(pid, SIGTERM);
 			stop = 1;
 			snprintf(why, whylen, "git %s stopped: walter got signal %d", argv[1],
@@ -5605,7 +6331,7 @@ git_run(const char *const *argv, struct buf *out, double timeout, int quiet, cha
 	} else if (r > 0) {
 		snprintf(why, whylen, "git %s: exit status %d", argv[1], r);
 	}
-	if (!quiet)
+	if (!(how & GIT_QUIET))
 		git_log(r == 0 ? L_DEBUG : L_ERROR, &err);
 out:
 	if (op[0] >= 0)
@@ -5645,28 +6371,31 @@ out:
 
 static int node_start(struct node *n);
 static void notify_task(struct node *n);
+static void nlog_read(void);
+static void nq_pump(void);
+static void probe_stop(struct probe *pr);
+static void term_group(struct node *n);
 static void notify_task_begin(struct node *n);
-static size_t notify_pollfds(struct pollfd *pf);
-static void notify_polled(const struct pollfd *pf, size_t n);
 static int notify_reaped(pid_t pid, int st);
 
 static void
 act_add(struct node *n)
 {
-	R.act = xreallocarray(R.act, R.nact + 1, sizeof *R.act);
+	if (!(R.nact & (R.nact - 1))) /* 0, 1, 2, 4...: double */
+		R.act = xreallocarray(R.act, R.nact ? 2 * R.nact : 1, sizeof *R.act);
+	n->rt->ai = R.nact;
 	R.act[R.nact++] = n;
 }
 
 static void
 act_del(struct node *n)
 {
-	size_t i;
+	size_t i = n->rt->ai;
 
-	for (i = 0; i < R.nact; i++)
-		if (R.act[i] == n) {
-			R.act[i] = R.act[--R.nact];
-			return;
-		}
+	if (i < R.nact && R.act[i] == n) {
+		R.act[i] = R.act[--R.nact];
+		R.act[i]->rt->ai = i;
+	}
 }
 
 static void
@@ -5807,17 +6536,18 @@ task_release(struct node *n)
 
 	if (rt) {
 		struct proc *p = &rt->p;
-		for (i = 0; i < 2; i++) {
-			if (p->fd[i] >= 0)
-				close(p->fd[i]);
+		for (i = 0; i < 2; i++)
 			if (p->wr[i] >= 0)
 				close(p->wr[i]);
-		}
-		if (p->in >= 0)
-			close(p->in);
+		fd_drop(&p->fd[0]);
+		fd_drop(&p->fd[1]);
+		fd_drop(&p->in);
 		buf_free(&p->part[0]);
 		buf_free(&p->part[1]);
 		free(p->src);
+		probe_stop(&rt->pr);
+		buf_free(&rt->pr.got);
+		tm_del(n);
 		act_del(n);
 		if ((n->st == S_FAILED || n->st == S_ABORTED) && rt->ntail) {
 			n->tail = xreallocarray(NULL, rt->ntail, sizeof *n->tail);
@@ -5867,10 +6597,13 @@ task_result(struct node *n, enum status st)
 		rt->why[0] = '\0';
 		rt->ph = T_RETRY;
 		rt->wake = now() + n->retry_delay;
+		tm_set(n);
 		return;
 	}
 	n->st = st;
 	n->t1 = now();
+	if (n->parent)
+		n->parent->ndone++;
 	n->why = task_why(n);
 	ci_close(n);
 	log_status(n);
@@ -5901,6 +6634,8 @@ skip_tree(struct node *n)
 		task_result(n, S_SKIPPED);
 		return;
 	}
+	if (n->parent)
+		n->parent->ndone++;
 	if (n->logged)
 		log_status(n);
 	for (i = 0; i < n->nkids; i++)
@@ -5917,6 +6652,8 @@ group_finish(struct node *g)
 		if (g->kids[i]->st == S_FAILED)
 			g->st = S_FAILED;
 	g->t1 = now();
+	if (g->parent)
+		g->parent->ndone++;
 	if (g->logged) {
 		char d[32];
 		if (g->st == S_OK)
@@ -5954,22 +6691,42 @@ seq_advance(struct node *s)
 	return 1;
 }
 
+/* Start the entries of a parallel group, PAR_BURST at a time: between
+ * bursts the loop reaps what ended and closes its pipes. A spawn costs
+ * the kernel every descriptor walter has open (the child's copy of the
+ * table, closed again at exec), so starting 5,000 entries in one go
+ * would cost 5,000 x 10,000 closes; in bursts the open descriptors are
+ * those of the tasks that really run. The first call starts a burst,
+ * R.more the next ones; later calls, one per finished entry, count.
+ * Returns 1 when every entry ended. */
+enum { PAR_BURST = 16 };
+
 static int
 par_advance(struct node *g)
 {
-	size_t i, done = 0;
-
-	for (i = 0; i < g->nkids; i++) {
-		struct node *k = g->kids[i];
-		if (k->st == S_PENDING) {
-			if (R.cancel)
-				skip_tree(k);
-			else
-				node_start(k);
+	while (g->idx < g->nkids) {
+		struct node *k = g->kids[g->idx];
+		if (k->st == S_PENDING && !R.cancel && !R.burst) {
+			if (!g->more) {
+				R.more = xreallocarray(R.more, R.nmore + 1, sizeof *R.more);
+				R.more[R.nmore++] = g;
+				g->more = 1;
+			}
+			return 0;
 		}
-		done += k->st != S_PENDING && k->st != S_RUNNING;
+		g->idx++;
+		if (k->st != S_PENDING) { /* "not selected" before the run: ended */
+			g->ndone += k->st != S_RUNNING;
+			continue;
+		}
+		if (R.cancel) {
+			skip_tree(k);
+		} else {
+			R.burst--;
+			node_start(k);
+		}
 	}
-	if (done < g->nkids)
+	if (g->ndone < g->nkids)
 		return 0;
 	group_finish(g);
 	return 1;
@@ -6195,6 +6952,8 @@ task_run(struct node *n)
 	rt->deadline = n->timeout > 0 ? now() + n->timeout : 0;
 	if (task_spawn(n, 0) < 0 && !rt->p.pid)
 		task_result(n, S_FAILED);
+	else
+		tm_set(n);
 }
 
 static void
@@ -6208,6 +6967,8 @@ task_cond(struct node *n)
 	log_command(n, 1);
 	if (task_spawn(n, 1) < 0 && !n->rt->p.pid)
 		task_result(n, S_FAILED);
+	else
+		tm_set(n);
 }
 
 static void
@@ -6232,6 +6993,7 @@ task_wait(struct node *n)
 		rt->wake = now();
 	}
 	rt->wait_end = w->timeout > 0 ? now() + w->timeout : 0;
+	tm_set(n);
 }
 
 static void
@@ -6255,7 +7017,7 @@ task_start(struct node *n)
 	n->rt = rt = R.spare ? R.spare : xmalloc(sizeof *rt);
 	R.spare = NULL;
 	memset(rt, 0, sizeof *rt);
-	rt->p.fd[0] = rt->p.fd[1] = rt->p.wr[0] = rt->p.wr[1] = rt->p.in = -1;
+	rt->p.fd[0] = rt->p.fd[1] = rt->p.wr[0] = rt->p.wr[1] = rt->p.in = rt->pr.fd = -1;
 	n->st = S_RUNNING;
 	n->t0 = now();
 	if (n->input)
@@ -6333,6 +7095,8 @@ dispatch_queue(void)
 		}
 		if (n->st != S_RUNNING)
 			parent_step(n);
+		else
+			tm_set(n);
 	}
 	if (R.qhead > 0 && R.qhead * 2 >= R.nqueue) {
 		memmove(R.queue, R.queue + R.qhead, (R.nqueue - R.qhead) * sizeof *R.queue);
@@ -6341,51 +7105,123 @@ dispatch_queue(void)
 	}
 }
 
+/* Members of group g left: is it empty? (EPERM: someone is there.) */
+static int
+group_empty(pid_t g)
+{
+	return kill(-g, 0) < 0 && errno == ESRCH;
+}
+
+/* The process that led group g (task n's) was reaped: forget g once the
+ * group is empty, so that its id, which the kernel may then reuse, is
+ * never signalled; a group with members left lingers until they are
+ * gone (orphan_reaped). */
+static void
+group_ended(pid_t g, struct node *n)
+{
+	if (n->keep)
+		return; /* not the guardian's, not killed at the end */
+	if (group_empty(g)) {
+		guard_send('F', g);
+		return;
+	}
+	R.linger = xreallocarray(R.linger, R.nlinger + 1, sizeof *R.linger);
+	R.linger[R.nlinger].g = g, R.linger[R.nlinger++].n = n;
+}
+
+/* An orphan (a process a task left, adopted as subreaper) was reaped:
+ * it may have been the last of a lingering group. */
+static void
+orphan_reaped(void)
+{
+	size_t i;
+
+	for (i = 0; i < R.nlinger;)
+		if (group_empty(R.linger[i].g)) {
+			guard_send('F', R.linger[i].g);
+			R.linger[i] = R.linger[--R.nlinger];
+		} else {
+			i++;
+		}
+}
+
+/* A child stopped. Tasks run in background process groups, so one that
+ * reads the terminal (or writes to it under "stty tostop") is stopped by
+ * SIGTTIN (SIGTTOU) and would wait forever: it fails, saying why, and
+ * is stopped like an aborted task (SIGTERM with SIGCONT, then SIGKILL).
+ * Other stops (SIGSTOP, someone's choice) are left alone. */
+static void
+stopped(pid_t pid, int sig)
+{
+	struct node *n = pm_get(&R.pids, pid);
+
+	if (!n || pid != n->rt->p.pid || (sig != SIGTTIN && sig != SIGTTOU))
+		return;
+	if (!n->rt->why[0])
+		snprintf(n->rt->why, sizeof n->rt->why,
+			"it tried to %s the terminal (stopped by %s)",
+			sig == SIGTTIN ? "read from" : "write to",
+			sig == SIGTTIN ? "SIGTTIN" : "SIGTTOU");
+	term_group(n);
+}
+
 static void
 reap(void)
 {
 	pid_t pid;
 	int st;
-	size_t i;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+	while ((pid = waitpid(-1, &st, WNOHANG | WUNTRACED)) > 0) {
+		struct node *n;
+		struct proc *p;
+		int s;
+		if (WIFSTOPPED(st)) {
+			stopped(pid, WSTOPSIG(st));
+			continue;
+		}
 		if (notify_reaped(pid, st))
 			continue; /* the notification worker: its status is not ours */
-		for (i = 0; i < R.nact; i++)
-			if (R.act[i]->rt->p.pid == pid)
-				break;
-		if (i == R.nact)
+		if (!(n = pm_get(&R.pids, pid))) {
+			orphan_reaped();
 			continue; /* an orphan we adopted as subreaper or PID 1 */
-		{
-			struct node *n = R.act[i];
-			struct proc *p = &n->rt->p;
-			p->pid = 0, p->status = st;
-			R.running--;
-			/* all it wrote is in the pipes now: the last read */
-			if (p->fd[0] >= 0)
-				drain(n, 0);
-			if (p->fd[1] >= 0)
-				drain(n, 1);
-			if (p->in >= 0)
-				close(p->in), p->in = -1;
-			if (kill(-pid, 0) < 0) /* group empty: forget it */
-				for (size_t g = 0; g < R.ngroups; g++)
-					if (R.groups[g] == pid)
-						R.groups[g] = R.groups[--R.ngroups];
-			task_exited(n);
-			if (n->st != S_RUNNING)
-				parent_step(n);
 		}
+		pm_del(&R.pids, pid);
+		if (pid != n->rt->p.pid) {
+			n->rt->pr.pid = 0; /* a wait_for resolver: its pipe says it all */
+			continue;
+		}
+		p = &n->rt->p;
+		p->pid = 0, p->status = st;
+		R.running--;
+		/* all it wrote is in the pipes now: the last read (drain
+		 * closes them; a daemon that holds them gets EPIPE from here on) */
+		for (s = 0; s < 2; s++)
+			if (p->fd[s] >= 0)
+				drain(n, s);
+		fd_drop(&p->in);
+		group_ended(pid, n);
+		task_exited(n);
+		if (n->st != S_RUNNING)
+			parent_step(n);
+		else
+			tm_set(n);
 	}
 	dispatch_queue();
 }
 
+/* SIGTERM to the task's process group, once; SIGKILL follows after
+ * R.grace (task_timers). A stopped group is continued, or it would never
+ * see the TERM. */
 static void
-term_group(struct task_rt *rt)
+term_group(struct node *n)
 {
+	struct task_rt *rt = n->rt;
+
 	if (rt->p.pid > 0 && !rt->term_at) {
 		kill(-rt->p.pid, SIGTERM);
+		kill(-rt->p.pid, SIGCONT);
 		rt->term_at = now();
+		tm_set(n);
 	}
 }
 
@@ -6395,65 +7231,260 @@ abort_active(void)
 	size_t i;
 
 	for (i = 0; i < R.nact; i++) {
-		struct task_rt *rt = R.act[i]->rt;
-		rt->abort = 1;
-		if (rt->p.pid > 0)
-			term_group(rt);
-		else
-			rt->wake = now(); /* waiting or queued: end it in timers() */
+		struct node *n = R.act[i];
+		n->rt->abort = 1;
+		if (n->rt->p.pid > 0) {
+			term_group(n);
+		} else {
+			n->rt->wake = now(); /* waiting or queued: end it in timers() */
+			tm_set(n);
+		}
 	}
 }
 
-/* Port reachable? A short non-blocking connect. */
-static int
-port_open(const char *host, long port)
-{
-	struct addrinfo hints, *res, *ai;
-	char ps[16];
-	int ok = 0;
+/* ---- wait_for: a delay, a file, or a port checked without blocking -- */
 
+/* One resolved address, as a resolver writes it into its pipe. */
+struct addr {
+	int family, socktype, protocol;
+	socklen_t len;
+	struct sockaddr_storage sa;
+};
+
+enum { ADDR_MAX = 16 };  /* addresses of a host tried, at most */
+#define RESOLVE_TIME 5.0 /* seconds a resolver may take per attempt */
+#define CONNECT_TIME 0.2 /* seconds a connect may take per address */
+
+static void
+addrs_of(const struct addrinfo *ai, struct buf *out)
+{
+	struct addr a;
+	int k = 0;
+
+	for (; ai && k < ADDR_MAX; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof a.sa)
+			continue;
+		memset(&a, 0, sizeof a);
+		a.family = ai->ai_family, a.socktype = ai->ai_socktype;
+		a.protocol = ai->ai_protocol, a.len = ai->ai_addrlen;
+		memcpy(&a.sa, ai->ai_addr, ai->ai_addrlen);
+		xput(out, &a, sizeof a);
+		k++;
+	}
+}
+
+/* The resolver child: look the host up, write its addresses, exit. It
+ * holds nothing of walter's (no task pipe stays open because of it) and
+ * dies with walter. */
+static void __attribute__((noreturn))
+resolver(pid_t parent, const char *host, const char *port, int fd)
+{
+	struct addrinfo hints, *res;
+	struct buf b = { 0 };
+	int ok = 1;
+
+#ifdef PR_SET_PDEATHSIG
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)
+		_exit(1);
+#endif
+	(void)parent;
+	child_signals();
+	signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	close_except(fd, -1);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
-	snprintf(ps, sizeof ps, "%ld", port);
-	if (getaddrinfo(host, ps, &hints, &res) != 0)
-		return 0;
-	for (ai = res; ai && !ok; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		struct pollfd pf;
-		int e = 0;
-		socklen_t el = sizeof e;
-		if (fd < 0)
+	if (getaddrinfo(host, port, &hints, &res) == 0) {
+		addrs_of(res, &b);
+		write_all(fd, b.data ? b.data : "", b.len, &ok);
+	}
+	_exit(0);
+}
+
+/* Stop what the port check has under way (the resolver is killed and
+ * reaped: SIGKILL is quick). */
+static void
+probe_stop(struct probe *pr)
+{
+	int st;
+
+	if (pr->pid > 0) { /* never left to outlive walter, nor a zombie */
+		kill(pr->pid, SIGKILL);
+		while (waitpid(pr->pid, &st, 0) < 0 && errno == EINTR)
+			;
+		pm_del(&R.pids, pr->pid);
+		pr->pid = 0;
+	}
+	fd_drop(&pr->fd);
+	pr->end = 0;
+}
+
+/* The condition was checked: met runs the command; otherwise look again
+ * in 20 ms (the wait_for timeout is a timer of its own). */
+static void
+wait_result(struct node *n, int there)
+{
+	struct task_rt *rt = n->rt;
+
+	if (there != (n->wait.want == W_ABSENT)) {
+		task_run(n);
+		return;
+	}
+	rt->wake = now() + 0.02;
+	tm_set(n);
+}
+
+/* Connect to the next resolved address; none left: the port is closed. */
+static void
+probe_next(struct node *n)
+{
+	struct probe *pr = &n->rt->pr;
+	struct addr a;
+	int fd;
+
+	while (pr->next + sizeof a <= pr->got.len) {
+		memcpy(&a, pr->got.data + pr->next, sizeof a);
+		pr->next += sizeof a;
+		if ((fd = socket(a.family, a.socktype, a.protocol)) < 0)
 			continue;
 		cloexec(fd);
 		nonblock(fd);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			ok = 1;
-		else if (errno == EINPROGRESS) {
-			pf.fd = fd, pf.events = POLLOUT;
-			if (poll(&pf, 1, 200) == 1 &&
-				getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && !e)
-				ok = 1;
+		if (connect(fd, (struct sockaddr *)&a.sa, a.len) == 0) {
+			close(fd);
+			wait_result(n, 1);
+			return;
+		}
+		if (errno == EINPROGRESS) {
+			pr->fd = fd;
+			ev_set(fd, WK_PROBE, n, POLLOUT);
+			pr->end = now() + CONNECT_TIME;
+			tm_set(n);
+			return;
 		}
 		close(fd);
 	}
-	freeaddrinfo(res);
-	return ok;
+	wait_result(n, 0);
 }
 
-static int
-wait_met(struct node *n)
+/* Start a port check: addresses known within the last second are tried
+ * again; a numeric host needs no lookup; a name goes to a resolver. */
+static void
+probe_start(struct node *n)
 {
-	struct waitfor *w = &n->wait;
-	struct stat sb;
-	int there;
+	struct probe *pr = &n->rt->pr;
+	struct addrinfo hints, *res;
+	char port[16];
+	pid_t pid, me = getpid();
+	int pp[2] = { -1, -1 };
 
-	if (w->delay > 0)
-		return 1; /* the wake time was the delay */
-	there = w->file ? stat(w->file, &sb) == 0 : port_open(w->host, w->port);
-	return w->want == W_ABSENT ? !there : there;
+	pr->next = 0;
+	if (pr->resolved && now() < pr->resolved + 1) {
+		probe_next(n);
+		return;
+	}
+	pr->got.len = 0;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST;
+	snprintf(port, sizeof port, "%ld", n->wait.port);
+	if (getaddrinfo(n->wait.host, port, &hints, &res) == 0) {
+		addrs_of(res, &pr->got);
+		freeaddrinfo(res);
+		pr->resolved = now();
+		probe_next(n);
+		return;
+	}
+	if (xpipe(pp) < 0 || (pid = fork()) < 0) {
+		if (pp[0] >= 0)
+			close(pp[0]), close(pp[1]);
+		pr->resolved = now(); /* no addresses: closed, try again in 1 s */
+		probe_next(n);
+		return;
+	}
+	if (pid == 0)
+		resolver(me, n->wait.host, port, pp[1]);
+	close(pp[1]);
+	nonblock(pp[0]);
+	pr->pid = pid;
+	pm_put(&R.pids, pid, n);
+	pr->fd = pp[0];
+	ev_set(pr->fd, WK_PROBE, n, POLLIN);
+	pr->end = now() + RESOLVE_TIME;
+	tm_set(n);
 }
 
-/* Timers of one task; returns 1 if the task finished. */
+/* The port check's descriptor is ready: the resolver wrote (or ended),
+ * or a connect finished. */
+static void
+probe_ready(struct node *n)
+{
+	struct probe *pr = &n->rt->pr;
+	char chunk[4096];
+	ssize_t r;
+	int e = 0;
+	socklen_t el = sizeof e;
+
+	if (R.watch[pr->fd].events == POLLOUT) { /* connected, or refused */
+		if (getsockopt(pr->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+			e = errno;
+		fd_drop(&pr->fd);
+		pr->end = 0;
+		if (!e)
+			wait_result(n, 1);
+		else
+			probe_next(n);
+		return;
+	}
+	while ((r = read(pr->fd, chunk, sizeof chunk)) > 0)
+		if (pr->got.len < ADDR_MAX * sizeof(struct addr))
+			xput(&pr->got, chunk, (size_t)r);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	fd_drop(&pr->fd); /* the resolver is done (reap() collects it) */
+	pr->end = 0;
+	pr->got.len -= pr->got.len % sizeof(struct addr);
+	pr->resolved = now();
+	probe_next(n);
+}
+
+/* A wait_for's time came: its delay is over, or look at the file, or
+ * start a port check; a port check step that ran out of time gives up
+ * (a lookup: no address this time; a connect: the next address). */
+static void
+wait_tick(struct node *n, double t)
+{
+	struct task_rt *rt = n->rt;
+	struct probe *pr = &rt->pr;
+	struct stat sb;
+
+	if (pr->end && t >= pr->end) {
+		int lookup = pr->pid > 0 || R.watch[pr->fd].events == POLLIN;
+		probe_stop(pr);
+		if (lookup)
+			pr->got.len = 0, pr->resolved = t;
+		probe_next(n);
+	} else if (!pr->end && t >= rt->wake) {
+		if (n->wait.delay > 0)
+			task_run(n); /* the wake time was the delay */
+		else if (n->wait.file)
+			wait_result(n, stat(n->wait.file, &sb) == 0);
+		else
+			probe_start(n);
+	}
+	if (n->st != S_RUNNING || rt->ph != T_WAIT)
+		return;
+	if (rt->wait_end && t >= rt->wait_end) {
+		snprintf(rt->why, sizeof rt->why, "wait_for timed out after %gs", n->wait.timeout);
+		task_result(n, S_FAILED);
+		return;
+	}
+	tm_set(n);
+}
+
+/* Timers of one task; returns 1 if the task finished. Whatever it
+ * leaves running has its next due time in the future (tm_set), so the
+ * loop in timers() cannot spin. */
 static int
 task_timers(struct node *n, double t)
 {
@@ -6467,139 +7498,188 @@ task_timers(struct node *n, double t)
 		if (rt->deadline && t >= rt->deadline && !rt->term_at) {
 			rt->timed_out = 1;
 			logmsg(L_WARN, n->name, "timed out after %gs: stopping it", n->timeout);
-			term_group(rt);
+			term_group(n);
 		}
 		if (rt->term_at && !rt->kill_sent && t >= rt->term_at + R.grace) {
 			kill(-rt->p.pid, SIGKILL);
 			rt->kill_sent = 1;
 		}
+		tm_set(n);
 		return 0;
 	}
-	if (rt->ph == T_RETRY && t >= rt->wake) {
+	if (rt->ph == T_RETRY && t >= rt->wake)
 		task_run(n);
-		return n->st != S_RUNNING;
-	}
-	if (rt->ph != T_WAIT || t < rt->wake)
-		return 0;
-	if (wait_met(n)) {
-		task_run(n);
-		return n->st != S_RUNNING;
-	}
-	if (rt->wait_end && t >= rt->wait_end) {
-		snprintf(rt->why, sizeof rt->why, "wait_for timed out after %gs", n->wait.timeout);
-		task_result(n, S_FAILED);
-		return 1;
-	}
-	rt->wake = t + 0.02;
-	return 0;
+	else if (rt->ph == T_WAIT)
+		wait_tick(n, t);
+	else
+		tm_set(n);
+	return n->st != S_RUNNING;
 }
 
+/* The run's own deadlines: -timeout, then the cleanup's budget. */
+static void
+run_timers(double t)
+{
+	char d[32];
+
+	if (R.deadline && t >= R.deadline && !R.timed_out) {
+		R.timed_out = 1;
+		if (!R.in_cleanup) {
+			logmsg(L_ERROR, NULL, "the run took longer than -timeout %gs: aborting",
+				opt.timeout);
+			cancel_run("the run took longer than -timeout %gs", opt.timeout);
+		} else if (!R.cleanup_end) {
+			R.cleanup_end = t + opt.cleanup_timeout;
+			logmsg(L_ERROR, NULL,
+				"the run took longer than -timeout %gs: the cleanup may take %s more (-cleanup-timeout)",
+				opt.timeout, fmt_dur(opt.cleanup_timeout, d, sizeof d));
+		}
+	}
+	if (R.in_cleanup && R.cleanup_end && t >= R.cleanup_end && !R.cleanup_over) {
+		R.cleanup_over = 1;
+		logmsg(L_ERROR, NULL,
+			"the cleanup took longer than -cleanup-timeout %s: stopping it",
+			fmt_dur(opt.cleanup_timeout, d, sizeof d));
+		cancel_run("the cleanup took longer than -cleanup-timeout %s",
+			fmt_dur(opt.cleanup_timeout, d, sizeof d));
+	}
+}
+
+/* Run every timer that is due; returns when the next one is (0: none). */
 static double
 timers(void)
 {
-	double t = now(), next = t + 1;
-	size_t i;
+	double t = now(), next;
 
-	if (opt.timeout > 0 && R.deadline && t >= R.deadline && !R.timed_out) {
-		R.timed_out = 1;
-		logmsg(L_ERROR, NULL, "the run took longer than -timeout %gs: aborting",
-			opt.timeout);
-		cancel_run("the run took longer than -timeout %gs", opt.timeout);
-	}
-	for (i = 0; i < R.nact;) {
-		struct node *n = R.act[i];
-		struct task_rt *rt = n->rt;
-		if (task_timers(n, t)) {
+	run_timers(t);
+	while (R.nheap && R.heap[0]->rt->due <= t) {
+		struct node *n = R.heap[0];
+		if (task_timers(n, t))
 			parent_step(n);
-			continue; /* n left R.act; R.act[i] is another task now */
-		}
-		if (rt->p.pid > 0) {
-			if (rt->deadline && !rt->term_at && rt->deadline < next)
-				next = rt->deadline;
-			if (rt->term_at && !rt->kill_sent && rt->term_at + R.grace < next)
-				next = rt->term_at + R.grace;
-		} else if ((rt->ph == T_WAIT || rt->ph == T_RETRY || rt->abort) &&
-			rt->wake < next) {
-			next = rt->wake;
-		}
-		i++;
 	}
-	if (opt.timeout > 0 && R.deadline && !R.timed_out && R.deadline < next)
+	next = R.nheap ? R.heap[0]->rt->due : 0;
+	if (R.deadline && !R.timed_out && (!next || R.deadline < next))
 		next = R.deadline;
+	if (R.in_cleanup && R.cleanup_end && !R.cleanup_over && (!next || R.cleanup_end < next))
+		next = R.cleanup_end;
 	return next;
 }
 
+/* A signal came (R.nsig counts them): the first aborts the run, but lets
+ * a cleanup list that is running finish within -cleanup-timeout; the
+ * second stops everything and skips the cleanup. */
 static void
 on_walter_signal(void)
 {
 	static int seen;
-	char b[32];
+	char d[32], b[32];
 
 	if (R.nsig == seen)
 		return;
 	seen = R.nsig;
+	if (seen == 1 && R.in_cleanup) {
+		if (!R.cleanup_end)
+			R.cleanup_end = now() + opt.cleanup_timeout;
+		logmsg(L_WARN, NULL,
+			"received signal %d: letting the cleanup finish (at most %s more; a second signal stops it)",
+			(int)R.sig, fmt_dur(R.cleanup_end - now(), d, sizeof d));
+		return;
+	}
 	logmsg(L_WARN, NULL, "received signal %d: aborting running tasks%s", (int)R.sig,
 		seen > 1 ? " and skipping cleanup" : "");
 	cancel_run("received %s", sig_name(R.sig, b, sizeof b));
 }
 
-/* One turn of the loop: wait for output, exits, signals or a timer. */
+/* The next burst of each parallel group that has entries left to start. */
 static void
-loop_once(void)
+more_start(void)
 {
-	struct pollfd *pf;
-	struct node **who;
-	int *what;
-	size_t i, n = 1, nn;
+	size_t i, n = R.nmore;
+	struct node **g;
+
+	R.burst = PAR_BURST;
+	if (!n)
+		return;
+	g = R.more, R.more = NULL, R.nmore = 0;
+	for (i = 0; i < n; i++) {
+		g[i]->more = 0;
+		if (g[i]->st == S_RUNNING && par_advance(g[i]))
+			parent_step(g[i]);
+	}
+	free(g);
+}
+
+/* A descriptor the loop watches is ready (ev_wait). */
+static void
+ev_ready(int fd, unsigned gen)
+{
+	struct watch *w = (size_t)fd < R.nwatch ? &R.watch[fd] : NULL;
+	struct node *n;
+	unsigned char b[64];
+
+	if (!w || !w->events || w->gen != gen)
+		return; /* unwatched (and maybe reused) since the event */
+	n = w->n;
+	switch (w->kind) {
+	case WK_SELF: /* what is left wakes the next wait */
+		while (read(fd, b, sizeof b) == (ssize_t)sizeof b)
+			;
+		break;
+	case WK_OUT:
+	case WK_ERR:
+		drain(n, w->kind == WK_ERR);
+		break;
+	case WK_IN:
+		feed(n);
+		break;
+	case WK_NLOG:
+		nlog_read();
+		break;
+	case WK_NEV:
+		nq_pump();
+		break;
+	case WK_GUARD:
+		guard_pump();
+		break;
+	case WK_PROBE:
+		probe_ready(n);
+		if (n->st != S_RUNNING)
+			parent_step(n);
+		break;
+	case WK_NONE:
+		break;
+	}
+}
+
+/* One turn of the loop for the list root: run what is due, wait for
+ * output, exits, signals or the next timer, handle them. */
+static void
+loop_once(struct node *root)
+{
 	double next = timers(), t;
 	int ms;
 
-	if (R.npoll < 3 * R.nact + 3) { /* kept from turn to turn */
-		R.npoll = 3 * R.nact + 3;
-		R.pf = xreallocarray(R.pf, R.npoll, sizeof *R.pf);
-		R.who = xreallocarray(R.who, R.npoll, sizeof *R.who);
-		R.what = xreallocarray(R.what, R.npoll, sizeof *R.what);
-	}
-	pf = R.pf, who = R.who, what = R.what;
-	pf[0].fd = R.selfpipe[0], pf[0].events = POLLIN;
-	for (i = 0; i < R.nact; i++) {
-		struct proc *p = &R.act[i]->rt->p;
-		int s;
-		for (s = 0; s < 2; s++)
-			if (p->fd[s] >= 0 && p->pid > 0)
-				pf[n].fd = p->fd[s], pf[n].events = POLLIN, who[n] = R.act[i],
-				what[n++] = s;
-		if (p->in >= 0 && p->pid > 0)
-			pf[n].fd = p->in, pf[n].events = POLLOUT, who[n] = R.act[i], what[n++] = 2;
-	}
-	nn = notify_pollfds(pf + n);
+	if (root->st != S_RUNNING)
+		return; /* a timer ended the list: no wait */
 	log_flush();
+	if (R.gq.len)
+		guard_pump();
 	t = now();
-	if (prog_due() < next)
-		next = prog_due();
-	ms = next <= t ? 0 : (int)((next - t) * 1000) + 1;
-	ms = poll(pf, n + nn, ms);
+	if (prog_due() < HUGE_VAL && (!next || prog_due() < next))
+		next = prog_due(); /* the status line's next frame */
+	if (R.nmore)
+		ms = 0; /* entries left to start: only look at what is ready */
+	else if (!next)
+		ms = -1;
+	else if (next - t > 1e6)
+		ms = 1000000000;
+	else if ((ms = next <= t ? 0 : (int)((next - t) * 1000)) < (next - t) * 1000)
+		ms++; /* round up: never wake before the deadline */
+	ev_wait(ms);
 	R.turn++; /* PATH lookups are checked again after a wait */
-	if (ms > 0) {
-		notify_polled(pf + n, nn);
-		for (i = 1; i < n; i++) {
-			if (!pf[i].revents || who[i]->st != S_RUNNING || !who[i]->rt)
-				continue;
-			if (what[i] == 2) {
-				if (who[i]->rt->p.in >= 0)
-					feed(who[i]);
-			} else if (who[i]->rt->p.fd[what[i]] == pf[i].fd) {
-				drain(who[i], what[i]);
-			}
-		}
-		if (pf[0].revents) { /* what is left wakes the next poll */
-			unsigned char b[64];
-			while (read(R.selfpipe[0], b, sizeof b) == (ssize_t)sizeof b)
-				;
-		}
-	}
 	reap();
 	on_walter_signal();
+	more_start();
 	prog_tick();
 }
 
@@ -6608,34 +7688,244 @@ static int
 run_list(struct node *root, int cleanup)
 {
 	R.cancel = R.nsig > cleanup || (R.timed_out && !cleanup);
+	R.in_cleanup = cleanup;
+	R.burst = PAR_BURST;
+	if (cleanup && (R.nsig || R.timed_out) && !R.cleanup_end)
+		R.cleanup_end = now() + opt.cleanup_timeout; /* the budget starts */
 	if (!node_start(root))
 		while (root->st == S_RUNNING)
-			loop_once();
+			loop_once(root);
+	R.in_cleanup = 0;
 	return root->st == S_FAILED;
 }
 
-/* Stop what tasks left running in the background; grace, then KILL. */
+/* ---- what tasks left running: stopped at the end ------------------- */
+
+/* A process left running, and who left it. */
+struct left {
+	pid_t pid;
+	struct node *n; /* the task; NULL when it cannot be told */
+	int cls;        /* LEFT_* */
+};
+enum { LEFT_STOP, LEFT_KEEP, LEFT_WORKER, LEFT_OURS };
+
+/* The children of pid (the kernel's list, where it has one: -1 if not). */
+static int
+proc_children(pid_t pid, pid_t **out, size_t *n)
+{
+	char path[96], *p, *end;
+	struct buf b = { 0 };
+	long c;
+
+	snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
+	if (read_file(path, &b) < 0)
+		return buf_free(&b), -1;
+	for (p = b.data; p && *p; p = end) {
+		c = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (!(*n & (*n - 1)))
+			*out = xreallocarray(*out, *n ? 2 * *n : 1, sizeof **out);
+		(*out)[(*n)++] = (pid_t)c;
+	}
+	buf_free(&b);
+	return 0;
+}
+
+/* Every live process below walter, each after its parent: by the
+ * kernel's children lists, else by a scan of /proc. -1 without /proc. */
+static int
+descendants(struct pinfo **out, size_t *n)
+{
+	struct pinfo *all, pi;
+	struct pidmap in = { 0 };
+	pid_t *kids = NULL, me = getpid();
+	size_t nk = 0, i, j, nall, before;
+
+	*out = NULL, *n = 0;
+	if (proc_children(me, &kids, &nk) == 0) {
+		for (i = 0; i < nk; i++) /* kids grows as each one's children are read */
+			if (proc_stat(kids[i], &pi) == 0 && pi.state != 'Z') {
+				if (!(*n & (*n - 1)))
+					*out = xreallocarray(*out, *n ? 2 * *n : 1, sizeof **out);
+				(*out)[(*n)++] = pi;
+				proc_children(kids[i], &kids, &nk);
+			}
+		free(kids);
+		return 0;
+	}
+	free(kids);
+	if (proc_all(&all, &nall) < 0)
+		return -1;
+	pm_put(&in, me, &in);
+	do { /* a pass per generation: parents come first */
+		before = *n;
+		for (j = 0; j < nall; j++)
+			if (!pm_get(&in, all[j].pid) && pm_get(&in, all[j].ppid)) {
+				pm_put(&in, all[j].pid, &in);
+				if (!(*n & (*n - 1)))
+					*out = xreallocarray(*out, *n ? 2 * *n : 1, sizeof **out);
+				(*out)[(*n)++] = all[j];
+			}
+	} while (*n > before);
+	free(all), pm_free(&in);
+	return 0;
+}
+
+/* What is left running now: below walter (orphans come to it) and,
+ * where they do not (no subreaper), anywhere with this run's mark or in
+ * a lingering group (in walter's session: without a subreaper walter may
+ * not see a group empty, and its id may lead someone else's session
+ * since). Each
+ * is told to a task by its mark, else by a lingering group it is in,
+ * else by its parent; what keep_running tasks left and what the worker
+ * runs are classed apart. -1 without /proc. */
+static int
+leftovers(struct left **out, size_t *n)
+{
+	struct pinfo *d, *all;
+	struct pidmap at = { 0 }; /* pid -> its entry in out, plus 1 */
+	size_t nd, nall, i, j, k;
+	long num;
+
+	*out = NULL, *n = 0;
+	if (descendants(&d, &nd) < 0)
+		return -1;
+	if (!R.subreaper && proc_all(&all, &nall) == 0) {
+		for (j = 0; j < nall; j++) {
+			for (i = 0; i < nd && d[i].pid != all[j].pid; i++)
+				;
+			for (k = 0; i == nd && k < R.nlinger &&
+				(R.linger[k].g != all[j].pgrp || all[j].sid != getsid(0));
+				k++)
+				;
+			if (i == nd && (k < R.nlinger || proc_mark(all[j].pid) >= 0)) {
+				d = xreallocarray(d, nd + 1, sizeof *d);
+				d[nd++] = all[j];
+			}
+		}
+		free(all);
+	}
+	*out = xreallocarray(NULL, nd ? nd : 1, sizeof **out);
+	for (i = 0; i < nd; i++) {
+		struct left *l = &(*out)[i], *up = NULL;
+		if ((k = (size_t)pm_get(&at, d[i].ppid)))
+			up = &(*out)[k - 1];
+		l->pid = d[i].pid, l->n = up ? up->n : NULL, l->cls = up ? up->cls : LEFT_STOP;
+		if (d[i].pid == R.guard || d[i].pid == N.pid || (up && up->cls != LEFT_STOP)) {
+			l->cls = d[i].pid == N.pid           ? LEFT_WORKER
+				: up && up->cls != LEFT_STOP ? up->cls
+							     : LEFT_OURS;
+		} else if ((num = proc_mark(d[i].pid)) == 0) {
+			l->cls = LEFT_WORKER;
+		} else if (num > 0) {
+			l->n = cfg.tasks[num - 1];
+		} else {
+			for (j = 0; j < R.nlinger && R.linger[j].g != d[i].pgrp; j++)
+				;
+			if (j < R.nlinger)
+				l->n = R.linger[j].n;
+		}
+		if (l->cls == LEFT_STOP && l->n && l->n->keep)
+			l->cls = LEFT_KEEP;
+		pm_put(&at, d[i].pid, (void *)(i + 1));
+	}
+	*n = nd;
+	free(d), pm_free(&at);
+	return 0;
+}
+
+/* pid's command line, spaces for NULs, cut at 100 bytes. */
 static void
-kill_leftovers(void)
+proc_cmdline(pid_t pid, char *s, size_t size)
+{
+	char path[64];
+	struct buf b = { 0 };
+	size_t i;
+
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+	s[0] = '\0';
+	if (read_file(path, &b) == 0 && b.len) {
+		for (i = 0; i < b.len; i++)
+			if (!b.data[i] || b.data[i] == '\n')
+				b.data[i] = ' ';
+		while (b.len && b.data[b.len - 1] == ' ')
+			b.len--;
+		snprintf(s, size, "%.*s%s", (int)(b.len > 100 ? 100 : b.len), b.data,
+			b.len > 100 ? "..." : "");
+	}
+	buf_free(&b);
+}
+
+/* Stop what the tasks (and, with worker, the notifiers) left running:
+ * each one named once, with its pid, command and task, SIGTERM (and
+ * SIGCONT: a stopped process would never see the TERM), SIGKILL after
+ * R.grace, until none is left (or 2 s more: a process in the kernel's
+ * uninterruptible sleep cannot be helped). Without /proc: the groups
+ * that outlived their tasks, as far as group ids tell. */
+static void
+kill_leftovers(int worker)
 {
 	double end = now() + R.grace;
-	size_t i, alive;
+	struct pidmap named = { 0 };
+	struct left *l;
+	size_t n, i, alive;
 	pid_t pid;
-	int st;
+	int st, sig;
+	char cmd[128];
 
-	for (i = 0; i < R.ngroups; i++)
-		kill(-R.groups[i], SIGTERM);
+	for (;;) {
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			notify_reaped(pid, st);
+		if (leftovers(&l, &n) < 0)
+			break;
+		sig = now() < end ? SIGTERM : SIGKILL;
+		for (alive = 0, i = 0; i < n; i++) {
+			if (l[i].cls == LEFT_KEEP || l[i].cls == LEFT_OURS ||
+				(l[i].cls == LEFT_WORKER && !worker))
+				continue;
+			alive++;
+			if (!pm_get(&named, l[i].pid)) {
+				pm_put(&named, l[i].pid, &named);
+				proc_cmdline(l[i].pid, cmd, sizeof cmd);
+				if (l[i].n)
+					logmsg(L_WARN, l[i].n->name,
+						"left running: pid %ld (%s): stopping it",
+						(long)l[i].pid, cmd);
+				else
+					logmsg(L_WARN, NULL,
+						"left running by %s: pid %ld (%s): stopping it",
+						l[i].cls == LEFT_WORKER ? "a notifier" : "a task",
+						(long)l[i].pid, cmd);
+			} else if (sig == SIGTERM) {
+				continue;
+			}
+			kill(l[i].pid, sig);
+			kill(l[i].pid, SIGCONT);
+		}
+		free(l);
+		log_flush();
+		if (!alive || now() > end + 2)
+			break;
+		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+	}
+	pm_free(&named);
+	if (!access("/proc/self", F_OK))
+		return;
+	for (i = 0; i < R.nlinger; i++)
+		kill(-R.linger[i].g, SIGTERM);
 	do {
-		for (alive = 0, i = 0; i < R.ngroups; i++)
-			alive += kill(-R.groups[i], 0) == 0;
+		for (alive = 0, i = 0; i < R.nlinger; i++)
+			alive += !group_empty(R.linger[i].g);
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 			notify_reaped(pid, st);
 		if (alive)
 			nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
 	} while (alive && now() < end);
-	for (i = 0; i < R.ngroups; i++)
-		kill(-R.groups[i], SIGKILL);
-	R.ngroups = 0;
+	for (i = 0; i < R.nlinger; i++)
+		if (!group_empty(R.linger[i].g))
+			kill(-R.linger[i].g, SIGKILL);
+	R.nlinger = 0;
 }
 
 /* ---- selection: NAME... and -from ------------------------------------ */
@@ -6990,9 +8280,11 @@ run_phases(int first, int last)
  *  - walter builds the bodies (it knows the tasks and their output) and
  *    appends them to a queue that the poll loop writes into the event
  *    pipe as fast as the worker takes it, never blocking (bounded: past
- *    NQ_MAX bytes new messages are dropped with an error);
+ *    NQ_MAX bytes the oldest task messages are dropped, never a
+ *    summary, and the end of the run says how many);
  *  - the worker sends them in order with http_send (its curl children
- *    live and are waited for inside it) or runs the exec command, and
+ *    live and are waited for inside it) or runs the exec command (woken
+ *    by its pipes and by SIGCHLD, never by a polling period), and
  *    reports its log lines over a second pipe that the poll loop reads
  *    and logs as walter lines;
  *  - at the end walter queues the summaries, closes the event pipe and
@@ -7004,9 +8296,15 @@ run_phases(int first, int last)
  *    per message;
  *  - reap()'s waitpid(-1) hands the worker's status to notify_reaped;
  *  - the worker has its own process group: Ctrl-C on the terminal reaches
- *    walter, which still wants its cleanup messages sent. */
+ *    walter, which still wants its cleanup messages sent; it dies with
+ *    walter (PR_SET_PDEATHSIG) and the guardian knows its group;
+ *  - it carries the mark WALTER_TASK_ID=RUN.0, so what its commands
+ *    leave is found and stopped at the end like a task's. */
 
-enum { NQ_MAX = 16 << 20, OUT_CAP = 64 << 10, WLOG_MAX = 2048 };
+/* NQ_MAX bounds walter's queue (what the worker has not taken yet): past
+ * it the oldest task messages are dropped, never a summary, and the end
+ * of the run says how many. */
+enum { NQ_MAX = 4 << 20, OUT_CAP = 64 << 10, WLOG_MAX = 2048 };
 
 /* ---- formatting (walter side) --------------------------------------- */
 
@@ -7540,7 +8838,7 @@ run_desc(int failed, double t0, struct buf *d)
 	return CS_FAIL;
 }
 
-static void enqueue(size_t nt, const char *label, const struct buf *body);
+static void enqueue(size_t nt, const char *label, const struct buf *body, int summary);
 
 /* Queue a commit status for each status notifier; for task n (not NULL)
  * only to those with per_task, in the context "context/NAME". */
@@ -7561,7 +8859,7 @@ status_queue(enum cstate cs, const struct node *n, const char *desc)
 			xputs(&c, nt->context);
 		status_body(nt->kind == NT_GITLAB_STATUS, cs, c.data, nt->desc ? nt->desc : desc,
 			nt->target, &b);
-		enqueue(i, n ? n->name : "", &b);
+		enqueue(i, n ? n->name : "", &b, !n); /* the run's status is never dropped */
 	}
 	buf_free(&b), buf_free(&c);
 }
@@ -7614,45 +8912,97 @@ api_message(const struct buf *body, char *out, size_t n)
 
 /* ---- the queue and the pipes (walter side) ---------------------------- */
 
-/* Hand as much of the queue to the worker as the pipe takes now. */
+/* Take the oldest message off the queue. */
+static void
+nq_pop(void)
+{
+	struct nmsg *m = N.head;
+
+	N.head = m->next;
+	if (!N.head)
+		N.tail = NULL;
+	N.qbytes -= m->len;
+	N.qoff = 0;
+	free(m);
+}
+
+/* Hand as much of the queue to the worker as the pipe takes now; the
+ * loop watches the pipe while something is left. */
 static void
 nq_pump(void)
 {
 	ssize_t w;
 
-	while (N.ev >= 0 && N.qoff < N.q.len) {
-		w = write(N.ev, N.q.data + N.qoff, N.q.len - N.qoff);
+	while (N.ev >= 0 && N.head) {
+		w = write(N.ev, N.head->data + N.qoff, N.head->len - N.qoff);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN)
-			return;
+			break;
 		if (w < 0) { /* EPIPE: the worker is gone (reported by notify_reaped) */
-			close(N.ev);
-			N.ev = -1;
+			fd_drop(&N.ev);
 			break;
 		}
-		N.qoff += (size_t)w;
+		if ((N.qoff += (size_t)w) == N.head->len)
+			nq_pop();
 	}
-	N.q.len = N.qoff = 0;
+	if (N.ev < 0)
+		while (N.head)
+			nq_pop();
+	ev_set(N.ev, WK_NEV, NULL, N.head ? POLLOUT : 0);
+}
+
+/* Past NQ_MAX: drop the oldest task messages the worker has not begun
+ * to take, until the queue fits again (or only summaries are left). */
+static void
+nq_trim(void)
+{
+	struct nmsg *prev = N.head && N.qoff ? N.head : NULL; /* (one half-sent stays) */
+	struct nmsg *m = prev ? prev->next : N.head, *next;
+
+	while (N.qbytes > NQ_MAX && m) {
+		next = m->next;
+		if (m->summary) {
+			prev = m, m = next;
+			continue;
+		}
+		if (prev)
+			prev->next = next;
+		else
+			N.head = next;
+		if (N.tail == m)
+			N.tail = prev;
+		N.qbytes -= m->len;
+		N.dropped++;
+		free(m);
+		m = next;
+	}
 }
 
 static void
-enqueue(size_t nt, const char *label, const struct buf *body)
+enqueue(size_t nt, const char *label, const struct buf *body, int summary)
 {
 	struct wire_ev h;
+	struct nmsg *m;
+	size_t nl = strlen(label), len;
 
 	if (N.ev < 0 || !body->len)
 		return;
-	if (N.q.len - N.qoff + body->len > NQ_MAX) {
-		if (!N.dropped++)
-			logmsg(L_ERROR, label,
-				"notifications are piling up (slow receivers): dropping new ones");
-		return;
-	}
-	h.nt = (uint32_t)nt, h.nlabel = (uint32_t)strlen(label), h.nbody = (uint32_t)body->len;
-	xput(&N.q, &h, sizeof h);
-	xput(&N.q, label, h.nlabel);
-	xput(&N.q, body->data, body->len);
+	h.nt = (uint32_t)nt, h.nlabel = (uint32_t)nl, h.nbody = (uint32_t)body->len;
+	len = sizeof h + nl + body->len;
+	m = xmalloc(sizeof *m + len);
+	m->next = NULL, m->len = len, m->summary = summary;
+	memcpy(m->data, &h, sizeof h);
+	memcpy(m->data + sizeof h, label, nl);
+	memcpy(m->data + sizeof h + nl, body->data, body->len);
+	if (N.tail)
+		N.tail->next = m;
+	else
+		N.head = m;
+	N.tail = m;
+	N.qbytes += len;
+	if (N.qbytes > NQ_MAX)
+		nq_trim();
 	nq_pump();
 }
 
@@ -7700,39 +9050,10 @@ nlog_read(void)
 			continue;
 		if (r < 0 && errno == EAGAIN)
 			break;
-		close(N.log); /* EOF: the worker is done */
-		N.log = -1;
+		fd_drop(&N.log); /* EOF: the worker is done */
 		break;
 	}
 	nlog_parse();
-}
-
-/* pollfds the loop watches for notifications; returns how many. */
-static size_t
-notify_pollfds(struct pollfd *pf)
-{
-	size_t n = 0;
-
-	if (N.log >= 0)
-		pf[n].fd = N.log, pf[n].events = POLLIN, pf[n++].revents = 0;
-	if (N.ev >= 0 && N.qoff < N.q.len)
-		pf[n].fd = N.ev, pf[n].events = POLLOUT, pf[n++].revents = 0;
-	return n;
-}
-
-static void
-notify_polled(const struct pollfd *pf, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (!pf[i].revents)
-			continue;
-		if (pf[i].fd == N.log)
-			nlog_read();
-		else if (pf[i].fd == N.ev)
-			nq_pump();
-	}
 }
 
 static void
@@ -7751,8 +9072,7 @@ notify_reaped(pid_t pid, int st)
 	N.pid = 0;
 	if (!N.ending || !WIFEXITED(st) || WEXITSTATUS(st))
 		worker_died(WIFSIGNALED(st), WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-	if (N.ev >= 0)
-		close(N.ev), N.ev = -1;
+	fd_drop(&N.ev);
 	return 1;
 }
 
@@ -7782,24 +9102,6 @@ wlog(enum level lv, const char *name, const char *fmt, ...)
 	if (!ok)
 		W.log = -1;
 	buf_free(&b);
-}
-
-/* 1 when n bytes were read, 0 at EOF before any, -1 otherwise. */
-static int
-read_full(int fd, void *p, size_t n)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < n) {
-		r = read(fd, (char *)p + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return got || r < 0 ? -1 : 0;
-		got += (size_t)r;
-	}
-	return 1;
 }
 
 /* Sleep s seconds (signals do not cut it short). */
@@ -7885,8 +9187,22 @@ exec_output(enum level lv, const char *label, struct buf *out)
 	}
 }
 
+/* In the worker: SIGCHLD ends exec_wait's poll at once. */
+static void
+on_wchld(int sig)
+{
+	int e = errno;
+	char c = 0;
+
+	(void)sig;
+	(void)!write(W.sp[1], &c, 1);
+	errno = e;
+}
+
 /* Run the exec command; 0 exited, 1 timed out. Waits for the command's
- * exit, not for EOF: something it started may keep the pipe open. */
+ * exit, not for EOF: something it started may keep the pipe open. Event
+ * driven: its pipes and SIGCHLD (the worker's self-pipe) wake it, so an
+ * event costs what the command takes, not a polling period. */
 static int
 exec_wait(pid_t pid, int in, int out, const struct buf *body, double deadline, int *st,
 	struct buf *output)
@@ -7896,8 +9212,8 @@ exec_wait(pid_t pid, int in, int out, const struct buf *body, double deadline, i
 	ssize_t r;
 
 	for (;;) {
-		struct pollfd pf[2];
-		nfds_t n = 0;
+		struct pollfd pf[3];
+		nfds_t n = 0, i;
 		double left = deadline - now();
 		pid_t w = waitpid(pid, st, WNOHANG);
 		if (w == pid || (w < 0 && errno != EINTR))
@@ -7908,22 +9224,31 @@ exec_wait(pid_t pid, int in, int out, const struct buf *body, double deadline, i
 			pf[n].fd = in, pf[n].events = POLLOUT, pf[n++].revents = 0;
 		if (out >= 0)
 			pf[n].fd = out, pf[n].events = POLLIN, pf[n++].revents = 0;
-		if (poll(pf, n, left < 0.05 ? (int)(left * 1000) + 1 : 50) <= 0)
+		if (W.sp[0] >= 0)
+			pf[n].fd = W.sp[0], pf[n].events = POLLIN, pf[n++].revents = 0;
+		if (poll(pf, n, W.sp[0] >= 0 || left < 0.05 ? (int)(left * 1000) + 1 : 50) <= 0)
 			continue;
-		if (in >= 0 && pf[0].revents) {
-			r = write(in, body->data + off, body->len - off);
-			if (r > 0)
-				off += (size_t)r;
-			if (off == body->len || (r < 0 && errno != EAGAIN && errno != EINTR))
-				close(in), in = -1; /* all given, or it does not read */
-		}
-		if (out >= 0 && pf[n - 1].fd == out && pf[n - 1].revents) {
-			while ((r = read(out, chunk, sizeof chunk)) < 0 && errno == EINTR)
-				;
-			if (r > 0 && output->len < 4096)
-				xput(output, chunk, (size_t)r);
-			else if (r == 0 || (r < 0 && errno != EAGAIN))
-				close(out), out = -1;
+		for (i = 0; i < n; i++) {
+			if (!pf[i].revents)
+				continue;
+			if (pf[i].fd == in) {
+				r = write(in, body->data + off, body->len - off);
+				if (r > 0)
+					off += (size_t)r;
+				if (off == body->len ||
+					(r < 0 && errno != EAGAIN && errno != EINTR))
+					close(in), in = -1; /* all given, or it does not read */
+			} else if (pf[i].fd == out) {
+				while ((r = read(out, chunk, sizeof chunk)) < 0 && errno == EINTR)
+					;
+				if (r > 0 && output->len < 4096)
+					xput(output, chunk, (size_t)r);
+				else if (r == 0 || (r < 0 && errno != EAGAIN))
+					close(out), out = -1;
+			} else {
+				while (read(W.sp[0], chunk, sizeof chunk) > 0)
+					;
+			}
 		}
 	}
 	if (in >= 0)
@@ -7999,43 +9324,38 @@ out:
 	buf_free(&output);
 }
 
-/* Close every descriptor but 0-2 and the two pipes. */
-static void
-close_except(int a, int b)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int fds[256], k = 0, i;
-	long fd, max;
-
-	if (!d) {
-		max = sysconf(_SC_OPEN_MAX);
-		for (fd = 3; fd < (max < 0 || max > 4096 ? 4096 : max); fd++)
-			if (fd != a && fd != b)
-				close((int)fd);
-		return;
-	}
-	while ((e = readdir(d)) && k < 256)
-		if ((fd = atol(e->d_name)) > 2 && fd != a && fd != b && fd != dirfd(d))
-			fds[k++] = (int)fd;
-	closedir(d);
-	for (i = 0; i < k; i++)
-		close(fds[i]);
-}
-
-static void __attribute__((noreturn)) worker(int ev, int logw)
+static void __attribute__((noreturn)) worker(pid_t parent, int ev, int logw)
 {
 	struct buf label = { 0 }, body = { 0 };
 	struct wire_ev h;
 	sigset_t none;
+	char mark[96];
 	int r;
 
+#ifdef PR_SET_PDEATHSIG
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* it dies with walter */
+	if (getppid() != parent)
+		_exit(1);
+#endif
+	(void)parent;
+	snprintf(mark, sizeof mark, "%s.0", R.runid); /* what it runs carries the mark */
+	setenv(MARK, mark, 1);
 	setpgid(0, 0);
 	signal(SIGCHLD, SIG_DFL), signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close_except(ev, logw);
+	if (xpipe(W.sp) == 0) { /* else exec_wait polls every 50 ms */
+		struct sigaction sa;
+		nonblock(W.sp[0]);
+		nonblock(W.sp[1]);
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_wchld;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESTART;
+		sigaction(SIGCHLD, &sa, NULL);
+	}
 	W.log = logw;
 	W.down = xmalloc(cfg.nnt);
 	memset(W.down, 0, cfg.nnt);
@@ -8066,7 +9386,7 @@ notify_start(void)
 {
 	int ev[2] = { -1, -1 }, lp[2] = { -1, -1 };
 	size_t i;
-	pid_t pid;
+	pid_t pid, me = getpid();
 
 	for (i = 0; i < cfg.nnt && (cfg.nt[i].kind == NT_FAKE || cfg.nt[i].off); i++)
 		;
@@ -8087,12 +9407,14 @@ notify_start(void)
 		return;
 	}
 	if (pid == 0)
-		worker(ev[0], lp[1]);
+		worker(me, ev[0], lp[1]);
 	setpgid(pid, pid); /* also here: no race with an early kill */
+	guard_send('G', pid);
 	close(ev[0]), close(lp[1]);
 	nonblock(ev[1]);
 	nonblock(lp[0]);
 	N.pid = pid, N.ev = ev[1], N.log = lp[0];
+	ev_set(N.log, WK_NLOG, NULL, POLLIN);
 	for (i = 0; i < cfg.nnt; i++)
 		if (is_status(&cfg.nt[i]) && !cfg.nt[i].off && cfg.nt[i].per_task)
 			N.per_task = 1;
@@ -8183,7 +9505,7 @@ chat_task(size_t i, struct node *n)
 		result_text(n, &t);
 		len = t.len, m = hide(t.data, &len);
 		chat_body(nt, m, len, bit_color(st_bit(n->st)), &b);
-		enqueue(i, n->name, &b);
+		enqueue(i, n->name, &b, 0);
 	}
 	for (s = 0; s < 2 && n->report_full; s++) {
 		if ((nt->suppress & (s ? SUP_STDERR : SUP_STDOUT)) || !n->cap[s] ||
@@ -8194,7 +9516,7 @@ chat_task(size_t i, struct node *n)
 		cap_tail(n->cap[s], &t);
 		len = t.len, m = hide(t.data, &len);
 		chat_body(nt, m, len, NULL, &b);
-		enqueue(i, n->name, &b);
+		enqueue(i, n->name, &b, 0);
 	}
 	buf_free(&t), buf_free(&b);
 }
@@ -8220,7 +9542,7 @@ notify_task(struct node *n)
 		} else if (!(nt->suppress & SUP_RESULT)) {
 			b.len = 0;
 			task_event(n, nt->suppress, &b);
-			enqueue(i, n->name, &b);
+			enqueue(i, n->name, &b, 0);
 		}
 	}
 	buf_free(&b);
@@ -8303,7 +9625,7 @@ notify_summary(int failed, double t0)
 			const char *m = hide(t.data, &len);
 			chat_body(nt, m, len, bit_color(bit), &b);
 		}
-		enqueue(i, "", &b);
+		enqueue(i, "", &b, 1);
 	}
 	buf_free(&t), buf_free(&f), buf_free(&e), buf_free(&b);
 }
@@ -8328,28 +9650,22 @@ notify_finish(int failed, double t0)
 		buf_free(&d);
 	}
 	N.ending = 1;
+	if (N.dropped)
+		logmsg(L_ERROR, NULL,
+			"notifications: %zu task messages dropped, the oldest first: the receivers were too slow (at most %d MiB wait)",
+			N.dropped, NQ_MAX >> 20);
 	for (i = 0; i < cfg.nnt; i++)
 		if (cfg.nt[i].kind != NT_FAKE && cfg.nt[i].timeout > limit)
 			limit = cfg.nt[i].timeout;
 	end = now() + limit + 2;
 	while (N.log >= 0 && (unsigned long)R.nsig == seen) {
-		struct pollfd pf[3];
-		size_t n;
 		double left = end - now();
-		if (N.ev >= 0 && N.qoff == N.q.len)
-			close(N.ev), N.ev = -1; /* all handed over: EOF ends the worker */
+		if (N.ev >= 0 && !N.head)
+			fd_drop(&N.ev); /* all handed over: EOF ends the worker */
 		if (left <= 0)
 			break;
-		n = notify_pollfds(pf);
-		pf[n].fd = R.selfpipe[0], pf[n].events = POLLIN, pf[n].revents = 0;
 		log_flush();
-		if (poll(pf, n + 1, (int)(left * 1000) + 1) > 0) {
-			unsigned char c[64];
-			notify_polled(pf, n);
-			if (pf[n].revents)
-				while (read(R.selfpipe[0], c, sizeof c) > 0)
-					;
-		}
+		ev_wait((int)(left * 1000) + 1);
 	}
 	if (N.log >= 0 && (unsigned long)R.nsig != seen)
 		logmsg(L_WARN, NULL, "signal %d: notifications still unsent are dropped",
@@ -8374,12 +9690,12 @@ notify_finish(int failed, double t0)
 	}
 	if (N.log >= 0)
 		nlog_read(); /* what it said before it was stopped */
-	if (N.log >= 0)
-		close(N.log), N.log = -1;
-	if (N.ev >= 0)
-		close(N.ev), N.ev = -1;
+	fd_drop(&N.log);
+	fd_drop(&N.ev);
 out:
-	buf_free(&N.q), buf_free(&N.in);
+	while (N.head)
+		nq_pop();
+	buf_free(&N.in);
 }
 
 /* ==== 9. outputs ==================================================== */
@@ -9612,9 +10928,9 @@ svc_lock(struct service *sv)
 
 /* git ARGS..., output logged; 0 or -1 with why logged as an error. */
 static int
-svc_git(const char *const *argv, struct buf *out, double timeout, char *why, size_t n)
+svc_git(const char *const *argv, struct buf *out, double timeout, int how, char *why, size_t n)
 {
-	int r = git_run(argv, out, timeout, 0, why, n);
+	int r = git_run(argv, out, timeout, how, why, n);
 
 	if (r != 0)
 		logmsg(L_ERROR, "service", "git %s: %s", argv[1], why);
@@ -9648,7 +10964,7 @@ svc_tree(struct service *sv)
 	char why[512], cwd[PATH_MAX], real[PATH_MAX], *t = NULL, *slash;
 	int r = -1;
 
-	if (svc_git(top, &o, 60, why, sizeof why) < 0)
+	if (svc_git(top, &o, 60, 0, why, sizeof why) < 0)
 		goto out;
 	t = first_line(&o);
 	o.len = 0;
@@ -9661,7 +10977,7 @@ svc_tree(struct service *sv)
 	} else if (svc.update) {
 		xprintf(&p, "%s/%s", cwd, svc.update);
 	} else {
-		if (svc_git(gd, &o, 60, why, sizeof why) < 0)
+		if (svc_git(gd, &o, 60, 0, why, sizeof why) < 0)
 			goto out;
 		char *g = first_line(&o);
 		xprintf(&p, "%s/walter-service.json", g);
@@ -9676,20 +10992,20 @@ svc_tree(struct service *sv)
 		cfg_msg(MSG_WARN, svc.file,
 			&(struct yaml_node){ .line = svc.uline, .col = svc.ucol },
 			"the state file (update) is inside the work tree: a checkout or the pipeline can change or remove it; put it outside (the default is in the git directory)");
-	if (git_run(sym, &o, 60, 1, why, sizeof why) == 0 && o.len > 11 &&
+	if (git_run(sym, &o, 60, GIT_QUIET, why, sizeof why) == 0 && o.len > 11 &&
 		!strncmp(o.data, "refs/heads/", 11)) {
 		char *ref = first_line(&o);
 		sv->head = xstrdup(ref + 11);
 		free(ref);
 	} else {
 		o.len = 0;
-		if (svc_git(hd, &o, 60, why, sizeof why) < 0)
+		if (svc_git(hd, &o, 60, 0, why, sizeof why) < 0)
 			goto out;
 		sv->head = first_line(&o);
 		sv->detached = 1;
 	}
 	o.len = 0;
-	if (svc_git(dirty, &o, 60, why, sizeof why) < 0)
+	if (svc_git(dirty, &o, 60, 0, why, sizeof why) < 0)
 		goto out;
 	if (o.len) {
 		logmsg(L_ERROR, "service",
@@ -9983,9 +11299,9 @@ svc_item(struct service *sv, const struct item *it)
 	xprintf(&desc, "Running %s", opt.config);
 	svc_status(sv, it->sha, CS_START, desc.data);
 	desc.len = 0;
-	if (svc_git(fa, NULL, 600, why, sizeof why) < 0 ||
-		svc_git(ca, NULL, 120, why, sizeof why) < 0 ||
-		svc_git(ha, &o, 60, why, sizeof why) < 0) {
+	if (svc_git(fa, NULL, 600, 0, why, sizeof why) < 0 ||
+		svc_git(ca, NULL, 120, 0, why, sizeof why) < 0 ||
+		svc_git(ha, &o, 60, 0, why, sizeof why) < 0) {
 		xprintf(&desc, "git failed: %s", why);
 	} else if (!o.len || strncmp(o.data, it->sha, strlen(it->sha))) {
 		xprintf(&desc, "git checked out %.12s, not %.12s", o.len ? o.data : "nothing",
@@ -10109,7 +11425,8 @@ out:
 		const char *const ba[] = { "git", "checkout", "-q", "-f", sv.head, NULL };
 		const char *const da[] = { "git", "checkout", "-q", "--detach", "-f", sv.head,
 			NULL };
-		if (sv.nit && svc_git(sv.detached ? da : ba, NULL, 120, why, sizeof why) < 0)
+		if (sv.nit &&
+			svc_git(sv.detached ? da : ba, NULL, 120, GIT_FINISH, why, sizeof why) < 0)
 			code = 2;
 	}
 	if (sv.lockfd >= 0)
@@ -10141,7 +11458,11 @@ teardown(void)
 	}
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		free(R.spec_val[i]);
-	free(R.spec_val), free(R.act), free(R.queue), free(R.groups);
+	free(R.spec_val), free(R.act), free(R.queue), free(R.linger), free(R.heap), free(R.watch);
+	free(R.more);
+	pm_free(&R.pids);
+	if (R.epfd >= 0)
+		close(R.epfd);
 	free(cfg.tasks), free(cfg.specials), free(cfg.nt), free(opt.names), free(opt.fwd);
 	if (svc.has_branch)
 		regfree(&svc.branch);
@@ -10150,7 +11471,7 @@ teardown(void)
 	for (i = 0; i < R.nexe; i++)
 		exe_free(&R.exe[i]);
 	free(R.pwd);
-	free(R.spare), free(R.pf), free(R.who), free(R.what);
+	free(R.spare), free(R.pf), free(R.pgen);
 	if (R.null >= 0)
 		close(R.null);
 	log_flush();
@@ -10177,7 +11498,9 @@ hold_std_fds(void)
 			exit(2);
 }
 
-/* After a signal, die of it (as PID 1, which cannot, exit 128+N). */
+/* After a signal, die of it. PID 1 cannot die of a signal it sends
+ * itself (in a PID namespace the kernel drops it, and under qemu-user
+ * the emulator waits forever), so it exits 128+N without trying. */
 static int
 die_of(int sig, int code)
 {
@@ -10185,6 +11508,8 @@ die_of(int sig, int code)
 
 	if (!sig)
 		return code;
+	if (getpid() == 1)
+		return 128 + sig;
 	signal(sig, SIG_DFL);
 	sigemptyset(&s);
 	sigaddset(&s, sig);
@@ -10281,9 +11606,11 @@ main(int argc, char **argv)
 	prog_start(run_total(first, last));
 	failed = run_phases(first, last); /* the failure rules: 7. scheduler */
 	prog_stop();
+	kill_leftovers(0);
 	summary(R.t0);
-	kill_leftovers();
 	notify_finish(failed, R.t0);
+	kill_leftovers(1); /* what notifier commands left */
+	guard_end();
 	sig = R.nsig ? R.sig : 0;
 	code = sig ? 128 + sig : R.timed_out ? 124 : failed ? 1 : 0;
 	code = reports_write(first, last, failed, code);

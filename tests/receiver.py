@@ -21,6 +21,10 @@ usage: receiver.py PORT_FILE LOG_FILE [options]
                     (logged as {"method": null, "closed": true})
   --lifetime S      exit by itself after S seconds (default 60), so a
                     failed test never leaves it running
+  --delay S         wait S seconds (a fraction) before each answer: a slow
+                    receiver
+  --body-max N      log at most N characters of each body, and its
+                    length as "body_len" (big bodies, small logs)
 """
 import argparse
 import http.server
@@ -82,13 +86,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def answer(self):
         body = self.read_body()
         n = next_number()
-        log(self.args, {
+        entry = {
             "method": self.command,
             "path": self.path,
             "version": self.request_version,
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": body.decode("utf-8", "replace"),
-        })
+        }
+        if self.args.body_max is not None:
+            entry["body_len"] = len(body)
+            entry["body"] = entry["body"][:self.args.body_max]
+        log(self.args, entry)
+        if self.args.delay:
+            time.sleep(self.args.delay)
         if self.args.hang:
             time.sleep(self.args.lifetime + 10)
             return
@@ -128,6 +138,8 @@ def main():
     p.add_argument("--hang", action="store_true")
     p.add_argument("--close", action="store_true")
     p.add_argument("--lifetime", type=float, default=60)
+    p.add_argument("--delay", type=float, default=0)
+    p.add_argument("--body-max", type=int, default=None)
     args = p.parse_args()
     Handler.args = args
 

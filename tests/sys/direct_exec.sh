@@ -98,9 +98,13 @@ def run(cmd, shell, extra="", args=(), env=None):
     log = p.stderr.decode("utf-8", "replace")
     log = re.sub(r"(?m)^\d\d:\d\d:\d\d ", "HH:MM:SS ", log)
     log = re.sub(r"\(\d+(\.\d+)?s\)", "(Ns)", log)
+    # the run's id (walter's pid and start time) differs from run to run
+    log = re.sub(r"WALTER_TASK_ID=\d+\.\d+\.", "WALTER_TASK_ID=RUN.", log)
     tl = [l for l in log.splitlines() if "[t]" in l]
     out = open("out.txt", "rb").read() if os.path.exists("out.txt") else None
     err = open("err.txt", "rb").read() if os.path.exists("err.txt") else None
+    if out is not None:
+        out = re.sub(rb"(?m)^WALTER_TASK_ID=\d+\.\d+\.", b"WALTER_TASK_ID=RUN.", out)
     return p.returncode, out, err, tl
 
 def say(ok, name, why=""):

@@ -115,6 +115,26 @@ t include-cycle sh -c '[ "$rc" = 2 ] && has err.txt "include cycle"'
 printf 'build:\n  tasks:\n    - include: "$INCDIR/inc.yml"\n' > incvar.yml
 INCDIR=. "$WALTER" -c incvar.yml -build >/dev/null 2>err.txt
 t include-substituted has err.txt "[inc1] from include"
+# the same file twice: both copies run; a broken one is reported once
+printf 'build:\n  tasks:\n    - include: inc.yml\n    - include: inc.yml\n' > twice.yml
+w -c twice.yml -build
+t include-twice-runs-twice sh -c '[ "$rc" = 0 ] && [ "$(grep -c "\[inc1\] from include" err.txt)" = 2 ]'
+printf -- '- name: [\n' > broken.yml
+printf 'build:\n  tasks:\n    - include: broken.yml\n    - include: broken.yml\n' > btwice.yml
+w -c btwice.yml -build
+t include-broken-said-once sh -c '[ "$rc" = 2 ] && [ "$(grep -c "broken.yml" err.txt)" = 1 ]'
+# includes are bounded like aliases: a file that includes the next one
+# twice, 30 levels deep (2^30 tasks), fails at once with a located error
+# (under 2 GB of memory and 30 s, which it took minutes and gigabytes to
+# reach before; no memory limit under a sanitizer or an emulator, which
+# reserve address space of their own)
+printf -- '- name: t\n  command: "true"\n' > lvl0.yml
+i=1; while [ $i -le 30 ]; do printf -- '- include: lvl%d.yml\n- include: lvl%d.yml\n' $((i - 1)) $((i - 1)) > lvl$i.yml; i=$((i + 1)); done
+printf 'build:\n  tasks:\n    - include: lvl30.yml\n' > bomb.yml
+(if [ -z "$WALTER_SANITIZED$WALTER_EMU" ]; then ulimit -v 2000000; fi
+	timeout 30 "$WALTER" -check -c bomb.yml) >out.txt 2>err.txt </dev/null; rc=$?
+t include-bomb-bounded sh -c '[ "$rc" = 2 ] && grep -qE "^walter: lvl[0-9]+\.yml:[0-9]+:[0-9]+: more than 1000000 tasks and includes after expanding includes" err.txt &&
+	[ "$(wc -l < err.txt)" = 1 ]'
 
 # -- a failed task inside an include fails the phase (not ignored)
 printf -- '- name: bad\n  command: exit 1\n' > incbad.yml

@@ -102,7 +102,7 @@ notify:
   - type: webhook
     url: http://127.0.0.1:$pwh/events
   - type: exec
-    command: cat >> exec-events.jsonl; (ls /proc/\$\$\$\$/fd) > exec-fds.txt  # \$\$ is a literal \$ in settings
+    command: cat >> exec-events.jsonl; (ls /proc/\$\$/fd) > exec-fds.txt  # an exec command is the shell's: \$\$ is its pid
   - type: fake
     url: http://127.0.0.1:1/never
 build:

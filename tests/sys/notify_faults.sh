@@ -200,15 +200,18 @@ if [ $need_ok = 1 ]; then
 fi
 
 # ---- the worker dies mid-run: walter notices, goes on, exit code unchanged --
+# (the exec command kills the worker, its parent, when "first" ended, and
+# says so in a file; "second" waits for that file, so the worker is dead
+# while tasks still run)
 start late
 cat > die.yml <<Y
 notify:
   - type: exec
-    command: kill -9 \$\$PPID
+    command: kill -9 \$PPID; touch worker-killed
   - type: webhook
     url: http://127.0.0.1:$port/late
 Y
-sed 's/echo first-out;/echo first-out; sleep 0.3;/' base.yml >> die.yml
+sed 's/echo second-out;/i=0; while [ ! -e worker-killed ] \&\& [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; echo second-out;/' base.yml >> die.yml
 tw -c die.yml
 same die
 c die-noticed 'has err.txt "ERROR the notification worker ended early (signal 9): notifications are off"'
@@ -216,7 +219,7 @@ c die-fast '[ $took -lt 4000 ]'
 c die-no-more-requests '[ "$(count late.log)" -le 1 ]'
 # the worker dying at the very end (its log pipe at EOF, not a zombie yet)
 # is still noticed: 30 runs, every one says so
-printf 'notify:\n  - type: exec\n    command: kill -9 $$PPID\npipeline:\n  - name: a\n    command: "true"\n' > dieend.yml
+printf 'notify:\n  - type: exec\n    command: kill -9 $PPID\npipeline:\n  - name: a\n    command: "true"\n' > dieend.yml
 i=0; seen=0
 while [ $i -lt 30 ]; do
 	"$WALTER" -c dieend.yml >/dev/null 2>err.txt </dev/null
