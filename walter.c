@@ -1,7 +1,8 @@
 /* walter.c - run a YAML build/deploy pipeline.
  *
  * Contents, in data-flow order:
- *   1. utilities      die/warn, checked allocation, the arena, whole files
+ *   1. utilities      die/warn, checked allocation, the arena, whole files,
+ *                     regular expressions (the service's branch)
  *   2. model          every shared type and all state; the formats legend
  *   3. options        Go-style flags into opt
  *   4. log            "HH:MM:SS  INFO [name] text" lines, batched; secrets
@@ -39,7 +40,6 @@
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
-#include <regex.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -300,6 +300,576 @@ err:
 		errno = e;
 	}
 	return -1;
+}
+
+/* ---- regular expressions: the service's "branch" ------------------- */
+
+/* The part of Go's RE2 syntax people write for branch names: literals,
+ * ., [classes] with ranges and [^...], \d \w \s \D \W \S, escapes
+ * (\. \n \x41 \x{263a}...), ^ $ \A \z \b \B, * + ? {m} {m,} {m,n} (the
+ * lazy forms are the same for a yes/no match), |, (...), (?:...) and
+ * (?P<name>...). Text and pattern are UTF-8, a character is a code point
+ * (an invalid byte is U+FFFD), as in Go. The rest (flags such as (?i),
+ * \p{..}, [[:alpha:]], \Q..\E, backreferences) is an error, not a guess.
+ * A pattern compiles into a program run as a Pike VM (Thompson's NFA):
+ * time proportional to the text times the program, no backtracking. */
+
+enum re_op {
+	RE_CHAR,
+	RE_ANY,
+	RE_CLASS,
+	RE_NCLASS,
+	RE_MATCH,
+	RE_JMP,
+	RE_SPLIT,
+	RE_BOL,
+	RE_EOL,
+	RE_WORD,
+	RE_NWORD
+};
+enum { RE_MAX = 5000, RE_REPEAT = 1000, RE_DEPTH = 100, RE_RUNE_MAX = 0x10FFFF };
+
+struct rinst {
+	enum re_op op;
+	long x, y; /* CHAR: the code point; [N]CLASS: first range, count;
+		    * JMP: where to, SPLIT: both ways, relative to here */
+};
+
+/* A compiled pattern (in the arena). */
+struct regex {
+	struct rinst *in; /* the program */
+	size_t n;         /* its length */
+	long (*rg)[2];    /* the classes' ranges, first and last code point */
+};
+
+/* A compilation (heap arrays, moved into the arena at the end). */
+struct rparse {
+	struct regex re;
+	size_t cap, nrg, rcap;
+	const char *s;   /* where the parser is */
+	const char *err; /* what is wrong, first error only */
+	const char *at;  /* where */
+	int depth;       /* open groups */
+};
+
+/* The code point at s (NUL-terminated) and its length in *len. */
+static long
+utf8_rune(const char *s, int *len)
+{
+	static const long least[] = { 0, 0x80, 0x800, 0x10000 };
+	const unsigned char *u = (const unsigned char *)s;
+	int n = u[0] >= 0xF0 ? 3 : u[0] >= 0xE0 ? 2 : u[0] >= 0xC0 ? 1 : 0, i;
+	long r = u[0] & (0x3F >> n);
+
+	*len = 1;
+	if (u[0] < 0x80)
+		return u[0];
+	if (!n || u[0] > 0xF4)
+		return 0xFFFD;
+	for (i = 1; i <= n; i++) {
+		if ((u[i] & 0xC0) != 0x80)
+			return 0xFFFD;
+		r = r << 6 | (u[i] & 0x3F);
+	}
+	if (r < least[n] || r > RE_RUNE_MAX || (r >= 0xD800 && r <= 0xDFFF))
+		return 0xFFFD;
+	*len = n + 1;
+	return r;
+}
+
+static void
+re_fail(struct rparse *p, const char *at, const char *what)
+{
+	if (!p->err)
+		p->err = what, p->at = at;
+}
+
+static void
+re_emit(struct rparse *p, enum re_op op, long x, long y)
+{
+	if (p->re.n >= RE_MAX) {
+		re_fail(p, p->s, "too large (over 5000 steps): lower the repeat counts");
+		return;
+	}
+	if (p->re.n == p->cap)
+		p->cap = p->cap * 2 + 16,
+		p->re.in = xreallocarray(p->re.in, p->cap, sizeof *p->re.in);
+	p->re.in[p->re.n++] = (struct rinst){ op, x, y };
+}
+
+static void
+re_range(struct rparse *p, long lo, long hi)
+{
+	if (p->nrg == p->rcap)
+		p->rcap = p->rcap * 2 + 16,
+		p->re.rg = xreallocarray(p->re.rg, p->rcap, sizeof *p->re.rg);
+	p->re.rg[p->nrg][0] = lo, p->re.rg[p->nrg++][1] = hi;
+}
+
+/* \d \w \s as ranges (RE2's are ASCII), or in a class their complement
+ * for \D \W \S. 0 if c names none of them. */
+static int
+re_perl(struct rparse *p, int c, int in_class)
+{
+	static const char names[] = "dDwWsS";
+	static const long r[][2] = { { '0', '9' }, { '0', '9' }, { 'A', 'Z' }, { '_', '_' },
+		{ 'a', 'z' }, { '\t', '\n' }, { '\f', '\r' }, { ' ', ' ' } };
+	static const int span[][2] = { { 0, 1 }, { 1, 5 }, { 5, 8 } };
+	const char *k = c ? strchr(names, c) : NULL;
+	int from, to, i, neg;
+	long lo = 0;
+
+	if (!k)
+		return 0;
+	from = span[(k - names) / 2][0], to = span[(k - names) / 2][1];
+	neg = (int)(k - names) % 2;
+	if (!in_class)
+		re_emit(p, neg ? RE_NCLASS : RE_CLASS, (long)p->nrg, to - from);
+	for (i = from; i < to; i++) {
+		if (!neg || !in_class)
+			re_range(p, r[i][0], r[i][1]);
+		else if (r[i][0] > lo)
+			re_range(p, lo, r[i][0] - 1);
+		lo = r[i][1] + 1;
+	}
+	if (neg && in_class)
+		re_range(p, lo, RE_RUNE_MAX);
+	return 1;
+}
+
+/* After a backslash: the code point it stands for, -1 when it was \d
+ * and the like (now emitted or added to the class), -2 when it was an
+ * assertion (emitted), -3 on an error. */
+static long
+re_escape(struct rparse *p, int in_class)
+{
+	static const char ctl[] = "a\af\fn\nr\rt\tv\v", asserts[] = "AzbB";
+	static const enum re_op aop[] = { RE_BOL, RE_EOL, RE_WORD, RE_NWORD };
+	const char *at = p->s - 1, *k;
+	int c = (unsigned char)*p->s++;
+	long v = 0;
+
+	if (re_perl(p, c, in_class))
+		return -1;
+	if (c && (k = strchr(asserts, c)) && !in_class) {
+		re_emit(p, aop[k - asserts], 0, 0);
+		return -2;
+	}
+	if (c && (k = strchr(ctl, c)) && (k - ctl) % 2 == 0)
+		return k[1];
+	if (c == 'x') {
+		int brace = *p->s == '{', digits = 0;
+		p->s += brace;
+		while (isxdigit((unsigned char)*p->s) && (brace || digits < 2) && v <= RE_RUNE_MAX)
+			v = v * 16 +
+				(isdigit((unsigned char)*p->s) ? *p->s - '0'
+							       : (*p->s | 32) - 'a' + 10),
+			p->s++, digits++;
+		if (digits && v <= RE_RUNE_MAX && (brace ? *p->s++ == '}' : digits == 2))
+			return v;
+	} else if (c && c < 0x80 && !isalnum(c)) {
+		return c;
+	} else if (!c) {
+		p->s--;
+		re_fail(p, at, "trailing backslash");
+		return -3;
+	} else if (isdigit(c)) {
+		re_fail(p, at, "backreferences and octal escapes (\\1, \\0) are not supported");
+		return -3;
+	} else if (c == 'p' || c == 'P') {
+		re_fail(p, at, "Unicode classes (\\p, \\P) are not supported");
+		return -3;
+	} else if (c == 'Q') {
+		re_fail(p, at, "quoting with \\Q...\\E is not supported");
+		return -3;
+	}
+	re_fail(p, at, "invalid escape sequence");
+	return -3;
+}
+
+/* One character of a class, or of a range in it: a code point, or -1
+ * after \d and the like, -3 on an error. */
+static long
+re_class_char(struct rparse *p)
+{
+	int len;
+	long c;
+
+	if (*p->s == '\\') {
+		p->s++;
+		return re_escape(p, 1);
+	}
+	c = utf8_rune(p->s, &len);
+	if (c == 0xFFFD && len == 1 && (unsigned char)*p->s >= 0x80) {
+		re_fail(p, p->s, "invalid UTF-8");
+		return -3;
+	}
+	p->s += len;
+	return c;
+}
+
+/* [...] after its '[': ranges, [^...], ']' first as itself. */
+static void
+re_class(struct rparse *p)
+{
+	const char *open = p->s - 1;
+	size_t first = p->nrg;
+	int neg = *p->s == '^';
+	long lo, hi;
+
+	p->s += neg;
+	do {
+		const char *at = p->s;
+		if (!*p->s) {
+			re_fail(p, open, "missing closing ]");
+			return;
+		}
+		if (p->s[0] == '[' && p->s[1] == ':' && strstr(p->s + 2, ":]")) {
+			re_fail(p, at,
+				"[:name:] classes are not supported (write the range, [a-z])");
+			return;
+		}
+		if ((lo = re_class_char(p)) < -1)
+			return;
+		hi = lo;
+		if (*p->s == '-' && p->s[1] && p->s[1] != ']') {
+			p->s++;
+			if ((hi = re_class_char(p)) < -1)
+				return;
+			if (lo < 0 || hi < lo) {
+				re_fail(p, at, "invalid character class range");
+				return;
+			}
+		}
+		if (lo >= 0)
+			re_range(p, lo, hi);
+	} while (*p->s != ']');
+	p->s++;
+	re_emit(p, neg ? RE_NCLASS : RE_CLASS, (long)first, (long)(p->nrg - first));
+}
+
+/* Make room for an instruction at at: the code from there moves up one
+ * (its jumps are relative, so they still land where they did). */
+static void
+re_insert(struct rparse *p, size_t at, enum re_op op, long x, long y)
+{
+	re_emit(p, RE_MATCH, 0, 0);
+	if (p->err)
+		return;
+	memmove(p->re.in + at + 1, p->re.in + at, (p->re.n - 1 - at) * sizeof *p->re.in);
+	p->re.in[at] = (struct rinst){ op, x, y };
+}
+
+/* {m}, {m,}, {m,n} at p->s: 1 with the counts (max -1: no limit), 0 if
+ * it is not one (then '{' is itself, as in Go). */
+static int
+re_counts(struct rparse *p, long *min, long *max)
+{
+	const char *s = p->s + 1;
+	char *e;
+
+	if (!isdigit((unsigned char)*s))
+		return 0;
+	*min = *max = strtol(s, &e, 10);
+	if (*e == ',') {
+		*max = -1;
+		if (isdigit((unsigned char)e[1]))
+			*max = strtol(e + 1, &e, 10);
+		else
+			e++;
+	}
+	if (*e != '}')
+		return 0;
+	if (*min > RE_REPEAT || *max > RE_REPEAT || (*max >= 0 && *max < *min)) {
+		re_fail(p, p->s, "invalid repeat count (at most 1000, min <= max)");
+		return 0;
+	}
+	p->s = e + 1;
+	return 1;
+}
+
+static void
+re_copy(struct rparse *p, const struct rinst *f, size_t len)
+{
+	size_t k;
+
+	for (k = 0; k < len; k++)
+		re_emit(p, f[k].op, f[k].x, f[k].y);
+}
+
+/* The code from s on (F) repeated min to max times (max -1: no limit):
+ * min copies, then a jump back over the last one (F+), or F* (a way
+ * around F and back), or max - min copies each with a way around. */
+static void
+re_repeat(struct rparse *p, size_t s, long min, long max)
+{
+	size_t len = p->re.n - s;
+	struct rinst *f = xreallocarray(NULL, len, sizeof *f);
+	long i;
+
+	memcpy(f, p->re.in + s, len * sizeof *f);
+	p->re.n = s;
+	for (i = 0; i < min; i++)
+		re_copy(p, f, len);
+	if (max < 0 && min) {
+		re_emit(p, RE_SPLIT, -(long)len, 1);
+	} else if (max < 0) {
+		re_emit(p, RE_SPLIT, 1, (long)len + 2);
+		re_copy(p, f, len);
+		re_emit(p, RE_JMP, -(long)len - 1, 0);
+	}
+	for (; i < max; i++) {
+		re_emit(p, RE_SPLIT, 1, (long)len + 1);
+		re_copy(p, f, len);
+	}
+	free(f);
+}
+
+static void re_alt(struct rparse *p);
+
+/* Atoms, each maybe repeated, up to '|', ')' or the end. */
+static void
+re_seq(struct rparse *p)
+{
+	while (!p->err && *p->s && *p->s != '|' && *p->s != ')') {
+		size_t s = p->re.n;
+		const char *at = p->s, *rep;
+		long min, max, c;
+		int len;
+
+		switch (*p->s++) {
+		case '(':
+			if (++p->depth > RE_DEPTH) {
+				re_fail(p, at, "too deeply nested (over 100 groups)");
+				break;
+			}
+			if (*p->s == '?' && p->s[1] == ':') {
+				p->s += 2;
+			} else if (*p->s == '?') {
+				const char *n = p->s + 1 + (p->s[1] == 'P');
+				size_t k = *n == '<'
+					? strspn(n + 1,
+						  "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+					: 0;
+				if (*n != '<') {
+					re_fail(p, at, "flags such as (?i) are not supported");
+					break;
+				}
+				if (!k || n[k + 1] != '>') {
+					re_fail(p, at, "invalid named capture");
+					break;
+				}
+				p->s = n + k + 2;
+			}
+			re_alt(p);
+			if (*p->s != ')')
+				re_fail(p, at, "missing closing )");
+			p->s += *p->s == ')', p->depth--;
+			break;
+		case '[':
+			re_class(p);
+			break;
+		case '.':
+			re_emit(p, RE_ANY, 0, 0);
+			break;
+		case '^':
+			re_emit(p, RE_BOL, 0, 0);
+			break;
+		case '$':
+			re_emit(p, RE_EOL, 0, 0);
+			break;
+		case '\\':
+			if ((c = re_escape(p, 0)) >= 0)
+				re_emit(p, RE_CHAR, c, 0);
+			break;
+		case '*':
+		case '+':
+		case '?':
+			re_fail(p, at, "missing argument to repetition operator");
+			break;
+		default:
+			p->s = at;
+			if (*at == '{' && re_counts(p, &min, &max)) {
+				re_fail(p, at, "missing argument to repetition operator");
+				break;
+			}
+			c = utf8_rune(at, &len);
+			if (c == 0xFFFD && len == 1 && (unsigned char)*at >= 0x80)
+				re_fail(p, at, "invalid UTF-8");
+			p->s = at + len;
+			re_emit(p, RE_CHAR, c, 0);
+		}
+		/* one repetition operator, maybe lazy; a second is an error */
+		for (rep = NULL; !p->err; rep = at) {
+			at = p->s;
+			if (*p->s && strchr("*+?", *p->s))
+				min = *p->s == '+', max = *p->s == '?' ? 1 : -1, p->s++;
+			else if (*p->s != '{' || !re_counts(p, &min, &max))
+				break;
+			if (rep) {
+				re_fail(p, rep, "invalid nested repetition operator");
+				break;
+			}
+			p->s += *p->s == '?';
+			re_repeat(p, s, min, max);
+		}
+	}
+}
+
+/* Alternatives: SPLIT to the first and to the rest, the first jumping
+ * past the rest. */
+static void
+re_alt(struct rparse *p)
+{
+	size_t s = p->re.n, j;
+
+	re_seq(p);
+	if (p->err || *p->s != '|')
+		return;
+	p->s++;
+	re_insert(p, s, RE_SPLIT, 1, 0);
+	j = p->re.n;
+	re_emit(p, RE_JMP, 0, 0);
+	re_alt(p);
+	if (p->err)
+		return;
+	p->re.in[s].y = (long)(j + 1 - s);
+	p->re.in[j].x = (long)(p->re.n - j);
+}
+
+/* Compile pat into re (in the arena); -1 with what is wrong and where
+ * (the character, from 1) in err. */
+static int
+re_compile(struct regex *re, const char *pat, char *err, size_t n)
+{
+	struct rparse p;
+	size_t k = 1;
+
+	memset(&p, 0, sizeof p);
+	p.s = pat;
+	re_alt(&p);
+	if (*p.s == ')')
+		re_fail(&p, p.s, "unexpected )");
+	re_emit(&p, RE_MATCH, 0, 0);
+	if (p.err) {
+		for (; pat < p.at; pat++)
+			k += ((unsigned char)*pat & 0xC0) != 0x80;
+		snprintf(err, n, "%s (character %zu)", p.err, k);
+	} else {
+		re->n = p.re.n;
+		re->in = memcpy(amalloc(p.re.n * sizeof *re->in), p.re.in, p.re.n * sizeof *re->in);
+		re->rg = amalloc(p.nrg * sizeof *re->rg + 1);
+		if (p.nrg)
+			memcpy(re->rg, p.re.rg, p.nrg * sizeof *re->rg);
+	}
+	free(p.re.in), free(p.re.rg);
+	return p.err ? -1 : 0;
+}
+
+static int
+re_isword(long c)
+{
+	return c >= 0 && c < 0x80 && (isalnum((int)c) || c == '_');
+}
+
+/* A Pike VM's state at one position: the character before and here
+ * (-1: none), and the marks of the threads added to the list now. */
+struct rvm {
+	const struct regex *re;
+	size_t *mark, *stk, stamp;
+	long prev, c;
+};
+
+static void
+re_push(struct rvm *v, size_t pc, size_t *sp)
+{
+	if (v->mark[pc] != v->stamp)
+		v->mark[pc] = v->stamp, v->stk[(*sp)++] = pc;
+}
+
+/* Add pc and every instruction reachable from it without reading a
+ * character to list: each once, whatever the paths to it. */
+static void
+re_add(struct rvm *v, size_t pc, size_t *list, size_t *n)
+{
+	size_t sp = 0;
+
+	re_push(v, pc, &sp);
+	while (sp) {
+		const struct rinst *in = &v->re->in[pc = v->stk[--sp]];
+		int ok = 1;
+		switch (in->op) {
+		case RE_JMP:
+			re_push(v, pc + (size_t)in->x, &sp);
+			continue;
+		case RE_SPLIT:
+			re_push(v, pc + (size_t)in->x, &sp);
+			re_push(v, pc + (size_t)in->y, &sp);
+			continue;
+		case RE_BOL:
+			ok = v->prev < 0;
+			break;
+		case RE_EOL:
+			ok = v->c < 0;
+			break;
+		case RE_WORD:
+		case RE_NWORD:
+			ok = (re_isword(v->prev) != re_isword(v->c)) == (in->op == RE_WORD);
+			break;
+		default:
+			list[(*n)++] = pc;
+			continue;
+		}
+		if (ok)
+			re_push(v, pc + 1, &sp);
+	}
+}
+
+/* Does instruction in read character c? */
+static int
+re_reads(const struct regex *re, const struct rinst *in, long c)
+{
+	long i, hit = 0;
+
+	if (in->op == RE_CHAR)
+		return c == in->x;
+	if (in->op == RE_ANY)
+		return c != '\n';
+	for (i = in->x; i < in->x + in->y && !hit; i++)
+		hit = c >= re->rg[i][0] && c <= re->rg[i][1];
+	return hit == (in->op == RE_CLASS);
+}
+
+/* 1 when re matches s somewhere (as Go's MatchString), else 0. */
+static int
+re_match(const struct regex *re, const char *s)
+{
+	size_t n = re->n, *mem = xreallocarray(NULL, 4 * n, sizeof *mem), *cur = mem,
+	       *nxt = mem + n, ncur = 0, nnxt, i, *t;
+	struct rvm v = { re, mem + 2 * n, mem + 3 * n, 1, -1, -1 };
+	int len = 0, found = 0;
+
+	memset(v.mark, 0, n * sizeof *v.mark);
+	v.c = *s ? utf8_rune(s, &len) : -1;
+	re_add(&v, 0, cur, &ncur);
+	while (!found) {
+		long c = v.c;
+		v.prev = c, v.stamp++, nnxt = 0;
+		if (c >= 0)
+			s += len, v.c = *s ? utf8_rune(s, &len) : -1;
+		for (i = 0; i < ncur && !found; i++) {
+			const struct rinst *in = &re->in[cur[i]];
+			found = in->op == RE_MATCH;
+			if (c >= 0 && in->op < RE_MATCH && re_reads(re, in, c))
+				re_add(&v, cur[i] + 1, nxt, &nnxt);
+		}
+		if (c < 0)
+			break;
+		re_add(&v, 0, nxt, &nnxt); /* a match may start at any character */
+		t = cur, cur = nxt, nxt = t, ncur = nnxt;
+	}
+	free(mem);
+	return found;
 }
 
 /* ==== 2. model ====================================================== */
@@ -597,7 +1167,7 @@ static struct {
 	const char *tls_proxy;     /* "host:port", or NULL */
 	int forks;                 /* build pull requests from forks too */
 	int has_branch;            /* "branch" was given: */
-	regex_t branch;            /* pull requests whose head branch matches */
+	struct regex branch;       /* pull requests whose head branch matches */
 	int token_line, token_col; /* where to point when the token is missing */
 } svc;
 
@@ -3125,7 +3695,12 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 
 /* ---- commit status notifiers: settings and their CI defaults ------- */
 
-static int git_run(const char *const *argv, struct buf *out, double timeout, int quiet, char *why,
+/* git_run's flags: */
+enum {
+	GIT_QUIET = 1, /* what git printed is not logged */
+	GIT_KEEP = 2,  /* a signal does not stop it (putting HEAD back) */
+};
+static int git_run(const char *const *argv, struct buf *out, double timeout, int how, char *why,
 	size_t whylen);
 
 /* A full commit SHA: 40 (SHA-1) or 64 (SHA-256) hex digits, lower-cased
@@ -3150,7 +3725,7 @@ head_sha(char *why, size_t n)
 	struct buf out = { 0 };
 	char *r = NULL;
 
-	if (git_run(argv, &out, 10, 1, why, n) == 0 && out.len) {
+	if (git_run(argv, &out, 10, GIT_QUIET, why, n) == 0 && out.len) {
 		out.data[strcspn(out.data, "\r\n")] = '\0';
 		if (is_sha(out.data))
 			r = astrdup(out.data);
@@ -3477,15 +4052,14 @@ svc_key(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
 			cerr(c, v, "\"trunk\" must be a branch name");
 		svc.trunk = s;
 	} else if (!strcmp(key, "branch") && *s) {
-		int r = regcomp(&svc.branch, s, REG_EXTENDED | REG_NOSUB);
-		if (r) {
-			regerror(r, &svc.branch, err, sizeof err);
+		if (strlen(v->text) != v->len)
+			cerr(c, v, "\"branch\" contains a NUL byte");
+		else if (re_compile(&svc.branch, s, err, sizeof err) < 0)
 			cerr(c, v,
-				"\"branch\" is not a usable regular expression (POSIX extended): %s",
+				"\"branch\" is not a usable regular expression (Go RE2 syntax): %s",
 				err);
-		} else {
+		else
 			svc.has_branch = 1;
-		}
 	} else if (!strcmp(key, "update") && *s) {
 		svc.update = s, svc.uline = v->line, svc.ucol = v->col;
 	} else if (!strcmp(key, "context") && *s) {
@@ -4407,6 +4981,29 @@ child_signals(void)
 	signal(SIGPIPE, SIG_DFL);
 }
 
+/* fork for git and service mode's builds, with INT, TERM and HUP blocked
+ * across it: the child sets them back to their defaults before it
+ * unblocks them (child_signals), so a signal walter passes on before the
+ * child's exec kills it, where walter's handler in the copy would have
+ * eaten it. Returns what fork returned. */
+static pid_t
+fork_child(void)
+{
+	sigset_t s, old;
+	pid_t pid;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT), sigaddset(&s, SIGTERM), sigaddset(&s, SIGHUP);
+	sigprocmask(SIG_BLOCK, &s, &old);
+	if ((pid = fork()) == 0) {
+		signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
+		child_signals();
+		return 0;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return pid;
+}
+
 /* What to start: argv from the file path, stdin from in. A direct exec
  * (sh set) runs sh -c COMMAND instead when the exec fails, so that the
  * error, or the run of a script without a #! line, is the shell's. */
@@ -4927,18 +5524,18 @@ git_log(enum level lv, const struct buf *b)
 }
 
 /* Run argv (argv[0] is "git", found in PATH; no shell) with stdin
- * /dev/null for at most timeout seconds; a signal to walter (R.nsig)
- * stops it. Its stdout goes into out when out is given (1 MiB at most);
- * what else it printed is logged as "[git]" lines when it is done: ERROR
- * if it failed, else DEBUG; nothing if quiet. Returns its exit status,
+ * /dev/null for at most timeout seconds. Unless how has GIT_KEEP, a
+ * signal to walter (R.nsig) before it keeps it from starting, one while
+ * it runs leaves it R.grace seconds more, then stops it (TERM). Its
+ * stdout goes into out when out is given (1 MiB at most); what else it
+ * printed is logged as "[git]" lines when it is done: ERROR if it
+ * failed, else DEBUG; nothing with GIT_QUIET. Returns its exit status,
  * or -1; unless 0, why says what went wrong (git's last line). */
 static int
-git_run(const char *const *argv, struct buf *out, double timeout, int quiet, char *why,
-	size_t whylen)
+git_run(const char *const *argv, struct buf *out, double timeout, int how, char *why, size_t whylen)
 {
-	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, st = 0, r = -1, stop = 0;
+	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, st = 0, r = -1, stop = 0, term = 0;
 	struct buf err = { 0 }, *o = out ? out : &err;
-	unsigned long seen = (unsigned long)R.nsig;
 	double end = now() + timeout;
 	char *path = path_lookup("git"), *last;
 	pid_t pid;
@@ -4948,13 +5545,16 @@ git_run(const char *const *argv, struct buf *out, double timeout, int quiet, cha
 		snprintf(why, whylen, "git is not installed (not found in PATH)");
 		return -1;
 	}
-	if (xpipe(op) < 0 || xpipe(ep) < 0 || (pid = fork()) < 0) {
+	if (R.nsig && !(how & GIT_KEEP)) {
+		snprintf(why, whylen, "git %s not run: walter got signal %d", argv[1], (int)R.sig);
+		goto out;
+	}
+	if (xpipe(op) < 0 || xpipe(ep) < 0 || (pid = fork_child()) < 0) {
 		snprintf(why, whylen, "cannot run git: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
 		int nul = open("/dev/null", O_RDONLY);
-		child_signals();
 		if (nul >= 0 && dup2(nul, 0) >= 0 && dup2(op[1], 1) >= 0 && dup2(ep[1], 2) >= 0)
 			execv(path, (char *const *)argv);
 		_exit(127);
@@ -4967,10 +5567,14 @@ git_run(const char *const *argv, struct buf *out, double timeout, int quiet, cha
 		nfds_t n = 0;
 		double left = end - now();
 		if (left <= 0 && !stop) {
-			kill(pid, SIGKILL);
+			kill(pid, term ? SIGTERM : SIGKILL);
 			stop = 1;
-			snprintf(why, whylen, "git %s gave no answer within %gs: killed", argv[1],
-				timeout);
+			if (term)
+				snprintf(why, whylen, "git %s stopped: walter got signal %d",
+					argv[1], (int)R.sig);
+			else
+				snprintf(why, whylen, "git %s gave no answer within %gs: killed",
+					argv[1], timeout);
 		}
 		if (left <= 0)
 			break;
@@ -4991,11 +5595,14 @@ git_run(const char *const *argv, struct buf *out, double timeout, int quiet, cha
 			while (read(R.selfpipe[0], c, sizeof c) > 0)
 				;
 		}
-		if ((unsigned long)R.nsig != seen && !stop) {
-			kill(pid, SIGTERM);
-			stop = 1;
-			snprintf(why, whylen, "git %s stopped: walter got signal %d", argv[1],
-				(int)R.sig);
+		/* A signal: TERM after the grace, not at once. git makes a
+		 * lock file (.git/index.lock) before it sets up the handler
+		 * that removes it on a signal: a TERM in between leaves it
+		 * behind, and every later git command here fails. */
+		if (R.nsig && !(how & GIT_KEEP) && !term) {
+			term = 1;
+			if (end > now() + R.grace)
+				end = now() + R.grace;
 		}
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -5012,7 +5619,7 @@ git_run(const char *const *argv, struct buf *out, double timeout, int quiet, cha
 	} else if (r > 0) {
 		snprintf(why, whylen, "git %s: exit status %d", argv[1], r);
 	}
-	if (!quiet)
+	if (!(how & GIT_QUIET))
 		git_log(r == 0 ? L_DEBUG : L_ERROR, &err);
 out:
 	if (op[0] >= 0)
@@ -8421,10 +9028,9 @@ static int
 svc_sleep(double s)
 {
 	double end = now() + s;
-	unsigned long seen = (unsigned long)R.nsig;
 	char c[64];
 
-	while ((unsigned long)R.nsig == seen) {
+	while (!R.nsig) { /* one came before: the poll stops */
 		struct pollfd pf = { R.selfpipe[0], POLLIN, 0 };
 		double left = end - now();
 		if (left <= 0)
@@ -8826,14 +9432,14 @@ svc_tree(struct service *sv)
 		cfg_msg(MSG_WARN, svc.file,
 			&(struct yaml_node){ .line = svc.uline, .col = svc.ucol },
 			"the state file (update) is inside the work tree: a checkout or the pipeline can change or remove it; put it outside (the default is in the git directory)");
-	if (git_run(sym, &o, 60, 1, why, sizeof why) == 0 && o.len > 11 &&
+	if (git_run(sym, &o, 60, GIT_QUIET, why, sizeof why) == 0 && o.len > 11 &&
 		!strncmp(o.data, "refs/heads/", 11)) {
 		char *ref = first_line(&o);
 		sv->head = xstrdup(ref + 11);
 		free(ref);
 	} else {
 		o.len = 0;
-		if (svc_git(hd, &o, 60, why, sizeof why) < 0)
+		if (R.nsig || svc_git(hd, &o, 60, why, sizeof why) < 0) /* not detached */
 			goto out;
 		sv->head = first_line(&o);
 		sv->detached = 1;
@@ -8986,7 +9592,7 @@ svc_queue(struct service *sv, const char *trunk, struct item *open, size_t nopen
 		const struct saved *s = saved_find(sv, p->pr);
 		if (s && !strcmp(s->sha, p->sha))
 			continue;
-		if (svc.has_branch && regexec(&svc.branch, p->ref, 0, NULL, 0)) {
+		if (svc.has_branch && !re_match(&svc.branch, p->ref)) {
 			logmsg(L_DEBUG, "service",
 				"pull request #%ld: its branch does not match \"branch\": not built",
 				p->pr);
@@ -9017,13 +9623,14 @@ svc_queue(struct service *sv, const char *trunk, struct item *open, size_t nopen
 
 /* Run the pipeline of the checkout: walter -mode local -c FILE and the
  * flags this run was given, in its own process group, stdin /dev/null;
- * walter's signals are passed on to it. Returns its exit status (128+N
- * for signal N), -1 if it could not start (why says so). */
+ * walter's signals are passed on to it, one that came before it started
+ * too. Returns its exit status (128+N for signal N), -1 if it could not
+ * start (why says so). */
 static int
 run_child(struct service *sv, char *why, size_t n)
 {
 	char **argv = xreallocarray(NULL, opt.nfwd + (size_t)opt.nnames + 8, sizeof *argv);
-	unsigned long seen = (unsigned long)R.nsig;
+	unsigned long seen = 0;
 	size_t k = 0, i;
 	int st = 0, ep[2], e;
 	pid_t pid, w;
@@ -9040,7 +9647,7 @@ run_child(struct service *sv, char *why, size_t n)
 	argv[k] = NULL;
 	log_flush();
 	fflush(NULL);
-	if (xpipe(ep) < 0 || (pid = fork()) < 0) {
+	if (xpipe(ep) < 0 || (pid = fork_child()) < 0) {
 		snprintf(why, n, "cannot start walter: %s", strerror(errno));
 		free(argv);
 		return -1;
@@ -9048,7 +9655,6 @@ run_child(struct service *sv, char *why, size_t n)
 	if (pid == 0) {
 		int nul = open("/dev/null", O_RDONLY);
 		setpgid(0, 0);
-		child_signals();
 		if (nul >= 0 && dup2(nul, 0) >= 0)
 			execv(sv->exe, argv);
 		e = errno;
@@ -9058,18 +9664,20 @@ run_child(struct service *sv, char *why, size_t n)
 	setpgid(pid, pid);
 	close(ep[1]);
 	free(argv);
-	while ((w = waitpid(pid, &st, WNOHANG)) == 0 || (w < 0 && errno == EINTR)) {
+	for (;;) { /* the self-pipe wakes it for a signal or the build's end */
 		struct pollfd pf = { R.selfpipe[0], POLLIN, 0 };
 		char c[64];
-		if (poll(&pf, 1, -1) > 0)
-			while (read(R.selfpipe[0], c, sizeof c) > 0)
-				;
 		if ((unsigned long)R.nsig != seen) {
 			seen = (unsigned long)R.nsig;
 			logmsg(L_WARN, "service", "signal %d: passed on to the build", (int)R.sig);
 			log_flush();
 			kill(pid, R.sig);
 		}
+		if ((w = waitpid(pid, &st, WNOHANG)) != 0 && !(w < 0 && errno == EINTR))
+			break;
+		if (poll(&pf, 1, -1) > 0)
+			while (read(R.selfpipe[0], c, sizeof c) > 0)
+				;
 	}
 	if (read(ep[0], &e, sizeof e) == (ssize_t)sizeof e) { /* exec failed */
 		close(ep[0]);
@@ -9259,8 +9867,12 @@ out:
 		const char *const ba[] = { "git", "checkout", "-q", "-f", sv.head, NULL };
 		const char *const da[] = { "git", "checkout", "-q", "--detach", "-f", sv.head,
 			NULL };
-		if (sv.nit && svc_git(sv.detached ? da : ba, NULL, 120, why, sizeof why) < 0)
+		/* not stopped by the signal that may have stopped the poll */
+		if (sv.nit &&
+			git_run(sv.detached ? da : ba, NULL, 120, GIT_KEEP, why, sizeof why)) {
+			logmsg(L_ERROR, "service", "git checkout %s: %s", sv.head, why);
 			code = 2;
+		}
 	}
 	if (sv.lockfd >= 0)
 		close(sv.lockfd);
@@ -9293,8 +9905,6 @@ teardown(void)
 		free(R.spec_val[i]);
 	free(R.spec_val), free(R.act), free(R.queue), free(R.groups);
 	free(cfg.tasks), free(cfg.specials), free(cfg.nt), free(opt.names), free(opt.fwd);
-	if (svc.has_branch)
-		regfree(&svc.branch);
 	if (strcmp(R.sh, "/bin/sh"))
 		free((char *)R.sh);
 	for (i = 0; i < R.nexe; i++)

@@ -6,6 +6,8 @@
 #include "../walter.c"
 #undef main
 
+#include <regex.h>
+
 #include "unit.h"
 
 static struct buf out;
@@ -609,6 +611,244 @@ test_status_texts(void)
 	buf_free(&cb);
 }
 
+/* A random pattern of the syntax POSIX ERE and RE2 share, for
+ * test_regex_posix: atoms over a and b, each maybe repeated once. */
+static unsigned long rnd_state = 12345;
+
+static unsigned
+rnd(unsigned n)
+{
+	rnd_state = rnd_state * 6364136223846793005UL + 1442695040888963407UL;
+	return (unsigned)(rnd_state >> 33) % n;
+}
+
+static void rnd_alt(struct buf *b, int depth);
+
+static void
+rnd_seq(struct buf *b, int depth)
+{
+	static const char *const atom[] = { "a", "b", ".", "[ab]", "[^a]", "c" };
+	static const char *const rep[] = { "", "", "*", "+", "?", "{2}", "{1,2}", "{0,}", "{2,3}" };
+	unsigned i, n = 1 + rnd(3);
+
+	for (i = 0; i < n; i++) {
+		if (depth < 3 && !rnd(4)) {
+			xputs(b, "(");
+			rnd_alt(b, depth + 1);
+			xputs(b, ")");
+		} else {
+			xputs(b, atom[rnd(6)]);
+		}
+		xputs(b, rep[rnd(9)]);
+	}
+}
+
+static void
+rnd_alt(struct buf *b, int depth)
+{
+	rnd_seq(b, depth);
+	while (!rnd(3)) {
+		xputs(b, "|");
+		rnd_seq(b, depth);
+	}
+}
+
+/* The same answers as the C library's regexec on 3,000 random patterns
+ * of the syntax both take, 12 texts each. */
+static void
+test_regex_posix(void)
+{
+	struct buf pat = { 0 };
+	struct regex re;
+	regex_t px;
+	char err[256], text[12], name[200];
+	unsigned i, j, k, bad = 0, n = 0;
+
+	for (i = 0; i < 3000; i++) {
+		pat.len = 0;
+		xputs(&pat, rnd(4) ? "" : "^");
+		rnd_alt(&pat, 0);
+		xputs(&pat, rnd(4) ? "" : "$");
+		if (regcomp(&px, pat.data, REG_EXTENDED | REG_NOSUB))
+			continue;
+		if (re_compile(&re, pat.data, err, sizeof err) < 0) {
+			snprintf(name, sizeof name, "regex like POSIX: /%s/ compiles", pat.data);
+			CHECK(name, 0);
+			bad++;
+		}
+		for (j = 0; j < 12 && !bad; j++, n++) {
+			unsigned len = rnd(9);
+			for (k = 0; k < len; k++)
+				text[k] = "abc"[rnd(3)];
+			text[len] = '\0';
+			if (re_match(&re, text) != !regexec(&px, text, 0, NULL, 0)) {
+				snprintf(name, sizeof name, "regex like POSIX: /%s/ on \"%s\"",
+					pat.data, text);
+				CHECK(name, 0);
+				bad++;
+			}
+		}
+		regfree(&px);
+		if (bad)
+			break;
+	}
+	snprintf(name, sizeof name, "regex like POSIX: %u matches compared", n);
+	CHECK(name, !bad && n > 20000);
+	buf_free(&pat);
+}
+
+/* s with bytes outside printable ASCII as \xHH, for a test's name. */
+static const char *
+vis(const char *s, char *b, size_t n)
+{
+	size_t k = 0;
+
+	for (; *s && k + 5 < n; s++)
+		k += (size_t)snprintf(
+			b + k, n - k, *s > ' ' && *s < 127 ? "%c" : "\\x%02x", (unsigned char)*s);
+	b[k] = '\0';
+	return b;
+}
+
+/* The service's branch patterns: Go RE2 syntax, unanchored, UTF-8. */
+static void
+test_regex(void)
+{
+	static const struct {
+		const char *re, *s;
+		int want;
+	} m[] = { { "feature/", "feature/x", 1 }, { "feature/", "my-feature/x", 1 },
+		{ "^feature/", "my-feature/x", 0 },
+		{ "^release/v\\d+\\.\\d+$", "release/v1.20", 1 },
+		{ "^release/v\\d+\\.\\d+$", "release/v1.20-rc", 0 },
+		{ "^release/v\\d+\\.\\d+$", "release/v1x20", 0 }, { "^(feature|fix)/", "fix/a", 1 },
+		{ "^(feature|fix)/", "hotfix/a", 0 },
+		{ "^(?:feat|fix)-[a-z0-9-]+$", "feat-x-1", 1 },
+		{ "^(?:feat|fix)-[a-z0-9-]+$", "feat-X", 0 },
+		{ "^(?P<kind>dep|renovate)/", "renovate/x", 1 }, { "^(?<kind>dep)/", "dep/x", 1 },
+		{ ".", "", 0 }, { "", "", 1 }, { "", "x", 1 }, { "^$", "", 1 }, { "^$", "a", 0 },
+		{ "a{2}", "a", 0 }, { "a{2}", "baab", 1 }, { "^a{2,3}$", "aaaa", 0 },
+		{ "^a{2,3}$", "aaa", 1 }, { "^a{2,3}$", "a", 0 }, { "^a{2,}$", "aaaaa", 1 },
+		{ "^a{2,}$", "a", 0 }, { "^a{0}b$", "b", 1 }, { "^a{0}b$", "ab", 0 },
+		{ "^a{0,1}b$", "ab", 1 }, { "^(ab)+$", "ababab", 1 }, { "^(ab)+$", "aba", 0 },
+		{ "^(ab)*$", "", 1 }, { "^a?b?c?$", "ac", 1 }, { "^a?b?c?$", "ca", 0 },
+		{ "[^/]+$", "a/b", 1 }, { "^[^/]+$", "a/b", 0 }, { "^[]a]+$", "]a]", 1 },
+		{ "^[^]a]$", "]", 0 }, { "^[a-]+$", "a-a", 1 }, { "^[-a]+$", "-", 1 },
+		{ "^[\\d\\s]+$", "1 2", 1 }, { "^[\\D]+$", "abc", 1 }, { "^[\\D]+$", "a1", 0 },
+		{ "^\\W+$", "/-.", 1 }, { "^\\W+$", "a", 0 }, { "^[\\W\\d]+$", "1-2", 1 },
+		{ "^[^\\S]$", " ", 1 }, { "^\\w+$", "a_Z9", 1 }, { "\\bfix\\b", "a fix here", 1 },
+		{ "\\bfix\\b", "prefix", 0 }, { "\\Bfix", "prefix", 1 }, { "\\Bfix", "fix", 0 },
+		{ "\\Afoo\\z", "foo", 1 }, { "\\Afoo\\z", "foo\n", 0 }, { "foo$", "foo\n", 0 },
+		{ "^.$", "\xc3\xa9", 1 }, { "^..$", "\xc3\xa9", 0 },
+		{ "^[\xc3\xa9]$", "\xc3\xa9", 1 }, { "^[^a]$", "\xc3\xa9", 1 },
+		{ "^[\xc3\xa0-\xc3\xbf]+$", "\xc3\xa9\xc3\xa0", 1 }, { "^\\x{e9}$", "\xc3\xa9", 1 },
+		{ "^\\x41\\x{42}$", "AB", 1 }, { "^.$", "\xff", 1 }, { "^\\x{fffd}$", "\xff", 1 },
+		{ "^.$", "\xe2\x82", 0 }, { "^..$", "\xe2\x82", 1 },
+		{ "^.$", "\xf0\x9f\x98\x80", 1 }, { "^.$", "\xed\xa0\x80", 0 }, { ".", "\n", 0 },
+		{ "[^a]", "\n", 1 }, { "a.c", "abc", 1 }, { "{", "{", 1 },
+		{ "^a{,2}$", "a{,2}", 1 }, { "^a{1$", "a{1", 1 }, { "a}", "a}", 1 },
+		{ "]", "]", 1 }, { "\\.", "a", 0 }, { "\\.", ".", 1 }, { "\\/\\-\\$", "/-$", 1 },
+		{ "^\\t\\n$", "\t\n", 1 }, { "x*", "", 1 }, { "a|", "b", 1 }, { "^(|a)b$", "b", 1 },
+		{ "^(a|ab)(c|bcd)(d*)$", "abcd", 1 }, { "^a+?$", "aaa", 1 },
+		{ "^a*?b??$", "aab", 1 }, { "^a{2}?$", "aa", 1 }, { "[[]", "[", 1 },
+		{ "^\\$", "$", 1 }, { "(?:)", "x", 1 }, { "^()*$", "", 1 }, { "^()+x$", "x", 1 },
+		{ "^(a*)*$", "aaaa", 1 }, { "^(a*)*b$", "aaaa", 0 }, { "^(a|b|c|d)+$", "abcdx", 0 },
+		{ "^(a|b|c|d)+$", "dcba", 1 }, { "^((a|b)c){2}$", "acbc", 1 },
+		{ "^((a|b)c){2}$", "acb", 0 }, { "^^a$$", "a", 1 }, { "^*a", "a", 1 },
+		{ "^x{0,3}y{1,2}$", "xxxyy", 1 }, { "^x{0,3}y{1,2}$", "xxxxy", 0 },
+		{ "dependabot/(npm|pip)_and_yarn/", "dependabot/npm_and_yarn/x-1.2", 1 } };
+	static const struct {
+		const char *re, *err;
+	} e[] = { { "(?i)main", "flags such as (?i) are not supported (character 1)" },
+		{ "ab(?s:.)", "flags such as (?i) are not supported (character 3)" },
+		{ "\\p{Greek}", "Unicode classes (\\p, \\P) are not supported (character 1)" },
+		{ "a\\PL", "Unicode classes (\\p, \\P) are not supported (character 2)" },
+		{ "[[:alpha:]]",
+			"[:name:] classes are not supported (write the range, [a-z]) (character 2)" },
+		{ "\\Qa.b\\E", "quoting with \\Q...\\E is not supported (character 1)" },
+		{ "(a)\\1",
+			"backreferences and octal escapes (\\1, \\0) are not supported (character 4)" },
+		{ "a**", "invalid nested repetition operator (character 2)" },
+		{ "a+*", "invalid nested repetition operator (character 2)" },
+		{ "a*??", "invalid nested repetition operator (character 2)" },
+		{ "x{2}{3}", "invalid nested repetition operator (character 2)" },
+		{ "*a", "missing argument to repetition operator (character 1)" },
+		{ "a|+", "missing argument to repetition operator (character 3)" },
+		{ "(?:*)", "missing argument to repetition operator (character 4)" },
+		{ "{2}", "missing argument to repetition operator (character 1)" },
+		{ "a{1001}", "invalid repeat count (at most 1000, min <= max) (character 2)" },
+		{ "a{3,2}", "invalid repeat count (at most 1000, min <= max) (character 2)" },
+		{ "\xc3\xa9(a", "missing closing ) (character 2)" },
+		{ "a)", "unexpected ) (character 2)" },
+		{ "x[a", "missing closing ] (character 2)" },
+		{ "[z-a]", "invalid character class range (character 2)" },
+		{ "[a-\\d]", "invalid character class range (character 2)" },
+		{ "a\\", "trailing backslash (character 2)" },
+		{ "\\i", "invalid escape sequence (character 1)" },
+		{ "\\x{110000}", "invalid escape sequence (character 1)" },
+		{ "\\xg", "invalid escape sequence (character 1)" },
+		{ "[\\b]", "invalid escape sequence (character 2)" },
+		{ "a\xff", "invalid UTF-8 (character 2)" },
+		{ "[\xff]", "invalid UTF-8 (character 2)" },
+		{ "(?P<>a)", "invalid named capture (character 1)" },
+		{ "(?P<a-b>a)", "invalid named capture (character 1)" },
+		{ "((a{1000}){1000})", "too large (over 5000 steps): lower the repeat counts" } };
+	struct regex re;
+	char name[160], err[256], *big, *deep;
+	double t0, t;
+	size_t i, k;
+
+	for (i = 0; i < sizeof m / sizeof *m; i++) {
+		char a[80], b[80];
+		snprintf(name, sizeof name, "regex: /%s/ on \"%s\"", vis(m[i].re, a, sizeof a),
+			vis(m[i].s, b, sizeof b));
+		CHECK(name,
+			re_compile(&re, m[i].re, err, sizeof err) == 0 &&
+				re_match(&re, m[i].s) == m[i].want);
+	}
+	for (i = 0; i < sizeof e / sizeof *e; i++) {
+		char a[80];
+		snprintf(name, sizeof name, "regex error: /%s/", vis(e[i].re, a, sizeof a));
+		err[0] = '\0';
+		CHECK(name,
+			re_compile(&re, e[i].re, err, sizeof err) < 0 &&
+				!strncmp(err, e[i].err, strlen(e[i].err)));
+	}
+	deep = calloc(1, 400);
+	for (k = 0; k < 101; k++)
+		deep[k] = '(', deep[101 + k] = ')';
+	CHECK("regex error: 101 nested groups",
+		re_compile(&re, deep, err, sizeof err) < 0 &&
+			!strcmp(err, "too deeply nested (over 100 groups) (character 101)"));
+	deep[0] = 'x', deep[201] = '\0';
+	CHECK("regex: 100 nested groups",
+		re_compile(&re, deep + 1, err, sizeof err) == 0 && re_match(&re, ""));
+	free(deep);
+	/* Patterns that take a backtracking matcher exponential time, on
+	 * 100,000 characters: linear here (milliseconds; the bound is only
+	 * there to fail rather than hang). */
+	big = malloc(100001);
+	memset(big, 'a', 100000);
+	big[100000] = '\0';
+	t0 = now();
+	CHECK("regex: (a*)*b on 100,000 a",
+		re_compile(&re, "(a*)*b", err, sizeof err) == 0 && !re_match(&re, big));
+	CHECK("regex: (a|aa)+$ on 100,000 a",
+		re_compile(&re, "^(a|aa)+$", err, sizeof err) == 0 && re_match(&re, big));
+	CHECK("regex: (x+x+)+y on 100,000 a",
+		re_compile(&re, "(a+a+)+y", err, sizeof err) == 0 && !re_match(&re, big));
+	CHECK("regex: a{0,1000}... on 100,000 a",
+		re_compile(&re, "^(a?){1000}a{1000}b", err, sizeof err) == 0 &&
+			!re_match(&re, big));
+	big[99999] = 'b';
+	CHECK("regex: (a*)*b found at the end",
+		re_compile(&re, "(a*)*b$", err, sizeof err) == 0 && re_match(&re, big));
+	t = now() - t0;
+	snprintf(name, sizeof name, "regex: pathological patterns in %.2fs (< 20s)", t);
+	CHECK(name, t < 20);
+	free(big);
+}
+
 int
 main(void)
 {
@@ -631,6 +871,8 @@ main(void)
 	test_select();
 	test_rate_wait();
 	test_status_texts();
+	test_regex();
+	test_regex_posix();
 	buf_free(&out);
 	for (size_t i = 0; i < sec.n; i++)
 		free(sec.v[i]);
