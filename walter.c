@@ -53,6 +53,7 @@
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -607,7 +608,8 @@ re_repeat(struct rparse *p, size_t s, long min, long max)
 	struct rinst *f = xreallocarray(NULL, len, sizeof *f);
 	long i;
 
-	memcpy(f, p->re.in + s, len * sizeof *f);
+	if (len) /* () has no code: p->re.in may be NULL */
+		memcpy(f, p->re.in + s, len * sizeof *f);
 	p->re.n = s;
 	for (i = 0; i < min; i++)
 		re_copy(p, f, len);
@@ -1293,7 +1295,8 @@ static struct {
 	size_t ngroups;             /* how many */
 	const char *sh;             /* the shell for commands */
 	int null;                   /* /dev/null for stdin, -1 until opened */
-	struct exe exe[EXE_CACHE];  /* PATH lookups of direct exec */
+	struct exe *exe;            /* PATH lookups of direct exec (EXE_CACHE,
+				     * on the heap: R stays small in .data) */
 	size_t nexe, exe_next;      /* entries used; the next one to replace */
 	unsigned long turn;         /* turns of the poll loop (loop_once) */
 	char *pwd;                  /* "PWD=..." for direct exec here, or NULL */
@@ -4548,6 +4551,17 @@ path_lookup(const char *name)
 	return NULL;
 }
 
+/* Where there is no /proc/self/fd: the descriptors to try, 3 up to
+ * this (RLIMIT_NOFILE, what sysconf(_SC_OPEN_MAX) says, without its
+ * 1 KiB in the static binary), at most 4096. */
+static long
+fd_limit(void)
+{
+	struct rlimit rl;
+
+	return getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096 ? (long)rl.rlim_cur : 4096;
+}
+
 /* Mark every inherited descriptor above 2 close-on-exec: children see
  * only 0-2. /proc/self/fd lists them where it exists; elsewhere try the
  * low numbers one by one. */
@@ -4565,10 +4579,7 @@ close_inherited(void)
 		closedir(d);
 		return;
 	}
-	max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 4096)
-		max = 4096;
-	for (fd = 3; fd < max; fd++)
+	for (fd = 3, max = fd_limit(); fd < max; fd++)
 		cloexec((int)fd);
 }
 
@@ -4870,6 +4881,8 @@ exe_find(const char *name, const char *path)
 	}
 	for (i = 0; i < R.nexe && R.exe[i].name; i++) /* a free slot, */
 		;
+	if (!R.exe)
+		R.exe = xreallocarray(NULL, EXE_CACHE, sizeof *R.exe);
 	if (i == R.nexe && R.nexe < EXE_CACHE)
 		R.nexe++;
 	else if (i == R.nexe) /* or the oldest */
@@ -7084,6 +7097,28 @@ rfc3339(double mono, char *b, size_t n)
 	return b;
 }
 
+/* t as local time, "2024-05-01T14:00:00+0200" (strftime's
+ * %Y-%m-%dT%H:%M:%S%z, without strftime: it brings 4 KiB of locale code
+ * into the static binary for this one string). */
+static char *
+local_iso(time_t t, char *b, size_t n)
+{
+	struct tm lt, ut;
+	long days, off;
+
+	localtime_r(&t, &lt);
+	gmtime_r(&t, &ut);
+	days = lt.tm_yday - ut.tm_yday; /* -1, 0 or 1, but at a new year */
+	if (lt.tm_year != ut.tm_year)
+		days = lt.tm_year > ut.tm_year ? 1 : -1;
+	off = (days * 24 + lt.tm_hour - ut.tm_hour) * 3600L;
+	off += (lt.tm_min - ut.tm_min) * 60L + lt.tm_sec - ut.tm_sec;
+	snprintf(b, n, "%04d-%02d-%02dT%02d:%02d:%02d%c%02ld%02ld", lt.tm_year + 1900,
+		lt.tm_mon + 1, lt.tm_mday, lt.tm_hour, lt.tm_min, lt.tm_sec, off < 0 ? '-' : '+',
+		labs(off) / 3600, labs(off) / 60 % 60);
+	return b;
+}
+
 /* The last OUT_CAP bytes of a capture, from a line start when cut. */
 static void
 cap_tail(struct capture *c, struct buf *out)
@@ -7945,8 +7980,7 @@ close_except(int a, int b)
 	long fd, max;
 
 	if (!d) {
-		max = sysconf(_SC_OPEN_MAX);
-		for (fd = 3; fd < (max < 0 || max > 4096 ? 4096 : max); fd++)
+		for (fd = 3, max = fd_limit(); fd < max; fd++)
 			if (fd != a && fd != b)
 				close((int)fd);
 		return;
@@ -8718,11 +8752,9 @@ report_json(int first, int last, int failed, int code)
 	struct buf b = { 0 };
 	struct walk w = { NULL, NULL, json_task, &b };
 	char when[64];
-	struct tm tm;
 	size_t i;
 
-	localtime_r(&R.started, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	local_iso(R.started, when, sizeof when);
 	xputs(&b, "{\"version\":\"" WALTER_VERSION "\",\"file\":");
 	jstr(&b, opt.config, strlen(opt.config));
 	xprintf(&b,
@@ -9909,6 +9941,7 @@ teardown(void)
 		free((char *)R.sh);
 	for (i = 0; i < R.nexe; i++)
 		exe_free(&R.exe[i]);
+	free(R.exe);
 	free(R.pwd);
 	free(R.spare), free(R.pf), free(R.who), free(R.what);
 	if (R.null >= 0)

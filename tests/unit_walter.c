@@ -186,6 +186,38 @@ test_times(void)
 			sscanf(b, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &s, &ms,
 				&z) == 8 &&
 			z == 'Z' && y >= 1970 && mo >= 1 && mo <= 12 && ms >= 0 && ms < 1000);
+	{ /* local_iso is strftime's %Y-%m-%dT%H:%M:%S%z */
+		static const char *const zones[] = { "UTC0", "EST5EDT,M3.2.0,M11.1.0",
+			"IST-5:30", "NPT-5:45", "XYZ+3:30", "LHST-10:30LHDT-11,M10.1.0,M4.1.0",
+			"ABC-14", "DEF+12", "LMT-0:19:32", "QQQ+3:25:45" };
+		static const time_t at[] = { 0, 1704067199, 1704067200, 1719792000, 1709877600,
+			1730613600, 951782400, 2147483647 };
+		char want[64], ok = 1;
+		const char *old = getenv("TZ");
+		char *keep = old ? strdup(old) : NULL;
+		size_t zi, ti;
+		struct tm tm;
+		for (zi = 0; zi < sizeof zones / sizeof *zones; zi++) {
+			setenv("TZ", zones[zi], 1);
+			tzset();
+			for (ti = 0; ti < sizeof at / sizeof *at; ti++) {
+				localtime_r(&at[ti], &tm);
+				strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S%z", &tm);
+				if (strcmp(local_iso(at[ti], b, sizeof b), want)) {
+					printf("  TZ=%s %ld: %s, strftime %s\n", zones[zi],
+						(long)at[ti], b, want);
+					ok = 0;
+				}
+			}
+		}
+		if (keep)
+			setenv("TZ", keep, 1);
+		else
+			unsetenv("TZ");
+		tzset();
+		free(keep);
+		CHECK("local_iso: strftime's form in 10 zones at 8 times", ok);
+	}
 	log_clock();
 	CHECK("log clock: HH:MM:SS",
 		strlen(lg.stamp) == 8 && lg.stamp[2] == ':' && lg.stamp[5] == ':' &&
@@ -653,11 +685,17 @@ rnd_alt(struct buf *b, int depth)
 	}
 }
 
-/* The same answers as the C library's regexec on 3,000 random patterns
- * of the syntax both take, 12 texts each. */
+/* The same answers as glibc's regexec on 3,000 random patterns of the
+ * syntax both take, 12 texts each. (Not musl's: its TRE matches
+ * /((b([ab]ca|..{2,3})+|...)+/ on "cccaccb" where glibc, Python and Go
+ * do not; seed 12345 finds it.) */
 static void
 test_regex_posix(void)
 {
+#ifndef __GLIBC__
+	puts("skip regex like POSIX: glibc's regexec is the reference");
+	return;
+#endif
 	struct buf pat = { 0 };
 	struct regex re;
 	regex_t px;
@@ -751,7 +789,8 @@ test_regex(void)
 		{ "^\\t\\n$", "\t\n", 1 }, { "x*", "", 1 }, { "a|", "b", 1 }, { "^(|a)b$", "b", 1 },
 		{ "^(a|ab)(c|bcd)(d*)$", "abcd", 1 }, { "^a+?$", "aaa", 1 },
 		{ "^a*?b??$", "aab", 1 }, { "^a{2}?$", "aa", 1 }, { "[[]", "[", 1 },
-		{ "^\\$", "$", 1 }, { "(?:)", "x", 1 }, { "^()*$", "", 1 }, { "^()+x$", "x", 1 },
+		{ "^\\$", "$", 1 }, { "(?:)", "x", 1 }, { "^()*$", "", 1 }, { "()*a", "a", 1 },
+		{ "()+", "", 1 }, { "^()+x$", "x", 1 },
 		{ "^(a*)*$", "aaaa", 1 }, { "^(a*)*b$", "aaaa", 0 }, { "^(a|b|c|d)+$", "abcdx", 0 },
 		{ "^(a|b|c|d)+$", "dcba", 1 }, { "^((a|b)c){2}$", "acbc", 1 },
 		{ "^((a|b)c){2}$", "acb", 0 }, { "^^a$$", "a", 1 }, { "^*a", "a", 1 },
