@@ -17,7 +17,10 @@ SRC = walter.c yaml_mini.c http_mini.c
 HDR = include/yaml_mini.h include/http_mini.h
 
 NO_ALIGN = -falign-functions=1 -falign-jumps=1 -falign-loops=1 -falign-labels=1
-SMALL_LDFLAGS = -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,-z,common-page-size=64
+SMALL_CFLAGS = -Os -fno-pie -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
+	-fno-unwind-tables
+SMALL_LDFLAGS = -no-pie -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro \
+	-Wl,-z,common-page-size=64
 
 # CC builds the sanitizer build; WALTER_CC builds ./walter: musl-gcc, for
 # a static binary, when it is installed and CC was not set.
@@ -31,13 +34,15 @@ LDFLAGS += -static
 DEFS = -DWALTER_SPAWN
 ifdef OWN_CFLAGS
 # one small static binary: -Os, unused functions dropped, no unwind tables
-# (C has no exceptions), no page padding between code and data (a static
-# non-PIE binary has fixed addresses anyway): code and data share no
-# page boundary in the file (common-page-size), and no RELRO, which
-# musl's static start-up never applies (the pages stay writable; it only
-# padded the file to a page). The YAML parser stays -O2 (-Os costs it 11%
-# more instructions), without -O2's alignment padding: 3 KiB, no time.
-CFLAGS = -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
+# (C has no exceptions), no position-independent code (the binary is a
+# static non-PIE one with fixed addresses anyway; -fno-pie saves 3 KiB of
+# rip-relative addressing), no page padding between code and data: code
+# and data share no page boundary in the file (common-page-size), and no
+# RELRO, which musl's static start-up never applies (the pages stay
+# writable; it only padded the file to a page). The YAML parser stays -O2
+# (-Os costs it 11% more instructions), without -O2's alignment padding:
+# 3 KiB, no time.
+CFLAGS = $(SMALL_CFLAGS)
 HOT_CFLAGS = -O2 $(NO_ALIGN)
 LDFLAGS += $(SMALL_LDFLAGS)
 endif
@@ -126,8 +131,7 @@ MUSL_LIBDIR = /usr/lib
 # The flags of the static build above, stripped, and nothing of the
 # build machine in the output: no paths (-ffile-prefix-map), no dates
 # (nothing reads one; SOURCE_DATE_EPOCH pins __DATE__ should one appear).
-DIST_CFLAGS = -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
-	-fno-unwind-tables -ffile-prefix-map=$(CURDIR)=.
+DIST_CFLAGS = $(SMALL_CFLAGS) -ffile-prefix-map=$(CURDIR)=.
 DIST_LDFLAGS = -static -s $(SMALL_LDFLAGS)
 DIST_EPOCH = 0
 DIST_SPECS = $(MUSL_LIBDIR)/$($*_MUSL)/musl-gcc.specs
