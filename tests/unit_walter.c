@@ -28,6 +28,59 @@ got(void)
 	return out.data ? out.data : "";
 }
 
+/* All of file fd, as a string in out. */
+static const char *
+file_text(int fd)
+{
+	char b[4096];
+	ssize_t n;
+
+	reset();
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, b, sizeof b)) > 0)
+		buf_put(&out, b, (size_t)n);
+	buf_put(&out, "", 1);
+	return got();
+}
+
+/* say and warn write what fprintf writes (here: snprintf's text), in
+ * one piece, short texts and texts over the 1 KiB kept on the stack
+ * alike. */
+static void
+test_say(void)
+{
+	static const size_t len[] = { 0, 1, 100, 1015, 1016, 1023, 1024, 1025, 5000, 200000 };
+	char tmpl[] = "/tmp/unit_say.XXXXXX", name[64], *arg, *want;
+	int fd = mkstemp(tmpl), keep = dup(2), n;
+	size_t i;
+
+	unlink(tmpl);
+	for (i = 0; i < sizeof len / sizeof *len; i++) {
+		arg = malloc(len[i] + 1);
+		memset(arg, 'a' + (int)(i % 26), len[i]);
+		arg[len[i]] = '\0';
+		want = malloc(len[i] + 200);
+		n = ftruncate(fd, 0) | (int)lseek(fd, 0, SEEK_SET);
+		say(fd, "pre ", " post\n", "%s|%d|%5.2f|%zu|%-4s|%c", arg, -42, 3.14159, len[i],
+			"x", 'z');
+		snprintf(want, len[i] + 200, "pre %s|%d|%5.2f|%zu|%-4s|%c post\n", arg, -42, 3.14159,
+			len[i], "x", 'z');
+		snprintf(name, sizeof name, "say: a %zu-byte text as printf", len[i]);
+		CHECK(name, n == 0 && strcmp(file_text(fd), want) == 0);
+		/* warn: "walter: " and, after a ':', errno's text */
+		n = ftruncate(fd, 0) | (int)lseek(fd, 0, SEEK_SET);
+		dup2(fd, 2);
+		errno = ENOENT;
+		warn("cannot open %s:", arg);
+		dup2(keep, 2);
+		snprintf(want, len[i] + 200, "walter: cannot open %s: %s\n", arg, strerror(ENOENT));
+		snprintf(name, sizeof name, "warn: a %zu-byte text, errno's text", len[i]);
+		CHECK(name, n == 0 && strcmp(file_text(fd), want) == 0);
+		free(arg), free(want);
+	}
+	close(fd), close(keep);
+}
+
 static void
 test_duration(void)
 {
@@ -891,6 +944,7 @@ test_regex(void)
 int
 main(void)
 {
+	test_say();
 	test_duration();
 	test_flags();
 	test_edit_distance();
