@@ -172,6 +172,26 @@ xstrdup(const char *s)
 	return memcpy(xmalloc(n), s, n);
 }
 
+/* Word lists are packed in one string, "cd\0exit\0" (the literal's own
+ * NUL ends the list): 8 bytes a word fewer than an array of pointers.
+ * (A word cannot start with a digit 0-7: "\01" is one octal escape.)
+ * The word after w: for (w = list; *w; w = word_next(w)). */
+static const char *
+word_next(const char *w)
+{
+	return strchr(w, '\0') + 1;
+}
+
+/* w's place in list, or NULL. */
+static const char *
+word_find(const char *list, const char *w)
+{
+	for (; *list; list = word_next(list))
+		if (!strcmp(list, w))
+			return list;
+	return NULL;
+}
+
 /* buf_* from http_mini report OOM; walter itself dies on it. */
 static void
 xput(struct buf *b, const void *p, size_t n)
@@ -2282,21 +2302,34 @@ edit_distance(const char *a, const char *b)
 	return d[lb];
 }
 
-/* Warn about key k unknown in a context whose keys are known[]. */
+/* Warn about key k unknown in a context whose keys are the word list
+ * known (see word_find). */
 static void
-unknown_key(struct ctx *c, const struct yaml_node *k, const char *where, const char *const *known)
+unknown_key(struct ctx *c, const struct yaml_node *k, const char *where, const char *known)
 {
 	const char *best = NULL;
 	size_t bd = 3, d;
 
-	for (; *known; known++)
-		if ((d = edit_distance(k->text, *known)) < bd)
-			bd = d, best = *known;
+	for (; *known; known = word_next(known))
+		if ((d = edit_distance(k->text, known)) < bd)
+			bd = d, best = known;
 	if (best)
 		cwarn(c, k, "unknown key \"%s\" in %s (did you mean \"%s\"?)", k->text, where,
 			best);
 	else
 		cwarn(c, k, "unknown key \"%s\" in %s", k->text, where);
+}
+
+/* Key k's word in the list known, or NULL after a warning that it is
+ * unknown there. */
+static const char *
+known_key(struct ctx *c, const struct yaml_node *k, const char *where, const char *known)
+{
+	const char *w = word_find(known, k->text);
+
+	if (!w)
+		unknown_key(c, k, where, known);
+	return w;
 }
 
 /* A tag on a pipeline value is an error unless it is a core-schema tag
@@ -2634,8 +2667,7 @@ wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at)
 static void
 wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 {
-	static const char *const known[] = { "host", "port", "file", "state", "delay", "timeout",
-		NULL };
+	static const char known[] = "host\0port\0file\0state\0delay\0timeout\0";
 	size_t i, n;
 
 	memset(w, 0, sizeof *w);
@@ -2656,13 +2688,8 @@ wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 		struct kv *kv = pairs(c, v, &n);
 		for (i = 0; i < n; i++) {
 			const char *val;
-			size_t j;
-			for (j = 0; known[j] && strcmp(known[j], kv[i].k->text); j++)
-				;
-			if (!known[j]) {
-				unknown_key(c, kv[i].k, "wait_for", known);
+			if (!known_key(c, kv[i].k, "wait_for", known))
 				continue;
-			}
 			if ((val = str_val(c, kv[i].k, kv[i].v)))
 				wait_set(c, w, kv[i].v, kv[i].k->text, subst(c, kv[i].v, val));
 		}
@@ -2754,10 +2781,11 @@ struct stagedef {
 	struct strv fileenv;               /* its env_file */
 };
 
-static const char *const stage_keys[] = { "name", "stage_name", "type", "stage_type", "command",
-	"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all", "message",
-	"parallel", "run_after", "serial", "include", "call", "timeout", "retry", "retry_delay",
-	"env", "description", "env_file", "shell_script", "shell", NULL };
+static const char stage_keys[] = "name\0stage_name\0type\0stage_type\0command\0file\0"
+				 "directory\0only_if\0wait_for\0report_full_output\0"
+				 "suppress_all\0message\0parallel\0run_after\0serial\0"
+				 "include\0call\0timeout\0retry\0retry_delay\0env\0"
+				 "description\0env_file\0shell_script\0shell\0";
 
 /* A deprecated key or word: a note (not an error, even under -check),
  * once per run for each. */
@@ -3089,14 +3117,9 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 {
 	struct node *t = sd->t;
 	const char *key = k->text;
-	size_t i;
 
-	for (i = 0; stage_keys[i] && strcmp(stage_keys[i], key); i++)
-		;
-	if (!stage_keys[i]) {
-		unknown_key(c, k, c->format == FMT_BUILD_DEPLOY ? "a task" : "a stage", stage_keys);
+	if (!known_key(c, k, c->format == FMT_BUILD_DEPLOY ? "a task" : "a stage", stage_keys))
 		return;
-	}
 	if (is_null(v) && strcmp(key, "command")) {
 		cwarn(c, k, "stage option \"%s\" is not specified", key);
 		return;
@@ -3492,43 +3515,40 @@ static const char *const notifier_types[] = { "fake", "slack", "hipchat", "hipch
  * while a real notifier is switched off, with its settings still there.
  * The commit status types post the run's start and end whatever happens:
  * on, summary and suppress mean nothing to them. */
-#define NT_COMMON "type", "on", "summary", "timeout", "suppress"
+#define NT_COMMON "type\0on\0summary\0timeout\0suppress\0"
 #define NT_STATUS                                                                                  \
-	"type", "timeout", "tls_proxy", "sha", "token", "api_url", "target_url", "description",    \
-		"per_task"
-static const char *const nt_known[NT_NTYPES][13] = {
-	[NT_FAKE] = { NULL },
-	[NT_SLACK] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon", "icon_url",
-		NULL },
-	[NT_HIPCHAT] = { NT_COMMON, "tls_proxy", "room_id", "token", "from", "base_url", "color",
-		NULL },
-	[NT_HIPCHAT2] = { NT_COMMON, "tls_proxy", "room_id", "token", "from", "base_url", "color",
-		NULL },
-	[NT_WEBHOOK] = { NT_COMMON, "tls_proxy", "url", NULL },
-	[NT_EXEC] = { NT_COMMON, "command", NULL },
-	[NT_GITHUB_STATUS] = { NT_STATUS, "repo", "context", NULL },
-	[NT_GITLAB_STATUS] = { NT_STATUS, "project", "name", NULL },
-	[NT_DISCORD] = { NT_COMMON, "tls_proxy", "url", "username", "avatar_url", NULL },
-	[NT_TEAMS] = { NT_COMMON, "tls_proxy", "url", NULL },
-	[NT_MATTERMOST] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon",
-		"icon_url", NULL },
-	[NT_GOOGLECHAT] = { NT_COMMON, "tls_proxy", "url", NULL },
+	"type\0timeout\0tls_proxy\0sha\0token\0api_url\0target_url\0description\0"                 \
+	"per_task\0"
+#define NT_CHAT NT_COMMON "tls_proxy\0url\0"
+static const char *const nt_known[NT_NTYPES] = {
+	[NT_FAKE] = "",
+	[NT_SLACK] = NT_CHAT "channel\0username\0icon\0icon_url\0",
+	[NT_HIPCHAT] = NT_COMMON "tls_proxy\0room_id\0token\0from\0base_url\0color\0",
+	[NT_HIPCHAT2] = NT_COMMON "tls_proxy\0room_id\0token\0from\0base_url\0color\0",
+	[NT_WEBHOOK] = NT_CHAT,
+	[NT_EXEC] = NT_COMMON "command\0",
+	[NT_GITHUB_STATUS] = NT_STATUS "repo\0context\0",
+	[NT_GITLAB_STATUS] = NT_STATUS "project\0name\0",
+	[NT_DISCORD] = NT_CHAT "username\0avatar_url\0",
+	[NT_TEAMS] = NT_CHAT,
+	[NT_MATTERMOST] = NT_CHAT "channel\0username\0icon\0icon_url\0",
+	[NT_GOOGLECHAT] = NT_CHAT,
 };
 /* Settings without which a type cannot send anything (the commit status
  * types: see nt_status, which knows their defaults). */
-static const char *const nt_needs[NT_NTYPES][3] = {
-	[NT_FAKE] = { NULL },
-	[NT_SLACK] = { "url", NULL },
-	[NT_HIPCHAT] = { "room_id", "token", NULL },
-	[NT_HIPCHAT2] = { "room_id", "token", NULL },
-	[NT_WEBHOOK] = { "url", NULL },
-	[NT_EXEC] = { "command", NULL },
-	[NT_GITHUB_STATUS] = { NULL },
-	[NT_GITLAB_STATUS] = { NULL },
-	[NT_DISCORD] = { "url", NULL },
-	[NT_TEAMS] = { "url", NULL },
-	[NT_MATTERMOST] = { "url", NULL },
-	[NT_GOOGLECHAT] = { "url", NULL },
+static const char *const nt_needs[NT_NTYPES] = {
+	[NT_FAKE] = "",
+	[NT_SLACK] = "url\0",
+	[NT_HIPCHAT] = "room_id\0token\0",
+	[NT_HIPCHAT2] = "room_id\0token\0",
+	[NT_WEBHOOK] = "url\0",
+	[NT_EXEC] = "command\0",
+	[NT_GITHUB_STATUS] = "",
+	[NT_GITLAB_STATUS] = "",
+	[NT_DISCORD] = "url\0",
+	[NT_TEAMS] = "url\0",
+	[NT_MATTERMOST] = "url\0",
+	[NT_GOOGLECHAT] = "url\0",
 };
 /* Does the notifier post commit statuses (not messages)? */
 static int
@@ -3588,14 +3608,10 @@ nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const stru
 	size_t i;
 
 	if (nt->kind != NT_FAKE) {
-		for (i = 0; nt_known[nt->kind][i] && strcmp(nt_known[nt->kind][i], key); i++)
-			;
-		if (!nt_known[nt->kind][i]) {
-			char where[64];
-			snprintf(where, sizeof where, "a %s notifier", nt->type);
-			unknown_key(c, k, where, nt_known[nt->kind]);
+		char where[64];
+		snprintf(where, sizeof where, "a %s notifier", nt->type);
+		if (!known_key(c, k, where, nt_known[nt->kind]))
 			return;
-		}
 	}
 	if (!strcmp(key, "on")) {
 		nt->on = is_null(v)
@@ -3916,22 +3932,22 @@ static void
 nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m, const struct kv *kv,
 	size_t n)
 {
-	const char *const *need = nt_needs[nt->kind];
+	const char *need = nt_needs[nt->kind];
 	const char *ch = nt_get(nt, "channel"), *tp = nt_get(nt, "tls_proxy");
-	size_t i, j;
+	size_t j;
 
-	for (i = 0; need[i]; i++) {
-		const char *v = nt_get(nt, need[i]);
+	for (; *need; need = word_next(need)) {
+		const char *v = nt_get(nt, need);
 		if (!v) {
 			cerr(c, m, "a%s %s notifier needs \"%s\"", nt->kind == NT_EXEC ? "n" : "",
-				nt->type, need[i]);
+				nt->type, need);
 			nt->off = 1;
 		} else if (!*v) {
-			for (j = 0; j < n && strcmp(kv[j].k->text, need[i]); j++)
+			for (j = 0; j < n && strcmp(kv[j].k->text, need); j++)
 				;
 			csoft(c, j < n ? kv[j].v : m,
 				"\"%s\" of this %s notifier is empty (an unset variable?): it sends nothing",
-				need[i], nt->type);
+				need, nt->type);
 			nt->off = 1;
 		}
 	}
@@ -4119,11 +4135,11 @@ svc_key(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
 static void
 svc_load(struct ctx *c, const struct yaml_node *v)
 {
-	static const char *const known[] = { "type", "token", "from", "repo", "api_url", "trunk",
-		"branch", "update", "context", "target_url", "forks", "tls_proxy", NULL };
-	const struct yaml_node *ty;
+	static const char known[] = "type\0token\0from\0repo\0api_url\0trunk\0branch\0"
+				    "update\0context\0target_url\0forks\0tls_proxy\0";
+	const struct yaml_node *ty, *k;
 	struct kv *kv;
-	size_t i, j, n;
+	size_t i, n;
 
 	if (is_null(v))
 		return;
@@ -4143,16 +4159,11 @@ svc_load(struct ctx *c, const struct yaml_node *v)
 	kv = pairs(c, v, &n);
 	svc.names = amalloc((n + 1) * sizeof *svc.names);
 	for (i = 0; i < n; i++) {
-		const char *key = kv[i].k->text;
-		for (j = 0; known[j] && strcmp(known[j], key); j++)
-			;
-		if (!known[j]) {
-			unknown_key(c, kv[i].k, "the service block", known);
-			continue;
-		}
-		svc.names[svc.nnames++] = known[j];
-		if (strcmp(key, "type"))
-			svc_key(c, kv[i].k, kv[i].v);
+		const char *w = known_key(c, k = kv[i].k, "the service block", known);
+		if (w)
+			svc.names[svc.nnames++] = w;
+		if (w && strcmp(w, "type"))
+			svc_key(c, k, kv[i].v);
 	}
 	free(kv);
 }
@@ -4223,7 +4234,7 @@ main_list(struct ctx *c, const struct yaml_node *v, const char *what)
 static void
 phase_load(struct ctx *c, struct phase *ph, const char *label, const struct yaml_node *v)
 {
-	static const char *const known[] = { "tasks", "cleanup", NULL };
+	static const char known[] = "tasks\0cleanup\0";
 	const struct yaml_node *tasks = NULL, *clean = NULL;
 	struct kv *kv;
 	size_t i, n;
@@ -4255,8 +4266,8 @@ phase_load(struct ctx *c, struct phase *ph, const char *label, const struct yaml
 static void
 load_d1(struct ctx *c, const struct yaml_node *root)
 {
-	static const char *const known[] = { "pipeline", "cleanup", "messenger", "notify",
-		"service", "require", "env_file", NULL };
+	static const char known[] =
+		"pipeline\0cleanup\0messenger\0notify\0service\0require\0env_file\0";
 	const struct yaml_node *pl = NULL, *cl = NULL, *req, *ef;
 	struct kv *kv;
 	size_t i, n;
@@ -4294,8 +4305,7 @@ load_d1(struct ctx *c, const struct yaml_node *root)
 static void
 load_d2(struct ctx *c, const struct yaml_node *root)
 {
-	static const char *const known[] = { "build", "deploy", "notify", "messenger", "env_file",
-		NULL };
+	static const char known[] = "build\0deploy\0notify\0messenger\0env_file\0";
 	const struct yaml_node *b = NULL, *d = NULL, *ef;
 	struct kv *kv;
 	size_t i, n;
@@ -4754,22 +4764,22 @@ static const char sh_special[] = "|&;<>()$`\\*?[]#~{}!^\n";
 
 /* Reserved words and builtins: sh runs these itself (a builtin's
  * output may differ from the program of that name: echo, pwd, kill). */
-static const char *const sh_words[] = { "!", ".", ":", "[", "[[", "]]", "{", "}", "alias", "bg",
-	"bind", "break", "builtin", "caller", "case", "cd", "chdir", "command", "compgen",
-	"complete", "compopt", "continue", "coproc", "declare", "dirs", "disown", "do", "done",
-	"echo", "elif", "else", "enable", "esac", "eval", "exec", "exit", "export", "false", "fc",
-	"fg", "fi", "for", "function", "getopts", "hash", "help", "history", "if", "in", "jobs",
-	"kill", "let", "local", "login", "logout", "mapfile", "popd", "printf", "pushd", "pwd",
-	"read", "readarray", "readonly", "return", "select", "set", "shift", "shopt", "source",
-	"suspend", "test", "then", "time", "times", "trap", "true", "type", "typeset", "ulimit",
-	"umask", "unalias", "unset", "until", "wait", "while", NULL };
+static const char sh_words[] =
+	"!\0.\0:\0[\0[[\0]]\0{\0}\0alias\0bg\0bind\0break\0builtin\0caller\0case\0cd\0"
+	"chdir\0command\0compgen\0complete\0compopt\0continue\0coproc\0declare\0dirs\0"
+	"disown\0do\0done\0echo\0elif\0else\0enable\0esac\0eval\0exec\0exit\0export\0"
+	"false\0fc\0fg\0fi\0for\0function\0getopts\0hash\0help\0history\0if\0in\0jobs\0"
+	"kill\0let\0local\0login\0logout\0mapfile\0popd\0printf\0pushd\0pwd\0read\0"
+	"readarray\0readonly\0return\0select\0set\0shift\0shopt\0source\0suspend\0test\0"
+	"then\0time\0times\0trap\0true\0type\0typeset\0ulimit\0umask\0unalias\0unset\0"
+	"until\0wait\0while\0";
 
 /* The words of cmd, unquoted, as a NULL-terminated argv in one
  * allocation; NULL when the shell has more to do than split them. */
 static char **
 cmd_words(const char *cmd)
 {
-	size_t len = strlen(cmd), max = len / 2 + 2, n = 0, i;
+	size_t len = strlen(cmd), max = len / 2 + 2, n = 0;
 	char **v = xreallocarray(NULL, max + (len + 1 + sizeof *v - 1) / sizeof *v, sizeof *v);
 	char *d = (char *)(v + max), q = 0;
 	int in = 0;
@@ -4802,9 +4812,8 @@ cmd_words(const char *cmd)
 	v[n] = NULL;
 	if (q || !n || !*v[0] || strchr(v[0], '='))
 		goto shell;
-	for (i = 0; sh_words[i]; i++)
-		if (!strcmp(v[0], sh_words[i]))
-			goto shell;
+	if (word_find(sh_words, v[0]))
+		goto shell;
 	return v;
 shell:
 	free(v);

@@ -573,6 +573,96 @@ test_cmd_words(void)
 	}
 }
 
+/* The words of a packed list, joined by '|'. */
+static const char *
+words_of(const char *list)
+{
+	reset();
+	for (; *list; list = word_next(list)) {
+		xputs(&out, out.len ? "|" : "");
+		xputs(&out, list);
+	}
+	return got();
+}
+
+/* Is w one of the NULL-ended a? */
+static int
+in_array(const char *const *a, const char *w)
+{
+	for (; *a; a++)
+		if (!strcmp(*a, w))
+			return 1;
+	return 0;
+}
+
+/* The packed word lists hold exactly the words they held as arrays of
+ * pointers, in order (an octal escape eating a letter would show), and
+ * word_find finds each word and nothing that only looks like one. */
+static void
+test_word_lists(void)
+{
+	static const char *const sh[] = { "!", ".", ":", "[", "[[", "]]", "{", "}", "alias", "bg",
+		"bind", "break", "builtin", "caller", "case", "cd", "chdir", "command", "compgen",
+		"complete", "compopt", "continue", "coproc", "declare", "dirs", "disown", "do", "done",
+		"echo", "elif", "else", "enable", "esac", "eval", "exec", "exit", "export", "false",
+		"fc", "fg", "fi", "for", "function", "getopts", "hash", "help", "history", "if", "in",
+		"jobs", "kill", "let", "local", "login", "logout", "mapfile", "popd", "printf", "pushd",
+		"pwd", "read", "readarray", "readonly", "return", "select", "set", "shift", "shopt",
+		"source", "suspend", "test", "then", "time", "times", "trap", "true", "type", "typeset",
+		"ulimit", "umask", "unalias", "unset", "until", "wait", "while", NULL };
+	static const char *const st[] = { "name", "stage_name", "type", "stage_type", "command",
+		"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all",
+		"message", "parallel", "run_after", "serial", "include", "call", "timeout", "retry",
+		"retry_delay", "env", "description", "env_file", "shell_script", "shell", NULL };
+	static const char *const nt[NT_NTYPES] = { [NT_FAKE] = "",
+		[NT_SLACK] = "type|on|summary|timeout|suppress|tls_proxy|url|channel|username|icon|"
+			     "icon_url",
+		[NT_HIPCHAT] = "type|on|summary|timeout|suppress|tls_proxy|room_id|token|from|"
+			       "base_url|color",
+		[NT_HIPCHAT2] = "type|on|summary|timeout|suppress|tls_proxy|room_id|token|from|"
+				"base_url|color",
+		[NT_WEBHOOK] = "type|on|summary|timeout|suppress|tls_proxy|url",
+		[NT_EXEC] = "type|on|summary|timeout|suppress|command",
+		[NT_GITHUB_STATUS] = "type|timeout|tls_proxy|sha|token|api_url|target_url|"
+				     "description|per_task|repo|context",
+		[NT_GITLAB_STATUS] = "type|timeout|tls_proxy|sha|token|api_url|target_url|"
+				     "description|per_task|project|name",
+		[NT_DISCORD] = "type|on|summary|timeout|suppress|tls_proxy|url|username|avatar_url",
+		[NT_TEAMS] = "type|on|summary|timeout|suppress|tls_proxy|url",
+		[NT_MATTERMOST] = "type|on|summary|timeout|suppress|tls_proxy|url|channel|username|"
+				  "icon|icon_url",
+		[NT_GOOGLECHAT] = "type|on|summary|timeout|suppress|tls_proxy|url" };
+	const char *const *lists[] = { sh, st };
+	const char *packed[] = { sh_words, stage_keys };
+	char w[64], name[64];
+	size_t i, k;
+	int ok;
+
+	for (i = 0; i < 2; i++) {
+		struct buf want = { 0 };
+		for (k = 0, ok = 1; lists[i][k]; k++) {
+			xputs(&want, k ? "|" : "");
+			xputs(&want, lists[i][k]);
+			ok &= word_find(packed[i], lists[i][k]) != NULL;
+			snprintf(w, sizeof w, "%sx", lists[i][k]); /* longer, shorter */
+			ok &= !word_find(packed[i], w) == !in_array(lists[i], w);
+			snprintf(w, sizeof w, "%.*s", (int)strlen(lists[i][k]) - 1, lists[i][k]);
+			ok &= !word_find(packed[i], w) == !in_array(lists[i], w);
+		}
+		CHECK_STR(i ? "word list: stage keys" : "word list: sh words", words_of(packed[i]),
+			want.data);
+		CHECK(i ? "word_find: stage keys" : "word_find: sh words", ok);
+		CHECK(i ? "word_find: empty word, empty list (stage keys)"
+			: "word_find: empty word, empty list (sh words)",
+			!word_find(packed[i], "") && !word_find("", lists[i][0]));
+		buf_free(&want);
+	}
+	for (i = 0; i < NT_NTYPES; i++) {
+		snprintf(name, sizeof name, "word list: %s notifier keys", notifier_types[i]);
+		CHECK_STR(name, words_of(nt_known[i]), nt[i]);
+	}
+}
+
 /* A response parsed from raw text (its head kept), for rate_wait. */
 static int
 answer(const char *raw, struct http_response *rs)
@@ -957,6 +1047,7 @@ main(void)
 	test_numbers();
 	test_counts();
 	test_cmd_words();
+	test_word_lists();
 	test_gh_escape();
 	test_shell_word();
 	test_cols();
