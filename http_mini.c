@@ -253,31 +253,82 @@ url_put_segment(struct buf *b, const char *str, size_t n)
 	return percent_put(b, str, n, "-._~", 0);
 }
 
-int
-xml_put_text(struct buf *b, const char *str, size_t n)
+/* XML 1.0 text (attr 0) or a double-quoted attribute value (attr 1):
+ * valid UTF-8 only (an invalid byte becomes U+FFFD), no character XML
+ * 1.0 forbids (C0 controls but tab, newline and CR; U+FFFE, U+FFFF;
+ * surrogates are invalid UTF-8 already). */
+static int
+xml_put(struct buf *b, const char *str, size_t n, int attr)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i, run;
+	size_t i = 0, run, k;
 	const char *esc;
 
-	for (i = 0; i < n; i = run + 1) {
-		for (run = i; run < n && s[run] != '&' && s[run] != '<' && s[run] != '>' &&
-			s[run] != '"' && (s[run] >= 0x20 || s[run] == '\n' || s[run] == '\t');
+	while (i < n) {
+		for (run = i; run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '&' &&
+			s[run] != '<' && s[run] != '>' && s[run] != '"';
 			run++)
 			;
 		if (run > i && buf_put(b, s + i, run - i) < 0)
 			return -1;
-		if (run == n)
+		if ((i = run) >= n)
 			break;
-		esc = s[run] == '&'     ? "&amp;"
-			: s[run] == '<' ? "&lt;"
-			: s[run] == '>' ? "&gt;"
-			: s[run] == '"' ? "&quot;"
-					: "?";
+		if (s[i] >= 0x80) {
+			k = utf8_len(s + i, n - i);
+			if (k == 3 && s[i] == 0xef && s[i + 1] == 0xbf && s[i + 2] >= 0xbe)
+				esc = ""; /* U+FFFE, U+FFFF: not characters in XML */
+			else if (k)
+				esc = NULL;
+			else
+				esc = "\xef\xbf\xbd", k = 1;
+			if (buf_put(b, esc ? esc : str + i, esc ? strlen(esc) : k) < 0)
+				return -1;
+			i += k;
+			continue;
+		}
+		switch (s[i]) {
+		case '&':
+			esc = "&amp;";
+			break;
+		case '<':
+			esc = "&lt;";
+			break;
+		case '>':
+			esc = "&gt;";
+			break;
+		case '"':
+			esc = "&quot;";
+			break;
+		case '\t':
+			esc = attr ? "&#9;" : "\t";
+			break;
+		case '\n':
+			esc = attr ? "&#10;" : "\n";
+			break;
+		case '\r': /* a parser would read a bare CR as a newline */
+			esc = "&#13;";
+			break;
+		default: /* other C0 controls: no way to write them in XML 1.0 */
+			esc = "";
+			break;
+		}
 		if (buf_puts(b, esc) < 0)
 			return -1;
+		i++;
 	}
 	return 0;
+}
+
+int
+xml_put_text(struct buf *b, const char *s, size_t n)
+{
+	return xml_put(b, s, n, 0);
+}
+
+int
+xml_put_attr(struct buf *b, const char *s, size_t n)
+{
+	return xml_put(b, s, n, 1);
 }
 
 /* ---- small helpers ------------------------------------------------ */

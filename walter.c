@@ -20,7 +20,8 @@
  *   lg     4. log            pending output, the clock and prefix caches
  *   pg     4. log            the live status line on a terminal
  *   ci     4. log            the CI log format and the group open now
- *   sec    4. log            the secret values to mask
+ *   sec    4. log            the secrets to mask, and their automaton
+ *   rep    9. outputs        the report files (4. log keeps load errors)
  *   cfg    5. config         the model: phases, notifiers, tasks
  *   svc    5. config         the service block (for 10. service mode)
  *   R      6. executor and 7. scheduler: one run (active tasks, queue,
@@ -70,6 +71,8 @@ extern char **environ;
 
 /* ==== 1. utilities ================================================== */
 
+static void diag(int is_err, const char *msg);
+static void reports_config_error(void);
 static void prog_erase(void);
 static void writev_all(int fd, struct iovec *iov, int n, int *ok);
 static void write_all(int fd, const char *p, size_t n, int *ok);
@@ -110,28 +113,36 @@ say(int fd, const char *pre, const char *post, const char *fmt, ...)
 	vsay(fd, pre, post, fmt, ap);
 	va_end(ap);
 }
+static const char *mask(const char *s, size_t *n);
+static const char *mask_name(const char *s);
 
 static void
-vmsg(const char *fmt, va_list ap)
+vmsg(int is_err, const char *fmt, va_list ap)
 {
 	size_t n = strlen(fmt);
-	char post[128] = "\n";
 	int e = errno;
+	struct buf b = { 0 };
 
-	prog_erase();
-	if (n && fmt[n - 1] == ':')
-		snprintf(post, sizeof post, " %s\n", strerror(e));
-	vsay(2, "walter: ", post, fmt, ap);
+	if (buf_vprintf(&b, fmt, ap) < 0 ||
+		(n && fmt[n - 1] == ':' && buf_printf(&b, " %s", strerror(e)) < 0)) {
+		buf_free(&b);
+		diag(is_err, fmt); /* out of memory: the format says enough */
+		return;
+	}
+	diag(is_err, b.data);
+	buf_free(&b);
 }
 
-/* Print "walter: msg" (": strerror" when fmt ends in ':'), exit 2. */
+/* Print "walter: msg" (": strerror" when fmt ends in ':'), exit 2 (while
+ * the file is loaded, with a report of the error: reports_config_error). */
 static void __attribute__((noreturn, format(printf, 1, 2))) fatal(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(fmt, ap);
+	vmsg(1, fmt, ap);
 	va_end(ap);
+	reports_config_error();
 	exit(2);
 }
 
@@ -140,7 +151,7 @@ static void __attribute__((format(printf, 1, 2))) warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(fmt, ap);
+	vmsg(0, fmt, ap);
 	va_end(ap);
 }
 
@@ -252,9 +263,16 @@ jstr(struct buf *b, const char *s, size_t n)
 }
 
 static void
-xml_text(struct buf *b, const char *s)
+xml_text(struct buf *b, const char *s, size_t n)
 {
-	if (xml_put_text(b, s, strlen(s)) < 0)
+	if (xml_put_text(b, s, n) < 0)
+		fatal("out of memory");
+}
+
+static void
+xml_attr(struct buf *b, const char *s, size_t n)
+{
+	if (xml_put_attr(b, s, n) < 0)
 		fatal("out of memory");
 }
 
@@ -1009,6 +1027,9 @@ static struct {
 	time_t sec;           /* second that stamp shows */
 	char stamp[16];       /* "HH:MM:SS" */
 	struct buf pre;       /* prefix of the last line */
+	struct buf fout;      /* with colours: the file's copy of out, without */
+	struct buf fpre;      /* and of pre */
+	struct buf msg;       /* the text of logmsg */
 	int pre_task;         /* pre is INFO for task pre_name at second pre_sec */
 	const char *pre_name; /* the task pre was built for */
 	time_t pre_sec;       /* the second pre was built in */
@@ -1034,12 +1055,48 @@ static struct {
 	unsigned long draws; /* how many times it was drawn */
 } pg;
 
-/* Secrets: shown as *** in the log, reports and notifications. */
+/* A byte range [a, b) of a text that holds (part of) a secret. */
+struct cover {
+	size_t a, b;
+};
+
+/* Secrets: shown as *** in the log, reports and notifications. Each line
+ * (4 bytes or more) of a secret value is a pattern; all patterns form one
+ * Aho-Corasick automaton (4. log says how), built by the first masking
+ * after a value was added. */
 static struct {
-	char **v;       /* the values to hide (4 bytes or more) */
-	size_t n;       /* how many */
-	struct buf out; /* the last masked text */
+	char **v;                  /* the patterns */
+	size_t n;                  /* how many */
+	size_t longest;            /* the longest pattern's length */
+	int built;                 /* the automaton is that of v[0..n) */
+	uint32_t nst;              /* its states; 0 is the root */
+	uint32_t root[256];        /* the root's edges (0: none) */
+	unsigned char *lab;        /* lab[s]: the byte from s to s + 1 (when run[s]) */
+	uint32_t *run;             /* edges from s that go to the next state, in a row */
+	uint32_t *fail;            /* the longest proper suffix that is a state */
+	uint32_t *depth;           /* the length of the prefix a state stands for */
+	uint32_t *hit;             /* the longest pattern ending at a state, 0 none */
+	uint32_t *ekid;            /* other edges of s: ekid[s] .. ekid[s + 1] */
+	unsigned char *elab;       /* their bytes */
+	uint32_t *eto;             /* and the states they go to */
+	size_t wm;                 /* skip: the window, the shortest pattern (at most 64) */
+	unsigned char shift[4096]; /* skip: how far a window may move, by its last 2 bytes */
+	struct cover *cv;          /* the last scan's covered ranges, in order */
+	size_t ncv, cvcap;         /* how many; room */
+	struct buf out;            /* the last masked text */
+	struct buf name;           /* the last masked name (mask_name) */
 } sec;
+
+/* ---- reports (written by 9. outputs; errors by 4. log) ------------- */
+
+/* The -json and -junit files are opened before the pipeline file is
+ * read: a path that cannot be written is a usage error before anything
+ * runs, and a configuration error still gets a report that says so. */
+static struct {
+	int json, junit;   /* the open files, or -1 */
+	int loading;       /* the file is being loaded: an error is reported */
+	struct buf errors; /* what walter said was wrong while loading, by line */
+} rep = { -1, -1, 0, { 0 } };
 
 /* ---- the pipeline (written by 5. config; run fields by 7. scheduler) - */
 
@@ -1109,6 +1166,7 @@ struct node {
 	unsigned need;          /* CAP_*: output kept for later use */
 	enum status st;         /* run time: where it is, how it ended */
 	int code;               /* exit status, 128+N for signal N, -1 none */
+	char *why;              /* final: why, beyond code (task_why), or NULL */
 	int attempts;           /* times its command started */
 	double t0, t1;          /* monotonic start and end */
 	struct task_rt *rt;     /* while it runs; NULL otherwise */
@@ -1290,6 +1348,7 @@ struct proc {
 			     * others do): its exit, not a hang-up first,
 			     * wakes walter; -1 closed */
 	struct buf part[2]; /* unfinished line per stream */
+	size_t cov[2];      /* bytes of part that end a secret cut in two */
 	int in;             /* write end feeding stdin, -1 if none */
 	struct node **src;  /* stdin: output leaves of the input, in order */
 	size_t nsrc;        /* how many */
@@ -1365,8 +1424,8 @@ static struct {
 	int *what;                  /* which one (0, 1 output, 2 stdin) */
 	size_t npoll;               /* room in them */
 	struct node *first_failed;  /* its last lines end the summary */
+	char why[128];              /* why the run was aborted (cancel_run) */
 	char **spec_val;            /* per cfg.specials: NAME=VALUE, or NULL */
-	time_t started;             /* wall clock at the start, for reports */
 	double t0;                  /* monotonic clock at the start */
 } R = { .selfpipe = { -1, -1 }, .grace = 5.0, .sh = "/bin/sh", .null = -1 };
 
@@ -1750,7 +1809,7 @@ prog_build(struct buf *b, double t)
 		if (!n->rt || n->rt->ph == T_QUEUED)
 			continue;
 		put_cols(b, b->data[b->len - 1] == ']' ? " " : ", ", &cols);
-		put_cols(b, n->name, &cols);
+		put_cols(b, mask_name(n->name), &cols);
 		if (e < 60)
 			snprintf(tmp, sizeof tmp, " %lds", e);
 		else
@@ -1784,9 +1843,18 @@ prog_write(const char *log, size_t n)
 		writev_all(2, iov, k, &lg.err_ok);
 }
 
+/* Colours go to the terminal, never into the -logDir file: with both,
+ * the file has its own copy of the lines (fout). */
+static int
+log_plain_copy(void)
+{
+	return lg.color && lg.file >= 0;
+}
+
 static void
 log_flush(void)
 {
+	const struct buf *f = log_plain_copy() ? &lg.fout : &lg.out;
 	int fok = lg.file >= 0;
 
 	if (!lg.out.len)
@@ -1796,13 +1864,42 @@ log_flush(void)
 	else
 		write_all(2, lg.out.data, lg.out.len, &lg.err_ok);
 	if (lg.file >= 0) {
-		write_all(lg.file, lg.out.data, lg.out.len, &fok);
+		write_all(lg.file, f->data, f->len, &fok);
 		if (!fok) {
 			close(lg.file);
 			lg.file = -1;
 		}
 	}
-	lg.out.len = 0;
+	lg.out.len = lg.fout.len = 0;
+}
+
+/* A message of walter's own, before the log starts or outside it
+ * ("walter: FILE:LINE:COL: msg"): to stderr and the -logDir file, secrets
+ * masked; while loading, errors are kept for the reports. Allocates
+ * nothing it cannot do without: fatal("out of memory") comes here. */
+static void
+diag(int is_err, const char *msg)
+{
+	static int again; /* out of memory while masking: say it as it is */
+	size_t n = strlen(msg);
+	int fok = lg.file >= 0, i;
+
+	log_flush();
+	prog_erase();
+	if (!again++)
+		msg = mask(msg, &n);
+	for (i = 0; i < 2; i++) {
+		int fd = i ? lg.file : 2, *ok = i ? &fok : &lg.err_ok;
+		if (fd < 0)
+			continue;
+		write_all(fd, "walter: ", 8, ok);
+		write_all(fd, msg, n, ok);
+		write_all(fd, "\n", 1, ok);
+	}
+	if (is_err && rep.loading && (rep.json >= 0 || rep.junit >= 0) &&
+		buf_put(&rep.errors, msg, n) == 0)
+		(void)buf_put(&rep.errors, "\n", 1);
+	again--;
 }
 
 /* The loop's turn: redraw the status line if what it says changed and
@@ -1887,13 +1984,36 @@ prefix_build(enum level lv, const char *name)
 		xputs(&lg.pre, word[lv]);
 	xput(&lg.pre, " ", 1);
 	if (name) {
+		name = mask_name(name);
 		xput(&lg.pre, "[", 1);
 		xputs(&lg.pre, name);
 		xput(&lg.pre, "] ", 2);
 	}
+	if (log_plain_copy()) {
+		lg.fpre.len = 0;
+		xprintf(&lg.fpre, "%s %s %s%s%s", lg.stamp, word[lv], name ? "[" : "",
+			name ? name : "", name ? "] " : "");
+	}
 	if (buf_grow(&lg.pre, 32) < 0) /* out_lines copies 32 bytes or more */
 		fatal("out of memory");
 	lg.pre_task = 0;
+}
+
+/* Append prefix pre and text to o as one line. */
+static void
+line_put(struct buf *o, const struct buf *pre, const char *text, size_t len)
+{
+	size_t n = pre->len + len + 1;
+	char *d;
+
+	if (buf_grow(o, n) < 0)
+		fatal("out of memory");
+	d = o->data + o->len;
+	memcpy(d, pre->data, pre->len);
+	memcpy(d + pre->len, text, len);
+	d[n - 1] = '\n';
+	o->len += n;
+	o->data[o->len] = '\0';
 }
 
 /* Append the prefix and one line of text: two copies, no allocation once
@@ -1901,36 +2021,39 @@ prefix_build(enum level lv, const char *name)
 static void
 log_text(const char *text, size_t len)
 {
-	size_t n = lg.pre.len + len + 1;
-	char *d;
-
-	if (buf_grow(&lg.out, n) < 0)
-		fatal("out of memory");
-	d = lg.out.data + lg.out.len;
-	memcpy(d, lg.pre.data, lg.pre.len);
-	memcpy(d + lg.pre.len, text, len);
-	d[n - 1] = '\n';
-	lg.out.len += n;
-	lg.out.data[lg.out.len] = '\0';
+	line_put(&lg.out, &lg.pre, text, len);
+	if (log_plain_copy())
+		line_put(&lg.fout, &lg.fpre, text, len);
 	if (lg.out.len >= 65536)
 		log_flush();
 }
 
 /* ---- secrets: shown as *** in the log, reports and notifications ---- */
 
-/* Remember a value to hide; short values would mask half the log. */
+/* Remember the lines of a secret value as patterns: output is logged line
+ * by line, so a multi-line value (a PEM key) is hidden line by line; a
+ * line shorter than 4 bytes would mask half the log. */
 static void
 secret_add(const char *v)
 {
-	size_t i;
-
-	if (!v || strlen(v) < 4)
-		return;
-	for (i = 0; i < sec.n; i++)
-		if (!strcmp(sec.v[i], v))
-			return;
-	sec.v = xreallocarray(sec.v, sec.n + 1, sizeof *sec.v);
-	sec.v[sec.n++] = xstrdup(v);
+	while (v && *v) {
+		size_t len = strcspn(v, "\n"), m = len, i;
+		if (m && v[m - 1] == '\r')
+			m--;
+		for (i = 0; m >= 4 && i < sec.n; i++)
+			if (strlen(sec.v[i]) == m && !memcmp(sec.v[i], v, m))
+				break;
+		if (m >= 4 && i == sec.n) {
+			sec.v = xreallocarray(sec.v, sec.n + 1, sizeof *sec.v);
+			sec.v[sec.n] = xmalloc(m + 1);
+			memcpy(sec.v[sec.n], v, m);
+			sec.v[sec.n++][m] = '\0';
+			sec.built = 0;
+			if (m > sec.longest)
+				sec.longest = m;
+		}
+		v += len + (v[len] == '\n');
+	}
 }
 
 /* Environment variables whose names say they hold a secret. */
@@ -1965,47 +2088,394 @@ secrets_from_env(void)
 	}
 }
 
-static const char *
-find(const char *s, size_t n, const char *w, size_t m)
+/* The automaton. Masking is one pass over the text whatever the number
+ * and length of the secrets:
+ *  - a state is a prefix of some pattern. Patterns are inserted sorted,
+ *    so a new state's first child is mostly the state made right after
+ *    it: lab[s] is that edge's byte and run[s] counts such edges in a
+ *    row (with no pattern ending before the last), which the scan
+ *    compares 16 bytes at a time: a long secret costs little more than a
+ *    short one. Other edges are listed per state (ekid, elab, eto), the
+ *    root's in a table of 256 that also lets the scan skip every byte
+ *    that begins no secret;
+ *  - hit[s] is the longest pattern that ends at s (itself, or through
+ *    the failure links), so a scan yields covered ranges; overlapping
+ *    ones merge, and each range is shown as one "***";
+ *  - at the root, where the scan spends most of its time, a window of wm
+ *    bytes (the shortest pattern, at most 64) moves over the text as in
+ *    Wu and Manber's search: a pair of bytes that ends no pattern's first
+ *    wm bytes at their end lets it move on by as much as shift[] says,
+ *    so text that merely looks like secrets is passed over many bytes at
+ *    a step. */
+static void
+secrets_free_automaton(void)
 {
-	const char *p = s, *end = s + n;
+	free(sec.lab), free(sec.run), free(sec.fail), free(sec.depth), free(sec.hit);
+	free(sec.ekid), free(sec.elab), free(sec.eto);
+	sec.lab = NULL, sec.elab = NULL;
+	sec.run = sec.fail = sec.depth = sec.hit = sec.ekid = sec.eto = NULL;
+	sec.nst = 0;
+	memset(sec.root, 0, sizeof sec.root);
+}
 
-	while (m && (size_t)(end - p) >= m &&
-		(p = memchr(p, w[0], (size_t)(end - p - (ptrdiff_t)m + 1)))) {
-		if (!memcmp(p, w, m))
-			return p;
-		p++;
+static int
+pattern_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The state s goes to on byte c, through failure links. */
+static uint32_t
+ac_next(uint32_t s, unsigned char c)
+{
+	for (;;) {
+		uint32_t e;
+		if (!s)
+			return sec.root[c];
+		if (sec.run[s] && sec.lab[s] == c)
+			return s + 1;
+		for (e = sec.ekid[s]; e < sec.ekid[s + 1]; e++)
+			if (sec.elab[e] == c)
+				return sec.eto[e];
+		s = sec.fail[s];
 	}
-	return NULL;
+}
+
+/* The trie of the sorted patterns: a pattern shares with the one before
+ * it their common prefix (path holds that one's states) and adds one
+ * state per byte after it. Edges to other than the next state are
+ * collected in (efrom, elab, eto) and grouped by state afterwards. */
+static uint32_t *
+ac_trie(uint32_t *efrom, size_t *pne)
+{
+	uint32_t *path = calloc(sec.longest + 1, sizeof *path);
+	const char *prev = "";
+	size_t i, ne = 0;
+
+	if (!path)
+		fatal("out of memory");
+	sec.nst = 1;
+	for (i = 0; i < sec.n; i++) {
+		const char *p = sec.v[i];
+		size_t l = 0, m = strlen(p);
+		uint32_t s;
+		while (p[l] && p[l] == prev[l])
+			l++;
+		for (s = path[l]; l < m; l++) {
+			uint32_t t = sec.nst++;
+			sec.depth[t] = (uint32_t)(l + 1);
+			if (t == s + 1) {
+				sec.lab[s] = (unsigned char)p[l], sec.run[s] = 1;
+			} else {
+				efrom[ne] = s, sec.elab[ne] = (unsigned char)p[l],
+				sec.eto[ne++] = t;
+			}
+			path[l + 1] = s = t;
+		}
+		sec.hit[s] = (uint32_t)m;
+		prev = p;
+	}
+	*pne = ne;
+	return path;
+}
+
+/* t is s's child on byte c: its failure link, and the longest pattern
+ * ending there. Breadth first, so every shallower state is done. */
+static void
+ac_link(uint32_t s, uint32_t t, unsigned char c, uint32_t *queue, size_t *tail)
+{
+	sec.fail[t] = s ? ac_next(sec.fail[s], c) : 0;
+	if (!sec.hit[t])
+		sec.hit[t] = sec.hit[sec.fail[t]];
+	queue[(*tail)++] = t;
+}
+
+/* Group the other edges by state (ekid), fill the root's table, then the
+ * failure links breadth first and the runs. */
+static void
+ac_links(const uint32_t *efrom, size_t ne, uint32_t *queue)
+{
+	unsigned char *lab2 = xmalloc(ne + 1);
+	uint32_t *to2 = xreallocarray(NULL, ne + 1, sizeof *to2), s, e;
+	size_t i, head = 0, tail = 0;
+
+	for (i = 0; i < ne; i++)
+		sec.ekid[efrom[i] + 1]++;
+	for (s = 0; s < sec.nst; s++)
+		sec.ekid[s + 1] += sec.ekid[s];
+	for (i = 0; i < ne; i++) { /* ekid[s] moves to the end of s's edges */
+		e = sec.ekid[efrom[i]]++;
+		lab2[e] = sec.elab[i], to2[e] = sec.eto[i];
+	}
+	for (s = sec.nst; s > 0; s--)
+		sec.ekid[s] = sec.ekid[s - 1];
+	sec.ekid[0] = 0;
+	if (ne)
+		memcpy(sec.elab, lab2, ne), memcpy(sec.eto, to2, ne * sizeof *to2);
+	free(lab2), free(to2);
+	if (sec.run[0])
+		sec.root[sec.lab[0]] = 1;
+	for (e = sec.ekid[0]; e < sec.ekid[1]; e++)
+		sec.root[sec.elab[e]] = sec.eto[e];
+	queue[tail++] = 0;
+	while (head < tail) {
+		s = queue[head++];
+		if (sec.run[s])
+			ac_link(s, s + 1, sec.lab[s], queue, &tail);
+		for (e = sec.ekid[s]; e < sec.ekid[s + 1]; e++)
+			ac_link(s, sec.eto[e], sec.elab[e], queue, &tail);
+	}
+	for (s = sec.nst; s-- > 0;)
+		if (sec.run[s] && sec.run[s + 1] && !sec.hit[s + 1])
+			sec.run[s] += sec.run[s + 1];
+}
+
+/* The hash of the 2 bytes that end a window. */
+#define PAIR(a, b) ((((unsigned)(a) << 4) ^ (unsigned)(b)) & 4095u)
+
+/* The skip table: a window of wm bytes may move on by wm - 1 unless its
+ * last 2 bytes are 2 bytes of some pattern's first wm (then by as many
+ * as follow them there). */
+static void
+ac_shift(void)
+{
+	size_t i, q;
+
+	sec.wm = 64;
+	for (i = 0; i < sec.n; i++)
+		if (strlen(sec.v[i]) < sec.wm)
+			sec.wm = strlen(sec.v[i]);
+	memset(sec.shift, (int)(sec.wm - 1), sizeof sec.shift);
+	for (i = 0; i < sec.n; i++)
+		for (q = 1; q < sec.wm; q++) {
+			unsigned char *sh = &sec.shift[PAIR(sec.v[i][q - 1], sec.v[i][q])];
+			if (*sh > sec.wm - 1 - q)
+				*sh = (unsigned char)(sec.wm - 1 - q);
+		}
+}
+
+/* The first place from i where a secret may begin (n if none). */
+static size_t
+ac_skip(const unsigned char *s, size_t n, size_t i)
+{
+	size_t m = sec.wm, e;
+	unsigned char sh;
+
+	if (n - i >= m) {
+		for (e = i + m - 1; e < n; e += sh)
+			if (!(sh = sec.shift[PAIR(s[e - 1], s[e])]))
+				return e + 1 - m;
+		i = e + 1 - m; /* no secret begins before */
+	}
+	while (i < n && !sec.root[s[i]])
+		i++;
+	return i;
+}
+
+static void
+ac_build(void)
+{
+	size_t i, total = 1, ne;
+	uint32_t *efrom, *queue;
+
+	secrets_free_automaton();
+	qsort(sec.v, sec.n, sizeof *sec.v, pattern_cmp);
+	for (i = 0; i < sec.n; i++)
+		total += strlen(sec.v[i]);
+	if (total > UINT32_MAX - 2)
+		fatal("out of memory");
+	sec.lab = xmalloc(total + 1);
+	sec.elab = xmalloc(total + 1);
+	sec.run = xreallocarray(NULL, total + 1, sizeof *sec.run);
+	sec.fail = xreallocarray(NULL, total, sizeof *sec.fail);
+	sec.depth = xreallocarray(NULL, total, sizeof *sec.depth);
+	sec.hit = xreallocarray(NULL, total, sizeof *sec.hit);
+	sec.ekid = xreallocarray(NULL, total + 1, sizeof *sec.ekid);
+	sec.eto = xreallocarray(NULL, total, sizeof *sec.eto);
+	memset(sec.run, 0, (total + 1) * sizeof *sec.run);
+	memset(sec.fail, 0, total * sizeof *sec.fail);
+	memset(sec.depth, 0, total * sizeof *sec.depth);
+	memset(sec.hit, 0, total * sizeof *sec.hit);
+	memset(sec.ekid, 0, (total + 1) * sizeof *sec.ekid);
+	efrom = xreallocarray(NULL, total, sizeof *efrom);
+	free(ac_trie(efrom, &ne));
+	queue = xreallocarray(NULL, sec.nst, sizeof *queue);
+	ac_links(efrom, ne, queue);
+	free(efrom), free(queue);
+	ac_shift();
+	sec.built = 1;
+}
+
+/* [a, b) holds a secret: merge it with the ranges it overlaps (ranges
+ * that only touch stay apart: two secrets in a row show as two). */
+static void
+cover_add(size_t a, size_t b)
+{
+	while (sec.ncv && sec.cv[sec.ncv - 1].b > a) {
+		struct cover *l = &sec.cv[--sec.ncv];
+		if (l->a < a)
+			a = l->a;
+		if (l->b > b)
+			b = l->b;
+	}
+	if (sec.ncv == sec.cvcap) {
+		sec.cvcap = sec.cvcap ? 2 * sec.cvcap : 16;
+		sec.cv = xreallocarray(sec.cv, sec.cvcap, sizeof *sec.cv);
+	}
+	sec.cv[sec.ncv].a = a, sec.cv[sec.ncv++].b = b;
+}
+
+/* Scan s[0..n) into the covered ranges (sec.cv), the first cov bytes
+ * counting as covered already. Returns how many bytes at the end may
+ * still begin a secret that the text after them would complete. */
+static size_t
+ac_scan(const unsigned char *s, size_t n, size_t cov)
+{
+	uint32_t st = 0;
+	size_t i = 0;
+
+	if (!sec.built)
+		ac_build();
+	sec.ncv = 0;
+	if (cov)
+		cover_add(0, cov);
+	while (i < n) {
+		if (!st) { /* most bytes begin no secret */
+			if ((i = ac_skip(s, n, i)) == n)
+				break;
+			st = sec.root[s[i++]];
+		} else if (sec.run[st] && sec.lab[st] == s[i]) {
+			/* along a run of single edges: 16 bytes at a time */
+			const unsigned char *l = sec.lab + st;
+			size_t k = 1, m = sec.run[st] < n - i ? sec.run[st] : n - i;
+			uint64_t x[2], y[2];
+			while (k + 16 <= m) {
+				memcpy(x, s + i + k, 16), memcpy(y, l + k, 16);
+				if ((x[0] ^ y[0]) | (x[1] ^ y[1]))
+					break;
+				k += 16;
+			}
+			while (k + 8 <= m) {
+				memcpy(x, s + i + k, 8), memcpy(y, l + k, 8);
+				if (x[0] != y[0])
+					break;
+				k += 8;
+			}
+			while (k < m && s[i + k] == l[k])
+				k++;
+			st += (uint32_t)k, i += k;
+		} else {
+			st = ac_next(st, s[i++]);
+		}
+		if (sec.hit[st])
+			cover_add(i - sec.hit[st], i);
+	}
+	return sec.depth[st];
+}
+
+/* s[from..to) with each covered range as "***", into o. */
+static void
+cover_put(struct buf *o, const char *s, size_t from, size_t to)
+{
+	size_t j, p = from;
+
+	o->len = 0;
+	if (buf_grow(o, to - from) < 0)
+		fatal("out of memory");
+	for (j = 0; j < sec.ncv && sec.cv[j].a < to; j++) {
+		if (sec.cv[j].b <= p)
+			continue;
+		if (sec.cv[j].a > p)
+			xput(o, s + p, sec.cv[j].a - p);
+		xputs(o, "***");
+		p = sec.cv[j].b < to ? sec.cv[j].b : to;
+	}
+	xput(o, s + p, to - p);
 }
 
 /* s[0..*n) with every secret replaced by "***": s itself when nothing is
- * to hide, else text in a buffer valid until the next call. */
+ * to hide, else text in a buffer valid until the next call. cov: the
+ * first cov bytes hold the end of a secret (see mask_cut). */
+static const char *
+mask_from(const char *s, size_t *n, size_t cov)
+{
+	if (!sec.n)
+		return s;
+	ac_scan((const unsigned char *)s, *n, cov);
+	if (!sec.ncv)
+		return s;
+	cover_put(&sec.out, s, 0, *n);
+	*n = sec.out.len;
+	return sec.out.data;
+}
+
 static const char *
 mask(const char *s, size_t *n)
 {
-	size_t i, j, len = *n;
+	return mask_from(s, n, 0);
+}
 
-	for (i = 0; i < sec.n && !find(s, len, sec.v[i], strlen(sec.v[i])); i++)
-		;
-	if (i == sec.n)
+/* A task's name as the log shows it, secrets masked; valid until the
+ * next call (a buffer of its own: the line's text may be in sec.out). */
+static const char *
+mask_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!sec.n)
 		return s;
-	sec.out.len = 0;
-	for (j = 0; j < len;) {
-		for (i = 0; i < sec.n; i++) {
-			size_t m = strlen(sec.v[i]);
-			if (m <= len - j && !memcmp(s + j, sec.v[i], m))
-				break;
-		}
-		if (i < sec.n) {
-			xputs(&sec.out, "***");
-			j += strlen(sec.v[i]);
-		} else {
-			xput(&sec.out, s + j++, 1);
-		}
+	ac_scan((const unsigned char *)s, n, 0);
+	if (!sec.ncv)
+		return s;
+	cover_put(&sec.name, s, 0, n);
+	return sec.name.data;
+}
+
+/* A line too long for one log line: how much of s[0..n) to log now, masked
+ * into sec.out; 0 when all of it may still begin a secret. What is kept
+ * back begins with the bytes that may begin one; when a secret straddles
+ * the cut, *cov says how much of the rest it covers. */
+static size_t
+mask_cut(const char *s, size_t n, size_t *cov)
+{
+	size_t h = n - ac_scan((const unsigned char *)s, n, *cov), j;
+
+	if (!h)
+		return 0;
+	*cov = 0;
+	for (j = 0; j < sec.ncv; j++)
+		if (sec.cv[j].a < h && sec.cv[j].b > h)
+			*cov = sec.cv[j].b - h;
+	cover_put(&sec.out, s, 0, h);
+	return h;
+}
+
+/* The end s[from..n) of a text cut out of a longer one, masked as part
+ * of s[0..n) (s before from is context), into sec.out. */
+static const char *
+mask_tail(const char *s, size_t n, size_t from, size_t *len)
+{
+	if (!sec.n) {
+		*len = n - from;
+		return s + from;
 	}
-	*n = sec.out.len;
+	ac_scan((const unsigned char *)s, n, 0);
+	cover_put(&sec.out, s, from, n);
+	*len = sec.out.len;
 	return sec.out.data;
+}
+
+static void
+secrets_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < sec.n; i++)
+		free(sec.v[i]);
+	free(sec.v), free(sec.cv);
+	secrets_free_automaton();
+	buf_free(&sec.out), buf_free(&sec.name);
+	memset(&sec, 0, sizeof sec);
 }
 
 /* Append one log line, secrets masked; text may hold several lines only
@@ -2043,26 +2513,32 @@ log_task_line(const char *name, const char *text, size_t len)
 	log_text(text, len);
 }
 
+/* A line of walter's own; never cut (a cut could halve a secret). */
 static void __attribute__((format(printf, 3, 4)))
 logmsg(enum level lv, const char *name, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
-	int n;
+	int r;
 
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (n < 0)
+	if (lv < opt.threshold)
 		return;
-	log_line(lv, name, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+	lg.msg.len = 0;
+	va_start(ap, fmt);
+	r = buf_vprintf(&lg.msg, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		fatal("out of memory");
+	log_line(lv, name, lg.msg.data, lg.msg.len);
 }
 
+/* Colours, and the -logDir file: a new file of a name of its own
+ * (O_EXCL: a file or a link planted at that name is never written
+ * through), or a usage error before anything runs. */
 static void
 log_open(void)
 {
 	const char *nc = getenv("NO_COLOR");
-	char path[PATH_MAX];
+	struct buf path = { 0 };
 	struct tm tm;
 	time_t t = time(NULL);
 
@@ -2077,12 +2553,52 @@ log_open(void)
 	if (!opt.logdir)
 		return;
 	localtime_r(&t, &tm);
-	snprintf(path, sizeof path, "%s/walter-%04d%02d%02d-%02d%02d%02d-%ld.log", opt.logdir,
-		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		(long)getpid());
-	lg.file = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	xprintf(&path, "%s/walter-%04d%02d%02d-%02d%02d%02d-%ld.log", opt.logdir, tm.tm_year + 1900,
+		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)getpid());
+	if (path.len >= PATH_MAX)
+		fatal("-logDir: the log file's path would be %zu bytes long, more than %d: %s",
+			path.len, PATH_MAX - 1, opt.logdir);
+	lg.file = open(path.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (lg.file < 0)
-		fatal("-logDir: cannot create %s:", path);
+		fatal("-logDir: cannot create %s:", path.data);
+	buf_free(&path);
+}
+
+/* "SIGTERM" for the usual signals, else "signal N". */
+static const char *
+sig_name(int sig, char *b, size_t n)
+{
+	static const struct {
+		int sig;
+		const char *name;
+	} t[] = { { SIGHUP, "SIGHUP" }, { SIGINT, "SIGINT" }, { SIGQUIT, "SIGQUIT" },
+		{ SIGILL, "SIGILL" }, { SIGTRAP, "SIGTRAP" }, { SIGABRT, "SIGABRT" },
+		{ SIGBUS, "SIGBUS" }, { SIGFPE, "SIGFPE" }, { SIGKILL, "SIGKILL" },
+		{ SIGUSR1, "SIGUSR1" }, { SIGSEGV, "SIGSEGV" }, { SIGUSR2, "SIGUSR2" },
+		{ SIGPIPE, "SIGPIPE" }, { SIGALRM, "SIGALRM" }, { SIGTERM, "SIGTERM" },
+		{ SIGXCPU, "SIGXCPU" }, { SIGXFSZ, "SIGXFSZ" }, { SIGSYS, "SIGSYS" } };
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof *t; i++)
+		if (t[i].sig == sig)
+			return t[i].name;
+	snprintf(b, n, "signal %d", sig);
+	return b;
+}
+
+/* How a command ended, from its status (128+N when signal N ended it,
+ * as the shell says it: the same for a program run directly and for
+ * sh -c running it): "exit status 7", "killed by SIGKILL". */
+static const char *
+exit_text(int code, char *b, size_t n)
+{
+	char s[32];
+
+	if (code > 128)
+		snprintf(b, n, "killed by %s", sig_name(code - 128, s, sizeof s));
+	else
+		snprintf(b, n, "exit status %d", code);
+	return b;
 }
 
 /* The status line goes on when stderr is a terminal that can erase a
@@ -2106,6 +2622,8 @@ static void
 log_raw(const char *s, size_t n)
 {
 	xput(&lg.out, s, n);
+	if (log_plain_copy())
+		xput(&lg.fout, s, n);
 }
 
 /* GitHub workflow command text: %, CR and LF escaped, and in a property
@@ -2268,7 +2786,7 @@ cfg_msg(enum sev sv, const char *file, const struct yaml_node *at, const char *f
 	/* what a commit status can say (word[MSG_ERROR] is "") */
 	if (sv == MSG_ERROR && !cfg.first_error[0])
 		snprintf(cfg.first_error, sizeof cfg.first_error, "%s", b.data);
-	say(2, "walter: ", "\n", "%s", b.data);
+	diag(sv == MSG_ERROR, b.data);
 	buf_free(&b);
 	if (sv == MSG_ERROR || (sv == MSG_WARN && opt.check))
 		cfg.errors++;
@@ -2335,7 +2853,8 @@ known_key(struct ctx *c, const struct yaml_node *k, const char *where, const cha
 /* A tag on a pipeline value is an error unless it is a core-schema tag
  * (!!str, !!int, ...) or "!": "command: !vault x" or GitLab's "!reference
  * [...]" mean something walter does not do, so it must not run the text.
- * Reports the first such tag in file's tree and returns 1. */
+ * So is a NUL in any key or value. Reports the first such tag or NUL in
+ * file's tree and returns 1. */
 static int
 tag_check(const char *file, const struct yaml_node *n, int depth)
 {
@@ -2344,6 +2863,12 @@ tag_check(const char *file, const struct yaml_node *n, int depth)
 	const char *t = n->tagname;
 	size_t i;
 
+	if (n->kind == YAML_SCALAR && memchr(n->text, '\0', n->len)) {
+		/* every string becomes a C string: "echo a\0b; rm x" would run
+		 * "echo a" */
+		cfg_msg(MSG_ERROR, file, n, "a string cannot hold a NUL character (\\0)");
+		return 1;
+	}
 	if (n->tag > YAML_TAG_SEQ) {
 		if (!strncmp(t, yamlorg, sizeof yamlorg - 1))
 			cfg_msg(MSG_ERROR, file, n, "tag !!%s is not supported (%s)",
@@ -2600,44 +3125,60 @@ subst_specials(struct ctx *c, const struct yaml_node *at, const char *s)
 
 /* ---- wait_for ------------------------------------------------------- */
 
-static void
+/* One key=value of wait_for; -1 when the value was bad (reported). */
+static int
 wait_set(struct ctx *c, struct waitfor *w, const struct yaml_node *at, const char *key,
 	const char *val)
 {
 	char *end;
 
-	if (!strcmp(key, "host"))
+	if (!strcmp(key, "host")) {
 		w->host = val;
-	else if (!strcmp(key, "file"))
+	} else if (!strcmp(key, "file")) {
 		w->file = val;
-	else if (!strcmp(key, "state"))
+	} else if (!strcmp(key, "state")) {
 		w->state = val;
-	else if (!strcmp(key, "port")) {
+	} else if (!strcmp(key, "port")) {
 		errno = 0;
 		w->port = strtol(val, &end, 10);
-		if (errno || end == val || *end || w->port > 65535)
-			cerr(c, at, "wait_for: port must be a number from 1 to 65535");
+		if (errno || end == val || *end || w->port < 1 || w->port > 65535) {
+			cerr(c, at, "wait_for: port must be a number from 1 to 65535, not \"%s\"",
+				val);
+			return -1;
+		}
 	} else if (!strcmp(key, "delay")) {
 		errno = 0;
 		w->delay = strtod(val, &end);
-		if (errno || end == val || *end || !isfinite(w->delay))
-			cerr(c, at, "wait_for: delay must be a number of seconds");
+		if (errno || end == val || *end || !isfinite(w->delay)) {
+			cerr(c, at, "wait_for: delay must be a number of seconds, not \"%s\"", val);
+			return -1;
+		}
 	} else if (!strcmp(key, "timeout")) {
-		if ((w->timeout = parse_duration(val)) < 0)
-			cerr(c, at, "wait_for: timeout must be a duration like 30, 30s or 5m");
+		if ((w->timeout = parse_duration(val)) < 0) {
+			cerr(c, at,
+				"wait_for: timeout must be a duration like 30, 30s or 5m, not \"%s\"",
+				val);
+			return -1;
+		}
 	} else {
 		cerr(c, at, "No wait_for property such as: %s", key);
+		return -1;
 	}
+	return 0;
 }
 
-/* The D2 rules and messages, checked at load time. */
+/* The D2 rules and messages, checked at load time; after a bad value
+ * (bad) only the state word is still checked, so that each mistake is
+ * reported once, not again as a rule it breaks. */
 static void
-wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at)
+wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at, int bad)
 {
-	const char *st = w->state ? w->state : "";
-	const char *msg = NULL;
+	static const char states[] = "present, ready, absent or unready";
+	const char *st = w->state, *msg = NULL;
 
-	if (w->port && w->file)
+	if (bad)
+		;
+	else if (w->port && w->file)
 		msg = "wait_for: cannot use port and file at the same time";
 	else if (w->port && w->delay)
 		msg = "wait_for: cannot use port and delay at the same time";
@@ -2645,8 +3186,6 @@ wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at)
 		msg = "wait_for: cannot use file and delay at the same time";
 	else if (w->delay < 0)
 		msg = "wait_for: delay must be positive";
-	else if (w->port < 0)
-		msg = "wait_for: port must be positive";
 	else if (w->port && !w->host)
 		msg = "wait_for: cannot use port without host";
 	else if (w->host && !w->port)
@@ -2655,12 +3194,15 @@ wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at)
 		cerr(c, at, "%s", msg);
 		return;
 	}
-	if (!strcmp(st, "present") || !strcmp(st, "ready"))
+	if (st && (!strcmp(st, "present") || !strcmp(st, "ready")))
 		w->want = W_PRESENT;
-	else if (!strcmp(st, "absent") || !strcmp(st, "unready"))
+	else if (st && (!strcmp(st, "absent") || !strcmp(st, "unready")))
 		w->want = W_ABSENT;
-	else if (w->delay == 0)
-		cerr(c, at, "wait_for: state does not support %s", st);
+	else if (st && w->delay == 0)
+		cerr(c, at, "wait_for: state does not support %s (use %s)", st, states);
+	else if (!st && !bad && (w->host || w->port || w->file))
+		cerr(c, at, "wait_for: a %s check needs a state (%s)", w->file ? "file" : "port",
+			states);
 	w->set = 1;
 }
 
@@ -2669,6 +3211,7 @@ wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 {
 	static const char known[] = "host\0port\0file\0state\0delay\0timeout\0";
 	size_t i, n;
+	int bad = 0;
 
 	memset(w, 0, sizeof *w);
 	if (v->kind == YAML_SCALAR) {
@@ -2679,10 +3222,11 @@ wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 			char *eq = strchr(tok, '=');
 			if (!eq || !eq[1] || eq == tok || strchr(eq + 1, '=')) {
 				cerr(c, v, "Given segment does not have two segments: %s", tok);
+				bad = 1;
 				continue;
 			}
 			*eq = '\0';
-			wait_set(c, w, v, tok, eq + 1);
+			bad |= wait_set(c, w, v, tok, eq + 1) < 0;
 		}
 	} else if (v->kind == YAML_MAP) {
 		struct kv *kv = pairs(c, v, &n);
@@ -2691,7 +3235,10 @@ wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 			if (!known_key(c, kv[i].k, "wait_for", known))
 				continue;
 			if ((val = str_val(c, kv[i].k, kv[i].v)))
-				wait_set(c, w, kv[i].v, kv[i].k->text, subst(c, kv[i].v, val));
+				bad |= wait_set(c, w, kv[i].v, kv[i].k->text,
+					       subst(c, kv[i].v, val)) < 0;
+			else
+				bad = 1;
 		}
 		free(kv);
 	} else {
@@ -2701,7 +3248,7 @@ wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 	}
 	if (strstr(v->kind == YAML_SCALAR ? v->text : "", "__OUT["))
 		cerr(c, v, "special variables are not available in wait_for");
-	wait_check(c, w, v);
+	wait_check(c, w, v, bad);
 }
 
 /* ---- stages and tasks ------------------------------------------------ */
@@ -3342,7 +3889,7 @@ open_doc(struct ctx *c, const char *path, struct buf *in, int *bad)
 			*bad = 1;
 		return yaml_count(doc) && !*bad ? yaml_root(doc, 0) : NULL;
 	}
-	say(2, "walter: ", "\n", "%s", err);
+	diag(1, err);
 	cfg.errors++;
 	return NULL;
 }
@@ -4438,7 +4985,7 @@ load_text(const char *file, const char *text, size_t len)
 
 	c.file = file;
 	if (!(doc = yaml_parse(text, len, c.file, err, sizeof err))) {
-		say(2, "walter: ", "\n", "%s", err);
+		diag(1, err);
 		return ++cfg.errors;
 	}
 	c.docs = xreallocarray(NULL, 1, sizeof *c.docs);
@@ -4494,6 +5041,7 @@ load(const char *path)
 	errors = load_text(file, in.data ? in.data : "", in.len);
 	buf_free(&in);
 	if (errors) {
+		reports_config_error();
 		notify_load_error();
 		exit(2);
 	}
@@ -5264,9 +5812,13 @@ tail_add(struct task_rt *rt, const char *s, size_t n)
 {
 	enum { TAIL_LEN = 200 };
 	char *t;
+	int i;
 
-	if (n > TAIL_LEN)
+	if (n > TAIL_LEN) { /* never inside a character: back to its first byte */
 		n = TAIL_LEN;
+		for (i = 0; i < 3 && n && ((unsigned char)s[n] & 0xc0) == 0x80; i++)
+			n--;
+	}
 	if (rt->ntail == TAIL_LINES) {
 		t = rt->tail[0];
 		memmove(rt->tail, rt->tail + 1, (TAIL_LINES - 1) * sizeof *rt->tail);
@@ -5287,13 +5839,11 @@ task_fail_io(struct node *n, const char *what)
 			strerror(errno));
 }
 
-/* One whole line of child output: log it (stamped with the clock drain
- * read), keep it where needed. */
+/* One line of child output, secrets masked: log it (stamped with the
+ * clock drain read), keep it where needed. */
 static void
-out_line(struct node *n, const char *s, size_t len)
+out_text(struct node *n, const char *s, size_t len)
 {
-	if (sec.n)
-		s = mask(s, &len);
 	log_task_line(n->name, s, len);
 	tail_add(n->rt, s, len);
 	if ((n->need & CAP_COMB) && !n->rt->cond) {
@@ -5302,6 +5852,41 @@ out_line(struct node *n, const char *s, size_t len)
 		if (cap_write(n->cap[2], s, len) < 0 || cap_write(n->cap[2], "\n", 1) < 0)
 			task_fail_io(n, "combined");
 	}
+}
+
+/* The rest of a line on stream s (its end, or the unterminated last
+ * line): masked, then out. */
+static void
+out_line(struct node *n, int s, const char *p, size_t len)
+{
+	size_t *cov = &n->rt->p.cov[s];
+
+	p = mask_from(p, &len, *cov);
+	*cov = 0;
+	out_text(n, p, len);
+}
+
+/* The unfinished line of stream s reached LINE_MAX_LOG: log it as a line
+ * of its own. With secrets to hide, the bytes that may begin one stay
+ * for the next piece (mask_cut), so a secret is never logged in two
+ * halves. */
+static void
+out_cut(struct node *n, int s)
+{
+	struct proc *p = &n->rt->p;
+	struct buf *part = &p->part[s];
+	size_t h;
+
+	if (!sec.n) {
+		out_text(n, part->data, part->len);
+		part->len = 0;
+		return;
+	}
+	if (!(h = mask_cut(part->data, part->len, &p->cov[s])))
+		return; /* a secret longer than a piece may be beginning: read on */
+	out_text(n, sec.out.data, sec.out.len);
+	memmove(part->data, part->data + h, part->len - h);
+	part->len -= h;
 }
 
 /* The index of the first zero byte of w, given m = (w - ones) & ~w &
@@ -5446,41 +6031,46 @@ out_data(struct node *n, int s, const char *p, size_t len)
 	}
 	while (p < end) {
 		size_t take;
-		if (!part->len && !sec.n && L_INFO >= opt.threshold &&
+		if (!part->len && !sec.n && L_INFO >= opt.threshold && !log_plain_copy() &&
 			(p = out_lines(n, p, end)) == end)
 			break;
 		if (!(nl = memchr(p, '\n', (size_t)(end - p)))) {
-			take = (size_t)(end - p);
-			if (part->len + take > LINE_MAX_LOG)
-				take = LINE_MAX_LOG - part->len;
+			/* up to LINE_MAX_LOG, or on while out_cut holds it all */
+			size_t left = (size_t)(end - p);
+			take = part->len < LINE_MAX_LOG ? LINE_MAX_LOG - part->len : left;
+			if (take > left)
+				take = left;
 			xput(part, p, take);
 			p += take;
-			if (part->len >= LINE_MAX_LOG) { /* very long line: split */
-				out_line(n, part->data, part->len);
-				part->len = 0;
-			}
+			if (part->len >= LINE_MAX_LOG) /* very long line: split */
+				out_cut(n, s);
 			continue;
 		}
 		take = (size_t)(nl - p);
 		if (part->len) {
 			xput(part, p, take);
-			out_line(n, part->data, part->len);
+			out_line(n, s, part->data, part->len);
 			part->len = 0;
 		} else {
-			out_line(n, p, take);
+			out_line(n, s, p, take);
 		}
 		p = nl + 1;
 	}
 }
 
-/* Read what a pipe has now. Returns 0 at EOF or error (fd closed). */
+/* Read what the pipe of stream s has now. Returns 0 at EOF or error (fd
+ * closed). Once the task's process is reaped this is the last read:
+ * everything it wrote is taken (the write ends walter held are closed
+ * first, so EOF can come; what it left running may still hold the pipe
+ * and write on: stop at what is there now, and at 1 MiB), the
+ * unterminated last line is logged and the pipe closed. */
 static int
 drain(struct node *n, int s)
 {
 	static char chunk[65536 + 16]; /* out_lines reads up to 15 bytes past */
 	struct proc *p = &n->rt->p;
 	ssize_t r;
-	int after = 0;
+	int reads = 0, last = !p->pid;
 
 	log_clock(); /* one clock read per batch of lines, not one per line */
 	if (!p->pid && p->wr[s] >= 0)
@@ -5489,23 +6079,22 @@ drain(struct node *n, int s)
 		r = read(p->fd[s], chunk, sizeof chunk - 16);
 		if (r > 0) {
 			out_data(n, s, chunk, (size_t)r);
-			/* a short read emptied the pipe; once the task is
-			 * reaped, read on to EOF (the write ends walter held
-			 * are closed now; the last line waits for EOF), but
-			 * not forever for what it left running */
-			if ((size_t)r < sizeof chunk - 16 && (p->pid || ++after > 4))
+			if (!last && (size_t)r < sizeof chunk - 16)
 				return 1;
+			if (last && ++reads == 16)
+				break;
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && errno == EAGAIN)
+		if (r < 0 && errno == EAGAIN && !last)
 			return 1;
 		break;
 	}
 	if (p->part[s].len)
-		out_line(n, p->part[s].data, p->part[s].len);
+		out_line(n, s, p->part[s].data, p->part[s].len);
 	buf_free(&p->part[s]);
+	p->cov[s] = 0;
 	close(p->fd[s]);
 	p->fd[s] = -1;
 	return 0;
@@ -5792,23 +6381,19 @@ set_specials(struct node *n)
 	}
 }
 
+static void abort_active(void);
+
 /* Why failed task n failed: its reason, or how its command ended. */
 static const char *
 fail_reason(const struct node *n, char *b, size_t len)
 {
-	if (n->rt && n->rt->why[0])
-		snprintf(b, len, "%s", n->rt->why);
-	else if (n->code > 128)
-		snprintf(b, len, "killed by signal %d", n->code - 128);
-	else
-		snprintf(b, len, "exit status %d", n->code);
-	return b;
+	return n->why ? n->why : exit_text(n->code, b, len);
 }
 
 static void
 log_status(struct node *n)
 {
-	char d[32], why[300];
+	char d[32], e[64];
 
 	fmt_dur(n->t1 - n->t0, d, sizeof d);
 	switch (n->st) {
@@ -5816,8 +6401,7 @@ log_status(struct node *n)
 		logmsg(L_INFO, n->name, "End task (%s)", d);
 		break;
 	case S_FAILED:
-		logmsg(L_ERROR, n->name, "Task failed: %s (%s)", fail_reason(n, why, sizeof why),
-			d);
+		logmsg(L_ERROR, n->name, "Task failed: %s (%s)", fail_reason(n, e, sizeof e), d);
 		break;
 	case S_ABORTED:
 		logmsg(L_WARN, n->name, "aborted (%s)", d);
@@ -5834,7 +6418,44 @@ log_status(struct node *n)
 	}
 }
 
-static void abort_active(void);
+/* Why task n came to its final status, beyond its exit status: a failure
+ * that is not one (could not start, timed out, wait_for gave up), what
+ * aborted it, why it was skipped. NULL when the exit status says it. */
+static char *
+task_why(const struct node *n)
+{
+	const char *r = n->rt && n->rt->why[0] ? n->rt->why : NULL;
+	char b[300];
+
+	switch (n->st) {
+	case S_ABORTED:
+		r = R.why[0] ? R.why : "the run was aborted";
+		break;
+	case S_SKIPPED:
+		r = R.cancel && R.why[0] ? R.why : "a previous task failed";
+		break;
+	case S_CONDFALSE:
+		snprintf(b, sizeof b, "only_if failed: exit status %d", n->code);
+		r = b;
+		break;
+	default:
+		break;
+	}
+	return r ? xstrdup(r) : NULL;
+}
+
+/* The run is being aborted (a signal, -timeout, a 2.x failure): stop
+ * what runs, start nothing; tasks that end now say why (task_why). */
+static void __attribute__((format(printf, 1, 2))) cancel_run(const char *fmt, ...)
+{
+	va_list ap;
+
+	R.cancel = 1;
+	va_start(ap, fmt);
+	vsnprintf(R.why, sizeof R.why, fmt, ap);
+	va_end(ap);
+	abort_active();
+}
 
 /* Task n is over: close its pipes, free its line buffers and the output
  * it kept (stdout stays while a later task still reads it; the last
@@ -5859,7 +6480,7 @@ task_release(struct node *n)
 		buf_free(&p->part[1]);
 		free(p->src);
 		act_del(n);
-		if (n->st == S_FAILED && rt->ntail) {
+		if ((n->st == S_FAILED || n->st == S_ABORTED) && rt->ntail) {
 			n->tail = xreallocarray(NULL, rt->ntail, sizeof *n->tail);
 			memcpy(n->tail, rt->tail, rt->ntail * sizeof *n->tail);
 			n->ntail = rt->ntail;
@@ -5899,9 +6520,11 @@ task_result(struct node *n, enum status st)
 {
 	struct task_rt *rt = n->rt;
 
+	char e[64];
+
 	if (st == S_FAILED && command_failed(rt) && n->attempts <= n->retry && !R.cancel) {
 		logmsg(L_WARN, n->name, "attempt %d failed (%s), retrying in %gs", n->attempts,
-			rt->timed_out ? "timed out" : "exit status", n->retry_delay);
+			rt->why[0] ? rt->why : exit_text(n->code, e, sizeof e), n->retry_delay);
 		rt->why[0] = '\0';
 		rt->ph = T_RETRY;
 		rt->wake = now() + n->retry_delay;
@@ -5909,6 +6532,7 @@ task_result(struct node *n, enum status st)
 	}
 	n->st = st;
 	n->t1 = now();
+	n->why = task_why(n);
 	ci_close(n);
 	log_status(n);
 	if (st == S_FAILED && ci.kind == CI_GITHUB) {
@@ -5921,10 +6545,8 @@ task_result(struct node *n, enum status st)
 	if (st == S_FAILED && !R.first_failed)
 		R.first_failed = n;
 	task_release(n);
-	if (st == S_FAILED && cfg.format == FMT_BUILD_DEPLOY && !opt.force && !R.cancel) {
-		R.cancel = 1;
-		abort_active();
-	}
+	if (st == S_FAILED && cfg.format == FMT_BUILD_DEPLOY && !opt.force && !R.cancel)
+		cancel_run("\"%s\" failed", n->name);
 }
 
 static void
@@ -6089,6 +6711,19 @@ log_command(struct node *n, int cond)
 
 static void task_wait(struct node *n);
 
+/* An empty stdin: /dev/null, or where there is none (a bootstrap chroot)
+ * a pipe already closed at the other end. -1 with errno. */
+static int
+empty_stdin(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), p[2];
+
+	if (fd >= 0 || errno == EMFILE || errno == ENFILE || xpipe(p) < 0)
+		return fd;
+	close(p[1]);
+	return p[0];
+}
+
 static int
 stdin_for(struct node *n, int *fd)
 {
@@ -6101,9 +6736,9 @@ stdin_for(struct node *n, int *fd)
 	for (i = 0; i < p->nsrc; i++)
 		if (p->src[i]->cap[0])
 			total += p->src[i]->cap[0]->size;
-	if (total == 0 || n->rt->cond) { /* one /dev/null for the run */
+	if (total == 0 || n->rt->cond) { /* one empty stdin for the run */
 		if (R.null < 0)
-			R.null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			R.null = empty_stdin();
 		return R.null;
 	}
 	if (xpipe(pp) < 0)
@@ -6387,6 +7022,7 @@ reap(void)
 			struct proc *p = &n->rt->p;
 			p->pid = 0, p->status = st;
 			R.running--;
+			/* all it wrote is in the pipes now: the last read */
 			if (p->fd[0] >= 0)
 				drain(n, 0);
 			if (p->fd[1] >= 0)
@@ -6529,8 +7165,7 @@ timers(void)
 		R.timed_out = 1;
 		logmsg(L_ERROR, NULL, "the run took longer than -timeout %gs: aborting",
 			opt.timeout);
-		R.cancel = 1;
-		abort_active();
+		cancel_run("the run took longer than -timeout %gs", opt.timeout);
 	}
 	for (i = 0; i < R.nact;) {
 		struct node *n = R.act[i];
@@ -6559,14 +7194,14 @@ static void
 on_walter_signal(void)
 {
 	static int seen;
+	char b[32];
 
 	if (R.nsig == seen)
 		return;
 	seen = R.nsig;
 	logmsg(L_WARN, NULL, "received signal %d: aborting running tasks%s", (int)R.sig,
 		seen > 1 ? " and skipping cleanup" : "");
-	R.cancel = 1;
-	abort_active();
+	cancel_run("received %s", sig_name(R.sig, b, sizeof b));
 }
 
 /* One turn of the loop: wait for output, exits, signals or a timer. */
@@ -6960,27 +7595,33 @@ count_status(size_t count[S_NSTATUS])
 	return cfg.ntasks - count[S_PENDING];
 }
 
+/* "Build failed", "Pipeline cleanup aborted" (a second signal stopped
+ * it), "Deploy succeeded", with how long the list took. */
+static void
+list_end(const char *label, const char *list, int failed, double t0)
+{
+	const char *how = failed ? "failed" : R.cancel ? "aborted" : "succeeded";
+	char d[32];
+
+	logmsg(failed              ? L_ERROR
+			: R.cancel ? L_WARN
+				   : L_INFO,
+		NULL, "%s%s %s (%s)", label, list, how, fmt_dur(now() - t0, d, sizeof d));
+}
+
 /* Run the selected phases in order: main list, then its cleanup always;
  * a failed build stops before deploy. Returns 1 if anything failed. */
 static int
 run_phases(int first, int last)
 {
 	int i, failed = 0, f;
-	char d[32];
 
 	for (i = first; i <= last && !failed && !R.nsig && !R.timed_out; i++) {
 		struct phase *ph = &cfg.ph[i];
 		double t = now();
 		logmsg(L_INFO, NULL, "%s started", ph->label);
 		f = run_list(ph->main, 0);
-		logmsg(f                                ? L_ERROR
-				: R.nsig || R.timed_out ? L_WARN
-							: L_INFO,
-			NULL, "%s %s (%s)", ph->label,
-			f                               ? "failed"
-				: R.nsig || R.timed_out ? "aborted"
-							: "succeeded",
-			fmt_dur(now() - t, d, sizeof d));
+		list_end(ph->label, "", f, t);
 		failed |= f;
 		if (R.nsig > 1) {
 			logmsg(L_WARN, NULL, "%s cleanup skipped (second signal)", ph->label);
@@ -6989,8 +7630,7 @@ run_phases(int first, int last)
 		t = now();
 		logmsg(L_INFO, NULL, "%s cleanup started", ph->label);
 		f = run_list(ph->cleanup, 1);
-		logmsg(f ? L_ERROR : L_INFO, NULL, "%s cleanup %s (%s)", ph->label,
-			f ? "failed" : "succeeded", fmt_dur(now() - t, d, sizeof d));
+		list_end(ph->label, " cleanup", f, t);
 		failed |= f;
 	}
 	return failed;
@@ -7124,6 +7764,25 @@ bit_word(unsigned bit)
 				    : "skipped";
 }
 
+/* This machine's name, for events and reports (looked up once). */
+static const char *
+host_name(void)
+{
+	if (!N.host[0] && gethostname(N.host, sizeof N.host - 1) < 0)
+		snprintf(N.host, sizeof N.host, "localhost");
+	return N.host;
+}
+
+/* The word of a status in the event and the reports; a task that was
+ * never reached counts as skipped. */
+static const char *
+st_word(enum status st)
+{
+	return st == S_CONDFALSE ? "condition_false"
+		: st == S_NOTSEL ? "not_selected"
+				 : bit_word(st_bit(st));
+}
+
 /* A monotonic time as RFC 3339 UTC wall-clock time. */
 static const char *
 rfc3339(double mono, char *b, size_t n)
@@ -7142,50 +7801,37 @@ rfc3339(double mono, char *b, size_t n)
 	return b;
 }
 
-/* t as local time, "2024-05-01T14:00:00+0200" (strftime's
- * %Y-%m-%dT%H:%M:%S%z, without strftime: it brings 4 KiB of locale code
- * into the static binary for this one string). */
-static char *
-local_iso(time_t t, char *b, size_t n)
-{
-	struct tm lt, ut;
-	long days, off;
-
-	localtime_r(&t, &lt);
-	gmtime_r(&t, &ut);
-	days = lt.tm_yday - ut.tm_yday; /* -1, 0 or 1, but at a new year */
-	if (lt.tm_year != ut.tm_year)
-		days = lt.tm_year > ut.tm_year ? 1 : -1;
-	off = (days * 24 + lt.tm_hour - ut.tm_hour) * 3600L;
-	off += (lt.tm_min - ut.tm_min) * 60L + lt.tm_sec - ut.tm_sec;
-	snprintf(b, n, "%04d-%02d-%02dT%02d:%02d:%02d%c%02ld%02ld", lt.tm_year + 1900,
-		lt.tm_mon + 1, lt.tm_mday, lt.tm_hour, lt.tm_min, lt.tm_sec, off < 0 ? '-' : '+',
-		labs(off) / 3600, labs(off) / 60 % 60);
-	return b;
-}
-
-/* The last OUT_CAP bytes of a capture, from a line start when cut. */
+/* The last OUT_CAP bytes of a capture, from a line start when cut, with
+ * secrets masked: the masking sees the bytes before the cut too, so a
+ * secret cut in two is hidden all the same. */
 static void
 cap_tail(struct capture *c, struct buf *out)
 {
+	size_t pre = c && sec.n ? sec.longest : 0, from, len;
 	off_t off = c && c->size > OUT_CAP ? c->size - OUT_CAP : 0;
+	struct buf raw = { 0 };
+	const char *m;
 	ssize_t r;
 	char *nl;
 
-	if (!c || !c->size || buf_grow(out, OUT_CAP + 8) < 0)
+	if (!c || !c->size)
 		return;
+	if ((off_t)pre > off)
+		pre = (size_t)off;
+	if (buf_grow(&raw, OUT_CAP + pre) < 0)
+		fatal("out of memory");
+	if ((r = cap_read(c, off - (off_t)pre, raw.data, (size_t)(c->size - off) + pre)) <= 0 ||
+		(size_t)r <= pre)
+		goto out;
+	from = pre;
+	if (off && (nl = memchr(raw.data + pre, '\n', (size_t)r - pre)) && nl < raw.data + r - 1)
+		from = (size_t)(nl + 1 - raw.data);
+	m = mask_tail(raw.data, (size_t)r, from, &len);
 	if (off)
 		xputs(out, "...\n");
-	if ((r = cap_read(c, off, out->data + out->len, (size_t)(c->size - off))) <= 0)
-		return;
-	if (off && (nl = memchr(out->data + out->len, '\n', (size_t)r)) &&
-		nl < out->data + out->len + r - 1) {
-		size_t skip = (size_t)(nl + 1 - (out->data + out->len));
-		memmove(out->data + out->len, nl + 1, (size_t)r - skip);
-		r -= (ssize_t)skip;
-	}
-	out->len += (size_t)r;
-	out->data[out->len] = '\0';
+	xput(out, m, len);
+out:
+	buf_free(&raw);
 }
 
 /* Which phase and list a task is in: "build", cleanup or not. */
@@ -7221,7 +7867,7 @@ path_names(const struct node *n, const char *below, struct buf *b)
 		return;
 	if (b->data[b->len - 1] != '[')
 		xput(b, ",", 1);
-	jstr(b, n->name, strlen(n->name));
+	jstr_m(b, n->name, strlen(n->name));
 }
 
 /* The names from the phase's list down to the task, as a JSON array; the
@@ -7256,13 +7902,13 @@ task_event(struct node *n, unsigned suppress, struct buf *b)
 	jfield(b, "event", "task");
 	jfield(b, "version", WALTER_VERSION);
 	jfield(b, "file", opt.config);
-	jfield(b, "host", N.host);
+	jfield(b, "host", host_name());
 	jfield(b, "phase", phase);
 	xprintf(b, ",\"cleanup\":%s", cleanup ? "true" : "false");
 	jfield_m(b, "name", n->name);
 	xputs(b, ",\"path\":");
 	task_path(n, b);
-	jfield(b, "status", n->st == S_CONDFALSE ? "condition_false" : bit_word(st_bit(n->st)));
+	jfield(b, "status", st_word(n->st));
 	if (n->code >= 0 && n->st != S_CONDFALSE && n->st != S_SKIPPED)
 		xprintf(b, ",\"exit_code\":%d", n->code);
 	else
@@ -7272,17 +7918,16 @@ task_event(struct node *n, unsigned suppress, struct buf *b)
 	jfield(b, "end", rfc3339(n->t1, t1, sizeof t1));
 	result_text(n, &t);
 	jfield_m(b, "text", t.data);
-	if (n->rt && n->rt->why[0])
-		jfield_m(b, "reason", n->rt->why);
+	jfield_m(b, "reason", n->why);
 	if (n->report_full && !(suppress & SUP_STDOUT)) {
-		t.len = 0, cap_tail(n->cap[0], &t);
+		t.len = 0, cap_tail(n->cap[0], &t); /* masked */
 		xputs(b, ",\"stdout\":");
-		jstr_m(b, t.len ? t.data : "", t.len);
+		jstr(b, t.len ? t.data : "", t.len);
 	}
 	if (n->report_full && !(suppress & SUP_STDERR)) {
 		t.len = 0, cap_tail(n->cap[1], &t);
 		xputs(b, ",\"stderr\":");
-		jstr_m(b, t.len ? t.data : "", t.len);
+		jstr(b, t.len ? t.data : "", t.len);
 	}
 	xputs(b, "}\n");
 	buf_free(&t);
@@ -8087,8 +8732,7 @@ notify_start(void)
 		;
 	if (i == cfg.nnt)
 		return;
-	if (gethostname(N.host, sizeof N.host - 1) < 0)
-		snprintf(N.host, sizeof N.host, "localhost");
+	host_name();
 	log_flush();
 	if (xpipe(ev) < 0 || xpipe(lp) < 0 || (pid = fork()) < 0) {
 		logmsg(L_ERROR, NULL, "notifications are off: cannot start their worker: %s",
@@ -8290,7 +8934,7 @@ notify_summary(int failed, double t0)
 	jfield(&e, "event", "summary");
 	jfield(&e, "version", WALTER_VERSION);
 	jfield(&e, "file", opt.config);
-	jfield(&e, "host", N.host);
+	jfield(&e, "host", host_name());
 	jfield(&e, "status", bit_word(bit));
 	xprintf(&e, ",\"duration\":%.3f", now() - t0);
 	jfield(&e, "start", rfc3339(t0, s0, sizeof s0));
@@ -8568,7 +9212,8 @@ plan(int first, int last)
 {
 	struct buf b = { 0 };
 	int i, ok = 1;
-	size_t k;
+	size_t k, len;
+	const char *out;
 
 	for (i = 0; i < 2; i++) {
 		const struct phase *ph = &cfg.ph[i];
@@ -8609,8 +9254,76 @@ plan(int first, int last)
 							      : " (polls)",
 			svc.file, svc.line, svc.col);
 	}
-	write_all(1, b.data ? b.data : "", b.len, &ok);
+	len = b.len; /* substituted directories may hold secrets */
+	out = hide(b.data ? b.data : "", &len);
+	write_all(1, out, len, &ok);
 	buf_free(&b);
+}
+
+/* ---- -json and -junit --------------------------------------------------- */
+
+/* Both reports speak the event's language (README): the status words of
+ * st_word, lowercase phases, RFC 3339 UTC times, a reason when walter
+ * knows one, names and texts masked. Their files were opened before the
+ * pipeline file was read (reports_open). */
+
+/* Open -json and -junit for writing now ("-": stdout): exit 2 when one
+ * cannot be. */
+static void
+reports_open(void)
+{
+	const char *path[2] = { opt.json, opt.junit };
+	int *fd[2] = { &rep.json, &rep.junit }, i;
+
+	for (i = 0; i < 2; i++)
+		if (path[i] &&
+			(*fd[i] = !strcmp(path[i], "-")
+					? 1
+					: open(path[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+						  0644)) < 0)
+			fatal("%s: cannot write %s:", i ? "-junit" : "-json", path[i]);
+}
+
+/* Write a report into its open file (and close it, stdout excepted); -1
+ * after an ERROR line when it could not be written. */
+static int
+report_write(int *fd, const char *path, const struct buf *b)
+{
+	int ok = 1, e;
+
+	write_all(*fd, b->data ? b->data : "", b->len, &ok);
+	e = errno;
+	if (*fd != 1 && close(*fd) < 0 && ok)
+		ok = 0, e = errno;
+	*fd = -1;
+	if (ok)
+		return 0;
+	logmsg(L_ERROR, NULL, "cannot write %s: %s",
+		strcmp(path, "-") ? path : "the report to stdout", strerror(e));
+	log_flush();
+	return -1;
+}
+
+/* "text" as a JSON field, masked. */
+static void
+jfield_said(struct buf *b, const char *key, const char *text, size_t n)
+{
+	xprintf(b, ",\"%s\":", key);
+	jstr_m(b, text, n);
+}
+
+/* Why task n ended as it did, for the reports: the reason, else how its
+ * command ended; NULL for a success. */
+static const char *
+report_why(const struct node *n, char *b, size_t len)
+{
+	if (n->st == S_PENDING)
+		return "not run";
+	if (n->st == S_NOTSEL)
+		return "not selected";
+	if (n->why || n->st != S_FAILED)
+		return n->why;
+	return n->code >= 0 ? exit_text(n->code, b, len) : "failed";
 }
 
 /* Write a report to path ("-": stdout); failures are logged. */
@@ -8746,138 +9459,251 @@ list_tasks(void)
 	buf_free(&b);
 }
 
-/* ---- -json ------------------------------------------------------------- */
+/* ---- -json and -junit: the tasks ---------------------------------------- */
 
 static void
 json_task(struct node *n, struct walk *w)
 {
 	struct buf *b = w->arg;
-	const char *status = n->st == S_NOTSEL ? "not_selected" : status_word(n->st);
+	char t0[64], t1[64], e[64];
+	const char *why = report_why(n, e, sizeof e);
+	int cleanup;
+	const char *phase = task_phase(n, &cleanup);
 	size_t i;
 
-	xputs(b, b->data[b->len - 1] == '[' ? "\n  {" : ",\n  {");
-	xputs(b, "\"name\":");
-	jstr(b, n->name, strlen(n->name));
-	xputs(b, ",\"phase\":");
-	jstr(b, w->phase, strlen(w->phase));
-	xputs(b, ",\"list\":");
-	jstr(b, w->list, strlen(w->list));
-	xputs(b, ",\"file\":");
+	xputs(b, b->data[b->len - 1] == '[' ? "\n  {\"name\":" : ",\n  {\"name\":");
+	jstr_m(b, n->name, strlen(n->name));
+	xputs(b, ",\"path\":");
+	task_path(n, b);
+	xprintf(b, ",\"phase\":\"%s\",\"cleanup\":%s,\"file\":", phase, cleanup ? "true" : "false");
 	jstr(b, n->file, strlen(n->file));
-	xprintf(b, ",\"line\":%d,\"status\":", n->line);
-	jstr(b, status, strlen(status));
-	if (n->code >= 0)
+	xprintf(b, ",\"line\":%d,\"status\":\"%s\"", n->line, st_word(n->st));
+	if (n->code >= 0 && n->st != S_CONDFALSE && n->st != S_SKIPPED)
 		xprintf(b, ",\"exit_code\":%d", n->code);
+	else
+		xputs(b, ",\"exit_code\":null");
+	xprintf(b, ",\"attempts\":%d", n->attempts);
 	if (n->st != S_PENDING && n->st != S_NOTSEL)
-		xprintf(b, ",\"start\":%.3f,\"duration\":%.3f", n->t0 - R.t0, n->t1 - n->t0);
-	if (n->attempts > 1)
-		xprintf(b, ",\"attempts\":%d", n->attempts);
+		xprintf(b, ",\"start\":\"%s\",\"end\":\"%s\",\"duration\":%.3f",
+			rfc3339(n->t0, t0, sizeof t0), rfc3339(n->t1, t1, sizeof t1),
+			n->t1 - n->t0);
+	if (why)
+		jfield_said(b, "reason", why, strlen(why));
 	if (n->ntail) {
 		xputs(b, ",\"last_lines\":[");
 		for (i = 0; i < n->ntail; i++) {
 			if (i)
 				xput(b, ",", 1);
-			jstr(b, n->tail[i], strlen(n->tail[i]));
+			jstr(b, n->tail[i], strlen(n->tail[i])); /* masked when logged */
 		}
 		xput(b, "]", 1);
 	}
 	xput(b, "}", 1);
 }
 
+/* The run's result word and reason. */
 static const char *
-run_status(int failed)
+run_result(int failed, int code, struct buf *why)
 {
-	return R.nsig ? "killed" : R.timed_out ? "timed out" : failed ? "failed" : "succeeded";
+	char e[64];
+
+	if (code == 2 && rep.errors.len) {
+		xputs(why, "configuration error: ");
+		xput(why, rep.errors.data, strcspn(rep.errors.data, "\n"));
+		return "failure";
+	}
+	if (R.nsig || R.timed_out) {
+		xputs(why, R.why);
+		return "aborted";
+	}
+	if (!failed)
+		return "success";
+	if (R.first_failed) {
+		const struct node *f = R.first_failed;
+		xprintf(why, "\"%s\" failed: %s", f->name,
+			f->why ? f->why : exit_text(f->code, e, sizeof e));
+	}
+	return "failure";
 }
 
-static void
+/* The -json report; rep.errors instead of tasks after a configuration
+ * error (code 2). */
+static int
 report_json(int first, int last, int failed, int code)
 {
-	struct buf b = { 0 };
+	struct buf b = { 0 }, why = { 0 };
 	struct walk w = { NULL, NULL, json_task, &b };
-	char when[64];
-	size_t i;
+	size_t i, count[S_NSTATUS];
+	char t0[64], t1[64];
+	const char *status = run_result(failed, code, &why), *p;
+	int r;
 
-	local_iso(R.started, when, sizeof when);
+	count_status(count);
 	xputs(&b, "{\"version\":\"" WALTER_VERSION "\",\"file\":");
 	jstr(&b, opt.config, strlen(opt.config));
+	if (cfg.format)
+		xprintf(&b, ",\"format\":\"%s\"",
+			cfg.format == FMT_BUILD_DEPLOY ? "build/deploy" : "pipeline");
+	jfield(&b, "host", host_name());
 	xprintf(&b,
-		",\"format\":\"%s\",\"started\":\"%s\",\"duration\":%.3f,\"status\":\"%s\",\"exit_code\":%d,\"tasks\":[",
-		cfg.format == FMT_BUILD_DEPLOY ? "build/deploy" : "pipeline", when, now() - R.t0,
-		run_status(failed), code);
-	walk_tasks(first, last, &w);
+		",\"status\":\"%s\",\"exit_code\":%d,\"start\":\"%s\",\"end\":\"%s\",\"duration\":%.3f",
+		status, code, rfc3339(R.t0, t0, sizeof t0), rfc3339(now(), t1, sizeof t1),
+		now() - R.t0);
+	if (why.len)
+		jfield_said(&b, "reason", why.data, why.len);
+	if (code == 2) {
+		xputs(&b, ",\"errors\":[");
+		for (p = rep.errors.data; p && *p; p += strcspn(p, "\n") + 1) {
+			if (p != rep.errors.data)
+				xput(&b, ",", 1);
+			jstr(&b, p, strcspn(p, "\n")); /* masked when said */
+		}
+		xput(&b, "]", 1);
+	}
+	xprintf(&b,
+		",\"counts\":{\"success\":%zu,\"failure\":%zu,\"skipped\":%zu,\"aborted\":%zu,"
+		"\"condition_false\":%zu",
+		count[S_OK], count[S_FAILED], count[S_SKIPPED] + count[S_PENDING], count[S_ABORTED],
+		count[S_CONDFALSE]);
+	if (count[S_NOTSEL])
+		xprintf(&b, ",\"not_selected\":%zu", count[S_NOTSEL]);
+	xputs(&b, "},\"tasks\":[");
+	if (code != 2)
+		walk_tasks(first, last, &w);
 	xputs(&b, "\n],\"notifiers\":[");
-	for (i = 0; i < cfg.nnt; i++) {
+	for (i = 0; code != 2 && i < cfg.nnt; i++) {
 		xputs(&b, i ? ",{\"type\":" : "{\"type\":");
 		jstr(&b, cfg.nt[i].type, strlen(cfg.nt[i].type));
 		xprintf(&b, ",\"line\":%d,\"off\":%s}", cfg.nt[i].line,
 			cfg.nt[i].off ? "true" : "false");
 	}
 	xputs(&b, "]}\n");
-	write_report(opt.json, &b);
-	buf_free(&b);
+	r = report_write(&rep.json, opt.json, &b);
+	buf_free(&b), buf_free(&why);
+	return r;
 }
 
-/* ---- -junit ------------------------------------------------------------ */
+/* A masked attribute value. */
+static void
+xml_attr_said(struct buf *b, const char *s, size_t n)
+{
+	s = hide(s, &n);
+	xml_attr(b, s, n);
+}
 
+/* One test case per task reached: a failure or an abort is a <failure>
+ * (the reason, the last lines), skipped and condition false <skipped>. */
 static void
 junit_task(struct node *n, struct walk *w)
 {
 	struct buf *b = w->arg;
-	char why[64];
+	char e[64];
+	const char *why = report_why(n, e, sizeof e);
+	int cleanup;
+	const char *phase = task_phase(n, &cleanup);
 	size_t i;
 
 	if (n->st == S_PENDING)
 		return;
 	xputs(b, "    <testcase name=\"");
-	xml_text(b, n->name);
-	xputs(b, "\" classname=\"");
-	xml_text(b, w->phase);
-	xprintf(b, ".%s\" time=\"%.3f\"", w->list, n->t1 - n->t0);
+	xml_attr_said(b, n->name, strlen(n->name));
+	xprintf(b, "\" classname=\"%s.%s\" time=\"%.3f\"", phase, cleanup ? "cleanup" : "tasks",
+		n->t1 - n->t0);
 	if (n->st == S_OK) {
 		xputs(b, "/>\n");
 		return;
 	}
-	xputs(b, ">\n");
-	if (n->st == S_FAILED) {
-		snprintf(why, sizeof why, n->code >= 0 ? "exit status %d" : "failed", n->code);
-		xprintf(b, "      <failure message=\"%s\">", why);
+	if (n->st == S_FAILED || n->st == S_ABORTED) {
+		xprintf(b, ">\n      <failure type=\"%s\" message=\"", st_word(n->st));
+		if (n->st == S_ABORTED)
+			xputs(b, "aborted: ");
+		xml_attr_said(b, why, strlen(why));
+		xputs(b, "\">");
 		for (i = 0; i < n->ntail; i++) {
-			xml_text(b, n->tail[i]);
+			xml_text(b, n->tail[i], strlen(n->tail[i])); /* masked when logged */
 			xput(b, "\n", 1);
 		}
-		xputs(b, "</failure>\n");
-	} else {
-		xprintf(b, "      <skipped message=\"%s\"/>\n", status_word(n->st));
+		xputs(b, "</failure>\n    </testcase>\n");
+		return;
 	}
-	xputs(b, "    </testcase>\n");
+	xprintf(b, ">\n      <skipped type=\"%s\" message=\"", st_word(n->st));
+	xml_attr_said(b, why ? why : "skipped", strlen(why ? why : "skipped"));
+	xputs(b, "\"/>\n    </testcase>\n");
 }
 
-static void
-report_junit(int first, int last)
+/* The -junit report, valid against Jenkins' xunit schema (junit-10.xsd);
+ * after a configuration error (code 2), one test case with the error. */
+static int
+report_junit(int first, int last, int code)
 {
-	struct buf b = { 0 };
-	struct walk w = { NULL, NULL, junit_task, &b };
-	size_t count[S_NSTATUS], ran;
+	struct buf b = { 0 }, cases = { 0 };
+	struct walk w = { NULL, NULL, junit_task, &cases };
+	size_t count[S_NSTATUS], ran = count_status(count), failures, skipped, errors = 0;
+	char t0[64];
+	int r;
 
-	ran = count_status(count);
+	failures = count[S_FAILED] + count[S_ABORTED];
+	skipped = count[S_SKIPPED] + count[S_CONDFALSE] + count[S_NOTSEL];
+	if (code == 2) {
+		size_t n = strcspn(rep.errors.data ? rep.errors.data : "", "\n");
+		ran = errors = 1, failures = skipped = 0;
+		xputs(&cases, "    <testcase name=\"");
+		xml_attr_said(&cases, opt.config, strlen(opt.config));
+		xputs(&cases,
+			"\" classname=\"walter.configuration\" time=\"0.000\">\n"
+			"      <error type=\"configuration\" message=\"");
+		xml_attr(&cases, n ? rep.errors.data : "configuration error",
+			n ? n : strlen("configuration error"));
+		xputs(&cases, "\">");
+		xml_text(&cases, rep.errors.data ? rep.errors.data : "", rep.errors.len);
+		xputs(&cases, "</error>\n    </testcase>\n");
+	} else {
+		walk_tasks(first, last, &w);
+	}
 	xprintf(&b,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		"<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n"
+		"<testsuites name=\"walter\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n"
 		"  <testsuite name=\"",
-		ran, count[S_FAILED], now() - R.t0);
-	xml_text(&b, opt.config);
-	/* (junit-10.xsd: errors is required, skipped only on testsuite) */
-	xprintf(&b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\">\n", ran,
-		count[S_FAILED],
-		count[S_SKIPPED] + count[S_ABORTED] + count[S_CONDFALSE] + count[S_NOTSEL]);
+		ran, failures, errors, now() - R.t0);
+	xml_attr_said(&b, opt.config, strlen(opt.config));
+	xprintf(&b,
+		"\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
+		ran, failures, errors, skipped, now() - R.t0, rfc3339(R.t0, t0, sizeof t0));
+	xml_attr(&b, host_name(), strlen(host_name()));
 	xputs(&b,
-		"    <properties><property name=\"walter.version\" value=\"" WALTER_VERSION
+		"\">\n    <properties><property name=\"walter.version\" value=\"" WALTER_VERSION
 		"\"/></properties>\n");
-	walk_tasks(first, last, &w);
+	xput(&b, cases.data ? cases.data : "", cases.len);
 	xputs(&b, "  </testsuite>\n</testsuites>\n");
-	write_report(opt.junit, &b);
-	buf_free(&b);
+	r = report_write(&rep.junit, opt.junit, &b);
+	buf_free(&b), buf_free(&cases);
+	return r;
+}
+
+/* Write the reports that were asked for; returns the exit status, at
+ * least 1 when one could not be written. JUnit first: the JSON report
+ * holds the exit status. */
+static int
+reports_write(int first, int last, int failed, int code)
+{
+	if (rep.junit >= 0 && report_junit(first, last, code) < 0 && !code)
+		code = 1;
+	if (rep.json >= 0 && report_json(first, last, failed, code) < 0 && !code)
+		code = 1;
+	return code;
+}
+
+/* A configuration error (or any fatal error) while the file is loaded:
+ * the reports say so, so the CI shows why. */
+static void
+reports_config_error(void)
+{
+	if (!rep.loading)
+		return;
+	rep.loading = 0;
+	if (!R.t0)
+		R.t0 = now();
+	reports_write(0, -1, 1, 2);
 }
 
 /* ---- -yaml-to-json ------------------------------------------------ */
@@ -9974,7 +10800,7 @@ teardown(void)
 			cap_free(&n->cap[k]);
 		for (k = 0; k < n->ntail; k++)
 			free(n->tail[k]);
-		free(n->tail);
+		free(n->tail), free(n->why);
 	}
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		free(R.spec_val[i]);
@@ -9992,10 +10818,11 @@ teardown(void)
 	log_flush();
 	buf_free(&lg.out);
 	buf_free(&lg.pre);
-	for (i = 0; i < sec.n; i++)
-		free(sec.v[i]);
-	free(sec.v);
-	buf_free(&sec.out);
+	buf_free(&lg.fout);
+	buf_free(&lg.fpre);
+	buf_free(&lg.msg);
+	buf_free(&rep.errors);
+	secrets_free();
 	arena_free();
 }
 
@@ -10048,13 +10875,23 @@ main(int argc, char **argv)
 		return yaml_to_json_main(opt.yaml_to_json);
 	if (strcmp(opt.mode, "local") && strcmp(opt.mode, "service"))
 		usage("invalid -mode %s (local or service)", opt.mode);
-	load(opt.config);
 	secrets_from_env();
+	/* what cannot be written stops us now; under -mode service the
+	 * reports wait for the file: a poll writes none, a local run does */
+	if (!opt.check && !opt.plan && !opt.list) {
+		if (strcmp(opt.mode, "service"))
+			reports_open();
+		rep.loading = 1; /* from here, errors are reported */
+		log_open();
+	}
+	load(opt.config);
 	service = !strcmp(opt.mode, "service") && svc.present && svc.github;
 	if (service)
 		svc_ready(); /* also under -check: what the poll will need */
-	if (cfg.errors)
+	if (cfg.errors) {
+		reports_config_error();
 		exit(2);
+	}
 	if (cfg.format == FMT_PIPELINE && (opt.build || opt.deploy))
 		warn("-build and -deploy are for build/deploy files; running the pipeline");
 	if (cfg.format == FMT_BUILD_DEPLOY) {
@@ -10082,7 +10919,7 @@ main(int argc, char **argv)
 		!opt.from;
 	if (d2_default && !cfg.ph[0].present && cfg.ph[1].present)
 		fatal("%s has only a deploy phase: run it with -deploy", opt.config);
-	log_open();
+	rep.loading = 0;
 	if (service) { /* 10. service mode */
 		if (opt.json || opt.junit)
 			warn("-json and -junit are not written in service mode (each build is a run of its own)");
@@ -10091,15 +10928,16 @@ main(int argc, char **argv)
 		teardown();
 		return die_of(R.nsig ? R.sig : 0, code);
 	}
-	if (!strcmp(opt.mode, "service"))
+	if (!strcmp(opt.mode, "service")) {
 		logmsg(L_INFO, NULL,
 			"-mode service: %s has no service block of type github: running locally",
 			opt.config);
+		reports_open(); /* a run after all */
+	}
 	exec_setup();
 	if (d2_default && cfg.ph[1].present)
 		logmsg(L_INFO, NULL, "running build only: the deploy phase needs -deploy");
 	R.t0 = now();
-	R.started = time(NULL);
 	R.deadline = opt.timeout > 0 ? R.t0 + opt.timeout : 0;
 	notify_start();
 	notify_begin();
@@ -10111,10 +10949,7 @@ main(int argc, char **argv)
 	notify_finish(failed, R.t0);
 	sig = R.nsig ? R.sig : 0;
 	code = sig ? 128 + sig : R.timed_out ? 124 : failed ? 1 : 0;
-	if (opt.json)
-		report_json(first, last, failed, code);
-	if (opt.junit)
-		report_junit(first, last);
+	code = reports_write(first, last, failed, code);
 	teardown();
 	return die_of(sig, code);
 }

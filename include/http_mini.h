@@ -43,9 +43,13 @@ int form_put_escaped(struct buf *b, const char *s, size_t n);
 /* Append s[0..n) percent-encoded as one URL path segment (RFC 3986: only
  * the unreserved A-Z a-z 0-9 - . _ ~ stay). -1 OOM. */
 int url_put_segment(struct buf *b, const char *s, size_t n);
-/* Append s[0..n) as XML text or attribute value: & < > " escaped, control
- * characters XML 1.0 does not allow (all but tab and newline) as '?'. -1 OOM. */
+/* Append s[0..n) as XML 1.0 text: & < > " escaped, CR as &#13;, valid
+ * UTF-8 only (an invalid byte becomes U+FFFD), characters XML 1.0 forbids
+ * (C0 controls but tab, newline and CR; U+FFFE, U+FFFF) left out. -1 OOM. */
 int xml_put_text(struct buf *b, const char *s, size_t n);
+/* The same for a double-quoted attribute value: tab, newline and CR as
+ * character references, so a parser keeps them. -1 OOM. */
+int xml_put_attr(struct buf *b, const char *s, size_t n);
 
 /* ---- URLs and HTTP ---------------------------------------------------- */
 

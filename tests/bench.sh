@@ -259,6 +259,40 @@ if wanted("binary-size"):
     value("binary-size", "%.1f KiB stripped (%d KiB as built)"
           % (kib, os.path.getsize(walter) // 1024), kib, "KiB", 256, 200)
 
+# 10. masking (issue 10): five 1 KB secrets on 20 MB of output that
+#    nearly matches them (each line a secret with one byte changed, at a
+#    place that moves from line to line) against the same run with no
+#    secrets; a run is about 40 ms: 21 of each at least, interleaved
+def masked(env):
+    t = time.perf_counter()
+    rc = subprocess.call([walter, "-c", d + "/mask.yml"], stdin=null, stdout=null, stderr=null, env=env)
+    if rc != 0:
+        sys.exit("bench: walter -c mask.yml exited %d" % rc)
+    return time.perf_counter() - t
+if wanted("mask-5x1KB-20MB"):
+    import random
+    rng = random.Random(10)
+    alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    secrets = ["".join(rng.choice(alnum) for _ in range(1024)) for _ in range(5)]
+    with open(d + "/near.txt", "w") as fh:
+        size = i = 0
+        while size < 20 << 20:
+            k = (i * 7919) % 1024
+            line = secrets[i % 5][:k] + "#" + secrets[i % 5][k + 1:] + "\n"
+            fh.write(line)
+            size += len(line)
+            i += 1
+    with open(d + "/mask.yml", "w") as fh:
+        fh.write("pipeline:\n  - name: emit\n    command: cat %s/near.txt\n" % d)
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_SECRET_")}
+    secret_env = dict(plain, **{"BENCH_SECRET_%d" % j: v for j, v in enumerate(secrets)})
+    fl, wl = [], []
+    for _ in range(max(runs, 21)):
+        fl.append(masked(plain))
+        wl.append(masked(secret_env))
+    row("mask-5x1KB-20MB", "walter, no secrets", statistics.median(fl), statistics.median(wl),
+        1.5, 1.2)
+
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print("machine: %d cpus, %s, kernel %s, load %.2f; median of %d runs"
       % (os.cpu_count(), cpu, os.uname().release, os.getloadavg()[0], runs))

@@ -4,6 +4,7 @@
 # prints one line per test file with its counts as it goes, and the total.
 # Usage: sh tests/run.sh [PATTERN]   (PATTERN filters golden logs and system
 #        tests by file name; UPDATE_GOLDEN=1 rewrites the golden .log files).
+# Every JUnit file the tests write is checked against the xunit schema.
 # "skip NAME: why" lines are shown, not counted.
 cd "$(dirname "$0")/.." || exit 2
 top=$(pwd)
@@ -129,7 +130,29 @@ for t in tests/sys/*.sh; do
 	tally "$t"
 done
 
-# 5. the shared YAML conformance cases, when ../shared is beside us.
+# 5. every JUnit file the tests above wrote (*.xml in this run's
+#    directory) must be valid against Jenkins' xunit schema.
+xsd=$top/../shared/schemas/junit-10.xsd
+if ! command -v xmllint >/dev/null; then
+	say "FAIL junit-schema: xmllint not found (apt-get install libxml2-utils)"
+elif [ ! -f "$xsd" ]; then
+	echo "skip junit-schema: $xsd not found"
+else
+	find "$run" -name '*.xml' -type f > "$run/junit.list"
+	while IFS= read -r x; do
+		if xmllint --noout --schema "$xsd" "$x" >/dev/null 2>"$run/xsd.err"; then
+			say "ok junit-schema: ${x#"$run"/}" >/dev/null
+		else
+			say "FAIL junit-schema: ${x#"$run"/}"; head -3 "$run/xsd.err"
+		fi
+	done < "$run/junit.list"
+	# the whole suite writes dozens; none found means this check broke
+	[ -n "$pat" ] || [ "$(wc -l < "$run/junit.list")" -ge 20 ] ||
+		say "FAIL junit-schema: only $(wc -l < "$run/junit.list") JUnit files found"
+	tally "JUnit files (xmllint --schema)"
+fi
+
+# 6. the shared YAML conformance cases, when ../shared is beside us.
 conf=$top/../shared/bin/yaml-conformance
 if [ -z "$pat" ] && [ -x "$conf" ] && command -v python3 >/dev/null; then
 	"$conf" "$WALTER" > $run/conformance.out 2>&1; rc=$?

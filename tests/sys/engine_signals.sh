@@ -89,7 +89,9 @@ cat > big.yml <<'Y'
 - name: consume
   command: wc -c > count.txt
 Y
-python3 - "$WALTER" <<'PY' > rss.txt 2>/dev/null
+# (spill files in a TMPDIR of its own: other runs on the machine share /tmp)
+mkdir -p spill
+TMPDIR=$PWD/spill python3 - "$WALTER" <<'PY' > rss.txt 2>/dev/null
 # walter's own peak RSS (VmHWM only grows), sampled until it exits
 import subprocess, sys, time
 p = subprocess.Popen([sys.argv[1], "-c", "big.yml", "-build"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -111,7 +113,7 @@ if [ -n "$WALTER_EMU" ]; then echo "skip pipe-100mb-rss: the RSS would be qemu's
 [ -n "$WALTER_SANITIZED" ] ||
 	t pipe-100mb-rss sh -c 'set -- $(cat rss.txt); [ "$1" = 0 ] && [ "$2" -gt 0 ] && [ "$2" -lt 4096 ]'
 fi
-t spill-file-unlinked sh -c '! ls /tmp/walter-* 2>/dev/null | grep -q .'
+t spill-file-unlinked sh -c '! ls spill | grep -q .'
 
 # an unwritable TMPDIR when output must spill: a clear task failure
 mkdir ro && chmod 555 ro
@@ -130,7 +132,11 @@ pipeline:
   - name: check
     command: |
       a=0; p=
-      for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && [ "$4" = $PPID ] && a=$((a+1)) && p=$1; done
+      i=0
+      while [ -z "$p" ] && [ $i -lt 500 ]; do # not exec'd yet under load: 5 s at most
+        for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && [ "$4" = $PPID ] && a=$((a+1)) && p=$1; done
+        [ -n "$p" ] || sleep 0.01; i=$((i+1))
+      done
       [ -n "$p" ] && kill $p
       i=0; while [ -n "$p" ] && [ -e /proc/$p ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
       z=0
@@ -151,8 +157,12 @@ pipeline:
     command: (exec sleep 30 &); echo ppid=$PPID
   - name: check
     command: |
-      p=
-      for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && p=$1; done
+      p= i=0
+      # under load the orphan may not have exec'd sleep yet: look again, 5 s at most
+      while [ -z "$p" ] && [ $i -lt 500 ]; do
+        for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$2" = "(sleep)" ] && p=$1; done
+        [ -n "$p" ] || sleep 0.01; i=$((i+1))
+      done
       [ -n "$p" ] && kill $p
       i=0; while [ -n "$p" ] && [ -e /proc/$p ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
       n=0

@@ -54,9 +54,9 @@ python3 - > check.txt 2>&1 <<'PY'
 import json, xml.dom.minidom as m
 r = json.load(open("r.json"))
 st = {t["name"]: t["status"] for t in r["tasks"]}
-assert st == {"version": "not_selected", "tag": "not_selected", "lint": "succeeded",
-              "compile": "not_selected", "test": "not_selected", "tidy": "succeeded"}, st
-assert r["exit_code"] == 0 and r["status"] == "succeeded"
+assert st == {"version": "not_selected", "tag": "not_selected", "lint": "success",
+              "compile": "not_selected", "test": "not_selected", "tidy": "success"}, st
+assert r["exit_code"] == 0 and r["status"] == "success"
 assert all("start" not in t for t in r["tasks"] if t["status"] == "not_selected")
 d = m.parse("r.xml")
 cases = {c.getAttribute("name"): c for c in d.getElementsByTagName("testcase")}
@@ -259,7 +259,7 @@ t x-masked sh -c 'has err.txt "[s] + echo hidden \$API_TOKEN; echo \"***\"" && !
 w -c same.yml other -json
 t json-stdout-last sh -c '[ "$rc" = 0 ] && python3 -c "
 import json; r = json.load(open(\"out.txt\"))
-assert [t[\"status\"] for t in r[\"tasks\"]] == [\"not_selected\", \"succeeded\", \"not_selected\"], r"'
+assert [t[\"status\"] for t in r[\"tasks\"]] == [\"not_selected\", \"success\", \"not_selected\"], r"'
 w -c same.yml -json -x other
 t json-stdout-before-flag sh -c '[ "$rc" = 0 ] && python3 -c "import json; json.load(open(\"out.txt\"))" && has err.txt "[other] + echo other"'
 w -c same.yml -json r3.json other
