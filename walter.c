@@ -2,7 +2,8 @@
  *
  * Contents, in data-flow order:
  *   1. utilities      die/warn, checked allocation, the arena, whole
- *                     files, a pid map
+ *                     files, a pid map, regular expressions (the
+ *                     service's branch)
  *   2. model          every shared type and all state; the formats legend
  *   3. options        Go-style flags into opt
  *   4. log            "HH:MM:SS  INFO [name] text" lines, batched; secrets
@@ -44,7 +45,6 @@
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
-#include <regex.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -62,6 +62,7 @@
 #include <sys/epoll.h>
 #endif
 #endif
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -81,6 +82,45 @@ extern char **environ;
 static void diag(int is_err, const char *msg);
 static void reports_config_error(void);
 static void prog_erase(void);
+static void writev_all(int fd, struct iovec *iov, int n, int *ok);
+static void write_all(int fd, const char *p, size_t n, int *ok);
+
+/* Write pre, fmt's text and post to fd as fprintf would, in one writev:
+ * a message stays whole among parallel writers, and walter writes
+ * nothing through stdio (its FILE code is 3 KiB of the static binary).
+ * A text over 1 KiB is made again in memory from malloc, or cut there
+ * when memory is out (fatal's "out of memory" needs none). */
+static void __attribute__((format(printf, 4, 0)))
+vsay(int fd, const char *pre, const char *post, const char *fmt, va_list ap)
+{
+	char small[1024], *s = small, *big = NULL;
+	struct iovec v[3];
+	va_list again;
+	int n, ok = 1;
+
+	va_copy(again, ap);
+	n = vsnprintf(small, sizeof small, fmt, ap);
+	if (n >= (int)sizeof small && (big = malloc((size_t)n + 1)))
+		vsnprintf(s = big, (size_t)n + 1, fmt, again);
+	va_end(again);
+	if (n >= (int)sizeof small && !big)
+		n = (int)sizeof small - 1;
+	v[0].iov_base = (char *)pre, v[0].iov_len = strlen(pre);
+	v[1].iov_base = s, v[1].iov_len = n > 0 ? (size_t)n : 0;
+	v[2].iov_base = (char *)post, v[2].iov_len = strlen(post);
+	writev_all(fd, v, 3, &ok);
+	free(big);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+say(int fd, const char *pre, const char *post, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fd, pre, post, fmt, ap);
+	va_end(ap);
+}
 static const char *mask(const char *s, size_t *n);
 static const char *mask_name(const char *s);
 
@@ -149,6 +189,26 @@ xstrdup(const char *s)
 	size_t n = strlen(s) + 1;
 
 	return memcpy(xmalloc(n), s, n);
+}
+
+/* Word lists are packed in one string, "cd\0exit\0" (the literal's own
+ * NUL ends the list): 8 bytes a word fewer than an array of pointers.
+ * (A word cannot start with a digit 0-7: "\01" is one octal escape.)
+ * The word after w: for (w = list; *w; w = word_next(w)). */
+static const char *
+word_next(const char *w)
+{
+	return strchr(w, '\0') + 1;
+}
+
+/* w's place in list, or NULL. */
+static const char *
+word_find(const char *list, const char *w)
+{
+	for (; *list; list = word_next(list))
+		if (!strcmp(list, w))
+			return list;
+	return NULL;
 }
 
 /* buf_* from http_mini report OOM; walter itself dies on it. */
@@ -425,6 +485,577 @@ err:
 		errno = e;
 	}
 	return -1;
+}
+
+/* ---- regular expressions: the service's "branch" ------------------- */
+
+/* The part of Go's RE2 syntax people write for branch names: literals,
+ * ., [classes] with ranges and [^...], \d \w \s \D \W \S, escapes
+ * (\. \n \x41 \x{263a}...), ^ $ \A \z \b \B, * + ? {m} {m,} {m,n} (the
+ * lazy forms are the same for a yes/no match), |, (...), (?:...) and
+ * (?P<name>...). Text and pattern are UTF-8, a character is a code point
+ * (an invalid byte is U+FFFD), as in Go. The rest (flags such as (?i),
+ * \p{..}, [[:alpha:]], \Q..\E, backreferences) is an error, not a guess.
+ * A pattern compiles into a program run as a Pike VM (Thompson's NFA):
+ * time proportional to the text times the program, no backtracking. */
+
+enum re_op {
+	RE_CHAR,
+	RE_ANY,
+	RE_CLASS,
+	RE_NCLASS,
+	RE_MATCH,
+	RE_JMP,
+	RE_SPLIT,
+	RE_BOL,
+	RE_EOL,
+	RE_WORD,
+	RE_NWORD
+};
+enum { RE_MAX = 5000, RE_REPEAT = 1000, RE_DEPTH = 100, RE_RUNE_MAX = 0x10FFFF };
+
+struct rinst {
+	enum re_op op;
+	long x, y; /* CHAR: the code point; [N]CLASS: first range, count;
+		    * JMP: where to, SPLIT: both ways, relative to here */
+};
+
+/* A compiled pattern (in the arena). */
+struct regex {
+	struct rinst *in; /* the program */
+	size_t n;         /* its length */
+	long (*rg)[2];    /* the classes' ranges, first and last code point */
+};
+
+/* A compilation (heap arrays, moved into the arena at the end). */
+struct rparse {
+	struct regex re;
+	size_t cap, nrg, rcap;
+	const char *s;   /* where the parser is */
+	const char *err; /* what is wrong, first error only */
+	const char *at;  /* where */
+	int depth;       /* open groups */
+};
+
+/* The code point at s (NUL-terminated) and its length in *len. */
+static long
+utf8_rune(const char *s, int *len)
+{
+	static const long least[] = { 0, 0x80, 0x800, 0x10000 };
+	const unsigned char *u = (const unsigned char *)s;
+	int n = u[0] >= 0xF0 ? 3 : u[0] >= 0xE0 ? 2 : u[0] >= 0xC0 ? 1 : 0, i;
+	long r = u[0] & (0x3F >> n);
+
+	*len = 1;
+	if (u[0] < 0x80)
+		return u[0];
+	if (!n || u[0] > 0xF4)
+		return 0xFFFD;
+	for (i = 1; i <= n; i++) {
+		if ((u[i] & 0xC0) != 0x80)
+			return 0xFFFD;
+		r = r << 6 | (u[i] & 0x3F);
+	}
+	if (r < least[n] || r > RE_RUNE_MAX || (r >= 0xD800 && r <= 0xDFFF))
+		return 0xFFFD;
+	*len = n + 1;
+	return r;
+}
+
+static void
+re_fail(struct rparse *p, const char *at, const char *what)
+{
+	if (!p->err)
+		p->err = what, p->at = at;
+}
+
+static void
+re_emit(struct rparse *p, enum re_op op, long x, long y)
+{
+	if (p->re.n >= RE_MAX) {
+		re_fail(p, p->s, "too large (over 5000 steps): lower the repeat counts");
+		return;
+	}
+	if (p->re.n == p->cap)
+		p->cap = p->cap * 2 + 16,
+		p->re.in = xreallocarray(p->re.in, p->cap, sizeof *p->re.in);
+	p->re.in[p->re.n++] = (struct rinst){ op, x, y };
+}
+
+static void
+re_range(struct rparse *p, long lo, long hi)
+{
+	if (p->nrg == p->rcap)
+		p->rcap = p->rcap * 2 + 16,
+		p->re.rg = xreallocarray(p->re.rg, p->rcap, sizeof *p->re.rg);
+	p->re.rg[p->nrg][0] = lo, p->re.rg[p->nrg++][1] = hi;
+}
+
+/* \d \w \s as ranges (RE2's are ASCII), or in a class their complement
+ * for \D \W \S. 0 if c names none of them. */
+static int
+re_perl(struct rparse *p, int c, int in_class)
+{
+	static const char names[] = "dDwWsS";
+	static const long r[][2] = { { '0', '9' }, { '0', '9' }, { 'A', 'Z' }, { '_', '_' },
+		{ 'a', 'z' }, { '\t', '\n' }, { '\f', '\r' }, { ' ', ' ' } };
+	static const int span[][2] = { { 0, 1 }, { 1, 5 }, { 5, 8 } };
+	const char *k = c ? strchr(names, c) : NULL;
+	int from, to, i, neg;
+	long lo = 0;
+
+	if (!k)
+		return 0;
+	from = span[(k - names) / 2][0], to = span[(k - names) / 2][1];
+	neg = (int)(k - names) % 2;
+	if (!in_class)
+		re_emit(p, neg ? RE_NCLASS : RE_CLASS, (long)p->nrg, to - from);
+	for (i = from; i < to; i++) {
+		if (!neg || !in_class)
+			re_range(p, r[i][0], r[i][1]);
+		else if (r[i][0] > lo)
+			re_range(p, lo, r[i][0] - 1);
+		lo = r[i][1] + 1;
+	}
+	if (neg && in_class)
+		re_range(p, lo, RE_RUNE_MAX);
+	return 1;
+}
+
+/* After a backslash: the code point it stands for, -1 when it was \d
+ * and the like (now emitted or added to the class), -2 when it was an
+ * assertion (emitted), -3 on an error. */
+static long
+re_escape(struct rparse *p, int in_class)
+{
+	static const char ctl[] = "a\af\fn\nr\rt\tv\v", asserts[] = "AzbB";
+	static const enum re_op aop[] = { RE_BOL, RE_EOL, RE_WORD, RE_NWORD };
+	const char *at = p->s - 1, *k;
+	int c = (unsigned char)*p->s++;
+	long v = 0;
+
+	if (re_perl(p, c, in_class))
+		return -1;
+	if (c && (k = strchr(asserts, c)) && !in_class) {
+		re_emit(p, aop[k - asserts], 0, 0);
+		return -2;
+	}
+	if (c && (k = strchr(ctl, c)) && (k - ctl) % 2 == 0)
+		return k[1];
+	if (c == 'x') {
+		int brace = *p->s == '{', digits = 0;
+		p->s += brace;
+		while (isxdigit((unsigned char)*p->s) && (brace || digits < 2) && v <= RE_RUNE_MAX)
+			v = v * 16 +
+				(isdigit((unsigned char)*p->s) ? *p->s - '0'
+							       : (*p->s | 32) - 'a' + 10),
+			p->s++, digits++;
+		if (digits && v <= RE_RUNE_MAX && (brace ? *p->s++ == '}' : digits == 2))
+			return v;
+	} else if (c && c < 0x80 && !isalnum(c)) {
+		return c;
+	} else if (!c) {
+		p->s--;
+		re_fail(p, at, "trailing backslash");
+		return -3;
+	} else if (isdigit(c)) {
+		re_fail(p, at, "backreferences and octal escapes (\\1, \\0) are not supported");
+		return -3;
+	} else if (c == 'p' || c == 'P') {
+		re_fail(p, at, "Unicode classes (\\p, \\P) are not supported");
+		return -3;
+	} else if (c == 'Q') {
+		re_fail(p, at, "quoting with \\Q...\\E is not supported");
+		return -3;
+	}
+	re_fail(p, at, "invalid escape sequence");
+	return -3;
+}
+
+/* One character of a class, or of a range in it: a code point, or -1
+ * after \d and the like, -3 on an error. */
+static long
+re_class_char(struct rparse *p)
+{
+	int len;
+	long c;
+
+	if (*p->s == '\\') {
+		p->s++;
+		return re_escape(p, 1);
+	}
+	c = utf8_rune(p->s, &len);
+	if (c == 0xFFFD && len == 1 && (unsigned char)*p->s >= 0x80) {
+		re_fail(p, p->s, "invalid UTF-8");
+		return -3;
+	}
+	p->s += len;
+	return c;
+}
+
+/* [...] after its '[': ranges, [^...], ']' first as itself. */
+static void
+re_class(struct rparse *p)
+{
+	const char *open = p->s - 1;
+	size_t first = p->nrg;
+	int neg = *p->s == '^';
+	long lo, hi;
+
+	p->s += neg;
+	do {
+		const char *at = p->s;
+		if (!*p->s) {
+			re_fail(p, open, "missing closing ]");
+			return;
+		}
+		if (p->s[0] == '[' && p->s[1] == ':' && strstr(p->s + 2, ":]")) {
+			re_fail(p, at,
+				"[:name:] classes are not supported (write the range, [a-z])");
+			return;
+		}
+		if ((lo = re_class_char(p)) < -1)
+			return;
+		hi = lo;
+		if (*p->s == '-' && p->s[1] && p->s[1] != ']') {
+			p->s++;
+			if ((hi = re_class_char(p)) < -1)
+				return;
+			if (lo < 0 || hi < lo) {
+				re_fail(p, at, "invalid character class range");
+				return;
+			}
+		}
+		if (lo >= 0)
+			re_range(p, lo, hi);
+	} while (*p->s != ']');
+	p->s++;
+	re_emit(p, neg ? RE_NCLASS : RE_CLASS, (long)first, (long)(p->nrg - first));
+}
+
+/* Make room for an instruction at at: the code from there moves up one
+ * (its jumps are relative, so they still land where they did). */
+static void
+re_insert(struct rparse *p, size_t at, enum re_op op, long x, long y)
+{
+	re_emit(p, RE_MATCH, 0, 0);
+	if (p->err)
+		return;
+	memmove(p->re.in + at + 1, p->re.in + at, (p->re.n - 1 - at) * sizeof *p->re.in);
+	p->re.in[at] = (struct rinst){ op, x, y };
+}
+
+/* {m}, {m,}, {m,n} at p->s: 1 with the counts (max -1: no limit), 0 if
+ * it is not one (then '{' is itself, as in Go). */
+static int
+re_counts(struct rparse *p, long *min, long *max)
+{
+	const char *s = p->s + 1;
+	char *e;
+
+	if (!isdigit((unsigned char)*s))
+		return 0;
+	*min = *max = strtol(s, &e, 10);
+	if (*e == ',') {
+		*max = -1;
+		if (isdigit((unsigned char)e[1]))
+			*max = strtol(e + 1, &e, 10);
+		else
+			e++;
+	}
+	if (*e != '}')
+		return 0;
+	if (*min > RE_REPEAT || *max > RE_REPEAT || (*max >= 0 && *max < *min)) {
+		re_fail(p, p->s, "invalid repeat count (at most 1000, min <= max)");
+		return 0;
+	}
+	p->s = e + 1;
+	return 1;
+}
+
+static void
+re_copy(struct rparse *p, const struct rinst *f, size_t len)
+{
+	size_t k;
+
+	for (k = 0; k < len; k++)
+		re_emit(p, f[k].op, f[k].x, f[k].y);
+}
+
+/* The code from s on (F) repeated min to max times (max -1: no limit):
+ * min copies, then a jump back over the last one (F+), or F* (a way
+ * around F and back), or max - min copies each with a way around. */
+static void
+re_repeat(struct rparse *p, size_t s, long min, long max)
+{
+	size_t len = p->re.n - s;
+	struct rinst *f = xreallocarray(NULL, len, sizeof *f);
+	long i;
+
+	if (len) /* () has no code: p->re.in may be NULL */
+		memcpy(f, p->re.in + s, len * sizeof *f);
+	p->re.n = s;
+	for (i = 0; i < min; i++)
+		re_copy(p, f, len);
+	if (max < 0 && min) {
+		re_emit(p, RE_SPLIT, -(long)len, 1);
+	} else if (max < 0) {
+		re_emit(p, RE_SPLIT, 1, (long)len + 2);
+		re_copy(p, f, len);
+		re_emit(p, RE_JMP, -(long)len - 1, 0);
+	}
+	for (; i < max; i++) {
+		re_emit(p, RE_SPLIT, 1, (long)len + 1);
+		re_copy(p, f, len);
+	}
+	free(f);
+}
+
+static void re_alt(struct rparse *p);
+
+/* Atoms, each maybe repeated, up to '|', ')' or the end. */
+static void
+re_seq(struct rparse *p)
+{
+	while (!p->err && *p->s && *p->s != '|' && *p->s != ')') {
+		size_t s = p->re.n;
+		const char *at = p->s, *rep;
+		long min, max, c;
+		int len;
+
+		switch (*p->s++) {
+		case '(':
+			if (++p->depth > RE_DEPTH) {
+				re_fail(p, at, "too deeply nested (over 100 groups)");
+				break;
+			}
+			if (*p->s == '?' && p->s[1] == ':') {
+				p->s += 2;
+			} else if (*p->s == '?') {
+				const char *n = p->s + 1 + (p->s[1] == 'P');
+				size_t k = *n == '<'
+					? strspn(n + 1,
+						  "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+					: 0;
+				if (*n != '<') {
+					re_fail(p, at, "flags such as (?i) are not supported");
+					break;
+				}
+				if (!k || n[k + 1] != '>') {
+					re_fail(p, at, "invalid named capture");
+					break;
+				}
+				p->s = n + k + 2;
+			}
+			re_alt(p);
+			if (*p->s != ')')
+				re_fail(p, at, "missing closing )");
+			p->s += *p->s == ')', p->depth--;
+			break;
+		case '[':
+			re_class(p);
+			break;
+		case '.':
+			re_emit(p, RE_ANY, 0, 0);
+			break;
+		case '^':
+			re_emit(p, RE_BOL, 0, 0);
+			break;
+		case '$':
+			re_emit(p, RE_EOL, 0, 0);
+			break;
+		case '\\':
+			if ((c = re_escape(p, 0)) >= 0)
+				re_emit(p, RE_CHAR, c, 0);
+			break;
+		case '*':
+		case '+':
+		case '?':
+			re_fail(p, at, "missing argument to repetition operator");
+			break;
+		default:
+			p->s = at;
+			if (*at == '{' && re_counts(p, &min, &max)) {
+				re_fail(p, at, "missing argument to repetition operator");
+				break;
+			}
+			c = utf8_rune(at, &len);
+			if (c == 0xFFFD && len == 1 && (unsigned char)*at >= 0x80)
+				re_fail(p, at, "invalid UTF-8");
+			p->s = at + len;
+			re_emit(p, RE_CHAR, c, 0);
+		}
+		/* one repetition operator, maybe lazy; a second is an error */
+		for (rep = NULL; !p->err; rep = at) {
+			at = p->s;
+			if (*p->s && strchr("*+?", *p->s))
+				min = *p->s == '+', max = *p->s == '?' ? 1 : -1, p->s++;
+			else if (*p->s != '{' || !re_counts(p, &min, &max))
+				break;
+			if (rep) {
+				re_fail(p, rep, "invalid nested repetition operator");
+				break;
+			}
+			p->s += *p->s == '?';
+			re_repeat(p, s, min, max);
+		}
+	}
+}
+
+/* Alternatives: SPLIT to the first and to the rest, the first jumping
+ * past the rest. */
+static void
+re_alt(struct rparse *p)
+{
+	size_t s = p->re.n, j;
+
+	re_seq(p);
+	if (p->err || *p->s != '|')
+		return;
+	p->s++;
+	re_insert(p, s, RE_SPLIT, 1, 0);
+	j = p->re.n;
+	re_emit(p, RE_JMP, 0, 0);
+	re_alt(p);
+	if (p->err)
+		return;
+	p->re.in[s].y = (long)(j + 1 - s);
+	p->re.in[j].x = (long)(p->re.n - j);
+}
+
+/* Compile pat into re (in the arena); -1 with what is wrong and where
+ * (the character, from 1) in err. */
+static int
+re_compile(struct regex *re, const char *pat, char *err, size_t n)
+{
+	struct rparse p;
+	size_t k = 1;
+
+	memset(&p, 0, sizeof p);
+	p.s = pat;
+	re_alt(&p);
+	if (*p.s == ')')
+		re_fail(&p, p.s, "unexpected )");
+	re_emit(&p, RE_MATCH, 0, 0);
+	if (p.err) {
+		for (; pat < p.at; pat++)
+			k += ((unsigned char)*pat & 0xC0) != 0x80;
+		snprintf(err, n, "%s (character %zu)", p.err, k);
+	} else {
+		re->n = p.re.n;
+		re->in = memcpy(amalloc(p.re.n * sizeof *re->in), p.re.in, p.re.n * sizeof *re->in);
+		re->rg = amalloc(p.nrg * sizeof *re->rg + 1);
+		if (p.nrg)
+			memcpy(re->rg, p.re.rg, p.nrg * sizeof *re->rg);
+	}
+	free(p.re.in), free(p.re.rg);
+	return p.err ? -1 : 0;
+}
+
+static int
+re_isword(long c)
+{
+	return c >= 0 && c < 0x80 && (isalnum((int)c) || c == '_');
+}
+
+/* A Pike VM's state at one position: the character before and here
+ * (-1: none), and the marks of the threads added to the list now. */
+struct rvm {
+	const struct regex *re;
+	size_t *mark, *stk, stamp;
+	long prev, c;
+};
+
+static void
+re_push(struct rvm *v, size_t pc, size_t *sp)
+{
+	if (v->mark[pc] != v->stamp)
+		v->mark[pc] = v->stamp, v->stk[(*sp)++] = pc;
+}
+
+/* Add pc and every instruction reachable from it without reading a
+ * character to list: each once, whatever the paths to it. */
+static void
+re_add(struct rvm *v, size_t pc, size_t *list, size_t *n)
+{
+	size_t sp = 0;
+
+	re_push(v, pc, &sp);
+	while (sp) {
+		const struct rinst *in = &v->re->in[pc = v->stk[--sp]];
+		int ok = 1;
+		switch (in->op) {
+		case RE_JMP:
+			re_push(v, pc + (size_t)in->x, &sp);
+			continue;
+		case RE_SPLIT:
+			re_push(v, pc + (size_t)in->x, &sp);
+			re_push(v, pc + (size_t)in->y, &sp);
+			continue;
+		case RE_BOL:
+			ok = v->prev < 0;
+			break;
+		case RE_EOL:
+			ok = v->c < 0;
+			break;
+		case RE_WORD:
+		case RE_NWORD:
+			ok = (re_isword(v->prev) != re_isword(v->c)) == (in->op == RE_WORD);
+			break;
+		default:
+			list[(*n)++] = pc;
+			continue;
+		}
+		if (ok)
+			re_push(v, pc + 1, &sp);
+	}
+}
+
+/* Does instruction in read character c? */
+static int
+re_reads(const struct regex *re, const struct rinst *in, long c)
+{
+	long i, hit = 0;
+
+	if (in->op == RE_CHAR)
+		return c == in->x;
+	if (in->op == RE_ANY)
+		return c != '\n';
+	for (i = in->x; i < in->x + in->y && !hit; i++)
+		hit = c >= re->rg[i][0] && c <= re->rg[i][1];
+	return hit == (in->op == RE_CLASS);
+}
+
+/* 1 when re matches s somewhere (as Go's MatchString), else 0. */
+static int
+re_match(const struct regex *re, const char *s)
+{
+	size_t n = re->n, *mem = xreallocarray(NULL, 4 * n, sizeof *mem), *cur = mem,
+	       *nxt = mem + n, ncur = 0, nnxt, i, *t;
+	struct rvm v = { re, mem + 2 * n, mem + 3 * n, 1, -1, -1 };
+	int len = 0, found = 0;
+
+	memset(v.mark, 0, n * sizeof *v.mark);
+	v.c = *s ? utf8_rune(s, &len) : -1;
+	re_add(&v, 0, cur, &ncur);
+	while (!found) {
+		long c = v.c;
+		v.prev = c, v.stamp++, nnxt = 0;
+		if (c >= 0)
+			s += len, v.c = *s ? utf8_rune(s, &len) : -1;
+		for (i = 0; i < ncur && !found; i++) {
+			const struct rinst *in = &re->in[cur[i]];
+			found = in->op == RE_MATCH;
+			if (c >= 0 && in->op < RE_MATCH && re_reads(re, in, c))
+				re_add(&v, cur[i] + 1, nxt, &nnxt);
+		}
+		if (c < 0)
+			break;
+		re_add(&v, 0, nxt, &nnxt); /* a match may start at any character */
+		t = cur, cur = nxt, nxt = t, ncur = nnxt;
+	}
+	free(mem);
+	return found;
 }
 
 /* ==== 2. model ====================================================== */
@@ -768,7 +1399,7 @@ static struct {
 	const char *tls_proxy;     /* "host:port", or NULL */
 	int forks;                 /* build pull requests from forks too */
 	int has_branch;            /* "branch" was given: */
-	regex_t branch;            /* pull requests whose head branch matches */
+	struct regex branch;       /* pull requests whose head branch matches */
 	int token_line, token_col; /* where to point when the token is missing */
 } svc;
 
@@ -981,7 +1612,8 @@ static struct {
 	struct buf gq;              /* records it has not taken yet */
 	const char *sh;             /* the shell for commands */
 	int null;                   /* /dev/null for stdin, -1 until opened */
-	struct exe exe[EXE_CACHE];  /* PATH lookups of direct exec */
+	struct exe *exe;            /* PATH lookups of direct exec (EXE_CACHE,
+				     * on the heap: R stays small in .data) */
 	size_t nexe, exe_next;      /* entries used; the next one to replace */
 	unsigned long turn;         /* turns of the poll loop (loop_once) */
 	char *pwd;                  /* "PWD=..." for direct exec here, or NULL */
@@ -1072,10 +1704,10 @@ static const char usage_text[] =
 
 static void __attribute__((noreturn)) usage(const char *fmt, const char *arg)
 {
-	fputs("walter: ", stderr);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	fputs(usage_text, stderr);
+	int ok = 1;
+
+	say(2, "walter: ", "\n", fmt, arg);
+	write_all(2, usage_text, sizeof usage_text - 1, &ok);
 	exit(2);
 }
 
@@ -2367,18 +2999,11 @@ cfg_msg(enum sev sv, const char *file, const struct yaml_node *at, const char *f
 	va_end(ap);
 	if (r < 0)
 		fatal("out of memory");
+	/* what a commit status can say (word[MSG_ERROR] is "") */
+	if (sv == MSG_ERROR && !cfg.first_error[0])
+		snprintf(cfg.first_error, sizeof cfg.first_error, "%s", b.data);
 	diag(sv == MSG_ERROR, b.data);
 	buf_free(&b);
-	if (sv == MSG_ERROR && !cfg.first_error[0]) { /* what a commit status can say */
-		int n = at ? snprintf(cfg.first_error, sizeof cfg.first_error, "%s:%d:%d: ", file,
-				     at->line, at->col)
-			   : snprintf(cfg.first_error, sizeof cfg.first_error, "%s: ", file);
-		if (n > 0 && (size_t)n < sizeof cfg.first_error) {
-			va_start(ap, fmt);
-			vsnprintf(cfg.first_error + n, sizeof cfg.first_error - (size_t)n, fmt, ap);
-			va_end(ap);
-		}
-	}
 	if (sv == MSG_ERROR || (sv == MSG_WARN && opt.check))
 		cfg.errors++;
 }
@@ -2411,21 +3036,34 @@ edit_distance(const char *a, const char *b)
 	return d[lb];
 }
 
-/* Warn about key k unknown in a context whose keys are known[]. */
+/* Warn about key k unknown in a context whose keys are the word list
+ * known (see word_find). */
 static void
-unknown_key(struct ctx *c, const struct yaml_node *k, const char *where, const char *const *known)
+unknown_key(struct ctx *c, const struct yaml_node *k, const char *where, const char *known)
 {
 	const char *best = NULL;
 	size_t bd = 3, d;
 
-	for (; *known; known++)
-		if ((d = edit_distance(k->text, *known)) < bd)
-			bd = d, best = *known;
+	for (; *known; known = word_next(known))
+		if ((d = edit_distance(k->text, known)) < bd)
+			bd = d, best = known;
 	if (best)
 		cwarn(c, k, "unknown key \"%s\" in %s (did you mean \"%s\"?)", k->text, where,
 			best);
 	else
 		cwarn(c, k, "unknown key \"%s\" in %s", k->text, where);
+}
+
+/* Key k's word in the list known, or NULL after a warning that it is
+ * unknown there. */
+static const char *
+known_key(struct ctx *c, const struct yaml_node *k, const char *where, const char *known)
+{
+	const char *w = word_find(known, k->text);
+
+	if (!w)
+		unknown_key(c, k, where, known);
+	return w;
 }
 
 /* A tag on a pipeline value is an error unless it is a core-schema tag
@@ -2787,8 +3425,7 @@ wait_check(struct ctx *c, struct waitfor *w, const struct yaml_node *at, int bad
 static void
 wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 {
-	static const char *const known[] = { "host", "port", "file", "state", "delay", "timeout",
-		NULL };
+	static const char known[] = "host\0port\0file\0state\0delay\0timeout\0";
 	size_t i, n;
 	int bad = 0;
 
@@ -2811,13 +3448,8 @@ wait_parse(struct ctx *c, struct waitfor *w, const struct yaml_node *v)
 		struct kv *kv = pairs(c, v, &n);
 		for (i = 0; i < n; i++) {
 			const char *val;
-			size_t j;
-			for (j = 0; known[j] && strcmp(known[j], kv[i].k->text); j++)
-				;
-			if (!known[j]) {
-				unknown_key(c, kv[i].k, "wait_for", known);
+			if (!known_key(c, kv[i].k, "wait_for", known))
 				continue;
-			}
 			if ((val = str_val(c, kv[i].k, kv[i].v)))
 				bad |= wait_set(c, w, kv[i].v, kv[i].k->text,
 					       subst(c, kv[i].v, val)) < 0;
@@ -2912,10 +3544,11 @@ struct stagedef {
 	struct strv fileenv;               /* its env_file */
 };
 
-static const char *const stage_keys[] = { "name", "stage_name", "type", "stage_type", "command",
-	"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all", "message",
-	"parallel", "run_after", "serial", "include", "call", "timeout", "retry", "retry_delay",
-	"env", "description", "env_file", "shell_script", "keep_running", "shell", NULL };
+static const char stage_keys[] = "name\0stage_name\0type\0stage_type\0command\0file\0"
+				 "directory\0only_if\0wait_for\0report_full_output\0"
+				 "suppress_all\0message\0parallel\0run_after\0serial\0"
+				 "include\0call\0timeout\0retry\0retry_delay\0env\0"
+				 "description\0env_file\0shell_script\0keep_running\0shell\0";
 
 /* A deprecated key or word: a note (not an error, even under -check),
  * once per run for each. */
@@ -3249,14 +3882,9 @@ stage_key(struct ctx *c, struct stagedef *sd, const struct yaml_node *k, const s
 {
 	struct node *t = sd->t;
 	const char *key = k->text;
-	size_t i;
 
-	for (i = 0; stage_keys[i] && strcmp(stage_keys[i], key); i++)
-		;
-	if (!stage_keys[i]) {
-		unknown_key(c, k, c->format == FMT_BUILD_DEPLOY ? "a task" : "a stage", stage_keys);
+	if (!known_key(c, k, c->format == FMT_BUILD_DEPLOY ? "a task" : "a stage", stage_keys))
 		return;
-	}
 	if (is_null(v) && strcmp(key, "command")) {
 		cwarn(c, k, "stage option \"%s\" is not specified", key);
 		return;
@@ -3680,43 +4308,40 @@ static const char *const notifier_types[] = { "fake", "slack", "hipchat", "hipch
  * while a real notifier is switched off, with its settings still there.
  * The commit status types post the run's start and end whatever happens:
  * on, summary and suppress mean nothing to them. */
-#define NT_COMMON "type", "on", "summary", "timeout", "suppress"
+#define NT_COMMON "type\0on\0summary\0timeout\0suppress\0"
 #define NT_STATUS                                                                                  \
-	"type", "timeout", "tls_proxy", "sha", "token", "api_url", "target_url", "description",    \
-		"per_task"
-static const char *const nt_known[NT_NTYPES][13] = {
-	[NT_FAKE] = { NULL },
-	[NT_SLACK] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon", "icon_url",
-		NULL },
-	[NT_HIPCHAT] = { NT_COMMON, "tls_proxy", "room_id", "token", "from", "base_url", "color",
-		NULL },
-	[NT_HIPCHAT2] = { NT_COMMON, "tls_proxy", "room_id", "token", "from", "base_url", "color",
-		NULL },
-	[NT_WEBHOOK] = { NT_COMMON, "tls_proxy", "url", NULL },
-	[NT_EXEC] = { NT_COMMON, "command", NULL },
-	[NT_GITHUB_STATUS] = { NT_STATUS, "repo", "context", NULL },
-	[NT_GITLAB_STATUS] = { NT_STATUS, "project", "name", NULL },
-	[NT_DISCORD] = { NT_COMMON, "tls_proxy", "url", "username", "avatar_url", NULL },
-	[NT_TEAMS] = { NT_COMMON, "tls_proxy", "url", NULL },
-	[NT_MATTERMOST] = { NT_COMMON, "tls_proxy", "url", "channel", "username", "icon",
-		"icon_url", NULL },
-	[NT_GOOGLECHAT] = { NT_COMMON, "tls_proxy", "url", NULL },
+	"type\0timeout\0tls_proxy\0sha\0token\0api_url\0target_url\0description\0"                 \
+	"per_task\0"
+#define NT_CHAT NT_COMMON "tls_proxy\0url\0"
+static const char *const nt_known[NT_NTYPES] = {
+	[NT_FAKE] = "",
+	[NT_SLACK] = NT_CHAT "channel\0username\0icon\0icon_url\0",
+	[NT_HIPCHAT] = NT_COMMON "tls_proxy\0room_id\0token\0from\0base_url\0color\0",
+	[NT_HIPCHAT2] = NT_COMMON "tls_proxy\0room_id\0token\0from\0base_url\0color\0",
+	[NT_WEBHOOK] = NT_CHAT,
+	[NT_EXEC] = NT_COMMON "command\0",
+	[NT_GITHUB_STATUS] = NT_STATUS "repo\0context\0",
+	[NT_GITLAB_STATUS] = NT_STATUS "project\0name\0",
+	[NT_DISCORD] = NT_CHAT "username\0avatar_url\0",
+	[NT_TEAMS] = NT_CHAT,
+	[NT_MATTERMOST] = NT_CHAT "channel\0username\0icon\0icon_url\0",
+	[NT_GOOGLECHAT] = NT_CHAT,
 };
 /* Settings without which a type cannot send anything (the commit status
  * types: see nt_status, which knows their defaults). */
-static const char *const nt_needs[NT_NTYPES][3] = {
-	[NT_FAKE] = { NULL },
-	[NT_SLACK] = { "url", NULL },
-	[NT_HIPCHAT] = { "room_id", "token", NULL },
-	[NT_HIPCHAT2] = { "room_id", "token", NULL },
-	[NT_WEBHOOK] = { "url", NULL },
-	[NT_EXEC] = { "command", NULL },
-	[NT_GITHUB_STATUS] = { NULL },
-	[NT_GITLAB_STATUS] = { NULL },
-	[NT_DISCORD] = { "url", NULL },
-	[NT_TEAMS] = { "url", NULL },
-	[NT_MATTERMOST] = { "url", NULL },
-	[NT_GOOGLECHAT] = { "url", NULL },
+static const char *const nt_needs[NT_NTYPES] = {
+	[NT_FAKE] = "",
+	[NT_SLACK] = "url\0",
+	[NT_HIPCHAT] = "room_id\0token\0",
+	[NT_HIPCHAT2] = "room_id\0token\0",
+	[NT_WEBHOOK] = "url\0",
+	[NT_EXEC] = "command\0",
+	[NT_GITHUB_STATUS] = "",
+	[NT_GITLAB_STATUS] = "",
+	[NT_DISCORD] = "url\0",
+	[NT_TEAMS] = "url\0",
+	[NT_MATTERMOST] = "url\0",
+	[NT_GOOGLECHAT] = "url\0",
 };
 /* Does the notifier post commit statuses (not messages)? */
 static int
@@ -3776,14 +4401,10 @@ nt_key(struct ctx *c, struct notifier *nt, const struct yaml_node *k, const stru
 	size_t i;
 
 	if (nt->kind != NT_FAKE) {
-		for (i = 0; nt_known[nt->kind][i] && strcmp(nt_known[nt->kind][i], key); i++)
-			;
-		if (!nt_known[nt->kind][i]) {
-			char where[64];
-			snprintf(where, sizeof where, "a %s notifier", nt->type);
-			unknown_key(c, k, where, nt_known[nt->kind]);
+		char where[64];
+		snprintf(where, sizeof where, "a %s notifier", nt->type);
+		if (!known_key(c, k, where, nt_known[nt->kind]))
 			return;
-		}
 	}
 	if (!strcmp(key, "on")) {
 		nt->on = is_null(v)
@@ -3927,9 +4548,11 @@ nt_request(struct ctx *c, struct notifier *nt, const struct yaml_node *m)
 
 /* ---- commit status notifiers: settings and their CI defaults ------- */
 
-/* git_run's how (flags): log nothing; a signal to walter stops git only when
- * it is the second (putting the work tree back after a signal). */
-enum { GIT_QUIET = 1, GIT_FINISH = 2 };
+/* git_run's flags: */
+enum {
+	GIT_QUIET = 1, /* what git printed is not logged */
+	GIT_KEEP = 2,  /* a signal does not stop it (putting HEAD back) */
+};
 static int git_run(const char *const *argv, struct buf *out, double timeout, int how, char *why,
 	size_t whylen);
 
@@ -4107,22 +4730,22 @@ static void
 nt_check(struct ctx *c, struct notifier *nt, const struct yaml_node *m, const struct kv *kv,
 	size_t n)
 {
-	const char *const *need = nt_needs[nt->kind];
+	const char *need = nt_needs[nt->kind];
 	const char *ch = nt_get(nt, "channel"), *tp = nt_get(nt, "tls_proxy");
-	size_t i, j;
+	size_t j;
 
-	for (i = 0; need[i]; i++) {
-		const char *v = nt_get(nt, need[i]);
+	for (; *need; need = word_next(need)) {
+		const char *v = nt_get(nt, need);
 		if (!v) {
 			cerr(c, m, "a%s %s notifier needs \"%s\"", nt->kind == NT_EXEC ? "n" : "",
-				nt->type, need[i]);
+				nt->type, need);
 			nt->off = 1;
 		} else if (!*v) {
-			for (j = 0; j < n && strcmp(kv[j].k->text, need[i]); j++)
+			for (j = 0; j < n && strcmp(kv[j].k->text, need); j++)
 				;
 			csoft(c, j < n ? kv[j].v : m,
 				"\"%s\" of this %s notifier is empty (an unset variable?): it sends nothing",
-				need[i], nt->type);
+				need, nt->type);
 			nt->off = 1;
 		}
 	}
@@ -4282,15 +4905,14 @@ svc_key(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
 			cerr(c, v, "\"trunk\" must be a branch name");
 		svc.trunk = s;
 	} else if (!strcmp(key, "branch") && *s) {
-		int r = regcomp(&svc.branch, s, REG_EXTENDED | REG_NOSUB);
-		if (r) {
-			regerror(r, &svc.branch, err, sizeof err);
+		if (strlen(v->text) != v->len)
+			cerr(c, v, "\"branch\" contains a NUL byte");
+		else if (re_compile(&svc.branch, s, err, sizeof err) < 0)
 			cerr(c, v,
-				"\"branch\" is not a usable regular expression (POSIX extended): %s",
+				"\"branch\" is not a usable regular expression (Go RE2 syntax): %s",
 				err);
-		} else {
+		else
 			svc.has_branch = 1;
-		}
 	} else if (!strcmp(key, "update") && *s) {
 		svc.update = s, svc.uline = v->line, svc.ucol = v->col;
 	} else if (!strcmp(key, "context") && *s) {
@@ -4311,11 +4933,11 @@ svc_key(struct ctx *c, const struct yaml_node *k, const struct yaml_node *v)
 static void
 svc_load(struct ctx *c, const struct yaml_node *v)
 {
-	static const char *const known[] = { "type", "token", "from", "repo", "api_url", "trunk",
-		"branch", "update", "context", "target_url", "forks", "tls_proxy", NULL };
-	const struct yaml_node *ty;
+	static const char known[] = "type\0token\0from\0repo\0api_url\0trunk\0branch\0"
+				    "update\0context\0target_url\0forks\0tls_proxy\0";
+	const struct yaml_node *ty, *k;
 	struct kv *kv;
-	size_t i, j, n;
+	size_t i, n;
 
 	if (is_null(v))
 		return;
@@ -4335,16 +4957,11 @@ svc_load(struct ctx *c, const struct yaml_node *v)
 	kv = pairs(c, v, &n);
 	svc.names = amalloc((n + 1) * sizeof *svc.names);
 	for (i = 0; i < n; i++) {
-		const char *key = kv[i].k->text;
-		for (j = 0; known[j] && strcmp(known[j], key); j++)
-			;
-		if (!known[j]) {
-			unknown_key(c, kv[i].k, "the service block", known);
-			continue;
-		}
-		svc.names[svc.nnames++] = known[j];
-		if (strcmp(key, "type"))
-			svc_key(c, kv[i].k, kv[i].v);
+		const char *w = known_key(c, k = kv[i].k, "the service block", known);
+		if (w)
+			svc.names[svc.nnames++] = w;
+		if (w && strcmp(w, "type"))
+			svc_key(c, k, kv[i].v);
 	}
 	free(kv);
 }
@@ -4415,7 +5032,7 @@ main_list(struct ctx *c, const struct yaml_node *v, const char *what)
 static void
 phase_load(struct ctx *c, struct phase *ph, const char *label, const struct yaml_node *v)
 {
-	static const char *const known[] = { "tasks", "cleanup", NULL };
+	static const char known[] = "tasks\0cleanup\0";
 	const struct yaml_node *tasks = NULL, *clean = NULL;
 	struct kv *kv;
 	size_t i, n;
@@ -4447,8 +5064,8 @@ phase_load(struct ctx *c, struct phase *ph, const char *label, const struct yaml
 static void
 load_d1(struct ctx *c, const struct yaml_node *root)
 {
-	static const char *const known[] = { "pipeline", "cleanup", "messenger", "notify",
-		"service", "require", "env_file", NULL };
+	static const char known[] =
+		"pipeline\0cleanup\0messenger\0notify\0service\0require\0env_file\0";
 	const struct yaml_node *pl = NULL, *cl = NULL, *req, *ef;
 	struct kv *kv;
 	size_t i, n;
@@ -4486,8 +5103,7 @@ load_d1(struct ctx *c, const struct yaml_node *root)
 static void
 load_d2(struct ctx *c, const struct yaml_node *root)
 {
-	static const char *const known[] = { "build", "deploy", "notify", "messenger", "env_file",
-		NULL };
+	static const char known[] = "build\0deploy\0notify\0messenger\0env_file\0";
 	const struct yaml_node *b = NULL, *d = NULL, *ef;
 	struct kv *kv;
 	size_t i, n;
@@ -4968,6 +5584,17 @@ path_lookup(const char *name)
 	return NULL;
 }
 
+/* Where there is no /proc/self/fd: the descriptors to try, 3 up to
+ * this (RLIMIT_NOFILE, what sysconf(_SC_OPEN_MAX) says, without its
+ * 1 KiB in the static binary), at most 4096. */
+static long
+fd_limit(void)
+{
+	struct rlimit rl;
+
+	return getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096 ? (long)rl.rlim_cur : 4096;
+}
+
 /* Mark every inherited descriptor above 2 close-on-exec: children see
  * only 0-2. /proc/self/fd lists them where it exists; elsewhere try the
  * low numbers one by one. */
@@ -4985,10 +5612,7 @@ close_inherited(void)
 		closedir(d);
 		return;
 	}
-	max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 4096)
-		max = 4096;
-	for (fd = 3; fd < max; fd++)
+	for (fd = 3, max = fd_limit(); fd < max; fd++)
 		cloexec((int)fd);
 }
 
@@ -5005,8 +5629,7 @@ close_except(int a, int b)
 	long fd, max;
 
 	if (!d) {
-		max = sysconf(_SC_OPEN_MAX);
-		for (fd = 3; fd < (max < 0 || max > 65536 ? 65536 : max); fd++)
+		for (fd = 3, max = fd_limit(); fd < max; fd++)
 			if (fd != a && fd != b)
 				close((int)fd);
 		return;
@@ -5414,22 +6037,22 @@ static const char sh_special[] = "|&;<>()$`\\*?[]#~{}!^\n";
 
 /* Reserved words and builtins: sh runs these itself (a builtin's
  * output may differ from the program of that name: echo, pwd, kill). */
-static const char *const sh_words[] = { "!", ".", ":", "[", "[[", "]]", "{", "}", "alias", "bg",
-	"bind", "break", "builtin", "caller", "case", "cd", "chdir", "command", "compgen",
-	"complete", "compopt", "continue", "coproc", "declare", "dirs", "disown", "do", "done",
-	"echo", "elif", "else", "enable", "esac", "eval", "exec", "exit", "export", "false", "fc",
-	"fg", "fi", "for", "function", "getopts", "hash", "help", "history", "if", "in", "jobs",
-	"kill", "let", "local", "login", "logout", "mapfile", "popd", "printf", "pushd", "pwd",
-	"read", "readarray", "readonly", "return", "select", "set", "shift", "shopt", "source",
-	"suspend", "test", "then", "time", "times", "trap", "true", "type", "typeset", "ulimit",
-	"umask", "unalias", "unset", "until", "wait", "while", NULL };
+static const char sh_words[] =
+	"!\0.\0:\0[\0[[\0]]\0{\0}\0alias\0bg\0bind\0break\0builtin\0caller\0case\0cd\0"
+	"chdir\0command\0compgen\0complete\0compopt\0continue\0coproc\0declare\0dirs\0"
+	"disown\0do\0done\0echo\0elif\0else\0enable\0esac\0eval\0exec\0exit\0export\0"
+	"false\0fc\0fg\0fi\0for\0function\0getopts\0hash\0help\0history\0if\0in\0jobs\0"
+	"kill\0let\0local\0login\0logout\0mapfile\0popd\0printf\0pushd\0pwd\0read\0"
+	"readarray\0readonly\0return\0select\0set\0shift\0shopt\0source\0suspend\0test\0"
+	"then\0time\0times\0trap\0true\0type\0typeset\0ulimit\0umask\0unalias\0unset\0"
+	"until\0wait\0while\0";
 
 /* The words of cmd, unquoted, as a NULL-terminated argv in one
  * allocation; NULL when the shell has more to do than split them. */
 static char **
 cmd_words(const char *cmd)
 {
-	size_t len = strlen(cmd), max = len / 2 + 2, n = 0, i;
+	size_t len = strlen(cmd), max = len / 2 + 2, n = 0;
 	char **v = xreallocarray(NULL, max + (len + 1 + sizeof *v - 1) / sizeof *v, sizeof *v);
 	char *d = (char *)(v + max), q = 0;
 	int in = 0;
@@ -5462,9 +6085,8 @@ cmd_words(const char *cmd)
 	v[n] = NULL;
 	if (q || !n || !*v[0] || strchr(v[0], '='))
 		goto shell;
-	for (i = 0; sh_words[i]; i++)
-		if (!strcmp(v[0], sh_words[i]))
-			goto shell;
+	if (word_find(sh_words, v[0]))
+		goto shell;
 	return v;
 shell:
 	free(v);
@@ -5577,6 +6199,8 @@ exe_find(const char *name, const char *path)
 	}
 	for (i = 0; i < R.nexe && R.exe[i].name; i++) /* a free slot, */
 		;
+	if (!R.exe)
+		R.exe = xreallocarray(NULL, EXE_CACHE, sizeof *R.exe);
 	if (i == R.nexe && R.nexe < EXE_CACHE)
 		R.nexe++;
 	else if (i == R.nexe) /* or the oldest */
@@ -5680,6 +6304,29 @@ spawned(struct node *n, pid_t pid, const int out[2], const int err[2], struct pr
 	if (!n->keep)
 		guard_send('G', pid);
 	R.running++;
+}
+
+/* fork for git and service mode's builds, with INT, TERM and HUP blocked
+ * across it: the child sets them back to their defaults before it
+ * unblocks them (child_signals), so a signal walter passes on before the
+ * child's exec kills it, where walter's handler in the copy would have
+ * eaten it. Returns what fork returned. */
+static pid_t
+fork_child(void)
+{
+	sigset_t s, old;
+	pid_t pid;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT), sigaddset(&s, SIGTERM), sigaddset(&s, SIGHUP);
+	sigprocmask(SIG_BLOCK, &s, &old);
+	if ((pid = fork()) == 0) {
+		signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
+		child_signals();
+		return 0;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return pid;
 }
 
 /* What to start: argv from the file path, stdin from in. A direct exec
@@ -6246,18 +6893,18 @@ git_log(enum level lv, const struct buf *b)
 }
 
 /* Run argv (argv[0] is "git", found in PATH; no shell) with stdin
- * /dev/null for at most timeout seconds; a signal to walter (R.nsig)
- * stops it (with GIT_FINISH only a second one). Its stdout goes into out
- * when out is given (1 MiB at most); what else it printed is logged as
- * "[git]" lines when it is done: ERROR if it failed, else DEBUG; nothing
- * with GIT_QUIET. Returns its exit status, or -1; unless 0, why says what
- * went wrong (git's last line). */
+ * /dev/null for at most timeout seconds. Unless how has GIT_KEEP, a
+ * signal to walter (R.nsig) before it keeps it from starting, one while
+ * it runs leaves it R.grace seconds more, then stops it (TERM). Its
+ * stdout goes into out when out is given (1 MiB at most); what else it
+ * printed is logged as "[git]" lines when it is done: ERROR if it
+ * failed, else DEBUG; nothing with GIT_QUIET. Returns its exit status,
+ * or -1; unless 0, why says what went wrong (git's last line). */
 static int
 git_run(const char *const *argv, struct buf *out, double timeout, int how, char *why, size_t whylen)
 {
-	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, st = 0, r = -1, stop = 0;
+	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, st = 0, r = -1, stop = 0, term = 0;
 	struct buf err = { 0 }, *o = out ? out : &err;
-	unsigned long seen = (unsigned long)R.nsig;
 	double end = now() + timeout;
 	char *path = path_lookup("git"), *last;
 	pid_t pid;
@@ -6267,13 +6914,16 @@ git_run(const char *const *argv, struct buf *out, double timeout, int how, char 
 		snprintf(why, whylen, "git is not installed (not found in PATH)");
 		return -1;
 	}
-	if (xpipe(op) < 0 || xpipe(ep) < 0 || (pid = fork()) < 0) {
+	if (R.nsig && !(how & GIT_KEEP)) {
+		snprintf(why, whylen, "git %s not run: walter got signal %d", argv[1], (int)R.sig);
+		goto out;
+	}
+	if (xpipe(op) < 0 || xpipe(ep) < 0 || (pid = fork_child()) < 0) {
 		snprintf(why, whylen, "cannot run git: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
 		int nul = open("/dev/null", O_RDONLY);
-		child_signals();
 		if (nul >= 0 && dup2(nul, 0) >= 0 && dup2(op[1], 1) >= 0 && dup2(ep[1], 2) >= 0)
 			execv(path, (char *const *)argv);
 		_exit(127);
@@ -6286,10 +6936,14 @@ git_run(const char *const *argv, struct buf *out, double timeout, int how, char 
 		nfds_t n = 0;
 		double left = end - now();
 		if (left <= 0 && !stop) {
-			kill(pid, SIGKILL);
+			kill(pid, term ? SIGTERM : SIGKILL);
 			stop = 1;
-			snprintf(why, whylen, "git %s gave no answer within %gs: killed", argv[1],
-				timeout);
+			if (term)
+				snprintf(why, whylen, "git %s stopped: walter got signal %d",
+					argv[1], (int)R.sig);
+			else
+				snprintf(why, whylen, "git %s gave no answer within %gs: killed",
+					argv[1], timeout);
 		}
 		if (left <= 0)
 			break;
@@ -6310,11 +6964,14 @@ git_run(const char *const *argv, struct buf *out, double timeout, int how, char 
 			while (read(R.selfpipe[0], c, sizeof c) > 0)
 				;
 		}
-		if ((unsigned long)R.nsig != seen && !stop && (!(how & GIT_FINISH) || R.nsig > 1)) {
-			kill(pid, SIGTERM);
-			stop = 1;
-			snprintf(why, whylen, "git %s stopped: walter got signal %d", argv[1],
-				(int)R.sig);
+		/* A signal: TERM after the grace, not at once. git makes a
+		 * lock file (.git/index.lock) before it sets up the handler
+		 * that removes it on a signal: a TERM in between leaves it
+		 * behind, and every later git command here fails. */
+		if (R.nsig && !(how & GIT_KEEP) && !term) {
+			term = 1;
+			if (end > now() + R.grace)
+				end = now() + R.grace;
 		}
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -9394,7 +10051,6 @@ notify_start(void)
 		return;
 	host_name();
 	log_flush();
-	fflush(NULL); /* nothing buffered is written twice */
 	if (xpipe(ev) < 0 || xpipe(lp) < 0 || (pid = fork()) < 0) {
 		logmsg(L_ERROR, NULL, "notifications are off: cannot start their worker: %s",
 			strerror(errno));
@@ -10587,10 +11243,9 @@ static int
 svc_sleep(double s)
 {
 	double end = now() + s;
-	unsigned long seen = (unsigned long)R.nsig;
 	char c[64];
 
-	while ((unsigned long)R.nsig == seen) {
+	while (!R.nsig) { /* one came before: the poll stops */
 		struct pollfd pf = { R.selfpipe[0], POLLIN, 0 };
 		double left = end - now();
 		if (left <= 0)
@@ -10999,7 +11654,7 @@ svc_tree(struct service *sv)
 		free(ref);
 	} else {
 		o.len = 0;
-		if (svc_git(hd, &o, 60, 0, why, sizeof why) < 0)
+		if (R.nsig || svc_git(hd, &o, 60, 0, why, sizeof why) < 0) /* not detached */
 			goto out;
 		sv->head = first_line(&o);
 		sv->detached = 1;
@@ -11152,7 +11807,7 @@ svc_queue(struct service *sv, const char *trunk, struct item *open, size_t nopen
 		const struct saved *s = saved_find(sv, p->pr);
 		if (s && !strcmp(s->sha, p->sha))
 			continue;
-		if (svc.has_branch && regexec(&svc.branch, p->ref, 0, NULL, 0)) {
+		if (svc.has_branch && !re_match(&svc.branch, p->ref)) {
 			logmsg(L_DEBUG, "service",
 				"pull request #%ld: its branch does not match \"branch\": not built",
 				p->pr);
@@ -11183,13 +11838,14 @@ svc_queue(struct service *sv, const char *trunk, struct item *open, size_t nopen
 
 /* Run the pipeline of the checkout: walter -mode local -c FILE and the
  * flags this run was given, in its own process group, stdin /dev/null;
- * walter's signals are passed on to it. Returns its exit status (128+N
- * for signal N), -1 if it could not start (why says so). */
+ * walter's signals are passed on to it, one that came before it started
+ * too. Returns its exit status (128+N for signal N), -1 if it could not
+ * start (why says so). */
 static int
 run_child(struct service *sv, char *why, size_t n)
 {
 	char **argv = xreallocarray(NULL, opt.nfwd + (size_t)opt.nnames + 8, sizeof *argv);
-	unsigned long seen = (unsigned long)R.nsig;
+	unsigned long seen = 0;
 	size_t k = 0, i;
 	int st = 0, ep[2], e;
 	pid_t pid, w;
@@ -11205,8 +11861,7 @@ run_child(struct service *sv, char *why, size_t n)
 		argv[k++] = opt.names[i];
 	argv[k] = NULL;
 	log_flush();
-	fflush(NULL);
-	if (xpipe(ep) < 0 || (pid = fork()) < 0) {
+	if (xpipe(ep) < 0 || (pid = fork_child()) < 0) {
 		snprintf(why, n, "cannot start walter: %s", strerror(errno));
 		free(argv);
 		return -1;
@@ -11214,7 +11869,6 @@ run_child(struct service *sv, char *why, size_t n)
 	if (pid == 0) {
 		int nul = open("/dev/null", O_RDONLY);
 		setpgid(0, 0);
-		child_signals();
 		if (nul >= 0 && dup2(nul, 0) >= 0)
 			execv(sv->exe, argv);
 		e = errno;
@@ -11224,18 +11878,20 @@ run_child(struct service *sv, char *why, size_t n)
 	setpgid(pid, pid);
 	close(ep[1]);
 	free(argv);
-	while ((w = waitpid(pid, &st, WNOHANG)) == 0 || (w < 0 && errno == EINTR)) {
+	for (;;) { /* the self-pipe wakes it for a signal or the build's end */
 		struct pollfd pf = { R.selfpipe[0], POLLIN, 0 };
 		char c[64];
-		if (poll(&pf, 1, -1) > 0)
-			while (read(R.selfpipe[0], c, sizeof c) > 0)
-				;
 		if ((unsigned long)R.nsig != seen) {
 			seen = (unsigned long)R.nsig;
 			logmsg(L_WARN, "service", "signal %d: passed on to the build", (int)R.sig);
 			log_flush();
 			kill(pid, R.sig);
 		}
+		if ((w = waitpid(pid, &st, WNOHANG)) != 0 && !(w < 0 && errno == EINTR))
+			break;
+		if (poll(&pf, 1, -1) > 0)
+			while (read(R.selfpipe[0], c, sizeof c) > 0)
+				;
 	}
 	if (read(ep[0], &e, sizeof e) == (ssize_t)sizeof e) { /* exec failed */
 		close(ep[0]);
@@ -11425,9 +12081,12 @@ out:
 		const char *const ba[] = { "git", "checkout", "-q", "-f", sv.head, NULL };
 		const char *const da[] = { "git", "checkout", "-q", "--detach", "-f", sv.head,
 			NULL };
+		/* not stopped by the signal that may have stopped the poll */
 		if (sv.nit &&
-			svc_git(sv.detached ? da : ba, NULL, 120, GIT_FINISH, why, sizeof why) < 0)
+			git_run(sv.detached ? da : ba, NULL, 120, GIT_KEEP, why, sizeof why)) {
+			logmsg(L_ERROR, "service", "git checkout %s: %s", sv.head, why);
 			code = 2;
+		}
 	}
 	if (sv.lockfd >= 0)
 		close(sv.lockfd);
@@ -11464,12 +12123,11 @@ teardown(void)
 	if (R.epfd >= 0)
 		close(R.epfd);
 	free(cfg.tasks), free(cfg.specials), free(cfg.nt), free(opt.names), free(opt.fwd);
-	if (svc.has_branch)
-		regfree(&svc.branch);
 	if (strcmp(R.sh, "/bin/sh"))
 		free((char *)R.sh);
 	for (i = 0; i < R.nexe; i++)
 		exe_free(&R.exe[i]);
+	free(R.exe);
 	free(R.pwd);
 	free(R.spare), free(R.pf), free(R.pgen);
 	if (R.null >= 0)
@@ -11521,16 +12179,17 @@ die_of(int sig, int code)
 int
 main(int argc, char **argv)
 {
-	int first = 0, last = 0, failed, sig, code, d2_default, service;
+	static const char version[] = "walter version " WALTER_VERSION "\n";
+	int first = 0, last = 0, failed, sig, code, d2_default, service, ok = 1;
 
 	hold_std_fds();
 	parse_flags(argc, argv);
 	if (opt.help) {
-		fputs(usage_text, stdout);
+		write_all(1, usage_text, sizeof usage_text - 1, &ok);
 		return 0;
 	}
 	if (opt.version) {
-		printf("walter version %s\n", WALTER_VERSION);
+		write_all(1, version, sizeof version - 1, &ok);
 		return 0;
 	}
 	if (opt.yaml_to_json)
@@ -11573,7 +12232,7 @@ main(int argc, char **argv)
 		if (opt.plan)
 			plan(first, last);
 		else
-			printf("%s: ok\n", opt.config);
+			say(1, "", ": ok\n", "%s", opt.config);
 		teardown();
 		return 0;
 	}

@@ -6,6 +6,8 @@
 #include "../walter.c"
 #undef main
 
+#include <regex.h>
+
 #include "unit.h"
 
 static struct buf out;
@@ -24,6 +26,59 @@ static const char *
 got(void)
 {
 	return out.data ? out.data : "";
+}
+
+/* All of file fd, as a string in out. */
+static const char *
+file_text(int fd)
+{
+	char b[4096];
+	ssize_t n;
+
+	reset();
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, b, sizeof b)) > 0)
+		buf_put(&out, b, (size_t)n);
+	buf_put(&out, "", 1);
+	return got();
+}
+
+/* say (in one piece) and warn write what fprintf writes (here:
+ * snprintf's text), short texts and texts over say's 1 KiB on the stack
+ * alike. */
+static void
+test_say(void)
+{
+	static const size_t len[] = { 0, 1, 100, 1015, 1016, 1023, 1024, 1025, 5000, 200000 };
+	char tmpl[] = "/tmp/unit_say.XXXXXX", name[64], *arg, *want;
+	int fd = mkstemp(tmpl), keep = dup(2), n;
+	size_t i;
+
+	unlink(tmpl);
+	for (i = 0; i < sizeof len / sizeof *len; i++) {
+		arg = malloc(len[i] + 1);
+		memset(arg, 'a' + (int)(i % 26), len[i]);
+		arg[len[i]] = '\0';
+		want = malloc(len[i] + 200);
+		n = ftruncate(fd, 0) | (int)lseek(fd, 0, SEEK_SET);
+		say(fd, "pre ", " post\n", "%s|%d|%5.2f|%zu|%-4s|%c", arg, -42, 3.14159, len[i],
+			"x", 'z');
+		snprintf(want, len[i] + 200, "pre %s|%d|%5.2f|%zu|%-4s|%c post\n", arg, -42, 3.14159,
+			len[i], "x", 'z');
+		snprintf(name, sizeof name, "say: a %zu-byte text as printf", len[i]);
+		CHECK(name, n == 0 && strcmp(file_text(fd), want) == 0);
+		/* warn: "walter: " and, after a ':', errno's text */
+		n = ftruncate(fd, 0) | (int)lseek(fd, 0, SEEK_SET);
+		dup2(fd, 2);
+		errno = ENOENT;
+		warn("cannot open %s:", arg);
+		dup2(keep, 2);
+		snprintf(want, len[i] + 200, "walter: cannot open %s: %s\n", arg, strerror(ENOENT));
+		snprintf(name, sizeof name, "warn: a %zu-byte text, errno's text", len[i]);
+		CHECK(name, n == 0 && strcmp(file_text(fd), want) == 0);
+		free(arg), free(want);
+	}
+	close(fd), close(keep);
 }
 
 static void
@@ -686,6 +741,96 @@ test_cmd_words(void)
 	}
 }
 
+/* The words of a packed list, joined by '|'. */
+static const char *
+words_of(const char *list)
+{
+	reset();
+	for (; *list; list = word_next(list)) {
+		xputs(&out, out.len ? "|" : "");
+		xputs(&out, list);
+	}
+	return got();
+}
+
+/* Is w one of the NULL-ended a? */
+static int
+in_array(const char *const *a, const char *w)
+{
+	for (; *a; a++)
+		if (!strcmp(*a, w))
+			return 1;
+	return 0;
+}
+
+/* The packed word lists hold exactly the words they held as arrays of
+ * pointers, in order (an octal escape eating a letter would show), and
+ * word_find finds each word and nothing that only looks like one. */
+static void
+test_word_lists(void)
+{
+	static const char *const sh[] = { "!", ".", ":", "[", "[[", "]]", "{", "}", "alias", "bg",
+		"bind", "break", "builtin", "caller", "case", "cd", "chdir", "command", "compgen",
+		"complete", "compopt", "continue", "coproc", "declare", "dirs", "disown", "do", "done",
+		"echo", "elif", "else", "enable", "esac", "eval", "exec", "exit", "export", "false",
+		"fc", "fg", "fi", "for", "function", "getopts", "hash", "help", "history", "if", "in",
+		"jobs", "kill", "let", "local", "login", "logout", "mapfile", "popd", "printf", "pushd",
+		"pwd", "read", "readarray", "readonly", "return", "select", "set", "shift", "shopt",
+		"source", "suspend", "test", "then", "time", "times", "trap", "true", "type", "typeset",
+		"ulimit", "umask", "unalias", "unset", "until", "wait", "while", NULL };
+	static const char *const st[] = { "name", "stage_name", "type", "stage_type", "command",
+		"file", "directory", "only_if", "wait_for", "report_full_output", "suppress_all",
+		"message", "parallel", "run_after", "serial", "include", "call", "timeout", "retry",
+		"retry_delay", "env", "description", "env_file", "shell_script", "keep_running", "shell", NULL };
+	static const char *const nt[NT_NTYPES] = { [NT_FAKE] = "",
+		[NT_SLACK] = "type|on|summary|timeout|suppress|tls_proxy|url|channel|username|icon|"
+			     "icon_url",
+		[NT_HIPCHAT] = "type|on|summary|timeout|suppress|tls_proxy|room_id|token|from|"
+			       "base_url|color",
+		[NT_HIPCHAT2] = "type|on|summary|timeout|suppress|tls_proxy|room_id|token|from|"
+				"base_url|color",
+		[NT_WEBHOOK] = "type|on|summary|timeout|suppress|tls_proxy|url",
+		[NT_EXEC] = "type|on|summary|timeout|suppress|command",
+		[NT_GITHUB_STATUS] = "type|timeout|tls_proxy|sha|token|api_url|target_url|"
+				     "description|per_task|repo|context",
+		[NT_GITLAB_STATUS] = "type|timeout|tls_proxy|sha|token|api_url|target_url|"
+				     "description|per_task|project|name",
+		[NT_DISCORD] = "type|on|summary|timeout|suppress|tls_proxy|url|username|avatar_url",
+		[NT_TEAMS] = "type|on|summary|timeout|suppress|tls_proxy|url",
+		[NT_MATTERMOST] = "type|on|summary|timeout|suppress|tls_proxy|url|channel|username|"
+				  "icon|icon_url",
+		[NT_GOOGLECHAT] = "type|on|summary|timeout|suppress|tls_proxy|url" };
+	const char *const *lists[] = { sh, st };
+	const char *packed[] = { sh_words, stage_keys };
+	char w[64], name[64];
+	size_t i, k;
+	int ok;
+
+	for (i = 0; i < 2; i++) {
+		struct buf want = { 0 };
+		for (k = 0, ok = 1; lists[i][k]; k++) {
+			xputs(&want, k ? "|" : "");
+			xputs(&want, lists[i][k]);
+			ok &= word_find(packed[i], lists[i][k]) != NULL;
+			snprintf(w, sizeof w, "%sx", lists[i][k]); /* longer, shorter */
+			ok &= !word_find(packed[i], w) == !in_array(lists[i], w);
+			snprintf(w, sizeof w, "%.*s", (int)strlen(lists[i][k]) - 1, lists[i][k]);
+			ok &= !word_find(packed[i], w) == !in_array(lists[i], w);
+		}
+		CHECK_STR(i ? "word list: stage keys" : "word list: sh words", words_of(packed[i]),
+			want.data);
+		CHECK(i ? "word_find: stage keys" : "word_find: sh words", ok);
+		CHECK(i ? "word_find: empty word, empty list (stage keys)"
+			: "word_find: empty word, empty list (sh words)",
+			!word_find(packed[i], "") && !word_find("", lists[i][0]));
+		buf_free(&want);
+	}
+	for (i = 0; i < NT_NTYPES; i++) {
+		snprintf(name, sizeof name, "word list: %s notifier keys", notifier_types[i]);
+		CHECK_STR(name, words_of(nt_known[i]), nt[i]);
+	}
+}
+
 /* A response parsed from raw text (its head kept), for rate_wait. */
 static int
 answer(const char *raw, struct http_response *rs)
@@ -809,9 +954,247 @@ test_status_texts(void)
 	buf_free(&cb);
 }
 
+/* A random pattern of the syntax POSIX ERE and RE2 share, for
+ * test_regex_posix: atoms over a and b, each maybe repeated once. */
+static void rnd_alt(struct buf *b, int depth);
+
+static void
+rnd_seq(struct buf *b, int depth)
+{
+	static const char *const atom[] = { "a", "b", ".", "[ab]", "[^a]", "c" };
+	static const char *const rep[] = { "", "", "*", "+", "?", "{2}", "{1,2}", "{0,}", "{2,3}" };
+	unsigned i, n = 1 + rnd(3);
+
+	for (i = 0; i < n; i++) {
+		if (depth < 3 && !rnd(4)) {
+			xputs(b, "(");
+			rnd_alt(b, depth + 1);
+			xputs(b, ")");
+		} else {
+			xputs(b, atom[rnd(6)]);
+		}
+		xputs(b, rep[rnd(9)]);
+	}
+}
+
+static void
+rnd_alt(struct buf *b, int depth)
+{
+	rnd_seq(b, depth);
+	while (!rnd(3)) {
+		xputs(b, "|");
+		rnd_seq(b, depth);
+	}
+}
+
+/* The same answers as glibc's regexec on 3,000 random patterns of the
+ * syntax both take, 12 texts each. (Not musl's: its TRE matches
+ * /((b([ab]ca|..{2,3})+|...)+/ on "cccaccb" where glibc, Python and Go
+ * do not; seed 12345 finds it.) */
+static void
+test_regex_posix(void)
+{
+#ifndef __GLIBC__
+	puts("skip regex like POSIX: glibc's regexec is the reference");
+	return;
+#endif
+	struct buf pat = { 0 };
+	struct regex re;
+	regex_t px;
+	char err[256], text[12], name[200];
+	unsigned i, j, k, bad = 0, n = 0;
+
+	rnd_state = 12345; /* the same 3,000 patterns whatever ran before */
+	for (i = 0; i < 3000; i++) {
+		pat.len = 0;
+		xputs(&pat, rnd(4) ? "" : "^");
+		rnd_alt(&pat, 0);
+		xputs(&pat, rnd(4) ? "" : "$");
+		if (regcomp(&px, pat.data, REG_EXTENDED | REG_NOSUB))
+			continue;
+		if (re_compile(&re, pat.data, err, sizeof err) < 0) {
+			snprintf(name, sizeof name, "regex like POSIX: /%s/ compiles", pat.data);
+			CHECK(name, 0);
+			bad++;
+		}
+		for (j = 0; j < 12 && !bad; j++, n++) {
+			unsigned len = rnd(9);
+			for (k = 0; k < len; k++)
+				text[k] = "abc"[rnd(3)];
+			text[len] = '\0';
+			if (re_match(&re, text) != !regexec(&px, text, 0, NULL, 0)) {
+				snprintf(name, sizeof name, "regex like POSIX: /%s/ on \"%s\"",
+					pat.data, text);
+				CHECK(name, 0);
+				bad++;
+			}
+		}
+		regfree(&px);
+		if (bad)
+			break;
+	}
+	snprintf(name, sizeof name, "regex like POSIX: %u matches compared", n);
+	CHECK(name, !bad && n > 20000);
+	buf_free(&pat);
+}
+
+/* s with bytes outside printable ASCII as \xHH, for a test's name. */
+static const char *
+vis(const char *s, char *b, size_t n)
+{
+	size_t k = 0;
+
+	for (; *s && k + 5 < n; s++)
+		k += (size_t)snprintf(
+			b + k, n - k, *s > ' ' && *s < 127 ? "%c" : "\\x%02x", (unsigned char)*s);
+	b[k] = '\0';
+	return b;
+}
+
+/* The service's branch patterns: Go RE2 syntax, unanchored, UTF-8. */
+static void
+test_regex(void)
+{
+	static const struct {
+		const char *re, *s;
+		int want;
+	} m[] = { { "feature/", "feature/x", 1 }, { "feature/", "my-feature/x", 1 },
+		{ "^feature/", "my-feature/x", 0 },
+		{ "^release/v\\d+\\.\\d+$", "release/v1.20", 1 },
+		{ "^release/v\\d+\\.\\d+$", "release/v1.20-rc", 0 },
+		{ "^release/v\\d+\\.\\d+$", "release/v1x20", 0 }, { "^(feature|fix)/", "fix/a", 1 },
+		{ "^(feature|fix)/", "hotfix/a", 0 },
+		{ "^(?:feat|fix)-[a-z0-9-]+$", "feat-x-1", 1 },
+		{ "^(?:feat|fix)-[a-z0-9-]+$", "feat-X", 0 },
+		{ "^(?P<kind>dep|renovate)/", "renovate/x", 1 }, { "^(?<kind>dep)/", "dep/x", 1 },
+		{ ".", "", 0 }, { "", "", 1 }, { "", "x", 1 }, { "^$", "", 1 }, { "^$", "a", 0 },
+		{ "a{2}", "a", 0 }, { "a{2}", "baab", 1 }, { "^a{2,3}$", "aaaa", 0 },
+		{ "^a{2,3}$", "aaa", 1 }, { "^a{2,3}$", "a", 0 }, { "^a{2,}$", "aaaaa", 1 },
+		{ "^a{2,}$", "a", 0 }, { "^a{0}b$", "b", 1 }, { "^a{0}b$", "ab", 0 },
+		{ "^a{0,1}b$", "ab", 1 }, { "^(ab)+$", "ababab", 1 }, { "^(ab)+$", "aba", 0 },
+		{ "^(ab)*$", "", 1 }, { "^a?b?c?$", "ac", 1 }, { "^a?b?c?$", "ca", 0 },
+		{ "[^/]+$", "a/b", 1 }, { "^[^/]+$", "a/b", 0 }, { "^[]a]+$", "]a]", 1 },
+		{ "^[^]a]$", "]", 0 }, { "^[a-]+$", "a-a", 1 }, { "^[-a]+$", "-", 1 },
+		{ "^[\\d\\s]+$", "1 2", 1 }, { "^[\\D]+$", "abc", 1 }, { "^[\\D]+$", "a1", 0 },
+		{ "^\\W+$", "/-.", 1 }, { "^\\W+$", "a", 0 }, { "^[\\W\\d]+$", "1-2", 1 },
+		{ "^[^\\S]$", " ", 1 }, { "^\\w+$", "a_Z9", 1 }, { "\\bfix\\b", "a fix here", 1 },
+		{ "\\bfix\\b", "prefix", 0 }, { "\\Bfix", "prefix", 1 }, { "\\Bfix", "fix", 0 },
+		{ "\\Afoo\\z", "foo", 1 }, { "\\Afoo\\z", "foo\n", 0 }, { "foo$", "foo\n", 0 },
+		{ "^.$", "\xc3\xa9", 1 }, { "^..$", "\xc3\xa9", 0 },
+		{ "^[\xc3\xa9]$", "\xc3\xa9", 1 }, { "^[^a]$", "\xc3\xa9", 1 },
+		{ "^[\xc3\xa0-\xc3\xbf]+$", "\xc3\xa9\xc3\xa0", 1 }, { "^\\x{e9}$", "\xc3\xa9", 1 },
+		{ "^\\x41\\x{42}$", "AB", 1 }, { "^.$", "\xff", 1 }, { "^\\x{fffd}$", "\xff", 1 },
+		{ "^.$", "\xe2\x82", 0 }, { "^..$", "\xe2\x82", 1 },
+		{ "^.$", "\xf0\x9f\x98\x80", 1 }, { "^.$", "\xed\xa0\x80", 0 }, { ".", "\n", 0 },
+		{ "[^a]", "\n", 1 }, { "a.c", "abc", 1 }, { "{", "{", 1 },
+		{ "^a{,2}$", "a{,2}", 1 }, { "^a{1$", "a{1", 1 }, { "a}", "a}", 1 },
+		{ "]", "]", 1 }, { "\\.", "a", 0 }, { "\\.", ".", 1 }, { "\\/\\-\\$", "/-$", 1 },
+		{ "^\\t\\n$", "\t\n", 1 }, { "x*", "", 1 }, { "a|", "b", 1 }, { "^(|a)b$", "b", 1 },
+		{ "^(a|ab)(c|bcd)(d*)$", "abcd", 1 }, { "^a+?$", "aaa", 1 },
+		{ "^a*?b??$", "aab", 1 }, { "^a{2}?$", "aa", 1 }, { "[[]", "[", 1 },
+		{ "^\\$", "$", 1 }, { "(?:)", "x", 1 }, { "^()*$", "", 1 }, { "()*a", "a", 1 },
+		{ "()+", "", 1 }, { "^()+x$", "x", 1 },
+		{ "^(a*)*$", "aaaa", 1 }, { "^(a*)*b$", "aaaa", 0 }, { "^(a|b|c|d)+$", "abcdx", 0 },
+		{ "^(a|b|c|d)+$", "dcba", 1 }, { "^((a|b)c){2}$", "acbc", 1 },
+		{ "^((a|b)c){2}$", "acb", 0 }, { "^^a$$", "a", 1 }, { "^*a", "a", 1 },
+		{ "^x{0,3}y{1,2}$", "xxxyy", 1 }, { "^x{0,3}y{1,2}$", "xxxxy", 0 },
+		{ "dependabot/(npm|pip)_and_yarn/", "dependabot/npm_and_yarn/x-1.2", 1 } };
+	static const struct {
+		const char *re, *err;
+	} e[] = { { "(?i)main", "flags such as (?i) are not supported (character 1)" },
+		{ "ab(?s:.)", "flags such as (?i) are not supported (character 3)" },
+		{ "\\p{Greek}", "Unicode classes (\\p, \\P) are not supported (character 1)" },
+		{ "a\\PL", "Unicode classes (\\p, \\P) are not supported (character 2)" },
+		{ "[[:alpha:]]",
+			"[:name:] classes are not supported (write the range, [a-z]) (character 2)" },
+		{ "\\Qa.b\\E", "quoting with \\Q...\\E is not supported (character 1)" },
+		{ "(a)\\1",
+			"backreferences and octal escapes (\\1, \\0) are not supported (character 4)" },
+		{ "a**", "invalid nested repetition operator (character 2)" },
+		{ "a+*", "invalid nested repetition operator (character 2)" },
+		{ "a*??", "invalid nested repetition operator (character 2)" },
+		{ "x{2}{3}", "invalid nested repetition operator (character 2)" },
+		{ "*a", "missing argument to repetition operator (character 1)" },
+		{ "a|+", "missing argument to repetition operator (character 3)" },
+		{ "(?:*)", "missing argument to repetition operator (character 4)" },
+		{ "{2}", "missing argument to repetition operator (character 1)" },
+		{ "a{1001}", "invalid repeat count (at most 1000, min <= max) (character 2)" },
+		{ "a{3,2}", "invalid repeat count (at most 1000, min <= max) (character 2)" },
+		{ "\xc3\xa9(a", "missing closing ) (character 2)" },
+		{ "a)", "unexpected ) (character 2)" },
+		{ "x[a", "missing closing ] (character 2)" },
+		{ "[z-a]", "invalid character class range (character 2)" },
+		{ "[a-\\d]", "invalid character class range (character 2)" },
+		{ "a\\", "trailing backslash (character 2)" },
+		{ "\\i", "invalid escape sequence (character 1)" },
+		{ "\\x{110000}", "invalid escape sequence (character 1)" },
+		{ "\\xg", "invalid escape sequence (character 1)" },
+		{ "[\\b]", "invalid escape sequence (character 2)" },
+		{ "a\xff", "invalid UTF-8 (character 2)" },
+		{ "[\xff]", "invalid UTF-8 (character 2)" },
+		{ "(?P<>a)", "invalid named capture (character 1)" },
+		{ "(?P<a-b>a)", "invalid named capture (character 1)" },
+		{ "((a{1000}){1000})", "too large (over 5000 steps): lower the repeat counts" } };
+	struct regex re;
+	char name[160], err[256], *big, *deep;
+	double t0, t;
+	size_t i, k;
+
+	for (i = 0; i < sizeof m / sizeof *m; i++) {
+		char a[80], b[80];
+		snprintf(name, sizeof name, "regex: /%s/ on \"%s\"", vis(m[i].re, a, sizeof a),
+			vis(m[i].s, b, sizeof b));
+		CHECK(name,
+			re_compile(&re, m[i].re, err, sizeof err) == 0 &&
+				re_match(&re, m[i].s) == m[i].want);
+	}
+	for (i = 0; i < sizeof e / sizeof *e; i++) {
+		char a[80];
+		snprintf(name, sizeof name, "regex error: /%s/", vis(e[i].re, a, sizeof a));
+		err[0] = '\0';
+		CHECK(name,
+			re_compile(&re, e[i].re, err, sizeof err) < 0 &&
+				!strncmp(err, e[i].err, strlen(e[i].err)));
+	}
+	deep = calloc(1, 400);
+	for (k = 0; k < 101; k++)
+		deep[k] = '(', deep[101 + k] = ')';
+	CHECK("regex error: 101 nested groups",
+		re_compile(&re, deep, err, sizeof err) < 0 &&
+			!strcmp(err, "too deeply nested (over 100 groups) (character 101)"));
+	deep[0] = 'x', deep[201] = '\0';
+	CHECK("regex: 100 nested groups",
+		re_compile(&re, deep + 1, err, sizeof err) == 0 && re_match(&re, ""));
+	free(deep);
+	/* Patterns that take a backtracking matcher exponential time, on
+	 * 100,000 characters: linear here (milliseconds; the bound is only
+	 * there to fail rather than hang). */
+	big = malloc(100001);
+	memset(big, 'a', 100000);
+	big[100000] = '\0';
+	t0 = now();
+	CHECK("regex: (a*)*b on 100,000 a",
+		re_compile(&re, "(a*)*b", err, sizeof err) == 0 && !re_match(&re, big));
+	CHECK("regex: (a|aa)+$ on 100,000 a",
+		re_compile(&re, "^(a|aa)+$", err, sizeof err) == 0 && re_match(&re, big));
+	CHECK("regex: (x+x+)+y on 100,000 a",
+		re_compile(&re, "(a+a+)+y", err, sizeof err) == 0 && !re_match(&re, big));
+	CHECK("regex: a{0,1000}... on 100,000 a",
+		re_compile(&re, "^(a?){1000}a{1000}b", err, sizeof err) == 0 &&
+			!re_match(&re, big));
+	big[99999] = 'b';
+	CHECK("regex: (a*)*b found at the end",
+		re_compile(&re, "(a*)*b$", err, sizeof err) == 0 && re_match(&re, big));
+	t = now() - t0;
+	snprintf(name, sizeof name, "regex: pathological patterns in %.2fs (< 20s)", t);
+	CHECK(name, t < 20);
+	free(big);
+}
+
 int
 main(void)
 {
+	test_say();
 	test_duration();
 	test_flags();
 	test_edit_distance();
@@ -826,6 +1209,7 @@ main(void)
 	test_numbers();
 	test_counts();
 	test_cmd_words();
+	test_word_lists();
 	test_gh_escape();
 	test_shell_word();
 	test_cols();
@@ -833,6 +1217,8 @@ main(void)
 	test_select();
 	test_rate_wait();
 	test_status_texts();
+	test_regex();
+	test_regex_posix();
 	buf_free(&out);
 	buf_free(&lg.msg);
 	secrets_free();

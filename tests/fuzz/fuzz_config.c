@@ -10,8 +10,6 @@ reset(void)
 {
 	free(cfg.tasks), free(cfg.specials), free(cfg.nt);
 	memset(&cfg, 0, sizeof cfg);
-	if (svc.has_branch)
-		regfree(&svc.branch);
 	memset(&svc, 0, sizeof svc);
 	arena_free();
 }
