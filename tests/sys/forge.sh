@@ -48,7 +48,7 @@ eq work-back-on-master "$(git -C work rev-parse HEAD)" "$trunk"
 # 120 open PRs (3 from a fork, 4 from a deleted fork), 121 closed, on
 # GitHub Enterprise (/api/v3); a GitLab project 42 = group/proj.
 conf() {
-	TRUNK=$trunk PR1=$pr1 PR2=$pr2 python3 - "$@" <<'PY'
+	TRUNK=$trunk PR1=$pr1 PR2=$pr2 python3 - <<'PY' | json_set "$@"
 import json, os, sys
 pulls = [{"number": n, "ref": "feature/%d" % n,
           "sha": os.environ["PR%d" % n] if n <= 2 else "%040x" % (0xabc000 + n)}
@@ -63,12 +63,6 @@ c = {"github": {"prefix": "/api/v3", "token": "ghs_T0K3N",
                           "o/old": {"id": 7, "moved_to": "o/r"}}},
      "gitlab": {"token": "glpat-T0K3N",
                 "projects": {"42": {"path": "group/proj", "shas": [os.environ["TRUNK"]]}}}}
-for a in sys.argv[1:]:
-    k, v = a.split("=", 1)
-    d = c
-    for p in k.split(".")[:-1]:
-        d = d[p]
-    d[k.split(".")[-1]] = json.loads(v)
 print(json.dumps(c))
 PY
 }

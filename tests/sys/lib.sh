@@ -47,3 +47,18 @@ wait_line() {
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# vg_build NAME: walter built with glibc, dynamically, as ./walter-vg
+# (valgrind cannot follow malloc in a static musl binary). Under
+# test-cross the test is skipped (it checks a native build, not the
+# emulated $WALTER); without valgrind or when the build fails it says
+# FAIL NAME... and ends.
+vg_build() {
+	if [ -n "$WALTER_EMU" ]; then echo "skip all: checks a native build, not the emulated walter"; exit 0; fi
+	if ! command -v valgrind >/dev/null; then
+		echo "FAIL $1: not installed (apt-get install valgrind)"
+		exit 0
+	fi
+	cc -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -I"$top/include" "$top/walter.c" \
+		"$top/yaml_mini.c" "$top/http_mini.c" -o walter-vg -lm || { echo "FAIL $1-build"; exit 0; }
+}

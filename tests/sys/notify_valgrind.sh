@@ -4,15 +4,7 @@
 . "$top/tests/sys/lib.sh"
 . "$top/tests/sys/notify.lib"
 
-# make test-cross: this checks a native build, not the emulated $WALTER
-if [ -n "$WALTER_EMU" ]; then echo "skip all: checks a native build, not the emulated walter"; exit 0; fi
-
-if ! command -v valgrind >/dev/null; then
-	echo "FAIL notify-valgrind: not installed (apt-get install valgrind)"
-	exit 0
-fi
-cc -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -I"$top/include" "$top/walter.c" \
-	"$top/yaml_mini.c" "$top/http_mini.c" -o walter-vg || { echo "FAIL notify-valgrind-build"; exit 0; }
+vg_build notify-valgrind
 
 # vg NAME ARGS...: walter-vg ARGS under memcheck (%p: one log per process);
 # ok when every log is empty and walter's exit status is WANT ($want).

@@ -52,7 +52,7 @@ git_work origin.git work
 # conf KEY=JSON...: the fake API's config, o/r's pulls given as
 # "N:SHA:BRANCH[:fork]" words in $PULLS.
 conf() {
-	python3 - "$@" <<'PY' > api.json.tmp && mv api.json.tmp api.json
+	python3 - <<'PY' | json_set "$@" > api.json.tmp && mv api.json.tmp api.json
 import json, os, sys
 pulls = []
 for w in os.environ.get("PULLS", "").split():
@@ -61,12 +61,6 @@ for w in os.environ.get("PULLS", "").split():
 c = {"github": {"prefix": "/api/v3", "token": os.environ["TOKEN"],
                 "repos": {"o/r": {"id": 7, "branches": {"master": os.environ["trunk"]},
                                   "pulls": pulls}}}}
-for a in sys.argv[1:]:
-    k, v = a.split("=", 1)
-    d = c
-    for p in k.split(".")[:-1]:
-        d = d[p]
-    d[k.split(".")[-1]] = json.loads(v)
 print(json.dumps(c))
 PY
 }
