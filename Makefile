@@ -29,8 +29,6 @@ MUSL := $(shell command -v musl-gcc 2>/dev/null)
 ifneq ($(MUSL),)
 WALTER_CC = musl-gcc
 LDFLAGS += -static
-# musl's posix_spawn is vfork-fast and reports exec/chdir errors
-DEFS = -DWALTER_SPAWN
 ifdef OWN_CFLAGS
 # one small static binary: -Os, unused functions dropped, no unwind tables
 # (C has no exceptions), no position-independent code (the binary is a
@@ -56,7 +54,7 @@ endif
 all: walter
 
 walter: $(SRC) $(HDR)
-	$(WALTER_CC) $(WFLAGS) $(DEFS) $(CFLAGS) -Iinclude $(SRC) -o $@ $(LDFLAGS)
+	$(WALTER_CC) $(WFLAGS) $(CFLAGS) -Iinclude $(SRC) -o $@ $(LDFLAGS)
 	@echo "built ./walter ($(KIND))"
 
 run: walter
@@ -133,7 +131,7 @@ DIST_LDFLAGS = -static -s $(SMALL_LDFLAGS)
 DIST_EPOCH = 0
 DIST_SPECS = $(MUSL_LIBDIR)/$($*_MUSL)/musl-gcc.specs
 DIST_CC = SOURCE_DATE_EPOCH=$(DIST_EPOCH) $($*_CC) -specs $(DIST_SPECS) \
-	$(WFLAGS) -DWALTER_SPAWN $(DIST_CFLAGS) -Iinclude
+	$(WFLAGS) $(DIST_CFLAGS) -Iinclude
 CROSS_ARCH = aarch64
 
 # Always from scratch, so dist/ holds exactly this version's files.

@@ -37,6 +37,9 @@
 #ifndef _XOPEN_SOURCE
 #define _XOPEN_SOURCE 700 /* realpath, strtok_r, SA_RESTART */
 #endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE 1 /* MAP_ANONYMOUS (glibc hides it otherwise) */
+#endif
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -54,6 +57,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -1533,7 +1537,6 @@ enum wkind {
 	WK_NLOG,  /* the notification worker's log lines */
 	WK_NEV,   /* the notification worker's event pipe, while q is not empty */
 	WK_PROBE, /* wait_for: a resolver's pipe or a connecting socket */
-	WK_GUARD, /* the guardian's pipe, while gq is not empty */
 };
 
 /* The loop's view of one descriptor (R.watch, indexed by fd). A ready
@@ -1578,55 +1581,68 @@ enum { EXE_CACHE = 64 };
  * pid in R.pids, timers are the heap R.heap ordered by task_rt.due, and
  * a group counts its finished entries (node.ndone). */
 static struct {
-	int selfpipe[2];            /* signal handler -> poll loop */
-	int epfd;                   /* the epoll instance, -1 where there is none */
-	struct watch *watch;        /* per fd: what the loop watches it for */
-	size_t nwatch;              /* entries in watch */
-	struct pidmap pids;         /* pid -> the task whose process it is */
-	struct node **heap;         /* tasks with a timer, earliest due first */
-	size_t nheap;               /* how many */
-	struct node **more;         /* parallel groups with entries left to start */
-	size_t nmore;               /* how many */
-	int burst;                  /* entries parallel groups may start this turn */
-	volatile sig_atomic_t sig;  /* the last INT/TERM/HUP */
-	volatile sig_atomic_t nsig; /* how many of them */
-	struct node **act;          /* tasks started and not finished */
-	size_t nact;                /* how many */
-	struct node **queue;        /* waiting for a -jobs slot, FIFO */
-	size_t nqueue;              /* entries in queue */
-	size_t qhead;               /* the first one still waiting */
-	long running;               /* processes alive */
-	int cancel;                 /* the list is aborted: start nothing */
-	int timed_out;              /* -timeout expired */
-	int in_cleanup;             /* a cleanup list is running */
-	double cleanup_end;         /* after an abort: the cleanup's end, 0 none yet */
-	int cleanup_over;           /* the cleanup ran past cleanup_end: stopped */
-	double grace;               /* seconds from SIGTERM to SIGKILL */
-	double deadline;            /* -timeout as monotonic time, 0 none */
-	struct lgroup *linger;      /* groups that outlived their task's process */
-	size_t nlinger;             /* how many */
-	char runid[48];             /* "PID.TIME": this run, in WALTER_TASK_ID */
-	int subreaper;              /* orphans of tasks come to walter */
-	pid_t guard;                /* the guardian, 0 none */
-	int gfd;                    /* its pipe, write end, -1 none */
-	struct buf gq;              /* records it has not taken yet */
-	const char *sh;             /* the shell for commands */
-	int null;                   /* /dev/null for stdin, -1 until opened */
-	struct exe *exe;            /* PATH lookups of direct exec (EXE_CACHE,
+	int selfpipe[2];             /* signal handler -> poll loop */
+	int epfd;                    /* the epoll instance, -1 where there is none */
+	struct watch *watch;         /* per fd: what the loop watches it for */
+	size_t nwatch;               /* entries in watch */
+	struct pidmap pids;          /* pid -> the task whose process it is */
+	struct node **heap;          /* tasks with a timer, earliest due first */
+	size_t nheap;                /* how many */
+	struct node **more;          /* parallel groups with entries left to start */
+	size_t nmore;                /* how many */
+	volatile sig_atomic_t sig;   /* the last INT/TERM/HUP */
+	volatile sig_atomic_t nsig;  /* how many of them */
+	volatile sig_atomic_t woken; /* a byte is in the self-pipe */
+	volatile sig_atomic_t chld;  /* a SIGCHLD came: reap */
+	struct node **act;           /* tasks started and not finished */
+	size_t nact;                 /* how many */
+	struct node **queue;         /* waiting for a -jobs slot, FIFO */
+	size_t nqueue;               /* entries in queue */
+	size_t qhead;                /* the first one still waiting */
+	long running;                /* processes alive */
+	int cancel;                  /* the list is aborted: start nothing */
+	int timed_out;               /* -timeout expired */
+	int in_cleanup;              /* a cleanup list is running */
+	int cleanup_over;            /* the cleanup ran past cleanup_end: stopped */
+	double cleanup_end;          /* after an abort: the cleanup's end, 0 none yet */
+	double grace;                /* seconds from SIGTERM to SIGKILL */
+	double deadline;             /* -timeout as monotonic time, 0 none */
+	struct lgroup *linger;       /* groups that outlived their task's process */
+	size_t nlinger;              /* how many */
+	size_t nsettled;             /* the first ones, known not empty */
+	char runid[48];              /* "PID.TIME": this run, in WALTER_TASK_ID */
+	int subreaper;               /* orphans of tasks come to walter */
+	pid_t guard;                 /* the guardian, 0 none */
+	int gfd;                     /* its pipe, write end, -1 none */
+	int burst;                   /* entries parallel groups may start this turn */
+	unsigned char *gmap;         /* its table of groups, a bit per id */
+	char **envv;                 /* the last child's environment */
+	size_t nenvv;                /* its room */
+	const char *sh;              /* the shell for commands */
+	int null;                    /* /dev/null for stdin, -1 until opened */
+	int vfork_shares;            /* a spawned child's writes are seen: 1,
+				     * they are not (a copy): -1, 0 not known */
+	struct exe *exe;             /* PATH lookups of direct exec (EXE_CACHE,
 				     * on the heap: R stays small in .data) */
-	size_t nexe, exe_next;      /* entries used; the next one to replace */
-	unsigned long turn;         /* turns of the poll loop (loop_once) */
-	char *pwd;                  /* "PWD=..." for direct exec here, or NULL */
-	int pwd_known;              /* pwd was worked out */
-	struct task_rt *spare;      /* a finished task's, for the next one */
-	struct pollfd *pf;          /* ev_wait's poll array (no epoll), */
-	unsigned *pgen;             /* the watch generation of each entry */
-	size_t npoll;               /* room in them */
-	struct node *first_failed;  /* its last lines end the summary */
-	char why[128];              /* why the run was aborted (cancel_run) */
-	char **spec_val;            /* per cfg.specials: NAME=VALUE, or NULL */
-	double t0;                  /* monotonic clock at the start */
-} R = { .selfpipe = { -1, -1 }, .epfd = -1, .gfd = -1, .grace = 5.0, .sh = "/bin/sh", .null = -1 };
+	size_t nexe, exe_next;       /* entries used; the next one to replace */
+	unsigned long turn;          /* turns of the poll loop (loop_once) */
+	char *pwd;                   /* "PWD=..." for direct exec here, or NULL */
+	int pwd_known;               /* pwd was worked out */
+	struct task_rt *spare;       /* a finished task's, for the next one */
+	struct pollfd *pf;           /* ev_wait's poll array (no epoll), */
+	unsigned *pgen;              /* the watch generation of each entry */
+	size_t npoll;                /* room in them */
+	struct node *first_failed;   /* its last lines end the summary */
+	char why[128];               /* why the run was aborted (cancel_run) */
+	char **spec_val;             /* per cfg.specials: NAME=VALUE, or NULL */
+	double t0;                   /* monotonic clock at the start */
+} R = { .selfpipe = { -1, -1 },
+	.epfd = -1,
+	.gfd = -1,
+	.grace = 5.0,
+	.sh = "/bin/sh",
+	.null = -1,
+	.chld = 1 };
 
 /* ---- notifications (written by 8. notifications) -------------------- */
 
@@ -5301,16 +5317,13 @@ load(const char *path)
 
 /* ==== 6. executor ================================================== */
 
-/* Tasks start with posix_spawn where it is known to be vfork-fast and to
- * report exec and chdir failures: glibc >= 2.29, or when the build says
- * so (-DWALTER_SPAWN: the Makefile's musl build). Elsewhere, or with
- * -DWALTER_FORK, fork/exec. */
-#if !defined(WALTER_SPAWN) && defined(__GLIBC__) &&                                                \
-	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
-#define WALTER_SPAWN 1
-#endif
-#ifdef WALTER_FORK
-#undef WALTER_SPAWN
+/* Tasks start with vfork where the kernel has it (Linux): the parent
+ * sleeps until the child has exec'd, with no copy of walter's page
+ * tables, and learns how the child's exec went from the memory they
+ * share, with no pipe. Elsewhere, or with -DWALTER_FORK, fork. */
+#if defined(__linux__) && !defined(WALTER_FORK)
+#define WALTER_VFORK 1
+pid_t vfork(void); /* declared for _GNU_SOURCE only */
 #endif
 
 static void
@@ -5322,9 +5335,25 @@ on_signal(int sig)
 	if (sig != SIGCHLD) {
 		R.sig = sig;
 		R.nsig++;
+	} else {
+		R.chld = 1;
 	}
-	(void)!write(R.selfpipe[1], &c, 1);
+	if (!R.woken) { /* one byte wakes the loop: no more until it is read */
+		R.woken = 1;
+		(void)!write(R.selfpipe[1], &c, 1);
+	}
 	errno = e;
+}
+
+/* Empty the self-pipe: a later signal writes to it again. */
+static void
+self_drain(void)
+{
+	char c[64];
+
+	R.woken = 0;
+	while (read(R.selfpipe[0], c, sizeof c) == (ssize_t)sizeof c)
+		;
 }
 
 static void
@@ -5751,29 +5780,38 @@ proc_all(struct pinfo **out, size_t *n)
 }
 
 /* The guardian: a process forked when the run starts, before any task,
- * holding the read end of a pipe from walter. walter tells it each
- * process group it starts ('G') and each one that is empty again
- * ('F'), and says 'Q' when it ends cleanly. If the pipe closes without
- * 'Q', walter died (SIGKILL, a crash): the guardian kills every member
- * of the groups it knows (in walter's session: a group that emptied
- * without walter seeing it may have given its id to someone else's new
- * session) and every process with this run's mark (WALTER_TASK_ID),
- * except what keep_running tasks left, then exits. It is in a group of
- * its own and ignores the terminal's signals, holds no other fd (and
- * /dev/null on 0-2), and walter reaps it at the end. */
-struct grec {
-	int32_t op, pid;
-};
+ * holding the read end of a pipe from walter. The process groups walter
+ * starts are bits in a table both share (R.gmap, one bit per process
+ * id, in memory mapped before the fork): walter sets a group's bit when
+ * it starts the group and clears it once the group is empty again, with
+ * no message and no wake-up; it writes 'Q' when it ends cleanly. If the
+ * pipe closes without 'Q', walter died (SIGKILL, a crash): the guardian
+ * kills every member of the groups in the table (in walter's session: a
+ * group that emptied without walter seeing it may have given its id to
+ * someone else's new session) and every process with this run's mark
+ * (WALTER_TASK_ID), except what keep_running tasks left, then exits. It
+ * is in a group of its own and ignores the terminal's signals, holds no
+ * other fd (and /dev/null on 0-2), and walter reaps it at the end. */
+/* Process ids the guardian's table holds: Linux's limit (PID_MAX_LIMIT
+ * on 64-bit kernels; 32-bit ones stop at 32768), 512 KiB reserved. */
+#define GMAP_IDS ((size_t)4 << 20)
+
+/* Is group g in the guardian's table? */
+static int
+guard_has(pid_t g)
+{
+	return g > 0 && (size_t)g < GMAP_IDS && (R.gmap[g / 8] >> (g % 8) & 1);
+}
 
 static void __attribute__((noreturn)) guardian(int fd)
 {
-	struct pidmap groups = { 0 };
 	struct pinfo *all;
-	struct grec g;
 	size_t i, n, found = 1;
-	int quit = 0, nul, k;
+	int nul, k;
 	pid_t sid = getsid(0);
 	long num;
+	char c = 0;
+	ssize_t r;
 
 	setpgid(0, 0);
 	signal(SIGINT, SIG_IGN), signal(SIGTERM, SIG_IGN), signal(SIGHUP, SIG_IGN);
@@ -5786,23 +5824,16 @@ static void __attribute__((noreturn)) guardian(int fd)
 		if (nul > 2)
 			close(nul);
 	}
-	while (read_full(fd, &g, sizeof g) == 1) {
-		if (g.op == 'G')
-			pm_put(&groups, g.pid, &groups);
-		else if (g.op == 'F')
-			pm_del(&groups, g.pid);
-		else if (g.op == 'Q')
-			quit = 1;
-	}
-	if (quit)
-		_exit(0);
+	while ((r = read(fd, &c, 1)) > 0 || (r < 0 && errno == EINTR))
+		if (c == 'Q')
+			_exit(0);
 	if (access("/proc/self", F_OK) < 0) /* no /proc: as far as group ids tell */
-		for (i = 0; i < groups.cap; i++)
-			if (groups.key[i])
-				kill(-groups.key[i], SIGKILL);
+		for (i = 1; i < GMAP_IDS; i++)
+			if (guard_has((pid_t)i))
+				kill(-(pid_t)i, SIGKILL);
 	for (k = 0; k < 100 && found && proc_all(&all, &n) == 0; k++) { /* 2 s at most */
 		for (found = 0, i = 0; i < n; i++)
-			if ((pm_get(&groups, all[i].pgrp) && all[i].sid == sid) ||
+			if ((guard_has(all[i].pgrp) && all[i].sid == sid) ||
 				(num = proc_mark(all[i].pid)) == 0 ||
 				(num > 0 && !cfg.tasks[num - 1]->keep)) {
 				kill(all[i].pid, SIGKILL);
@@ -5815,77 +5846,51 @@ static void __attribute__((noreturn)) guardian(int fd)
 	_exit(0);
 }
 
-/* Start the guardian; without one a SIGKILL of walter leaves tasks. */
+/* Start the guardian; without one a SIGKILL of walter leaves tasks. The
+ * table is reserved, not committed: a page is touched only where a
+ * group id falls. */
 static void
 guard_start(void)
 {
 	int p[2];
 	pid_t pid;
+	void *m;
 
 	fflush(NULL); /* nothing buffered is written twice */
-	if (xpipe(p) < 0 || (pid = fork()) < 0) {
+	m = mmap(NULL, GMAP_IDS / 8, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED || xpipe(p) < 0 || (pid = fork()) < 0) {
 		warn("cannot start the guardian (a SIGKILL of walter would leave tasks running):");
+		if (m != MAP_FAILED)
+			munmap(m, GMAP_IDS / 8);
 		return;
 	}
+	R.gmap = m;
 	if (pid == 0)
 		guardian(p[0]);
 	close(p[0]);
-	nonblock(p[1]);
 	R.guard = pid, R.gfd = p[1];
 }
 
-/* Tell the guardian: written by guard_pump once per turn of the loop. */
+/* Group g started (on) or is empty again (off): its bit in the table. */
 static void
-guard_send(int op, pid_t pid)
+guard_mark(pid_t g, int on)
 {
-	struct grec g;
-
-	if (R.gfd < 0)
+	if (!R.gmap || g <= 0 || (size_t)g >= GMAP_IDS)
 		return;
-	g.op = op, g.pid = pid;
-	xput(&R.gq, &g, sizeof g);
-}
-
-static void
-guard_pump(void)
-{
-	ssize_t w = 0;
-	size_t off = 0;
-
-	while (R.gfd >= 0 && off < R.gq.len) {
-		if ((w = write(R.gfd, R.gq.data + off, R.gq.len - off)) < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
-	if (off) {
-		memmove(R.gq.data, R.gq.data + off, R.gq.len - off);
-		R.gq.len -= off;
-	}
-	if (w < 0 && errno != EAGAIN) { /* the guardian is gone */
-		fd_drop(&R.gfd);
-		R.gq.len = 0;
-		logmsg(L_WARN, NULL,
-			"the guardian ended early: a SIGKILL of walter would leave tasks running");
-	}
-	ev_set(R.gfd, WK_GUARD, NULL, R.gq.len ? POLLOUT : 0);
+	if (on)
+		R.gmap[g / 8] |= (unsigned char)(1u << (g % 8));
+	else
+		R.gmap[g / 8] &= (unsigned char)~(1u << (g % 8));
 }
 
 /* The run ended cleanly: the guardian's 'Q', then it exits. */
 static void
 guard_end(void)
 {
-	struct grec g = { 'Q', 0 };
-	struct pollfd pf;
 	int st, ok = 1;
 
 	if (R.gfd >= 0) {
-		R.gq.len = 0; /* what it has not taken no longer matters */
-		ev_set(R.gfd, WK_GUARD, NULL, 0);
-		pf.fd = R.gfd, pf.events = POLLOUT;
-		if (poll(&pf, 1, 1000) == 1)
-			write_all(R.gfd, (const char *)&g, sizeof g, &ok);
+		write_all(R.gfd, "Q", 1, &ok); /* an empty pipe: it never blocks */
 		fd_drop(&R.gfd);
 	}
 	if (R.guard > 0) {
@@ -6115,19 +6120,20 @@ static int
 exe_valid(const struct exe *e)
 {
 	const char *p = e->path;
-	struct buf b = { 0 };
+	char dir[PATH_MAX];
 	struct dirmark m;
-	size_t i;
+	size_t i, len;
 	int ok = 1;
 
-	for (i = 0; ok && i < e->ndirs; i++, p += strcspn(p, ":") + 1) {
-		b.len = 0;
-		xput(&b, p, strcspn(p, ":"));
-		dir_mark(b.data, &m);
+	for (i = 0; ok && i < e->ndirs; i++, p += len + 1) {
+		if ((len = strcspn(p, ":")) >= sizeof dir)
+			return 0; /* never remembered: exe_find stats the same */
+		memcpy(dir, p, len);
+		dir[len] = '\0';
+		dir_mark(dir, &m);
 		ok = m.ino == e->mark[i].ino && m.mt.tv_sec == e->mark[i].mt.tv_sec &&
 			m.mt.tv_nsec == e->mark[i].mt.tv_nsec;
 	}
-	buf_free(&b);
 	return ok;
 }
 
@@ -6248,7 +6254,7 @@ exec_pwd(const struct node *n, int *own)
 
 /* Environment of a child: walter's, the task's env, special variables,
  * pwd ("PWD=...") in place of any PWD when not NULL, and the task's mark
- * (the array is the caller's to free). */
+ * (the array is R.envv, reused by the next call). */
 static char **
 child_env(struct node *n, const char *pwd)
 {
@@ -6262,7 +6268,11 @@ child_env(struct node *n, const char *pwd)
 		nt++;
 	for (i = 0; R.spec_val && i < cfg.nspecials; i++)
 		ns += R.spec_val[i] != NULL;
-	env = xreallocarray(NULL, ne + nt + ns + 3, sizeof *env);
+	if (ne + nt + ns + 3 > R.nenvv) { /* kept: no malloc per task */
+		R.nenvv = ne + nt + ns + 3;
+		R.envv = xreallocarray(R.envv, R.nenvv, sizeof *R.envv);
+	}
+	env = R.envv;
 	for (i = 0; i < ne; i++) {
 		size_t l = strcspn(environ[i], "=");
 		for (j = 0; j < nt; j++)
@@ -6302,7 +6312,7 @@ spawned(struct node *n, pid_t pid, const int out[2], const int err[2], struct pr
 	ev_set(p->in, WK_IN, n, POLLOUT);
 	pm_put(&R.pids, pid, n);
 	if (!n->keep)
-		guard_send('G', pid);
+		guard_mark(pid, 1);
 	R.running++;
 }
 
@@ -6356,163 +6366,120 @@ shortage(int e)
 	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM;
 }
 
-#ifdef WALTER_SPAWN
-/* posix_spawn is one clone(CLONE_VM|CLONE_VFORK)+exec in musl and glibc:
- * no copy of walter's page tables, which is what makes fork slow on some
- * virtual machines. It reports exec and chdir failures as its result. */
-int posix_spawn_file_actions_addchdir_np(
-	posix_spawn_file_actions_t *restrict, const char *restrict);
-
-/* posix_spawn failed: was it the task's directory? The child's chdir and
- * exec failures look alike; 0 when the directory is usable, else errno. */
-static int
-dir_error(const char *dir)
-{
-	struct stat sb;
-
-	if (!dir || !*dir)
-		return 0;
-	if (stat(dir, &sb) < 0)
-		return errno;
-	if (!S_ISDIR(sb.st_mode))
-		return ENOTDIR;
-	return access(dir, X_OK) < 0 ? errno : 0;
-}
-
-/* Attributes and file actions of a task: own process group, empty signal
- * mask, default SIGPIPE, pipes on 0-2, the task's directory. 0 or errno. */
-static int
-spawn_prep(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *dir, int in, int out,
-	int err)
-{
-	sigset_t none, def;
-	int e;
-
-	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE); /* walter ignores it; children must not */
-	if ((e = posix_spawnattr_setflags(
-		     at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)))
-		return e;
-	if ((e = posix_spawnattr_setpgroup(at, 0)) || (e = posix_spawnattr_setsigmask(at, &none)) ||
-		(e = posix_spawnattr_setsigdefault(at, &def)))
-		return e;
-	if ((e = posix_spawn_file_actions_adddup2(fa, in, 0)) ||
-		(e = posix_spawn_file_actions_adddup2(fa, out, 1)) ||
-		(e = posix_spawn_file_actions_adddup2(fa, err, 2)))
-		return e;
-	return dir && *dir ? posix_spawn_file_actions_addchdir_np(fa, dir) : 0;
-}
-
-/* Start l in its own process group with posix_spawn (never
- * SPAWN_NOEXEC: it reports exec and chdir failures itself). Reasons go
- * into why. */
-static enum spawn_result
-spawn_posix(struct node *n, const struct launch *l, struct proc *p, char *why, size_t whylen)
-{
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, e, de;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	pid_t pid;
-
-	if (out_pipe(out) < 0 || out_pipe(err) < 0) {
-		e = errno;
-		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
-		if (out[0] >= 0)
-			close(out[0]), close(out[1]);
-		return shortage(e) ? SPAWN_SHORTAGE : SPAWN_FAILED;
-	}
-	if ((e = posix_spawnattr_init(&at)) == 0) {
-		if ((e = posix_spawn_file_actions_init(&fa)) == 0) {
-			if ((e = spawn_prep(&at, &fa, n->dir, l->in, out[1], err[1])) == 0)
-				e = posix_spawn(&pid, l->path, &fa, &at, l->argv, l->env);
-			if (e && l->sh && !shortage(e))
-				e = posix_spawn(&pid, R.sh, &fa, &at, l->sh, l->env);
-			posix_spawn_file_actions_destroy(&fa);
-		}
-		posix_spawnattr_destroy(&at);
-	}
-	if (e == 0) {
-		spawned(n, pid, out, err, p);
-		return SPAWN_OK;
-	}
-	close(out[0]), close(err[0]), close(out[1]), close(err[1]);
-	if (shortage(e)) { /* clone, or the exec error pipe, failed */
-		snprintf(why, whylen, "cannot fork: %s", strerror(e));
-		return SPAWN_SHORTAGE;
-	}
-	n->code = 127; /* what the fork path's child exits with */
-	if ((de = dir_error(n->dir)))
-		snprintf(why, whylen, "cannot change directory to %s: %s", n->dir, strerror(de));
-	else
-		snprintf(why, whylen, "cannot run %s: %s", l->sh ? R.sh : l->path, strerror(e));
-	return SPAWN_FAILED;
-}
-#else
+/* How the child's start went: what it was doing (SE_*) and errno. */
 struct spawn_err {
-	int what; /* 0 chdir, 1 exec, 2 dup2 */
-	int err;
+	int what, err;
 };
+enum { SE_NONE = -1, SE_CHDIR, SE_EXEC, SE_DUP, SE_EXECING };
 
-/* fork/exec argv in its own process group; between fork and exec only
- * async-signal-safe calls. Exec errors come back on a close-on-exec pipe.
- * Reasons go into why. */
+/* The child's side of spawn: own process group, the signals walter
+ * catches back to their defaults before any is unblocked (under vfork a
+ * handler would run on walter's memory), SIGPIPE default, pipes on 0-2,
+ * the task's directory, exec. A failure goes into *se (shared memory
+ * under vfork) and down ep (when there is one), then exit 127. Only
+ * async-signal-safe calls, nothing returned to. */
+static void __attribute__((noreturn)) spawn_child(const struct node *n, const struct launch *l,
+	int out, int err, int ep, volatile struct spawn_err *se, pid_t parent)
+{
+	static const int caught[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	struct sigaction dfl;
+	struct spawn_err e;
+	sigset_t none;
+	size_t i;
+
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	for (i = 0; i < sizeof caught / sizeof *caught; i++)
+		sigaction(caught[i], &dfl, NULL);
+	setpgid(0, 0);
+#ifdef PR_SET_PDEATHSIG
+	if (!n->keep) /* it dies with walter (the guardian kills the rest) */
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)
+		_exit(127);
+#else
+	(void)parent;
+#endif
+	e.what = SE_DUP;
+	if (dup2(l->in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		goto fail;
+	e.what = SE_CHDIR;
+	if (n->dir && *n->dir && chdir(n->dir) < 0)
+		goto fail;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	e.what = SE_EXEC;
+	se->what = SE_EXECING; /* what the parent sees if the exec works */
+	execve(l->path, l->argv, l->env);
+	if (l->sh)
+		execve(R.sh, l->sh, l->env);
+fail:
+	e.err = errno;
+	se->err = e.err, se->what = e.what;
+	if (ep >= 0)
+		(void)!write(ep, &e, sizeof e);
+	_exit(127);
+}
+
+/* Start l in its own process group. Under a real vfork the child's
+ * writes to se are seen when vfork returns; where the child's memory is
+ * a copy (fork, or qemu-user, whose vfork is a fork), se says nothing
+ * and a close-on-exec pipe brings the failure instead. The first spawn
+ * has the pipe and learns which it is (R.vfork_shares). Reasons go into
+ * why. */
 static enum spawn_result
 spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, size_t whylen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	const char *path = l->sh ? R.sh : l->path;
-	struct spawn_err se;
-	ssize_t r;
+	volatile struct spawn_err se = { SE_NONE, 0 };
+	struct spawn_err got = { SE_NONE, 0 };
+	sigset_t all, old;
 	pid_t pid, parent = getpid();
 	int e;
 
-	if (out_pipe(out) < 0 || out_pipe(err) < 0 || xpipe(ep) < 0) {
+	if (out_pipe(out) < 0 || out_pipe(err) < 0 || (R.vfork_shares <= 0 && xpipe(ep) < 0)) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		goto fail;
 	}
-	if ((pid = fork()) < 0) {
-		e = errno;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+#ifdef WALTER_VFORK
+	pid = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork): the point */
+#else
+	pid = fork();
+#endif
+	if (pid == 0) /* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): it only execs or exits */
+		spawn_child(n, l, out[1], err[1], ep[1], &se, parent);
+	e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
 		snprintf(why, whylen, "cannot fork: %s", strerror(e));
 		goto fail;
 	}
-	if (pid == 0) {
-		child_signals();
-		setpgid(0, 0);
-#ifdef PR_SET_PDEATHSIG
-		if (!n->keep) /* it dies with walter (the guardian kills the rest) */
-			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		if (getppid() != parent)
-			_exit(127);
-#endif
-		se.what = 2;
-		if (dup2(l->in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
-			goto child_fail;
-		se.what = 0;
-		if (n->dir && *n->dir && chdir(n->dir) < 0)
-			goto child_fail;
-		se.what = 1;
-		execve(l->path, l->argv, l->env);
-		if (l->sh)
-			execve(R.sh, l->sh, l->env);
-	child_fail:
-		se.err = errno;
-		(void)!write(ep[1], &se, sizeof se);
-		_exit(127);
+	if (se.what == SE_NONE)    /* the child may not have run yet: no race */
+		setpgid(pid, pid); /* with a quick kill (under vfork it has) */
+	if (se.what != SE_NONE) {
+		R.vfork_shares = 1;
+		got.what = se.what, got.err = se.err;
 	}
-	setpgid(pid, pid); /* also in the parent: no race with a quick kill */
-	close(ep[1]);
-	while ((r = read(ep[0], &se, sizeof se)) < 0 && errno == EINTR)
-		;
-	close(ep[0]);
+	if (ep[0] >= 0) {
+		close(ep[1]);
+		if (got.what == SE_NONE) { /* a copy: the pipe says it */
+			R.vfork_shares = -1;
+			while (read(ep[0], &got, sizeof got) < 0 && errno == EINTR)
+				;
+		}
+		close(ep[0]);
+	}
 	spawned(n, pid, out, err, p);
-	if (r == (ssize_t)sizeof se) {
-		if (se.what == 0)
+	if (got.what == SE_CHDIR || got.what == SE_EXEC || got.what == SE_DUP) {
+		if (got.what == SE_CHDIR)
 			snprintf(why, whylen, "cannot change directory to %s: %s", n->dir,
-				strerror(se.err));
+				strerror(got.err));
 		else
-			snprintf(why, whylen, "cannot run %s: %s", path, strerror(se.err));
+			snprintf(why, whylen, "cannot run %s: %s", path, strerror(got.err));
 		return SPAWN_NOEXEC;
 	}
 	return SPAWN_OK;
@@ -6525,7 +6492,6 @@ fail:
 		close(ep[0]), close(ep[1]);
 	return shortage(e) ? SPAWN_SHORTAGE : SPAWN_FAILED;
 }
-#endif
 
 /* ---- output --------------------------------------------------------- */
 
@@ -6959,11 +6925,8 @@ git_run(const char *const *argv, struct buf *out, double timeout, int how, char 
 			slurp(&op[0], o, 1 << 20);
 		if (ep[0] >= 0)
 			slurp(&ep[0], &err, 8192);
-		if (R.selfpipe[0] >= 0) {
-			char c[64];
-			while (read(R.selfpipe[0], c, sizeof c) > 0)
-				;
-		}
+		if (R.selfpipe[0] >= 0)
+			self_drain();
 		/* A signal: TERM after the grace, not at once. git makes a
 		 * lock file (.git/index.lock) before it sets up the handler
 		 * that removes it on a signal: a TERM in between leaves it
@@ -7555,13 +7518,7 @@ task_spawn(struct node *n, int cond)
 		snprintf(rt->why, sizeof rt->why, "cannot set up stdin: %s", strerror(errno));
 	} else {
 		l.env = child_env(n, pwd);
-#ifdef WALTER_SPAWN
-		r = spawn_posix(n, &l, &rt->p, rt->why, sizeof rt->why);
-#else
 		r = spawn_fork(n, &l, &rt->p, rt->why, sizeof rt->why);
-#endif
-		if (l.env != environ)
-			free(l.env);
 		if (l.in != R.null)
 			close(l.in);
 	}
@@ -7769,21 +7726,36 @@ group_empty(pid_t g)
 	return kill(-g, 0) < 0 && errno == ESRCH;
 }
 
-/* The process that led group g (task n's) was reaped: forget g once the
- * group is empty, so that its id, which the kernel may then reuse, is
- * never signalled; a group with members left lingers until they are
- * gone (orphan_reaped). */
+/* The process that led group g (task n's) was reaped: g is forgotten
+ * once the group is empty, so that its id, which the kernel may then
+ * reuse, is never signalled; a group with members left lingers until
+ * they are gone (orphan_reaped). Whether it is empty is asked at the end
+ * of the loop's turn (groups_settle), off the path from one task's end
+ * to the next one's start. */
 static void
 group_ended(pid_t g, struct node *n)
 {
 	if (n->keep)
 		return; /* not the guardian's, not killed at the end */
-	if (group_empty(g)) {
-		guard_send('F', g);
-		return;
-	}
 	R.linger = xreallocarray(R.linger, R.nlinger + 1, sizeof *R.linger);
 	R.linger[R.nlinger].g = g, R.linger[R.nlinger++].n = n;
+}
+
+/* The groups that ended since the last call: forgotten when empty, the
+ * others linger. */
+static void
+groups_settle(void)
+{
+	size_t i = R.nsettled;
+
+	while (i < R.nlinger)
+		if (group_empty(R.linger[i].g)) {
+			guard_mark(R.linger[i].g, 0);
+			R.linger[i] = R.linger[--R.nlinger];
+		} else {
+			i++;
+		}
+	R.nsettled = R.nlinger;
 }
 
 /* An orphan (a process a task left, adopted as subreaper) was reaped:
@@ -7791,15 +7763,8 @@ group_ended(pid_t g, struct node *n)
 static void
 orphan_reaped(void)
 {
-	size_t i;
-
-	for (i = 0; i < R.nlinger;)
-		if (group_empty(R.linger[i].g)) {
-			guard_send('F', R.linger[i].g);
-			R.linger[i] = R.linger[--R.nlinger];
-		} else {
-			i++;
-		}
+	R.nsettled = 0; /* all of them again */
+	groups_settle();
 }
 
 /* A child stopped. Tasks run in background process groups, so one that
@@ -7826,9 +7791,10 @@ static void
 reap(void)
 {
 	pid_t pid;
-	int st;
+	int st, any = R.chld;
 
-	while ((pid = waitpid(-1, &st, WNOHANG | WUNTRACED)) > 0) {
+	R.chld = 0; /* one that comes from here on is seen next turn */
+	while (any && (pid = waitpid(-1, &st, WNOHANG | WUNTRACED)) > 0) {
 		struct node *n;
 		struct proc *p;
 		int s;
@@ -7838,6 +7804,13 @@ reap(void)
 		}
 		if (notify_reaped(pid, st))
 			continue; /* the notification worker: its status is not ours */
+		if (pid == R.guard) {
+			R.guard = 0;
+			fd_drop(&R.gfd);
+			logmsg(L_WARN, NULL,
+				"the guardian ended early: a SIGKILL of walter would leave tasks running");
+			continue;
+		}
 		if (!(n = pm_get(&R.pids, pid))) {
 			orphan_reaped();
 			continue; /* an orphan we adopted as subreaper or PID 1 */
@@ -8272,15 +8245,13 @@ ev_ready(int fd, unsigned gen)
 {
 	struct watch *w = (size_t)fd < R.nwatch ? &R.watch[fd] : NULL;
 	struct node *n;
-	unsigned char b[64];
 
 	if (!w || !w->events || w->gen != gen)
 		return; /* unwatched (and maybe reused) since the event */
 	n = w->n;
 	switch (w->kind) {
-	case WK_SELF: /* what is left wakes the next wait */
-		while (read(fd, b, sizeof b) == (ssize_t)sizeof b)
-			;
+	case WK_SELF:
+		self_drain();
 		break;
 	case WK_OUT:
 	case WK_ERR:
@@ -8294,9 +8265,6 @@ ev_ready(int fd, unsigned gen)
 		break;
 	case WK_NEV:
 		nq_pump();
-		break;
-	case WK_GUARD:
-		guard_pump();
 		break;
 	case WK_PROBE:
 		probe_ready(n);
@@ -8319,8 +8287,6 @@ loop_once(struct node *root)
 	if (root->st != S_RUNNING)
 		return; /* a timer ended the list: no wait */
 	log_flush();
-	if (R.gq.len)
-		guard_pump();
 	t = now();
 	if (prog_due() < HUGE_VAL && (!next || prog_due() < next))
 		next = prog_due(); /* the status line's next frame */
@@ -8333,10 +8299,13 @@ loop_once(struct node *root)
 	else if ((ms = next <= t ? 0 : (int)((next - t) * 1000)) < (next - t) * 1000)
 		ms++; /* round up: never wake before the deadline */
 	ev_wait(ms);
+	if (R.woken) /* the wait ended with EINTR: the byte is read here */
+		self_drain();
 	R.turn++; /* PATH lookups are checked again after a wait */
 	reap();
 	on_walter_signal();
 	more_start();
+	groups_settle();
 	prog_tick();
 }
 
@@ -8531,6 +8500,7 @@ kill_leftovers(int worker)
 	int st, sig;
 	char cmd[128];
 
+	groups_settle();
 	for (;;) {
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 			notify_reaped(pid, st);
@@ -8582,7 +8552,7 @@ kill_leftovers(int worker)
 	for (i = 0; i < R.nlinger; i++)
 		if (!group_empty(R.linger[i].g))
 			kill(-R.linger[i].g, SIGKILL);
-	R.nlinger = 0;
+	R.nlinger = R.nsettled = 0;
 }
 
 /* ---- selection: NAME... and -from ------------------------------------ */
@@ -10065,7 +10035,7 @@ notify_start(void)
 	if (pid == 0)
 		worker(me, ev[0], lp[1]);
 	setpgid(pid, pid); /* also here: no race with an early kill */
-	guard_send('G', pid);
+	guard_mark(pid, 1);
 	close(ev[0]), close(lp[1]);
 	nonblock(ev[1]);
 	nonblock(lp[0]);
@@ -11243,7 +11213,6 @@ static int
 svc_sleep(double s)
 {
 	double end = now() + s;
-	char c[64];
 
 	while (!R.nsig) { /* one came before: the poll stops */
 		struct pollfd pf = { R.selfpipe[0], POLLIN, 0 };
@@ -11251,8 +11220,7 @@ svc_sleep(double s)
 		if (left <= 0)
 			return 0;
 		if (poll(&pf, 1, (int)(left * 1000) + 1) > 0)
-			while (read(R.selfpipe[0], c, sizeof c) > 0)
-				;
+			self_drain();
 	}
 	return -1;
 }
@@ -11880,7 +11848,6 @@ run_child(struct service *sv, char *why, size_t n)
 	free(argv);
 	for (;;) { /* the self-pipe wakes it for a signal or the build's end */
 		struct pollfd pf = { R.selfpipe[0], POLLIN, 0 };
-		char c[64];
 		if ((unsigned long)R.nsig != seen) {
 			seen = (unsigned long)R.nsig;
 			logmsg(L_WARN, "service", "signal %d: passed on to the build", (int)R.sig);
@@ -11890,8 +11857,7 @@ run_child(struct service *sv, char *why, size_t n)
 		if ((w = waitpid(pid, &st, WNOHANG)) != 0 && !(w < 0 && errno == EINTR))
 			break;
 		if (poll(&pf, 1, -1) > 0)
-			while (read(R.selfpipe[0], c, sizeof c) > 0)
-				;
+			self_drain();
 	}
 	if (read(ep[0], &e, sizeof e) == (ssize_t)sizeof e) { /* exec failed */
 		close(ep[0]);
@@ -12129,7 +12095,7 @@ teardown(void)
 		exe_free(&R.exe[i]);
 	free(R.exe);
 	free(R.pwd);
-	free(R.spare), free(R.pf), free(R.pgen);
+	free(R.spare), free(R.pf), free(R.pgen), free(R.envv);
 	if (R.null >= 0)
 		close(R.null);
 	log_flush();
