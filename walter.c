@@ -1616,6 +1616,9 @@ static struct {
 	int gfd;                     /* its pipe, write end, -1 none */
 	int burst;                   /* entries parallel groups may start this turn */
 	unsigned char *gmap;         /* its table of groups, a bit per id */
+	int *closing;                /* fds fd_later keeps for closes_flush */
+	size_t nclosing, capclosing; /* how many; room */
+	int spare_pipe[2][2];        /* the next task's output pipes, or -1 */
 	char **envv;                 /* the last child's environment */
 	size_t nenvv;                /* its room */
 	const char *sh;              /* the shell for commands */
@@ -1637,6 +1640,7 @@ static struct {
 	char **spec_val;             /* per cfg.specials: NAME=VALUE, or NULL */
 	double t0;                   /* monotonic clock at the start */
 } R = { .selfpipe = { -1, -1 },
+	.spare_pipe = { { -1, -1 }, { -1, -1 } },
 	.epfd = -1,
 	.gfd = -1,
 	.grace = 5.0,
@@ -5466,6 +5470,90 @@ fd_drop(int *fd)
 	*fd = -1;
 }
 
+/* fd_drop, but the close waits for closes_flush: a reaped task's pipes
+ * are closed once the next task is started (the last close of a pipe
+ * frees it, and an fd in epoll leaves it: some microseconds that would
+ * otherwise lie between one task's end and the next one's start). */
+static void
+fd_later(int *fd)
+{
+	int keep = *fd;
+
+	if (keep < 0)
+		return;
+	if ((size_t)keep < R.nwatch && R.watch[keep].events)
+		R.watch[keep].gen++, R.watch[keep].kind = WK_NONE, R.watch[keep].n = NULL,
+			R.watch[keep].events = 0;
+	if (R.nclosing == R.capclosing) {
+		R.capclosing = R.capclosing ? 2 * R.capclosing : 16;
+		R.closing = xreallocarray(R.closing, R.capclosing, sizeof *R.closing);
+	}
+	R.closing[R.nclosing++] = keep;
+	*fd = -1;
+}
+
+/* Out of fds or processes: may come back when a running task ends. */
+static int
+shortage(int e)
+{
+	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM;
+}
+
+/* Two output pipes, or none (all -1) and -1. */
+static int
+new_pipes(int out[2], int err[2])
+{
+	if (out_pipe(out) == 0 && out_pipe(err) == 0)
+		return 0;
+	if (out[0] >= 0)
+		close(out[0]), close(out[1]);
+	out[0] = out[1] = err[0] = err[1] = -1;
+	return -1;
+}
+
+/* Close what fd_later kept. */
+static void
+closes_now(void)
+{
+	size_t i;
+
+	for (i = 0; i < R.nclosing; i++)
+		close(R.closing[i]);
+	R.nclosing = 0;
+}
+
+/* Close what fd_later kept; then, while a task runs, make the output
+ * pipes of the next task to start (spawn_pipes), off the same path. */
+static void
+closes_flush(void)
+{
+	closes_now();
+	if (R.running > 0 && R.spare_pipe[0][0] < 0)
+		new_pipes(R.spare_pipe[0], R.spare_pipe[1]); /* none: try again later */
+}
+
+/* The two output pipes of a task: the spare ones closes_flush made, or
+ * new ones. */
+static int
+spawn_pipes(int out[2], int err[2])
+{
+	int s;
+
+	if (R.spare_pipe[0][0] < 0) {
+		if (new_pipes(out, err) == 0)
+			return 0;
+		if (!R.nclosing || !shortage(errno))
+			return -1;
+		closes_now(); /* out of fds: close those kept first */
+		return new_pipes(out, err);
+	}
+	for (s = 0; s < 2; s++) {
+		out[s] = R.spare_pipe[0][s], err[s] = R.spare_pipe[1][s];
+		R.spare_pipe[0][s] = R.spare_pipe[1][s] = -1;
+	}
+	return 0;
+}
+
 /* Wait at most ms (-1: no limit) and hand each ready fd to ev_ready. */
 static void
 ev_wait(int ms)
@@ -6359,12 +6447,6 @@ enum spawn_result {
 			 * which may come back when a running task ends */
 };
 
-/* Out of fds or processes: may come back when a running task ends. */
-static int
-shortage(int e)
-{
-	return e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM;
-}
 
 /* How the child's start went: what it was doing (SE_*) and errno. */
 struct spawn_err {
@@ -6438,7 +6520,7 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	pid_t pid, parent = getpid();
 	int e;
 
-	if (out_pipe(out) < 0 || out_pipe(err) < 0 || (R.vfork_shares <= 0 && xpipe(ep) < 0)) {
+	if (spawn_pipes(out, err) < 0 || (R.vfork_shares <= 0 && xpipe(ep) < 0)) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		goto fail;
@@ -6763,9 +6845,7 @@ drain(struct node *n, int s)
 	int reads = 0, last = !p->pid;
 
 	log_clock(); /* one clock read per batch of lines, not one per line */
-	if (!p->pid && p->wr[s] >= 0)
-		close(p->wr[s]), p->wr[s] = -1; /* reaped: let EOF come */
-	for (;;) {
+	for (;;) { /* reaped: to EOF or, walter or a daemon holding a write end, EAGAIN */
 		r = read(p->fd[s], chunk, sizeof chunk - 16);
 		if (r > 0) {
 			out_data(n, s, chunk, (size_t)r);
@@ -6785,7 +6865,12 @@ drain(struct node *n, int s)
 		out_line(n, s, p->part[s].data, p->part[s].len);
 	buf_free(&p->part[s]);
 	p->cov[s] = 0;
-	fd_drop(&p->fd[s]);
+	if (last) {
+		fd_later(&p->wr[s]);
+		fd_later(&p->fd[s]);
+	} else {
+		fd_drop(&p->fd[s]);
+	}
 	return 0;
 }
 
@@ -7837,6 +7922,7 @@ reap(void)
 			tm_set(n);
 	}
 	dispatch_queue();
+	closes_flush();
 }
 
 /* SIGTERM to the task's process group, once; SIGKILL follows after
@@ -12096,6 +12182,11 @@ teardown(void)
 	free(R.exe);
 	free(R.pwd);
 	free(R.spare), free(R.pf), free(R.pgen), free(R.envv);
+	closes_flush();
+	free(R.closing);
+	for (i = 0; i < 4; i++)
+		if (R.spare_pipe[i / 2][i % 2] >= 0)
+			close(R.spare_pipe[i / 2][i % 2]);
 	if (R.null >= 0)
 		close(R.null);
 	log_flush();
