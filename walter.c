@@ -5453,6 +5453,16 @@ ev_set(int fd, enum wkind kind, struct node *n, short events)
 	w->events = events;
 }
 
+/* Forget fd's watch without a system call (see fd_drop). */
+static void
+unwatch(int fd)
+{
+	struct watch *w;
+
+	if ((size_t)fd < R.nwatch && (w = &R.watch[fd])->events)
+		w->gen++, w->kind = WK_NONE, w->n = NULL, w->events = 0;
+}
+
 /* Stop watching *fd, close it, mark it closed. The close ends an epoll
  * watch by itself (an EPOLL_CTL_DEL would be one more system call per
  * pipe): no other descriptor refers to the file, but for an instant in a
@@ -5460,12 +5470,9 @@ ev_set(int fd, enum wkind kind, struct node *n, short events)
 static void
 fd_drop(int *fd)
 {
-	struct watch *w;
-
 	if (*fd < 0)
 		return;
-	if ((size_t)*fd < R.nwatch && (w = &R.watch[*fd])->events)
-		w->gen++, w->kind = WK_NONE, w->n = NULL, w->events = 0;
+	unwatch(*fd);
 	close(*fd);
 	*fd = -1;
 }
@@ -5477,18 +5484,14 @@ fd_drop(int *fd)
 static void
 fd_later(int *fd)
 {
-	int keep = *fd;
-
-	if (keep < 0)
+	if (*fd < 0)
 		return;
-	if ((size_t)keep < R.nwatch && R.watch[keep].events)
-		R.watch[keep].gen++, R.watch[keep].kind = WK_NONE, R.watch[keep].n = NULL,
-			R.watch[keep].events = 0;
+	unwatch(*fd);
 	if (R.nclosing == R.capclosing) {
 		R.capclosing = R.capclosing ? 2 * R.capclosing : 16;
 		R.closing = xreallocarray(R.closing, R.capclosing, sizeof *R.closing);
 	}
-	R.closing[R.nclosing++] = keep;
+	R.closing[R.nclosing++] = *fd;
 	*fd = -1;
 }
 
@@ -6447,7 +6450,6 @@ enum spawn_result {
 			 * which may come back when a running task ends */
 };
 
-
 /* How the child's start went: what it was doing (SE_*) and errno. */
 struct spawn_err {
 	int what, err;
@@ -6845,7 +6847,7 @@ drain(struct node *n, int s)
 	int reads = 0, last = !p->pid;
 
 	log_clock(); /* one clock read per batch of lines, not one per line */
-	for (;;) { /* reaped: to EOF or, walter or a daemon holding a write end, EAGAIN */
+	for (;;) {   /* reaped: to EOF or, walter or a daemon holding a write end, EAGAIN */
 		r = read(p->fd[s], chunk, sizeof chunk - 16);
 		if (r > 0) {
 			out_data(n, s, chunk, (size_t)r);
