@@ -1582,7 +1582,9 @@ enum { EXE_CACHE = 64 };
  * a group counts its finished entries (node.ndone). */
 static struct {
 	int selfpipe[2];             /* signal handler -> poll loop */
-	int epfd;                    /* the epoll instance, -1 where there is none */
+	int epfd;                    /* the epoll instance, -1 while poll() serves */
+	int epoll_off;               /* epoll failed: poll() for the run */
+	size_t nwatched;             /* fds watched (events set) */
 	struct watch *watch;         /* per fd: what the loop watches it for */
 	size_t nwatch;               /* entries in watch */
 	struct pidmap pids;          /* pid -> the task whose process it is */
@@ -5415,6 +5417,39 @@ out_pipe(int p[2])
  * watched descriptor. Either way R.watch says what an fd is for. */
 static void ev_ready(int fd, unsigned gen);
 
+#ifdef WALTER_EPOLL
+/* From EPOLL_AT watched fds on, epoll: a sequential pipeline watches a
+ * few fds, for which poll() costs less than two epoll_ctl calls per
+ * pipe; a fan-out of thousands needs the wake-up that costs what is
+ * ready. Once on, epoll stays for the run; where it fails, poll(). */
+enum { EPOLL_AT = 32 };
+
+static void
+ev_epoll(void)
+{
+	struct epoll_event e;
+	size_t fd;
+
+	if ((R.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		R.epoll_off = 1;
+		return;
+	}
+	for (fd = 0; fd < R.nwatch; fd++) {
+		const struct watch *w = &R.watch[fd];
+		if (!w->events)
+			continue;
+		memset(&e, 0, sizeof e);
+		e.events = w->events == POLLOUT ? EPOLLOUT : EPOLLIN;
+		e.data.u64 = (uint64_t)w->gen << 32 | (uint32_t)fd;
+		if (epoll_ctl(R.epfd, EPOLL_CTL_ADD, (int)fd, &e) < 0) {
+			close(R.epfd);
+			R.epfd = -1, R.epoll_off = 1;
+			return;
+		}
+	}
+}
+#endif
+
 /* Watch fd for events (POLLIN or POLLOUT) as kind, for task n; events 0
  * stops watching it (call that before closing it). */
 static void
@@ -5434,7 +5469,7 @@ ev_set(int fd, enum wkind kind, struct node *n, short events)
 	}
 	w = &R.watch[fd];
 	if (!w->events != !events)
-		w->gen++;
+		w->gen++, R.nwatched += events ? 1 : -1;
 #ifdef WALTER_EPOLL
 	if (R.epfd >= 0 && (w->events || events) && w->events != events) {
 		struct epoll_event e;
@@ -5444,13 +5479,17 @@ ev_set(int fd, enum wkind kind, struct node *n, short events)
 		e.data.u64 = (uint64_t)w->gen << 32 | (uint32_t)fd;
 		if (epoll_ctl(R.epfd, op, fd, &e) < 0 && op != EPOLL_CTL_DEL) {
 			close(R.epfd); /* out of watches: poll() from now on */
-			R.epfd = -1;
+			R.epfd = -1, R.epoll_off = 1;
 		}
 	}
 #endif
 	w->kind = events ? kind : WK_NONE;
 	w->n = events ? n : NULL;
 	w->events = events;
+#ifdef WALTER_EPOLL
+	if (R.epfd < 0 && R.nwatched > EPOLL_AT && !R.epoll_off)
+		ev_epoll();
+#endif
 }
 
 /* Forget fd's watch without a system call (see fd_drop). */
@@ -5460,7 +5499,7 @@ unwatch(int fd)
 	struct watch *w;
 
 	if ((size_t)fd < R.nwatch && (w = &R.watch[fd])->events)
-		w->gen++, w->kind = WK_NONE, w->n = NULL, w->events = 0;
+		w->gen++, w->kind = WK_NONE, w->n = NULL, w->events = 0, R.nwatched--;
 }
 
 /* Stop watching *fd, close it, mark it closed. The close ends an epoll
@@ -5479,13 +5518,19 @@ fd_drop(int *fd)
 
 /* fd_drop, but the close waits for closes_flush: a reaped task's pipes
  * are closed once the next task is started (the last close of a pipe
- * frees it, and an fd in epoll leaves it: some microseconds that would
- * otherwise lie between one task's end and the next one's start). */
+ * frees it: some microseconds that would otherwise lie between one
+ * task's end and the next one's start). It leaves epoll at once: the
+ * next task's child holds a copy until its exec, and the hang-up that
+ * comes when it lets go would wake the loop for nothing. */
 static void
 fd_later(int *fd)
 {
 	if (*fd < 0)
 		return;
+#ifdef WALTER_EPOLL
+	if (R.epfd >= 0 && (size_t)*fd < R.nwatch && R.watch[*fd].events)
+		epoll_ctl(R.epfd, EPOLL_CTL_DEL, *fd, &(struct epoll_event){ 0 });
+#endif
 	unwatch(*fd);
 	if (R.nclosing == R.capclosing) {
 		R.capclosing = R.capclosing ? 2 * R.capclosing : 16;
@@ -6003,9 +6048,6 @@ signals_setup(void)
 		fatal("pipe:");
 	nonblock(R.selfpipe[0]);
 	nonblock(R.selfpipe[1]);
-#ifdef WALTER_EPOLL
-	R.epfd = epoll_create1(EPOLL_CLOEXEC); /* -1: poll() instead */
-#endif
 	ev_set(R.selfpipe[0], WK_SELF, NULL, POLLIN);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -6343,6 +6385,27 @@ exec_pwd(const struct node *n, int *own)
 
 /* ---- spawning ------------------------------------------------------- */
 
+/* "WALTER_TASK_ID=RUN.NUM" into b (room for MARK, R.runid and a number):
+ * once per task start, without printf. */
+static char *
+mark_text(char *b, size_t size, size_t num)
+{
+	char digits[24], *d = digits + sizeof digits;
+	size_t l = sizeof MARK, r = strlen(R.runid);
+
+	*--d = '\0';
+	do
+		*--d = (char)('0' + num % 10);
+	while ((num /= 10) && d > digits);
+	if (l + r + 1 + (size_t)(digits + sizeof digits - d) > size)
+		return strcpy(b, MARK "=");
+	memcpy(b, MARK "=", l);
+	memcpy(b + l, R.runid, r);
+	b[l + r] = '.';
+	memcpy(b + l + r + 1, d, (size_t)(digits + sizeof digits - d));
+	return b;
+}
+
 /* Environment of a child: walter's, the task's env, special variables,
  * pwd ("PWD=...") in place of any PWD when not NULL, and the task's mark
  * (the array is R.envv, reused by the next call). */
@@ -6365,11 +6428,13 @@ child_env(struct node *n, const char *pwd)
 	}
 	env = R.envv;
 	for (i = 0; i < ne; i++) {
-		size_t l = strcspn(environ[i], "=");
+		const char *v = environ[i];
+		size_t l = nt ? strcspn(v, "=") : 0;
 		for (j = 0; j < nt; j++)
-			if (!strncmp(n->env[j], environ[i], l + 1))
+			if (!strncmp(n->env[j], v, l + 1))
 				break;
-		if (j == nt && !is_mark(environ[i]) && !(pwd && !strncmp(environ[i], "PWD=", 4)))
+		if (j == nt && !(v[0] == MARK[0] && is_mark(v)) &&
+			!(pwd && v[0] == 'P' && !strncmp(v, "PWD=", 4)))
 			env[k++] = environ[i];
 	}
 	for (j = 0; j < nt; j++)
@@ -6380,8 +6445,7 @@ child_env(struct node *n, const char *pwd)
 			env[k++] = R.spec_val[i];
 	if (pwd)
 		env[k++] = (char *)pwd;
-	snprintf(mark, sizeof mark, MARK "=%s.%zu", R.runid, n->num);
-	env[k++] = mark;
+	env[k++] = mark_text(mark, sizeof mark, n->num);
 	env[k] = NULL;
 	return env;
 }
@@ -6465,7 +6529,9 @@ enum { SE_NONE = -1, SE_CHDIR, SE_EXEC, SE_DUP, SE_EXECING };
 static void __attribute__((noreturn)) spawn_child(const struct node *n, const struct launch *l,
 	int out, int err, int ep, volatile struct spawn_err *se, pid_t parent)
 {
-	static const int caught[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	/* SIGCHLD is left: the child has no child of its own to send one,
+	 * and walter's handler only notes it and wakes the loop */
+	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
 	struct sigaction dfl;
 	struct spawn_err e;
 	sigset_t none;
@@ -7172,8 +7238,14 @@ log_status(struct node *n)
 
 	fmt_dur(n->t1 - n->t0, d, sizeof d);
 	switch (n->st) {
-	case S_OK:
-		logmsg(L_INFO, n->name, "End task (%s)", d);
+	case S_OK: /* every task's line: no printf */
+		if (L_INFO >= opt.threshold) {
+			lg.msg.len = 0;
+			xputs(&lg.msg, "End task (");
+			xputs(&lg.msg, d);
+			xput(&lg.msg, ")", 1);
+			log_line(L_INFO, n->name, lg.msg.data, lg.msg.len);
+		}
 		break;
 	case S_FAILED:
 		logmsg(L_ERROR, n->name, "Task failed: %s (%s)", fail_reason(n, e, sizeof e), d);
@@ -10449,11 +10521,19 @@ summary(double t0)
 							     : L_WARN;
 		if (n->st == S_PENDING)
 			continue;
-		if (n->st == S_NOTSEL)
-			logmsg(lv, NULL, "  %-15s %s", status_word(n->st), n->name);
-		else
-			logmsg(lv, NULL, "  %-15s %s (%s)", status_word(n->st), n->name,
-				fmt_dur(n->t1 - n->t0, d, sizeof d));
+		if (lv < opt.threshold)
+			continue;
+		lg.msg.len = 0; /* "  %-15s %s (%s)", one per task: no printf */
+		xput(&lg.msg, "                 ", 2);
+		xputs(&lg.msg, status_word(n->st));
+		xput(&lg.msg, "                 ", lg.msg.len < 18 ? 18 - lg.msg.len : 1);
+		xputs(&lg.msg, n->name);
+		if (n->st != S_NOTSEL) {
+			xput(&lg.msg, " (", 2);
+			xputs(&lg.msg, fmt_dur(n->t1 - n->t0, d, sizeof d));
+			xput(&lg.msg, ")", 1);
+		}
+		log_line(lv, NULL, lg.msg.data, lg.msg.len);
 	}
 	if (R.first_failed && R.first_failed->ntail) {
 		logmsg(L_ERROR, NULL, "Last lines of %s:", R.first_failed->name);
