@@ -6398,7 +6398,7 @@ mark_text(char *b, size_t size, size_t num)
 		*--d = (char)('0' + num % 10);
 	while ((num /= 10) && d > digits);
 	if (l + r + 1 + (size_t)(digits + sizeof digits - d) > size)
-		return strcpy(b, MARK "=");
+		return memcpy(b, MARK "=", l + 1); /* cannot be: R.runid is short */
 	memcpy(b, MARK "=", l);
 	memcpy(b + l, R.runid, r);
 	b[l + r] = '.';
