@@ -125,6 +125,19 @@ t kill9-keep-running-survives sh -c 'alive $(cat kept.pid)'
 for s in 43.1 43.2 43.3 43.4 43.5 43.6 43.7 43.8 43.9; do reap_tag "$s"; done
 kill "$(cat kept.pid)" 2>/dev/null
 
+# the guardian killed during the run: walter says so at once (its exit is
+# reaped like a task's) and the run goes on
+tag=r13-guard-$$
+printf 'pipeline:\n  - name: a\n    command: touch g.up; sleep 1\n  - name: b\n    command: "true"\n' > "$tag.yml"
+rm -f g.up
+"$WALTER" -c "$tag.yml" >out.txt 2>err.txt </dev/null &
+wp=$!
+wait_file g.up
+for p in $(procs_with "$tag.yml"); do [ "$p" = "$wp" ] || kill -9 "$p"; done
+wait $wp; rc=$?
+t guardian-killed-run-goes-on sh -c "[ $rc = 0 ] && has err.txt 'succeeded       b'"
+t guardian-killed-is-said has err.txt 'the guardian ended early: a SIGKILL of walter would leave tasks running'
+
 # a normal end: the guardian is told and reaped (nothing of walter left)
 tag=r11-clean-$$
 printf 'pipeline:\n  - name: a\n    command: "true"\n' > "$tag.yml"
