@@ -1618,13 +1618,14 @@ static struct {
 	int gfd;                     /* its pipe, write end, -1 none */
 	int burst;                   /* entries parallel groups may start this turn */
 	unsigned char *gmap;         /* its table of groups, a bit per id */
-	int *closing;                /* fds fd_later keeps for closes_flush */
+	int *closing;                /* fds fd_later keeps for closes_now */
 	size_t nclosing, capclosing; /* how many; room */
 	int spare_pipe[2][2];        /* the next task's output pipes, or -1 */
 	char **envv;                 /* the last child's environment */
 	size_t nenvv;                /* its room */
 	const char *sh;              /* the shell for commands */
 	int null;                    /* /dev/null for stdin, -1 until opened */
+	pid_t self;                  /* walter's pid (on_signal's test) */
 	int vfork_shares;            /* a spawned child's writes are seen: 1,
 				     * they are not (a copy): -1, 0 not known */
 	struct exe *exe;             /* PATH lookups of direct exec (EXE_CACHE,
@@ -5332,12 +5333,18 @@ load(const char *path)
 pid_t vfork(void); /* declared for _GNU_SOURCE only */
 #endif
 
+/* The handler of INT, TERM, HUP and CHLD. A vfork child runs on walter's
+ * memory until its exec, and signals are not blocked around the vfork:
+ * there (another pid) it does nothing; what the signal meant reaches
+ * walter too (a terminal's ^C), or concerned no one (SIGCHLD). */
 static void
 on_signal(int sig)
 {
 	int e = errno;
 	unsigned char c = (unsigned char)sig;
 
+	if (getpid() != R.self)
+		return;
 	if (sig != SIGCHLD) {
 		R.sig = sig;
 		R.nsig++;
@@ -5516,10 +5523,12 @@ fd_drop(int *fd)
 	*fd = -1;
 }
 
-/* fd_drop, but the close waits for closes_flush: a reaped task's pipes
- * are closed once the next task is started (the last close of a pipe
- * frees it: some microseconds that would otherwise lie between one
- * task's end and the next one's start). It leaves epoll at once: the
+/* fd_drop, but the close waits for closes_now: a reaped task's pipes
+ * are closed once the next task is started, just before the loop waits
+ * (the last close of a pipe frees it: some microseconds that would
+ * otherwise lie between one task's end and the next one's start; by
+ * then the new child's exec has let go of its copies, so the freeing is
+ * walter's, beside the child, not the exec's). It leaves epoll at once: the
  * next task's child holds a copy until its exec, and the hang-up that
  * comes when it lets go would wake the loop for nothing. */
 static void
@@ -5570,17 +5579,17 @@ closes_now(void)
 	R.nclosing = 0;
 }
 
-/* Close what fd_later kept; then, while a task runs, make the output
- * pipes of the next task to start (spawn_pipes), off the same path. */
+/* While a task runs, make the output pipes of the next task to start
+ * (spawn_pipes), off the path from one task's end to the next one's
+ * start. */
 static void
-closes_flush(void)
+spare_pipes(void)
 {
-	closes_now();
 	if (R.running > 0 && R.spare_pipe[0][0] < 0)
 		new_pipes(R.spare_pipe[0], R.spare_pipe[1]); /* none: try again later */
 }
 
-/* The two output pipes of a task: the spare ones closes_flush made, or
+/* The two output pipes of a task: the spare ones spare_pipes made, or
  * new ones. */
 static int
 spawn_pipes(int out[2], int err[2])
@@ -6042,7 +6051,9 @@ static void
 signals_setup(void)
 {
 	struct sigaction sa;
+	sigset_t none;
 
+	R.self = getpid();
 	close_inherited();
 	if (xpipe(R.selfpipe) < 0)
 		fatal("pipe:");
@@ -6058,6 +6069,10 @@ signals_setup(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* a mask inherited from whoever started walter would hide these and
+	 * pass on to every task: tasks start with walter's, empty */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 static void
@@ -6520,27 +6535,29 @@ struct spawn_err {
 };
 enum { SE_NONE = -1, SE_CHDIR, SE_EXEC, SE_DUP, SE_EXECING };
 
-/* The child's side of spawn: own process group, the signals walter
- * catches back to their defaults before any is unblocked (under vfork a
- * handler would run on walter's memory), SIGPIPE default, pipes on 0-2,
- * the task's directory, exec. A failure goes into *se (shared memory
- * under vfork) and down ep (when there is one), then exit 127. Only
- * async-signal-safe calls, nothing returned to. */
+/* The child's side of spawn: own process group, SIGPIPE back to its
+ * default (walter ignores it, exec would keep that), pipes on 0-2, the
+ * task's directory, exec. Under a vfork that shares walter's memory no
+ * signal of walter's can come before the exec (walter waits), and
+ * walter's handler does nothing in a process of another pid; otherwise
+ * (copy: walter goes on, and may stop the task at once) signals came
+ * blocked: the caught ones go back to their defaults before they are
+ * unblocked, so a TERM that came meanwhile ends the child. A failure
+ * goes into *se (shared memory under vfork) and down ep (when there is
+ * one), then exit 127. Only async-signal-safe calls, nothing returned
+ * to. */
 static void __attribute__((noreturn)) spawn_child(const struct node *n, const struct launch *l,
-	int out, int err, int ep, volatile struct spawn_err *se, pid_t parent)
+	int out, int err, int ep, volatile struct spawn_err *se, pid_t parent, int blocked)
 {
-	/* SIGCHLD is left: the child has no child of its own to send one,
-	 * and walter's handler only notes it and wakes the loop */
-	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
-	struct sigaction dfl;
 	struct spawn_err e;
 	sigset_t none;
-	size_t i;
 
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	for (i = 0; i < sizeof caught / sizeof *caught; i++)
-		sigaction(caught[i], &dfl, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (blocked) {
+		signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
 	setpgid(0, 0);
 #ifdef PR_SET_PDEATHSIG
 	if (!n->keep) /* it dies with walter (the guardian kills the rest) */
@@ -6556,8 +6573,6 @@ static void __attribute__((noreturn)) spawn_child(const struct node *n, const st
 	e.what = SE_CHDIR;
 	if (n->dir && *n->dir && chdir(n->dir) < 0)
 		goto fail;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 	e.what = SE_EXEC;
 	se->what = SE_EXECING; /* what the parent sees if the exec works */
 	execve(l->path, l->argv, l->env);
@@ -6584,26 +6599,29 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	const char *path = l->sh ? R.sh : l->path;
 	volatile struct spawn_err se = { SE_NONE, 0 };
 	struct spawn_err got = { SE_NONE, 0 };
+	pid_t pid, parent = R.self;
 	sigset_t all, old;
-	pid_t pid, parent = getpid();
-	int e;
+	int e, blocked = R.vfork_shares != 1;
 
 	if (spawn_pipes(out, err) < 0 || (R.vfork_shares <= 0 && xpipe(ep) < 0)) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		goto fail;
 	}
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
+	if (blocked) {
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, &old);
+	}
 #ifdef WALTER_VFORK
 	pid = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork): the point */
 #else
 	pid = fork();
 #endif
 	if (pid == 0) /* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): it only execs or exits */
-		spawn_child(n, l, out[1], err[1], ep[1], &se, parent);
+		spawn_child(n, l, out[1], err[1], ep[1], &se, parent, blocked);
 	e = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (blocked)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		snprintf(why, whylen, "cannot fork: %s", strerror(e));
 		goto fail;
@@ -7996,7 +8014,7 @@ reap(void)
 			tm_set(n);
 	}
 	dispatch_queue();
-	closes_flush();
+	spare_pipes();
 }
 
 /* SIGTERM to the task's process group, once; SIGKILL follows after
@@ -8458,6 +8476,7 @@ loop_once(struct node *root)
 		ms = 1000000000;
 	else if ((ms = next <= t ? 0 : (int)((next - t) * 1000)) < (next - t) * 1000)
 		ms++; /* round up: never wake before the deadline */
+	closes_now();
 	ev_wait(ms);
 	if (R.woken) /* the wait ended with EINTR: the byte is read here */
 		self_drain();
@@ -12264,7 +12283,7 @@ teardown(void)
 	free(R.exe);
 	free(R.pwd);
 	free(R.spare), free(R.pf), free(R.pgen), free(R.envv);
-	closes_flush();
+	closes_now();
 	free(R.closing);
 	for (i = 0; i < 4; i++)
 		if (R.spare_pipe[i / 2][i % 2] >= 0)
