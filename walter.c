@@ -6274,8 +6274,15 @@ exe_valid(const struct exe *e)
 	int ok = 1;
 
 	for (i = 0; ok && i < e->ndirs; i++, p += len + 1) {
+		const char *q = e->path;
+		size_t k, l;
 		if ((len = strcspn(p, ":")) >= sizeof dir)
-			return 0; /* never remembered: exe_find stats the same */
+			return 0;                   /* never remembered: exe_find stats the same */
+		for (k = 0; k < i; k++, q += l + 1) /* twice in PATH: checked once */
+			if ((l = strcspn(q, ":")) == len && !memcmp(q, p, len))
+				break;
+		if (k < i)
+			continue;
 		memcpy(dir, p, len);
 		dir[len] = '\0';
 		dir_mark(dir, &m);

@@ -194,6 +194,13 @@ t path-cache-first sh -c 'has err.txt "[first] two"'
 t path-cache-sees-new-program sh -c 'has err.txt "[second] one"'
 t path-cache-removed-program sh -c 'has err.txt "[third] sh: 1: prog: not found" && has err.txt "[third] Task failed: exit status 127"'
 
+# a directory twice in PATH is checked once, and still seen to change
+printf '#!/bin/sh\necho two\n' > bin2/prog
+chmod +x bin2/prog
+PATH="$PWD/bin1:$PWD/bin1:$PWD/bin2:$PATH" w -f -c cache.yml
+t path-cache-twice-first sh -c 'has err.txt "[first] two"'
+t path-cache-twice-sees-new-program sh -c 'has err.txt "[second] one"'
+
 # -plan shows the command as written, with "sh -c" when it goes to sh
 cat > plan.yml <<'Y'
 pipeline:
