@@ -5596,19 +5596,40 @@ spawn_pipes(int out[2], int err[2])
 {
 	int s;
 
-	if (R.spare_pipe[0][0] < 0) {
-		if (new_pipes(out, err) == 0)
-			return 0;
-		if (!R.nclosing || !shortage(errno))
-			return -1;
-		closes_now(); /* out of fds: close those kept first */
+	if (R.spare_pipe[0][0] < 0)
 		return new_pipes(out, err);
-	}
 	for (s = 0; s < 2; s++) {
 		out[s] = R.spare_pipe[0][s], err[s] = R.spare_pipe[1][s];
 		R.spare_pipe[0][s] = R.spare_pipe[1][s] = -1;
 	}
 	return 0;
+}
+
+/* The pipes of a start: the output ones and, while a child's memory may
+ * be a copy (R.vfork_shares), one for the exec's result. Out of fds,
+ * what fd_later keeps and the spare pipes are let go, and it tries once
+ * more. */
+static int
+spawn_fds(int out[2], int err[2], int ep[2])
+{
+	int tries, s, e;
+
+	for (tries = 0;; tries++) {
+		if (spawn_pipes(out, err) == 0) {
+			if (R.vfork_shares > 0 || xpipe(ep) == 0)
+				return 0;
+			e = errno;
+			close(out[0]), close(out[1]), close(err[0]), close(err[1]);
+			out[0] = out[1] = err[0] = err[1] = -1;
+			errno = e;
+		}
+		if (tries || !shortage(errno) || (!R.nclosing && R.spare_pipe[0][0] < 0))
+			return -1;
+		closes_now();
+		for (s = 0; s < 4; s++)
+			if (R.spare_pipe[s / 2][s % 2] >= 0)
+				close(R.spare_pipe[s / 2][s % 2]), R.spare_pipe[s / 2][s % 2] = -1;
+	}
 }
 
 /* Wait at most ms (-1: no limit) and hand each ready fd to ev_ready. */
@@ -6610,7 +6631,7 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	sigset_t all, old;
 	int e, blocked = R.vfork_shares != 1;
 
-	if (spawn_pipes(out, err) < 0 || (R.vfork_shares <= 0 && xpipe(ep) < 0)) {
+	if (spawn_fds(out, err, ep) < 0) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
 		goto fail;
