@@ -1617,7 +1617,7 @@ static struct {
 	pid_t guard;                 /* the guardian, 0 none */
 	int gfd;                     /* its pipe, write end, -1 none */
 	int burst;                   /* entries parallel groups may start this turn */
-	unsigned char *gmap;         /* its table of groups, a bit per id */
+	unsigned char *gmap;         /* the guardian's groups, a bit per id */
 	int *closing;                /* fds fd_later keeps for closes_now */
 	size_t nclosing, capclosing; /* how many; room */
 	int spare_pipe[2][2];        /* the next task's output pipes, or -1 */
