@@ -5431,29 +5431,36 @@ static void ev_ready(int fd, unsigned gen);
  * ready. Once on, epoll stays for the run; where it fails, poll(). */
 enum { EPOLL_AT = 32 };
 
+/* epoll_ctl for fd, its events and watch generation in the event; out of
+ * watches (an ADD or MOD fails): poll() from now on, and -1. */
+static int
+ep_ctl(int op, int fd, short events, unsigned gen)
+{
+	struct epoll_event e;
+
+	memset(&e, 0, sizeof e);
+	e.events = events == POLLOUT ? EPOLLOUT : EPOLLIN;
+	e.data.u64 = (uint64_t)gen << 32 | (uint32_t)fd;
+	if (epoll_ctl(R.epfd, op, fd, &e) == 0 || op == EPOLL_CTL_DEL)
+		return 0;
+	close(R.epfd);
+	R.epfd = -1, R.epoll_off = 1;
+	return -1;
+}
+
 static void
 ev_epoll(void)
 {
-	struct epoll_event e;
 	size_t fd;
 
 	if ((R.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
 		R.epoll_off = 1;
 		return;
 	}
-	for (fd = 0; fd < R.nwatch; fd++) {
-		const struct watch *w = &R.watch[fd];
-		if (!w->events)
-			continue;
-		memset(&e, 0, sizeof e);
-		e.events = w->events == POLLOUT ? EPOLLOUT : EPOLLIN;
-		e.data.u64 = (uint64_t)w->gen << 32 | (uint32_t)fd;
-		if (epoll_ctl(R.epfd, EPOLL_CTL_ADD, (int)fd, &e) < 0) {
-			close(R.epfd);
-			R.epfd = -1, R.epoll_off = 1;
+	for (fd = 0; fd < R.nwatch; fd++)
+		if (R.watch[fd].events &&
+			ep_ctl(EPOLL_CTL_ADD, (int)fd, R.watch[fd].events, R.watch[fd].gen) < 0)
 			return;
-		}
-	}
 }
 #endif
 
@@ -5478,17 +5485,11 @@ ev_set(int fd, enum wkind kind, struct node *n, short events)
 	if (!w->events != !events)
 		w->gen++, R.nwatched += events ? 1 : -1;
 #ifdef WALTER_EPOLL
-	if (R.epfd >= 0 && (w->events || events) && w->events != events) {
-		struct epoll_event e;
-		int op = !events ? EPOLL_CTL_DEL : w->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-		memset(&e, 0, sizeof e);
-		e.events = events == POLLOUT ? EPOLLOUT : EPOLLIN;
-		e.data.u64 = (uint64_t)w->gen << 32 | (uint32_t)fd;
-		if (epoll_ctl(R.epfd, op, fd, &e) < 0 && op != EPOLL_CTL_DEL) {
-			close(R.epfd); /* out of watches: poll() from now on */
-			R.epfd = -1, R.epoll_off = 1;
-		}
-	}
+	if (R.epfd >= 0 && (w->events || events) && w->events != events)
+		ep_ctl(!events              ? EPOLL_CTL_DEL
+				: w->events ? EPOLL_CTL_MOD
+					    : EPOLL_CTL_ADD,
+			fd, events, w->gen);
 #endif
 	w->kind = events ? kind : WK_NONE;
 	w->n = events ? n : NULL;
@@ -5538,7 +5539,7 @@ fd_later(int *fd)
 		return;
 #ifdef WALTER_EPOLL
 	if (R.epfd >= 0 && (size_t)*fd < R.nwatch && R.watch[*fd].events)
-		epoll_ctl(R.epfd, EPOLL_CTL_DEL, *fd, &(struct epoll_event){ 0 });
+		ep_ctl(EPOLL_CTL_DEL, *fd, 0, 0);
 #endif
 	unwatch(*fd);
 	if (R.nclosing == R.capclosing) {
@@ -5589,6 +5590,17 @@ spare_pipes(void)
 		new_pipes(R.spare_pipe[0], R.spare_pipe[1]); /* none: try again later */
 }
 
+/* Close the spare pipes, if any. */
+static void
+spare_drop(void)
+{
+	int s;
+
+	for (s = 0; s < 4; s++)
+		if (R.spare_pipe[s / 2][s % 2] >= 0)
+			close(R.spare_pipe[s / 2][s % 2]), R.spare_pipe[s / 2][s % 2] = -1;
+}
+
 /* The two output pipes of a task: the spare ones spare_pipes made, or
  * new ones. */
 static int
@@ -5612,7 +5624,7 @@ spawn_pipes(int out[2], int err[2])
 static int
 spawn_fds(int out[2], int err[2], int ep[2])
 {
-	int tries, s, e;
+	int tries, e;
 
 	for (tries = 0;; tries++) {
 		if (spawn_pipes(out, err) == 0) {
@@ -5626,9 +5638,7 @@ spawn_fds(int out[2], int err[2], int ep[2])
 		if (tries || !shortage(errno) || (!R.nclosing && R.spare_pipe[0][0] < 0))
 			return -1;
 		closes_now();
-		for (s = 0; s < 4; s++)
-			if (R.spare_pipe[s / 2][s % 2] >= 0)
-				close(R.spare_pipe[s / 2][s % 2]), R.spare_pipe[s / 2][s % 2] = -1;
+		spare_drop();
 	}
 }
 
@@ -12313,9 +12323,7 @@ teardown(void)
 	free(R.spare), free(R.pf), free(R.pgen), free(R.envv);
 	closes_now();
 	free(R.closing);
-	for (i = 0; i < 4; i++)
-		if (R.spare_pipe[i / 2][i % 2] >= 0)
-			close(R.spare_pipe[i / 2][i % 2]);
+	spare_drop();
 	if (R.null >= 0)
 		close(R.null);
 	log_flush();

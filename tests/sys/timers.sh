@@ -46,7 +46,12 @@ w -c cl.yml -cleanup-timeout 0
 t cleanup-timeout-bad-value sh -c '[ $rc = 2 ] && has err.txt "invalid -cleanup-timeout 0"'
 
 # ---- a signal while the cleanup runs lets it finish; a second stops it ------
-cat > sigc.yml <<'Y'
+# sigc FILE LINE...: a cleanup task that TERMs walter, waits until walter
+# says it lets the cleanup finish, then runs the LINEs (YAML, as written)
+sigc() {
+	_f=$1
+	shift
+	cat > "$_f" <<'Y'
 pipeline:
   - name: a
     command: "true"
@@ -55,23 +60,13 @@ cleanup:
     command: |
       kill -TERM $PPID
       i=0; while ! grep -q "letting the cleanup finish" err.txt && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
-      echo finished
 Y
+	printf '%s\n' "$@" >> "$_f"
+}
+sigc sigc.yml '      echo finished'
 w -c sigc.yml
 t signal-in-cleanup-finishes sh -c '[ $rc = 143 ] && has err.txt "[c] finished" && has err.txt "Pipeline cleanup succeeded"'
-cat > sigc2.yml <<'Y'
-pipeline:
-  - name: a
-    command: "true"
-cleanup:
-  - name: c
-    command: |
-      kill -TERM $PPID
-      i=0; while ! grep -q "letting the cleanup finish" err.txt && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
-      kill -TERM $PPID; exec sleep 30
-  - name: d
-    command: touch d-ran
-Y
+sigc sigc2.yml '      kill -TERM $PPID; exec sleep 30' '  - name: d' '    command: touch d-ran'
 w -c sigc2.yml
 t second-signal-stops-cleanup sh -c '[ $rc = 143 ] && has err.txt "[c] aborted" && [ ! -e d-ran ] && [ $(took) -lt 300 ]'
 
