@@ -60,7 +60,9 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #ifdef __linux__
+#include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/vfs.h>
 #ifndef WALTER_POLL /* -DWALTER_POLL: poll() even where epoll exists */
 #define WALTER_EPOLL 1
 #include <sys/epoll.h>
@@ -88,6 +90,7 @@ static void reports_config_error(void);
 static void prog_erase(void);
 static void writev_all(int fd, struct iovec *iov, int n, int *ok);
 static void write_all(int fd, const char *p, size_t n, int *ok);
+static void pw_stop(void);
 
 /* Write pre, fmt's text and post to fd as fprintf would, in one writev:
  * a message stays whole among parallel writers, and walter writes
@@ -1572,8 +1575,26 @@ struct exe {
 	char *file;           /* where it was found */
 	size_t ndirs;         /* entries before that one */
 	struct dirmark *mark; /* how each of them looked */
+	unsigned long gen;    /* R.pw.gen when the marks were last seen so */
+	int watched;          /* every entry is watched (pw_arm) */
 };
 enum { EXE_CACHE = 64 };
+
+/* What tells walter that the entries of remembered PATH lookups may have
+ * changed, so that a start need not stat them (pw_*, 6. executor): an
+ * inotify watch on every directory that resolving them goes through,
+ * and the mount table. Any event that may matter drops all the watches
+ * and bumps gen; lookups are then checked by stat and watched anew. */
+struct pathwatch {
+	int fd;             /* inotify, -1: none open */
+	int mnt;            /* /proc/self/mountinfo (polled for changes), or -1 */
+	int off;            /* no inotify here, or fds ran short: stats only */
+	unsigned long gen;  /* bumped by each change that may matter */
+	unsigned long turn; /* R.turn when the fds were last looked at */
+	struct buf names;   /* names whose events matter, NUL-separated */
+	struct buf dirs;    /* directories watched, NUL-separated */
+	struct buf armed;   /* PATH entries walked: '+' or '-' (failed), the entry */
+};
 
 /* One run. The loop's work per wake-up is proportional to what is ready,
  * not to what is running: descriptors are watched with epoll where it
@@ -1630,6 +1651,7 @@ static struct {
 				     * they are not (a copy): -1, 0 not known */
 	struct exe *exe;             /* PATH lookups of direct exec (EXE_CACHE,
 				     * on the heap: R stays small in .data) */
+	struct pathwatch pw;         /* when they need no stat (pw_*) */
 	size_t nexe, exe_next;       /* entries used; the next one to replace */
 	unsigned long turn;          /* turns of the poll loop (loop_once) */
 	char *pwd;                   /* "PWD=..." for direct exec here, or NULL */
@@ -1649,6 +1671,7 @@ static struct {
 	.grace = 5.0,
 	.sh = "/bin/sh",
 	.null = -1,
+	.pw = { .fd = -1, .mnt = -1 },
 	.chld = 1 };
 
 /* ---- notifications (written by 8. notifications) -------------------- */
@@ -5635,10 +5658,14 @@ spawn_fds(int out[2], int err[2], int ep[2])
 			out[0] = out[1] = err[0] = err[1] = -1;
 			errno = e;
 		}
-		if (tries || !shortage(errno) || (!R.nclosing && R.spare_pipe[0][0] < 0))
+		e = errno;
+		if (tries || !shortage(e) ||
+			(!R.nclosing && R.spare_pipe[0][0] < 0 && R.pw.fd < 0 && R.pw.mnt < 0))
 			return -1;
 		closes_now();
 		spare_drop();
+		if (e == EMFILE || e == ENFILE)
+			pw_stop();
 	}
 }
 
@@ -6294,16 +6321,265 @@ exe_free(struct exe *e)
 	memset(e, 0, sizeof *e);
 }
 
-/* Is the remembered lookup still what a search of PATH would give? */
+/* ---- PATH lookups without stats (pw_*) ---------------------------- */
+
+/* Is w (n bytes) in the NUL-separated list b? */
 static int
-exe_valid(const struct exe *e)
+set_has(const struct buf *b, const char *w, size_t n)
+{
+	size_t i, l;
+
+	for (i = 0; i < b->len; i += l + 1) {
+		l = strlen(b->data + i);
+		if (l == n && !memcmp(b->data + i, w, n))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+set_add(struct buf *b, const char *w, size_t n)
+{
+	if (!set_has(b, w, n))
+		xput(b, w, n), xput(b, "", 1);
+}
+
+/* Drop every watch: each lookup is checked by stat once more. */
+static void
+pw_drop(void)
+{
+	if (R.pw.fd >= 0)
+		close(R.pw.fd), R.pw.fd = -1;
+	R.pw.gen++;
+	R.pw.names.len = R.pw.dirs.len = R.pw.armed.len = 0;
+}
+
+/* Stats only from now on: no inotify here, or the fds are needed. */
+static void
+pw_stop(void)
+{
+	pw_drop();
+	if (R.pw.mnt >= 0)
+		close(R.pw.mnt), R.pw.mnt = -1;
+	R.pw.off = 1;
+}
+
+#ifdef __linux__
+enum {
+	PW_MASK = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF |
+		IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW,
+	PW_ALWAYS = IN_Q_OVERFLOW | IN_IGNORED | IN_UNMOUNT | IN_DELETE_SELF | IN_MOVE_SELF
+};
+
+/* Filesystems whose every change passes through this kernel, so that
+ * inotify sees it: not NFS, SMB, FUSE, 9p and the like, where another
+ * machine or a daemon changes a directory unseen. */
+static int
+fs_local(unsigned long type)
+{
+	static const uint32_t local[] = {
+		0xEF53,     /* ext2, ext3, ext4 */
+		0x58465342, /* xfs */
+		0x9123683E, /* btrfs */
+		0x01021994, /* tmpfs */
+		0x858458F6, /* ramfs */
+		0x794C7630, /* overlayfs */
+		0xF2F52010, /* f2fs */
+		0x2FC12FC1, /* zfs */
+		0xCA451A4E, /* bcachefs */
+		0x73717368, /* squashfs */
+		0xE0F5E1E2, /* erofs */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof local / sizeof *local; i++)
+		if ((uint32_t)type == local[i])
+			return 1;
+	return 0;
+}
+
+/* Watch directory dir (no symlink on its way): 0, or -1. */
+static int
+pw_watch(const char *dir)
+{
+	struct statfs fs;
+	size_t l = strlen(dir);
+
+	if (set_has(&R.pw.dirs, dir, l))
+		return 0;
+	if (statfs(dir, &fs) < 0 || !fs_local((unsigned long)fs.f_type) ||
+		inotify_add_watch(R.pw.fd, dir, PW_MASK) < 0)
+		return -1;
+	set_add(&R.pw.dirs, dir, l);
+	return 0;
+}
+
+/* Watch every directory the kernel goes through to resolve the PATH entry
+ * dir, each one before the walk looks at the entry in it that it takes,
+ * and count that entry's name among those whose events matter: a later
+ * change anywhere on the way (a symlink put in place of another, a
+ * directory made, renamed or removed) is an event. As the kernel walks:
+ * ".." is the parent of where the walk is, a symlink's target goes on
+ * from the symlink's directory (or from / when absolute). 0, or -1 when
+ * part of the way cannot be watched. */
+static int
+pw_walk(const char *dir)
+{
+	char cur[PATH_MAX], rest[PATH_MAX], link[PATH_MAX];
+	size_t cl = 1, n, up, len = strlen(dir);
+	const char *r;
+	struct stat sb;
+	ssize_t k;
+	int links = 0;
+
+	if (len >= sizeof rest)
+		return -1;
+	memcpy(rest, dir, len + 1);
+	cur[0] = '/', cur[1] = '\0';
+	for (r = rest;;) {
+		while (*r == '/')
+			r++;
+		if (!*r)
+			return pw_watch(cur);
+		n = strcspn(r, "/");
+		if (n <= 2 && !strncmp(r, "..", n)) { /* "." or ".." */
+			while (n == 2 && cl > 1 && cur[cl - 1] != '/')
+				cl--;
+			cl -= n == 2 && cl > 1;
+			cur[cl] = '\0', r += n;
+			continue;
+		}
+		if (pw_watch(cur) < 0 || cl + 1 + n >= sizeof cur)
+			return -1;
+		set_add(&R.pw.names, r, n);
+		up = cl;
+		if (cl > 1)
+			cur[cl++] = '/';
+		memcpy(cur + cl, r, n);
+		cur[cl += n] = '\0';
+		r += n;
+		if (lstat(cur, &sb) < 0) /* missing: its parent sees it come */
+			return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+		if (S_ISDIR(sb.st_mode))
+			continue;
+		if (!S_ISLNK(sb.st_mode))
+			return 0; /* a file: nothing is found through it */
+		len = strlen(r);
+		if (++links > 40 || (k = readlink(cur, link, sizeof link)) <= 0 ||
+			(size_t)k + 1 + len >= sizeof link)
+			return -1;
+		link[k] = '/';
+		memcpy(link + k + 1, r, len + 1);
+		memcpy(rest, link, (size_t)k + 1 + len + 1);
+		cl = link[0] == '/' ? 1 : up;
+		cur[cl] = '\0';
+		r = rest;
+	}
+}
+
+/* Watch the PATH entry dir (len bytes) as pw_walk does, once: 0, or -1
+ * (its lookups are checked by stat). The watches come before the stats
+ * they spare, so a change between them is an event. */
+static int
+pw_arm(const char *dir, size_t len)
+{
+	char d[PATH_MAX];
+	size_t i, l;
+	int r;
+
+	if (R.pw.off || len >= sizeof d)
+		return -1;
+	for (i = 0; i < R.pw.armed.len; i += l + 1) {
+		l = strlen(R.pw.armed.data + i);
+		if (l == len + 1 && !memcmp(R.pw.armed.data + i + 1, dir, len))
+			return R.pw.armed.data[i] == '+' ? 0 : -1;
+	}
+	if ((R.pw.mnt < 0 && (R.pw.mnt = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)) < 0) ||
+		(R.pw.fd < 0 && (R.pw.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)) {
+		pw_stop(); /* e.g. the user's inotify instances used up */
+		return -1;
+	}
+	memcpy(d, dir, len);
+	d[len] = '\0';
+	r = pw_walk(d);
+	xput(&R.pw.armed, r ? "-" : "+", 1);
+	xput(&R.pw.armed, dir, len);
+	xput(&R.pw.armed, "", 1);
+	return r;
+}
+
+/* Read the queued events: 1 when one of them may matter. */
+static int
+pw_events(void)
+{
+	union {
+		struct inotify_event ev;
+		char b[4096];
+	} u;
+	const struct inotify_event *ev;
+	ssize_t k, i;
+
+	while ((k = read(R.pw.fd, u.b, sizeof u.b)) > 0)
+		for (i = 0; i < k; i += (ssize_t)(sizeof *ev + ev->len)) {
+			ev = (const void *)(u.b + i);
+			if (!ev->len || (ev->mask & PW_ALWAYS) ||
+				set_has(&R.pw.names, ev->name, strlen(ev->name)))
+				return 1;
+		}
+	return k < 0 && errno != EAGAIN;
+}
+
+/* Nothing that may matter changed since the watches were set: 1. The
+ * fds are looked at once a turn (one poll); a change drops the watches. */
+static int
+pw_quiet(void)
+{
+	struct pollfd p[2];
+
+	if (R.pw.fd < 0)
+		return 0;
+	if (R.pw.turn == R.turn)
+		return 1;
+	p[0].fd = R.pw.fd, p[0].events = POLLIN, p[0].revents = 0;
+	p[1].fd = R.pw.mnt, p[1].events = POLLPRI, p[1].revents = 0;
+	if (poll(p, 2, 0) < 0 || p[1].revents || (p[0].revents & ~POLLIN) ||
+		(p[0].revents && pw_events())) {
+		pw_drop();
+		return 0;
+	}
+	R.pw.turn = R.turn;
+	return 1;
+}
+#else
+static int
+pw_arm(const char *dir, size_t len)
+{
+	(void)dir, (void)len;
+	return -1;
+}
+
+static int
+pw_quiet(void)
+{
+	return 0;
+}
+#endif
+
+/* Is the remembered lookup still what a search of PATH would give? With
+ * every entry watched and no event since the marks were last seen, it
+ * is without a stat; else each entry is watched anew and stat'd. */
+static int
+exe_valid(struct exe *e)
 {
 	const char *p = e->path;
 	char dir[PATH_MAX];
 	struct dirmark m;
 	size_t i, len;
-	int ok = 1;
+	int ok = 1, watched = 1;
 
+	if (e->watched && pw_quiet() && e->gen == R.pw.gen)
+		return 1;
+	set_add(&R.pw.names, e->name, strlen(e->name));
 	for (i = 0; ok && i < e->ndirs; i++, p += len + 1) {
 		const char *q = e->path;
 		size_t k, l;
@@ -6314,12 +6590,14 @@ exe_valid(const struct exe *e)
 				break;
 		if (k < i)
 			continue;
+		watched &= pw_arm(p, len) == 0;
 		memcpy(dir, p, len);
 		dir[len] = '\0';
 		dir_mark(dir, &m);
 		ok = m.ino == e->mark[i].ino && m.mt.tv_sec == e->mark[i].mt.tv_sec &&
 			m.mt.tv_nsec == e->mark[i].mt.tv_nsec;
 	}
+	e->watched = watched, e->gen = R.pw.gen;
 	return ok;
 }
 
@@ -6364,8 +6642,11 @@ exe_find(const char *name, const char *path)
 			break;
 		}
 	}
+	set_add(&R.pw.names, name, strlen(name));
+	found.watched = 1;
 	for (p = path; *p == '/'; p += len + 1) {
 		len = strcspn(p, ":");
+		found.watched &= pw_arm(p, len) == 0;
 		b.len = 0;
 		xput(&b, p, len);
 		xput(&b, "/", 1);
@@ -6399,7 +6680,7 @@ exe_find(const char *name, const char *path)
 		i = R.exe_next++ % EXE_CACHE, exe_free(&R.exe[i]);
 	e = &R.exe[i];
 	*e = found;
-	e->turn = R.turn;
+	e->turn = R.turn, e->gen = R.pw.gen;
 	e->file = xstrdup(found.file);
 	e->path = xstrdup(path), e->name = xstrdup(name);
 	return found.file;
@@ -12319,6 +12600,8 @@ teardown(void)
 	for (i = 0; i < R.nexe; i++)
 		exe_free(&R.exe[i]);
 	free(R.exe);
+	pw_stop();
+	buf_free(&R.pw.names), buf_free(&R.pw.dirs), buf_free(&R.pw.armed);
 	free(R.pwd);
 	free(R.spare), free(R.pf), free(R.pgen), free(R.envv);
 	closes_now();

@@ -201,6 +201,81 @@ PATH="$PWD/bin1:$PWD/bin1:$PWD/bin2:$PATH" w -f -c cache.yml
 t path-cache-twice-first sh -c 'has err.txt "[first] two"'
 t path-cache-twice-sees-new-program sh -c 'has err.txt "[second] one"'
 
+# The PATH entries of remembered lookups are watched (inotify), and each
+# way a lookup can change mid-run is still seen: a symlink on the way
+# put elsewhere, a symlink reached only through another one, an entry
+# made later, an ancestor renamed, ".." in an entry, a mount over it.
+# watch_case NAME ENTRY CHANGE: prog is bin2's ("two") until CHANGE
+# makes ENTRY (first in PATH) give full's ("one").
+mkdir -p full e1 e3 d anc/bin deep/x deep/e3
+printf '#!/bin/sh\necho one\n' > full/prog
+printf '#!/bin/sh\necho two\n' > bin2/prog
+chmod +x full/prog bin2/prog
+ln -s e1 lnk
+ln -s ../e1 d/hop
+ln -s d/hop chain
+ln -s deep/x e2 # e2/.. is deep, as the kernel walks
+watch_case() {
+	cat > watch.yml <<Y
+pipeline:
+  - name: first
+    command: prog
+  - name: change
+    command: $3
+  - name: second
+    command: prog
+Y
+	PATH="$2:$PWD/bin2:$PATH" w -f -c watch.yml
+	t path-watch-$1-before sh -c 'has err.txt "[first] two"'
+	t path-watch-$1-sees-it sh -c 'has err.txt "[second] one" && [ $rc = 0 ]'
+}
+watch_case symlink-put-elsewhere "$PWD/lnk" 'ln -sfn full lnk'
+watch_case symlink-behind-symlink "$PWD/chain" 'ln -sfn ../full d/hop'
+watch_case entry-made-later "$PWD/later/bin" 'mkdir -p later/bin && cp full/prog later/bin/'
+watch_case ancestor-renamed "$PWD/anc/bin" 'mv anc anc.old && mkdir anc && cp -R full anc/bin'
+watch_case dot-dot-after-symlink "$PWD/e2/../e3" 'cp full/prog deep/e3/'
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	cat > watch.yml <<Y
+pipeline:
+  - name: first
+    command: prog
+  - name: change
+    command: mount --bind $PWD/full $PWD/e1
+  - name: second
+    command: prog
+Y
+	PATH="$PWD/e1:$PWD/bin2:$PATH" unshare -m --propagation private \
+		"$WALTER" -f -c watch.yml >out.txt 2>err.txt </dev/null
+	rc=$?
+	t path-watch-mount-before sh -c 'has err.txt "[first] two"'
+	t path-watch-mount-sees-it sh -c 'has err.txt "[second] one" && [ $rc = 0 ]'
+else
+	echo "skip path-watch-mount: needs root and unshare -m"
+fi
+
+# Watched, a start stats no PATH entry: 40 starts of prog with an empty
+# entry before it stat that entry only at the first lookup, files made
+# meanwhile in the entry's parent (names on no PATH way) not counting.
+if [ -z "$WALTER_EMU" ] && command -v strace >/dev/null; then
+	mkdir -p e9
+	{
+		echo "pipeline:"
+		i=0
+		while [ $i -lt 40 ]; do
+			printf '  - name: p%d\n    command: prog\n' $i
+			[ $((i % 10)) = 5 ] && printf '  - name: churn%d\n    command: touch junk%d\n' $i $i
+			i=$((i + 1))
+		done
+	} > many.yml
+	PATH="$PWD/e9:$PWD/bin2:$PATH" strace -o st.txt -e trace=%stat,%lstat,%statfs \
+		"$WALTER" -c many.yml >out.txt 2>err.txt </dev/null
+	rc=$?
+	n=$(grep -c "\"$PWD/e9[\"/]" st.txt)
+	t path-watch-no-stat-per-start sh -c '[ $rc = 0 ] && [ "$(grep -c "\] two$" err.txt)" = 40 ] && [ "$n" -gt 0 ] && [ "$n" -le 6 ]'
+else
+	echo "skip path-watch-no-stat-per-start: strace on a native walter"
+fi
+
 # -plan shows the command as written, with "sh -c" when it goes to sh
 cat > plan.yml <<'Y'
 pipeline:
