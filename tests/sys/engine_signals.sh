@@ -177,3 +177,81 @@ pipeline:
 Y
 timeout 30 unshare -fp --mount-proc "$WALTER" -c pid1.yml >/dev/null 2>err.txt; r=$?
 t pid1-reaps-zombies sh -c '[ $r = 0 ] && has err.txt "[orphan] ppid=1" && has err.txt "[check] orphan=found zombies=0"'
+
+# A signal at any moment, hundreds of times: runs of short parallel
+# stages (most of walter's time is spent starting and reaping tasks, so
+# signals land inside spawns, between a task's end and its reaping, in
+# the middle of a burst) get TERM, INT or HUP after a random delay. Each
+# run must die of that signal (as the README says) and leave no process
+# that carries the run's tag; one that started a task must also say why
+# it stopped and end with its summary (a signal before the first start
+# may kill walter at once: nothing ran).
+python3 - "$WALTER" > race.txt 2>&1 <<'PY'
+import os, random, signal, subprocess, sys, time
+walter = sys.argv[1]
+emu = os.environ.get("WALTER_EMU")
+runs, span = (40, 0.4) if emu else (240, 0.04)  # an emulated walter starts slowly
+tag = "walter-race-%d" % os.getpid()
+with open("race.yml", "w") as f:
+    f.write("pipeline:\n")
+    for i in range(400):
+        f.write("  - name: s%d\n    parallel:\n" % i)
+        for j, c in enumerate(("sleep 0.002", "/bin/true", "/bin/true x")):
+            f.write("      - name: s%d-%d\n        command: %s\n        env:\n          RACE_TAG: %s\n"
+                    % (i, j, c, tag))
+
+def tagged():
+    left = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/environ" % d, "rb") as e:
+                    if ("RACE_TAG=" + tag).encode() in e.read():
+                        left.append(d)
+            except OSError:
+                pass
+    return left
+
+rng = random.Random(1234)
+started = 0
+bad = {"status": 0, "why": 0, "summary": 0, "left": 0, "hang": 0}
+sigs = ((signal.SIGTERM, 15), (signal.SIGINT, 2), (signal.SIGHUP, 1))
+for i in range(runs):
+    sig, n = sigs[i % 3]
+    with open("race.err", "wb") as err:
+        p = subprocess.Popen([walter, "-c", "race.yml"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err)
+        time.sleep(rng.uniform(0.0, span))
+        p.send_signal(sig)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            bad["hang"] += 1
+            p.kill()
+            p.wait()
+            continue
+    log = open("race.err", "rb").read().decode("utf-8", "replace")
+    started += "] Start task" in log
+    if rc != -n:
+        bad["status"] += 1
+        print("run %d: %s gave %d" % (i, sig.name, rc))
+    if "] Start task" in log and "received signal %d" % n not in log:
+        bad["why"] += 1
+    if "] Start task" in log and "INFO Summary: " not in log:
+        bad["summary"] += 1
+    for _ in range(200):   # the guardian ends what is left: at most 2 s
+        if not tagged():
+            break
+        time.sleep(0.01)
+    else:
+        bad["left"] += 1
+        print("run %d: left %s" % (i, tagged()))
+print("runs %d started %d %s" % (runs, started, " ".join("%s=%d" % kv for kv in sorted(bad.items()))))
+PY
+for k in status why summary left hang; do
+	t signal-race-$k grep -q " $k=0\( \|$\)" race.txt
+done
+grep "^runs " race.txt
+# most runs were stopped with tasks running
+t signal-race-ran sh -c 'set -- $(grep "^runs " race.txt); [ "$2" -ge 40 ] && [ "$4" -ge $(($2 * 3 / 4)) ]'
+
