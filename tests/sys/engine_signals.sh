@@ -212,6 +212,11 @@ def tagged():
                 pass
     return left
 
+# whatever started the suite may have left SIGINT ignored (a background
+# job's): walter would inherit that and ignore a signal before its
+# handlers are set
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_DFL)
 rng = random.Random(1234)
 started = 0
 bad = {"status": 0, "why": 0, "summary": 0, "left": 0, "hang": 0}
