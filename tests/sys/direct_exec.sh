@@ -207,7 +207,7 @@ t path-cache-twice-sees-new-program sh -c 'has err.txt "[second] one"'
 # made later, an ancestor renamed, ".." in an entry, a mount over it.
 # watch_case NAME ENTRY CHANGE: prog is bin2's ("two") until CHANGE
 # makes ENTRY (first in PATH) give full's ("one").
-mkdir -p full e1 e3 d anc/bin deep/x deep/e3
+mkdir -p full e1 e3 e4 d anc/bin deep/x deep/e3
 printf '#!/bin/sh\necho one\n' > full/prog
 printf '#!/bin/sh\necho two\n' > bin2/prog
 chmod +x full/prog bin2/prog
@@ -234,6 +234,9 @@ watch_case symlink-behind-symlink "$PWD/chain" 'ln -sfn ../full d/hop'
 watch_case entry-made-later "$PWD/later/bin" 'mkdir -p later/bin && cp full/prog later/bin/'
 watch_case ancestor-renamed "$PWD/anc/bin" 'mv anc anc.old && mkdir anc && cp -R full anc/bin'
 watch_case dot-dot-after-symlink "$PWD/e2/../e3" 'cp full/prog deep/e3/'
+# an entry through a filesystem inotify does not cover (procfs: its
+# /proc/self/cwd is this directory) is checked by stat, and still seen
+watch_case not-watchable "/proc/self/cwd/e4" 'cp full/prog e4/'
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	cat > watch.yml <<Y
 pipeline:
