@@ -1593,7 +1593,8 @@ struct pathwatch {
 	unsigned long turn; /* R.turn when the fds were last looked at */
 	struct buf names;   /* names whose events matter, NUL-separated */
 	struct buf dirs;    /* directories watched, NUL-separated */
-	struct buf armed;   /* PATH entries walked: '+' or '-' (failed), the entry */
+	struct buf armed;   /* PATH entries watched all the way (pw_arm) */
+	struct buf failed;  /* PATH entries that cannot be (stats) */
 };
 
 /* One run. The loop's work per wake-up is proportional to what is ready,
@@ -6351,7 +6352,7 @@ pw_drop(void)
 	if (R.pw.fd >= 0)
 		close(R.pw.fd), R.pw.fd = -1;
 	R.pw.gen++;
-	R.pw.names.len = R.pw.dirs.len = R.pw.armed.len = 0;
+	R.pw.names.len = R.pw.dirs.len = R.pw.armed.len = R.pw.failed.len = 0;
 }
 
 /* Stats only from now on: no inotify here, or the fds are needed. */
@@ -6415,7 +6416,7 @@ pw_watch(const char *dir)
 }
 
 /* Watch every directory the kernel goes through to resolve the PATH entry
- * dir, each one before the walk looks at the entry in it that it takes,
+ * dir (len bytes), each one before the walk looks at the entry in it that it takes,
  * and count that entry's name among those whose events matter: a later
  * change anywhere on the way (a symlink put in place of another, a
  * directory made, renamed or removed) is an event. As the kernel walks:
@@ -6423,10 +6424,10 @@ pw_watch(const char *dir)
  * from the symlink's directory (or from / when absolute). 0, or -1 when
  * part of the way cannot be watched. */
 static int
-pw_walk(const char *dir)
+pw_walk(const char *dir, size_t len)
 {
 	char cur[PATH_MAX], rest[PATH_MAX], link[PATH_MAX];
-	size_t cl = 1, n, up, len = strlen(dir);
+	size_t cl = 1, n, up;
 	const char *r;
 	struct stat sb;
 	ssize_t k;
@@ -6434,7 +6435,8 @@ pw_walk(const char *dir)
 
 	if (len >= sizeof rest)
 		return -1;
-	memcpy(rest, dir, len + 1);
+	memcpy(rest, dir, len);
+	rest[len] = '\0';
 	cur[0] = '/', cur[1] = '\0';
 	for (r = rest;;) {
 		while (*r == '/')
@@ -6483,28 +6485,19 @@ pw_walk(const char *dir)
 static int
 pw_arm(const char *dir, size_t len)
 {
-	char d[PATH_MAX];
-	size_t i, l;
 	int r;
 
-	if (R.pw.off || len >= sizeof d)
+	if (R.pw.off || set_has(&R.pw.failed, dir, len))
 		return -1;
-	for (i = 0; i < R.pw.armed.len; i += l + 1) {
-		l = strlen(R.pw.armed.data + i);
-		if (l == len + 1 && !memcmp(R.pw.armed.data + i + 1, dir, len))
-			return R.pw.armed.data[i] == '+' ? 0 : -1;
-	}
+	if (set_has(&R.pw.armed, dir, len))
+		return 0;
 	if ((R.pw.mnt < 0 && (R.pw.mnt = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)) < 0) ||
 		(R.pw.fd < 0 && (R.pw.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)) {
 		pw_stop(); /* e.g. the user's inotify instances used up */
 		return -1;
 	}
-	memcpy(d, dir, len);
-	d[len] = '\0';
-	r = pw_walk(d);
-	xput(&R.pw.armed, r ? "-" : "+", 1);
-	xput(&R.pw.armed, dir, len);
-	xput(&R.pw.armed, "", 1);
+	r = pw_walk(dir, len);
+	set_add(r ? &R.pw.failed : &R.pw.armed, dir, len);
 	return r;
 }
 
@@ -12601,7 +12594,7 @@ teardown(void)
 		exe_free(&R.exe[i]);
 	free(R.exe);
 	pw_stop();
-	buf_free(&R.pw.names), buf_free(&R.pw.dirs), buf_free(&R.pw.armed);
+	buf_free(&R.pw.names), buf_free(&R.pw.dirs), buf_free(&R.pw.armed), buf_free(&R.pw.failed);
 	free(R.pwd);
 	free(R.spare), free(R.pf), free(R.pgen), free(R.envv);
 	closes_now();

@@ -234,6 +234,27 @@ watch_case symlink-behind-symlink "$PWD/chain" 'ln -sfn ../full d/hop'
 watch_case entry-made-later "$PWD/later/bin" 'mkdir -p later/bin && cp full/prog later/bin/'
 watch_case ancestor-renamed "$PWD/anc/bin" 'mv anc anc.old && mkdir anc && cp -R full anc/bin'
 watch_case dot-dot-after-symlink "$PWD/e2/../e3" 'cp full/prog deep/e3/'
+# with as few fds as let the run go at all, the watches give theirs up
+# to the task's pipes (stats from then on) and the change is still seen
+mkdir -p e5
+cat > fewfds.yml <<Y
+pipeline:
+  - name: first
+    command: prog
+  - name: change
+    command: cp full/prog e5/
+  - name: second
+    command: prog
+Y
+nfd=8
+while [ $nfd -lt 64 ]; do
+	rm -f e5/prog
+	(ulimit -n $nfd && PATH="$PWD/e5:$PWD/bin2:$PATH" "$WALTER" -c fewfds.yml >out.txt 2>err.txt </dev/null) && break
+	nfd=$((nfd + 1))
+done
+t path-watch-few-fds-ran [ $nfd -lt 64 ]
+t path-watch-few-fds-sees-it sh -c 'has err.txt "[first] two" && has err.txt "[second] one"'
+
 # an entry through a filesystem inotify does not cover (procfs: its
 # /proc/self/cwd is this directory) is checked by stat, and still seen
 watch_case not-watchable "/proc/self/cwd/e4" 'cp full/prog e4/'
