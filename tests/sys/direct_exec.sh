@@ -205,6 +205,31 @@ t path-cache-twice-sees-new-program sh -c 'has err.txt "[second] one"'
 # way a lookup can change mid-run is still seen: a symlink on the way
 # put elsewhere, a symlink reached only through another one, an entry
 # made later, an ancestor renamed, ".." in an entry, a mount over it.
+# Only once a run has stat'd 4096 PATH entries (what the watches cost
+# at exit): warm_up prints stages that do, so that the cases below run
+# watched: the first lookups of 10 programs behind 512 empty entries
+# (a remembered one's check may be skipped: once a loop turn).
+mkdir -p wb
+i=0
+while [ $i -lt 10 ]; do
+	ln -s /bin/true wb/warm$i
+	i=$((i + 1))
+done
+i=0
+wpath=
+while [ $i -lt 512 ]; do
+	mkdir -p w/$i
+	wpath="$wpath$PWD/w/$i:"
+	i=$((i + 1))
+done
+wpath="$wpath$PWD/wb"
+warm_up() {
+	i=0
+	while [ $i -lt 10 ]; do
+		printf '  - name: warm%d\n    command: warm%d\n    env:\n      PATH: %s\n' $i $i "$wpath"
+		i=$((i + 1))
+	done
+}
 # watch_case NAME ENTRY CHANGE: prog is bin2's ("two") until CHANGE
 # makes ENTRY (first in PATH) give full's ("one").
 mkdir -p full e1 e3 e4 d anc/bin deep/x deep/e3
@@ -216,8 +241,8 @@ ln -s ../e1 d/hop
 ln -s d/hop chain
 ln -s deep/x e2 # e2/.. is deep, as the kernel walks
 watch_case() {
-	cat > watch.yml <<Y
-pipeline:
+	{ echo "pipeline:"; warm_up; } > watch.yml
+	cat >> watch.yml <<Y
   - name: first
     command: prog
   - name: change
@@ -237,8 +262,8 @@ watch_case dot-dot-after-symlink "$PWD/e2/../e3" 'cp full/prog deep/e3/'
 # with as few fds as let the run go at all, the watches give theirs up
 # to the task's pipes (stats from then on) and the change is still seen
 mkdir -p e5
-cat > fewfds.yml <<Y
-pipeline:
+{ echo "pipeline:"; warm_up; } > fewfds.yml
+cat >> fewfds.yml <<Y
   - name: first
     command: prog
   - name: change
@@ -259,8 +284,8 @@ t path-watch-few-fds-sees-it sh -c 'has err.txt "[first] two" && has err.txt "[s
 # /proc/self/cwd is this directory) is checked by stat, and still seen
 watch_case not-watchable "/proc/self/cwd/e4" 'cp full/prog e4/'
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
-	cat > watch.yml <<Y
-pipeline:
+	{ echo "pipeline:"; warm_up; } > watch.yml
+	cat >> watch.yml <<Y
   - name: first
     command: prog
   - name: change
@@ -277,28 +302,46 @@ else
 	echo "skip path-watch-mount: needs root and unshare -m"
 fi
 
-# Watched, a start stats no PATH entry: 40 starts of prog with an empty
-# entry before it stat that entry only at the first lookup, files made
-# meanwhile in the entry's parent (names on no PATH way) not counting.
+# Watched, a start stats no PATH entry: after the warm-up, 40 starts of
+# prog with an empty entry before it stat that entry only at the first
+# lookup, files made meanwhile in the entry's parent (names on no PATH
+# way) not counting. Without it (a short run) there is no inotify at
+# all: lookups are checked by stat. A name that matters made in the
+# entry drops the watches, which are removed, not the instance (closing
+# one waits for the kernel to free them): one instance per run.
 # (not under a sanitizer: LeakSanitizer stops walter under ptrace)
 if [ -z "$WALTER_EMU$WALTER_SANITIZED" ] && command -v strace >/dev/null; then
 	mkdir -p e9
-	{
-		echo "pipeline:"
+	starts() {
 		i=0
 		while [ $i -lt 40 ]; do
 			printf '  - name: p%d\n    command: prog\n' $i
-			[ $((i % 10)) = 5 ] && printf '  - name: churn%d\n    command: touch junk%d\n' $i $i
+			[ $((i % 10)) = 5 ] && printf '  - name: churn%d\n    command: %s\n' $i "$1"
 			i=$((i + 1))
 		done
-	} > many.yml
-	PATH="$PWD/e9:$PWD/bin2:$PATH" strace -o st.txt -e trace=%stat,%lstat,%fstat,%statfs \
-		"$WALTER" -c many.yml >out.txt 2>err.txt </dev/null
-	rc=$?
-	n=$(grep -c "\"$PWD/e9[\"/]" st.txt)
-	t path-watch-no-stat-per-start sh -c '[ $rc = 0 ] && [ "$(grep -c "\] two$" err.txt)" = 40 ] && [ "$n" -gt 0 ] && [ "$n" -le 6 ]'
+	}
+	# straced YML: walter under strace; rc, n (stats of e9), ni (inotify
+	# instances made), nr (watches removed)
+	straced() {
+		PATH="$PWD/e9:$PWD/bin2:$PATH" strace -o st.txt \
+			-e trace=%stat,%lstat,%fstat,%statfs,inotify_init1,inotify_rm_watch \
+			"$WALTER" -c "$1" >out.txt 2>err.txt </dev/null
+		rc=$?
+		n=$(grep -c "\"$PWD/e9[\"/]" st.txt)
+		ni=$(grep -c "^inotify_init1(" st.txt)
+		nr=$(grep -c "^inotify_rm_watch(" st.txt)
+	}
+	{ echo "pipeline:"; warm_up; starts "touch junk\$i"; } > many.yml
+	straced many.yml
+	t path-watch-no-stat-per-start sh -c '[ $rc = 0 ] && [ "$(grep -c "\] two$" err.txt)" = 40 ] && [ "$n" -gt 0 ] && [ "$n" -le 6 ] && [ "$ni" = 1 ]'
+	{ echo "pipeline:"; starts "touch junk\$i"; } > short.yml
+	straced short.yml
+	t path-watch-short-run-has-none sh -c '[ $rc = 0 ] && [ "$(grep -c "\] two$" err.txt)" = 40 ] && [ "$n" -gt 0 ] && [ "$ni" = 0 ]'
+	{ echo "pipeline:"; warm_up; starts "mkdir e9/prog && rmdir e9/prog"; } > drop.yml
+	straced drop.yml
+	t path-watch-drop-keeps-instance sh -c '[ $rc = 0 ] && [ "$(grep -c "\] two$" err.txt)" = 40 ] && [ "$n" -gt 4 ] && [ "$nr" -gt 0 ] && [ "$ni" = 1 ]'
 else
-	echo "skip path-watch-no-stat-per-start: strace on a native, unsanitized walter"
+	echo "skip path-watch-no-stat-per-start, path-watch-short-run-has-none, path-watch-drop-keeps-instance: strace on a native, unsanitized walter"
 fi
 
 # -plan shows the command as written, with "sh -c" when it goes to sh
