@@ -48,6 +48,7 @@
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -62,6 +63,7 @@
 #ifdef __linux__
 #include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #ifndef WALTER_POLL /* -DWALTER_POLL: poll() even where epoll exists */
 #define WALTER_EPOLL 1
@@ -1644,19 +1646,19 @@ static struct {
 	unsigned char *gmap;         /* the guardian's groups, a bit per id */
 	int *closing;                /* fds fd_later keeps for closes_now */
 	size_t nclosing, capclosing; /* how many; room */
-	int spare_pipe[2][2];        /* the next task's output pipes, or -1 */
 	char **envv;                 /* the last child's environment */
 	size_t nenvv;                /* its room */
 	const char *sh;              /* the shell for commands */
 	int null;                    /* /dev/null for stdin, -1 until opened */
 	pid_t self;                  /* walter's pid (on_signal's test) */
+	int batch;                   /* walter runs as SCHED_BATCH (sched_set) */
 	int vfork_shares;            /* a spawned child's writes are seen: 1,
 				     * they are not (a copy): -1, 0 not known */
 	struct exe *exe;             /* PATH lookups of direct exec (EXE_CACHE,
 				     * on the heap: R stays small in .data) */
 	struct pathwatch pw;         /* when they need no stat (pw_*) */
 	size_t nexe, exe_next;       /* entries used; the next one to replace */
-	unsigned long turn;          /* turns of the poll loop (loop_once) */
+	unsigned long turn;          /* waits of the loop and processes reaped */
 	char *pwd;                   /* "PWD=..." for direct exec here, or NULL */
 	int pwd_known;               /* pwd was worked out */
 	struct task_rt *spare;       /* a finished task's, for the next one */
@@ -1668,7 +1670,6 @@ static struct {
 	char **spec_val;             /* per cfg.specials: NAME=VALUE, or NULL */
 	double t0;                   /* monotonic clock at the start */
 } R = { .selfpipe = { -1, -1 },
-	.spare_pipe = { { -1, -1 }, { -1, -1 } },
 	.epfd = -1,
 	.gfd = -1,
 	.grace = 5.0,
@@ -5551,13 +5552,9 @@ fd_drop(int *fd)
 }
 
 /* fd_drop, but the close waits for closes_now: a reaped task's pipes
- * are closed once the next task is started, just before the loop waits
- * (the last close of a pipe frees it: some microseconds that would
- * otherwise lie between one task's end and the next one's start; by
- * then the new child's exec has let go of its copies, so the freeing is
- * walter's, beside the child, not the exec's). It leaves epoll at once: the
- * next task's child holds a copy until its exec, and the hang-up that
- * comes when it lets go would wake the loop for nothing. */
+ * are closed together, before the next start (spawn_fork) or before the
+ * loop waits, whichever comes first, so that a child never gets them.
+ * It leaves epoll at once. */
 static void
 fd_later(int *fd)
 {
@@ -5606,54 +5603,16 @@ closes_now(void)
 	R.nclosing = 0;
 }
 
-/* While a task runs, make the output pipes of the next task to start
- * (spawn_pipes), off the path from one task's end to the next one's
- * start. */
-static void
-spare_pipes(void)
-{
-	if (R.running > 0 && R.spare_pipe[0][0] < 0)
-		new_pipes(R.spare_pipe[0], R.spare_pipe[1]); /* none: try again later */
-}
-
-/* Close the spare pipes, if any. */
-static void
-spare_drop(void)
-{
-	int s;
-
-	for (s = 0; s < 4; s++)
-		if (R.spare_pipe[s / 2][s % 2] >= 0)
-			close(R.spare_pipe[s / 2][s % 2]), R.spare_pipe[s / 2][s % 2] = -1;
-}
-
-/* The two output pipes of a task: the spare ones spare_pipes made, or
- * new ones. */
-static int
-spawn_pipes(int out[2], int err[2])
-{
-	int s;
-
-	if (R.spare_pipe[0][0] < 0)
-		return new_pipes(out, err);
-	for (s = 0; s < 2; s++) {
-		out[s] = R.spare_pipe[0][s], err[s] = R.spare_pipe[1][s];
-		R.spare_pipe[0][s] = R.spare_pipe[1][s] = -1;
-	}
-	return 0;
-}
-
 /* The pipes of a start: the output ones and, while a child's memory may
  * be a copy (R.vfork_shares), one for the exec's result. Out of fds,
- * what fd_later keeps and the spare pipes are let go, and it tries once
- * more. */
+ * the PATH watch's are let go, and it tries once more. */
 static int
 spawn_fds(int out[2], int err[2], int ep[2])
 {
 	int tries, e;
 
 	for (tries = 0;; tries++) {
-		if (spawn_pipes(out, err) == 0) {
+		if (new_pipes(out, err) == 0) {
 			if (R.vfork_shares > 0 || xpipe(ep) == 0)
 				return 0;
 			e = errno;
@@ -5662,11 +5621,8 @@ spawn_fds(int out[2], int err[2], int ep[2])
 			errno = e;
 		}
 		e = errno;
-		if (tries || !shortage(e) ||
-			(!R.nclosing && R.spare_pipe[0][0] < 0 && R.pw.fd < 0 && R.pw.mnt < 0))
+		if (tries || !shortage(e) || (R.pw.fd < 0 && R.pw.mnt < 0))
 			return -1;
-		closes_now();
-		spare_drop();
 		if (e == EMFILE || e == ENFILE)
 			pw_stop();
 	}
@@ -5881,8 +5837,42 @@ close_except(int a, int b)
 	free(fds);
 }
 
+/* walter's own wake-ups (a child's exec or exit, output) do not preempt
+ * the running task: SCHED_BATCH, the tick decides when walter runs
+ * beside it. A vfork child was otherwise interrupted at its exec by
+ * walter, woken on the same CPU, and the task's start delayed by what
+ * walter did next. Children inherit the policy: each one walter starts
+ * for a task or a notification sets the normal one back (sched_normal).
+ * Where it is refused (a seccomp filter), the normal policy stays. musl
+ * has no sched_setscheduler (it answers ENOSYS): the system call. */
+static int
+sched_set(int policy)
+{
+#if defined(__linux__) && defined(SYS_sched_setscheduler) && defined(SCHED_BATCH)
+	struct sched_param sp;
+
+	memset(&sp, 0, sizeof sp);
+	return (int)syscall(SYS_sched_setscheduler, 0, policy, &sp);
+#else
+	(void)policy;
+	return -1;
+#endif
+}
+
+/* In a child of walter's: the normal policy again. Async-signal-safe,
+ * and writes no memory (a vfork child shares walter's). */
+static void
+sched_normal(void)
+{
+#ifdef SCHED_OTHER
+	if (R.batch)
+		(void)sched_set(SCHED_OTHER);
+#endif
+}
+
 /* In a forked child before exec (async-signal-safe): no blocked signals,
- * and SIGPIPE back to its default, which walter ignores for itself. */
+ * SIGPIPE back to its default, which walter ignores for itself, and the
+ * normal scheduling policy. */
 static void
 child_signals(void)
 {
@@ -5891,6 +5881,7 @@ child_signals(void)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	sched_normal();
 }
 
 /* The name of each task's mark: WALTER_TASK_ID=RUN.N, RUN this run's
@@ -6142,6 +6133,9 @@ exec_setup(void)
 	char *sh;
 
 	signals_setup();
+#ifdef SCHED_BATCH
+	R.batch = sched_set(SCHED_BATCH) == 0;
+#endif
 #ifdef PR_SET_CHILD_SUBREAPER
 	/* Orphans of tasks (daemons, double forks) become walter's children:
 	 * reap() collects their zombies, kill_leftovers() finds them. PID 1
@@ -6890,6 +6884,7 @@ static void __attribute__((noreturn)) spawn_child(const struct node *n, const st
 	sigset_t none;
 
 	signal(SIGPIPE, SIG_DFL);
+	sched_normal();
 	if (blocked) {
 		signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
 		sigemptyset(&none);
@@ -6940,6 +6935,12 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	sigset_t all, old;
 	int e, blocked = R.vfork_shares != 1;
 
+	/* What the loop would do after the start comes before it: vfork
+	 * returns at the child's exec, and work then ran beside the child,
+	 * on its CPU as often as not, where it delayed the child's start by
+	 * as much (the finished task's closes, the log lines) */
+	closes_now();
+	log_flush();
 	if (spawn_fds(out, err, ep) < 0) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
@@ -8316,6 +8317,10 @@ reap(void)
 			stopped(pid, WSTOPSIG(st));
 			continue;
 		}
+		/* What ended may have changed PATH: the lookups of the starts
+		 * that follow in this turn are checked again (a task can start
+		 * and end within one turn: walter is not woken in between) */
+		R.turn++;
 		if (notify_reaped(pid, st))
 			continue; /* the notification worker: its status is not ours */
 		if (pid == R.guard) {
@@ -8351,7 +8356,6 @@ reap(void)
 			tm_set(n);
 	}
 	dispatch_queue();
-	spare_pipes();
 }
 
 /* SIGTERM to the task's process group, once; SIGKILL follows after
@@ -10484,6 +10488,7 @@ static void __attribute__((noreturn)) worker(pid_t parent, int ev, int logw)
 	snprintf(mark, sizeof mark, "%s.0", R.runid); /* what it runs carries the mark */
 	setenv(MARK, mark, 1);
 	setpgid(0, 0);
+	sched_normal();
 	signal(SIGCHLD, SIG_DFL), signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
 	sigemptyset(&none);
@@ -12625,7 +12630,6 @@ teardown(void)
 	free(R.spare), free(R.pf), free(R.pgen), free(R.envv);
 	closes_now();
 	free(R.closing);
-	spare_drop();
 	if (R.null >= 0)
 		close(R.null);
 	log_flush();

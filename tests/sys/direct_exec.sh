@@ -344,6 +344,39 @@ else
 	echo "skip path-watch-no-stat-per-start, path-watch-short-run-has-none, path-watch-drop-keeps-instance: strace on a native, unsanitized walter"
 fi
 
+# A task can start and end within one turn of walter's loop (walter is
+# not woken in between; more so with every CPU busy): the lookups of the
+# starts after it are checked again. With the CPUs busy, 30 runs of a
+# program put first in PATH by the task just before (watched, and
+# through procfs: by stat) must each find it.
+mkdir -p e6
+n=0
+busy=
+for c in $(seq "$(nproc 2>/dev/null || echo 2)"); do
+	sh -c 'while :; do :; done' &
+	busy="$busy $!"
+done
+for entry in "$PWD/e6" "/proc/self/cwd/e6"; do
+	{ echo "pipeline:"; warm_up; } > quick.yml
+	cat >> quick.yml <<Y
+  - name: first
+    command: prog
+  - name: change
+    command: cp full/prog e6/
+  - name: second
+    command: prog
+Y
+	i=0
+	while [ $i -lt 30 ]; do
+		rm -f e6/prog
+		PATH="$entry:$PWD/bin2:$PATH" "$WALTER" -c quick.yml >out.txt 2>err.txt </dev/null
+		has err.txt "[first] two" && has err.txt "[second] one" && n=$((n + 1))
+		i=$((i + 1))
+	done
+done
+kill $busy
+t path-check-after-quick-task [ "$n" = 60 ]
+
 # -plan shows the command as written, with "sh -c" when it goes to sh
 cat > plan.yml <<'Y'
 pipeline:
