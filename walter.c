@@ -1652,6 +1652,7 @@ static struct {
 	int null;                    /* /dev/null for stdin, -1 until opened */
 	pid_t self;                  /* walter's pid (on_signal's test) */
 	int batch;                   /* walter runs as SCHED_BATCH (sched_set) */
+	int can_batch;               /* and may (it was not refused) */
 	int vfork_shares;            /* a spawned child's writes are seen: 1,
 				     * they are not (a copy): -1, 0 not known */
 	struct exe *exe;             /* PATH lookups of direct exec (EXE_CACHE,
@@ -5837,14 +5838,18 @@ close_except(int a, int b)
 	free(fds);
 }
 
-/* walter's own wake-ups (a child's exec or exit, output) do not preempt
- * the running task: SCHED_BATCH, the tick decides when walter runs
- * beside it. A vfork child was otherwise interrupted at its exec by
- * walter, woken on the same CPU, and the task's start delayed by what
- * walter did next. Children inherit the policy: each one walter starts
- * for a task or a notification sets the normal one back (sched_normal).
- * Where it is refused (a seccomp filter), the normal policy stays. musl
- * has no sched_setscheduler (it answers ENOSYS): the system call. */
+/* While walter starts a task with none running, its own wake-ups (the
+ * child's exec or exit, output) do not preempt that task: SCHED_BATCH,
+ * the tick decides when walter runs beside it. A vfork child was
+ * otherwise interrupted at its exec by walter, woken on the same CPU,
+ * and the task's start delayed by what walter did next. Starting one
+ * beside others it takes the normal policy back (sched_pick): a
+ * fan-out's starts would each wait for the children before them (500
+ * parallel /bin/true: 1.25x of the shell's time instead of 1.0x).
+ * Children inherit the policy: each one walter starts for a task or a
+ * notification sets the normal one back (sched_normal). Where it is
+ * refused (a seccomp filter), the normal policy stays. musl has no
+ * sched_setscheduler (it answers ENOSYS): the system call. */
 static int
 sched_set(int policy)
 {
@@ -5856,6 +5861,23 @@ sched_set(int policy)
 #else
 	(void)policy;
 	return -1;
+#endif
+}
+
+/* Before a start: SCHED_BATCH when no task runs, else the normal policy
+ * (see sched_set); a system call only when that changes. */
+static void
+sched_pick(void)
+{
+#if defined(SCHED_BATCH) && defined(SCHED_OTHER)
+	int batch = R.running == 0;
+
+	if (R.can_batch && batch != R.batch) {
+		if (sched_set(batch ? SCHED_BATCH : SCHED_OTHER) == 0)
+			R.batch = batch;
+		else
+			R.can_batch = 0;
+	}
 #endif
 }
 
@@ -6134,7 +6156,7 @@ exec_setup(void)
 
 	signals_setup();
 #ifdef SCHED_BATCH
-	R.batch = sched_set(SCHED_BATCH) == 0;
+	R.can_batch = R.batch = sched_set(SCHED_BATCH) == 0;
 #endif
 #ifdef PR_SET_CHILD_SUBREAPER
 	/* Orphans of tasks (daemons, double forks) become walter's children:
@@ -6941,6 +6963,7 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	 * as much (the finished task's closes, the log lines) */
 	closes_now();
 	log_flush();
+	sched_pick();
 	if (spawn_fds(out, err, ep) < 0) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
