@@ -1644,8 +1644,6 @@ static struct {
 	int gfd;                     /* its pipe, write end, -1 none */
 	int burst;                   /* entries parallel groups may start this turn */
 	unsigned char *gmap;         /* the guardian's groups, a bit per id */
-	int *closing;                /* fds fd_later keeps for closes_now */
-	size_t nclosing, capclosing; /* how many; room */
 	char **envv;                 /* the last child's environment */
 	size_t nenvv;                /* its room */
 	const char *sh;              /* the shell for commands */
@@ -5552,28 +5550,6 @@ fd_drop(int *fd)
 	*fd = -1;
 }
 
-/* fd_drop, but the close waits for closes_now: a reaped task's pipes
- * are closed together, before the next start (spawn_fork) or before the
- * loop waits, whichever comes first, so that a child never gets them.
- * It leaves epoll at once. */
-static void
-fd_later(int *fd)
-{
-	if (*fd < 0)
-		return;
-#ifdef WALTER_EPOLL
-	if (R.epfd >= 0 && (size_t)*fd < R.nwatch && R.watch[*fd].events)
-		ep_ctl(EPOLL_CTL_DEL, *fd, 0, 0);
-#endif
-	unwatch(*fd);
-	if (R.nclosing == R.capclosing) {
-		R.capclosing = R.capclosing ? 2 * R.capclosing : 16;
-		R.closing = xreallocarray(R.closing, R.capclosing, sizeof *R.closing);
-	}
-	R.closing[R.nclosing++] = *fd;
-	*fd = -1;
-}
-
 /* Out of fds or processes: may come back when a running task ends. */
 static int
 shortage(int e)
@@ -5591,17 +5567,6 @@ new_pipes(int out[2], int err[2])
 		close(out[0]), close(out[1]);
 	out[0] = out[1] = err[0] = err[1] = -1;
 	return -1;
-}
-
-/* Close what fd_later kept. */
-static void
-closes_now(void)
-{
-	size_t i;
-
-	for (i = 0; i < R.nclosing; i++)
-		close(R.closing[i]);
-	R.nclosing = 0;
 }
 
 /* The pipes of a start: the output ones and, while a child's memory may
@@ -6960,8 +6925,7 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	/* What the loop would do after the start comes before it: vfork
 	 * returns at the child's exec, and work then ran beside the child,
 	 * on its CPU as often as not, where it delayed the child's start by
-	 * as much (the finished task's closes, the log lines) */
-	closes_now();
+	 * as much (the log lines) */
 	log_flush();
 	sched_pick();
 	if (spawn_fds(out, err, ep) < 0) {
@@ -7313,8 +7277,8 @@ drain(struct node *n, int s)
 	buf_free(&p->part[s]);
 	p->cov[s] = 0;
 	if (last) {
-		fd_later(&p->wr[s]);
-		fd_later(&p->fd[s]);
+		fd_drop(&p->wr[s]);
+		fd_drop(&p->fd[s]);
 	} else {
 		fd_drop(&p->fd[s]);
 	}
@@ -8840,7 +8804,6 @@ loop_once(struct node *root)
 		ms = 1000000000;
 	else if ((ms = next <= t ? 0 : (int)((next - t) * 1000)) < (next - t) * 1000)
 		ms++; /* round up: never wake before the deadline */
-	closes_now();
 	ev_wait(ms);
 	if (R.woken) /* the wait ended with EINTR: the byte is read here */
 		self_drain();
@@ -12651,8 +12614,6 @@ teardown(void)
 	buf_free(&R.pw.wds);
 	free(R.pwd);
 	free(R.spare), free(R.pf), free(R.pgen), free(R.envv);
-	closes_now();
-	free(R.closing);
 	if (R.null >= 0)
 		close(R.null);
 	log_flush();

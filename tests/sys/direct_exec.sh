@@ -230,6 +230,13 @@ warm_up() {
 		i=$((i + 1))
 	done
 }
+# change_yml CHANGE: the warm-up, then prog, CHANGE, prog again
+change_yml() {
+	echo "pipeline:"
+	warm_up
+	printf '  - name: first\n    command: prog\n  - name: change\n    command: %s\n' "$1"
+	printf '  - name: second\n    command: prog\n'
+}
 # watch_case NAME ENTRY CHANGE: prog is bin2's ("two") until CHANGE
 # makes ENTRY (first in PATH) give full's ("one").
 mkdir -p full e1 e3 e4 d anc/bin deep/x deep/e3
@@ -241,15 +248,7 @@ ln -s ../e1 d/hop
 ln -s d/hop chain
 ln -s deep/x e2 # e2/.. is deep, as the kernel walks
 watch_case() {
-	{ echo "pipeline:"; warm_up; } > watch.yml
-	cat >> watch.yml <<Y
-  - name: first
-    command: prog
-  - name: change
-    command: $3
-  - name: second
-    command: prog
-Y
+	change_yml "$3" > watch.yml
 	PATH="$2:$PWD/bin2:$PATH" w -f -c watch.yml
 	t path-watch-$1-before sh -c 'has err.txt "[first] two"'
 	t path-watch-$1-sees-it sh -c 'has err.txt "[second] one" && [ $rc = 0 ]'
@@ -262,15 +261,7 @@ watch_case dot-dot-after-symlink "$PWD/e2/../e3" 'cp full/prog deep/e3/'
 # with as few fds as let the run go at all, the watches give theirs up
 # to the task's pipes (stats from then on) and the change is still seen
 mkdir -p e5
-{ echo "pipeline:"; warm_up; } > fewfds.yml
-cat >> fewfds.yml <<Y
-  - name: first
-    command: prog
-  - name: change
-    command: cp full/prog e5/
-  - name: second
-    command: prog
-Y
+change_yml "cp full/prog e5/" > fewfds.yml
 nfd=8
 while [ $nfd -lt 64 ]; do
 	rm -f e5/prog
@@ -284,15 +275,7 @@ t path-watch-few-fds-sees-it sh -c 'has err.txt "[first] two" && has err.txt "[s
 # /proc/self/cwd is this directory) is checked by stat, and still seen
 watch_case not-watchable "/proc/self/cwd/e4" 'cp full/prog e4/'
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
-	{ echo "pipeline:"; warm_up; } > watch.yml
-	cat >> watch.yml <<Y
-  - name: first
-    command: prog
-  - name: change
-    command: mount --bind $PWD/full $PWD/e1
-  - name: second
-    command: prog
-Y
+	change_yml "mount --bind $PWD/full $PWD/e1" > watch.yml
 	PATH="$PWD/e1:$PWD/bin2:$PATH" unshare -m --propagation private \
 		"$WALTER" -f -c watch.yml >out.txt 2>err.txt </dev/null
 	rc=$?
@@ -357,15 +340,7 @@ for c in $(seq "$(nproc 2>/dev/null || echo 2)"); do
 	busy="$busy $!"
 done
 for entry in "$PWD/e6" "/proc/self/cwd/e6"; do
-	{ echo "pipeline:"; warm_up; } > quick.yml
-	cat >> quick.yml <<Y
-  - name: first
-    command: prog
-  - name: change
-    command: cp full/prog e6/
-  - name: second
-    command: prog
-Y
+	change_yml "cp full/prog e6/" > quick.yml
 	i=0
 	while [ $i -lt 30 ]; do
 		rm -f e6/prog
