@@ -116,6 +116,9 @@ c first-lock-file 'grep -qE "^[0-9]+$" state.json.lock'
 eq first-builds-argv "$(sort -u walter-argv.txt)" "$WALTER -mode local -c pipeline.yml "
 c first-git-argv 'grep -q "spybin/git fetch -q --no-tags origin +refs/pull/1/head:refs/walter/pr/1 $" spybin/argv.log &&
 	grep -q "spybin/git checkout -q --detach -f $pr2 $" spybin/argv.log && grep -q "spybin/git checkout -q -f master $" spybin/argv.log'
+# git, run for the service: the normal scheduling policy (walter's own,
+# SCHED_BATCH while it runs a lone task, is not passed on)
+c first-git-normal-policy 'grep -q "^git 0$" spybin/policy.log && ! grep -v " 0$" spybin/policy.log'
 c first-token-nowhere '! grep -q "$TOKEN" spybin/argv.log walter-argv.txt err.txt out.txt state.json state.json.lock'
 
 # ---- a second poll: nothing new, nothing done --------------------------------
@@ -276,6 +279,7 @@ if tls_start "$port"; then
 	eq https-curl "$rc $(posts)" "0 $(s7 $p121) pending|$(s7 $p121) success|"
 	eq https-curl-pages "$(qa gh.log 'r["path"]' | grep -c pulls) $(grep -c spybin/curl spybin/argv.log)" "2 5"
 	c https-curl-token-not-in-argv '! grep -q "$TOKEN" spybin/argv.log err.txt'
+	c https-curl-normal-policy 'grep -q "^curl 0$" spybin/policy.log && ! grep -v " 0$" spybin/policy.log'
 	p122=$(git_pr origin.git 122 "$trunk" pipeline.yml trunk.yml)
 	PULLS="$PULLS 122:$p122:feature/122"
 	conf "base_url=\"https://127.0.0.1:$sport\""
