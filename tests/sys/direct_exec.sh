@@ -201,13 +201,13 @@ PATH="$PWD/bin1:$PWD/bin1:$PWD/bin2:$PATH" w -f -c cache.yml
 t path-cache-twice-first sh -c 'has err.txt "[first] two"'
 t path-cache-twice-sees-new-program sh -c 'has err.txt "[second] one"'
 
-# The PATH entries of remembered lookups are watched (inotify), and each
+# The PATH entries of remembered lookups are watched (dnotify), and each
 # way a lookup can change mid-run is still seen: a symlink on the way
 # put elsewhere, a symlink reached only through another one, an entry
 # made later, an ancestor renamed, ".." in an entry, a mount over it.
-# Only once a run has stat'd 4096 PATH entries (what the watches cost
-# at exit): warm_up prints stages that do, so that the cases below run
-# watched: the first lookups of 10 programs behind 512 empty entries
+# Only once a run has stat'd 128 PATH entries (what arming the watches
+# costs): warm_up prints stages that do, so that the cases below run
+# watched: the first lookups of 10 programs behind 16 empty entries
 # (a remembered one's check may be skipped: once a loop turn).
 mkdir -p wb
 i=0
@@ -217,7 +217,7 @@ while [ $i -lt 10 ]; do
 done
 i=0
 wpath=
-while [ $i -lt 512 ]; do
+while [ $i -lt 16 ]; do
 	mkdir -p w/$i
 	wpath="$wpath$PWD/w/$i:"
 	i=$((i + 1))
@@ -287,44 +287,48 @@ fi
 
 # Watched, a start stats no PATH entry: after the warm-up, 40 starts of
 # prog with an empty entry before it stat that entry only at the first
-# lookup, files made meanwhile in the entry's parent (names on no PATH
-# way) not counting. Without it (a short run) there is no inotify at
-# all: lookups are checked by stat. A name that matters made in the
-# entry drops the watches, which are removed, not the instance (closing
-# one waits for the kernel to free them): one instance per run.
+# lookup, files made meanwhile in a directory on no PATH way not
+# counting (dnotify names no file: one made in a directory on the way,
+# the entry's parent too, drops the watches). Without the warm-up (a
+# short run) nothing is watched: lookups are checked by stat. A change
+# in the entry drops the watches (their fds closed): lookups are
+# stat'd again (and watched again once 128 more stats are made).
 # (not under a sanitizer: LeakSanitizer stops walter under ptrace)
 if [ -z "$WALTER_EMU$WALTER_SANITIZED" ] && command -v strace >/dev/null; then
 	mkdir -p e9
 	starts() {
 		i=0
-		while [ $i -lt 40 ]; do
+		while [ $i -lt "${2:-40}" ]; do
 			printf '  - name: p%d\n    command: prog\n' $i
 			[ $((i % 10)) = 5 ] && printf '  - name: churn%d\n    command: %s\n' $i "$1"
 			i=$((i + 1))
 		done
 	}
-	# straced YML: walter under strace; rc, n (stats of e9), ni (inotify
-	# instances made), nr (watches removed)
+	# straced YML: walter under strace; rc, n (stats of e9), nw (dnotify
+	# watches set), n9 (those on e9)
+	mkdir -p off
 	straced() {
 		PATH="$PWD/e9:$PWD/bin2:$PATH" strace -o st.txt \
-			-e trace=%stat,%lstat,%fstat,%statfs,inotify_init1,inotify_rm_watch \
+			-e trace=%stat,%lstat,%fstat,%statfs,openat,open,fcntl,close \
 			"$WALTER" -c "$1" >out.txt 2>err.txt </dev/null
 		rc=$?
-		n=$(grep -c "\"$PWD/e9[\"/]" st.txt)
-		ni=$(grep -c "^inotify_init1(" st.txt)
-		nr=$(grep -c "^inotify_rm_watch(" st.txt)
+		n=$(grep -c "stat[a-z0-9]*([A-Z_, ]*\"$PWD/e9\"" st.txt)
+		nw=$(grep -c "F_NOTIFY" st.txt)
+		n9=$(awk -v d="\"$PWD/e9\"" 'index($0, d ",") && /open/ { split($0, r, "= "); fd[r[2] + 0] = 1 }
+			/F_NOTIFY/ { split($0, a, "[(,]"); if (fd[a[2] + 0]) c++ }
+			/^close\(/ { split($0, a, "[()]"); delete fd[a[2] + 0] } END { print c + 0 }' st.txt)
 	}
-	{ echo "pipeline:"; warm_up; starts "touch junk\$i"; } > many.yml
+	{ echo "pipeline:"; warm_up; starts "touch off/junk\$i"; } > many.yml
 	straced many.yml
-	t path-watch-no-stat-per-start sh -c '[ $rc = 0 ] && [ "$(grep -c "\] two$" err.txt)" = 40 ] && [ "$n" -gt 0 ] && [ "$n" -le 6 ] && [ "$ni" = 1 ]'
-	{ echo "pipeline:"; starts "touch junk\$i"; } > short.yml
+	t path-watch-no-stat-per-start sh -c '[ $rc = 0 ] && [ "$(grep -c "\] two$" err.txt)" = 40 ] && [ "$n" -gt 0 ] && [ "$n" -le 6 ] && [ "$n9" = 1 ]'
+	{ echo "pipeline:"; starts "touch off/junk\$i" 10; } > short.yml
 	straced short.yml
-	t path-watch-short-run-has-none sh -c '[ $rc = 0 ] && [ "$(grep -c "\] two$" err.txt)" = 40 ] && [ "$n" -gt 0 ] && [ "$ni" = 0 ]'
+	t path-watch-short-run-has-none sh -c '[ $rc = 0 ] && [ "$(grep -c "\] two$" err.txt)" = 10 ] && [ "$n" -gt 0 ] && [ "$nw" = 0 ]'
 	{ echo "pipeline:"; warm_up; starts "mkdir e9/prog && rmdir e9/prog"; } > drop.yml
 	straced drop.yml
-	t path-watch-drop-keeps-instance sh -c '[ $rc = 0 ] && [ "$(grep -c "\] two$" err.txt)" = 40 ] && [ "$n" -gt 4 ] && [ "$nr" -gt 0 ] && [ "$ni" = 1 ]'
+	t path-watch-drop-rearms sh -c '[ $rc = 0 ] && [ "$(grep -c "\] two$" err.txt)" = 40 ] && [ "$n" -gt 4 ] && [ "$n9" = 1 ]'
 else
-	echo "skip path-watch-no-stat-per-start, path-watch-short-run-has-none, path-watch-drop-keeps-instance: strace on a native, unsanitized walter"
+	echo "skip path-watch-no-stat-per-start, path-watch-short-run-has-none, path-watch-drop-rearms: strace on a native, unsanitized walter"
 fi
 
 # A task can start and end within one turn of walter's loop (walter is
