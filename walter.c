@@ -6329,17 +6329,9 @@ set_add(struct buf *b, const char *w, size_t n)
 		xput(b, w, n), xput(b, "", 1);
 }
 
-/* A dnotify signal (or SIGIO: its queue overflowed): something in a
- * watched directory changed. Queued by the changing process itself, so
- * it is delivered before walter sees that process end. */
+/* Set by a dnotify signal (pw_signal): something in a watched directory
+ * changed. */
 static volatile sig_atomic_t pw_changed;
-
-static void
-pw_signal(int sig)
-{
-	(void)sig;
-	pw_changed = 1;
-}
 
 /* Drop every watch: each lookup is checked by stat once more. Closing a
  * directory's fd ends its dnotify watch at once (no grace period). */
@@ -6414,6 +6406,16 @@ fs_local(unsigned long type)
 		if ((uint32_t)type == local[i])
 			return 1;
 	return 0;
+}
+
+/* A dnotify signal (or SIGIO: its queue overflowed): something in a
+ * watched directory changed. The changing process queues it itself, so
+ * it is delivered before walter sees that process end. */
+static void
+pw_signal(int sig)
+{
+	(void)sig;
+	pw_changed = 1;
 }
 
 /* How many directory fds the watches may hold: 64, or an eighth of the
