@@ -6364,12 +6364,12 @@ pw_stop(void)
 #ifdef __linux__
 /* dnotify (fcntl F_NOTIFY), Linux's ABI, which _XOPEN_SOURCE hides */
 #ifndef F_NOTIFY
-#define F_SETSIG 10
-#define F_NOTIFY 1026
-#define DN_CREATE 0x4
-#define DN_DELETE 0x8
-#define DN_RENAME 0x10
-#define DN_ATTRIB 0x20
+#define F_SETSIG     10
+#define F_NOTIFY     1026
+#define DN_CREATE    0x4
+#define DN_DELETE    0x8
+#define DN_RENAME    0x10
+#define DN_ATTRIB    0x20
 #define DN_MULTISHOT 0x80000000
 #endif
 #define PW_SIG (SIGRTMIN + 2) /* the watches' signal */
@@ -6427,8 +6427,10 @@ pw_budget(void)
 	struct rlimit rl;
 
 	if (!n)
-		n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 8 < 64 ?
-			(size_t)rl.rlim_cur / 8 : 64;
+		n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+				rl.rlim_cur / 8 < 64
+			? (size_t)rl.rlim_cur / 8
+			: 64;
 	return n;
 }
 
