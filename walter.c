@@ -61,7 +61,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #ifdef __linux__
-#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -1583,19 +1582,18 @@ struct exe {
 enum { EXE_CACHE = 64 };
 
 /* What tells walter that the entries of remembered PATH lookups may have
- * changed, so that a start need not stat them (pw_*, 6. executor): an
- * inotify watch on every directory that resolving them goes through,
- * and the mount table. Any event that may matter drops all the watches
- * and bumps gen; lookups are then checked by stat and watched anew. */
+ * changed, so that a start need not stat them (pw_*, 6. executor): a
+ * dnotify watch on every directory that resolving them goes through,
+ * and the mount table. Any change drops all the watches and bumps gen;
+ * lookups are then checked by stat and watched anew. */
 struct pathwatch {
-	int fd;             /* 0 once dnotify's handlers are set, -1 before */
+	int sig;            /* dnotify's signal handlers are set */
 	int mnt;            /* /proc/self/mountinfo (polled for changes), or -1 */
-	int off;            /* no inotify here, or fds ran short: stats only */
+	int off;            /* no dnotify here, or fds ran short: stats only */
 	unsigned long gen;  /* bumped by each change that may matter */
 	unsigned long turn; /* R.turn when the fds were last looked at */
 	unsigned long stat; /* PATH entries stat'd so far (see PW_AFTER) */
 	struct buf wds;     /* the watched directories' fds (ints), closed by a drop */
-	struct buf names;   /* names whose events matter, NUL-separated */
 	struct buf dirs;    /* directories watched, NUL-separated */
 	struct buf armed;   /* PATH entries watched all the way (pw_arm) */
 	struct buf failed;  /* PATH entries that cannot be (stats) */
@@ -1674,7 +1672,7 @@ static struct {
 	.grace = 5.0,
 	.sh = "/bin/sh",
 	.null = -1,
-	.pw = { .fd = -1, .mnt = -1 },
+	.pw = { .mnt = -1 },
 	.chld = 1 };
 
 /* ---- notifications (written by 8. notifications) -------------------- */
@@ -5587,7 +5585,7 @@ spawn_fds(int out[2], int err[2], int ep[2])
 			errno = e;
 		}
 		e = errno;
-		if (tries || !shortage(e) || (R.pw.fd < 0 && R.pw.mnt < 0))
+		if (tries || !shortage(e) || (!R.pw.wds.len && R.pw.mnt < 0))
 			return -1;
 		if (e == EMFILE || e == ENFILE)
 			pw_stop();
@@ -6348,10 +6346,10 @@ pw_drop(void)
 	pw_changed = 0;
 	R.pw.stat = 0; /* armed again only after PW_AFTER more stats */
 	R.pw.gen++;
-	R.pw.names.len = R.pw.dirs.len = R.pw.armed.len = R.pw.failed.len = R.pw.wds.len = 0;
+	R.pw.dirs.len = R.pw.armed.len = R.pw.failed.len = R.pw.wds.len = 0;
 }
 
-/* Stats only from now on: no inotify here, or the fds are needed. */
+/* Stats only from now on: no dnotify here, or the fds are needed. */
 static void
 pw_stop(void)
 {
@@ -6382,7 +6380,7 @@ enum {
 };
 
 /* Filesystems whose every change passes through this kernel, so that
- * inotify sees it: not NFS, SMB, FUSE, 9p and the like, where another
+ * dnotify sees it: not NFS, SMB, FUSE, 9p and the like, where another
  * machine or a daemon changes a directory unseen. */
 static int
 fs_local(unsigned long type)
@@ -6459,9 +6457,8 @@ pw_watch(const char *dir)
 }
 
 /* Watch every directory the kernel goes through to resolve the PATH entry
- * dir (len bytes), each one before the walk looks at the entry in it that it takes,
- * and count that entry's name among those whose events matter: a later
- * change anywhere on the way (a symlink put in place of another, a
+ * dir (len bytes), each one before the walk looks at the entry in it that
+ * it takes: a later change anywhere on the way (a symlink put in place of another, a
  * directory made, renamed or removed) is an event. As the kernel walks:
  * ".." is the parent of where the walk is, a symlink's target goes on
  * from the symlink's directory (or from / when absolute). 0, or -1 when
@@ -6496,7 +6493,6 @@ pw_walk(const char *dir, size_t len)
 		}
 		if (pw_watch(cur) < 0 || cl + 1 + n >= sizeof cur)
 			return -1;
-		set_add(&R.pw.names, r, n);
 		up = cl;
 		if (cl > 1)
 			cur[cl++] = '/';
@@ -6525,10 +6521,10 @@ pw_walk(const char *dir, size_t len)
 /* Watch the PATH entry dir (len bytes) as pw_walk does, once: 0, or -1
  * (its lookups are checked by stat). The watches come before the stats
  * they spare, so a change between them is an event. Only once the run
- * has stat'd PW_AFTER entries: the watches cost about that much when
- * walter exits (the grace period pw_drop tells of, which the exit waits
- * for), so a short run never pays for them and a long one pays at most
- * twice what the better choice, known in hindsight, would have. */
+ * has stat'd PW_AFTER entries: arming and freeing the watches costs
+ * about that much, so a short run never pays for them and a long one
+ * pays at most twice what the better choice, known in hindsight, would
+ * have. */
 static int
 pw_arm(const char *dir, size_t len)
 {
@@ -6542,7 +6538,7 @@ pw_arm(const char *dir, size_t len)
 		pw_stop();
 		return -1;
 	}
-	if (R.pw.fd < 0) {
+	if (!R.pw.sig) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = pw_signal;
@@ -6552,7 +6548,7 @@ pw_arm(const char *dir, size_t len)
 			pw_stop();
 			return -1;
 		}
-		R.pw.fd = 0;
+		R.pw.sig = 1;
 	}
 	r = pw_walk(dir, len);
 	set_add(r ? &R.pw.failed : &R.pw.armed, dir, len);
@@ -6566,7 +6562,7 @@ pw_quiet(void)
 {
 	struct pollfd p;
 
-	if (R.pw.fd < 0 || !R.pw.wds.len)
+	if (!R.pw.wds.len)
 		return 0;
 	if (pw_changed) {
 		pw_drop();
@@ -6611,7 +6607,6 @@ exe_valid(struct exe *e)
 
 	if (e->watched && pw_quiet() && e->gen == R.pw.gen)
 		return 1;
-	set_add(&R.pw.names, e->name, strlen(e->name));
 	for (i = 0; ok && i < e->ndirs; i++, p += len + 1) {
 		const char *q = e->path;
 		size_t k, l;
@@ -6674,7 +6669,6 @@ exe_find(const char *name, const char *path)
 			break;
 		}
 	}
-	set_add(&R.pw.names, name, strlen(name));
 	found.watched = 1;
 	for (p = path; *p == '/'; p += len + 1) {
 		len = strcspn(p, ":");
@@ -12643,7 +12637,7 @@ teardown(void)
 		exe_free(&R.exe[i]);
 	free(R.exe);
 	pw_stop();
-	buf_free(&R.pw.names), buf_free(&R.pw.dirs), buf_free(&R.pw.armed), buf_free(&R.pw.failed);
+	buf_free(&R.pw.dirs), buf_free(&R.pw.armed), buf_free(&R.pw.failed);
 	buf_free(&R.pw.wds);
 	free(R.pwd);
 	free(R.spare), free(R.pf), free(R.pgen), free(R.envv);
