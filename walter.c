@@ -191,6 +191,25 @@ xreallocarray(void *p, size_t n, size_t m)
 	return p;
 }
 
+/* p with room for need elements of size bytes, *cap its room (doubled
+ * when short, never shrunk): an array that fills and empties at every
+ * stage keeps its block, where a realloc to each new length moved it
+ * between the allocator's size classes and musl unmapped and mapped
+ * their pages again (see cmd_words). */
+static void *
+xgrow(void *p, size_t *cap, size_t need, size_t size)
+{
+	size_t c = *cap ? *cap : 4;
+
+	if (need <= *cap)
+		return p;
+	while (c < need)
+		c = c > SIZE_MAX / 2 ? need : 2 * c;
+	p = xreallocarray(p, c, size);
+	*cap = c;
+	return p;
+}
+
 static char *
 xstrdup(const char *s)
 {
@@ -1616,6 +1635,9 @@ static struct {
 	size_t nheap;                /* how many */
 	struct node **more;          /* parallel groups with entries left to start */
 	size_t nmore;                /* how many */
+	size_t cmore;                /* room */
+	struct node **more2;         /* more_start's other array, kept */
+	size_t cmore2;               /* its room */
 	volatile sig_atomic_t sig;   /* the last INT/TERM/HUP */
 	volatile sig_atomic_t nsig;  /* how many of them */
 	volatile sig_atomic_t woken; /* a byte is in the self-pipe */
@@ -1624,6 +1646,7 @@ static struct {
 	size_t nact;                 /* how many */
 	struct node **queue;         /* waiting for a -jobs slot, FIFO */
 	size_t nqueue;               /* entries in queue */
+	size_t cqueue;               /* its room */
 	size_t qhead;                /* the first one still waiting */
 	long running;                /* processes alive */
 	int cancel;                  /* the list is aborted: start nothing */
@@ -1635,6 +1658,7 @@ static struct {
 	double deadline;             /* -timeout as monotonic time, 0 none */
 	struct lgroup *linger;       /* groups that outlived their task's process */
 	size_t nlinger;              /* how many */
+	size_t clinger;              /* room */
 	size_t nsettled;             /* the first ones, known not empty */
 	char runid[48];              /* "PID.TIME": this run, in WALTER_TASK_ID */
 	int subreaper;               /* orphans of tasks come to walter */
@@ -1642,6 +1666,8 @@ static struct {
 	int gfd;                     /* its pipe, write end, -1 none */
 	int burst;                   /* entries parallel groups may start this turn */
 	unsigned char *gmap;         /* the guardian's groups, a bit per id */
+	char *tails;                 /* tail lines' blocks kept, a list linked
+				      * through their first bytes */
 	char **words;                /* cmd_words' argv and its strings */
 	size_t nwords;               /* its room, in pointers */
 	char **envv;                 /* the last child's environment */
@@ -1649,8 +1675,6 @@ static struct {
 	const char *sh;              /* the shell for commands */
 	int null;                    /* /dev/null for stdin, -1 until opened */
 	pid_t self;                  /* walter's pid (on_signal's test) */
-	int batch;                   /* walter runs as SCHED_BATCH (sched_set) */
-	int can_batch;               /* and may (it was not refused) */
 	int vfork_shares;            /* a spawned child's writes are seen: 1,
 				     * they are not (a copy): -1, 0 not known */
 	struct exe *exe;             /* PATH lookups of direct exec (EXE_CACHE,
@@ -5803,63 +5827,8 @@ close_except(int a, int b)
 	free(fds);
 }
 
-/* While walter starts a task with none running, its own wake-ups (the
- * child's exec or exit, output) do not preempt that task: SCHED_BATCH,
- * the tick decides when walter runs beside it. A vfork child was
- * otherwise interrupted at its exec by walter, woken on the same CPU,
- * and the task's start delayed by what walter did next. Starting one
- * beside others it takes the normal policy back (sched_pick): a
- * fan-out's starts would each wait for the children before them (500
- * parallel /bin/true: 1.25x of the shell's time instead of 1.0x).
- * Children inherit the policy: each one walter starts for a task or a
- * notification sets the normal one back (sched_normal). Where it is
- * refused (a seccomp filter), the normal policy stays. musl has no
- * sched_setscheduler (it answers ENOSYS): the system call. */
-static int
-sched_set(int policy)
-{
-#if defined(__linux__) && defined(SYS_sched_setscheduler) && defined(SCHED_BATCH)
-	struct sched_param sp;
-
-	memset(&sp, 0, sizeof sp);
-	return (int)syscall(SYS_sched_setscheduler, 0, policy, &sp);
-#else
-	(void)policy;
-	return -1;
-#endif
-}
-
-/* Before a start: SCHED_BATCH when no task runs, else the normal policy
- * (see sched_set); a system call only when that changes. */
-static void
-sched_pick(void)
-{
-#if defined(SCHED_BATCH) && defined(SCHED_OTHER)
-	int batch = R.running == 0;
-
-	if (R.can_batch && batch != R.batch) {
-		if (sched_set(batch ? SCHED_BATCH : SCHED_OTHER) == 0)
-			R.batch = batch;
-		else
-			R.can_batch = 0;
-	}
-#endif
-}
-
-/* In a child of walter's: the normal policy again. Async-signal-safe,
- * and writes no memory (a vfork child shares walter's). */
-static void
-sched_normal(void)
-{
-#ifdef SCHED_OTHER
-	if (R.batch)
-		(void)sched_set(SCHED_OTHER);
-#endif
-}
-
 /* In a forked child before exec (async-signal-safe): no blocked signals,
- * SIGPIPE back to its default, which walter ignores for itself, and the
- * normal scheduling policy. */
+ * SIGPIPE back to its default, which walter ignores for itself. */
 static void
 child_signals(void)
 {
@@ -5868,7 +5837,6 @@ child_signals(void)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	sched_normal();
 }
 
 /* The name of each task's mark: WALTER_TASK_ID=RUN.N, RUN this run's
@@ -6120,9 +6088,6 @@ exec_setup(void)
 	char *sh;
 
 	signals_setup();
-#ifdef SCHED_BATCH
-	R.can_batch = R.batch = sched_set(SCHED_BATCH) == 0;
-#endif
 #ifdef PR_SET_CHILD_SUBREAPER
 	/* Orphans of tasks (daemons, double forks) become walter's children:
 	 * reap() collects their zombies, kill_leftovers() finds them. PID 1
@@ -6910,7 +6875,6 @@ static void __attribute__((noreturn)) spawn_child(const struct node *n, const st
 	sigset_t none;
 
 	signal(SIGPIPE, SIG_DFL);
-	sched_normal();
 	if (blocked) {
 		signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
 		sigemptyset(&none);
@@ -6966,7 +6930,6 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	 * on its CPU as often as not, where it delayed the child's start by
 	 * as much (the log lines) */
 	log_flush();
-	sched_pick();
 	if (spawn_fds(out, err, ep) < 0) {
 		e = errno;
 		snprintf(why, whylen, "cannot create pipes: %s", strerror(e));
@@ -7027,6 +6990,14 @@ fail:
 
 /* ---- output --------------------------------------------------------- */
 
+/* A tail line's block, no longer needed, kept for another line. */
+static void
+tail_keep(char *t)
+{
+	memcpy(t, &R.tails, sizeof R.tails);
+	R.tails = t;
+}
+
 /* Keep the line among the last TAIL_LINES; the oldest line's buffer is
  * reused, so a chatty task costs no allocation per line. */
 static void
@@ -7045,8 +7016,10 @@ tail_add(struct task_rt *rt, const char *s, size_t n)
 		t = rt->tail[0];
 		memmove(rt->tail, rt->tail + 1, (TAIL_LINES - 1) * sizeof *rt->tail);
 		rt->ntail--;
+	} else if ((t = R.tails)) { /* a finished task's, kept */
+		memcpy(&R.tails, t, sizeof R.tails);
 	} else {
-		t = xmalloc(TAIL_LEN + 1);
+		t = xmalloc(TAIL_LEN + 1 < sizeof(char *) ? sizeof(char *) : TAIL_LEN + 1);
 	}
 	memcpy(t, s, n);
 	t[n] = '\0';
@@ -7716,8 +7689,8 @@ task_release(struct node *n)
 			n->ntail = rt->ntail;
 			rt->ntail = 0;
 		}
-		for (i = 0; i < rt->ntail; i++)
-			free(rt->tail[i]);
+		for (i = 0; i < rt->ntail; i++) /* kept for the next task's lines: */
+			tail_keep(rt->tail[i]); /* freed, their page went and came back */
 		if (R.spare) /* one kept: musl returns a lone block's page */
 			free(rt);
 		else
@@ -7869,7 +7842,7 @@ par_advance(struct node *g)
 		struct node *k = g->kids[g->idx];
 		if (k->st == S_PENDING && !R.cancel && !R.burst) {
 			if (!g->more) {
-				R.more = xreallocarray(R.more, R.nmore + 1, sizeof *R.more);
+				R.more = xgrow(R.more, &R.cmore, R.nmore + 1, sizeof *R.more);
 				R.more[R.nmore++] = g;
 				g->more = 1;
 			}
@@ -8073,7 +8046,7 @@ task_spawn(struct node *n, int cond)
 		rt->why[0] = '\0';
 		rt->deferred = 1;
 		rt->ph = T_QUEUED;
-		R.queue = xreallocarray(R.queue, R.nqueue + 1, sizeof *R.queue);
+		R.queue = xgrow(R.queue, &R.cqueue, R.nqueue + 1, sizeof *R.queue);
 		R.queue[R.nqueue++] = n;
 		return 1;
 	}
@@ -8179,7 +8152,7 @@ task_start(struct node *n)
 	notify_task_begin(n);
 	if (opt.jobs && R.running >= opt.jobs) {
 		rt->ph = T_QUEUED;
-		R.queue = xreallocarray(R.queue, R.nqueue + 1, sizeof *R.queue);
+		R.queue = xgrow(R.queue, &R.cqueue, R.nqueue + 1, sizeof *R.queue);
 		R.queue[R.nqueue++] = n;
 		return 0;
 	}
@@ -8276,7 +8249,7 @@ group_ended(pid_t g, struct node *n)
 {
 	if (n->keep)
 		return; /* not the guardian's, not killed at the end */
-	R.linger = xreallocarray(R.linger, R.nlinger + 1, sizeof *R.linger);
+	R.linger = xgrow(R.linger, &R.clinger, R.nlinger + 1, sizeof *R.linger);
 	R.linger[R.nlinger].g = g, R.linger[R.nlinger++].n = n;
 }
 
@@ -8767,19 +8740,21 @@ on_walter_signal(void)
 static void
 more_start(void)
 {
-	size_t i, n = R.nmore;
+	size_t i, n = R.nmore, cap = R.cmore;
 	struct node **g;
 
 	R.burst = PAR_BURST;
 	if (!n)
 		return;
-	g = R.more, R.more = NULL, R.nmore = 0;
+	/* the groups that get more now refill the other array */
+	g = R.more, R.more = R.more2, R.cmore = R.cmore2, R.nmore = 0;
+	R.more2 = NULL, R.cmore2 = 0;
 	for (i = 0; i < n; i++) {
 		g[i]->more = 0;
 		if (g[i]->st == S_RUNNING && par_advance(g[i]))
 			parent_step(g[i]);
 	}
-	free(g);
+	R.more2 = g, R.cmore2 = cap;
 }
 
 /* A descriptor the loop watches is ready (ev_wait). */
@@ -10511,7 +10486,6 @@ static void __attribute__((noreturn)) worker(pid_t parent, int ev, int logw)
 	snprintf(mark, sizeof mark, "%s.0", R.runid); /* what it runs carries the mark */
 	setenv(MARK, mark, 1);
 	setpgid(0, 0);
-	sched_normal();
 	signal(SIGCHLD, SIG_DFL), signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
 	sigemptyset(&none);
@@ -12636,7 +12610,7 @@ teardown(void)
 		free(R.spec_val[i]);
 	free(R.spec_val), free(R.act), free(R.queue), free(R.linger), free(R.heap), free(R.watch);
 	free(R.words);
-	free(R.more);
+	free(R.more), free(R.more2);
 	pm_free(&R.pids);
 	if (R.epfd >= 0)
 		close(R.epfd);
@@ -12651,6 +12625,11 @@ teardown(void)
 	buf_free(&R.pw.wds);
 	free(R.pwd);
 	free(R.spare), free(R.pf), free(R.pgen), free(R.envv);
+	while (R.tails) {
+		char *t = R.tails;
+		memcpy(&R.tails, t, sizeof R.tails);
+		free(t);
+	}
 	if (R.null >= 0)
 		close(R.null);
 	log_flush();

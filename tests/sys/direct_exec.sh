@@ -331,6 +331,53 @@ else
 	echo "skip path-watch-no-stat-per-start, path-watch-short-run-has-none, path-watch-drop-rearms: strace on a native, unsanitized walter"
 fi
 
+# Nothing is allocated and freed per stage: musl's allocator gives a
+# lone block's page back, and that unmap flushes the TLB of the CPU the
+# vfork child ran on. Each kind of stage alone (a mix hides it: one kind's
+# live blocks keep another's page), 45 of them: walter's own mmap, munmap,
+# mremap and brk calls between its first start and its last are at most
+# 4 (arrays that double as they fill), not 2 per stage. (A short PATH: no
+# watches are armed.)
+if [ -z "$WALTER_EMU$WALTER_SANITIZED" ] && command -v strace >/dev/null; then
+	stages() { # KIND N
+		echo "pipeline:"
+		i=0
+		while [ $i -lt "$2" ]; do
+			printf '  - name: %s %d
+' "$1" $i
+			case $1 in
+			direct) printf '    command: /bin/true stage %d
+' $i ;;
+			quoted) printf '    command: sh -c '"'"'exit 0'"'"'
+' ;;
+			shell) printf '    command: cd . && test -d .
+' ;;
+			output) printf '    command: echo line %d; echo err >&2
+' $i ;;
+			cond) printf '    only_if: test -d .
+    command: "true"
+    env:
+      N: "%d"
+' $i ;;
+			esac
+			i=$((i + 1))
+		done
+	}
+	for k in direct quoted shell output cond; do
+		stages $k 45 > m.yml
+		PATH=/usr/bin:/bin strace -o st.txt -e trace=mmap,munmap,brk,mremap,vfork,fork,clone \
+			"$WALTER" -c m.yml >out.txt 2>err.txt </dev/null
+		rc=$?
+		# the calls after the first start and before the last one
+		m=$(awk '/^(vfork|fork|clone)\(/ { if (s) m += c; s = 1; c = 0; next }
+			s && /^(mmap|munmap|brk|mremap)\(/ { c++ } END { print m + 0 }' st.txt)
+		t no-alloc-per-stage-$k sh -c '[ $rc = 0 ] && [ "$(grep -c "End task" err.txt)" = 45 ] && [ "$m" -le 4 ]'
+		[ "$m" -le 4 ] || echo "   $k: $m calls between the first start and the last"
+	done
+else
+	echo "skip no-alloc-per-stage-*: strace on a native, unsanitized walter"
+fi
+
 # A task can start and end within one turn of walter's loop (walter is
 # not woken in between; more so with every CPU busy): the lookups of the
 # starts after it are checked again. With the CPUs busy, 30 runs of a

@@ -116,8 +116,8 @@ c first-lock-file 'grep -qE "^[0-9]+$" state.json.lock'
 eq first-builds-argv "$(sort -u walter-argv.txt)" "$WALTER -mode local -c pipeline.yml "
 c first-git-argv 'grep -q "spybin/git fetch -q --no-tags origin +refs/pull/1/head:refs/walter/pr/1 $" spybin/argv.log &&
 	grep -q "spybin/git checkout -q --detach -f $pr2 $" spybin/argv.log && grep -q "spybin/git checkout -q -f master $" spybin/argv.log'
-# git, run for the service: the normal scheduling policy (walter's own,
-# SCHED_BATCH while it runs a lone task, is not passed on)
+# git, run for the service: the normal scheduling policy, walter's own
+# (no policy is set or reset on the way)
 c first-git-normal-policy 'grep -q "^git 0$" spybin/policy.log && ! grep -v " 0$" spybin/policy.log'
 c first-token-nowhere '! grep -q "$TOKEN" spybin/argv.log walter-argv.txt err.txt out.txt state.json state.json.lock'
 
