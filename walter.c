@@ -7689,9 +7689,11 @@ task_release(struct node *n)
 			n->ntail = rt->ntail;
 			rt->ntail = 0;
 		}
-		for (i = 0; i < rt->ntail; i++) /* kept for the next task's lines: */
-			tail_keep(rt->tail[i]); /* freed, their page went and came back */
-		if (R.spare) /* one kept: musl returns a lone block's page */
+		/* the tail's blocks and one task_rt are kept for the next
+		 * task: freed, musl gave their page back and mapped it again */
+		for (i = 0; i < rt->ntail; i++)
+			tail_keep(rt->tail[i]);
+		if (R.spare)
 			free(rt);
 		else
 			R.spare = rt;
