@@ -88,3 +88,34 @@ wf port-without-host 'port=80 state=ready' 'cannot use port without host'
 printf 'pipeline:\n  - name: a\n    command: "true"\n    wait_for: {host: h, port: 70000}\n' > wm.yml
 w -check -c wm.yml
 t wait-for-mapping-once sh -c '[ "$rc" = 2 ] && [ "$(grep -c wait_for err.txt)" = 1 ] && has err.txt "port must be a number from 1 to 65535, not \"70000\""'
+
+# A big file (about 6 MB: its node tree outgrows the small arena blocks
+# and lands in mapped, huge-page ones): every stage, anchors and aliases
+# included, comes out as JSON; a syntax error at its very end is located
+# there, exit 2, nothing on stdout; -check runs on it.
+python3 - <<'PY'
+with open("huge.yml", "w") as f:
+    f.write("defaults: &d {retry: 2, timeout: 60}\npipeline:\n")
+    for i in range(30000):
+        f.write('  - name: "stage %d"\n    command: echo "part %d" && make -C dir%d\n'
+                '    <<: *d\n    env:\n      PART: "%d"\n      FAST: true\n' % (i, i, i, i))
+PY
+"$WALTER" -yaml-to-json huge.yml >huge.json 2>err.txt
+rc=$?
+t big-yaml-to-json sh -c '[ $rc = 0 ] && [ ! -s err.txt ] && python3 -c "
+import json
+d = json.load(open(\"huge.json\"))
+p = d[\"pipeline\"]
+assert len(p) == 30000, len(p)
+for i in (0, 12345, 29999):
+    s = p[i]
+    assert s[\"name\"] == \"stage %d\" % i and s[\"command\"] == \"echo \\\"part %d\\\" && make -C dir%d\" % (i, i), s
+    assert s[\"<<\"] == {\"retry\": 2, \"timeout\": 60} and s[\"env\"] == {\"PART\": str(i), \"FAST\": True}, s
+"'
+{ cat huge.yml; printf '  - name: last\n   bad: [\n'; } > huge-bad.yml
+"$WALTER" -yaml-to-json huge-bad.yml >out.txt 2>err.txt
+rc=$?
+t big-yaml-error-located sh -c '[ $rc = 2 ] && [ ! -s out.txt ] && grep -q "^walter: huge-bad.yml:180004:4: " err.txt'
+sed '1d; /<<: \*d/d' huge.yml > plain.yml # no top-level anchor holder: -check warns of it
+w -check -c plain.yml
+t big-yaml-check sh -c '[ "$rc" = 0 ] && [ ! -s err.txt ]'
