@@ -10410,8 +10410,7 @@ exec_wait(pid_t pid, int in, int out, const struct buf *body, double deadline, i
 
 /* The exec notifier's child: the event on stdin, stdout and stderr into
  * the pipe exec_wait reads, then the shell; why it could not, down ep. */
-static void __attribute__((noreturn))
-exec_child(char **argv, int in, int out, int ep)
+static void __attribute__((noreturn)) exec_child(char **argv, int in, int out, int ep)
 {
 	int e;
 
@@ -10449,18 +10448,16 @@ deliver_exec(size_t i, const char *label, const struct buf *body)
 #else
 	pid = fork();
 #endif
+	if (pid == 0) /* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): it only execs or exits */
+		exec_child(argv, in[0], out[1], ep[1]);
 	e = errno;
-	if (pid != 0)
-		sigprocmask(SIG_SETMASK, &old, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
-		wlog(L_ERROR, label, "Failed to notify to exec: cannot start it: %s",
-			strerror(e));
+		wlog(L_ERROR, label, "Failed to notify to exec: cannot start it: %s", strerror(e));
 		e = 0;
 		goto out;
 	}
-	if (pid == 0) /* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): it only execs or exits */
-		exec_child(argv, in[0], out[1], ep[1]);
-	e = 0; /* the child's errno, where it shares this frame */
+	e = 0;
 	close(in[0]), close(out[1]), close(ep[1]);
 	in[0] = out[1] = ep[1] = -1;
 	while (read(ep[0], &e, sizeof e) < 0 && errno == EINTR)
