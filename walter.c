@@ -5393,7 +5393,7 @@ on_signal(int sig)
 	int e = errno;
 	unsigned char c = (unsigned char)sig;
 
-	if (getpid() != R.self)
+	if (sig != SIGCHLD && getpid() != R.self) /* a vfork child has no child */
 		return;
 	if (sig != SIGCHLD) {
 		R.sig = sig;
@@ -5406,6 +5406,12 @@ on_signal(int sig)
 		(void)!write(R.selfpipe[1], &c, 1);
 	}
 	errno = e;
+}
+
+static void
+on_pipe(int sig)
+{
+	(void)sig;
 }
 
 /* Empty the self-pipe: a later signal writes to it again. */
@@ -6075,7 +6081,11 @@ signals_setup(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	/* SIGPIPE does nothing (a write to a closed pipe fails with EPIPE),
+	 * as when ignored, but as a caught signal its exec puts it back to
+	 * the default in every task by itself: no call in the child for it */
+	sa.sa_handler = on_pipe;
+	sigaction(SIGPIPE, &sa, NULL);
 	/* a mask inherited from whoever started walter would hide these and
 	 * pass on to every task: tasks start with walter's, empty */
 	sigemptyset(&none);
@@ -6857,8 +6867,8 @@ struct spawn_err {
 };
 enum { SE_NONE = -1, SE_CHDIR, SE_EXEC, SE_DUP, SE_EXECING };
 
-/* The child's side of spawn: own process group, SIGPIPE back to its
- * default (walter ignores it, exec would keep that), pipes on 0-2, the
+/* The child's side of spawn: own process group (SIGPIPE, caught by
+ * walter, is back to its default after the exec), pipes on 0-2, the
  * task's directory, exec. Under a vfork that shares walter's memory no
  * signal of walter's can come before the exec (walter waits), and
  * walter's handler does nothing in a process of another pid; otherwise
@@ -6874,7 +6884,6 @@ static void __attribute__((noreturn)) spawn_child(const struct node *n, const st
 	struct spawn_err e;
 	sigset_t none;
 
-	signal(SIGPIPE, SIG_DFL);
 	if (blocked) {
 		signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
 		sigemptyset(&none);

@@ -275,3 +275,25 @@ grep "^runs " race.txt
 # most runs were stopped with tasks running
 t signal-race-ran sh -c 'set -- $(grep "^runs " race.txt); [ "$2" -ge 40 ] && [ "$4" -ge $(($2 * 2 / 3)) ]'
 
+
+# ---- what a task starts with: no signal blocked, SIGPIPE at its default
+# (walter catches it for itself; the exec puts it back), for a program
+# walter execs itself and for a shell line: a pipe whose reader is gone
+# ends its writer quietly (yes | head -n 1; with SIGPIPE ignored, yes
+# reports a broken pipe).
+cat > sigs.yml <<'Y'
+pipeline:
+  - name: direct
+    command: grep -E "^Sig(Blk|Ign)" /proc/self/status
+  - name: shell
+    command: grep -E "^Sig(Blk|Ign)" /proc/self/status; yes | head -n 1
+Y
+"$WALTER" -c sigs.yml >out.txt 2>err.txt; r=$?
+sigmask() { sed -n "s/.*\[$1\] $2:[[:space:]]*\([0-9a-f]*\)\$/\1/p" err.txt; }
+t task-signals-exit [ "$r" = 0 ]
+for k in direct shell; do
+	blk=$(sigmask $k SigBlk) ign=$(sigmask $k SigIgn)
+	t task-signals-$k-none-blocked [ "$blk" = 0000000000000000 ]
+	t task-signals-$k-sigpipe-default sh -c '[ -n "$ign" ] && [ $((0x$ign & 0x1000)) = 0 ]'
+done
+t task-signals-yes-head-quiet sh -c 'has err.txt "[shell] y" && ! grep -q "Broken pipe" err.txt'
