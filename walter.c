@@ -6869,7 +6869,11 @@ enum { SE_NONE = -1, SE_CHDIR, SE_EXEC, SE_DUP, SE_EXECING };
 
 /* The child's side of spawn: own process group (SIGPIPE, caught by
  * walter, is back to its default after the exec), pipes on 0-2, the
- * task's directory, exec. Under a vfork that shares walter's memory no
+ * task's directory, exec. Nothing more while walter waits: each call
+ * here costs the run more than its own time (a PR_SET_PDEATHSIG and its
+ * getppid check were 1.3% of a 300-stage shell-line run, alternated
+ * runs); if walter dies, the guardian kills the task's group and all
+ * that carries the run's mark. Under a vfork that shares walter's memory no
  * signal of walter's can come before the exec (walter waits), and
  * walter's handler does nothing in a process of another pid; otherwise
  * (copy: walter goes on, and may stop the task at once) signals came
@@ -6879,7 +6883,7 @@ enum { SE_NONE = -1, SE_CHDIR, SE_EXEC, SE_DUP, SE_EXECING };
  * one), then exit 127. Only async-signal-safe calls, nothing returned
  * to. */
 static void __attribute__((noreturn)) spawn_child(const struct node *n, const struct launch *l,
-	int out, int err, int ep, volatile struct spawn_err *se, pid_t parent, int blocked)
+	int out, int err, int ep, volatile struct spawn_err *se, int blocked)
 {
 	struct spawn_err e;
 	sigset_t none;
@@ -6890,14 +6894,6 @@ static void __attribute__((noreturn)) spawn_child(const struct node *n, const st
 		sigprocmask(SIG_SETMASK, &none, NULL);
 	}
 	setpgid(0, 0);
-#ifdef PR_SET_PDEATHSIG
-	if (!n->keep) /* it dies with walter (the guardian kills the rest) */
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() != parent)
-		_exit(127);
-#else
-	(void)parent;
-#endif
 	e.what = SE_DUP;
 	if (dup2(l->in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		goto fail;
@@ -6930,7 +6926,7 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	const char *path = l->sh ? R.sh : l->path;
 	volatile struct spawn_err se = { SE_NONE, 0 };
 	struct spawn_err got = { SE_NONE, 0 };
-	pid_t pid, parent = R.self;
+	pid_t pid;
 	sigset_t all, old;
 	int e, blocked = R.vfork_shares != 1;
 
@@ -6954,7 +6950,7 @@ spawn_fork(struct node *n, const struct launch *l, struct proc *p, char *why, si
 	pid = fork();
 #endif
 	if (pid == 0) /* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): it only execs or exits */
-		spawn_child(n, l, out[1], err[1], ep[1], &se, parent, blocked);
+		spawn_child(n, l, out[1], err[1], ep[1], &se, blocked);
 	e = errno;
 	if (blocked)
 		sigprocmask(SIG_SETMASK, &old, NULL);
