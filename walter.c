@@ -10434,35 +10434,26 @@ deliver_exec(size_t i, const char *label, const struct buf *body)
 	char *argv[] = { "sh", "-c", (char *)nt->command, NULL };
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, ep[2] = { -1, -1 }, st = 0, e = 0, late;
 	struct buf output = { 0 };
-	sigset_t all, old;
-	pid_t pid;
+	pid_t pid = -1;
 
-	if (xpipe(in) < 0 || xpipe(out) < 0 || xpipe(ep) < 0) {
+	/* vfork, as for tasks: a fork copied the worker's page tables for
+	 * every event (under ASan, its shadow's too), and the events of a
+	 * quick run waited in line behind each other's starts. The worker's
+	 * one handler (SIGCHLD's) only writes a wake-up byte: harmless if it
+	 * runs in the child before the exec. */
+	if (xpipe(in) == 0 && xpipe(out) == 0 && xpipe(ep) == 0)
+#ifdef WALTER_VFORK
+		pid = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork) */
+#else
+		pid = fork();
+#endif
+	if (pid == 0) /* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): it only execs or exits */
+		exec_child(argv, in[0], out[1], ep[1]);
+	if (pid < 0) {
 		wlog(L_ERROR, label, "Failed to notify to exec: cannot start it: %s",
 			strerror(errno));
 		goto out;
 	}
-	/* vfork, as for tasks: a fork copied the worker's page tables for
-	 * every event (under ASan, its shadow's too), and the events of a
-	 * quick run wait in line behind each other's starts. The worker's
-	 * only handler (SIGCHLD's) is held off until the child's exec. */
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-#ifdef WALTER_VFORK
-	pid = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork) */
-#else
-	pid = fork();
-#endif
-	if (pid == 0) /* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): it only execs or exits */
-		exec_child(argv, in[0], out[1], ep[1]);
-	e = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		wlog(L_ERROR, label, "Failed to notify to exec: cannot start it: %s", strerror(e));
-		e = 0;
-		goto out;
-	}
-	e = 0;
 	close(in[0]), close(out[1]), close(ep[1]);
 	in[0] = out[1] = ep[1] = -1;
 	while (read(ep[0], &e, sizeof e) < 0 && errno == EINTR)
